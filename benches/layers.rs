@@ -1,0 +1,2 @@
+//! Layer benchmarks (filled in by the foundation work).
+fn main() {}

@@ -1,0 +1,3 @@
+//! Procedural macros of fasterai: `#[derive(Compressible)]` and `compress!`.
+//!
+//! Use them through the `fasterai` crate, not directly.

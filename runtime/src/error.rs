@@ -1,0 +1,23 @@
+//! The crate-wide error type. Each concern has its own error enum beside its code; this one wraps them
+//! so that `?` works across concerns.
+
+/// Any error fasterai can return. Every variant says what was wrong and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A layer could not run or load (see [`crate::nn::NnError`]).
+    #[error(transparent)]
+    Nn(#[from] crate::nn::NnError),
+    /// A dataset could not be read (see [`crate::data::DataError`]).
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// Training failed (see [`crate::learn::LearnError`]).
+    #[error(transparent)]
+    Learn(#[from] crate::learn::LearnError),
+    /// A measurement failed (see [`crate::measure::MeasureError`]).
+    #[error(transparent)]
+    Measure(#[from] crate::measure::MeasureError),
+}
+
+/// `Result` with fasterai's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

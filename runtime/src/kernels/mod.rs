@@ -1,0 +1,1 @@
+//! Numeric kernels: fast versions beside the plain reference versions the tests compare them with.

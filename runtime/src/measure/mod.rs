@@ -1,0 +1,5 @@
+//! Measuring tools: parameters, size on disk, CPU latency, MACs, and the report table.
+
+mod error;
+
+pub use error::MeasureError;

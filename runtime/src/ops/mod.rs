@@ -1,0 +1,1 @@
+//! Tape-aware custom ops (forward plus hand-written backward) on dfdx's public tape API.
