@@ -14,6 +14,9 @@ pub enum Error {
     /// Training failed (see [`crate::learn::LearnError`]).
     #[error(transparent)]
     Learn(#[from] crate::learn::LearnError),
+    /// A sparsity or ratio was out of range (see [`crate::units::UnitError`]).
+    #[error(transparent)]
+    Unit(#[from] crate::units::UnitError),
     /// A measurement failed (see [`crate::measure::MeasureError`]).
     #[error(transparent)]
     Measure(#[from] crate::measure::MeasureError),
