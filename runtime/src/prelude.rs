@@ -1,11 +1,10 @@
 //! Everything a user needs for `use fasterai::prelude::*;`.
 //!
 //! One `pub use` line per item group; add lines, do not reorder others.
+//! dfdx's prelude comes in whole (tensors, ops, optimizers); the names defined here shadow dfdx's
+//! where both exist (our `Conv2D`, `BatchNorm2D`, `ReLU`, ... are the stable, fast ones).
 
-pub use dfdx::prelude::{
-    AutoDevice, BuildModule, BuildOnDevice, Cpu, DeviceBuildExt, Module, ModuleMut, NoneTape,
-    OwnedTape, Tape, Tensor, TensorCollection,
-};
+pub use dfdx::prelude::*;
 pub use crate::nn::{BatchNorm1D, BatchNorm2D, Dropout, Linear, ReLU, UnbiasedLinear};
 pub use crate::error::{Error, Result};
 pub use crate::units::{Ratio, Sparsity, UnitError};

@@ -4,8 +4,12 @@
 //! provides them on stable Rust, one layer a file, built on the tape-aware ops of [`crate::ops`].
 //! dfdx's stable layers are re-exported with `f32`/[`Cpu`](dfdx::prelude::Cpu) defaults.
 
+mod activation;
+mod batchnorm2d;
 mod error;
 
+pub use activation::ReLU;
+pub use batchnorm2d::BatchNorm2D;
 pub use error::NnError;
 
 use dfdx::prelude::Cpu;
@@ -16,11 +20,7 @@ pub type Linear<const I: usize, const O: usize, E = f32, D = Cpu> =
 /// dfdx's fully connected layer without bias, `y = x·Wᵀ`.
 pub type UnbiasedLinear<const I: usize, const O: usize, E = f32, D = Cpu> =
     dfdx::nn::modules::UnbiasedLinear<I, O, E, D>;
-/// dfdx's batch normalisation over `(batch, C, H, W)`.
-pub type BatchNorm2D<const C: usize, E = f32, D = Cpu> = dfdx::nn::modules::BatchNorm2D<C, E, D>;
 /// dfdx's batch normalisation over `(batch, C)`.
 pub type BatchNorm1D<const C: usize, E = f32, D = Cpu> = dfdx::nn::modules::BatchNorm1D<C, E, D>;
-/// dfdx's rectified linear unit.
-pub use dfdx::nn::modules::ReLU;
 /// dfdx's dropout (active only with a tape, i.e. while training).
 pub use dfdx::nn::modules::Dropout;
