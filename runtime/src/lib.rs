@@ -25,3 +25,4 @@ pub mod prelude;
 
 pub use dfdx;
 pub use error::{Error, Result};
+mod fsutil;
