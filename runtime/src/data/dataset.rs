@@ -32,7 +32,7 @@ impl Dataset {
     ) -> Result<Self, DataError> {
         let per = shape.iter().product::<usize>().max(1);
         let n_images = images.len() / per;
-        if images.len() % per != 0 || n_images != labels.len() {
+        if !images.len().is_multiple_of(per) || n_images != labels.len() {
             return Err(DataError::CountMismatch { images: n_images, labels: labels.len() });
         }
         if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= num_classes) {

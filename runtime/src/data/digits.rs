@@ -15,7 +15,8 @@ pub const DIGITS_PIXEL_MAX: f32 = 16.0;
 
 /// The digits set split into (train, valid), shape `[1, 8, 8]`, 10 classes.
 ///
-/// The split shuffles the 1797 samples from `seed` and holds out `round(1797 × share)` of them.
+/// The split shuffles the 1797 samples from `seed` and holds out `round(1797 × share)` of them;
+/// `split` is a [`ValidSplit`] or a bare fraction (`0.2`), checked to lie in `(0, 1)`.
 /// Normalisation: pixels are divided by 16 (into `[0, 1]`), then standardised with the mean and
 /// standard deviation of the **training split only** (one scalar pair over all pixels), applied to both
 /// splits; [`digits_normalization`] returns that pair.
@@ -24,10 +25,17 @@ pub const DIGITS_PIXEL_MAX: f32 = 16.0;
 /// use fasterai_runtime::data::{digits, ValidSplit};
 /// let (train, valid) = digits(ValidSplit::fraction(0.2)?, 42)?;
 /// assert_eq!((train.len(), valid.len()), (1438, 359));
+/// assert_eq!(digits(0.2, 42)?.1, valid);
+/// assert!(digits(20.0, 42).is_err(), "20 is not a fraction; use ValidSplit::percent(20.0)");
 /// assert_eq!(train.shape(), [1, 8, 8]);
 /// # Ok::<(), fasterai_runtime::data::DataError>(())
 /// ```
-pub fn digits(split: ValidSplit, seed: u64) -> Result<(Dataset, Dataset), DataError> {
+pub fn digits<S>(split: S, seed: u64) -> Result<(Dataset, Dataset), DataError>
+where
+    S: TryInto<ValidSplit>,
+    DataError: From<S::Error>,
+{
+    let split: ValidSplit = split.try_into()?;
     let (pixels, labels) = load_checked()?;
     let (train_idx, valid_idx) = split.indices(DIGITS_SAMPLES, seed)?;
     let all = Dataset::new(pixels, labels, DIGITS_SHAPE, DIGITS_CLASSES)?;
@@ -41,7 +49,12 @@ pub fn digits(split: ValidSplit, seed: u64) -> Result<(Dataset, Dataset), DataEr
 
 /// The normalisation [`digits`] applies for this `split` and `seed` (statistics of pixels / 16 over
 /// the training split), to prepare new images the same way.
-pub fn digits_normalization(split: ValidSplit, seed: u64) -> Result<Normalization, DataError> {
+pub fn digits_normalization<S>(split: S, seed: u64) -> Result<Normalization, DataError>
+where
+    S: TryInto<ValidSplit>,
+    DataError: From<S::Error>,
+{
+    let split: ValidSplit = split.try_into()?;
     let (pixels, labels) = load_checked()?;
     let (train_idx, _) = split.indices(DIGITS_SAMPLES, seed)?;
     let all = Dataset::new(pixels, labels, DIGITS_SHAPE, DIGITS_CLASSES)?;
@@ -64,7 +77,8 @@ fn check_digits(
     features: usize,
 ) -> Result<(Vec<f32>, Vec<usize>), DataError> {
     let per = DIGITS_SHAPE.iter().product::<usize>();
-    if samples != DIGITS_SAMPLES || features != per || data.len() != samples * per || target.len() != samples {
+    if samples != DIGITS_SAMPLES || features != per || data.len() != samples * per || target.len() != samples
+    {
         return Err(DataError::DigitsMalformed {
             samples,
             features,

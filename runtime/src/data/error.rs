@@ -67,8 +67,10 @@ pub enum DataError {
         found: u64,
     },
     /// An IDX file holds more bytes than its header announces.
-    #[error("`{path}` holds {found} bytes (after decompression) but its header announces {expected}; \
-             the header or the file is corrupt, fetch it again")]
+    #[error(
+        "`{path}` holds {found} bytes (after decompression) but its header announces {expected}; \
+             the header or the file is corrupt, fetch it again"
+    )]
     TrailingBytes {
         /// The file.
         path: PathBuf,
@@ -78,7 +80,9 @@ pub enum DataError {
         found: u64,
     },
     /// An IDX file announces zero samples or zero-sized images.
-    #[error("`{path}` announces dimensions {dims:?}; a dataset needs at least one sample of at least one pixel")]
+    #[error(
+        "`{path}` announces dimensions {dims:?}; a dataset needs at least one sample of at least one pixel"
+    )]
     EmptyFile {
         /// The file.
         path: PathBuf,
@@ -86,8 +90,10 @@ pub enum DataError {
         dims: Vec<u32>,
     },
     /// An image file and its label file disagree in count.
-    #[error("`{images_path}` holds {images} images but `{labels_path}` holds {labels} labels; \
-             the two files come from different sets, fetch them again")]
+    #[error(
+        "`{images_path}` holds {images} images but `{labels_path}` holds {labels} labels; \
+             the two files come from different sets, fetch them again"
+    )]
     IdxCountMismatch {
         /// The image file.
         images_path: PathBuf,
@@ -164,11 +170,21 @@ pub enum DataError {
         std: f32,
     },
     /// A subset larger than the set, or empty.
-    #[error("cannot take a subset of {requested} samples from a set of {available}; ask for 1..={available}")]
+    #[error(
+        "cannot take a subset of {requested} samples from a set of {available}; ask for 1..={available}"
+    )]
     BadSubset {
         /// Samples asked for.
         requested: usize,
         /// Samples in the set.
         available: usize,
     },
+}
+
+/// Lets `?` and generic conversions treat an infallible conversion (e.g. a [`super::ValidSplit`]
+/// passed where one is built from a number) like any other.
+impl From<std::convert::Infallible> for DataError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
 }

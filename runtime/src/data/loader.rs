@@ -94,7 +94,8 @@ mod tests {
 
     /// `n` one-pixel images whose pixel is their index, labels index mod 3.
     fn numbered(n: usize) -> Dataset {
-        Dataset::new((0..n).map(|i| i as f32).collect(), (0..n).map(|i| i % 3).collect(), [1, 1, 1], 3).unwrap()
+        Dataset::new((0..n).map(|i| i as f32).collect(), (0..n).map(|i| i % 3).collect(), [1, 1, 1], 3)
+            .unwrap()
     }
 
     fn epoch_order(dls: &DataLoaders, epoch: usize) -> Vec<usize> {

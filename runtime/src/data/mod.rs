@@ -16,7 +16,9 @@ mod normalization;
 mod split;
 
 pub use dataset::Dataset;
-pub use digits::{digits, digits_normalization, DIGITS_CLASSES, DIGITS_PIXEL_MAX, DIGITS_SAMPLES, DIGITS_SHAPE};
+pub use digits::{
+    digits, digits_normalization, DIGITS_CLASSES, DIGITS_PIXEL_MAX, DIGITS_SAMPLES, DIGITS_SHAPE,
+};
 pub use error::DataError;
 pub use idx::{
     fashion_mnist_dir, idx_dir, mnist_dir, read_idx_images, read_idx_labels, IdxImages, IDX_CLASSES,

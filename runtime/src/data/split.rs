@@ -76,6 +76,15 @@ impl ValidSplit {
     }
 }
 
+/// A bare number is read as a fraction in `(0, 1)`: `0.2` holds out 20%; `20.0` is an error that
+/// points to [`ValidSplit::percent`].
+impl TryFrom<f64> for ValidSplit {
+    type Error = DataError;
+    fn try_from(fraction: f64) -> Result<Self, DataError> {
+        Self::fraction(fraction)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +107,8 @@ mod tests {
             assert!(ValidSplit::fraction(bad).is_err(), "{bad}");
         }
         assert!(ValidSplit::percent(100.0).is_err());
+        assert_eq!(ValidSplit::try_from(0.2).unwrap(), ValidSplit::percent(20.0).unwrap());
+        assert!(ValidSplit::try_from(20.0).unwrap_err().to_string().contains("ValidSplit::percent"));
         assert!(ValidSplit::fraction(0.1).unwrap().indices(3, 0).is_err(), "0 valid samples");
         assert!(ValidSplit::fraction(0.9).unwrap().indices(1, 0).is_err(), "0 train samples");
     }

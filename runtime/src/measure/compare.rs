@@ -81,7 +81,10 @@ mod tests {
         assert!(close(c.faster, 4.0));
         assert!((c.accuracy_change.0 - 0.5).abs() < 1e-9);
         let same = Comparison::of(&base, &base);
-        assert_eq!((same.smaller, same.faster, same.accuracy_change), (Some(Times(1.0)), Some(Times(1.0)), Points(0.0)));
+        assert_eq!(
+            (same.smaller, same.faster, same.accuracy_change),
+            (Some(Times(1.0)), Some(Times(1.0)), Points(0.0))
+        );
     }
 
     #[test]

@@ -29,10 +29,14 @@ pub enum MeasureError {
         source: safetensors::SafeTensorError,
     },
     /// A latency run with no timed run: there would be no statistic to report.
-    #[error("a latency measurement needs at least one timed run, got runs = 0; use 50 or more for stable figures")]
+    #[error(
+        "a latency measurement needs at least one timed run, got runs = 0; use 50 or more for stable figures"
+    )]
     EmptyLatencyRun,
     /// A thread count of zero.
-    #[error("a latency measurement needs at least one thread, got 0; use `threads: None` for rayon's default")]
+    #[error(
+        "a latency measurement needs at least one thread, got 0; use `threads: None` for rayon's default"
+    )]
     ZeroThreads,
     /// rayon could not start the thread pool.
     #[error("could not start a thread pool of {threads} threads: {source}")]

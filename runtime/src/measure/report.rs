@@ -27,7 +27,13 @@ pub struct ReportRow {
 
 impl ReportRow {
     /// A row without notes.
-    pub fn new(stage: impl Into<String>, params: usize, size: Bytes, latency_p50: Millis, accuracy: Accuracy) -> Self {
+    pub fn new(
+        stage: impl Into<String>,
+        params: usize,
+        size: Bytes,
+        latency_p50: Millis,
+        accuracy: Accuracy,
+    ) -> Self {
         Self { stage: stage.into(), params, size, latency_p50, accuracy, notes: None }
     }
 
@@ -93,14 +99,23 @@ impl Report {
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<(), MeasureError> {
         let path = path.as_ref();
         let json = serde_json::to_vec_pretty(self).map_err(|source| MeasureError::ReportEncode { source })?;
-        write_atomic(path, &json).map_err(|source| MeasureError::Io { action: "write", path: path.to_path_buf(), source })
+        write_atomic(path, &json).map_err(|source| MeasureError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Reads a report written by [`Report::save_json`].
     pub fn load_json(path: impl AsRef<Path>) -> Result<Self, MeasureError> {
         let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| MeasureError::Io { action: "read", path: path.to_path_buf(), source })?;
-        serde_json::from_slice(&bytes).map_err(|source| MeasureError::BadReportJson { path: path.to_path_buf(), source })
+        let bytes = fs::read(path).map_err(|source| MeasureError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|source| MeasureError::BadReportJson { path: path.to_path_buf(), source })
     }
 }
 
@@ -109,7 +124,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -119,12 +134,22 @@ fn thousands(n: usize) -> String {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HEADERS: [&str; 9] =
-            ["stage", "params", "size (MB)", "p50 (ms)", "accuracy", "size ×", "speed ×", "Δ acc (pts)", "notes"];
+        const HEADERS: [&str; 9] = [
+            "stage",
+            "params",
+            "size (MB)",
+            "p50 (ms)",
+            "accuracy",
+            "size ×",
+            "speed ×",
+            "Δ acc (pts)",
+            "notes",
+        ];
         // Text columns are left-aligned, figures right-aligned.
         const LEFT: [bool; 9] = [true, false, false, false, false, false, false, false, true];
         let baseline = self.rows.first();
-        let show_times = |t: Option<super::Times>| t.map_or_else(|| "n/a".to_string(), |t| format!("{:.2}×", t.0));
+        let show_times =
+            |t: Option<super::Times>| t.map_or_else(|| "n/a".to_string(), |t| format!("{:.2}×", t.0));
         let cells: Vec<[String; 9]> = self
             .rows
             .iter()
@@ -182,10 +207,22 @@ mod tests {
 
     fn sample() -> Report {
         let mut report = Report::default();
-        report.push(ReportRow::new("baseline", 871_018, Bytes(3_484_216), Millis(1.36), Accuracy::from_percent(93.2).unwrap()));
+        report.push(ReportRow::new(
+            "baseline",
+            871_018,
+            Bytes(3_484_216),
+            Millis(1.36),
+            Accuracy::from_percent(93.2).unwrap(),
+        ));
         report.push(
-            ReportRow::new("pruned 50%", 225_434, Bytes(902_000), Millis(0.5), Accuracy::from_percent(92.75).unwrap())
-                .with_notes("widths 16, 16, 32, 32"),
+            ReportRow::new(
+                "pruned 50%",
+                225_434,
+                Bytes(902_000),
+                Millis(0.5),
+                Accuracy::from_percent(92.75).unwrap(),
+            )
+            .with_notes("widths 16, 16, 32, 32"),
         );
         report
     }
@@ -207,8 +244,12 @@ mod tests {
         let dir = ScratchDir::new("report-bad").unwrap();
         let path = dir.path().join("r.json");
         assert!(matches!(Report::load_json(&path), Err(MeasureError::Io { action: "read", .. })));
-        fs::write(&path, r#"{"rows":[{"stage":"x","params":1,"size":1,"latency_p50":1.0,"accuracy":1.5}]}"#).unwrap();
-        assert!(matches!(Report::load_json(&path), Err(MeasureError::BadReportJson { .. })), "accuracy 1.5 is refused");
+        fs::write(&path, r#"{"rows":[{"stage":"x","params":1,"size":1,"latency_p50":1.0,"accuracy":1.5}]}"#)
+            .unwrap();
+        assert!(
+            matches!(Report::load_json(&path), Err(MeasureError::BadReportJson { .. })),
+            "accuracy 1.5 is refused"
+        );
         let err = sample().save_json(dir.path().join("no/such/dir/r.json")).unwrap_err();
         assert!(matches!(err, MeasureError::Io { action: "write", .. }));
     }
@@ -219,9 +260,15 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4, "{table}");
         assert!(lines[0].starts_with("stage") && lines[1].starts_with("---"));
-        assert!(lines[2].contains("871,018") && lines[2].contains("3.48") && lines[2].contains("93.20%"), "{table}");
+        assert!(
+            lines[2].contains("871,018") && lines[2].contains("3.48") && lines[2].contains("93.20%"),
+            "{table}"
+        );
         assert!(lines[2].contains("1.00×") && lines[2].contains("+0.00"), "{table}");
-        assert!(lines[3].contains("3.86×") && lines[3].contains("2.72×") && lines[3].contains("-0.45"), "{table}");
+        assert!(
+            lines[3].contains("3.86×") && lines[3].contains("2.72×") && lines[3].contains("-0.45"),
+            "{table}"
+        );
         assert!(lines[3].ends_with("widths 16, 16, 32, 32"), "{table}");
         // Right-aligned figures end in the same column on every line.
         let col = |l: &str, s: &str| l.find(s).unwrap() + s.len();

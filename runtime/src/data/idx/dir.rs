@@ -29,8 +29,7 @@ pub fn idx_dir(dir: impl AsRef<Path>, norm: Normalization) -> Result<(Dataset, D
         return Err(DataError::MissingDir { path: dir.to_path_buf() });
     }
     // Look for all four files before reading any, so a missing one is reported at once.
-    let paths = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS]
-        .map(|stem| find_idx_file(dir, stem));
+    let paths = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS].map(|stem| find_idx_file(dir, stem));
     let [train_images, train_labels, test_images, test_labels] = paths;
     let (train_images, train_labels) = (train_images?, train_labels?);
     let (test_images, test_labels) = (test_images?, test_labels?);
@@ -65,7 +64,11 @@ pub fn fashion_mnist_dir(dir: impl AsRef<Path>) -> Result<(Dataset, Dataset), Da
 }
 
 /// Reads one image file and its label file into a normalised dataset.
-pub(super) fn load_pair(images_path: &Path, labels_path: &Path, norm: Normalization) -> Result<Dataset, DataError> {
+pub(super) fn load_pair(
+    images_path: &Path,
+    labels_path: &Path,
+    norm: Normalization,
+) -> Result<Dataset, DataError> {
     let images = read_idx_images(images_path)?;
     let labels = read_idx_labels(labels_path)?;
     if images.count != labels.len() {

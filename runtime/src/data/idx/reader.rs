@@ -73,15 +73,18 @@ fn read_idx(
     }
     let found_magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     if found_magic != magic {
-        return Err(DataError::BadMagic { path: path.to_path_buf(), kind, found: found_magic, expected: magic });
+        return Err(DataError::BadMagic {
+            path: path.to_path_buf(),
+            kind,
+            found: found_magic,
+            expected: magic,
+        });
     }
     if got < header_len {
         return Err(truncated(got));
     }
-    let dims: Vec<u32> = header[4..]
-        .chunks_exact(4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let dims: Vec<u32> =
+        header[4..].chunks_exact(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).collect();
     if dims.contains(&0) {
         return Err(DataError::EmptyFile { path: path.to_path_buf(), dims });
     }

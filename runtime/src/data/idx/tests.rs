@@ -108,7 +108,10 @@ fn bad_magic_reports_found_and_expected() {
     fs::write(&path, labels_file()).unwrap();
     let err = read_idx_images(&path).unwrap_err();
     assert!(
-        matches!(err, DataError::BadMagic { found: IDX_LABELS_MAGIC, expected: IDX_IMAGES_MAGIC, kind: "images", .. }),
+        matches!(
+            err,
+            DataError::BadMagic { found: IDX_LABELS_MAGIC, expected: IDX_IMAGES_MAGIC, kind: "images", .. }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("0x00000801") && err.to_string().contains("0x00000803"), "{err}");
@@ -185,7 +188,8 @@ fn huge_announced_size_is_truncated_not_an_allocation() {
 fn image_and_label_counts_must_agree() {
     let dir = ScratchDir::new("idx-count").unwrap();
     write_set(dir.path(), [false; 4]);
-    fs::write(dir.path().join("train-labels-idx1-ubyte"), idx_bytes(IDX_LABELS_MAGIC, &[2], &[1, 2])).unwrap();
+    fs::write(dir.path().join("train-labels-idx1-ubyte"), idx_bytes(IDX_LABELS_MAGIC, &[2], &[1, 2]))
+        .unwrap();
     let err = idx_dir(dir.path(), Normalization::MNIST).unwrap_err();
     assert!(matches!(err, DataError::IdxCountMismatch { images: 3, labels: 2, .. }), "{err}");
 }
@@ -194,9 +198,13 @@ fn image_and_label_counts_must_agree() {
 fn labels_outside_the_classes_are_rejected() {
     let dir = ScratchDir::new("idx-label").unwrap();
     write_set(dir.path(), [false; 4]);
-    fs::write(dir.path().join("t10k-labels-idx1-ubyte"), idx_bytes(IDX_LABELS_MAGIC, &[3], &[1, 10, 2])).unwrap();
+    fs::write(dir.path().join("t10k-labels-idx1-ubyte"), idx_bytes(IDX_LABELS_MAGIC, &[3], &[1, 10, 2]))
+        .unwrap();
     let err = idx_dir(dir.path(), Normalization::MNIST).unwrap_err();
-    assert!(matches!(err, DataError::IdxLabelOutOfRange { index: 1, label: 10, num_classes: 10, .. }), "{err}");
+    assert!(
+        matches!(err, DataError::IdxLabelOutOfRange { index: 1, label: 10, num_classes: 10, .. }),
+        "{err}"
+    );
 }
 
 #[test]
