@@ -119,6 +119,17 @@ impl Report {
     }
 }
 
+/// Two decimals from 1 up (`3.48`, as fasterai prints MB and ms); below 1, three significant digits
+/// (`0.902`, `0.00412`), so the small models of the digits set do not all show `0.00`.
+fn figure(v: f64) -> String {
+    if v.abs() >= 1.0 || v == 0.0 || !v.is_finite() {
+        format!("{v:.2}")
+    } else {
+        let decimals = (2 - v.abs().log10().floor() as i32).max(2) as usize;
+        format!("{v:.decimals$}")
+    }
+}
+
 /// `1234567` → `1,234,567`.
 fn thousands(n: usize) -> String {
     let digits = n.to_string();
@@ -158,8 +169,8 @@ impl fmt::Display for Report {
                 [
                     r.stage.clone(),
                     thousands(r.params),
-                    format!("{:.2}", r.size.megabytes()),
-                    format!("{:.2}", r.latency_p50.0),
+                    figure(r.size.megabytes()),
+                    figure(r.latency_p50.0),
                     format!("{:.2}%", r.accuracy.as_percent()),
                     c.map_or_else(String::new, |c| show_times(c.smaller)),
                     c.map_or_else(String::new, |c| show_times(c.faster)),
@@ -272,7 +283,7 @@ mod tests {
         assert!(lines[3].ends_with("widths 16, 16, 32, 32"), "{table}");
         // Right-aligned figures end in the same column on every line.
         let col = |l: &str, s: &str| l.find(s).unwrap() + s.len();
-        assert_eq!(col(lines[2], "3.48"), col(lines[3], "0.90"), "{table}");
+        assert_eq!(col(lines[2], "3.48"), col(lines[3], "0.902"), "{table}");
         assert_eq!(col(lines[0], "size (MB)"), col(lines[2], "3.48"), "{table}");
     }
 
@@ -282,6 +293,15 @@ mod tests {
         assert!(report.compare("pruned 50%", "baseline").is_ok());
         let err = report.compare("prunned", "baseline").unwrap_err();
         assert!(err.to_string().contains("\"baseline\", \"pruned 50%\""), "{err}");
+    }
+
+    #[test]
+    fn figures_keep_three_significant_digits_below_one() {
+        assert_eq!(figure(537.3), "537.30");
+        assert_eq!(figure(3.484216), "3.48");
+        assert_eq!(figure(0.902), "0.902");
+        assert_eq!(figure(0.0041234), "0.00412");
+        assert_eq!(figure(0.0), "0.00");
     }
 
     #[test]
