@@ -26,3 +26,4 @@ pub mod units;
 
 pub use dfdx;
 pub use error::{Error, Result};
+mod fsutil;

@@ -8,3 +8,5 @@ pub use dfdx::prelude::*;
 pub use crate::nn::{BatchNorm1D, BatchNorm2D, Dropout, Linear, ReLU, UnbiasedLinear};
 pub use crate::error::{Error, Result};
 pub use crate::units::{Ratio, Sparsity, UnitError};
+pub use crate::data::{digits, fashion_mnist_dir, idx_dir, mnist_dir, Normalization, ValidSplit};
+pub use crate::measure::{cpu_latency, model_size, model_size_in_memory, num_params, LatencyOptions, Macs, Report, ReportRow};

@@ -87,3 +87,66 @@ fn batches(ds: &Dataset, order: Vec<usize>, batch_size: usize) -> impl Iterator<
         Batch { images, labels: idx.iter().map(|&i| ds.label(i)).collect(), shape }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` one-pixel images whose pixel is their index, labels index mod 3.
+    fn numbered(n: usize) -> Dataset {
+        Dataset::new((0..n).map(|i| i as f32).collect(), (0..n).map(|i| i % 3).collect(), [1, 1, 1], 3)
+            .unwrap()
+    }
+
+    fn epoch_order(dls: &DataLoaders, epoch: usize) -> Vec<usize> {
+        dls.train_batches(epoch).flat_map(|b| b.images.into_iter().map(|x| x as usize)).collect()
+    }
+
+    #[test]
+    fn each_epoch_visits_every_sample_once_and_keeps_the_last_partial_batch() {
+        let dls = DataLoaders::new(numbered(103), numbered(10), 10, 5);
+        assert_eq!(dls.train_len(), 11);
+        for epoch in 0..3 {
+            let batches: Vec<Batch> = dls.train_batches(epoch).collect();
+            let sizes: Vec<usize> = batches.iter().map(Batch::len).collect();
+            assert_eq!(sizes, [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 3]);
+            let mut seen = epoch_order(&dls, epoch);
+            seen.sort_unstable();
+            assert_eq!(seen, (0..103).collect::<Vec<_>>(), "epoch {epoch}");
+            for b in &batches {
+                assert_eq!(b.images.len(), b.len());
+                assert_eq!(b.shape, [1, 1, 1]);
+                for (x, &label) in b.images.iter().zip(&b.labels) {
+                    assert_eq!(label, *x as usize % 3, "label travels with its image");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shuffles_differ_between_epochs_and_repeat_for_the_same_seed() {
+        let a = DataLoaders::new(numbered(200), numbered(1), 16, 11);
+        let b = DataLoaders::new(numbered(200), numbered(1), 16, 11);
+        let c = DataLoaders::new(numbered(200), numbered(1), 16, 12);
+        assert_ne!(epoch_order(&a, 0), epoch_order(&a, 1));
+        assert_ne!(epoch_order(&a, 1), epoch_order(&a, 2));
+        assert_ne!(epoch_order(&a, 0), (0..200).collect::<Vec<_>>(), "shuffled, not in order");
+        for epoch in 0..3 {
+            assert_eq!(epoch_order(&a, epoch), epoch_order(&b, epoch));
+            assert_ne!(epoch_order(&a, epoch), epoch_order(&c, epoch));
+        }
+    }
+
+    #[test]
+    fn validation_batches_come_in_order_with_the_last_partial_one() {
+        let dls = DataLoaders::new(numbered(1), numbered(7), 3, 0);
+        let seen: Vec<Vec<f32>> = dls.valid_batches().map(|b| b.images).collect();
+        assert_eq!(seen, vec![vec![0.0, 1.0, 2.0], vec![3.0, 4.0, 5.0], vec![6.0]]);
+    }
+
+    #[test]
+    fn batch_size_zero_is_raised_to_one() {
+        let dls = DataLoaders::new(numbered(3), numbered(3), 0, 0);
+        assert_eq!(dls.train_batches(0).count(), 3);
+    }
+}

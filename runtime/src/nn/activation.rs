@@ -3,10 +3,12 @@
 use dfdx::nn::modules::{NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::*;
 
-use crate::nn::NnError;
+use dfdx::tensor::CpuError;
 
 /// Rectified linear unit, `max(x, 0)`, for any tensor shape; parallel and with a hand-written backward
 /// (dfdx's generic one is several times slower on large activations).
+///
+/// Its error type is dfdx's `CpuError`, like dfdx's layers, so it composes with them in tuples.
 ///
 /// ```
 /// use fasterai_runtime::prelude::*;
@@ -22,9 +24,9 @@ impl NonMutableModule for ReLU {}
 
 impl<S: Shape, T: Tape<f32, Cpu>> Module<Tensor<S, f32, Cpu, T>> for ReLU {
     type Output = Tensor<S, f32, Cpu, T>;
-    type Error = NnError;
+    type Error = CpuError;
 
-    fn try_forward(&self, x: Tensor<S, f32, Cpu, T>) -> Result<Self::Output, NnError> {
-        Ok(crate::ops::relu::relu(x)?)
+    fn try_forward(&self, x: Tensor<S, f32, Cpu, T>) -> Result<Self::Output, CpuError> {
+        crate::ops::relu::relu(x)
     }
 }

@@ -4,7 +4,7 @@ use dfdx::nn::modules::{ModuleVisitor, TensorCollection, TensorOptions};
 use dfdx::nn::ScalarOptions;
 use dfdx::prelude::*;
 
-use crate::nn::NnError;
+use dfdx::tensor::CpuError;
 use crate::ops::batchnorm2d::{batchnorm2d, BnParams, Mode, Nchw};
 
 /// Batch normalisation over the channels of `(batch, C, H, W)` activations, as PyTorch's
@@ -13,7 +13,8 @@ use crate::ops::batchnorm2d::{batchnorm2d, BnParams, Mode, Nchw};
 /// With a gradient tape and [`ModuleMut`] (training) it normalises with the batch statistics and
 /// updates `running_mean`/`running_var` (`momentum` weighs the new batch; the running variance is
 /// unbiased). Without a tape, or through [`Module`], it uses the running statistics.
-/// Tensor names are PyTorch's: `weight`, `bias`, `running_mean`, `running_var`.
+/// Tensor names are PyTorch's: `weight`, `bias`, `running_mean`, `running_var`. Its error type is
+/// dfdx's `CpuError`, like dfdx's layers, so it composes with them in tuples.
 ///
 /// ```
 /// use fasterai_runtime::prelude::*;
@@ -86,7 +87,7 @@ impl<const C: usize> BatchNorm2D<C, f32, Cpu> {
         &self,
         x: Tensor<Nchw<C>, f32, Cpu, T>,
         running: Option<(&mut Tensor<Rank1<C>, f32, Cpu>, &mut Tensor<Rank1<C>, f32, Cpu>)>,
-    ) -> Result<Tensor<Nchw<C>, f32, Cpu, T>, NnError> {
+    ) -> Result<Tensor<Nchw<C>, f32, Cpu, T>, CpuError> {
         let (mut rm, mut rv) = (self.running_mean.clone(), self.running_var.clone());
         let (mode, running_mean, running_var) = match running {
             Some((m, v)) => (Mode::Train, m, v),
@@ -100,16 +101,16 @@ impl<const C: usize> BatchNorm2D<C, f32, Cpu> {
             epsilon: self.epsilon,
             momentum: self.momentum,
         };
-        Ok(batchnorm2d(x, params, mode)?)
+        batchnorm2d(x, params, mode)
     }
 }
 
 /// Evaluation: normalises with the running statistics (gradients still flow if `x` has a tape).
 impl<const C: usize, T: Tape<f32, Cpu>> Module<Tensor<Nchw<C>, f32, Cpu, T>> for BatchNorm2D<C, f32, Cpu> {
     type Output = Tensor<Nchw<C>, f32, Cpu, T>;
-    type Error = NnError;
+    type Error = CpuError;
 
-    fn try_forward(&self, x: Tensor<Nchw<C>, f32, Cpu, T>) -> Result<Self::Output, NnError> {
+    fn try_forward(&self, x: Tensor<Nchw<C>, f32, Cpu, T>) -> Result<Self::Output, CpuError> {
         self.run(x, None)
     }
 }
@@ -117,9 +118,9 @@ impl<const C: usize, T: Tape<f32, Cpu>> Module<Tensor<Nchw<C>, f32, Cpu, T>> for
 /// Training when `x` carries a tape (batch statistics, running statistics updated); evaluation otherwise.
 impl<const C: usize, T: Tape<f32, Cpu>> ModuleMut<Tensor<Nchw<C>, f32, Cpu, T>> for BatchNorm2D<C, f32, Cpu> {
     type Output = Tensor<Nchw<C>, f32, Cpu, T>;
-    type Error = NnError;
+    type Error = CpuError;
 
-    fn try_forward_mut(&mut self, x: Tensor<Nchw<C>, f32, Cpu, T>) -> Result<Self::Output, NnError> {
+    fn try_forward_mut(&mut self, x: Tensor<Nchw<C>, f32, Cpu, T>) -> Result<Self::Output, CpuError> {
         if T::OWNS_TAPE {
             let (mut rm, mut rv) = (self.running_mean.clone(), self.running_var.clone());
             let y = self.run(x, Some((&mut rm, &mut rv)))?;

@@ -1,0 +1,314 @@
+//! The measuring report: one row per compression stage, printed as a table, saved as JSON.
+
+use std::{fmt, fs, path::Path};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Accuracy, Bytes, Comparison, MeasureError, Millis};
+use crate::fsutil::write_atomic;
+
+/// The figures of one model at one stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// Stage name ("baseline", "pruned", ...).
+    pub stage: String,
+    /// Trainable parameters ([`super::num_params`]).
+    pub params: usize,
+    /// Size of the saved weights ([`super::model_size`]).
+    pub size: Bytes,
+    /// Median single-image latency ([`super::cpu_latency`]).
+    pub latency_p50: Millis,
+    /// Validation accuracy.
+    pub accuracy: Accuracy,
+    /// Anything worth saying about the stage (widths, MACs, thread count, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+impl ReportRow {
+    /// A row without notes.
+    pub fn new(
+        stage: impl Into<String>,
+        params: usize,
+        size: Bytes,
+        latency_p50: Millis,
+        accuracy: Accuracy,
+    ) -> Self {
+        Self { stage: stage.into(), params, size, latency_p50, accuracy, notes: None }
+    }
+
+    /// The same row with `notes`.
+    pub fn with_notes(mut self, notes: impl Into<String>) -> Self {
+        self.notes = Some(notes.into());
+        self
+    }
+
+    /// This row against `baseline` (see [`Comparison`]).
+    pub fn compare(&self, baseline: &ReportRow) -> Comparison {
+        Comparison::of(self, baseline)
+    }
+}
+
+/// Rows of figures, one per stage, in the order they were added.
+///
+/// Its [`Display`](fmt::Display) prints an aligned table whose ratio columns compare each row with
+/// the **first** row (the baseline by convention).
+///
+/// ```
+/// use fasterai_runtime::measure::{Accuracy, Bytes, Millis, Report, ReportRow};
+/// let mut report = Report::default();
+/// report.push(ReportRow::new("baseline", 871_018, Bytes(3_484_216), Millis(1.36), Accuracy::from_percent(93.2)?));
+/// report.push(ReportRow::new("pruned", 225_000, Bytes(900_000), Millis(0.51), Accuracy::from_percent(92.9)?));
+/// let table = report.to_string();
+/// assert!(table.contains("3.48") && table.contains("3.87×"));
+/// # Ok::<(), fasterai_runtime::measure::MeasureError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    rows: Vec<ReportRow>,
+}
+
+impl Report {
+    /// Appends a row.
+    pub fn push(&mut self, row: ReportRow) {
+        self.rows.push(row);
+    }
+
+    /// All rows, in order.
+    pub fn rows(&self) -> &[ReportRow] {
+        &self.rows
+    }
+
+    /// The row of `stage`, if any (the first one when a name repeats).
+    pub fn row(&self, stage: &str) -> Option<&ReportRow> {
+        self.rows.iter().find(|r| r.stage == stage)
+    }
+
+    /// `stage` compared with `baseline`; errors naming the known stages when either is absent.
+    pub fn compare(&self, stage: &str, baseline: &str) -> Result<Comparison, MeasureError> {
+        let find = |name: &str| {
+            self.row(name).ok_or_else(|| MeasureError::UnknownStage {
+                stage: name.to_string(),
+                known: self.rows.iter().map(|r| r.stage.clone()).collect(),
+            })
+        };
+        Ok(find(stage)?.compare(find(baseline)?))
+    }
+
+    /// Writes the report as pretty JSON, through a temporary file renamed into place.
+    pub fn save_json(&self, path: impl AsRef<Path>) -> Result<(), MeasureError> {
+        let path = path.as_ref();
+        let json = serde_json::to_vec_pretty(self).map_err(|source| MeasureError::ReportEncode { source })?;
+        write_atomic(path, &json).map_err(|source| MeasureError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads a report written by [`Report::save_json`].
+    pub fn load_json(path: impl AsRef<Path>) -> Result<Self, MeasureError> {
+        let path = path.as_ref();
+        let bytes = fs::read(path).map_err(|source| MeasureError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|source| MeasureError::BadReportJson { path: path.to_path_buf(), source })
+    }
+}
+
+/// Two decimals from 1 up (`3.48`, as fasterai prints MB and ms); below 1, three significant digits
+/// (`0.902`, `0.00412`), so the small models of the digits set do not all show `0.00`.
+fn figure(v: f64) -> String {
+    if v.abs() >= 1.0 || v == 0.0 || !v.is_finite() {
+        format!("{v:.2}")
+    } else {
+        let decimals = (2 - v.abs().log10().floor() as i32).max(2) as usize;
+        format!("{v:.decimals$}")
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const HEADERS: [&str; 9] = [
+            "stage",
+            "params",
+            "size (MB)",
+            "p50 (ms)",
+            "accuracy",
+            "size ×",
+            "speed ×",
+            "Δ acc (pts)",
+            "notes",
+        ];
+        // Text columns are left-aligned, figures right-aligned.
+        const LEFT: [bool; 9] = [true, false, false, false, false, false, false, false, true];
+        let baseline = self.rows.first();
+        let show_times =
+            |t: Option<super::Times>| t.map_or_else(|| "n/a".to_string(), |t| format!("{:.2}×", t.0));
+        let cells: Vec<[String; 9]> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let c = baseline.map(|b| r.compare(b));
+                [
+                    r.stage.clone(),
+                    thousands(r.params),
+                    figure(r.size.megabytes()),
+                    figure(r.latency_p50.0),
+                    format!("{:.2}%", r.accuracy.as_percent()),
+                    c.map_or_else(String::new, |c| show_times(c.smaller)),
+                    c.map_or_else(String::new, |c| show_times(c.faster)),
+                    c.map_or_else(String::new, |c| format!("{:+.2}", c.accuracy_change.0)),
+                    r.notes.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let mut widths = HEADERS.map(|h| h.chars().count());
+        for row in &cells {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |f: &mut fmt::Formatter<'_>, row: &[String]| -> fmt::Result {
+            let mut text = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                let pad = " ".repeat(widths[i] - cell.chars().count());
+                if i > 0 {
+                    text.push_str("  ");
+                }
+                if LEFT[i] {
+                    text.push_str(cell);
+                    text.push_str(&pad);
+                } else {
+                    text.push_str(&pad);
+                    text.push_str(cell);
+                }
+            }
+            writeln!(f, "{}", text.trim_end())
+        };
+        line(f, &HEADERS.map(String::from))?;
+        line(f, &widths.map(|w| "-".repeat(w)))?;
+        for row in &cells {
+            line(f, row)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsutil::ScratchDir;
+
+    fn sample() -> Report {
+        let mut report = Report::default();
+        report.push(ReportRow::new(
+            "baseline",
+            871_018,
+            Bytes(3_484_216),
+            Millis(1.36),
+            Accuracy::from_percent(93.2).unwrap(),
+        ));
+        report.push(
+            ReportRow::new(
+                "pruned 50%",
+                225_434,
+                Bytes(902_000),
+                Millis(0.5),
+                Accuracy::from_percent(92.75).unwrap(),
+            )
+            .with_notes("widths 16, 16, 32, 32"),
+        );
+        report
+    }
+
+    #[test]
+    fn json_round_trip_keeps_every_field() {
+        let dir = ScratchDir::new("report").unwrap();
+        let path = dir.path().join("report.json");
+        let report = sample();
+        report.save_json(&path).unwrap();
+        assert_eq!(Report::load_json(&path).unwrap(), report);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"latency_p50\": 1.36") && text.contains("\"size\": 3484216"), "{text}");
+        assert!(!text.contains("notes\": null"), "absent notes are omitted");
+    }
+
+    #[test]
+    fn loading_reports_missing_or_bad_files() {
+        let dir = ScratchDir::new("report-bad").unwrap();
+        let path = dir.path().join("r.json");
+        assert!(matches!(Report::load_json(&path), Err(MeasureError::Io { action: "read", .. })));
+        fs::write(&path, r#"{"rows":[{"stage":"x","params":1,"size":1,"latency_p50":1.0,"accuracy":1.5}]}"#)
+            .unwrap();
+        assert!(
+            matches!(Report::load_json(&path), Err(MeasureError::BadReportJson { .. })),
+            "accuracy 1.5 is refused"
+        );
+        let err = sample().save_json(dir.path().join("no/such/dir/r.json")).unwrap_err();
+        assert!(matches!(err, MeasureError::Io { action: "write", .. }));
+    }
+
+    #[test]
+    fn table_is_aligned_and_compares_with_the_first_row() {
+        let table = sample().to_string();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert!(lines[0].starts_with("stage") && lines[1].starts_with("---"));
+        assert!(
+            lines[2].contains("871,018") && lines[2].contains("3.48") && lines[2].contains("93.20%"),
+            "{table}"
+        );
+        assert!(lines[2].contains("1.00×") && lines[2].contains("+0.00"), "{table}");
+        assert!(
+            lines[3].contains("3.86×") && lines[3].contains("2.72×") && lines[3].contains("-0.45"),
+            "{table}"
+        );
+        assert!(lines[3].ends_with("widths 16, 16, 32, 32"), "{table}");
+        // Right-aligned figures end in the same column on every line.
+        let col = |l: &str, s: &str| l.find(s).unwrap() + s.len();
+        assert_eq!(col(lines[2], "3.48"), col(lines[3], "0.902"), "{table}");
+        assert_eq!(col(lines[0], "size (MB)"), col(lines[2], "3.48"), "{table}");
+    }
+
+    #[test]
+    fn compare_by_name_lists_known_stages_on_a_typo() {
+        let report = sample();
+        assert!(report.compare("pruned 50%", "baseline").is_ok());
+        let err = report.compare("prunned", "baseline").unwrap_err();
+        assert!(err.to_string().contains("\"baseline\", \"pruned 50%\""), "{err}");
+    }
+
+    #[test]
+    fn figures_keep_three_significant_digits_below_one() {
+        assert_eq!(figure(537.3), "537.30");
+        assert_eq!(figure(3.484216), "3.48");
+        assert_eq!(figure(0.902), "0.902");
+        assert_eq!(figure(0.0041234), "0.00412");
+        assert_eq!(figure(0.0), "0.00");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(134_309_962), "134,309,962");
+    }
+}
