@@ -8,3 +8,7 @@ pub use dfdx::prelude::{
 };
 pub use crate::nn::{BatchNorm1D, BatchNorm2D, Dropout, Linear, ReLU, UnbiasedLinear};
 pub use crate::error::{Error, Result};
+pub use crate::learn::{
+    Accuracy, Callback, Context, Control, EpochRecord, Fraction, History, Learner, LearnError, LrSchedule, Metric,
+    OneCycle, OptimizerConfig, Output,
+};
