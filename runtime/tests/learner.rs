@@ -7,7 +7,7 @@ use fasterai_runtime::learn::{
     cross_entropy, Callback, Context, Control, EpochRecord, Forward, Fraction, LearnError, Learner, LrSchedule,
     OneCycle, OptimizerConfig, Output, TapedLoss,
 };
-use fasterai_runtime::nn::{Linear, ReLU};
+use fasterai_runtime::nn::{BatchNorm1D, Linear, ReLU};
 
 type Tiny = Linear<4, 3>;
 type TinyInput = (usize, Const<4>);
@@ -47,6 +47,8 @@ enum Probe {
     ZeroLoss,
     /// Replaces the loss by the same cross-entropy rebuilt from `Forward::logits_on_tape`.
     LossFromTapedLogits,
+    /// Adds the cross-entropy rebuilt from `Forward::logits_on_tape` to the loss (twice the gradient).
+    AddLossFromTapedLogits,
     /// Sets weight entry 0 to zero after every optimizer step.
     ZeroFirstWeight,
     /// Stops after the given epoch.
@@ -63,6 +65,7 @@ impl Callback<Tiny, TinyInput, 3> for Probe {
             Probe::AddToLoss(c) => loss + c,
             Probe::ZeroLoss => loss * 0.0,
             Probe::LossFromTapedLogits => loss * 0.0 + cross_entropy(forward.logits_on_tape(), forward.labels())?,
+            Probe::AddLossFromTapedLogits => loss + cross_entropy(forward.logits_on_tape(), forward.labels())?,
             Probe::NanAt(e, b) if ctx.epoch == e && ctx.batch == b => loss * f32::NAN,
             _ => loss,
         })
@@ -85,47 +88,76 @@ impl Callback<Tiny, TinyInput, 3> for Probe {
     }
 }
 
-/// Runs 3 epochs of SGD from seed 1 with `probe`, returning the history and the final weights.
+/// Runs 3 epochs of SGD at lr 0.1 from seed 1 with `probe`, returning the history and the final weights.
 fn run(probe: Probe) -> Result<(fasterai_runtime::learn::History, Vec<f32>), LearnError> {
+    run_at(probe, 0.1)
+}
+
+fn run_at(mut probe: Probe, lr: f64) -> Result<(fasterai_runtime::learn::History, Vec<f32>), LearnError> {
     let mut learn = tiny_learner(1).with_optimizer(sgd());
-    let mut probe = probe;
-    let history = learn.fit_with(3, LrSchedule::Constant { lr: 0.1 }, &mut [&mut probe])?;
+    let history = learn.fit_with(3, LrSchedule::Constant { lr }, &mut [&mut probe])?;
     Ok((history, learn.model().weight.as_vec()))
+}
+
+/// What a probe must change compared with plain training (3 epochs of SGD at lr 0.1 from seed 1).
+enum Expect {
+    /// Same weights as plain training; every train loss higher by this much; same valid losses.
+    LossShiftedBy(f32),
+    /// The weights never move.
+    WeightsUnchanged,
+    /// The same history and weights as plain training.
+    SameAsPlain,
+    /// The same weights as plain training at this learning rate.
+    WeightsAsPlainAtLr(f64),
+    /// Weight entry 0 ends at zero (plain training leaves it non-zero).
+    FirstWeightZero,
+    /// Training stops after this many epochs.
+    Epochs(usize),
+}
+
+fn close_all(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
 }
 
 #[test]
 fn callbacks_take_effect() {
     let (plain, plain_w) = run(Probe::Nothing).unwrap();
     let initial_w = Tiny::build(&Cpu::seed_from_u64(1)).weight.as_vec();
-    assert_ne!(plain_w, initial_w, "plain training moves the weights");
+    assert!(!close_all(&plain_w, &initial_w), "plain training moves the weights");
+    assert_ne!(plain_w[0], 0.0);
 
-    // Adding a constant leaves every gradient unchanged: same weights, train loss shifted by it.
-    let (shifted, shifted_w) = run(Probe::AddToLoss(1000.0)).unwrap();
-    assert_eq!(shifted_w, plain_w, "a constant has no gradient");
-    for (s, p) in shifted.epochs.iter().zip(&plain.epochs) {
-        assert!((s.train_loss - p.train_loss - 1000.0).abs() < 1e-2, "train loss shifts by the constant: {} vs {}", s.train_loss, p.train_loss);
-        assert_eq!(s.valid_loss, p.valid_loss, "validation does not see training callbacks");
+    let table = [
+        (Probe::AddToLoss(1000.0), Expect::LossShiftedBy(1000.0), "a constant added to the loss has no gradient but shows in the loss"),
+        (Probe::ZeroLoss, Expect::WeightsUnchanged, "a loss scaled to zero has zero gradients (SGD without decay)"),
+        (Probe::LossFromTapedLogits, Expect::SameAsPlain, "the loss rebuilt on logits_on_tape back-propagates like the learner's own"),
+        (Probe::AddLossFromTapedLogits, Expect::WeightsAsPlainAtLr(0.2), "a term added on the taped logits adds its gradient: 2g at lr 0.1 = g at lr 0.2"),
+        (Probe::ZeroFirstWeight, Expect::FirstWeightZero, "weights edited in after_step stay edited"),
+        (Probe::StopAfter(1), Expect::Epochs(2), "Control::Stop after epoch 1 ends a 3-epoch fit there"),
+    ];
+    for (probe, expect, why) in table {
+        let (history, weights) = run(probe).unwrap();
+        match expect {
+            Expect::LossShiftedBy(c) => {
+                assert!(close_all(&weights, &plain_w), "{why}: weights");
+                for (s, p) in history.epochs.iter().zip(&plain.epochs) {
+                    assert!((s.train_loss - p.train_loss - c).abs() < 1e-2, "{why}: {} vs {}", s.train_loss, p.train_loss);
+                    assert_eq!(s.valid_loss, p.valid_loss, "{why}: validation does not run training callbacks");
+                }
+            }
+            Expect::WeightsUnchanged => assert_eq!(weights, initial_w, "{why}"),
+            Expect::SameAsPlain => {
+                assert_eq!(history.without_time(), plain.without_time(), "{why}");
+                assert!(close_all(&weights, &plain_w), "{why}");
+            }
+            Expect::WeightsAsPlainAtLr(lr) => {
+                let (_, reference) = run_at(Probe::Nothing, lr).unwrap();
+                assert!(close_all(&weights, &reference), "{why}");
+                assert!(!close_all(&weights, &plain_w), "{why}: and differs from lr 0.1");
+            }
+            Expect::FirstWeightZero => assert_eq!(weights[0], 0.0, "{why}"),
+            Expect::Epochs(n) => assert_eq!(history.epochs.len(), n, "{why}"),
+        }
     }
-
-    // A zero loss has zero gradients: SGD without decay does not move.
-    let (_, zero_w) = run(Probe::ZeroLoss).unwrap();
-    assert_eq!(zero_w, initial_w, "a loss scaled to zero leaves the weights alone");
-
-    // The loss rebuilt from the taped logits back-propagates exactly like the learner's own.
-    let (rebuilt, rebuilt_w) = run(Probe::LossFromTapedLogits).unwrap();
-    assert_eq!(rebuilt.without_time(), plain.without_time(), "a term on logits_on_tape reaches the model");
-    for (a, b) in rebuilt_w.iter().zip(&plain_w) {
-        assert!((a - b).abs() < 1e-6);
-    }
-
-    // A weight edited after every step ends as edited.
-    let (_, masked_w) = run(Probe::ZeroFirstWeight).unwrap();
-    assert_eq!(masked_w[0], 0.0, "after_step edits stick");
-    assert_ne!(plain_w[0], 0.0, "without the callback the entry is not zero");
-
-    // Stop after epoch 1 (the second) ends a 3-epoch fit there.
-    let (stopped, _) = run(Probe::StopAfter(1)).unwrap();
-    assert_eq!(stopped.epochs.len(), 2);
 }
 
 #[test]
@@ -336,8 +368,39 @@ fn digits_mlp_reaches_95_percent() {
     assert_eq!((data.train.len(), data.valid.len()), (1438, 359));
     let model = Mlp::build(&Cpu::seed_from_u64(0));
     let mut learn: Learner<Mlp, (usize, Const<64>), 10> = Learner::new(model, data).with_output(Output::Quiet);
-    let history = learn.fit_one_cycle(5, 1e-2).unwrap();
+    let history = learn.fit_one_cycle(8, 3e-2).unwrap();
     let last = history.last().unwrap();
     assert!(last.accuracy.get() >= 0.95, "digits accuracy {}\n{history}", last.accuracy);
     assert!(last.valid_loss < history.epochs[0].valid_loss);
+}
+
+/// Flattens `(batch, 1, 8, 8)` digits into `(batch, 64)`, so a rank-4 input feeds an MLP.
+#[derive(Debug, Default, Clone)]
+struct FlattenDigit;
+impl ZeroSizedModule for FlattenDigit {}
+impl NonMutableModule for FlattenDigit {}
+impl<T: Tape<f32, Cpu>> Module<Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu, T>> for FlattenDigit {
+    type Output = Tensor<(usize, Const<64>), f32, Cpu, T>;
+    type Error = CpuError;
+    fn try_forward(&self, x: Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu, T>) -> Result<Self::Output, CpuError> {
+        let n = x.shape().0;
+        x.try_reshape_like(&(n, Const::<64>))
+    }
+}
+
+#[test]
+fn rank4_images_and_batchnorm_train_and_evaluate_in_their_modes() {
+    type Net = (FlattenDigit, Linear<64, 32>, BatchNorm1D<32>, ReLU, Linear<32, 10>);
+    let model = Net::build(&Cpu::seed_from_u64(0));
+    let mut learn: Learner<Net, (usize, Const<1>, Const<8>, Const<8>), 10> =
+        Learner::new(model, digits()).with_output(Output::Quiet);
+    let untrained_mean = learn.model().2.running_mean.as_vec();
+    let history = learn.fit_one_cycle(3, 1e-2).unwrap();
+    assert!(history.last().unwrap().accuracy.get() >= 0.9, "{history}");
+    let trained_mean = learn.model().2.running_mean.as_vec();
+    assert_ne!(trained_mean, untrained_mean, "training forwards update BatchNorm's running statistics");
+    let first = learn.validate().unwrap();
+    assert_eq!(learn.model().2.running_mean.as_vec(), trained_mean, "validation runs in evaluation mode");
+    assert_eq!(learn.validate().unwrap(), first, "evaluation is deterministic");
+    assert_eq!(first.loss, history.last().unwrap().valid_loss, "the table's valid_loss is validate()'s");
 }

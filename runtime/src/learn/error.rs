@@ -25,6 +25,12 @@ pub enum LearnError {
         /// The rejected value.
         lr: f64,
     },
+    /// A momentum (Adam's β1) outside `[0, 1)`.
+    #[error("momentum {momentum} is outside [0, 1); fastai's one-cycle uses 0.95, 0.85, 0.95")]
+    InvalidMomentum {
+        /// The rejected value.
+        momentum: f64,
+    },
     /// The training or validation set holds no sample.
     #[error("the {which} set is empty; give the DataLoaders at least one {which} sample")]
     EmptyDataset {

@@ -58,7 +58,7 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
     /// Trains `epochs` epochs on `schedule`, running the learner's callbacks and then `extra` ones
     /// (which the caller keeps, to read their state afterwards).
     ///
-    /// Errors: an invalid learning rate, an empty set, images the model's input cannot hold or
+    /// Errors: an invalid learning rate or momentum, an empty set, images the model's input cannot hold or
     /// labels beyond `K` (all before any step); a NaN or infinite loss (naming epoch and batch);
     /// a failing model, device or callback. After an error the model keeps the weights it had.
     pub fn fit_with(
@@ -78,10 +78,7 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
     }
 
     fn check(&self, schedule: &LrSchedule) -> Result<(), LearnError> {
-        let lr = schedule.peak_lr();
-        if !(lr.is_finite() && lr > 0.0) {
-            return Err(LearnError::InvalidLearningRate { lr });
-        }
+        schedule.validate()?;
         for (set, which) in [(&self.data.train, "training"), (&self.data.valid, "validation")] {
             if set.is_empty() {
                 return Err(LearnError::EmptyDataset { which });

@@ -1,5 +1,7 @@
 //! The learner: a model, its data, an optimizer, metrics and callbacks; evaluation and prediction.
 
+use std::sync::Arc;
+
 use dfdx::prelude::{AsArray as _, Axis, Cpu, Module};
 
 use super::metric::argmax_rows;
@@ -40,7 +42,7 @@ use crate::data::{Batch, DataLoaders};
 /// ```
 pub struct Learner<M, X: BatchInput, const K: usize> {
     pub(crate) model: M,
-    pub(crate) data: DataLoaders,
+    pub(crate) data: Arc<DataLoaders>,
     pub(crate) device: Cpu,
     pub(crate) optimizer: LiveOptimizer<M>,
     pub(crate) metrics: Vec<Box<dyn Metric>>,
@@ -79,7 +81,11 @@ impl Prediction {
 impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
     /// A learner with fastai's Adam ([`OptimizerConfig::fastai_adam`]), accuracy, no callbacks,
     /// and [`Output::Auto`].
-    pub fn new(model: M, data: DataLoaders) -> Self {
+    ///
+    /// `data` is a [`DataLoaders`] or an `Arc` of one: several learners (the stages of a
+    /// compression pipeline, a teacher and its student) can share one copy of the images.
+    pub fn new(model: M, data: impl Into<Arc<DataLoaders>>) -> Self {
+        let data = data.into();
         let optimizer = LiveOptimizer::new(&model, OptimizerConfig::default());
         Self {
             device: Cpu::seed_from_u64(data.seed),
@@ -134,6 +140,11 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
     /// The data.
     pub fn data(&self) -> &DataLoaders {
         &self.data
+    }
+
+    /// The shared handle on the data, to build another learner on the same images.
+    pub fn shared_data(&self) -> Arc<DataLoaders> {
+        Arc::clone(&self.data)
     }
 
     /// The optimizer's configuration.

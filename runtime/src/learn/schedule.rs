@@ -8,7 +8,7 @@
 //! fastai's `pct_train`, the number of optimizer steps already taken over the total, so the first
 //! step uses the start values and the end value is approached but not reached by the last step.
 
-use super::Fraction;
+use super::{Fraction, LearnError};
 
 /// fastai's `sched_cos`: a half cosine from `start` (at `pos = 0`) to `end` (at `pos = 1`).
 ///
@@ -106,12 +106,30 @@ impl LrSchedule {
         }
     }
 
-    /// The highest learning rate of the schedule (the one a user typed).
-    pub fn peak_lr(&self) -> f64 {
-        match self {
-            Self::Constant { lr } => *lr,
-            Self::OneCycle(c) => c.lr_max,
+    /// Checks that every learning rate of the schedule is a finite number above 0 and every
+    /// momentum lies in `[0, 1)`, looking at the start, the peak and the end.
+    ///
+    /// ```
+    /// use fasterai_runtime::learn::{LrSchedule, OneCycle};
+    /// assert!(LrSchedule::OneCycle(OneCycle::new(1e-3)).validate().is_ok());
+    /// assert!(LrSchedule::Constant { lr: -1e-3 }.validate().is_err());
+    /// assert!(LrSchedule::OneCycle(OneCycle { div: 0.0, ..OneCycle::new(1e-3) }).validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), LearnError> {
+        let peak = match self {
+            Self::Constant { .. } => Fraction::ZERO,
+            Self::OneCycle(c) => c.pct_start,
+        };
+        for pos in [Fraction::ZERO, peak, Fraction::ONE] {
+            let Hyper { lr, momentum } = self.at(pos);
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(LearnError::InvalidLearningRate { lr });
+            }
+            if let Some(momentum) = momentum.filter(|m| !(0.0..1.0).contains(m)) {
+                return Err(LearnError::InvalidMomentum { momentum });
+            }
         }
+        Ok(())
     }
 }
 
@@ -120,7 +138,7 @@ mod tests {
     use super::*;
 
     fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() <= 1e-12 * b.abs().max(1e-12)
+        (a - b).abs() <= 1e-9 * b.abs()
     }
 
     /// fastai 2.7: `combined_cos(0.25, 1e-2/25, 1e-2, 1e-2/1e5)` and `combined_cos(0.25, .95, .85, .95)`.
