@@ -60,7 +60,12 @@ enum Probe {
 }
 
 impl Callback<Tiny, TinyInput, 3> for Probe {
-    fn after_loss(&mut self, ctx: &Context, forward: &Forward<'_, TinyInput, 3>, loss: TapedLoss) -> Result<TapedLoss, LearnError> {
+    fn after_loss(
+        &mut self,
+        ctx: &Context,
+        forward: &Forward<'_, TinyInput, 3>,
+        loss: TapedLoss,
+    ) -> Result<TapedLoss, LearnError> {
         Ok(match *self {
             Probe::AddToLoss(c) => loss + c,
             Probe::ZeroLoss => loss * 0.0,
@@ -127,10 +132,22 @@ fn callbacks_take_effect() {
     assert_ne!(plain_w[0], 0.0);
 
     let table = [
-        (Probe::AddToLoss(1000.0), Expect::LossShiftedBy(1000.0), "a constant added to the loss has no gradient but shows in the loss"),
+        (
+            Probe::AddToLoss(1000.0),
+            Expect::LossShiftedBy(1000.0),
+            "a constant added to the loss has no gradient but shows in the loss",
+        ),
         (Probe::ZeroLoss, Expect::WeightsUnchanged, "a loss scaled to zero has zero gradients (SGD without decay)"),
-        (Probe::LossFromTapedLogits, Expect::SameAsPlain, "the loss rebuilt on logits_on_tape back-propagates like the learner's own"),
-        (Probe::AddLossFromTapedLogits, Expect::WeightsAsPlainAtLr(0.2), "a term added on the taped logits adds its gradient: 2g at lr 0.1 = g at lr 0.2"),
+        (
+            Probe::LossFromTapedLogits,
+            Expect::SameAsPlain,
+            "the loss rebuilt on logits_on_tape back-propagates like the learner's own",
+        ),
+        (
+            Probe::AddLossFromTapedLogits,
+            Expect::WeightsAsPlainAtLr(0.2),
+            "a term added on the taped logits adds its gradient: 2g at lr 0.1 = g at lr 0.2",
+        ),
         (Probe::ZeroFirstWeight, Expect::FirstWeightZero, "weights edited in after_step stay edited"),
         (Probe::StopAfter(1), Expect::Epochs(2), "Control::Stop after epoch 1 ends a 3-epoch fit there"),
     ];
@@ -140,7 +157,12 @@ fn callbacks_take_effect() {
             Expect::LossShiftedBy(c) => {
                 assert!(close_all(&weights, &plain_w), "{why}: weights");
                 for (s, p) in history.epochs.iter().zip(&plain.epochs) {
-                    assert!((s.train_loss - p.train_loss - c).abs() < 1e-2, "{why}: {} vs {}", s.train_loss, p.train_loss);
+                    assert!(
+                        (s.train_loss - p.train_loss - c).abs() < 1e-2,
+                        "{why}: {} vs {}",
+                        s.train_loss,
+                        p.train_loss
+                    );
                     assert_eq!(s.valid_loss, p.valid_loss, "{why}: validation does not run training callbacks");
                 }
             }
@@ -202,7 +224,12 @@ impl Callback<Tiny, TinyInput, 3> for Recorder {
         self.events.push(format!("{} after_pred {}", self.tag, ctx.batch));
         Ok(())
     }
-    fn after_loss(&mut self, ctx: &Context, _: &Forward<'_, TinyInput, 3>, loss: TapedLoss) -> Result<TapedLoss, LearnError> {
+    fn after_loss(
+        &mut self,
+        ctx: &Context,
+        _: &Forward<'_, TinyInput, 3>,
+        loss: TapedLoss,
+    ) -> Result<TapedLoss, LearnError> {
         self.events.push(format!("{} after_loss {}", self.tag, ctx.batch));
         Ok(loss)
     }
@@ -298,7 +325,8 @@ fn bad_setups_fail_before_any_step() {
     let empty = Dataset::new(vec![], vec![], [1, 1, 4], 3).unwrap();
     let wide = Dataset::new(vec![0.0; 5], vec![0], [1, 1, 5], 3).unwrap();
     let many_classes = Dataset::new(vec![0.0; 4], vec![4], [1, 1, 4], 5).unwrap();
-    let cases: Vec<(DataLoaders, f64, &str, fn(&LearnError) -> bool)> = vec![
+    type Case = (DataLoaders, f64, &'static str, fn(&LearnError) -> bool);
+    let cases: Vec<Case> = vec![
         (good.clone(), 0.0, "a zero learning rate", |e| matches!(e, LearnError::InvalidLearningRate { .. })),
         (good.clone(), f64::NAN, "a NaN learning rate", |e| matches!(e, LearnError::InvalidLearningRate { .. })),
         (DataLoaders::new(good.train.clone(), empty.clone(), 5, 0), 1e-3, "no validation sample", |e| {
@@ -382,7 +410,10 @@ impl NonMutableModule for FlattenDigit {}
 impl<T: Tape<f32, Cpu>> Module<Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu, T>> for FlattenDigit {
     type Output = Tensor<(usize, Const<64>), f32, Cpu, T>;
     type Error = CpuError;
-    fn try_forward(&self, x: Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu, T>) -> Result<Self::Output, CpuError> {
+    fn try_forward(
+        &self,
+        x: Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu, T>,
+    ) -> Result<Self::Output, CpuError> {
         let n = x.shape().0;
         x.try_reshape_like(&(n, Const::<64>))
     }

@@ -120,7 +120,12 @@ pub trait Callback<M, X: Shape, const K: usize> {
 
     /// After the loss; returns the loss to back-propagate (the default returns it unchanged).
     /// Add terms built from [`Forward::logits_on_tape`] so they reach the model's gradients.
-    fn after_loss(&mut self, ctx: &Context, forward: &Forward<'_, X, K>, loss: TapedLoss) -> Result<TapedLoss, LearnError> {
+    fn after_loss(
+        &mut self,
+        ctx: &Context,
+        forward: &Forward<'_, X, K>,
+        loss: TapedLoss,
+    ) -> Result<TapedLoss, LearnError> {
         Ok(loss)
     }
 

@@ -20,7 +20,11 @@ pub trait Classifier<X: BatchInput, const K: usize>:
         Tensor<X, f32, Cpu, OwnedTape<f32, Cpu>>,
         Output = Tensor<(usize, Const<K>), f32, Cpu, OwnedTape<f32, Cpu>>,
         Error: std::error::Error + Send + Sync + 'static,
-    > + Module<Tensor<X, f32, Cpu>, Output = Tensor<(usize, Const<K>), f32, Cpu>, Error: std::error::Error + Send + Sync + 'static>
+    > + Module<
+        Tensor<X, f32, Cpu>,
+        Output = Tensor<(usize, Const<K>), f32, Cpu>,
+        Error: std::error::Error + Send + Sync + 'static,
+    >
 {
 }
 
@@ -30,6 +34,10 @@ impl<M, X: BatchInput, const K: usize> Classifier<X, K> for M where
             Tensor<X, f32, Cpu, OwnedTape<f32, Cpu>>,
             Output = Tensor<(usize, Const<K>), f32, Cpu, OwnedTape<f32, Cpu>>,
             Error: std::error::Error + Send + Sync + 'static,
-        > + Module<Tensor<X, f32, Cpu>, Output = Tensor<(usize, Const<K>), f32, Cpu>, Error: std::error::Error + Send + Sync + 'static>
+        > + Module<
+            Tensor<X, f32, Cpu>,
+            Output = Tensor<(usize, Const<K>), f32, Cpu>,
+            Error: std::error::Error + Send + Sync + 'static,
+        >
 {
 }

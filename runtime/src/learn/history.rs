@@ -115,7 +115,8 @@ impl TableLayout {
 
 impl fmt::Display for History {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names = self.epochs.first().map(|r| r.metrics.iter().map(|m| m.name.as_str()).collect()).unwrap_or_else(Vec::new);
+        let names: Vec<&str> =
+            self.epochs.first().map(|r| r.metrics.iter().map(|m| m.name.as_str()).collect()).unwrap_or_default();
         let layout = TableLayout::new(names);
         writeln!(f, "{}", layout.header())?;
         for r in &self.epochs {

@@ -36,7 +36,7 @@ pub trait BatchInput: Shape {
     /// Builds the tensor from `images` (a whole number of images of `image` size).
     fn from_images(dev: &Cpu, images: Vec<f32>, image: [usize; 3]) -> Result<Tensor<Self, f32, Cpu>, LearnError> {
         let per_image: usize = image.iter().product();
-        if per_image == 0 || images.len() % per_image != 0 {
+        if per_image == 0 || !images.len().is_multiple_of(per_image) {
             return Err(LearnError::RaggedImages { values: images.len(), per_image });
         }
         let shape = Self::for_images(images.len() / per_image, image)
@@ -104,10 +104,16 @@ mod tests {
         let dev = Cpu::default();
         let six = vec![0.0f32; 6];
         for (result, why) in [
-            (<(usize, Const<1>, Const<3>, Const<2>)>::from_images(&dev, six.clone(), [1, 2, 3]).err(), "H and W swapped"),
+            (
+                <(usize, Const<1>, Const<3>, Const<2>)>::from_images(&dev, six.clone(), [1, 2, 3]).err(),
+                "H and W swapped",
+            ),
             (<(usize, Const<3>, usize, usize)>::from_images(&dev, six.clone(), [1, 2, 3]).err(), "wrong channel count"),
             (<(usize, Const<5>)>::from_images(&dev, six.clone(), [1, 2, 3]).err(), "flat size differs"),
-            (<(usize, Const<4>)>::from_images(&dev, six.clone(), [1, 2, 2]).err(), "6 values are not whole 4-value images"),
+            (
+                <(usize, Const<4>)>::from_images(&dev, six.clone(), [1, 2, 2]).err(),
+                "6 values are not whole 4-value images",
+            ),
         ] {
             assert!(result.is_some(), "{why}");
         }

@@ -179,7 +179,11 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
         Ok(Validation {
             loss: (loss_sum / seen as f64) as f32,
             accuracy: accuracy.fraction(),
-            metrics: self.metrics.iter().map(|m| MetricValue { name: m.name().to_string(), value: m.value() }).collect(),
+            metrics: self
+                .metrics
+                .iter()
+                .map(|m| MetricValue { name: m.name().to_string(), value: m.value() })
+                .collect(),
         })
     }
 
@@ -188,7 +192,7 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
     pub fn predict(&self, images: &[f32]) -> Result<Prediction, LearnError> {
         let shape = self.data.train.shape();
         let per_image: usize = shape.iter().product();
-        if per_image == 0 || images.len() % per_image != 0 {
+        if per_image == 0 || !images.len().is_multiple_of(per_image) {
             return Err(LearnError::RaggedImages { values: images.len(), per_image });
         }
         let mut probabilities = Vec::with_capacity(images.len() / per_image * K);

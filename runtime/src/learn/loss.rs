@@ -46,12 +46,8 @@ mod tests {
         let dev = Cpu::default();
         let rows = [[1.0f32, 2.0, 0.5], [-1.0, 0.0, 3.0]];
         let labels = [1usize, 0];
-        let expected: f32 = rows
-            .iter()
-            .zip(labels)
-            .map(|(r, l)| r.iter().map(|v| v.exp()).sum::<f32>().ln() - r[l])
-            .sum::<f32>()
-            / 2.0;
+        let expected: f32 =
+            rows.iter().zip(labels).map(|(r, l)| r.iter().map(|v| v.exp()).sum::<f32>().ln() - r[l]).sum::<f32>() / 2.0;
         let logits = dev.tensor_from_vec(rows.concat(), (2usize, Const::<3>));
         let loss = cross_entropy(logits, &labels).unwrap().array();
         assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");

@@ -49,9 +49,10 @@ impl Reporter {
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(n_batches as u64), ProgressDrawTarget::stdout());
-        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise}<{eta_precise} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise}<{eta_precise} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(format!("epoch {}/{n_epochs}", epoch + 1));
         self.bar = Some(bar);

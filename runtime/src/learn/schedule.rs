@@ -147,7 +147,7 @@ mod tests {
     /// - 12.5%: warm-up half way, cos(pi/2) = 0: lr = 4e-4 + (1e-2 - 4e-4)/2 = 5.2e-3; mom = 0.90
     /// - 25%:  lr = lr_max = 1e-2; mom = 0.85
     /// - 50%:  annealing at p = (0.5 - 0.25)/0.75 = 1/3, cos(2pi/3) = -1/2:
-    ///         lr = 1e-2 + 0.5 (1e-7 - 1e-2)/2 = 7.500025e-3; mom = 0.85 + 0.5 (0.1)/2 = 0.875
+    ///   lr = 1e-2 + 0.5 (1e-7 - 1e-2)/2 = 7.500025e-3; mom = 0.85 + 0.5 (0.1)/2 = 0.875
     /// - 100%: lr = 1e-2/1e5 = 1e-7; mom = 0.95
     #[test]
     fn one_cycle_matches_fastai_at_key_points() {

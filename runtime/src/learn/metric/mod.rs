@@ -54,9 +54,6 @@ pub struct MetricValue {
 /// Index of the largest value of each row of `logits` (`k` values a row); ties go to the first.
 pub(crate) fn argmax_rows(logits: &[f32], k: usize) -> impl Iterator<Item = usize> + '_ {
     logits.chunks(k.max(1)).map(|row| {
-        row.iter()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
-            .0
+        row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
     })
 }
