@@ -40,13 +40,56 @@ pub struct Context {
 }
 
 /// What one training forward pass produced, handed to [`Callback::after_pred`] and [`Callback::after_loss`].
+///
+/// A distillation-style callback runs a teacher on [`Forward::input`] and adds a term built on
+/// [`Forward::logits_on_tape`] to the loss:
+/// ```
+/// use fasterai_runtime::prelude::*;
+/// use fasterai_runtime::dfdx::{losses::mse_loss, prelude::Const};
+/// use fasterai_runtime::data::{DataLoaders, Dataset};
+/// use fasterai_runtime::learn::{Forward, TapedLoss};
+///
+/// type Flat2 = (usize, Const<2>);
+/// /// Trains the student to imitate a teacher: the loss becomes MSE(student logits, teacher logits).
+/// struct Imitate { teacher: Linear<2, 2> }
+/// impl<M> Callback<M, Flat2, 2> for Imitate {
+///     fn after_loss(&mut self, _: &Context, fwd: &Forward<'_, Flat2, 2>, loss: TapedLoss) -> Result<TapedLoss, LearnError> {
+///         let target = self.teacher.try_forward(fwd.input().clone()).map_err(|e| LearnError::callback("imitate", e))?;
+///         Ok(loss * 0.0 + mse_loss(fwd.logits_on_tape(), target))
+///     }
+/// }
+///
+/// let points: Vec<f32> = (0..32).flat_map(|i| [(i % 4) as f32 - 1.5, (i / 8) as f32 - 1.5]).collect();
+/// let set = Dataset::new(points, vec![0; 16].into_iter().chain(vec![1; 16]).collect(), [1, 1, 2], 2).unwrap();
+/// let teacher = Linear::<2, 2>::build(&Cpu::seed_from_u64(1));
+/// let student = Linear::<2, 2>::build(&Cpu::seed_from_u64(2));
+/// let gap = |s: &Linear<2, 2>| s.weight.as_vec().iter().zip(teacher.weight.as_vec()).map(|(a, b)| (a - b).abs()).sum::<f32>();
+/// let before = gap(&student);
+///
+/// let mut learn: Learner<_, Flat2, 2> = Learner::new(student, DataLoaders::new(set.clone(), set, 4, 0))
+///     .with_output(Output::Quiet)
+///     .with_callback(Imitate { teacher: teacher.clone() });
+/// learn.fit_one_cycle(20, 1e-1).unwrap();
+/// assert!(gap(learn.model()) < before / 10.0, "the student's weights moved to the teacher's");
+/// ```
 pub struct Forward<'a, X: Shape, const K: usize> {
-    pub(crate) input: &'a Tensor<X, f32, Cpu>,
-    pub(crate) labels: &'a [usize],
-    pub(crate) logits: &'a Tensor<(usize, Const<K>), f32, Cpu>,
+    input: &'a Tensor<X, f32, Cpu>,
+    labels: &'a [usize],
+    logits: &'a Tensor<(usize, Const<K>), f32, Cpu>,
 }
 
-impl<X: Shape, const K: usize> Forward<'_, X, K> {
+impl<'a, X: Shape, const K: usize> Forward<'a, X, K> {
+    /// Bundles a batch's input, labels and the model's logits (the learner builds this; a
+    /// callback's unit tests may too). `logits` must be the forward pass's own output, detached
+    /// from its tape with `split_tape`, for [`Forward::logits_on_tape`] to reach the model.
+    pub fn new(
+        input: &'a Tensor<X, f32, Cpu>,
+        labels: &'a [usize],
+        logits: &'a Tensor<(usize, Const<K>), f32, Cpu>,
+    ) -> Self {
+        Self { input, labels, logits }
+    }
+
     /// The batch's input, without a tape (run a teacher on it).
     pub fn input(&self) -> &Tensor<X, f32, Cpu> {
         self.input

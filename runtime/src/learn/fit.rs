@@ -144,7 +144,7 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
                 let logits = ModuleMut::try_forward_mut(&mut self.model, input.trace(grads))
                     .map_err(|e| LearnError::Model(Box::new(e)))?;
                 let (logits, tape) = logits.split_tape();
-                let forward = Forward { input: &input, labels: &labels, logits: &logits };
+                let forward = Forward::new(&input, &labels, &logits);
                 each!(callbacks, |cb| cb.after_pred(&ctx, &forward));
                 let mut loss = cross_entropy(logits.clone().put_tape(tape), &labels)?;
                 for cb in callbacks.iter_mut() {
