@@ -435,3 +435,35 @@ fn rank4_images_and_batchnorm_train_and_evaluate_in_their_modes() {
     assert_eq!(learn.validate().unwrap(), first, "evaluation is deterministic");
     assert_eq!(first.loss, history.last().unwrap().valid_loss, "the table's valid_loss is validate()'s");
 }
+
+/// Share of misclassified samples, as an extra metric column.
+#[derive(Default)]
+struct ErrorRate(fasterai_runtime::learn::Accuracy);
+
+impl fasterai_runtime::learn::Metric for ErrorRate {
+    fn name(&self) -> &str {
+        "error_rate"
+    }
+    fn reset(&mut self) {
+        self.0 = Default::default();
+    }
+    fn accumulate(&mut self, logits: &[f32], labels: &[usize]) {
+        self.0.accumulate(logits, labels);
+    }
+    fn value(&self) -> f64 {
+        1.0 - self.0.fraction().get()
+    }
+}
+
+#[test]
+fn extra_metrics_reach_the_history_and_the_table() {
+    let mut learn = tiny_learner(0).with_metric(ErrorRate::default());
+    let history = learn.fit(2, 1e-2).unwrap();
+    for record in &history.epochs {
+        assert_eq!(record.metrics.len(), 1);
+        assert_eq!(record.metrics[0].name, "error_rate");
+        assert!((record.metrics[0].value - (1.0 - record.accuracy.get())).abs() < 1e-12);
+    }
+    let header = history.to_string().lines().next().unwrap().split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(header, ["epoch", "train_loss", "valid_loss", "accuracy", "error_rate", "time"]);
+}

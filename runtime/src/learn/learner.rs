@@ -14,6 +14,10 @@ use crate::data::{Batch, DataLoaders};
 
 /// Trains and evaluates a classifier `M` that takes batches of shape `X` and gives `K` logits.
 ///
+/// `X` is the model's batch shape ([`BatchInput`]): `(usize, Const<C>, Const<H>, Const<W>)` for
+/// fully typed image models, `(usize, Const<C>, usize, usize)` for models built on this crate's
+/// convolutions, `(usize, Const<N>)` for MLPs. `K` is the number of classes (logits).
+///
 /// Build it with [`Learner::new`] (fastai's Adam, accuracy, the table printed), adjust it with the
 /// `with_*` methods, then call [`Learner::fit_one_cycle`] or [`Learner::fit`].
 ///
@@ -110,7 +114,9 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
         self
     }
 
-    /// Adds a callback that runs in every fit, after those added before it.
+    /// Adds a callback that runs in every fit, after those added before it. The learner owns it;
+    /// a callback that borrows (a teacher held by reference) or whose state you want to read
+    /// afterwards goes to [`Learner::fit_with`] instead.
     pub fn with_callback(mut self, callback: impl Callback<M, X, K> + 'static) -> Self {
         self.callbacks.push(Box::new(callback));
         self
