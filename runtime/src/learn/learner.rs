@@ -1,0 +1,213 @@
+//! The learner: a model, its data, an optimizer, metrics and callbacks; evaluation and prediction.
+
+use std::sync::Arc;
+
+use dfdx::prelude::{AsArray as _, Axis, Cpu, Module};
+
+use super::metric::argmax_rows;
+use super::optimizer::LiveOptimizer;
+use super::{
+    cross_entropy, Accuracy, BatchInput, Callback, Classifier, Fraction, LearnError, Metric, MetricValue,
+    OptimizerConfig, Output,
+};
+use crate::data::{Batch, DataLoaders};
+
+/// Trains and evaluates a classifier `M` that takes batches of shape `X` and gives `K` logits.
+///
+/// `X` is the model's batch shape ([`BatchInput`]): `(usize, Const<C>, Const<H>, Const<W>)` for
+/// fully typed image models, `(usize, Const<C>, usize, usize)` for models built on this crate's
+/// convolutions, `(usize, Const<N>)` for MLPs. `K` is the number of classes (logits).
+///
+/// Build it with [`Learner::new`] (fastai's Adam, accuracy, the table printed), adjust it with the
+/// `with_*` methods, then call [`Learner::fit_one_cycle`] or [`Learner::fit`].
+///
+/// Reproducibility: the learner's device is seeded from the data's seed (it drives dropout), the
+/// batches are shuffled from the same seed, and the model's initial weights come from the device
+/// it was built on (use `Cpu::seed_from_u64`). Same seeds, same history.
+///
+/// ```
+/// use fasterai_runtime::prelude::*;
+/// use fasterai_runtime::dfdx::prelude::Const;
+/// use fasterai_runtime::data::{DataLoaders, Dataset};
+///
+/// // Two classes of 2-d points: class 1 when x + y > 0.
+/// let points: Vec<[f32; 2]> = (0..64).map(|i| [((i * 7) % 17) as f32 / 8.0 - 1.0, ((i * 5) % 13) as f32 / 6.0 - 1.0]).collect();
+/// let labels: Vec<usize> = points.iter().map(|p| usize::from(p[0] + p[1] > 0.0)).collect();
+/// let set = Dataset::new(points.concat(), labels, [1, 1, 2], 2).unwrap();
+/// let data = DataLoaders::new(set.clone(), set, 16, 0);
+///
+/// let model = Linear::<2, 2>::build(&Cpu::seed_from_u64(0));
+/// let mut learn: Learner<_, (usize, Const<2>), 2> = Learner::new(model, data).with_output(Output::Quiet);
+/// let history = learn.fit_one_cycle(8, 1e-1).unwrap();
+/// assert_eq!(history.epochs.len(), 8);
+/// assert!(learn.validate().unwrap().accuracy.get() > 0.9);
+/// let prediction = learn.predict(&[2.0, 2.0, -2.0, -2.0]).unwrap();
+/// assert_eq!(prediction.classes, [1, 0]);
+/// ```
+pub struct Learner<M, X: BatchInput, const K: usize> {
+    pub(crate) model: M,
+    pub(crate) data: Arc<DataLoaders>,
+    pub(crate) device: Cpu,
+    pub(crate) optimizer: LiveOptimizer<M>,
+    pub(crate) metrics: Vec<Box<dyn Metric>>,
+    pub(crate) callbacks: Vec<Box<dyn Callback<M, X, K>>>,
+    pub(crate) output: Output,
+}
+
+/// The model's loss and metrics on the validation set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Validation {
+    /// Mean cross-entropy, each sample weighing the same.
+    pub loss: f32,
+    /// Top-1 accuracy.
+    pub accuracy: Fraction,
+    /// The learner's extra metrics, in order.
+    pub metrics: Vec<MetricValue>,
+}
+
+/// Class predictions for a set of images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// The most probable class of each image.
+    pub classes: Vec<usize>,
+    /// Softmax probabilities, one row of `K` per image.
+    pub probabilities: Vec<f32>,
+}
+
+impl Prediction {
+    /// The probabilities of image `i`, one per class; `None` past the end.
+    pub fn probabilities_of(&self, i: usize) -> Option<&[f32]> {
+        let k = self.probabilities.len() / self.classes.len().max(1);
+        self.probabilities.get(i * k..(i + 1) * k)
+    }
+}
+
+impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
+    /// A learner with fastai's Adam ([`OptimizerConfig::fastai_adam`]), accuracy, no callbacks,
+    /// and [`Output::Auto`].
+    ///
+    /// `data` is a [`DataLoaders`] or an `Arc` of one: several learners (the stages of a
+    /// compression pipeline, a teacher and its student) can share one copy of the images.
+    pub fn new(model: M, data: impl Into<Arc<DataLoaders>>) -> Self {
+        let data = data.into();
+        let optimizer = LiveOptimizer::new(&model, OptimizerConfig::default());
+        Self {
+            device: Cpu::seed_from_u64(data.seed),
+            model,
+            data,
+            optimizer,
+            metrics: Vec::new(),
+            callbacks: Vec::new(),
+            output: Output::Auto,
+        }
+    }
+
+    /// Trains with this optimizer from now on (its state starts afresh).
+    pub fn with_optimizer(mut self, config: OptimizerConfig) -> Self {
+        self.optimizer = LiveOptimizer::new(&self.model, config);
+        self
+    }
+
+    /// Adds a metric column after accuracy.
+    pub fn with_metric(mut self, metric: impl Metric + 'static) -> Self {
+        self.metrics.push(Box::new(metric));
+        self
+    }
+
+    /// Adds a callback that runs in every fit, after those added before it. The learner owns it;
+    /// a callback that borrows (a teacher held by reference) or whose state you want to read
+    /// afterwards goes to [`Learner::fit_with`] instead.
+    pub fn with_callback(mut self, callback: impl Callback<M, X, K> + 'static) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// Sets what the learner prints.
+    pub fn with_output(mut self, output: Output) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The model, to change it between fits.
+    pub fn model_mut(&mut self) -> &mut M {
+        &mut self.model
+    }
+
+    /// Gives the model back.
+    pub fn into_model(self) -> M {
+        self.model
+    }
+
+    /// The data.
+    pub fn data(&self) -> &DataLoaders {
+        &self.data
+    }
+
+    /// The shared handle on the data, to build another learner on the same images.
+    pub fn shared_data(&self) -> Arc<DataLoaders> {
+        Arc::clone(&self.data)
+    }
+
+    /// The optimizer's configuration.
+    pub fn optimizer_config(&self) -> OptimizerConfig {
+        self.optimizer.config()
+    }
+
+    /// The device the learner builds its batches on.
+    pub fn device(&self) -> &Cpu {
+        &self.device
+    }
+
+    /// Loss, accuracy and metrics on the validation set, in evaluation mode (no tape: BatchNorm
+    /// uses its running statistics, Dropout is off), batch by batch.
+    pub fn validate(&mut self) -> Result<Validation, LearnError> {
+        if self.data.valid.is_empty() {
+            return Err(LearnError::EmptyDataset { which: "validation" });
+        }
+        let mut accuracy = Accuracy::default();
+        self.metrics.iter_mut().for_each(|m| m.reset());
+        let (mut loss_sum, mut seen) = (0.0f64, 0usize);
+        for Batch { images, labels, shape } in self.data.valid_batches() {
+            let input = X::from_images(&self.device, images, shape)?;
+            let logits = Module::try_forward(&self.model, input).map_err(|e| LearnError::Model(Box::new(e)))?;
+            let values = logits.as_vec();
+            accuracy.accumulate(&values, &labels);
+            self.metrics.iter_mut().for_each(|m| m.accumulate(&values, &labels));
+            let loss = cross_entropy(logits, &labels)?.array();
+            loss_sum += f64::from(loss) * labels.len() as f64;
+            seen += labels.len();
+        }
+        Ok(Validation {
+            loss: (loss_sum / seen as f64) as f32,
+            accuracy: accuracy.fraction(),
+            metrics: self
+                .metrics
+                .iter()
+                .map(|m| MetricValue { name: m.name().to_string(), value: m.value() })
+                .collect(),
+        })
+    }
+
+    /// Classes and probabilities for `images`, laid out like the data's (`C×H×W` each, one after
+    /// the other), in evaluation mode and in batches of the data's batch size.
+    pub fn predict(&self, images: &[f32]) -> Result<Prediction, LearnError> {
+        let shape = self.data.train.shape();
+        let per_image: usize = shape.iter().product();
+        if per_image == 0 || !images.len().is_multiple_of(per_image) {
+            return Err(LearnError::RaggedImages { values: images.len(), per_image });
+        }
+        let mut probabilities = Vec::with_capacity(images.len() / per_image * K);
+        for chunk in images.chunks(per_image * self.data.batch_size) {
+            let input = X::from_images(&self.device, chunk.to_vec(), shape)?;
+            let logits = Module::try_forward(&self.model, input).map_err(|e| LearnError::Model(Box::new(e)))?;
+            probabilities.extend(logits.try_softmax::<Axis<1>>()?.as_vec());
+        }
+        let classes = argmax_rows(&probabilities, K).collect();
+        Ok(Prediction { classes, probabilities })
+    }
+}
