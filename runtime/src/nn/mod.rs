@@ -5,8 +5,16 @@
 //! dfdx's stable layers are re-exported with `f32`/[`Cpu`](dfdx::prelude::Cpu) defaults.
 
 mod error;
+mod adaptive_pool;
+mod flatten;
+mod global_pool;
+mod pool2d;
 
 pub use error::NnError;
+pub use adaptive_pool::AdaptiveAvgPool2D;
+pub use flatten::{Flatten, FlattenTo};
+pub use global_pool::GlobalAvgPool;
+pub use pool2d::{AvgPool2D, MaxPool2D};
 
 use dfdx::prelude::Cpu;
 
