@@ -52,6 +52,18 @@ fn beats(candidate: f32, best: f32) -> bool {
     candidate > best || candidate.is_nan()
 }
 
+/// The larger of `a` and `b`, or NaN if either is NaN: the value [`beats`] picks, in a branch-free
+/// form the compiler vectorises (order does not matter for the value, only for the argmax).
+#[inline(always)]
+fn max_keeping_nan(a: f32, b: f32) -> f32 {
+    let larger = if b > a { b } else { a };
+    if a.is_nan() || b.is_nan() {
+        a + b
+    } else {
+        larger
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Max pooling
 // ---------------------------------------------------------------------------------------------
@@ -155,15 +167,9 @@ fn max_plane_2x2<const TRACK: bool>(
                 *a = at;
             }
         } else {
-            for (ow, o) in out_row.iter_mut().enumerate() {
-                let c = 2 * ow;
-                let mut best = top[c];
-                for v in [top[c + 1], bottom[c], bottom[c + 1]] {
-                    if beats(v, best) {
-                        best = v;
-                    }
-                }
-                *o = best;
+            let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (o, (t, b)) in out_row.iter_mut().zip(pairs) {
+                *o = max_keeping_nan(max_keeping_nan(t[0], t[1]), max_keeping_nan(b[0], b[1]));
             }
         }
     }

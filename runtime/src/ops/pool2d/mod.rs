@@ -15,7 +15,7 @@
 //!
 //! # How an op is wired
 //! The input is first made contiguous (`reshape_like` to its own shape: free when it already is),
-//! copied out with dfdx's public `copy_into`, pooled by the loops in `cpu_kernel.rs`, and wrapped in
+//! copied out with dfdx's public `copy_into` into a per-thread buffer that is reused, pooled by the loops in `cpu_kernel.rs`, and wrapped in
 //! a new tensor. When the input carries an [`OwnedTape`](dfdx::tensor::OwnedTape), a backward
 //! closure is pushed on the tape that *adds* the input gradient; max pooling keeps 32-bit argmax
 //! indices for it (only when taped), the average pools need nothing from the forward pass.
@@ -36,6 +36,7 @@
 
 mod cpu_kernel;
 mod geometry;
+mod staging;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
@@ -75,17 +76,13 @@ fn device_error(op: &'static str) -> impl Fn(CpuError) -> NnError {
     move |source| NnError::OpDeviceFailure { op, source }
 }
 
-/// The input made contiguous (a no-op when it is), split from its tape, and its values copied out.
-fn contiguous_values<S: dfdx::shapes::Shape, T: Tape<f32, Cpu>>(
+/// The input made contiguous (a no-op when it is) and split from its tape.
+fn contiguous<S: dfdx::shapes::Shape, T: Tape<f32, Cpu>>(
     op: &'static str,
     x: Tensor<S, f32, Cpu, T>,
-) -> Result<(Tensor<S, f32, Cpu>, T, Vec<f32>), NnError> {
+) -> Result<(Tensor<S, f32, Cpu>, T), NnError> {
     let shape = *x.shape();
-    let x = x.try_reshape_like(&shape).map_err(device_error(op))?;
-    let (x, tape) = x.split_tape();
-    let mut values = vec![0.0; shape.num_elements()];
-    x.copy_into(&mut values);
-    Ok((x, tape, values))
+    Ok(x.try_reshape_like(&shape).map_err(device_error(op))?.split_tape())
 }
 
 /// Max pooling over `window`; see the [module docs](self) for the exact semantics.
@@ -99,12 +96,13 @@ pub fn try_max_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     if u32::try_from(geo.in_len()).is_err() {
         return Err(NnError::PoolImageTooLarge { op: OP, height, width });
     }
-    let (x, mut tape, input) = contiguous_values(OP, x)?;
+    let (x, mut tape) = contiguous(OP, x)?;
     let planes = batch * channels.size();
     let mut output = vec![0.0; planes * geo.out_len()];
     let mut argmax = if T::OWNS_TAPE { vec![0u32; output.len()] } else { Vec::new() };
-    cpu_kernel::max_pool_forward(&geo, &input, &mut output, T::OWNS_TAPE.then_some(&mut argmax[..]));
-    drop(input);
+    staging::with_values(&x, |input| {
+        cpu_kernel::max_pool_forward(&geo, input, &mut output, T::OWNS_TAPE.then_some(&mut argmax[..]))
+    });
     let out_shape = (batch, channels, geo.out_h, geo.out_w);
     let out = x.device().try_tensor_from_vec(output, out_shape).map_err(device_error(OP))?;
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
@@ -124,10 +122,9 @@ pub fn try_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     const OP: &str = "avg_pool2d";
     let (batch, channels, height, width) = *x.shape();
     let geo = window.plane_geometry(OP, height, width)?;
-    let (x, mut tape, input) = contiguous_values(OP, x)?;
+    let (x, mut tape) = contiguous(OP, x)?;
     let mut output = vec![0.0; batch * channels.size() * geo.out_len()];
-    cpu_kernel::avg_pool_forward(&geo, &input, &mut output);
-    drop(input);
+    staging::with_values(&x, |input| cpu_kernel::avg_pool_forward(&geo, input, &mut output));
     let out_shape = (batch, channels, geo.out_h, geo.out_w);
     let out = x.device().try_tensor_from_vec(output, out_shape).map_err(device_error(OP))?;
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
@@ -148,10 +145,9 @@ pub fn try_adaptive_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     const OP: &str = "adaptive_avg_pool2d";
     let (batch, channels, height, width) = *x.shape();
     let geo = AdaptiveGeometry::new(OP, (height, width), (out_height, out_width))?;
-    let (x, mut tape, input) = contiguous_values(OP, x)?;
+    let (x, mut tape) = contiguous(OP, x)?;
     let mut output = vec![0.0; batch * channels.size() * geo.out_len()];
-    cpu_kernel::adaptive_avg_forward(&geo, &input, &mut output);
-    drop(input);
+    staging::with_values(&x, |input| cpu_kernel::adaptive_avg_forward(&geo, input, &mut output));
     let out_shape = (batch, channels, out_height, out_width);
     let out = x.device().try_tensor_from_vec(output, out_shape).map_err(device_error(OP))?;
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
@@ -173,10 +169,9 @@ pub fn try_global_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
         return Err(NnError::PoolEmptyImage { op: OP, height, width });
     }
     let plane_len = height * width;
-    let (x, mut tape, input) = contiguous_values(OP, x)?;
+    let (x, mut tape) = contiguous(OP, x)?;
     let mut output = vec![0.0; batch * channels.size()];
-    cpu_kernel::global_avg_forward(plane_len, &input, &mut output);
-    drop(input);
+    staging::with_values(&x, |input| cpu_kernel::global_avg_forward(plane_len, input, &mut output));
     let out = x.device().try_tensor_from_vec(output, (batch, channels)).map_err(device_error(OP))?;
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
