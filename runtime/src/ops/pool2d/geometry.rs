@@ -30,9 +30,10 @@ pub struct PoolWindow {
 
 impl PoolWindow {
     /// Number of window positions along an input of length `input`: `floor((input + 2P − K) / S) + 1`,
-    /// or `None` when the window does not fit in the padded input or the stride is 0.
+    /// or `None` when the window does not fit in the padded input, the kernel or stride is 0, or the
+    /// padded length overflows `usize`.
     pub fn output_len(&self, input: usize) -> Option<usize> {
-        let padded = input + 2 * self.padding;
+        let padded = self.padding.checked_mul(2)?.checked_add(input)?;
         if self.stride == 0 || self.kernel == 0 || padded < self.kernel {
             return None;
         }
@@ -71,8 +72,8 @@ impl PoolWindow {
             padding: self.padding,
             height,
             width,
-            padded_height: height + 2 * self.padding,
-            padded_width: width + 2 * self.padding,
+            padded_height: height.saturating_add(2 * self.padding),
+            padded_width: width.saturating_add(2 * self.padding),
         };
         let out_h = self.output_len(height).ok_or_else(too_large)?;
         let out_w = self.output_len(width).ok_or_else(too_large)?;
