@@ -24,7 +24,9 @@ const SHAPES: [(usize, usize, usize, usize); 2] = [(64, 32, 28, 28), (64, 64, 14
 
 fn input(dev: &Cpu, (b, c, h, w): (usize, usize, usize, usize)) -> Images {
     // Distinct-ish values so the argmax is data dependent, as after a ReLU'd conv.
-    let values = (0..b * c * h * w).map(|i| ((i * 7919) % 1013) as f32).collect();
+    let values = (0..b * c * h * w)
+        .map(|i| ((i * 7919) % 1013) as f32)
+        .collect();
     dev.tensor_from_vec(values, (b, c, h, w))
 }
 
@@ -48,13 +50,17 @@ fn max_pool(crit: &mut Criterion) {
         });
 
         group.throughput(Throughput::Bytes((4 * (2 * out_len + 2 * in_len)) as u64));
-        group.bench_with_input(BenchmarkId::new("backward", label(shape)), &x, |bench, x| {
-            bench.iter_batched(
-                || pool.try_forward(x.leaky_trace()).unwrap(),
-                |y| y.sum().backward(),
-                criterion::BatchSize::LargeInput,
-            )
-        });
+        group.bench_with_input(
+            BenchmarkId::new("backward", label(shape)),
+            &x,
+            |bench, x| {
+                bench.iter_batched(
+                    || pool.try_forward(x.leaky_trace()).unwrap(),
+                    |y| y.sum().backward(),
+                    criterion::BatchSize::LargeInput,
+                )
+            },
+        );
     }
     group.finish();
 }
@@ -66,11 +72,24 @@ fn gemm_f32(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], dst: &mut [f
     // describe those row-major layouts, and `dst` is borrowed mutably so it aliases neither input.
     unsafe {
         gemm::gemm(
-            m, n, k,
-            dst.as_mut_ptr(), 1, n as isize, false,
-            lhs.as_ptr(), 1, k as isize,
-            rhs.as_ptr(), 1, n as isize,
-            0.0, 1.0, false, false, false,
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
             gemm::Parallelism::Rayon(0),
         )
     }
@@ -83,13 +102,16 @@ fn conv_gemm_reference(crit: &mut Criterion) {
     group.sample_size(10);
     for (b, c, h, w) in SHAPES {
         let (rows, depth) = (b * h * w, 9 * c);
-        let patches: Vec<f32> = (0..rows * depth).map(|i| ((i % 97) as f32) * 0.01).collect();
+        let patches: Vec<f32> = (0..rows * depth)
+            .map(|i| ((i % 97) as f32) * 0.01)
+            .collect();
         let weights: Vec<f32> = (0..depth * c).map(|i| ((i % 89) as f32) * 0.01).collect();
         let mut out = vec![0.0f32; rows * c];
         group.throughput(Throughput::Elements((2 * rows * depth * c) as u64));
-        group.bench_function(BenchmarkId::new("forward_flops", label((b, c, h, w))), |bench| {
-            bench.iter(|| gemm_f32(rows, c, depth, &patches, &weights, &mut out))
-        });
+        group.bench_function(
+            BenchmarkId::new("forward_flops", label((b, c, h, w))),
+            |bench| bench.iter(|| gemm_f32(rows, c, depth, &patches, &weights, &mut out)),
+        );
     }
     group.finish();
 }

@@ -36,23 +36,35 @@ fn pooled_features_train_a_linear_classifier() -> Result<(), NnError> {
     let (pixels, labels) = toy_images();
     let images: Tensor<(usize, Const<1>, usize, usize), f32, Cpu> =
         dev.tensor_from_vec(pixels, (16, Const, SIDE, SIDE));
-    let targets: Vec<f32> = labels.iter().flat_map(|&c| [(c == 0) as u8 as f32, (c == 1) as u8 as f32]).collect();
+    let targets: Vec<f32> = labels
+        .iter()
+        .flat_map(|&c| [(c == 0) as u8 as f32, (c == 1) as u8 as f32])
+        .collect();
     let targets: Tensor<(usize, Const<2>), f32, Cpu> = dev.tensor_from_vec(targets, (16, Const));
 
     let mut fc: Linear<4, 2> = BuildModule::build(&dev);
     let mut grads = fc.alloc_grads();
-    let mut adam = Adam::new(&fc, AdamConfig { lr: 0.05, ..Default::default() });
+    let mut adam = Adam::new(
+        &fc,
+        AdamConfig {
+            lr: 0.05,
+            ..Default::default()
+        },
+    );
     let pool = MaxPool2D::<4>;
     for _ in 0..150 {
         let pooled = pool.try_forward(images.clone().traced(grads))?;
         let logits = fc.forward(Flatten::flatten_to::<4>(pooled)?);
         let loss = cross_entropy_with_logits_loss(logits, targets.clone());
         grads = loss.backward();
-        adam.update(&mut fc, &grads).expect("every parameter has a gradient");
+        adam.update(&mut fc, &grads)
+            .expect("every parameter has a gradient");
         fc.zero_grads(&mut grads);
     }
 
-    let logits = fc.forward(Flatten::flatten_to::<4>(pool.try_forward(images)?)?).as_vec();
+    let logits = fc
+        .forward(Flatten::flatten_to::<4>(pool.try_forward(images)?)?)
+        .as_vec();
     let predicted: Vec<usize> = logits.chunks(2).map(|l| (l[1] > l[0]) as usize).collect();
     assert_eq!(predicted, labels);
     Ok(())
@@ -68,9 +80,21 @@ fn pooling_layers_build_and_hold_no_parameters() {
     let adaptive = dev.build_module::<AdaptiveAvgPool2D<7, 7>, f32>();
     let global = dev.build_module::<GlobalAvgPool, f32>();
     let flatten = dev.build_module::<Flatten, f32>();
-    assert_eq!(*max.try_forward(x.clone()).unwrap().shape(), (2, Const::<3>, 3, 3));
-    assert_eq!(*avg.try_forward(x.clone()).unwrap().shape(), (2, Const::<3>, 3, 3));
-    assert_eq!(*adaptive.try_forward(x.clone()).unwrap().shape(), (2, Const::<3>, 7, 7));
-    assert_eq!(global.try_forward(x.clone()).unwrap().as_vec(), vec![1.0; 6]);
+    assert_eq!(
+        *max.try_forward(x.clone()).unwrap().shape(),
+        (2, Const::<3>, 3, 3)
+    );
+    assert_eq!(
+        *avg.try_forward(x.clone()).unwrap().shape(),
+        (2, Const::<3>, 3, 3)
+    );
+    assert_eq!(
+        *adaptive.try_forward(x.clone()).unwrap().shape(),
+        (2, Const::<3>, 7, 7)
+    );
+    assert_eq!(
+        global.try_forward(x.clone()).unwrap().as_vec(),
+        vec![1.0; 6]
+    );
     assert_eq!(*flatten.try_forward(x).unwrap().shape(), (2, 108));
 }

@@ -57,15 +57,22 @@ mod tests {
         assert_eq!(NumParams::<f32, Cpu>::num_trainable_params(&pool), 0);
         // x[c][h][w] = c + 4h + w: every bin mean is c + 4·m_h + m_w with m = 0, .5, 1, 1.5, 2, 2.5, 3
         // (the bins of 4 into 7 are {0} {0,1} {1} {1,2} {2} {2,3} {3}).
-        let values: Vec<f32> = (0..512).flat_map(|c| (0..16).map(move |i| (c + 4 * (i / 4) + i % 4) as f32)).collect();
-        let x: Tensor<(usize, Const<512>, usize, usize), f32, Cpu> = dev.tensor_from_vec(values, (1, Const, 4, 4));
+        let values: Vec<f32> = (0..512)
+            .flat_map(|c| (0..16).map(move |i| (c + 4 * (i / 4) + i % 4) as f32))
+            .collect();
+        let x: Tensor<(usize, Const<512>, usize, usize), f32, Cpu> =
+            dev.tensor_from_vec(values, (1, Const, 4, 4));
         let y = pool.try_forward(x.leaky_trace()).unwrap();
         assert_eq!(*y.shape(), (1, Const::<512>, 7, 7));
         let out = y.as_vec();
         let m = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0];
         for (k, &v) in out.iter().enumerate() {
             let (c, i, j) = (k / 49, (k % 49) / 7, k % 7);
-            assert_eq!(v, c as f32 + 4.0 * m[i] + m[j], "channel {c} bin ({i}, {j})");
+            assert_eq!(
+                v,
+                c as f32 + 4.0 * m[i] + m[j],
+                "channel {c} bin ({i}, {j})"
+            );
         }
         // Each input pixel is read by 1 or 2 bins per axis, bins of 1 or 2 pixels: the gradient of the
         // sum is Σ over the bins reading the pixel of 1/|bin|; corners: bins {0} (1) and {0,1} (1/2) → 1.5 per axis.
@@ -78,6 +85,15 @@ mod tests {
         let dev = Cpu::default();
         let x: Tensor<(usize, usize, usize, usize), f32, Cpu> = dev.zeros_like(&(1, 1, 4, 4));
         let err = AdaptiveAvgPool2D::<0, 3>.try_forward(x).unwrap_err();
-        assert!(matches!(err, NnError::PoolZeroParameter { what: "output height", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                NnError::PoolZeroParameter {
+                    what: "output height",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

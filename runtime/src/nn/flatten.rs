@@ -36,6 +36,9 @@ pub struct Flatten;
 impl ZeroSizedModule for Flatten {}
 impl NonMutableModule for Flatten {}
 
+/// `(batch, Const<N>)` rows of `N` features, on tape `T`: what a `Linear<N, _>` takes.
+pub type FlatRows<const N: usize, T> = Tensor<(usize, Const<N>), f32, Cpu, T>;
+
 /// The checked flatten: `(batch, C, H, W) → (batch, Const<N>)`, refusing any `C × H × W ≠ N`.
 ///
 /// Implemented by [`Flatten`] for every `(B, C, H, W)` `f32` CPU tensor and tape, so both
@@ -46,15 +49,13 @@ pub trait FlattenTo<Input> {
 
     /// Flattens `input` into `(batch, Const<N>)` after checking that `C × H × W = N`; otherwise
     /// [`NnError::FlattenMismatch`] naming both.
-    fn flatten_to<const N: usize>(
-        input: Input,
-    ) -> Result<Tensor<(usize, Const<N>), f32, Cpu, Self::Tape>, NnError>;
+    fn flatten_to<const N: usize>(input: Input) -> Result<FlatRows<N, Self::Tape>, NnError>;
 
     /// [`FlattenTo::flatten_to`] as a method, for code that holds the layer.
     fn try_forward_to<const N: usize>(
         &self,
         input: Input,
-    ) -> Result<Tensor<(usize, Const<N>), f32, Cpu, Self::Tape>, NnError> {
+    ) -> Result<FlatRows<N, Self::Tape>, NnError> {
         Self::flatten_to::<N>(input)
     }
 }
@@ -66,7 +67,10 @@ fn into_rows<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
     let (b, c, h, w) = *input.shape();
     input
         .try_reshape_like(&(b.size(), c.size() * h.size() * w.size()))
-        .map_err(|source| NnError::OpDeviceFailure { op: "flatten", source })
+        .map_err(|source| NnError::OpDeviceFailure {
+            op: "flatten",
+            source,
+        })
 }
 
 impl<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>> FlattenTo<Tensor<(B, C, H, W), f32, Cpu, T>>
@@ -76,7 +80,7 @@ impl<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>> FlattenTo<Tensor<(B, C, 
 
     fn flatten_to<const N: usize>(
         input: Tensor<(B, C, H, W), f32, Cpu, T>,
-    ) -> Result<Tensor<(usize, Const<N>), f32, Cpu, T>, NnError> {
+    ) -> Result<FlatRows<N, T>, NnError> {
         let (_, c, h, w) = *input.shape();
         let (channels, height, width) = (c.size(), h.size(), w.size());
         let mismatch = || NnError::FlattenMismatch {
@@ -89,15 +93,22 @@ impl<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>> FlattenTo<Tensor<(B, C, 
         if channels * height * width != N {
             return Err(mismatch());
         }
-        into_rows(input)?.try_realize::<(usize, Const<N>)>().map_err(|_| mismatch())
+        into_rows(input)?
+            .try_realize::<(usize, Const<N>)>()
+            .map_err(|_| mismatch())
     }
 }
 
-impl<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>> Module<Tensor<(B, C, H, W), f32, Cpu, T>> for Flatten {
+impl<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>> Module<Tensor<(B, C, H, W), f32, Cpu, T>>
+    for Flatten
+{
     type Output = Tensor<(usize, usize), f32, Cpu, T>;
     type Error = NnError;
 
-    fn try_forward(&self, input: Tensor<(B, C, H, W), f32, Cpu, T>) -> Result<Self::Output, NnError> {
+    fn try_forward(
+        &self,
+        input: Tensor<(B, C, H, W), f32, Cpu, T>,
+    ) -> Result<Self::Output, NnError> {
         into_rows(input)
     }
 }
@@ -112,11 +123,13 @@ mod tests {
     fn keeps_pytorch_order_and_gradients() {
         let dev = Cpu::default();
         let values: Vec<f32> = (0..2 * 3 * 2 * 2).map(|v| v as f32).collect();
-        let x: Tensor<(usize, Const<3>, usize, usize), f32, Cpu> = dev.tensor_from_vec(values.clone(), (2, Const, 2, 2));
+        let x: Tensor<(usize, Const<3>, usize, usize), f32, Cpu> =
+            dev.tensor_from_vec(values.clone(), (2, Const, 2, 2));
         let rows = Flatten.try_forward(x.leaky_trace()).unwrap();
         assert_eq!(*rows.shape(), (2, 12));
         assert_eq!(rows.as_vec(), values);
-        let weights: Tensor<(usize, usize), f32, Cpu> = dev.tensor_from_vec(values.clone(), (2, 12));
+        let weights: Tensor<(usize, usize), f32, Cpu> =
+            dev.tensor_from_vec(values.clone(), (2, 12));
         let grad = (rows * weights).sum().backward().get(&x).as_vec();
         assert_eq!(grad, values);
     }
@@ -143,10 +156,20 @@ mod tests {
     #[test]
     fn mismatch_names_the_computed_and_expected_sizes() {
         let dev = Cpu::default();
-        let x: Tensor<(usize, Const<64>, usize, usize), f32, Cpu> = dev.zeros_like(&(2, Const, 6, 6));
+        let x: Tensor<(usize, Const<64>, usize, usize), f32, Cpu> =
+            dev.zeros_like(&(2, Const, 6, 6));
         let err = Flatten::flatten_to::<3136>(x).unwrap_err();
         assert!(
-            matches!(err, NnError::FlattenMismatch { channels: 64, height: 6, width: 6, computed: 2304, expected: 3136 }),
+            matches!(
+                err,
+                NnError::FlattenMismatch {
+                    channels: 64,
+                    height: 6,
+                    width: 6,
+                    computed: 2304,
+                    expected: 3136
+                }
+            ),
             "{err:?}"
         );
         let message = err.to_string();

@@ -27,7 +27,9 @@ pub struct GlobalAvgPool;
 impl ZeroSizedModule for GlobalAvgPool {}
 impl NonMutableModule for GlobalAvgPool {}
 
-impl<C: Dim, T: Tape<f32, Cpu>> Module<Tensor<(usize, C, usize, usize), f32, Cpu, T>> for GlobalAvgPool {
+impl<C: Dim, T: Tape<f32, Cpu>> Module<Tensor<(usize, C, usize, usize), f32, Cpu, T>>
+    for GlobalAvgPool
+{
     type Output = Tensor<(usize, C), f32, Cpu, T>;
     type Error = NnError;
 

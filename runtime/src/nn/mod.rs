@@ -50,7 +50,7 @@ mod pool2d;
 
 pub use error::NnError;
 pub use adaptive_pool::AdaptiveAvgPool2D;
-pub use flatten::{Flatten, FlattenTo};
+pub use flatten::{FlatRows, Flatten, FlattenTo};
 pub use global_pool::GlobalAvgPool;
 pub use pool2d::{AvgPool2D, MaxPool2D};
 

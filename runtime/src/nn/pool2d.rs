@@ -56,7 +56,11 @@ macro_rules! windowed_pool {
     ($layer:ident, $op:ident) => {
         impl<const K: usize, const S: usize, const P: usize> $layer<K, S, P> {
             /// The window as the op sees it.
-            pub const WINDOW: PoolWindow = PoolWindow { kernel: K, stride: S, padding: P };
+            pub const WINDOW: PoolWindow = PoolWindow {
+                kernel: K,
+                stride: S,
+                padding: P,
+            };
         }
 
         impl<const K: usize, const S: usize, const P: usize> ZeroSizedModule for $layer<K, S, P> {}
@@ -89,9 +93,30 @@ mod tests {
 
     #[test]
     fn stride_and_padding_default_like_pytorch() {
-        assert_eq!(MaxPool2D::<3>::WINDOW, PoolWindow { kernel: 3, stride: 3, padding: 0 });
-        assert_eq!(AvgPool2D::<3, 2>::WINDOW, PoolWindow { kernel: 3, stride: 2, padding: 0 });
-        assert_eq!(MaxPool2D::<3, 1, 1>::WINDOW, PoolWindow { kernel: 3, stride: 1, padding: 1 });
+        assert_eq!(
+            MaxPool2D::<3>::WINDOW,
+            PoolWindow {
+                kernel: 3,
+                stride: 3,
+                padding: 0
+            }
+        );
+        assert_eq!(
+            AvgPool2D::<3, 2>::WINDOW,
+            PoolWindow {
+                kernel: 3,
+                stride: 2,
+                padding: 0
+            }
+        );
+        assert_eq!(
+            MaxPool2D::<3, 1, 1>::WINDOW,
+            PoolWindow {
+                kernel: 3,
+                stride: 1,
+                padding: 1
+            }
+        );
     }
 
     #[test]
@@ -126,8 +151,28 @@ mod tests {
         let dev = Cpu::default();
         let x: Tensor<(usize, usize, usize, usize), f32, Cpu> = dev.zeros_like(&(1, 1, 2, 2));
         let err = MaxPool2D::<3>.try_forward(x.clone()).unwrap_err();
-        assert!(matches!(err, NnError::PoolWindowTooLarge { kernel: 3, padded_height: 2, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                NnError::PoolWindowTooLarge {
+                    kernel: 3,
+                    padded_height: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = AvgPool2D::<3, 1, 2>.try_forward(x).unwrap_err();
-        assert!(matches!(err, NnError::PoolPaddingTooLarge { padding: 2, max_padding: 1, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                NnError::PoolPaddingTooLarge {
+                    padding: 2,
+                    max_padding: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -110,7 +110,12 @@ pub(super) fn max_pool_forward(
 }
 
 /// One plane of max pooling; `argmax` is written only when `TRACK`.
-fn max_plane<const TRACK: bool>(geo: &PlaneGeometry, plane: &[f32], out: &mut [f32], argmax: &mut [u32]) {
+fn max_plane<const TRACK: bool>(
+    geo: &PlaneGeometry,
+    plane: &[f32],
+    out: &mut [f32],
+    argmax: &mut [u32],
+) {
     if geo.is_2x2_stride_2() {
         return max_plane_2x2::<TRACK>(geo, plane, out, argmax);
     }
@@ -157,7 +162,11 @@ fn max_plane_2x2<const TRACK: bool>(
             for (ow, (o, a)) in out_row.iter_mut().zip(arg_row.iter_mut()).enumerate() {
                 let c = 2 * ow;
                 let (mut best, mut at) = (top[c], top_at + c as u32);
-                for (v, i) in [(top[c + 1], top_at + c as u32 + 1), (bottom[c], bottom_at + c as u32), (bottom[c + 1], bottom_at + c as u32 + 1)] {
+                for (v, i) in [
+                    (top[c + 1], top_at + c as u32 + 1),
+                    (bottom[c], bottom_at + c as u32),
+                    (bottom[c + 1], bottom_at + c as u32 + 1),
+                ] {
                     if beats(v, best) {
                         best = v;
                         at = i;
@@ -234,7 +243,9 @@ fn avg_plane(geo: &PlaneGeometry, plane: &[f32], out: &mut [f32], scale: f32) {
             let cols = geo.cols(ow);
             let mut sum = 0.0f32;
             for h in rows.clone() {
-                sum += plane[h * w + cols.start..h * w + cols.end].iter().sum::<f32>();
+                sum += plane[h * w + cols.start..h * w + cols.end]
+                    .iter()
+                    .sum::<f32>();
             }
             out[oh * geo.out_w + ow] = sum * scale;
         }
@@ -259,7 +270,10 @@ pub(super) fn avg_pool_backward(geo: &PlaneGeometry, grad_out: &[f32], grad_in: 
     let scale = 1.0 / (geo.window.kernel * geo.window.kernel) as f32;
     let w = geo.in_w;
     for_plane_runs(grad_in, in_len, grad_out, out_len, |g_in, g_out| {
-        for (gi, go) in g_in.chunks_exact_mut(in_len).zip(g_out.chunks_exact(out_len)) {
+        for (gi, go) in g_in
+            .chunks_exact_mut(in_len)
+            .zip(g_out.chunks_exact(out_len))
+        {
             for oh in 0..geo.out_h {
                 let rows = geo.rows(oh);
                 for ow in 0..geo.out_w {
@@ -302,7 +316,10 @@ pub(super) fn adaptive_avg_forward(geo: &AdaptiveGeometry, input: &[f32], output
 pub(super) fn adaptive_avg_backward(geo: &AdaptiveGeometry, grad_out: &[f32], grad_in: &mut [f32]) {
     let (in_len, out_len, w) = (geo.in_len(), geo.out_len(), geo.in_w);
     for_plane_runs(grad_in, in_len, grad_out, out_len, |g_in, g_out| {
-        for (gi, go) in g_in.chunks_exact_mut(in_len).zip(g_out.chunks_exact(out_len)) {
+        for (gi, go) in g_in
+            .chunks_exact_mut(in_len)
+            .zip(g_out.chunks_exact(out_len))
+        {
             for (i, rows) in geo.row_bins.iter().enumerate() {
                 for (j, cols) in geo.col_bins.iter().enumerate() {
                     let g = go[i * geo.out_w + j] / (rows.len() * cols.len()) as f32;

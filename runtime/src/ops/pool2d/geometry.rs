@@ -49,7 +49,10 @@ impl PoolWindow {
         width: usize,
     ) -> Result<PlaneGeometry, NnError> {
         if self.kernel == 0 {
-            return Err(NnError::PoolZeroParameter { op, what: "kernel size" });
+            return Err(NnError::PoolZeroParameter {
+                op,
+                what: "kernel size",
+            });
         }
         if self.stride == 0 {
             return Err(NnError::PoolZeroParameter { op, what: "stride" });
@@ -77,7 +80,13 @@ impl PoolWindow {
         };
         let out_h = self.output_len(height).ok_or_else(too_large)?;
         let out_w = self.output_len(width).ok_or_else(too_large)?;
-        Ok(PlaneGeometry { in_h: height, in_w: width, out_h, out_w, window: *self })
+        Ok(PlaneGeometry {
+            in_h: height,
+            in_w: width,
+            out_h,
+            out_w,
+            window: *self,
+        })
     }
 }
 
@@ -117,7 +126,12 @@ impl PlaneGeometry {
 
     /// Whether this is the 2 × 2, stride 2, unpadded window that has its own fast loop.
     pub fn is_2x2_stride_2(&self) -> bool {
-        self.window == PoolWindow { kernel: 2, stride: 2, padding: 0 }
+        self.window
+            == PoolWindow {
+                kernel: 2,
+                stride: 2,
+                padding: 0,
+            }
     }
 }
 
@@ -158,13 +172,23 @@ impl AdaptiveGeometry {
         (out_h, out_w): (usize, usize),
     ) -> Result<Self, NnError> {
         if out_h == 0 {
-            return Err(NnError::PoolZeroParameter { op, what: "output height" });
+            return Err(NnError::PoolZeroParameter {
+                op,
+                what: "output height",
+            });
         }
         if out_w == 0 {
-            return Err(NnError::PoolZeroParameter { op, what: "output width" });
+            return Err(NnError::PoolZeroParameter {
+                op,
+                what: "output width",
+            });
         }
         if in_h == 0 || in_w == 0 {
-            return Err(NnError::PoolEmptyImage { op, height: in_h, width: in_w });
+            return Err(NnError::PoolEmptyImage {
+                op,
+                height: in_h,
+                width: in_w,
+            });
         }
         Ok(Self {
             in_h,

@@ -36,15 +36,17 @@
 
 mod cpu_kernel;
 mod geometry;
-mod staging;
 #[cfg(test)]
 mod reference;
+mod staging;
 #[cfg(test)]
 mod tests;
 
 pub use geometry::{adaptive_bin, PoolWindow};
 
-use dfdx::prelude::{Cpu, Dim, HasShape, PutTape, ReshapeTo, SplitTape, Tape, Tensor, TensorFromVec};
+use dfdx::prelude::{
+    Cpu, Dim, HasShape, PutTape, ReshapeTo, SplitTape, Tape, Tensor, TensorFromVec,
+};
 use dfdx::tensor::CpuError;
 
 use crate::nn::NnError;
@@ -82,7 +84,9 @@ fn contiguous<S: dfdx::shapes::Shape, T: Tape<f32, Cpu>>(
     x: Tensor<S, f32, Cpu, T>,
 ) -> Result<(Tensor<S, f32, Cpu>, T), NnError> {
     let shape = *x.shape();
-    Ok(x.try_reshape_like(&shape).map_err(device_error(op))?.split_tape())
+    Ok(x.try_reshape_like(&shape)
+        .map_err(device_error(op))?
+        .split_tape())
 }
 
 /// Max pooling over `window`; see the [module docs](self) for the exact semantics.
@@ -94,17 +98,33 @@ pub fn try_max_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     let (batch, channels, height, width) = *x.shape();
     let geo = window.plane_geometry(OP, height, width)?;
     if u32::try_from(geo.in_len()).is_err() {
-        return Err(NnError::PoolImageTooLarge { op: OP, height, width });
+        return Err(NnError::PoolImageTooLarge {
+            op: OP,
+            height,
+            width,
+        });
     }
     let (x, mut tape) = contiguous(OP, x)?;
     let planes = batch * channels.size();
     let mut output = vec![0.0; planes * geo.out_len()];
-    let mut argmax = if T::OWNS_TAPE { vec![0u32; output.len()] } else { Vec::new() };
+    let mut argmax = if T::OWNS_TAPE {
+        vec![0u32; output.len()]
+    } else {
+        Vec::new()
+    };
     staging::with_values(&x, |input| {
-        cpu_kernel::max_pool_forward(&geo, input, &mut output, T::OWNS_TAPE.then_some(&mut argmax[..]))
+        cpu_kernel::max_pool_forward(
+            &geo,
+            input,
+            &mut output,
+            T::OWNS_TAPE.then_some(&mut argmax[..]),
+        )
     });
     let out_shape = (batch, channels, geo.out_h, geo.out_w);
-    let out = x.device().try_tensor_from_vec(output, out_shape).map_err(device_error(OP))?;
+    let out = x
+        .device()
+        .try_tensor_from_vec(output, out_shape)
+        .map_err(device_error(OP))?;
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
         with_grads!(grads, out_ghost, x_ghost, |g_out, g_in| {
@@ -124,9 +144,14 @@ pub fn try_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     let geo = window.plane_geometry(OP, height, width)?;
     let (x, mut tape) = contiguous(OP, x)?;
     let mut output = vec![0.0; batch * channels.size() * geo.out_len()];
-    staging::with_values(&x, |input| cpu_kernel::avg_pool_forward(&geo, input, &mut output));
+    staging::with_values(&x, |input| {
+        cpu_kernel::avg_pool_forward(&geo, input, &mut output)
+    });
     let out_shape = (batch, channels, geo.out_h, geo.out_w);
-    let out = x.device().try_tensor_from_vec(output, out_shape).map_err(device_error(OP))?;
+    let out = x
+        .device()
+        .try_tensor_from_vec(output, out_shape)
+        .map_err(device_error(OP))?;
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
         with_grads!(grads, out_ghost, x_ghost, |g_out, g_in| {
@@ -147,9 +172,14 @@ pub fn try_adaptive_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     let geo = AdaptiveGeometry::new(OP, (height, width), (out_height, out_width))?;
     let (x, mut tape) = contiguous(OP, x)?;
     let mut output = vec![0.0; batch * channels.size() * geo.out_len()];
-    staging::with_values(&x, |input| cpu_kernel::adaptive_avg_forward(&geo, input, &mut output));
+    staging::with_values(&x, |input| {
+        cpu_kernel::adaptive_avg_forward(&geo, input, &mut output)
+    });
     let out_shape = (batch, channels, out_height, out_width);
-    let out = x.device().try_tensor_from_vec(output, out_shape).map_err(device_error(OP))?;
+    let out = x
+        .device()
+        .try_tensor_from_vec(output, out_shape)
+        .map_err(device_error(OP))?;
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
         with_grads!(grads, out_ghost, x_ghost, |g_out, g_in| {
@@ -166,13 +196,22 @@ pub fn try_global_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     const OP: &str = "global_avg_pool2d";
     let (batch, channels, height, width) = *x.shape();
     if height == 0 || width == 0 {
-        return Err(NnError::PoolEmptyImage { op: OP, height, width });
+        return Err(NnError::PoolEmptyImage {
+            op: OP,
+            height,
+            width,
+        });
     }
     let plane_len = height * width;
     let (x, mut tape) = contiguous(OP, x)?;
     let mut output = vec![0.0; batch * channels.size()];
-    staging::with_values(&x, |input| cpu_kernel::global_avg_forward(plane_len, input, &mut output));
-    let out = x.device().try_tensor_from_vec(output, (batch, channels)).map_err(device_error(OP))?;
+    staging::with_values(&x, |input| {
+        cpu_kernel::global_avg_forward(plane_len, input, &mut output)
+    });
+    let out = x
+        .device()
+        .try_tensor_from_vec(output, (batch, channels))
+        .map_err(device_error(OP))?;
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
         with_grads!(grads, out_ghost, x_ghost, |g_out, g_in| {

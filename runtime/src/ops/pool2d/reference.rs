@@ -18,8 +18,16 @@ fn out_len(n: usize, window: PoolWindow) -> usize {
 }
 
 /// Signed coordinates of every position of window `(oh, ow)` in row-major order, padding included.
-fn window_positions(oh: usize, ow: usize, window: PoolWindow) -> impl Iterator<Item = (isize, isize)> {
-    let (k, s, p) = (window.kernel as isize, window.stride as isize, window.padding as isize);
+fn window_positions(
+    oh: usize,
+    ow: usize,
+    window: PoolWindow,
+) -> impl Iterator<Item = (isize, isize)> {
+    let (k, s, p) = (
+        window.kernel as isize,
+        window.stride as isize,
+        window.padding as isize,
+    );
     let (top, left) = (oh as isize * s - p, ow as isize * s - p);
     (0..k).flat_map(move |dh| (0..k).map(move |dw| (top + dh, left + dw)))
 }
@@ -49,7 +57,9 @@ pub fn max_pool2d(
                     }
                 }
                 out.push(best);
-                argmax.push(best_at.expect("every window holds a real pixel when padding <= kernel / 2"));
+                argmax.push(
+                    best_at.expect("every window holds a real pixel when padding <= kernel / 2"),
+                );
             }
         }
     }
@@ -81,7 +91,7 @@ pub fn adaptive_avg_pool2d(
     (height, width): (usize, usize),
     (out_h, out_w): (usize, usize),
 ) -> Vec<f32> {
-    let bin = |i: usize, n: usize, m: usize| (i * n / m, ((i + 1) * n + m - 1) / m);
+    let bin = |i: usize, n: usize, m: usize| (i * n / m, ((i + 1) * n).div_ceil(m));
     let mut out = Vec::new();
     for plane in input.chunks_exact(height * width) {
         for i in 0..out_h {

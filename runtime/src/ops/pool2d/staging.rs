@@ -18,7 +18,10 @@ thread_local! {
 
 /// Runs `work` on the values of `x`, which must be contiguous (strides of its own shape), in
 /// logical order.
-pub(super) fn with_values<S: Shape, T, R>(x: &Tensor<S, f32, Cpu, T>, work: impl FnOnce(&[f32]) -> R) -> R {
+pub(super) fn with_values<S: Shape, T, R>(
+    x: &Tensor<S, f32, Cpu, T>,
+    work: impl FnOnce(&[f32]) -> R,
+) -> R {
     let len = x.shape().num_elements();
     let mut buffer = STAGING.with(Cell::take);
     if buffer.len() < len {

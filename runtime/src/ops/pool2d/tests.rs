@@ -21,8 +21,25 @@ struct Case {
 }
 
 impl Case {
-    const fn new(batch: usize, channels: usize, (height, width): (usize, usize), k: usize, s: usize, p: usize) -> Self {
-        Self { batch, channels, height, width, window: PoolWindow { kernel: k, stride: s, padding: p } }
+    const fn new(
+        batch: usize,
+        channels: usize,
+        (height, width): (usize, usize),
+        k: usize,
+        s: usize,
+        p: usize,
+    ) -> Self {
+        Self {
+            batch,
+            channels,
+            height,
+            width,
+            window: PoolWindow {
+                kernel: k,
+                stride: s,
+                padding: p,
+            },
+        }
     }
     fn len(&self) -> usize {
         self.batch * self.channels * self.height * self.width
@@ -61,7 +78,11 @@ fn random_cases(rng: &mut SmallRng, count: usize) -> Vec<Case> {
                 channels: *[1, 3].choose(rng).unwrap(),
                 height: rng.gen_range(low..low + 9),
                 width: rng.gen_range(low..low + 9),
-                window: PoolWindow { kernel, stride, padding },
+                window: PoolWindow {
+                    kernel,
+                    stride,
+                    padding,
+                },
             }
         })
         .collect()
@@ -73,7 +94,9 @@ fn uniform(rng: &mut SmallRng, len: usize) -> Vec<f32> {
 
 /// Distinct values 0.1 apart in random order, so a max pool's winner never changes under a ±0.01 nudge.
 fn distinct(rng: &mut SmallRng, len: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..len).map(|i| i as f32 * 0.1 - len as f32 * 0.05).collect();
+    let mut v: Vec<f32> = (0..len)
+        .map(|i| i as f32 * 0.1 - len as f32 * 0.05)
+        .collect();
     v.shuffle(rng);
     v
 }
@@ -85,7 +108,10 @@ fn images(dev: &Cpu, values: Vec<f32>, shape: (usize, usize, usize, usize)) -> D
 fn assert_close(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= tolerance * w.abs().max(1.0), "{what}: element {i} is {g}, expected {w}");
+        assert!(
+            (g - w).abs() <= tolerance * w.abs().max(1.0),
+            "{what}: element {i} is {g}, expected {w}"
+        );
     }
 }
 
@@ -97,13 +123,23 @@ fn assert_close(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
 fn max_pool_forward_matches_reference() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(1);
-    let cases: Vec<Case> = CASES.iter().copied().chain(random_cases(&mut rng, 40)).collect();
+    let cases: Vec<Case> = CASES
+        .iter()
+        .copied()
+        .chain(random_cases(&mut rng, 40))
+        .collect();
     for case in cases {
         let values = uniform(&mut rng, case.len());
         let (want, _) = reference::max_pool2d(&values, (case.height, case.width), case.window);
         let got = try_max_pool2d(images(&dev, values, case.shape()), case.window).unwrap();
         let (_, _, oh, ow) = *got.shape();
-        assert_eq!((oh, ow), (case.window.output_len(case.height).unwrap(), case.window.output_len(case.width).unwrap()));
+        assert_eq!(
+            (oh, ow),
+            (
+                case.window.output_len(case.height).unwrap(),
+                case.window.output_len(case.width).unwrap()
+            )
+        );
         // A maximum is one of the inputs: equality is exact.
         assert_eq!(got.as_vec(), want, "{case:?}");
     }
@@ -113,7 +149,11 @@ fn max_pool_forward_matches_reference() {
 fn avg_pool_forward_matches_reference() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(2);
-    let cases: Vec<Case> = CASES.iter().copied().chain(random_cases(&mut rng, 40)).collect();
+    let cases: Vec<Case> = CASES
+        .iter()
+        .copied()
+        .chain(random_cases(&mut rng, 40))
+        .collect();
     for case in cases {
         let values = uniform(&mut rng, case.len());
         let want = reference::avg_pool2d(&values, (case.height, case.width), case.window);
@@ -126,13 +166,24 @@ fn avg_pool_forward_matches_reference() {
 fn adaptive_avg_pool_forward_matches_reference() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(3);
-    let shapes = [((1, 1, 4, 4), (7, 7)), ((7, 3, 7, 7), (3, 3)), ((7, 3, 9, 5), (4, 6)), ((1, 3, 5, 8), (5, 8)), ((2, 1, 6, 3), (1, 1))];
+    let shapes = [
+        ((1, 1, 4, 4), (7, 7)),
+        ((7, 3, 7, 7), (3, 3)),
+        ((7, 3, 9, 5), (4, 6)),
+        ((1, 3, 5, 8), (5, 8)),
+        ((2, 1, 6, 3), (1, 1)),
+    ];
     for (shape, (oh, ow)) in shapes {
         let values = uniform(&mut rng, shape.0 * shape.1 * shape.2 * shape.3);
         let want = reference::adaptive_avg_pool2d(&values, (shape.2, shape.3), (oh, ow));
         let got = try_adaptive_avg_pool2d(images(&dev, values, shape), oh, ow).unwrap();
         assert_eq!(*got.shape(), (shape.0, shape.1, oh, ow));
-        assert_close(&got.as_vec(), &want, 1e-6, &format!("{shape:?} -> {oh}x{ow}"));
+        assert_close(
+            &got.as_vec(),
+            &want,
+            1e-6,
+            &format!("{shape:?} -> {oh}x{ow}"),
+        );
     }
 }
 
@@ -154,12 +205,33 @@ fn global_avg_pool_forward_matches_reference() {
 fn parallel_split_matches_reference() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(5);
-    for window in [PoolWindow { kernel: 2, stride: 2, padding: 0 }, PoolWindow { kernel: 3, stride: 2, padding: 1 }] {
-        let case = Case { batch: 7, channels: 3, height: 57, width: 58, window };
+    for window in [
+        PoolWindow {
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+        },
+        PoolWindow {
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        },
+    ] {
+        let case = Case {
+            batch: 7,
+            channels: 3,
+            height: 57,
+            width: 58,
+            window,
+        };
         let values = uniform(&mut rng, case.len());
         let (want_max, _) = reference::max_pool2d(&values, (57, 58), window);
         let want_avg = reference::avg_pool2d(&values, (57, 58), window);
-        let got_max = try_max_pool2d(images(&dev, values.clone(), case.shape()).leaky_trace(), window).unwrap();
+        let got_max = try_max_pool2d(
+            images(&dev, values.clone(), case.shape()).leaky_trace(),
+            window,
+        )
+        .unwrap();
         let got_avg = try_avg_pool2d(images(&dev, values, case.shape()), window).unwrap();
         assert_eq!(got_max.as_vec(), want_max);
         assert_close(&got_avg.as_vec(), &want_avg, 1e-6, "avg");
@@ -191,7 +263,10 @@ fn check_gradient<O: Shape>(
 
     let loss = |v: Vec<f32>| -> f64 {
         let y = op(images(dev, v, shape).leaky_trace()).as_vec();
-        y.iter().zip(&weights).map(|(&a, &b)| a as f64 * b as f64).sum()
+        y.iter()
+            .zip(&weights)
+            .map(|(&a, &b)| a as f64 * b as f64)
+            .sum()
     };
     for i in 0..values.len() {
         let mut plus = values.clone();
@@ -223,7 +298,14 @@ fn max_pool_backward_matches_finite_differences() {
     let mut rng = SmallRng::seed_from_u64(10);
     for case in GRAD_CASES {
         let values = distinct(&mut rng, case.len());
-        check_gradient(&dev, values, case.shape(), &mut rng, |x| try_max_pool2d(x, case.window).unwrap(), &format!("max {case:?}"));
+        check_gradient(
+            &dev,
+            values,
+            case.shape(),
+            &mut rng,
+            |x| try_max_pool2d(x, case.window).unwrap(),
+            &format!("max {case:?}"),
+        );
     }
 }
 
@@ -233,7 +315,14 @@ fn avg_pool_backward_matches_finite_differences() {
     let mut rng = SmallRng::seed_from_u64(11);
     for case in GRAD_CASES {
         let values = uniform(&mut rng, case.len());
-        check_gradient(&dev, values, case.shape(), &mut rng, |x| try_avg_pool2d(x, case.window).unwrap(), &format!("avg {case:?}"));
+        check_gradient(
+            &dev,
+            values,
+            case.shape(),
+            &mut rng,
+            |x| try_avg_pool2d(x, case.window).unwrap(),
+            &format!("avg {case:?}"),
+        );
     }
 }
 
@@ -241,9 +330,20 @@ fn avg_pool_backward_matches_finite_differences() {
 fn adaptive_avg_pool_backward_matches_finite_differences() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(12);
-    for (shape, (oh, ow)) in [((1, 1, 4, 4), (7, 7)), ((2, 3, 7, 7), (3, 3)), ((1, 2, 5, 6), (4, 2))] {
+    for (shape, (oh, ow)) in [
+        ((1, 1, 4, 4), (7, 7)),
+        ((2, 3, 7, 7), (3, 3)),
+        ((1, 2, 5, 6), (4, 2)),
+    ] {
         let values = uniform(&mut rng, shape.0 * shape.1 * shape.2 * shape.3);
-        check_gradient(&dev, values, shape, &mut rng, |x| try_adaptive_avg_pool2d(x, oh, ow).unwrap(), &format!("adaptive {shape:?}"));
+        check_gradient(
+            &dev,
+            values,
+            shape,
+            &mut rng,
+            |x| try_adaptive_avg_pool2d(x, oh, ow).unwrap(),
+            &format!("adaptive {shape:?}"),
+        );
     }
 }
 
@@ -253,7 +353,14 @@ fn global_avg_pool_backward_matches_finite_differences() {
     let mut rng = SmallRng::seed_from_u64(13);
     for shape in [(1, 1, 1, 1), (2, 3, 4, 5), (7, 1, 3, 3)] {
         let values = uniform(&mut rng, shape.0 * shape.1 * shape.2 * shape.3);
-        check_gradient(&dev, values, shape, &mut rng, |x| try_global_avg_pool2d(x).unwrap(), &format!("global {shape:?}"));
+        check_gradient(
+            &dev,
+            values,
+            shape,
+            &mut rng,
+            |x| try_global_avg_pool2d(x).unwrap(),
+            &format!("global {shape:?}"),
+        );
     }
 }
 
@@ -263,7 +370,11 @@ fn max_pool_backward_routes_to_reference_argmax_in_parallel() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(14);
     let shape = (7, 3, 56, 57);
-    let window = PoolWindow { kernel: 2, stride: 2, padding: 0 };
+    let window = PoolWindow {
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+    };
     let values = uniform(&mut rng, shape.0 * shape.1 * shape.2 * shape.3);
     let (_, argmax) = reference::max_pool2d(&values, (56, 57), window);
     let x = images(&dev, values, shape);
@@ -286,10 +397,29 @@ fn max_pool_backward_routes_to_reference_argmax_in_parallel() {
 #[test]
 fn max_pool_ties_send_gradient_to_first_maximum() {
     let dev = Cpu::default();
-    let window = PoolWindow { kernel: 2, stride: 2, padding: 0 };
-    for (size, window) in [(4, window), (5, PoolWindow { kernel: 3, stride: 2, padding: 1 })] {
+    let window = PoolWindow {
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+    };
+    for (size, window) in [
+        (4, window),
+        (
+            5,
+            PoolWindow {
+                kernel: 3,
+                stride: 2,
+                padding: 1,
+            },
+        ),
+    ] {
         let x = images(&dev, vec![1.0; size * size], (1, 1, size, size));
-        let grad = try_max_pool2d(x.leaky_trace(), window).unwrap().sum().backward().get(&x).as_vec();
+        let grad = try_max_pool2d(x.leaky_trace(), window)
+            .unwrap()
+            .sum()
+            .backward()
+            .get(&x)
+            .as_vec();
         let (_, argmax) = reference::max_pool2d(&vec![1.0; size * size], (size, size), window);
         // Each window's first real pixel (row-major) gets the gradient, and nothing else does.
         for (i, &g) in grad.iter().enumerate() {
@@ -304,7 +434,15 @@ fn max_pool_ties_send_gradient_to_first_maximum() {
 fn max_pool_propagates_nan_like_pytorch() {
     let dev = Cpu::default();
     let x = images(&dev, vec![1.0, f32::NAN, 3.0, 2.0], (1, 1, 2, 2));
-    let y = try_max_pool2d(x, PoolWindow { kernel: 2, stride: 2, padding: 0 }).unwrap();
+    let y = try_max_pool2d(
+        x,
+        PoolWindow {
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+        },
+    )
+    .unwrap();
     assert!(y.as_vec()[0].is_nan());
 }
 
@@ -312,17 +450,35 @@ fn max_pool_propagates_nan_like_pytorch() {
 fn gradients_accumulate_over_two_uses() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(20);
-    let window = PoolWindow { kernel: 3, stride: 2, padding: 1 };
+    let window = PoolWindow {
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+    };
     let x = images(&dev, uniform(&mut rng, 2 * 3 * 6 * 6), (2, 3, 6, 6));
-    let once = try_avg_pool2d(x.leaky_trace(), window).unwrap().sum().backward().get(&x).as_vec();
+    let once = try_avg_pool2d(x.leaky_trace(), window)
+        .unwrap()
+        .sum()
+        .backward()
+        .get(&x)
+        .as_vec();
     let a = try_avg_pool2d(x.leaky_trace(), window).unwrap().sum();
     let b = try_max_pool2d(x.leaky_trace(), window).unwrap().sum();
     let c = try_global_avg_pool2d(x.leaky_trace()).unwrap().sum();
     let both = (a + b + c).backward().get(&x).as_vec();
-    let max_only = try_max_pool2d(x.leaky_trace(), window).unwrap().sum().backward().get(&x).as_vec();
+    let max_only = try_max_pool2d(x.leaky_trace(), window)
+        .unwrap()
+        .sum()
+        .backward()
+        .get(&x)
+        .as_vec();
     for i in 0..once.len() {
         let want = once[i] + max_only[i] + 1.0 / 36.0;
-        assert!((both[i] - want).abs() < 1e-6, "element {i}: {} vs {want}", both[i]);
+        assert!(
+            (both[i] - want).abs() < 1e-6,
+            "element {i}: {} vs {want}",
+            both[i]
+        );
     }
 }
 
@@ -330,14 +486,31 @@ fn gradients_accumulate_over_two_uses() {
 fn non_contiguous_input_gives_the_same_values_and_gradients() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(21);
-    let window = PoolWindow { kernel: 3, stride: 2, padding: 1 };
+    let window = PoolWindow {
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+    };
     // Stored as (b, c, w, h) and viewed as (b, c, h, w) through a permutation.
     let stored: Dynamic = images(&dev, distinct(&mut rng, 2 * 3 * 5 * 7), (2, 3, 5, 7));
-    let contiguous: Dynamic = images(&dev, stored.clone().permute::<_, Axes4<0, 1, 3, 2>>().as_vec(), (2, 3, 7, 5));
-    let y_view = try_max_pool2d(stored.leaky_trace().permute::<_, Axes4<0, 1, 3, 2>>(), window).unwrap();
+    let contiguous: Dynamic = images(
+        &dev,
+        stored.clone().permute::<_, Axes4<0, 1, 3, 2>>().as_vec(),
+        (2, 3, 7, 5),
+    );
+    let y_view = try_max_pool2d(
+        stored.leaky_trace().permute::<_, Axes4<0, 1, 3, 2>>(),
+        window,
+    )
+    .unwrap();
     let y_copy = try_max_pool2d(contiguous.leaky_trace(), window).unwrap();
     assert_eq!(y_view.as_vec(), y_copy.as_vec());
-    let g_view = y_view.sum().backward().get(&stored).permute::<_, Axes4<0, 1, 3, 2>>().as_vec();
+    let g_view = y_view
+        .sum()
+        .backward()
+        .get(&stored)
+        .permute::<_, Axes4<0, 1, 3, 2>>()
+        .as_vec();
     let g_copy = y_copy.sum().backward().get(&contiguous).as_vec();
     assert_eq!(g_view, g_copy);
 }
@@ -346,7 +519,15 @@ fn non_contiguous_input_gives_the_same_values_and_gradients() {
 fn channel_dim_stays_typed() {
     let dev = Cpu::default();
     let x: Images<Const<3>, NoneTape> = dev.zeros_like(&(2, Const::<3>, 8, 8));
-    let y: Images<Const<3>, NoneTape> = try_max_pool2d(x.clone(), PoolWindow { kernel: 2, stride: 2, padding: 0 }).unwrap();
+    let y: Images<Const<3>, NoneTape> = try_max_pool2d(
+        x.clone(),
+        PoolWindow {
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+        },
+    )
+    .unwrap();
     assert_eq!(*y.shape(), (2, Const::<3>, 4, 4));
     let g: Tensor<(usize, Const<3>), f32, Cpu> = try_global_avg_pool2d(x).unwrap();
     assert_eq!(g.shape().0, 2);
@@ -390,7 +571,10 @@ fn adaptive_7x7_to_3x3_follows_pytorch_bins() {
     let dev = Cpu::default();
     let x = images(&dev, (0..49).map(|v| v as f32).collect(), (1, 1, 7, 7));
     let y = try_adaptive_avg_pool2d(x, 3, 3).unwrap();
-    assert_eq!(y.as_vec(), [8.0, 10.0, 12.0, 22.0, 24.0, 26.0, 36.0, 38.0, 40.0]);
+    assert_eq!(
+        y.as_vec(),
+        [8.0, 10.0, 12.0, 22.0, 24.0, 26.0, 36.0, 38.0, 40.0]
+    );
 }
 
 #[test]
@@ -399,7 +583,10 @@ fn adaptive_bins_cover_every_input() {
         let mut covered = vec![false; input];
         for i in 0..output {
             let bin = adaptive_bin(i, input, output);
-            assert!(!bin.is_empty() && bin.end <= input, "{input}->{output} bin {i} = {bin:?}");
+            assert!(
+                !bin.is_empty() && bin.end <= input,
+                "{input}->{output} bin {i} = {bin:?}"
+            );
             covered[bin].iter_mut().for_each(|c| *c = true);
         }
         assert!(covered.iter().all(|&c| c), "{input}->{output}");
@@ -414,39 +601,138 @@ fn adaptive_bins_cover_every_input() {
 fn window_larger_than_padded_input_names_both_sizes() {
     let dev = Cpu::default();
     let x = images(&dev, vec![0.0; 2 * 3], (1, 1, 2, 3));
-    let err = try_max_pool2d(x, PoolWindow { kernel: 5, stride: 1, padding: 1 }).unwrap_err();
-    assert!(matches!(err, NnError::PoolWindowTooLarge { kernel: 5, padded_height: 4, padded_width: 5, .. }), "{err:?}");
+    let err = try_max_pool2d(
+        x,
+        PoolWindow {
+            kernel: 5,
+            stride: 1,
+            padding: 1,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NnError::PoolWindowTooLarge {
+                kernel: 5,
+                padded_height: 4,
+                padded_width: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let message = err.to_string();
-    assert!(message.contains("5x5 window") && message.contains("4x5") && message.contains("2x3"), "{message}");
+    assert!(
+        message.contains("5x5 window") && message.contains("4x5") && message.contains("2x3"),
+        "{message}"
+    );
 }
 
 #[test]
 fn padding_over_half_the_kernel_is_refused() {
     let dev = Cpu::default();
     let x = images(&dev, vec![0.0; 16], (1, 1, 4, 4));
-    let err = try_avg_pool2d(x, PoolWindow { kernel: 3, stride: 1, padding: 2 }).unwrap_err();
-    assert!(matches!(err, NnError::PoolPaddingTooLarge { kernel: 3, padding: 2, max_padding: 1, .. }), "{err:?}");
+    let err = try_avg_pool2d(
+        x,
+        PoolWindow {
+            kernel: 3,
+            stride: 1,
+            padding: 2,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NnError::PoolPaddingTooLarge {
+                kernel: 3,
+                padding: 2,
+                max_padding: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn zero_parameters_and_empty_images_are_refused() {
     let dev = Cpu::default();
     let x = images(&dev, vec![0.0; 16], (1, 1, 4, 4));
-    let zero_stride = try_max_pool2d(x.clone(), PoolWindow { kernel: 2, stride: 0, padding: 0 }).unwrap_err();
-    assert!(matches!(zero_stride, NnError::PoolZeroParameter { what: "stride", .. }), "{zero_stride:?}");
-    let zero_kernel = try_avg_pool2d(x.clone(), PoolWindow { kernel: 0, stride: 1, padding: 0 }).unwrap_err();
-    assert!(matches!(zero_kernel, NnError::PoolZeroParameter { what: "kernel size", .. }), "{zero_kernel:?}");
+    let zero_stride = try_max_pool2d(
+        x.clone(),
+        PoolWindow {
+            kernel: 2,
+            stride: 0,
+            padding: 0,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            zero_stride,
+            NnError::PoolZeroParameter { what: "stride", .. }
+        ),
+        "{zero_stride:?}"
+    );
+    let zero_kernel = try_avg_pool2d(
+        x.clone(),
+        PoolWindow {
+            kernel: 0,
+            stride: 1,
+            padding: 0,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            zero_kernel,
+            NnError::PoolZeroParameter {
+                what: "kernel size",
+                ..
+            }
+        ),
+        "{zero_kernel:?}"
+    );
     let zero_out = try_adaptive_avg_pool2d(x, 0, 3).unwrap_err();
-    assert!(matches!(zero_out, NnError::PoolZeroParameter { what: "output height", .. }), "{zero_out:?}");
+    assert!(
+        matches!(
+            zero_out,
+            NnError::PoolZeroParameter {
+                what: "output height",
+                ..
+            }
+        ),
+        "{zero_out:?}"
+    );
     let empty = images(&dev, vec![], (2, 3, 0, 4));
     let err = try_global_avg_pool2d(empty).unwrap_err();
-    assert!(matches!(err, NnError::PoolEmptyImage { height: 0, width: 4, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            NnError::PoolEmptyImage {
+                height: 0,
+                width: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn empty_batch_gives_empty_output() {
     let dev = Cpu::default();
     let x = images(&dev, vec![], (0, 3, 8, 8));
-    let y = try_max_pool2d(x.leaky_trace(), PoolWindow { kernel: 2, stride: 2, padding: 0 }).unwrap();
+    let y = try_max_pool2d(
+        x.leaky_trace(),
+        PoolWindow {
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+        },
+    )
+    .unwrap();
     assert_eq!(*y.shape(), (0, 3, 4, 4));
 }
