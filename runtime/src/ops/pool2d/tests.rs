@@ -433,17 +433,22 @@ fn max_pool_ties_send_gradient_to_first_maximum() {
 #[test]
 fn max_pool_propagates_nan_like_pytorch() {
     let dev = Cpu::default();
-    let x = images(&dev, vec![1.0, f32::NAN, 3.0, 2.0], (1, 1, 2, 2));
-    let y = try_max_pool2d(
-        x,
-        PoolWindow {
-            kernel: 2,
-            stride: 2,
-            padding: 0,
-        },
-    )
-    .unwrap();
-    assert!(y.as_vec()[0].is_nan());
+    let values = vec![1.0, f32::NAN, 3.0, 2.0];
+    // The 2×2 fast path and the general loop, each without and with a tape (argmax tracking).
+    for window in [
+        PoolWindow { kernel: 2, stride: 2, padding: 0 },
+        PoolWindow { kernel: 3, stride: 1, padding: 1 },
+    ] {
+        let plain = try_max_pool2d(images(&dev, values.clone(), (1, 1, 2, 2)), window).unwrap();
+        let x = images(&dev, values.clone(), (1, 1, 2, 2));
+        let taped = try_max_pool2d(x.leaky_trace(), window).unwrap();
+        assert!(plain.as_vec().iter().all(|v| v.is_nan()), "{window:?}");
+        assert!(taped.as_vec().iter().all(|v| v.is_nan()), "{window:?}");
+        // Every window's gradient goes to the NaN, as PyTorch's argmax does.
+        let grad = taped.sum().backward().get(&x).as_vec();
+        let windows = grad.iter().sum::<f32>();
+        assert_eq!(grad, [0.0, windows, 0.0, 0.0], "{window:?}");
+    }
 }
 
 #[test]
