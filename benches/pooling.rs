@@ -8,6 +8,9 @@
 //! - backward: read the output gradient and the argmax indices, read-modify-write the input
 //!   gradient: `4 · (2·out + 2·in)` bytes.
 //!
+//! `forward_slices` is the same kernel on raw buffers (`ops::pool2d::slices`), as the inference plans
+//! call it: the tensor op's extra cost over it is the copy out of dfdx's storage.
+//!
 //! The backward timing covers what training pays after the forward pass: `sum().backward()`, i.e.
 //! dfdx seeding the output gradient, allocating the zeroed input gradient, and the pooling backward.
 //! The conv reference is the `(batch·H·W × 9·C) · (9·C × C)` GEMM at the heart of a 3×3 convolution
@@ -16,6 +19,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fasterai::dfdx::prelude::*;
 use fasterai::nn::MaxPool2D;
+use fasterai::ops::pool2d::{slices, PoolWindow};
 
 type Images = Tensor<(usize, usize, usize, usize), f32, Cpu>;
 
@@ -47,6 +51,19 @@ fn max_pool(crit: &mut Criterion) {
         group.throughput(Throughput::Bytes((4 * (in_len + out_len)) as u64));
         group.bench_with_input(BenchmarkId::new("forward", label(shape)), &x, |bench, x| {
             bench.iter(|| pool.try_forward(x.clone()).unwrap())
+        });
+
+        // The same kernel on raw buffers, as the inference plans call it: no copy out of dfdx.
+        let raw = x.as_vec();
+        let mut raw_out = vec![0.0f32; out_len];
+        let window = PoolWindow {
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+        };
+        let (planes, hw) = (shape.0 * shape.1, (shape.2, shape.3));
+        group.bench_function(BenchmarkId::new("forward_slices", label(shape)), |bench| {
+            bench.iter(|| slices::max_pool2d(&raw, planes, hw, window, &mut raw_out).unwrap())
         });
 
         group.throughput(Throughput::Bytes((4 * (2 * out_len + 2 * in_len)) as u64));

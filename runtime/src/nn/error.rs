@@ -94,4 +94,22 @@ pub enum NnError {
         /// Width of the input images.
         width: usize,
     },
+    /// A raw buffer handed to a slice-level pooling kernel has the wrong length for the dims given.
+    #[error("{op}: the {buffer} buffer holds {found} values but {planes} planes of {height}x{width} need {expected}")]
+    PoolBufferLength {
+        /// The kernel that refused it.
+        op: &'static str,
+        /// `input` or `output`.
+        buffer: &'static str,
+        /// Planes (batch × channels) the call described.
+        planes: usize,
+        /// Height of the planes in that buffer.
+        height: usize,
+        /// Width of the planes in that buffer.
+        width: usize,
+        /// `planes * height * width`.
+        expected: usize,
+        /// The buffer's length.
+        found: usize,
+    },
 }

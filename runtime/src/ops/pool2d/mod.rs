@@ -38,6 +38,7 @@ mod cpu_kernel;
 mod geometry;
 #[cfg(test)]
 mod reference;
+pub mod slices;
 mod staging;
 #[cfg(test)]
 mod tests;

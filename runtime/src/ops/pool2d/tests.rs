@@ -436,8 +436,16 @@ fn max_pool_propagates_nan_like_pytorch() {
     let values = vec![1.0, f32::NAN, 3.0, 2.0];
     // The 2×2 fast path and the general loop, each without and with a tape (argmax tracking).
     for window in [
-        PoolWindow { kernel: 2, stride: 2, padding: 0 },
-        PoolWindow { kernel: 3, stride: 1, padding: 1 },
+        PoolWindow {
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+        },
+        PoolWindow {
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+        },
     ] {
         let plain = try_max_pool2d(images(&dev, values.clone(), (1, 1, 2, 2)), window).unwrap();
         let x = images(&dev, values.clone(), (1, 1, 2, 2));
