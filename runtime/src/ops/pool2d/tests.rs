@@ -12,6 +12,7 @@ mod adaptive;
 mod backward;
 mod errors;
 mod forward;
+mod parallel;
 mod semantics;
 
 type Dynamic<T = NoneTape> = Images<usize, T>;
@@ -40,11 +41,7 @@ impl Case {
             channels,
             height,
             width,
-            window: PoolWindow {
-                kernel: k,
-                stride: s,
-                padding: p,
-            },
+            window: window(k, s, p),
         }
     }
     fn len(&self) -> usize {
@@ -92,6 +89,25 @@ fn random_cases(rng: &mut SmallRng, count: usize) -> Vec<Case> {
             }
         })
         .collect()
+}
+
+/// `PoolWindow { kernel, stride, padding }`, short.
+const fn window(kernel: usize, stride: usize, padding: usize) -> PoolWindow {
+    PoolWindow {
+        kernel,
+        stride,
+        padding,
+    }
+}
+
+/// Runs `work` on a private rayon pool of `threads` threads, so the split path is exercised (or
+/// not) whatever the machine or `RAYON_NUM_THREADS` says.
+fn on_threads<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a rayon pool")
+        .install(work)
 }
 
 fn uniform(rng: &mut SmallRng, len: usize) -> Vec<f32> {

@@ -8,15 +8,7 @@ use super::*;
 fn window_larger_than_padded_input_names_both_sizes() {
     let dev = Cpu::default();
     let x = images(&dev, vec![0.0; 2 * 3], (1, 1, 2, 3));
-    let err = try_max_pool2d(
-        x,
-        PoolWindow {
-            kernel: 5,
-            stride: 1,
-            padding: 1,
-        },
-    )
-    .unwrap_err();
+    let err = try_max_pool2d(x, window(5, 1, 1)).unwrap_err();
     assert!(
         matches!(
             err,
@@ -40,15 +32,7 @@ fn window_larger_than_padded_input_names_both_sizes() {
 fn padding_over_half_the_kernel_is_refused() {
     let dev = Cpu::default();
     let x = images(&dev, vec![0.0; 16], (1, 1, 4, 4));
-    let err = try_avg_pool2d(
-        x,
-        PoolWindow {
-            kernel: 3,
-            stride: 1,
-            padding: 2,
-        },
-    )
-    .unwrap_err();
+    let err = try_avg_pool2d(x, window(3, 1, 2)).unwrap_err();
     assert!(
         matches!(
             err,
@@ -67,15 +51,7 @@ fn padding_over_half_the_kernel_is_refused() {
 fn zero_parameters_and_empty_images_are_refused() {
     let dev = Cpu::default();
     let x = images(&dev, vec![0.0; 16], (1, 1, 4, 4));
-    let zero_stride = try_max_pool2d(
-        x.clone(),
-        PoolWindow {
-            kernel: 2,
-            stride: 0,
-            padding: 0,
-        },
-    )
-    .unwrap_err();
+    let zero_stride = try_max_pool2d(x.clone(), window(2, 0, 0)).unwrap_err();
     assert!(
         matches!(
             zero_stride,
@@ -83,15 +59,7 @@ fn zero_parameters_and_empty_images_are_refused() {
         ),
         "{zero_stride:?}"
     );
-    let zero_kernel = try_avg_pool2d(
-        x.clone(),
-        PoolWindow {
-            kernel: 0,
-            stride: 1,
-            padding: 0,
-        },
-    )
-    .unwrap_err();
+    let zero_kernel = try_avg_pool2d(x.clone(), window(0, 1, 0)).unwrap_err();
     assert!(
         matches!(
             zero_kernel,
@@ -132,14 +100,6 @@ fn zero_parameters_and_empty_images_are_refused() {
 fn empty_batch_gives_empty_output() {
     let dev = Cpu::default();
     let x = images(&dev, vec![], (0, 3, 8, 8));
-    let y = try_max_pool2d(
-        x.leaky_trace(),
-        PoolWindow {
-            kernel: 2,
-            stride: 2,
-            padding: 0,
-        },
-    )
-    .unwrap();
+    let y = try_max_pool2d(x.leaky_trace(), window(2, 2, 0)).unwrap();
     assert_eq!(*y.shape(), (0, 3, 4, 4));
 }

@@ -11,22 +11,7 @@ use super::*;
 #[test]
 fn max_pool_ties_send_gradient_to_first_maximum() {
     let dev = Cpu::default();
-    let window = PoolWindow {
-        kernel: 2,
-        stride: 2,
-        padding: 0,
-    };
-    for (size, window) in [
-        (4, window),
-        (
-            5,
-            PoolWindow {
-                kernel: 3,
-                stride: 2,
-                padding: 1,
-            },
-        ),
-    ] {
+    for (size, window) in [(4, window(2, 2, 0)), (5, window(3, 2, 1))] {
         let x = images(&dev, vec![1.0; size * size], (1, 1, size, size));
         let grad = try_max_pool2d(x.leaky_trace(), window)
             .unwrap()
@@ -49,18 +34,7 @@ fn max_pool_propagates_nan_like_pytorch() {
     let dev = Cpu::default();
     let values = vec![1.0, f32::NAN, 3.0, 2.0];
     // The 2×2 fast path and the general loop, each without and with a tape (argmax tracking).
-    for window in [
-        PoolWindow {
-            kernel: 2,
-            stride: 2,
-            padding: 0,
-        },
-        PoolWindow {
-            kernel: 3,
-            stride: 1,
-            padding: 1,
-        },
-    ] {
+    for window in [window(2, 2, 0), window(3, 1, 1)] {
         let plain = try_max_pool2d(images(&dev, values.clone(), (1, 1, 2, 2)), window).unwrap();
         let x = images(&dev, values.clone(), (1, 1, 2, 2));
         let taped = try_max_pool2d(x.leaky_trace(), window).unwrap();
@@ -77,11 +51,7 @@ fn max_pool_propagates_nan_like_pytorch() {
 fn gradients_accumulate_over_two_uses() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(20);
-    let window = PoolWindow {
-        kernel: 3,
-        stride: 2,
-        padding: 1,
-    };
+    let window = window(3, 2, 1);
     let x = images(&dev, uniform(&mut rng, 2 * 3 * 6 * 6), (2, 3, 6, 6));
     let once = try_avg_pool2d(x.leaky_trace(), window)
         .unwrap()
@@ -113,11 +83,7 @@ fn gradients_accumulate_over_two_uses() {
 fn non_contiguous_input_gives_the_same_values_and_gradients() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(21);
-    let window = PoolWindow {
-        kernel: 3,
-        stride: 2,
-        padding: 1,
-    };
+    let window = window(3, 2, 1);
     // Stored as (b, c, w, h) and viewed as (b, c, h, w) through a permutation.
     let stored: Dynamic = images(&dev, distinct(&mut rng, 2 * 3 * 5 * 7), (2, 3, 5, 7));
     let contiguous: Dynamic = images(
@@ -146,15 +112,7 @@ fn non_contiguous_input_gives_the_same_values_and_gradients() {
 fn channel_dim_stays_typed() {
     let dev = Cpu::default();
     let x: Images<Const<3>, NoneTape> = dev.zeros_like(&(2, Const::<3>, 8, 8));
-    let y: Images<Const<3>, NoneTape> = try_max_pool2d(
-        x.clone(),
-        PoolWindow {
-            kernel: 2,
-            stride: 2,
-            padding: 0,
-        },
-    )
-    .unwrap();
+    let y: Images<Const<3>, NoneTape> = try_max_pool2d(x.clone(), window(2, 2, 0)).unwrap();
     assert_eq!(*y.shape(), (2, Const::<3>, 4, 4));
     let g: Tensor<(usize, Const<3>), f32, Cpu> = try_global_avg_pool2d(x).unwrap();
     assert_eq!(g.shape().0, 2);
