@@ -14,3 +14,4 @@ pub use crate::learn::{
     Accuracy, Callback, Context, Control, EpochRecord, Fraction, History, Learner, LearnError, LrSchedule, Metric,
     OneCycle, OptimizerConfig, Output,
 };
+pub use crate::nn::{AdaptiveAvgPool2D, AvgPool2D, Flatten, FlattenTo, GlobalAvgPool, MaxPool2D};

@@ -3,14 +3,60 @@
 //! dfdx's own `Conv2D`, pooling and `Flatten2D` exist only behind its nightly feature, so this folder
 //! provides them on stable Rust, one layer a file, built on the tape-aware ops of [`crate::ops`].
 //! dfdx's stable layers are re-exported with `f32`/[`Cpu`](dfdx::prelude::Cpu) defaults.
+//!
+//! # The layers and their shapes
+//!
+//! `B` is the batch (a run-time `usize`), `C` a channel dim (`Const<C>` or `usize`), `H × W` the image.
+//! Windowed layers give `H' = (H + 2P − K) / S + 1` (and `W'` likewise), PyTorch's `ceil_mode=False`.
+//!
+//! | layer | input | output | error |
+//! |---|---|---|---|
+//! | `Conv2D<I, O, K, S, P>` | `(B, Const<I>, H, W)` | `(B, Const<O>, H', W')` | [`NnError`] |
+//! | [`MaxPool2D<K, S = K, P = 0>`](MaxPool2D) | `(B, C, H, W)` | `(B, C, H', W')` | [`NnError`] |
+//! | [`AvgPool2D<K, S = K, P = 0>`](AvgPool2D) | `(B, C, H, W)` | `(B, C, H', W')` | [`NnError`] |
+//! | [`AdaptiveAvgPool2D<OH, OW>`](AdaptiveAvgPool2D) | `(B, C, H, W)` | `(B, C, OH, OW)` | [`NnError`] |
+//! | [`GlobalAvgPool`] | `(B, C, H, W)` | `(B, C)` | [`NnError`] |
+//! | [`Flatten`] | `(B, C, H, W)`, any dims | `(B, C·H·W)` as `(usize, usize)` | [`NnError`] |
+//! | [`Flatten`] via [`FlattenTo::flatten_to::<N>`](FlattenTo::flatten_to) | `(B, C, H, W)` | `(B, Const<N>)`, checked | [`NnError::FlattenMismatch`] |
+//! | [`Linear<I, O>`](Linear), [`UnbiasedLinear<I, O>`](UnbiasedLinear) | `(B, Const<I>)` | `(B, Const<O>)` | dfdx's `CpuError` |
+//! | [`BatchNorm2D<C>`](BatchNorm2D) / [`BatchNorm1D<C>`](BatchNorm1D) | `(B, Const<C>, H, W)` / `(B, Const<C>)` | same | dfdx's `CpuError` |
+//! | [`ReLU`], [`Dropout`] | any | same | dfdx's `CpuError` |
+//!
+//! The pooling layers and `Flatten` have no parameters: they build with `dev.build_module::<L, f32>()`
+//! or as plain values (`MaxPool2D::<2>`), run on any tape (`NoneTape` for inference, `OwnedTape` for
+//! training) and are `Copy`. Bad input (a window larger than the padded image, padding over half the
+//! kernel, a flatten size that does not match) is an [`NnError`], never a panic.
+//!
+//! ```
+//! use dfdx::prelude::*;
+//! use fasterai_runtime::nn::{Flatten, FlattenTo, Linear, MaxPool2D};
+//!
+//! // The tail of SmallVgg: pool2, flatten, fc1, on a batch of 64-channel 14×14 maps.
+//! let dev = Cpu::default();
+//! let fc1: Linear<3136, 256> = BuildModule::build(&dev);
+//! let maps: Tensor<(usize, Const<64>, usize, usize), f32, Cpu> = dev.sample_normal_like(&(8, Const, 14, 14));
+//! let pooled = MaxPool2D::<2, 2>.try_forward(maps.leaky_trace())?; // (8, 64, 7, 7)
+//! let logits = fc1.forward(Flatten::flatten_to::<3136>(pooled)?); // (8, 256)
+//! let grads = logits.mean().backward();
+//! assert_eq!(grads.get(&maps).as_vec().len(), 8 * 64 * 14 * 14);
+//! # Ok::<(), fasterai_runtime::nn::NnError>(())
+//! ```
 
 mod activation;
 mod batchnorm2d;
 mod error;
+mod adaptive_pool;
+mod flatten;
+mod global_pool;
+mod pool2d;
 
 pub use activation::ReLU;
 pub use batchnorm2d::BatchNorm2D;
 pub use error::NnError;
+pub use adaptive_pool::AdaptiveAvgPool2D;
+pub use flatten::{FlatRows, Flatten, FlattenTo};
+pub use global_pool::GlobalAvgPool;
+pub use pool2d::{AvgPool2D, MaxPool2D};
 
 use dfdx::prelude::Cpu;
 

@@ -3,3 +3,4 @@
 pub(crate) mod batchnorm2d;
 pub(crate) mod relu;
 pub(crate) mod tensor_io;
+pub mod pool2d;

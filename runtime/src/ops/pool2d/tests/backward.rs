@@ -1,0 +1,129 @@
+//! Backward passes against central finite differences.
+
+use dfdx::prelude::*;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use super::*;
+
+const EPS: f32 = 0.01;
+
+/// Checks `op`'s gradient of `L = Σ y·r` (random weights `r`) against `(L(x+ε) − L(x−ε)) / 2ε`
+/// for every input element.
+fn check_gradient<O: Shape>(
+    dev: &Cpu,
+    values: Vec<f32>,
+    shape: (usize, usize, usize, usize),
+    rng: &mut SmallRng,
+    op: impl Fn(Dynamic<OwnedTape<f32, Cpu>>) -> Tensor<O, f32, Cpu, OwnedTape<f32, Cpu>>,
+    what: &str,
+) {
+    let x = images(dev, values.clone(), shape);
+    let y = op(x.leaky_trace());
+    let weights = uniform(rng, y.shape().num_elements());
+    let r: Tensor<O, f32, Cpu> = dev.tensor_from_vec(weights.clone(), *y.shape());
+    let grads = (y * r).sum().backward();
+    let analytic = grads.get(&x).as_vec();
+
+    let loss = |v: Vec<f32>| -> f64 {
+        let y = op(images(dev, v, shape).leaky_trace()).as_vec();
+        y.iter()
+            .zip(&weights)
+            .map(|(&a, &b)| a as f64 * b as f64)
+            .sum()
+    };
+    for i in 0..values.len() {
+        let mut plus = values.clone();
+        plus[i] += EPS;
+        let mut minus = values.clone();
+        minus[i] -= EPS;
+        let numeric = (loss(plus) - loss(minus)) / (2.0 * EPS as f64);
+        assert!(
+            (analytic[i] as f64 - numeric).abs() < 2e-3,
+            "{what}: d/dx[{i}] is {} by the tape but {numeric} by finite differences",
+            analytic[i]
+        );
+    }
+}
+
+/// Small cases for the gradient checks (each input element costs two forward passes).
+const GRAD_CASES: &[Case] = &[
+    Case::new(1, 1, (4, 4), 2, 2, 0),
+    Case::new(2, 3, (7, 5), 2, 2, 0),
+    Case::new(1, 3, (7, 6), 3, 2, 1),
+    Case::new(2, 1, (5, 8), 3, 1, 1),
+    Case::new(1, 2, (9, 7), 5, 2, 2),
+    Case::new(7, 1, (3, 4), 2, 1, 1),
+];
+
+#[test]
+fn max_pool_backward_matches_finite_differences() {
+    let dev = Cpu::default();
+    let mut rng = SmallRng::seed_from_u64(10);
+    for case in GRAD_CASES {
+        let values = distinct(&mut rng, case.len());
+        check_gradient(
+            &dev,
+            values,
+            case.shape(),
+            &mut rng,
+            |x| try_max_pool2d(x, case.window).unwrap(),
+            &format!("max {case:?}"),
+        );
+    }
+}
+
+#[test]
+fn avg_pool_backward_matches_finite_differences() {
+    let dev = Cpu::default();
+    let mut rng = SmallRng::seed_from_u64(11);
+    for case in GRAD_CASES {
+        let values = uniform(&mut rng, case.len());
+        check_gradient(
+            &dev,
+            values,
+            case.shape(),
+            &mut rng,
+            |x| try_avg_pool2d(x, case.window).unwrap(),
+            &format!("avg {case:?}"),
+        );
+    }
+}
+
+#[test]
+fn adaptive_avg_pool_backward_matches_finite_differences() {
+    let dev = Cpu::default();
+    let mut rng = SmallRng::seed_from_u64(12);
+    for (shape, (oh, ow)) in [
+        ((1, 1, 4, 4), (7, 7)),
+        ((2, 3, 7, 7), (3, 3)),
+        ((1, 2, 5, 6), (4, 2)),
+    ] {
+        let values = uniform(&mut rng, shape.0 * shape.1 * shape.2 * shape.3);
+        check_gradient(
+            &dev,
+            values,
+            shape,
+            &mut rng,
+            |x| try_adaptive_avg_pool2d(x, oh, ow).unwrap(),
+            &format!("adaptive {shape:?}"),
+        );
+    }
+}
+
+#[test]
+fn global_avg_pool_backward_matches_finite_differences() {
+    let dev = Cpu::default();
+    let mut rng = SmallRng::seed_from_u64(13);
+    for shape in [(1, 1, 1, 1), (2, 3, 4, 5), (7, 1, 3, 3)] {
+        let values = uniform(&mut rng, shape.0 * shape.1 * shape.2 * shape.3);
+        check_gradient(
+            &dev,
+            values,
+            shape,
+            &mut rng,
+            |x| try_global_avg_pool2d(x).unwrap(),
+            &format!("global {shape:?}"),
+        );
+    }
+}
