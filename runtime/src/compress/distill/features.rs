@@ -15,7 +15,7 @@
 
 use dfdx::prelude::*;
 
-use super::losses::{DistillLoss, FeatureMap, Loss, Traced};
+use super::losses::{constant, DistillLoss, FeatureMap, Loss, Traced};
 use crate::compress::CompressError;
 
 /// Sum over the pairs of `loss` on each (student, teacher) pair.
@@ -38,7 +38,7 @@ pub(super) fn feature_loss(loss: &DistillLoss, student: Vec<FeatureMap<Traced>>,
         check_pair(loss, i, s.shape(), t.shape())?;
         let term = match *loss {
             DistillLoss::Attention { p } => attention(s, t, p)?,
-            DistillLoss::FitNet => s.try_sub(t.clone())?.try_square()?.try_mean()?,
+            DistillLoss::FitNet => s.try_sub(constant(t))?.try_square()?.try_mean()?,
             DistillLoss::Similarity => similarity(s, t)?,
             DistillLoss::ActivationBoundaries { margin } => activation_boundaries(s, t, margin)?,
             _ => unreachable!("checked by is_feature_loss above"),
@@ -145,14 +145,29 @@ fn gram_rows(f: &[f32], n: usize, k: usize) -> Vec<f32> {
     normalize_rows(&g, n)
 }
 
+/// `G = F·Fᵀ` on the tape, as a custom op: dfdx's matmul cannot take the same tensor on both sides
+/// (its backward borrows both operands' gradients at once). Backward: `dF = (dG + dGᵀ)·F`.
+fn gram_traced(f: Tensor<(usize, usize), f32, Cpu, Traced>) -> Result<Tensor<(usize, usize), f32, Cpu, Traced>, CompressError> {
+    let (f, mut tape) = f.split_tape();
+    let (b, _) = *f.shape();
+    let gram = f.clone().try_matmul(f.clone().try_permute::<(usize, usize), Axes2<1, 0>>()?)?;
+    let (fg, gg) = (f.ghost(), gram.ghost());
+    tape.add_backward_op(move |grads| {
+        let dg = grads.get_or_alloc_mut(&gg)?.to_vec();
+        let sym: Vec<f32> = (0..b * b).map(|k| dg[k] + dg[(k % b) * b + k / b]).collect();
+        let df = f.device().tensor_from_vec(sym, (b, b)).try_matmul(f.clone())?.as_vec();
+        let g_in: &mut [f32] = grads.get_or_alloc_mut(&fg)?;
+        g_in.iter_mut().zip(df).for_each(|(g, d)| *g += d);
+        Ok(())
+    });
+    Ok(gram.put_tape(tape))
+}
+
 fn similarity(s: FeatureMap<Traced>, t: &FeatureMap) -> Result<Loss, CompressError> {
     let (b, c, h, w) = *s.shape();
     let (_, tc, th, tw) = *t.shape();
     let teacher = s.device().tensor_from_vec(gram_rows(&t.as_vec(), b, tc * th * tw), (b, b));
-    let flat = s.try_reshape_like(&(b, c * h * w))?;
-    let (flat, tape) = flat.split_tape();
-    let transposed = flat.retaped::<Traced>().try_permute::<(usize, usize), Axes2<1, 0>>()?;
-    let gram = flat.put_tape(tape).try_matmul(transposed)?;
+    let gram = gram_traced(s.try_reshape_like(&(b, c * h * w))?)?;
     Ok(normalize_rows_traced(gram)?.try_sub(teacher)?.try_square()?.try_mean()?)
 }
 

@@ -186,7 +186,7 @@ impl DistillLoss {
         match *self {
             Self::SoftTarget { temperature } => soft_target(student, teacher, temperature),
             Self::Mutual => soft_target(student, teacher, 1.0),
-            Self::Logits => Ok(student.try_sub(teacher.clone())?.try_square()?.try_mean()?),
+            Self::Logits => Ok(student.try_sub(constant(teacher))?.try_square()?.try_mean()?),
             Self::DecoupledKd { temperature, alpha, beta, normalize } => {
                 let targets = check_targets(self.name(), targets, b, c)?;
                 decoupled_kd(student, teacher, targets, temperature, alpha, beta, normalize)
@@ -217,6 +217,12 @@ fn check_targets<'a>(loss: &'static str, targets: Option<&'a [usize]>, b: usize,
         return Err(CompressError::BadTargets { loss, problem: format!("got target class {bad} but the logits have {c} classes") });
     }
     Ok(targets)
+}
+
+/// A copy of a teacher tensor under a new id, so the backward pass, which writes a gradient for
+/// both operands of a binary op, never allocates one for the teacher's own tensor.
+pub(super) fn constant<S: Shape>(t: &Tensor<S, f32, Cpu>) -> Tensor<S, f32, Cpu> {
+    t.device().tensor_from_vec(t.as_vec(), *t.shape())
 }
 
 /// Row-wise softmax of `z + bias` in f64, one row of `c` values at a time.

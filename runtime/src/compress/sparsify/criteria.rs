@@ -337,7 +337,8 @@ impl Criteria {
 pub fn rescale(scores: &mut [f32]) {
     let min = scores.iter().copied().fold(f32::INFINITY, f32::min);
     let shift = if min < 0.0 { -min } else { 0.0 };
-    scores.iter_mut().for_each(|s| *s += shift + f32::EPSILON);
+    // Two additions, as torch's two in-place adds: `s + (shift + ε)` would round ε away when shift ≥ 2.
+    scores.iter_mut().for_each(|s| *s = (*s + shift) + f32::EPSILON);
 }
 
 /// How calibration activations are reduced to one value per input channel (fasterai's `data_fn`).
