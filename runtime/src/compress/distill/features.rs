@@ -3,6 +3,12 @@
 //! Each compares pairs of `(batch, C, H, W)` activations, the student's on a tape and the teacher's
 //! without, and sums the per-pair losses (fasterai's convention).
 //!
+//! A student activation tapped in the middle of a forward pass takes part in two graphs: the rest of
+//! the forward and the feature loss. Tap it as `let (h, tape) = h.split_tape(); taps.push(h.retaped());
+//! let h = h.put_tape(tape);` and add the feature loss to the task loss: dfdx merges the tapes, orders
+//! the backward operations by creation, and the feature loss's gradient reaches every weight before the
+//! tap (see the test `a_tapped_activation_passes_its_gradient_back_through_the_forward_tape`).
+//!
 //! ```
 //! use dfdx::prelude::*;
 //! use fasterai_runtime::compress::distill::DistillLoss;
@@ -133,18 +139,6 @@ fn attention(s: FeatureMap<Traced>, t: &FeatureMap, p: i32) -> Result<Loss, Comp
     Ok(a.try_sub(teacher)?.try_square()?.try_mean()?)
 }
 
-/// Row-normalised Gram matrix `F·Fᵀ` of a flattened `(n, k)` batch, for the teacher (f64 sums).
-fn gram_rows(f: &[f32], n: usize, k: usize) -> Vec<f32> {
-    let mut g = vec![0.0f32; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            let (a, b) = (&f[i * k..(i + 1) * k], &f[j * k..(j + 1) * k]);
-            g[i * n + j] = a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum::<f64>() as f32;
-        }
-    }
-    normalize_rows(&g, n)
-}
-
 /// `G = F·Fᵀ` on the tape, as a custom op: dfdx's matmul cannot take the same tensor on both sides
 /// (its backward borrows both operands' gradients at once). Backward: `dF = (dG + dGᵀ)·F`.
 fn gram_traced(f: Tensor<(usize, usize), f32, Cpu, Traced>) -> Result<Tensor<(usize, usize), f32, Cpu, Traced>, CompressError> {
@@ -166,7 +160,9 @@ fn gram_traced(f: Tensor<(usize, usize), f32, Cpu, Traced>) -> Result<Tensor<(us
 fn similarity(s: FeatureMap<Traced>, t: &FeatureMap) -> Result<Loss, CompressError> {
     let (b, c, h, w) = *s.shape();
     let (_, tc, th, tw) = *t.shape();
-    let teacher = s.device().tensor_from_vec(gram_rows(&t.as_vec(), b, tc * th * tw), (b, b));
+    let t_flat = constant(t).try_reshape_like(&(b, tc * th * tw))?;
+    let t_gram = t_flat.clone().try_matmul(t_flat.try_permute::<(usize, usize), Axes2<1, 0>>()?)?;
+    let teacher = s.device().tensor_from_vec(normalize_rows(&t_gram.as_vec(), b), (b, b));
     let gram = gram_traced(s.try_reshape_like(&(b, c * h * w))?)?;
     Ok(normalize_rows_traced(gram)?.try_sub(teacher)?.try_square()?.try_mean()?)
 }

@@ -230,3 +230,22 @@ fn bad_inputs_are_typed_errors() {
     assert!(DistillLoss::Similarity.is_feature_loss() && !DistillLoss::Logits.is_feature_loss());
     assert!(dkd.needs_targets() && !DistillLoss::Mutual.needs_targets());
 }
+
+#[test]
+fn a_tapped_activation_passes_its_gradient_back_through_the_forward_tape() {
+    // Forward: h = 2·w, task = mean(h²); h is tapped for FitNet against t. Total = task + FitNet.
+    // d task/dw = 2·2·(2w)/16 = w/2; d FitNet/dw = 2·2·(2w − t)/16 = (2w − t)/4.
+    let w_vals = fs();
+    let t_vals = ft2();
+    let w = fmap(&w_vals, (2, 2, 2, 2));
+    let h = w.leaky_trace().try_mul(2.0).unwrap();
+    let (h, tape) = h.split_tape();
+    let tapped: FeatureMap<Traced> = h.retaped();
+    let task = h.put_tape(tape).square().mean();
+    let kd = DistillLoss::FitNet.feature_loss(vec![tapped], &[fmap(&t_vals, (2, 2, 2, 2))]).unwrap();
+    let g = (task + kd).backward().get(&w).as_vec();
+    for (i, ((&g, &w), &t)) in g.iter().zip(&w_vals).zip(&t_vals).enumerate() {
+        let want = w / 2.0 + (2.0 * w - t) / 4.0;
+        assert!((g - want).abs() < 1e-6, "dL/dw[{i}]: got {g}, want {want}");
+    }
+}

@@ -23,6 +23,8 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 
+use serde::{Deserialize, Serialize};
+
 use crate::compress::CompressError;
 use crate::units::{Ratio, Sparsity};
 
@@ -104,7 +106,7 @@ pub struct LayerScores {
 }
 
 /// What a global sparsity target counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Budget {
     /// A share of the groups, all layers together (fasterai's global context).
@@ -124,8 +126,6 @@ pub enum MinKept {
     /// At least this share of the layer's groups, rounded up.
     Share(Ratio),
 }
-
-use serde::{Deserialize, Serialize};
 
 impl MinKept {
     fn for_layer(self, n: usize) -> usize {
@@ -183,7 +183,10 @@ impl GlobalOptions {
 ///
 /// Groups are visited from the lowest score up and dropped while the budget allows and their layer
 /// keeps more than its minimum; with [`Budget::Groups`] and no minimum that drops exactly `⌊s·N⌋` of
-/// the `N` groups, the same groups a single threshold over the concatenated scores would.
+/// the `N` groups: the groups a single threshold over the concatenated scores would drop, except that
+/// ties at the threshold are split by position (layer order, then group order) to hit the count.
+/// With [`Budget::Parameters`], a group that does not fit in what is left of the budget is skipped and
+/// cheaper ones after it are still taken, so the weights dropped never exceed the target.
 ///
 /// ```
 /// use fasterai_runtime::compress::sparsify::{global_masks, GlobalOptions, LayerScores};

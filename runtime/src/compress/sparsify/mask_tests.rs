@@ -40,9 +40,9 @@ fn local_mask_drops_the_lowest_scores_and_breaks_ties_by_position() {
 
 #[test]
 fn a_shrinking_target_regrows_pruned_groups() {
-    // Pruned groups score 0 (criteria multiply by the mask); when the dsd target falls, fewer groups
-    // are dropped and the zero-scored ones with the highest position come back first... all of them
-    // once the target reaches 0.
+    // Pruned groups score 0 (criteria multiply by the mask). When the dsd target falls, fewer groups are
+    // dropped: ties among the zeros go by position, so the later pruned group (index 2) comes back first,
+    // and all of them once the target reaches 0.
     let scores = [0.0, 0.5, 0.0, 0.9];
     assert_eq!(local_mask(&scores, pct(50.0), None).unwrap(), [0.0, 1.0, 0.0, 1.0]);
     assert_eq!(local_mask(&scores, pct(25.0), None).unwrap(), [0.0, 1.0, 1.0, 1.0]);
