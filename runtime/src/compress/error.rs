@@ -29,13 +29,13 @@ pub enum CompressError {
         /// What is wrong with the chain.
         reason: String,
     },
-    /// A weight of a rank the granularity does not apply to.
-    #[error("granularity `{granularity}` applies to weights of rank {expected}, but the weight has shape {shape:?}")]
+    /// A weight of a rank the granularity, criterion or pattern does not apply to.
+    #[error("{what} applies to weights of rank {expected} ((out, in) or (out, in, kh, kw)), but the weight has shape {shape:?}")]
     RankMismatch {
-        /// The granularity's name.
-        granularity: &'static str,
-        /// The rank it applies to.
-        expected: usize,
+        /// What was applied ("granularity `filter`", "criterion `wanda`", "N:M sparsity").
+        what: String,
+        /// The rank(s) it applies to ("4", "2 or 4").
+        expected: &'static str,
         /// The weight's shape.
         shape: Vec<usize>,
     },

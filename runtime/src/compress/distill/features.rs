@@ -25,7 +25,11 @@ use super::losses::{constant, DistillLoss, FeatureMap, Loss, Traced};
 use crate::compress::CompressError;
 
 /// Sum over the pairs of `loss` on each (student, teacher) pair.
-pub(super) fn feature_loss(loss: &DistillLoss, student: Vec<FeatureMap<Traced>>, teacher: &[FeatureMap]) -> Result<Loss, CompressError> {
+pub(super) fn feature_loss(
+    loss: &DistillLoss,
+    student: Vec<FeatureMap<Traced>>,
+    teacher: &[FeatureMap],
+) -> Result<Loss, CompressError> {
     let name = loss.name();
     if !loss.is_feature_loss() {
         return Err(CompressError::WrongInputs {
@@ -98,7 +102,9 @@ fn normalize_rows(rows: &[f32], k: usize) -> Vec<f32> {
 
 /// The same on the tape: `x / sqrt(max(Σ x², 1e-24))` row-wise. Clamping the squared norm keeps the
 /// gradient finite for an all-zero row.
-fn normalize_rows_traced(x: Tensor<(usize, usize), f32, Cpu, Traced>) -> Result<Tensor<(usize, usize), f32, Cpu, Traced>, CompressError> {
+fn normalize_rows_traced(
+    x: Tensor<(usize, usize), f32, Cpu, Traced>,
+) -> Result<Tensor<(usize, usize), f32, Cpu, Traced>, CompressError> {
     let shape = *x.shape();
     let (x, tape) = x.split_tape();
     let norm = x
@@ -131,17 +137,16 @@ fn attention(s: FeatureMap<Traced>, t: &FeatureMap, p: i32) -> Result<Loss, Comp
     let hw = h * w;
     let teacher = normalize_rows(&attention_map(&t.as_vec(), *t.shape(), p), hw);
     let teacher = s.device().tensor_from_vec(teacher, (b, hw));
-    let a = s
-        .try_powi(p)?
-        .try_reshape_like(&(b, c, hw))?
-        .try_mean::<(usize, usize), Axis<1>>()?;
+    let a = s.try_powi(p)?.try_reshape_like(&(b, c, hw))?.try_mean::<(usize, usize), Axis<1>>()?;
     let a = normalize_rows_traced(a)?;
     Ok(a.try_sub(teacher)?.try_square()?.try_mean()?)
 }
 
 /// `G = F·Fᵀ` on the tape, as a custom op: dfdx's matmul cannot take the same tensor on both sides
 /// (its backward borrows both operands' gradients at once). Backward: `dF = (dG + dGᵀ)·F`.
-fn gram_traced(f: Tensor<(usize, usize), f32, Cpu, Traced>) -> Result<Tensor<(usize, usize), f32, Cpu, Traced>, CompressError> {
+fn gram_traced(
+    f: Tensor<(usize, usize), f32, Cpu, Traced>,
+) -> Result<Tensor<(usize, usize), f32, Cpu, Traced>, CompressError> {
     let (f, mut tape) = f.split_tape();
     let (b, _) = *f.shape();
     let gram = f.clone().try_matmul(f.clone().try_permute::<(usize, usize), Axes2<1, 0>>()?)?;

@@ -170,7 +170,12 @@ impl DistillLoss {
 
     /// The loss between student logits (on a tape) and teacher logits (without one).
     /// `targets` (one class index per sample) is required by `DecoupledKd` and ignored otherwise.
-    pub fn loss(&self, student: Logits<Traced>, teacher: &Logits, targets: Option<&[usize]>) -> Result<Loss, CompressError> {
+    pub fn loss(
+        &self,
+        student: Logits<Traced>,
+        teacher: &Logits,
+        targets: Option<&[usize]>,
+    ) -> Result<Loss, CompressError> {
         self.validate()?;
         let (b, c) = *student.shape();
         if (b, c) != *teacher.shape() || b == 0 || c == 0 {
@@ -199,22 +204,38 @@ impl DistillLoss {
     }
 
     /// The loss between pairs of feature maps (student on a tape, teacher without), summed over pairs.
-    pub fn feature_loss(&self, student: Vec<FeatureMap<Traced>>, teacher: &[FeatureMap]) -> Result<Loss, CompressError> {
+    pub fn feature_loss(
+        &self,
+        student: Vec<FeatureMap<Traced>>,
+        teacher: &[FeatureMap],
+    ) -> Result<Loss, CompressError> {
         self.validate()?;
         super::features::feature_loss(self, student, teacher)
     }
 }
 
-fn check_targets<'a>(loss: &'static str, targets: Option<&'a [usize]>, b: usize, c: usize) -> Result<&'a [usize], CompressError> {
+fn check_targets<'a>(
+    loss: &'static str,
+    targets: Option<&'a [usize]>,
+    b: usize,
+    c: usize,
+) -> Result<&'a [usize], CompressError> {
     let targets = targets.ok_or_else(|| CompressError::BadTargets {
         loss,
-        problem: "needs the class targets of the batch; pass them, or use SoftTarget for label-free distillation".into(),
+        problem: "needs the class targets of the batch; pass them, or use SoftTarget for label-free distillation"
+            .into(),
     })?;
     if targets.len() != b {
-        return Err(CompressError::BadTargets { loss, problem: format!("got {} targets for a batch of {b}", targets.len()) });
+        return Err(CompressError::BadTargets {
+            loss,
+            problem: format!("got {} targets for a batch of {b}", targets.len()),
+        });
     }
     if let Some(&bad) = targets.iter().find(|&&t| t >= c) {
-        return Err(CompressError::BadTargets { loss, problem: format!("got target class {bad} but the logits have {c} classes") });
+        return Err(CompressError::BadTargets {
+            loss,
+            problem: format!("got target class {bad} but the logits have {c} classes"),
+        });
     }
     Ok(targets)
 }
@@ -299,13 +320,17 @@ fn decoupled_kd(
     let mut onehot = vec![0.0f32; b * c];
     targets.iter().enumerate().for_each(|(i, &y)| onehot[i * c + y] = 1.0);
     let onehot = dev.tensor_from_vec(onehot, (b, c));
-    let p_target = z.clone().put_tape(tape).try_softmax::<Axis<1>>()?.try_mul(onehot)?.try_sum::<(usize,), Axis<1>>()?;
+    let p_target =
+        z.clone().put_tape(tape).try_softmax::<Axis<1>>()?.try_mul(onehot)?.try_sum::<(usize,), Axis<1>>()?;
     let (p_target, tape) = p_target.split_tape();
     let p_other = p_target.retaped::<Traced>().try_negate()?.try_add(1.0)?;
     let ln_target = p_target.put_tape(tape).try_clamp(1e-7, f32::MAX)?.try_ln()?;
     let ln_other = p_other.try_clamp(1e-7, f32::MAX)?.try_ln()?;
     let as_tensor = |v: &[f64]| dev.tensor_from_vec(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), (b,));
-    let cross = ln_target.try_mul(as_tensor(&tt))?.try_sum::<Rank0, _>()?.try_add(ln_other.try_mul(as_tensor(&to))?.try_sum::<Rank0, _>()?)?;
+    let cross = ln_target
+        .try_mul(as_tensor(&tt))?
+        .try_sum::<Rank0, _>()?
+        .try_add(ln_other.try_mul(as_tensor(&to))?.try_sum::<Rank0, _>()?)?;
     let tckd = cross.try_mul(-1.0 / b as f32)?.try_add((constant / b as f64) as f32)?;
 
     // NCKD: KL of the softmaxes with the target class removed.

@@ -112,7 +112,11 @@ fn check_gradient(what: &str, x: &[f32], grad: &[f32], f: impl Fn(&[f32]) -> f32
         up[i] += h;
         down[i] -= h;
         let numeric = (f(&up) - f(&down)) / (2.0 * h);
-        assert!((numeric - grad[i]).abs() < 2e-3 + 1e-2 * grad[i].abs(), "{what}[{i}]: analytic {} numeric {numeric}", grad[i]);
+        assert!(
+            (numeric - grad[i]).abs() < 2e-3 + 1e-2 * grad[i].abs(),
+            "{what}[{i}]: analytic {} numeric {numeric}",
+            grad[i]
+        );
     }
 }
 
@@ -192,7 +196,8 @@ fn feature_loss_gradients_match_finite_differences() {
 #[test]
 fn an_all_zero_attention_map_has_a_finite_gradient() {
     let s = fmap(&[0.0; 16], (2, 2, 2, 2));
-    let g = DistillLoss::attention(2).unwrap().feature_loss(vec![s.leaky_trace()], &[fmap(&ft(), (2, 3, 2, 2))]).unwrap();
+    let g =
+        DistillLoss::attention(2).unwrap().feature_loss(vec![s.leaky_trace()], &[fmap(&ft(), (2, 3, 2, 2))]).unwrap();
     assert!(g.array().is_finite());
     assert!(g.backward().get(&s).as_vec().iter().all(|v| v.is_finite()));
 }
@@ -219,7 +224,10 @@ fn bad_inputs_are_typed_errors() {
     assert!(unchecked.loss(st(), &logits(&Q), None).is_err(), "checked again at use");
     // Logit loss on features and the other way round.
     let s = || fmap(&fs(), (2, 2, 2, 2)).leaky_trace();
-    assert!(matches!(DistillLoss::Mutual.feature_loss(vec![s()], &[fmap(&ft2(), (2, 2, 2, 2))]), Err(CompressError::WrongInputs { .. })));
+    assert!(matches!(
+        DistillLoss::Mutual.feature_loss(vec![s()], &[fmap(&ft2(), (2, 2, 2, 2))]),
+        Err(CompressError::WrongInputs { .. })
+    ));
     assert!(matches!(DistillLoss::FitNet.loss(st(), &logits(&Q), None), Err(CompressError::WrongInputs { .. })));
     // Pairs.
     assert!(DistillLoss::FitNet.feature_loss(vec![], &[]).is_err());

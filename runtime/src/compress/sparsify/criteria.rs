@@ -81,7 +81,12 @@ impl<'a> WeightState<'a> {
 
     fn check(&self) -> Result<(), CompressError> {
         check_len("current weights", self.current.len(), self.shape)?;
-        let same = [("initial weights", self.init), ("previous weights", self.previous), ("gradient", self.gradient), ("mask", self.mask)];
+        let same = [
+            ("initial weights", self.init),
+            ("previous weights", self.previous),
+            ("gradient", self.gradient),
+            ("mask", self.mask),
+        ];
         for (what, v) in same {
             if let Some(v) = v {
                 check_len(what, v.len(), self.shape)?;
@@ -100,7 +105,8 @@ impl<'a> WeightState<'a> {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Criterion {
-    /// Standard normal noise, reproducible from `seed` (a baseline).
+    /// Standard normal noise, reproducible from `seed` (a baseline). The same seed gives the same
+    /// noise to layers of the same size: vary it per layer (e.g. seed + layer index) for independent draws.
     Random {
         /// Seed of the generator.
         seed: u64,
@@ -197,10 +203,20 @@ impl Criterion {
         state.check()?;
         let w = state.current;
         let missing = |needs, hint| CompressError::MissingInput { criterion: self.name(), needs, hint };
-        let init = || state.init.ok_or_else(|| missing("initial weights", "keep a snapshot of the weights (at init or at the rewind epoch) and pass it with `WeightState::with_init`"));
-        let prev = || state.previous.ok_or_else(|| missing("weights of the previous pruning step", "snapshot the weights after each pruning step and pass them with `WeightState::with_previous`"));
+        let init = || {
+            state.init.ok_or_else(|| missing("initial weights", "keep a snapshot of the weights (at init or at the rewind epoch) and pass it with `WeightState::with_init`"))
+        };
+        let prev = || {
+            state.previous.ok_or_else(|| {
+                missing(
+                    "weights of the previous pruning step",
+                    "snapshot the weights after each pruning step and pass them with `WeightState::with_previous`",
+                )
+            })
+        };
         let map = |f: fn(f32) -> f32| w.iter().map(|&x| f(x)).collect::<Vec<f32>>();
-        let zip = |other: &[f32], f: fn(f32, f32) -> f32| w.iter().zip(other).map(|(&a, &b)| f(a, b)).collect::<Vec<f32>>();
+        let zip =
+            |other: &[f32], f: fn(f32, f32) -> f32| w.iter().zip(other).map(|(&a, &b)| f(a, b)).collect::<Vec<f32>>();
         Ok(match self {
             Self::Random { seed } => {
                 let mut rng = SmallRng::seed_from_u64(seed);
@@ -223,6 +239,13 @@ impl Criterion {
                 let norm = state.activation_norm.ok_or_else(|| {
                     missing("activation norm of each input channel", "run calibration batches through the layer, reduce its inputs with `ActivationStats`, and pass the result with `WeightState::with_activation_norm`")
                 })?;
+                if state.shape.len() != 2 && state.shape.len() != 4 {
+                    return Err(CompressError::RankMismatch {
+                        what: "criterion `wanda`".into(),
+                        expected: "2 or 4",
+                        shape: state.shape.to_vec(),
+                    });
+                }
                 // Input channel of flat index i: (i / inner) % in, with inner = kh*kw (1 for linear).
                 let inner: usize = state.shape[2..].iter().product();
                 let cin = state.shape[1];

@@ -1,4 +1,6 @@
 //! Tests of the criteria against literal values.
+// The expected values are pasted as the script printed them, more digits than an f32 holds.
+#![allow(clippy::excessive_precision)]
 
 use super::*;
 use crate::compress::sparsify::granularity::{ConvGranularity, LinearGranularity};
@@ -124,9 +126,16 @@ fn a_missing_input_is_named() {
 fn inputs_of_the_wrong_length_are_rejected() {
     let short = [1.0f32; 5];
     let bad = WeightState::new(&W, &SHAPE).with_init(&short);
-    assert!(matches!(Criterion::LargeInit.per_weight(&bad), Err(CompressError::LengthMismatch { what: "initial weights", .. })));
+    assert!(matches!(
+        Criterion::LargeInit.per_weight(&bad),
+        Err(CompressError::LengthMismatch { what: "initial weights", .. })
+    ));
     let bad_norm = WeightState::new(&W, &SHAPE).with_activation_norm(&[1.0, 2.0]);
     assert!(matches!(Criterion::Wanda.per_weight(&bad_norm), Err(CompressError::LengthMismatch { .. })));
+    // A rank-1 weight has no input channel for Wanda to scale.
+    let flat = WeightState::new(&W, &[6]).with_activation_norm(&[]);
+    let err = Criterion::Wanda.per_weight(&flat).unwrap_err();
+    assert!(err.to_string().contains("wanda"), "{err}");
 }
 
 #[test]
@@ -136,7 +145,8 @@ fn the_mask_zeroes_pruned_weights_so_they_rank_first() {
     let s = Criteria::new(Criterion::LargeFinal).per_weight(&state).unwrap();
     assert_close(&s, &[0.5000001, 0.0, 0.2500001, 0.1000001, 2.0000001, 0.0], "masked");
     // Column means: (0.5+0.1)/2, (0+2)/2, (0.25+0)/2, each + eps/2 or eps.
-    let cols = Criteria::new(Criterion::LargeFinal).scores(&state, Granularity::Linear(LinearGranularity::Column)).unwrap();
+    let cols =
+        Criteria::new(Criterion::LargeFinal).scores(&state, Granularity::Linear(LinearGranularity::Column)).unwrap();
     assert_close(&cols.values, &[0.3000001, 1.0000001, 0.1250001], "columns");
 }
 

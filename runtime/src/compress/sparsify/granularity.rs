@@ -201,6 +201,13 @@ impl Granularity {
         }
     }
 
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Conv(_) => "conv",
+            Self::Linear(_) => "linear",
+        }
+    }
+
     /// The reduced axes of `weight[None]`, as in fasterai's tables.
     pub fn axes(self) -> &'static [usize] {
         match self {
@@ -227,8 +234,11 @@ impl Granularity {
             Ok(())
         } else {
             Err(CompressError::RankMismatch {
-                granularity: self.name(),
-                expected: self.rank(),
+                what: format!("granularity `{}` for {}", self.name(), self.kind()),
+                expected: match self {
+                    Self::Conv(_) => "4",
+                    Self::Linear(_) => "2",
+                },
                 shape: weight_shape.to_vec(),
             })
         }
@@ -266,7 +276,12 @@ impl Granularity {
     /// let mask = g.broadcast(&[1.0, 0.0], &[2, 1], &[2, 3]).unwrap();
     /// assert_eq!(mask, vec![1.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
     /// ```
-    pub fn broadcast(self, group_values: &[f32], group_shape: &[usize], weight_shape: &[usize]) -> Result<Vec<f32>, CompressError> {
+    pub fn broadcast(
+        self,
+        group_values: &[f32],
+        group_shape: &[usize],
+        weight_shape: &[usize],
+    ) -> Result<Vec<f32>, CompressError> {
         let expected = self.group_shape(weight_shape)?;
         if expected != group_shape {
             return Err(CompressError::LengthMismatch {
@@ -409,7 +424,7 @@ mod tests {
     #[test]
     fn wrong_rank_or_length_is_an_error() {
         let conv = Granularity::Conv(ConvGranularity::Filter);
-        assert!(matches!(conv.group_shape(&[5, 3]), Err(CompressError::RankMismatch { expected: 4, .. })));
+        assert!(matches!(conv.group_shape(&[5, 3]), Err(CompressError::RankMismatch { expected: "4", .. })));
         assert!(matches!(conv.reduce(&[0.0; 3], &[1, 1, 2, 2]), Err(CompressError::LengthMismatch { found: 3, .. })));
         assert!(conv.broadcast(&[1.0], &[1, 1, 1, 1], &[2, 1, 1, 1]).is_err());
         assert_eq!(conv.to_string(), "filter");

@@ -85,7 +85,11 @@ fn keep_best(scores: &[f32], keep: usize) -> Vec<f32> {
 /// let mask = local_mask(&scores, Sparsity::from_percent(70.0).unwrap(), NonZeroUsize::new(4)).unwrap();
 /// assert_eq!(mask.iter().sum::<f32>(), 4.0);
 /// ```
-pub fn local_mask(scores: &[f32], sparsity: Sparsity, round_to: Option<NonZeroUsize>) -> Result<Vec<f32>, CompressError> {
+pub fn local_mask(
+    scores: &[f32],
+    sparsity: Sparsity,
+    round_to: Option<NonZeroUsize>,
+) -> Result<Vec<f32>, CompressError> {
     if scores.is_empty() {
         return Err(CompressError::NothingToRank { reason: "the layer has no group to score".into() });
     }
@@ -202,7 +206,11 @@ impl GlobalOptions {
 /// let balanced = global_masks(&layers, half, &GlobalOptions::balanced()).unwrap();
 /// assert!(balanced.iter().all(|m| m.iter().sum::<f32>() >= 1.0));
 /// ```
-pub fn global_masks(layers: &[LayerScores], sparsity: Sparsity, options: &GlobalOptions) -> Result<Vec<Vec<f32>>, CompressError> {
+pub fn global_masks(
+    layers: &[LayerScores],
+    sparsity: Sparsity,
+    options: &GlobalOptions,
+) -> Result<Vec<Vec<f32>>, CompressError> {
     if layers.is_empty() {
         return Err(CompressError::NothingToRank { reason: "global ranking got no layer".into() });
     }
@@ -288,7 +296,11 @@ impl NmPattern {
 /// ```
 pub fn nm_mask(layer: &str, scores: &[f32], shape: &[usize], pattern: NmPattern) -> Result<Vec<f32>, CompressError> {
     if shape.len() != 2 && shape.len() != 4 {
-        return Err(CompressError::RankMismatch { granularity: "n:m", expected: 4, shape: shape.to_vec() });
+        return Err(CompressError::RankMismatch {
+            what: format!("{n}:{m} sparsity on layer `{layer}`", n = pattern.n, m = pattern.m),
+            expected: "2 or 4",
+            shape: shape.to_vec(),
+        });
     }
     super::granularity::check_len("scores", scores.len(), shape)?;
     let NmPattern { n, m } = NmPattern::new(pattern.n, pattern.m)?;

@@ -62,7 +62,7 @@ fn round_to_rounds_the_kept_count_up() {
     assert_eq!(kept(95.0, 4), 4); // 1 kept (9.5 floors to 9 dropped) -> at least r
     assert_eq!(kept(100.0, 2), 2); // even a full target keeps r
     assert_eq!(kept(30.0, 16), 10); // never more than the layer has
-    // The best groups are the ones kept.
+                                    // The best groups are the ones kept.
     let m = local_mask(&scores, pct(70.0), NonZeroUsize::new(4)).unwrap();
     assert_eq!(m, [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
 }
@@ -123,7 +123,8 @@ fn a_parameter_budget_counts_the_weights_a_group_carries() {
 fn global_min_share_and_round_to() {
     let layers = [layer("a", &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], 1), layer("b", &[10.0, 20.0, 30.0, 40.0], 1)];
     // 75% of 12 = 9 drops; a keeps at least a quarter (2), so 6 drops from a and 3 from b.
-    let share = GlobalOptions { min_kept: MinKept::Share(Ratio::from_fraction(0.25).unwrap()), ..GlobalOptions::default() };
+    let share =
+        GlobalOptions { min_kept: MinKept::Share(Ratio::from_fraction(0.25).unwrap()), ..GlobalOptions::default() };
     let m = global_masks(&layers, pct(75.0), &share).unwrap();
     assert_eq!(m[0].iter().sum::<f32>(), 2.0);
     assert_eq!(m[1], [0.0, 0.0, 0.0, 1.0]);
@@ -153,7 +154,8 @@ fn two_four_keeps_two_of_every_four_input_channels() {
             let kept: Vec<usize> = idx.iter().copied().filter(|&i| mask[i] == 1.0).collect();
             assert_eq!(kept.len(), 2, "out {o} pos {k}");
             let min_kept = kept.iter().map(|&i| scores[i]).fold(f32::INFINITY, f32::min);
-            let max_dropped = idx.iter().filter(|i| !kept.contains(i)).map(|&i| scores[i]).fold(f32::NEG_INFINITY, f32::max);
+            let max_dropped =
+                idx.iter().filter(|i| !kept.contains(i)).map(|&i| scores[i]).fold(f32::NEG_INFINITY, f32::max);
             assert!(min_kept >= max_dropped, "out {o} pos {k}: kept the best two");
         }
     }

@@ -433,7 +433,8 @@ mod tests {
     fn window_and_values_are_honoured_at_their_boundaries() {
         // python: [(x, progress(cos,0.2,0.6,0.1,0.9,x)) for x in [0,0.2,0.3,0.4,0.6,0.8]]
         let s = Schedule::cos().with_window(0.2, 0.6).unwrap().with_values(0.1, 0.9).unwrap();
-        let want = [(0.0, 0.1), (0.2, 0.1), (0.3, 0.21715728752538102), (0.4, 0.5000000000000002), (0.6, 0.9), (0.8, 0.9)];
+        let want =
+            [(0.0, 0.1), (0.2, 0.1), (0.3, 0.21715728752538102), (0.4, 0.5000000000000002), (0.6, 0.9), (0.8, 0.9)];
         for (pct, v) in want {
             assert!((s.progress(pct) - v).abs() < 1e-12, "at {pct}: {}", s.progress(pct));
         }
@@ -473,13 +474,13 @@ mod tests {
         ])
         .unwrap();
         let want = [
-            (0.0, 0.2),  // before the first window: its start value
-            (0.2, 0.4),  // halfway along the first line
-            (0.4, 0.6),  // between windows: the first one's end value
-            (0.5, 0.8),  // the one-shot jump
-            (0.6, 0.8),  // held
-            (0.8, 0.9),  // halfway along the last line
-            (1.0, 1.0),  // after the last window
+            (0.0, 0.2), // before the first window: its start value
+            (0.2, 0.4), // halfway along the first line
+            (0.4, 0.6), // between windows: the first one's end value
+            (0.5, 0.8), // the one-shot jump
+            (0.6, 0.8), // held
+            (0.8, 0.9), // halfway along the last line
+            (1.0, 1.0), // after the last window
         ];
         for (pct, v) in want {
             assert!((s.progress(pct) - v).abs() < 1e-12, "at {pct}: {}", s.progress(pct));
