@@ -259,25 +259,30 @@ pub(super) fn softmax_rows(z: &[f32], bias: &[f32], c: usize) -> Vec<f64> {
     out
 }
 
-/// `Σ t·ln t` with `0·ln 0 = 0` (torch's `kl_div` convention for zero targets).
-fn entropy_sum(t: &[f64]) -> f64 {
-    t.iter().filter(|&&x| x > 0.0).map(|&x| x * x.ln()).sum()
+/// `ln t` with `ln 0` read as 0: the term `t·(ln t − ln q)` of a zero target is 0, torch's `kl_div`
+/// convention.
+fn ln_or_zero(t: &[f64]) -> Vec<f32> {
+    t.iter().map(|&x| if x > 0.0 { x.ln() as f32 } else { 0.0 }).collect()
 }
 
-/// `KL_batchmean(log_softmax(z) ‖ t) = (Σ t ln t − Σ t·log_softmax(z)) / batch`, `t` a constant.
-fn kl_batchmean(z: Logits<Traced>, t: Vec<f64>) -> Result<Loss, CompressError> {
+fn to_f32(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
+/// `KL_batchmean(log_softmax(z) ‖ t) = Σ t·(ln t − log_softmax(z)) / batch`, `t` a constant. The gap
+/// is taken element by element, so two close distributions give a small loss without cancellation.
+fn kl_batchmean(z: Logits<Traced>, t: &[f64]) -> Result<Loss, CompressError> {
     let (b, c) = *z.shape();
-    let entropy = entropy_sum(&t);
-    let t = z.device().tensor_from_vec(t.iter().map(|&x| x as f32).collect(), (b, c));
-    let cross = z.try_log_softmax::<Axis<1>>()?.try_mul(t)?.try_sum::<Rank0, _>()?;
-    Ok(cross.try_mul(-1.0 / b as f32)?.try_add((entropy / b as f64) as f32)?)
+    let dev = z.device().clone();
+    let gap = z.try_log_softmax::<Axis<1>>()?.try_negate()?.try_add(dev.tensor_from_vec(ln_or_zero(t), (b, c)))?;
+    Ok(gap.try_mul(dev.tensor_from_vec(to_f32(t), (b, c)))?.try_sum::<Rank0, _>()?.try_div(b as f32)?)
 }
 
 fn soft_target(student: Logits<Traced>, teacher: &Logits, temperature: f32) -> Result<Loss, CompressError> {
     let (_, c) = *student.shape();
     let q = teacher.as_vec();
     let t = softmax_rows(&q.iter().map(|x| x / temperature).collect::<Vec<_>>(), &vec![0.0; q.len()], c);
-    let kl = kl_batchmean(student.try_div(temperature)?, t)?;
+    let kl = kl_batchmean(student.try_div(temperature)?, &t)?;
     Ok(kl.try_mul(temperature * temperature)?)
 }
 
@@ -316,7 +321,6 @@ fn decoupled_kd(
     let t_soft = softmax_rows(&zt, &vec![0.0; zt.len()], c);
     let tt: Vec<f64> = targets.iter().enumerate().map(|(i, &y)| t_soft[i * c + y]).collect();
     let to: Vec<f64> = tt.iter().map(|p| 1.0 - p).collect();
-    let constant = entropy_sum(&tt) + entropy_sum(&to);
     let mut onehot = vec![0.0f32; b * c];
     targets.iter().enumerate().for_each(|(i, &y)| onehot[i * c + y] = 1.0);
     let onehot = dev.tensor_from_vec(onehot, (b, c));
@@ -326,19 +330,19 @@ fn decoupled_kd(
     let p_other = p_target.retaped::<Traced>().try_negate()?.try_add(1.0)?;
     let ln_target = p_target.put_tape(tape).try_clamp(1e-7, f32::MAX)?.try_ln()?;
     let ln_other = p_other.try_clamp(1e-7, f32::MAX)?.try_ln()?;
-    let as_tensor = |v: &[f64]| dev.tensor_from_vec(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), (b,));
-    let cross = ln_target
-        .try_mul(as_tensor(&tt))?
-        .try_sum::<Rank0, _>()?
-        .try_add(ln_other.try_mul(as_tensor(&to))?.try_sum::<Rank0, _>()?)?;
-    let tckd = cross.try_mul(-1.0 / b as f32)?.try_add((constant / b as f64) as f32)?;
+    // Σ over the batch of tt·(ln tt − ln ps) + to·(ln to − ln (1 − ps)).
+    let binary_term = |ln_q: Tensor<(usize,), f32, Cpu, Traced>, t: &[f64]| -> Result<Loss, CompressError> {
+        let gap = ln_q.try_negate()?.try_add(dev.tensor_from_vec(ln_or_zero(t), (b,)))?;
+        Ok(gap.try_mul(dev.tensor_from_vec(to_f32(t), (b,)))?.try_sum::<Rank0, _>()?)
+    };
+    let tckd = binary_term(ln_target, &tt)?.try_add(binary_term(ln_other, &to)?)?.try_div(b as f32)?;
 
     // NCKD: KL of the softmaxes with the target class removed.
     let student_bias = target_bias(&zs, targets, c, normalize);
     let teacher_bias = target_bias(&zt, targets, c, normalize);
     let t_nt = softmax_rows(&zt, &teacher_bias, c);
     let z_nt = z.retaped::<Traced>().try_add(dev.tensor_from_vec(student_bias, (b, c)))?;
-    let nckd = kl_batchmean(z_nt, t_nt)?;
+    let nckd = kl_batchmean(z_nt, &t_nt)?;
 
     let t2 = temperature * temperature;
     Ok(tckd.try_mul(alpha * t2)?.try_add(nckd.try_mul(beta * t2)?)?)
