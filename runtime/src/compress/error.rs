@@ -149,6 +149,16 @@ pub enum CompressError {
         /// The domain.
         hint: &'static str,
     },
+    /// A granularity, criterion or schedule name that does not exist.
+    #[error("unknown {what} `{name}`; valid names: {valid}")]
+    UnknownName {
+        /// What was named ("conv granularity", "criterion", "schedule").
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The valid names, comma-separated.
+        valid: String,
+    },
     /// dfdx's CPU device failed.
     #[error("the CPU device failed: {0}")]
     Device(String),

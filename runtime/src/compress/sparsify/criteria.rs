@@ -139,13 +139,36 @@ pub enum Criterion {
     UpdatingMovmag,
     /// |W|·‖X‖ with ‖X‖ the activation norm of the weight's input channel (Wanda).
     Wanda,
-    /// First-order Taylor: (W·∇W)². Needs the gradient; an error without it.
+    /// First-order Taylor: (W·∇W)², mean over the group. Needs the gradient; an error without it.
+    /// Unlike fasterai's `grad_crit` it goes through the rescale and the mask like every criterion:
+    /// the scores only gain `f32::EPSILON`, and pruned weights (W = 0) score 0 either way.
     Taylor,
     /// (W·∇W)² when a gradient is given, W² otherwise (fasterai's `grad_crit` fallback, asked for explicitly).
     TaylorOrSquared,
 }
 
 impl Criterion {
+    /// Every criterion, `Random` with seed 0.
+    pub const ALL: [Criterion; 17] = [
+        Self::Random { seed: 0 },
+        Self::LargeFinal,
+        Self::SquaredFinal,
+        Self::SmallFinal,
+        Self::LargeInit,
+        Self::SmallInit,
+        Self::LargeInitLargeFinal,
+        Self::SmallInitSmallFinal,
+        Self::MagnitudeIncrease,
+        Self::Movement,
+        Self::Movmag,
+        Self::UpdatingMagnitudeIncrease,
+        Self::UpdatingMovement,
+        Self::UpdatingMovmag,
+        Self::Wanda,
+        Self::Taylor,
+        Self::TaylorOrSquared,
+    ];
+
     /// The snake_case name.
     pub fn name(self) -> &'static str {
         match self {
@@ -259,6 +282,24 @@ impl Criterion {
                 Some(g) => zip(g, |a, b| (a * b) * (a * b)),
                 None => map(|x| x * x),
             },
+        })
+    }
+}
+
+impl std::str::FromStr for Criterion {
+    type Err = CompressError;
+    /// Reads a snake_case name (`random` gets seed 0); an unknown one lists the valid names.
+    ///
+    /// ```
+    /// # use fasterai_runtime::compress::sparsify::Criterion;
+    /// assert_eq!("movmag".parse::<Criterion>().unwrap(), Criterion::Movmag);
+    /// assert!("grad".parse::<Criterion>().unwrap_err().to_string().contains("taylor"));
+    /// ```
+    fn from_str(name: &str) -> Result<Self, CompressError> {
+        Self::ALL.into_iter().find(|c| c.name() == name).ok_or_else(|| CompressError::UnknownName {
+            what: "criterion",
+            name: name.to_string(),
+            valid: Self::ALL.map(|c| c.name()).join(", "),
         })
     }
 }

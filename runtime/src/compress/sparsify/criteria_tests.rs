@@ -234,3 +234,12 @@ fn activation_stats_reject_bad_input() {
     s.add_batch(&[0.0; 4], &[2, 2]).unwrap();
     assert_eq!(s.add_batch(&[0.0; 3], &[1, 3]), Err(CompressError::ChannelMismatch { expected: 2, found: 3 }));
 }
+
+#[test]
+fn names_parse_back() {
+    for c in Criterion::ALL {
+        assert_eq!(c.name().parse::<Criterion>().unwrap(), c);
+    }
+    let err = "vector".parse::<Criterion>().unwrap_err();
+    assert!(matches!(err, CompressError::UnknownName { what: "criterion", .. }), "{err}");
+}

@@ -16,6 +16,7 @@
 //! ```
 
 use std::fmt;
+use std::str::FromStr;
 
 use crate::compress::CompressError;
 
@@ -298,6 +299,32 @@ impl Granularity {
     }
 }
 
+fn unknown(what: &'static str, name: &str, valid: impl Iterator<Item = &'static str>) -> CompressError {
+    CompressError::UnknownName { what, name: name.to_string(), valid: valid.collect::<Vec<_>>().join(", ") }
+}
+
+impl FromStr for ConvGranularity {
+    type Err = CompressError;
+    /// Reads a snake_case name; an unknown one (such as fasterai's README's `vector`) lists the valid names.
+    fn from_str(name: &str) -> Result<Self, CompressError> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.name() == name)
+            .ok_or_else(|| unknown("conv granularity", name, Self::ALL.iter().map(|g| g.name())))
+    }
+}
+
+impl FromStr for LinearGranularity {
+    type Err = CompressError;
+    /// Reads a snake_case name; an unknown one lists the valid names.
+    fn from_str(name: &str) -> Result<Self, CompressError> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.name() == name)
+            .ok_or_else(|| unknown("linear granularity", name, Self::ALL.iter().map(|g| g.name())))
+    }
+}
+
 impl fmt::Display for Granularity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -419,6 +446,20 @@ mod tests {
         // Filter mask [1, 0]: the second filter's 4 weights are zero.
         let g = Granularity::Conv(ConvGranularity::Filter);
         assert_eq!(g.broadcast(&[1.0, 0.0], &[2, 1, 1, 1], &[2, 1, 2, 2]).unwrap(), [1., 1., 1., 1., 0., 0., 0., 0.]);
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_valid_ones() {
+        for g in ConvGranularity::ALL {
+            assert_eq!(g.name().parse::<ConvGranularity>().unwrap(), g);
+        }
+        for g in LinearGranularity::ALL {
+            assert_eq!(g.name().parse::<LinearGranularity>().unwrap(), g);
+        }
+        let err = "vector".parse::<ConvGranularity>().unwrap_err().to_string();
+        assert!(err.contains("`vector`") && err.contains("shared_horizontal_slice"), "{err}");
+        let err = "filter".parse::<LinearGranularity>().unwrap_err().to_string();
+        assert!(err.contains("weight, column, row, layer"), "{err}");
     }
 
     #[test]

@@ -188,6 +188,35 @@ impl Schedule {
         Self::single(Curve::Dsd, 0.0)
     }
 
+    /// The names [`Schedule::by_name`] reads.
+    pub const NAMES: [&'static str; 7] = ["one_shot", "iterative", "agp", "one_cycle", "cos", "lin", "dsd"];
+
+    /// A schedule from its fasterai name, with fasterai's defaults (`iterative` takes 3 steps).
+    ///
+    /// ```
+    /// # use fasterai_runtime::compress::sparsify::Schedule;
+    /// assert_eq!(Schedule::by_name("agp").unwrap(), Schedule::agp());
+    /// assert!(Schedule::by_name("cosine").unwrap_err().to_string().contains("cos, lin"));
+    /// ```
+    pub fn by_name(name: &str) -> Result<Self, CompressError> {
+        Ok(match name {
+            "one_shot" => Self::one_shot(),
+            "iterative" => Self::iterative(3)?,
+            "agp" => Self::agp(),
+            "one_cycle" => Self::one_cycle(),
+            "cos" => Self::cos(),
+            "lin" => Self::lin(),
+            "dsd" => Self::dsd(),
+            _ => {
+                return Err(CompressError::UnknownName {
+                    what: "schedule",
+                    name: name.to_string(),
+                    valid: Self::NAMES.join(", "),
+                })
+            }
+        })
+    }
+
     /// Any curve over the whole of training, from 0 to 1.
     pub fn from_curve(curve: Curve) -> Self {
         Self::single(curve, 0.0)
@@ -486,6 +515,22 @@ mod tests {
             assert!((s.progress(pct) - v).abs() < 1e-12, "at {pct}: {}", s.progress(pct));
         }
         assert!(s.clone().with_window(0.0, 1.0).is_err(), "a chain has no single window");
+    }
+
+    #[test]
+    fn every_name_builds_its_schedule() {
+        let built: Vec<Schedule> = Schedule::NAMES.iter().map(|n| Schedule::by_name(n).unwrap()).collect();
+        let want = [
+            Schedule::one_shot(),
+            Schedule::iterative(3).unwrap(),
+            Schedule::agp(),
+            Schedule::one_cycle(),
+            Schedule::cos(),
+            Schedule::lin(),
+            Schedule::dsd(),
+        ];
+        assert_eq!(built, want);
+        assert!(matches!(Schedule::by_name("linear"), Err(CompressError::UnknownName { .. })));
     }
 
     #[test]
