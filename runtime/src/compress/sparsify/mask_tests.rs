@@ -184,3 +184,39 @@ fn the_report_reads_like_the_walkthrough() {
     let report = SparsityReport::new(vec![line, LayerSparsity::measure("fc", &[0.0, 0.0])]);
     assert_eq!(report.to_string(), "Sparsity in conv3: 62.30%\nSparsity in fc: 100.00%\nOverall sparsity: 62.38%\n");
 }
+
+#[test]
+fn smallvgg_like_filters_global_50_percent_raw_collapses_balanced_does_not() {
+    use crate::compress::sparsify::{ConvGranularity, Criteria, Criterion, Granularity, WeightState};
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+    // DESIGN.md's SmallVgg convs (out, in, 3, 3) at a Kaiming-uniform-like init: |W| ~ 1/sqrt(fan_in), so
+    // filter scores of wide-input layers are small. Scored by large_final over filters, as a user would.
+    let convs = [("conv1", 32, 1), ("conv2", 32, 32), ("conv3", 64, 32), ("conv4", 64, 64)];
+    let mut rng = SmallRng::seed_from_u64(5);
+    let layers: Vec<LayerScores> = convs
+        .iter()
+        .map(|&(name, out, cin)| {
+            let shape = [out, cin, 3, 3];
+            let bound = 1.0 / ((cin * 9) as f32).sqrt();
+            let w: Vec<f32> = (0..out * cin * 9).map(|_| rng.gen_range(-bound..bound)).collect();
+            let state = WeightState::new(&w, &shape);
+            let g = Criteria::new(Criterion::LargeFinal).scores(&state, Granularity::Conv(ConvGranularity::Filter));
+            let g = g.unwrap();
+            LayerScores { name: name.into(), params_per_group: g.weights_per_group(&shape), scores: g.values }
+        })
+        .collect();
+    let widths = |masks: &[Vec<f32>]| masks.iter().map(|m| m.iter().sum::<f32>() as usize).collect::<Vec<_>>();
+
+    let raw = widths(&global_masks(&layers, pct(50.0), &GlobalOptions::default()).unwrap());
+    assert_eq!(raw.iter().sum::<usize>(), 96, "{raw:?}"); // half of 192 filters
+    assert!(raw.iter().any(|&w| w <= 1), "raw ranking collapses a layer: {raw:?}");
+
+    let balanced = widths(&global_masks(&layers, pct(50.0), &GlobalOptions::balanced()).unwrap());
+    for ((name, out, _), w) in convs.iter().zip(&balanced) {
+        assert!(*w >= out / 4, "{name} kept {w} of {out}: {balanced:?}");
+    }
+    // The budget counts weights: 50% of them are gone, within one filter of the widest layer.
+    let total: usize = layers.iter().map(|l| l.scores.len() * l.params_per_group).sum();
+    let kept: usize = layers.iter().zip(&balanced).map(|(l, w)| w * l.params_per_group).sum();
+    assert!(kept >= total / 2 && kept - total / 2 < 576, "kept {kept} of {total} weights");
+}
