@@ -20,6 +20,9 @@ pub enum Error {
     /// A measurement failed (see [`crate::measure::MeasureError`]).
     #[error(transparent)]
     Measure(#[from] crate::measure::MeasureError),
+    /// A compression pass got bad input (see [`crate::compress::CompressError`]).
+    #[error(transparent)]
+    Compress(#[from] crate::compress::CompressError),
 }
 
 /// `Result` with fasterai's [`Error`].

@@ -1,0 +1,171 @@
+//! Errors of the compression passes: each says what was wrong and what to do instead.
+
+/// What can go wrong building a schedule, scoring weights, computing masks or a distillation loss.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompressError {
+    /// A schedule boundary or value is not a fraction.
+    #[error("schedule {what} is {value}, outside [0, 1]; give a fraction of training (or of the target) in [0, 1]")]
+    ScheduleOutOfRange {
+        /// Which field (`start_pct`, `end_pct`, `start_val`, `end_val`).
+        what: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A schedule would end before it starts.
+    #[error("schedule starts at {start_pct} of training but ends at {end_pct}; start_pct must not exceed end_pct")]
+    ScheduleReversed {
+        /// Where the schedule starts.
+        start_pct: f64,
+        /// Where it ends.
+        end_pct: f64,
+    },
+    /// An iterative schedule with no step.
+    #[error("an iterative schedule needs at least one step; n_steps was 0")]
+    ZeroSteps,
+    /// A chain of schedules with no segment, or whose segments overlap or are out of order.
+    #[error("cannot chain schedules: {reason}")]
+    BadChain {
+        /// What is wrong with the chain.
+        reason: String,
+    },
+    /// A weight of a rank the granularity, criterion or pattern does not apply to.
+    #[error("{what} applies to weights of rank {expected} ((out, in) or (out, in, kh, kw)), but the weight has shape {shape:?}")]
+    RankMismatch {
+        /// What was applied ("granularity `filter`", "criterion `wanda`", "N:M sparsity").
+        what: String,
+        /// The rank(s) it applies to ("4", "2 or 4").
+        expected: &'static str,
+        /// The weight's shape.
+        shape: Vec<usize>,
+    },
+    /// Two arrays that must have the same length do not.
+    #[error("{what} has {found} values but {expected} were expected (shape {shape:?})")]
+    LengthMismatch {
+        /// Which array.
+        what: &'static str,
+        /// The expected length.
+        expected: usize,
+        /// The length given.
+        found: usize,
+        /// The shape the expected length comes from.
+        shape: Vec<usize>,
+    },
+    /// A criterion needs an input the weight state does not carry.
+    #[error("criterion `{criterion}` needs the {needs}; {hint}")]
+    MissingInput {
+        /// The criterion's name.
+        criterion: &'static str,
+        /// What it needs ("initial weights", "gradient", ...).
+        needs: &'static str,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// Calibration activations of a rank other than 2 or 4.
+    #[error("calibration activations must be (batch, C) or (batch, C, H, W), got shape {shape:?}")]
+    ActivationRank {
+        /// The shape given.
+        shape: Vec<usize>,
+    },
+    /// Calibration batches with different channel counts.
+    #[error("calibration batch has {found} channels but earlier batches had {expected}")]
+    ChannelMismatch {
+        /// Channels of the earlier batches.
+        expected: usize,
+        /// Channels of this batch.
+        found: usize,
+    },
+    /// A statistic asked of no data.
+    #[error("no calibration batch was added; run at least one batch through the layer before asking for its activation norm")]
+    NoCalibrationData,
+    /// N:M sparsity on a layer whose input channels do not split into groups of M.
+    #[error("{n}:{m} sparsity on layer `{layer}` needs input channels divisible by {m}, but it has {in_channels}; leave this layer out of N:M or change its width")]
+    NmIndivisible {
+        /// The layer's name.
+        layer: String,
+        /// Its input channels.
+        in_channels: usize,
+        /// Weights kept per group.
+        n: usize,
+        /// Group size.
+        m: usize,
+    },
+    /// An N:M pattern that keeps more than its group holds, or a group of size 0.
+    #[error("an N:M pattern needs 0 < N <= M, got {n}:{m}")]
+    BadNm {
+        /// Weights kept per group.
+        n: usize,
+        /// Group size.
+        m: usize,
+    },
+    /// A `round_to` of zero.
+    #[error("round_to must be at least 1")]
+    ZeroRoundTo,
+    /// Global ranking over no layer, or a layer with no group.
+    #[error("cannot compute a mask: {reason}")]
+    NothingToRank {
+        /// Why.
+        reason: String,
+    },
+    /// A distillation loss got inputs of incompatible shapes.
+    #[error("{loss}: student {what} has shape {student:?} but the teacher's has {teacher:?}; {hint}")]
+    ShapeMismatch {
+        /// The loss's name.
+        loss: &'static str,
+        /// What was compared ("logits", "feature map 2").
+        what: String,
+        /// Student shape.
+        student: Vec<usize>,
+        /// Teacher shape.
+        teacher: Vec<usize>,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// A loss that needs class labels got none, or labels out of range.
+    #[error("{loss} {problem}")]
+    BadTargets {
+        /// The loss's name.
+        loss: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A loss given feature maps when it needs logits, or the other way round, or no pair at all.
+    #[error("{loss} {problem}")]
+    WrongInputs {
+        /// The loss's name.
+        loss: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A loss parameter out of its domain (temperature ≤ 0, margin < 0, ...).
+    #[error("{loss}: {what} = {value} is invalid; {hint}")]
+    BadParameter {
+        /// The loss's name.
+        loss: &'static str,
+        /// The parameter.
+        what: &'static str,
+        /// Its value.
+        value: f64,
+        /// The domain.
+        hint: &'static str,
+    },
+    /// A granularity, criterion or schedule name that does not exist.
+    #[error("unknown {what} `{name}`; valid names: {valid}")]
+    UnknownName {
+        /// What was named ("conv granularity", "criterion", "schedule").
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The valid names, comma-separated.
+        valid: String,
+    },
+    /// dfdx's CPU device failed.
+    #[error("the CPU device failed: {0}")]
+    Device(String),
+}
+
+impl From<dfdx::tensor::CpuError> for CompressError {
+    fn from(e: dfdx::tensor::CpuError) -> Self {
+        Self::Device(format!("{e:?}"))
+    }
+}
