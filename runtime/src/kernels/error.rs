@@ -70,4 +70,20 @@ pub enum KernelError {
         /// Column buffer length needed.
         expected_col: usize,
     },
+    /// Batched convolution buffers disagree with the problem's sizes.
+    #[error("convolution buffers of {input} (input), {weight} (weight), {output} (output) elements given, the sizes need {expected_input}, {expected_weight} and {expected_output}")]
+    ConvBuffers {
+        /// Input length given.
+        input: usize,
+        /// Weight length given.
+        weight: usize,
+        /// Output (or output-gradient) length given.
+        output: usize,
+        /// Input length needed.
+        expected_input: usize,
+        /// Weight length needed.
+        expected_weight: usize,
+        /// Output length needed.
+        expected_output: usize,
+    },
 }

@@ -1,1 +1,2 @@
 //! Tape-aware custom ops (forward plus hand-written backward) on dfdx's public tape API.
+pub mod conv2d;

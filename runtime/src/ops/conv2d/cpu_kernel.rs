@@ -1,0 +1,250 @@
+//! The CPU loops of conv2d: im2col + GEMM per image, images spread over the rayon pool.
+//!
+//! Layout choices (NCHW, `L = OH·OW` output positions, `R = C·K·K` receptive-field length):
+//! every product puts `L`, the largest dimension, as the contiguous row dimension `m` of the
+//! destination, which the packed GEMM prefers:
+//! - forward:          `out_n (L × O, col-major) = col_nᵀ (L × R) · Wᵀ (R × O)`
+//! - input gradient:   `dcol_n (L × R, col-major) = g_nᵀ (L × O) · W (O × R)`, then col2im
+//! - weight gradient:  `dWᵀ (R × O, col-major) += col_n (R × L) · g_nᵀ (L × O)`
+//!
+//! Threading: with at least as many images as threads, each rayon task runs whole images with a
+//! single-threaded GEMM and its own scratch (column buffer, weight-gradient accumulator, reduced
+//! at the end); with fewer images (batch 1) the GEMMs themselves run on every core.
+
+use rayon::prelude::*;
+
+use crate::kernels::{
+    col2im, gemm, im2col, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism,
+};
+
+/// Sizes of one batched convolution.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConvProblem {
+    /// Images in the batch.
+    pub batch: usize,
+    /// Per-image geometry (input channels, size, kernel, stride, padding).
+    pub geometry: ConvGeometry,
+    /// Output channels `O`.
+    pub out_channels: usize,
+}
+
+impl ConvProblem {
+    pub fn in_image_len(&self) -> usize {
+        self.geometry.image_len()
+    }
+    pub fn out_image_len(&self) -> usize {
+        self.out_channels * self.geometry.out_len()
+    }
+    pub fn weight_len(&self) -> usize {
+        self.out_channels * self.geometry.col_rows()
+    }
+
+    /// Run images in parallel (each GEMM sequential) unless there are fewer images than threads.
+    fn image_parallel(&self) -> bool {
+        let threads = rayon::current_num_threads();
+        threads > 1 && self.batch >= threads
+    }
+
+    fn check(
+        &self,
+        x: usize,
+        w: usize,
+        bias: Option<usize>,
+        out: usize,
+    ) -> Result<(), KernelError> {
+        let expected_bias = bias.map(|_| self.out_channels);
+        if x != self.batch * self.in_image_len()
+            || w != self.weight_len()
+            || bias != expected_bias
+            || out != self.batch * self.out_image_len()
+        {
+            return Err(KernelError::ConvBuffers {
+                input: x,
+                weight: w,
+                output: out,
+                expected_input: self.batch * self.in_image_len(),
+                expected_weight: self.weight_len(),
+                expected_output: self.batch * self.out_image_len(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The column matrix of one image: the image itself for pointwise convolutions, else im2col
+/// into `scratch`.
+fn columns<'a>(
+    g: &ConvGeometry,
+    image: &'a [f32],
+    scratch: &'a mut Vec<f32>,
+) -> Result<&'a [f32], KernelError> {
+    if g.is_pointwise() {
+        return Ok(image);
+    }
+    scratch.resize(g.col_len(), 0.0);
+    im2col(image, g, scratch)?;
+    Ok(scratch)
+}
+
+fn forward_image(
+    p: &ConvProblem,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    scratch: &mut Vec<f32>,
+    parallelism: Parallelism,
+) -> Result<(), KernelError> {
+    let g = &p.geometry;
+    let (l, r, o) = (g.out_len(), g.col_rows(), p.out_channels);
+    let accumulate = match bias {
+        Some(b) => {
+            for (plane, &bo) in out.chunks_exact_mut(l).zip(b) {
+                plane.fill(bo);
+            }
+            Accumulate::Add
+        }
+        None => Accumulate::Overwrite,
+    };
+    let col = columns(g, x, scratch)?;
+    gemm(
+        MatMut::col_major(out, l, o)?,
+        MatRef::row_major(col, r, l)?.t(),
+        MatRef::row_major(w, o, r)?.t(),
+        accumulate,
+        parallelism,
+    )
+}
+
+/// `out = conv(x, w) + bias` for the whole batch (`out` overwritten).
+pub(crate) fn forward(
+    p: &ConvProblem,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    p.check(x.len(), w.len(), bias.map(<[f32]>::len), out.len())?;
+    if p.batch == 0 || p.out_image_len() == 0 {
+        return Ok(());
+    }
+    let (in_len, out_len) = (p.in_image_len().max(1), p.out_image_len());
+    if p.image_parallel() {
+        out.par_chunks_mut(out_len).zip(x.par_chunks(in_len)).try_for_each_init(
+            Vec::new,
+            |scratch, (out_n, x_n)| {
+                forward_image(p, x_n, w, bias, out_n, scratch, Parallelism::Sequential)
+            },
+        )
+    } else {
+        let mut scratch = Vec::new();
+        for (out_n, x_n) in out.chunks_exact_mut(out_len).zip(x.chunks(in_len)) {
+            forward_image(p, x_n, w, bias, out_n, &mut scratch, Parallelism::AllCores)?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-task scratch of the backward pass: a column buffer, a column-gradient buffer and the
+/// task's own weight/bias gradient accumulators (summed over tasks at the end).
+struct BackwardScratch {
+    col: Vec<f32>,
+    dcol: Vec<f32>,
+    dw_t: Vec<f32>,
+    db: Vec<f32>,
+}
+
+impl BackwardScratch {
+    fn new(p: &ConvProblem) -> Self {
+        Self {
+            col: Vec::new(),
+            dcol: Vec::new(),
+            dw_t: vec![0.0; p.weight_len()],
+            db: vec![0.0; p.out_channels],
+        }
+    }
+
+    fn merge(mut self, other: Self) -> Self {
+        for (a, b) in self.dw_t.iter_mut().zip(&other.dw_t) {
+            *a += b;
+        }
+        for (a, b) in self.db.iter_mut().zip(&other.db) {
+            *a += b;
+        }
+        self
+    }
+}
+
+fn backward_image(
+    p: &ConvProblem,
+    x: &[f32],
+    w: &[f32],
+    g_out: &[f32],
+    g_in: &mut [f32],
+    s: &mut BackwardScratch,
+    parallelism: Parallelism,
+) -> Result<(), KernelError> {
+    let g = &p.geometry;
+    let (l, r, o) = (g.out_len(), g.col_rows(), p.out_channels);
+    // Bias: sum of the output gradient over positions.
+    for (acc, plane) in s.db.iter_mut().zip(g_out.chunks_exact(l)) {
+        *acc += plane.iter().sum::<f32>();
+    }
+    // Weight: dWᵀ += col · gᵀ.
+    let col = columns(g, x, &mut s.col)?;
+    gemm(
+        MatMut::col_major(&mut s.dw_t, r, o)?,
+        MatRef::row_major(col, r, l)?,
+        MatRef::row_major(g_out, o, l)?.t(),
+        Accumulate::Add,
+        parallelism,
+    )?;
+    // Input: dcol = gᵀ · W seen as L × R column-major, then folded back.
+    let g_t = MatRef::row_major(g_out, o, l)?.t();
+    let w_mat = MatRef::row_major(w, o, r)?;
+    if g.is_pointwise() {
+        return gemm(MatMut::col_major(g_in, l, r)?, g_t, w_mat, Accumulate::Add, parallelism);
+    }
+    s.dcol.resize(g.col_len(), 0.0);
+    gemm(MatMut::col_major(&mut s.dcol, l, r)?, g_t, w_mat, Accumulate::Overwrite, parallelism)?;
+    col2im(&s.dcol, g, g_in)
+}
+
+/// Gradients of a batch: adds `∂loss/∂x` into `g_in` and returns `(∂loss/∂W, ∂loss/∂bias)`,
+/// the weight gradient in the weight's own `O × C × K × K` layout.
+pub(crate) fn backward(
+    p: &ConvProblem,
+    x: &[f32],
+    w: &[f32],
+    g_out: &[f32],
+    g_in: &mut [f32],
+) -> Result<(Vec<f32>, Vec<f32>), KernelError> {
+    p.check(x.len(), w.len(), None, g_out.len())?;
+    p.check(g_in.len(), w.len(), None, g_out.len())?;
+    let (in_len, out_len) = (p.in_image_len().max(1), p.out_image_len().max(1));
+    let total = if p.batch == 0 || p.out_image_len() == 0 {
+        BackwardScratch::new(p)
+    } else if p.image_parallel() {
+        g_in.par_chunks_mut(in_len)
+            .zip(x.par_chunks(in_len))
+            .zip(g_out.par_chunks(out_len))
+            .try_fold(
+                || BackwardScratch::new(p),
+                |mut s, ((g_in_n, x_n), g_n)| {
+                    backward_image(p, x_n, w, g_n, g_in_n, &mut s, Parallelism::Sequential)?;
+                    Ok::<_, KernelError>(s)
+                },
+            )
+            .try_reduce(|| BackwardScratch::new(p), |a, b| Ok(a.merge(b)))?
+    } else {
+        let mut s = BackwardScratch::new(p);
+        for ((g_in_n, x_n), g_n) in
+            g_in.chunks_exact_mut(in_len).zip(x.chunks(in_len)).zip(g_out.chunks(out_len))
+        {
+            backward_image(p, x_n, w, g_n, g_in_n, &mut s, Parallelism::AllCores)?;
+        }
+        s
+    };
+    // dWᵀ is R × O column-major, i.e. O × R row-major: already the weight's layout.
+    Ok((total.dw_t, total.db))
+}
