@@ -8,3 +8,5 @@ pub use dfdx::prelude::{
 };
 pub use crate::nn::{BatchNorm1D, BatchNorm2D, Dropout, Linear, ReLU, UnbiasedLinear};
 pub use crate::error::{Error, Result};
+pub use crate::nn::{Conv2D, UnbiasedConv2D};
+pub use crate::nn::{load_weights, save_weights};

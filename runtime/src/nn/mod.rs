@@ -24,3 +24,9 @@ pub type BatchNorm1D<const C: usize, E = f32, D = Cpu> = dfdx::nn::modules::Batc
 pub use dfdx::nn::modules::ReLU;
 /// dfdx's dropout (active only with a tape, i.e. while training).
 pub use dfdx::nn::modules::Dropout;
+
+mod conv2d;
+mod weights;
+
+pub use conv2d::{Conv2D, UnbiasedConv2D};
+pub use weights::{load_weights, save_weights, tensor_shapes};
