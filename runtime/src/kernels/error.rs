@@ -86,4 +86,14 @@ pub enum KernelError {
         /// Output length needed.
         expected_output: usize,
     },
+    /// A block of output rows outside the output image.
+    #[error("output rows {start}..{end} are not inside 0..{out_height}")]
+    RowRange {
+        /// First row of the block.
+        start: usize,
+        /// One past the last row.
+        end: usize,
+        /// Output height.
+        out_height: usize,
+    },
 }

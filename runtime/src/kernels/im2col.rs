@@ -5,6 +5,8 @@
 //! position `(oh, ow)`, the input pixel `x[c, oh·S + ki − P, ow·S + kj − P]` (zero in the padding).
 //! Output positions are the contiguous dimension, the large one in every product that uses it.
 
+use std::ops::Range;
+
 use super::KernelError;
 
 /// Sizes of one 2-D convolution over a single image: input `C × H × W`, square kernel `K`,
@@ -100,6 +102,23 @@ impl ConvGeometry {
         self.kernel == 1 && self.stride == 1 && self.padding == 0
     }
 
+    /// Checks buffers for a block of output rows; returns the block's positions `rows.len()·OW`.
+    fn check_rows(&self, image: usize, col: usize, rows: &Range<usize>) -> Result<usize, KernelError> {
+        if rows.start > rows.end || rows.end > self.out_height() {
+            return Err(KernelError::RowRange { start: rows.start, end: rows.end, out_height: self.out_height() });
+        }
+        let block = rows.len() * self.out_width();
+        if image != self.image_len() || col != self.col_rows() * block {
+            return Err(KernelError::BufferLength {
+                image,
+                expected_image: self.image_len(),
+                col,
+                expected_col: self.col_rows() * block,
+            });
+        }
+        Ok(block)
+    }
+
     fn check_buffers(&self, image: usize, col: usize) -> Result<(), KernelError> {
         if image != self.image_len() || col != self.col_len() {
             return Err(KernelError::BufferLength {
@@ -125,29 +144,37 @@ fn valid_outputs(out_len: usize, in_len: usize, offset: isize, stride: usize) ->
 
 /// Unfolds one image `x` (`C × H × W`) into `col` (`C·K·K × OH·OW`, overwritten).
 pub fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) -> Result<(), KernelError> {
-    g.check_buffers(x.len(), col.len())?;
+    im2col_rows(x, g, 0..g.out_height(), col)
+}
+
+/// [`im2col`] restricted to the output rows `rows`: `col` is `C·K·K × (rows.len()·OW)`, the
+/// columns of those output positions only. Lets callers work on cache-sized blocks.
+pub fn im2col_rows(x: &[f32], g: &ConvGeometry, rows: Range<usize>, col: &mut [f32]) -> Result<(), KernelError> {
+    let block = g.check_rows(x.len(), col.len(), &rows)?;
+    if block == 0 {
+        return Ok(());
+    }
     let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.padding as isize);
-    let (oh_len, ow_len) = (g.out_height(), g.out_width());
-    let l = oh_len * ow_len;
-    let mut rows = col.chunks_exact_mut(l);
+    let ow_len = g.out_width();
+    let mut col_rows = col.chunks_exact_mut(block);
     for plane in x.chunks_exact(h * w) {
         for ki in 0..k {
-            let (oh_lo, oh_hi) = valid_outputs(oh_len, h, ki as isize - p, s);
+            let (oh_lo, oh_hi) = valid_outputs(g.out_height(), h, ki as isize - p, s);
+            let (oh_lo, oh_hi) = (oh_lo.clamp(rows.start, rows.end), oh_hi.clamp(rows.start, rows.end));
             for kj in 0..k {
-                let row = rows.next().expect("col has C·K·K rows (checked)");
+                let row = col_rows.next().expect("col has C·K·K rows (checked)");
                 let col_off = kj as isize - p;
                 let (ow_lo, ow_hi) = valid_outputs(ow_len, w, col_off, s);
-                row[..oh_lo * ow_len].fill(0.0);
-                row[oh_hi * ow_len..].fill(0.0);
+                row[..(oh_lo - rows.start) * ow_len].fill(0.0);
+                row[(oh_hi - rows.start) * ow_len..].fill(0.0);
                 for oh in oh_lo..oh_hi {
                     let ih = (oh * s) as isize + ki as isize - p;
                     let src = &plane[ih as usize * w..][..w];
-                    let dst = &mut row[oh * ow_len..][..ow_len];
+                    let dst = &mut row[(oh - rows.start) * ow_len..][..ow_len];
                     dst[..ow_lo].fill(0.0);
                     dst[ow_hi..].fill(0.0);
                     if ow_lo < ow_hi {
-                        let first = (ow_lo * s) as isize + col_off;
-                        let first = first as usize;
+                        let first = ((ow_lo * s) as isize + col_off) as usize;
                         if s == 1 {
                             dst[ow_lo..ow_hi].copy_from_slice(&src[first..first + (ow_hi - ow_lo)]);
                         } else {
@@ -166,16 +193,25 @@ pub fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) -> Result<(), Kernel
 /// Folds `col` (`C·K·K × OH·OW`) back onto one image, adding into `x_grad` (`C × H × W`):
 /// the adjoint of [`im2col`].
 pub fn col2im(col: &[f32], g: &ConvGeometry, x_grad: &mut [f32]) -> Result<(), KernelError> {
-    g.check_buffers(x_grad.len(), col.len())?;
+    col2im_rows(col, g, 0..g.out_height(), x_grad)
+}
+
+/// [`col2im`] for the block of output rows `rows` (`col` is `C·K·K × (rows.len()·OW)`),
+/// adding into `x_grad`: the adjoint of [`im2col_rows`].
+pub fn col2im_rows(col: &[f32], g: &ConvGeometry, rows: Range<usize>, x_grad: &mut [f32]) -> Result<(), KernelError> {
+    let block = g.check_rows(x_grad.len(), col.len(), &rows)?;
+    if block == 0 {
+        return Ok(());
+    }
     let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.padding as isize);
-    let (oh_len, ow_len) = (g.out_height(), g.out_width());
-    let l = oh_len * ow_len;
-    let mut rows = col.chunks_exact(l);
+    let ow_len = g.out_width();
+    let mut col_rows = col.chunks_exact(block);
     for plane in x_grad.chunks_exact_mut(h * w) {
         for ki in 0..k {
-            let (oh_lo, oh_hi) = valid_outputs(oh_len, h, ki as isize - p, s);
+            let (oh_lo, oh_hi) = valid_outputs(g.out_height(), h, ki as isize - p, s);
+            let (oh_lo, oh_hi) = (oh_lo.clamp(rows.start, rows.end), oh_hi.clamp(rows.start, rows.end));
             for kj in 0..k {
-                let row = rows.next().expect("col has C·K·K rows (checked)");
+                let row = col_rows.next().expect("col has C·K·K rows (checked)");
                 let col_off = kj as isize - p;
                 let (ow_lo, ow_hi) = valid_outputs(ow_len, w, col_off, s);
                 if ow_lo >= ow_hi {
@@ -185,7 +221,7 @@ pub fn col2im(col: &[f32], g: &ConvGeometry, x_grad: &mut [f32]) -> Result<(), K
                 for oh in oh_lo..oh_hi {
                     let ih = ((oh * s) as isize + ki as isize - p) as usize;
                     let dst = &mut plane[ih * w..][..w];
-                    let src = &row[oh * ow_len..][ow_lo..ow_hi];
+                    let src = &row[(oh - rows.start) * ow_len..][ow_lo..ow_hi];
                     if s == 1 {
                         for (d, &v) in dst[first..first + src.len()].iter_mut().zip(src) {
                             *d += v;
@@ -316,6 +352,43 @@ mod tests {
         let lhs: f64 = unfolded.iter().zip(&c).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
         let rhs: f64 = x.iter().zip(&folded).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
         assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+    }
+
+    /// Blocks of output rows reproduce the matching columns of the full unfolding, and folding
+    /// every block adds up to folding the whole.
+    #[test]
+    fn row_blocks_match_the_whole() {
+        let mut rng = SmallRng::seed_from_u64(4);
+        for g in geometries() {
+            let x: Vec<f32> = (0..g.image_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let mut whole = vec![0.0; g.col_len()];
+            im2col_ref(&x, &g, &mut whole).unwrap();
+            let (oh, l) = (g.out_height(), g.out_len());
+            let ow = g.out_width();
+            let mut folded = vec![0.0; g.image_len()];
+            let mut folded_ref = vec![0.0; g.image_len()];
+            col2im_ref(&whole, &g, &mut folded_ref).unwrap();
+            let mut start = 0;
+            while start < oh {
+                let end = (start + 1 + start % 3).min(oh);
+                let block = (end - start) * ow;
+                let mut col = vec![f32::NAN; g.col_rows() * block];
+                im2col_rows(&x, &g, start..end, &mut col).unwrap();
+                for r in 0..g.col_rows() {
+                    assert_eq!(&col[r * block..][..block], &whole[r * l + start * ow..][..block], "{g:?} rows {start}..{end}");
+                }
+                col2im_rows(&col, &g, start..end, &mut folded).unwrap();
+                start = end;
+            }
+            for (a, b) in folded.iter().zip(&folded_ref) {
+                assert!((a - b).abs() < 1e-5, "{g:?}: {a} vs {b}");
+            }
+        }
+        let g = ConvGeometry::new(1, 4, 4, 3, 1, 0).unwrap();
+        assert!(matches!(
+            im2col_rows(&[0.0; 16], &g, 1..3, &mut [0.0; 18]),
+            Err(KernelError::RowRange { start: 1, end: 3, out_height: 2 })
+        ));
     }
 
     #[test]

@@ -6,4 +6,4 @@ mod im2col;
 
 pub use error::KernelError;
 pub use gemm::{gemm, gemm_ref, Accumulate, MatMut, MatRef, Parallelism};
-pub use im2col::{col2im, col2im_ref, im2col, im2col_ref, ConvGeometry};
+pub use im2col::{col2im, col2im_ref, col2im_rows, im2col, im2col_ref, im2col_rows, ConvGeometry};

@@ -7,19 +7,54 @@
 //! - input gradient:   `dcol_n (L × R, col-major) = g_nᵀ (L × O) · W (O × R)`, then col2im
 //! - weight gradient:  `dWᵀ (R × O, col-major) += col_n (R × L) · g_nᵀ (L × O)`
 //!
+//! Blocking: the columns of one image are built a block of output rows at a time (about
+//! `COL_BLOCK_FLOATS` floats), so im2col writes and the GEMM reads stay in L2; the scratch buffers
+//! are thread-local and reused across calls (no allocation or page faults on the hot path).
+//!
 //! Threading: with at least as many images as threads, each rayon task runs whole images with a
 //! single-threaded GEMM and its own scratch (column buffer, weight-gradient accumulator, reduced
 //! at the end); with fewer images (batch 1) the GEMMs themselves run on every core.
 
+use std::cell::Cell;
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use crate::kernels::{
-    col2im, gemm, im2col, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism,
+    col2im_rows, gemm, im2col_rows, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism,
 };
+
+/// Target size of one block of columns: 48 Ki floats = 192 KiB, half of Zen 3's L2 (the rest
+/// holds the packed weights and the destination block).
+const COL_BLOCK_FLOATS: usize = 48 * 1024;
+
+thread_local! {
+    /// Per-thread scratch (column block, column-gradient block), taken and put back by
+    /// [`with_scratch`] so a re-entrant call just gets fresh buffers.
+    static SCRATCH: Cell<(Vec<f32>, Vec<f32>)> = const { Cell::new((Vec::new(), Vec::new())) };
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+    let (mut col, mut dcol) = SCRATCH.with(Cell::take);
+    let result = f(&mut col, &mut dcol);
+    SCRATCH.with(|cell| cell.set((col, dcol)));
+    result
+}
+
+/// Blocks of output rows covering the image. A parallel GEMM (batch smaller than the thread
+/// count) gets the whole image so each product is large enough to split.
+fn row_blocks(g: &ConvGeometry, parallelism: Parallelism) -> impl Iterator<Item = Range<usize>> {
+    let oh = g.out_height();
+    let rows = match parallelism {
+        Parallelism::AllCores => oh,
+        Parallelism::Sequential => (COL_BLOCK_FLOATS / (g.col_rows() * g.out_width()).max(1)).clamp(1, oh.max(1)),
+    };
+    (0..oh).step_by(rows.max(1)).map(move |start| start..(start + rows).min(oh))
+}
 
 /// Sizes of one batched convolution.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ConvProblem {
+pub struct ConvProblem {
     /// Images in the batch.
     pub batch: usize,
     /// Per-image geometry (input channels, size, kernel, stride, padding).
@@ -29,12 +64,15 @@ pub(crate) struct ConvProblem {
 }
 
 impl ConvProblem {
+    /// Elements of one input image, `C·H·W`.
     pub fn in_image_len(&self) -> usize {
         self.geometry.image_len()
     }
+    /// Elements of one output image, `O·OH·OW`.
     pub fn out_image_len(&self) -> usize {
         self.out_channels * self.geometry.out_len()
     }
+    /// Elements of the weight, `O·C·K·K`.
     pub fn weight_len(&self) -> usize {
         self.out_channels * self.geometry.col_rows()
     }
@@ -71,28 +109,12 @@ impl ConvProblem {
     }
 }
 
-/// The column matrix of one image: the image itself for pointwise convolutions, else im2col
-/// into `scratch`.
-fn columns<'a>(
-    g: &ConvGeometry,
-    image: &'a [f32],
-    scratch: &'a mut Vec<f32>,
-) -> Result<&'a [f32], KernelError> {
-    if g.is_pointwise() {
-        return Ok(image);
-    }
-    scratch.resize(g.col_len(), 0.0);
-    im2col(image, g, scratch)?;
-    Ok(scratch)
-}
-
 fn forward_image(
     p: &ConvProblem,
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
     out: &mut [f32],
-    scratch: &mut Vec<f32>,
     parallelism: Parallelism,
 ) -> Result<(), KernelError> {
     let g = &p.geometry;
@@ -106,18 +128,31 @@ fn forward_image(
         }
         None => Accumulate::Overwrite,
     };
-    let col = columns(g, x, scratch)?;
-    gemm(
-        MatMut::col_major(out, l, o)?,
-        MatRef::row_major(col, r, l)?.t(),
-        MatRef::row_major(w, o, r)?.t(),
-        accumulate,
-        parallelism,
-    )
+    let w_t = MatRef::row_major(w, o, r)?.t();
+    if g.is_pointwise() {
+        // The image is its own column matrix.
+        let x_t = MatRef::row_major(x, r, l)?.t();
+        return gemm(MatMut::col_major(out, l, o)?, x_t, w_t, accumulate, parallelism);
+    }
+    with_scratch(|col, _| {
+        for rows in row_blocks(g, parallelism) {
+            let (first, block) = (rows.start * g.out_width(), rows.len() * g.out_width());
+            col.resize(r * block, 0.0);
+            im2col_rows(x, g, rows, col)?;
+            gemm(
+                MatMut::new(&mut out[first..], block, o, 1, l)?,
+                MatRef::row_major(col, r, block)?.t(),
+                w_t,
+                accumulate,
+                parallelism,
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// `out = conv(x, w) + bias` for the whole batch (`out` overwritten).
-pub(crate) fn forward(
+pub fn forward(
     p: &ConvProblem,
     x: &[f32],
     w: &[f32],
@@ -130,26 +165,19 @@ pub(crate) fn forward(
     }
     let (in_len, out_len) = (p.in_image_len().max(1), p.out_image_len());
     if p.image_parallel() {
-        out.par_chunks_mut(out_len).zip(x.par_chunks(in_len)).try_for_each_init(
-            Vec::new,
-            |scratch, (out_n, x_n)| {
-                forward_image(p, x_n, w, bias, out_n, scratch, Parallelism::Sequential)
-            },
-        )
+        out.par_chunks_mut(out_len)
+            .zip(x.par_chunks(in_len))
+            .try_for_each(|(out_n, x_n)| forward_image(p, x_n, w, bias, out_n, Parallelism::Sequential))
     } else {
-        let mut scratch = Vec::new();
         for (out_n, x_n) in out.chunks_exact_mut(out_len).zip(x.chunks(in_len)) {
-            forward_image(p, x_n, w, bias, out_n, &mut scratch, Parallelism::AllCores)?;
+            forward_image(p, x_n, w, bias, out_n, Parallelism::AllCores)?;
         }
         Ok(())
     }
 }
 
-/// Per-task scratch of the backward pass: a column buffer, a column-gradient buffer and the
-/// task's own weight/bias gradient accumulators (summed over tasks at the end).
+/// Per-task weight/bias gradient accumulators of the backward pass (summed over tasks at the end).
 struct BackwardScratch {
-    col: Vec<f32>,
-    dcol: Vec<f32>,
     dw_t: Vec<f32>,
     db: Vec<f32>,
 }
@@ -157,8 +185,6 @@ struct BackwardScratch {
 impl BackwardScratch {
     fn new(p: &ConvProblem) -> Self {
         Self {
-            col: Vec::new(),
-            dcol: Vec::new(),
             dw_t: vec![0.0; p.weight_len()],
             db: vec![0.0; p.out_channels],
         }
@@ -190,29 +216,39 @@ fn backward_image(
     for (acc, plane) in s.db.iter_mut().zip(g_out.chunks_exact(l)) {
         *acc += plane.iter().sum::<f32>();
     }
-    // Weight: dWᵀ += col · gᵀ.
-    let col = columns(g, x, &mut s.col)?;
-    gemm(
-        MatMut::col_major(&mut s.dw_t, r, o)?,
-        MatRef::row_major(col, r, l)?,
-        MatRef::row_major(g_out, o, l)?.t(),
-        Accumulate::Add,
-        parallelism,
-    )?;
-    // Input: dcol = gᵀ · W seen as L × R column-major, then folded back.
-    let g_t = MatRef::row_major(g_out, o, l)?.t();
     let w_mat = MatRef::row_major(w, o, r)?;
     if g.is_pointwise() {
+        let g_t = MatRef::row_major(g_out, o, l)?.t();
+        gemm(MatMut::col_major(&mut s.dw_t, r, o)?, MatRef::row_major(x, r, l)?, g_t, Accumulate::Add, parallelism)?;
         return gemm(MatMut::col_major(g_in, l, r)?, g_t, w_mat, Accumulate::Add, parallelism);
     }
-    s.dcol.resize(g.col_len(), 0.0);
-    gemm(MatMut::col_major(&mut s.dcol, l, r)?, g_t, w_mat, Accumulate::Overwrite, parallelism)?;
-    col2im(&s.dcol, g, g_in)
+    with_scratch(|col, dcol| {
+        for rows in row_blocks(g, parallelism) {
+            let (first, block) = (rows.start * g.out_width(), rows.len() * g.out_width());
+            // Output-gradient block seen as L_b × O (positions contiguous).
+            let g_t = MatRef::new(&g_out[first..], block, o, 1, l)?;
+            // Weight: dWᵀ += col · gᵀ.
+            col.resize(r * block, 0.0);
+            im2col_rows(x, g, rows.clone(), col)?;
+            gemm(
+                MatMut::col_major(&mut s.dw_t, r, o)?,
+                MatRef::row_major(col, r, block)?,
+                g_t,
+                Accumulate::Add,
+                parallelism,
+            )?;
+            // Input: dcol = gᵀ · W, as L_b × R column-major, folded back onto the image.
+            dcol.resize(r * block, 0.0);
+            gemm(MatMut::col_major(dcol, block, r)?, g_t, w_mat, Accumulate::Overwrite, parallelism)?;
+            col2im_rows(dcol, g, rows, g_in)?;
+        }
+        Ok(())
+    })
 }
 
 /// Gradients of a batch: adds `∂loss/∂x` into `g_in` and returns `(∂loss/∂W, ∂loss/∂bias)`,
 /// the weight gradient in the weight's own `O × C × K × K` layout.
-pub(crate) fn backward(
+pub fn backward(
     p: &ConvProblem,
     x: &[f32],
     w: &[f32],

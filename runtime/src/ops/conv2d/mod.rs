@@ -19,7 +19,11 @@ use dfdx::tensor::{CpuError, Gradients};
 
 use crate::kernels::{ConvGeometry, KernelError};
 use crate::nn::NnError;
-use cpu_kernel::ConvProblem;
+pub use cpu_kernel::ConvProblem;
+/// The slice-level kernels behind [`conv2d`], for callers that manage their own buffers
+/// (inference plans, benchmarks): `forward_kernel(problem, x, w, bias, out)` overwrites `out`;
+/// `backward_kernel(problem, x, w, g_out, g_in)` adds into `g_in` and returns `(dW, db)`.
+pub use cpu_kernel::{backward as backward_kernel, forward as forward_kernel};
 
 /// Stride and zero padding of a convolution; the kernel size comes from the weight's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
