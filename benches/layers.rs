@@ -11,6 +11,9 @@
 //! - `cargo bench --bench layers -- breakdown`: no criterion; prints the median time per layer of
 //!   the training step (forward and backward separately, via probe ops on the tape) and exits.
 //!
+//! - `cargo bench --bench layers -- cpu-time`: no criterion; conv and GEMM rates per wall second
+//!   and per CPU second (robust when other jobs share the cores), then exits.
+//!
 //! The max-pool here is written inline (2x2, stride 2) because the pooling layer lives in another
 //! branch; it is a plain loop with an argmax scatter in backward, like a real one would be.
 
@@ -364,9 +367,88 @@ fn breakdown() {
     println!("{:<20} {:>9.2}  ({:.0} images/s)", "whole step", total, 64.0 / total * 1e3);
 }
 
+/// CPU time used by this process so far (all threads), from /proc/self/stat (10 ms ticks).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Runs `f` for about two seconds; returns (FLOP per wall second, FLOP per CPU second).
+fn rate(flops: u64, mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    let (wall, cpu) = (Instant::now(), process_cpu_seconds());
+    let mut n = 0u64;
+    while wall.elapsed() < Duration::from_secs(2) {
+        f();
+        n += 1;
+    }
+    let (wall, cpu) = (wall.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
+    let total = (flops * n) as f64;
+    (total / wall, total / cpu.max(0.01))
+}
+
+/// Contention-robust figures: FLOP per CPU-second times the thread count estimates the rate on
+/// an idle machine; compare convolutions with the GEMM ceiling measured the same way.
+fn cpu_time_rates() {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let mut rng = SmallRng::seed_from_u64(0);
+    println!("GFLOP/s: wall-clock | per CPU-second x {threads} threads (idle-machine estimate)");
+    let n = 1024;
+    let a = random(n * n, &mut rng);
+    let b = random(n * n, &mut rng);
+    let mut d = vec![0.0; n * n];
+    let (wall, cpu) = rate(2 * (n * n * n) as u64, || {
+        gemm(
+            MatMut::col_major(&mut d, n, n).unwrap(),
+            MatRef::col_major(&a, n, n).unwrap(),
+            MatRef::col_major(&b, n, n).unwrap(),
+            Accumulate::Overwrite,
+            Parallelism::AllCores,
+        )
+        .unwrap()
+    });
+    let ceiling = cpu * threads;
+    println!("{:<28} {:>7.1} | {:>7.1}", "gemm 1024^3 (ceiling)", wall / 1e9, ceiling / 1e9);
+    for batch in [64usize, 1] {
+        for (name, i, o, side) in VGG_CONVS {
+            let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
+            let p = ConvProblem { batch, geometry, out_channels: o };
+            let x = random(batch * p.in_image_len(), &mut rng);
+            let w = random(p.weight_len(), &mut rng);
+            let bias = random(o, &mut rng);
+            let g_out = random(batch * p.out_image_len(), &mut rng);
+            let mut out = vec![0.0; batch * p.out_image_len()];
+            let mut g_in = vec![0.0; batch * p.in_image_len()];
+            let flops = conv2d_flops(batch, &geometry, o);
+            let (fw, fc) = rate(flops, || forward_kernel(&p, &x, &w, Some(&bias), &mut out).unwrap());
+            let (bw, bc) = rate(2 * flops, || {
+                black_box(backward_kernel(&p, &x, &w, &g_out, &mut g_in).unwrap());
+            });
+            println!(
+                "{:<28} {:>7.1} | {:>7.1} ({:>3.0}% of ceiling)   backward {:>7.1} | {:>7.1} ({:>3.0}%)",
+                format!("b{batch} {name} forward"),
+                fw / 1e9,
+                fc * threads / 1e9,
+                100.0 * fc * threads / ceiling,
+                bw / 1e9,
+                bc * threads / 1e9,
+                100.0 * bc * threads / ceiling
+            );
+        }
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "breakdown") {
         breakdown();
+        return;
+    }
+    if std::env::args().any(|a| a == "cpu-time") {
+        cpu_time_rates();
         return;
     }
     let mut c = Criterion::default()

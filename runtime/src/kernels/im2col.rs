@@ -142,6 +142,25 @@ fn valid_outputs(out_len: usize, in_len: usize, offset: isize, stride: usize) ->
     (lo.min(hi), hi)
 }
 
+/// For a stride-1 convolution whose output rows are as long as its input rows (`2P = K − 1`,
+/// "same" padding), the column row of tap `(ki, kj)` over the block `rows` is the input plane
+/// shifted by a constant: returns that shift (block index + shift = plane index).
+fn same_shift(g: &ConvGeometry, rows: &Range<usize>, ki: usize, kj: usize) -> Option<isize> {
+    if g.stride != 1 || g.out_width() != g.width {
+        return None;
+    }
+    let (w, p) = (g.width as isize, g.padding as isize);
+    Some(rows.start as isize * w + (ki as isize - p) * w + (kj as isize - p))
+}
+
+/// `plane[start..start + values.len()] += values`.
+fn add_shifted(plane: &mut [f32], values: &[f32], start: isize) {
+    let start = start as usize;
+    for (d, &v) in plane[start..start + values.len()].iter_mut().zip(values) {
+        *d += v;
+    }
+}
+
 /// Unfolds one image `x` (`C × H × W`) into `col` (`C·K·K × OH·OW`, overwritten).
 pub fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) -> Result<(), KernelError> {
     im2col_rows(x, g, 0..g.out_height(), col)
@@ -167,6 +186,22 @@ pub fn im2col_rows(x: &[f32], g: &ConvGeometry, rows: Range<usize>, col: &mut [f
                 let (ow_lo, ow_hi) = valid_outputs(ow_len, w, col_off, s);
                 row[..(oh_lo - rows.start) * ow_len].fill(0.0);
                 row[(oh_hi - rows.start) * ow_len..].fill(0.0);
+                if let Some(shift) = same_shift(g, &rows, ki, kj) {
+                    // Input and output rows have one length: the block is one shifted copy,
+                    // then the columns that wrapped around a row edge are zeroed.
+                    if oh_lo < oh_hi && ow_lo < ow_hi {
+                        let a = (oh_lo - rows.start) * ow_len + ow_lo;
+                        let b = (oh_hi - 1 - rows.start) * ow_len + ow_hi;
+                        let src = (a as isize + shift) as usize;
+                        row[a..b].copy_from_slice(&plane[src..src + (b - a)]);
+                    }
+                    for oh in oh_lo..oh_hi {
+                        let dst = &mut row[(oh - rows.start) * ow_len..][..ow_len];
+                        dst[..ow_lo].fill(0.0);
+                        dst[ow_hi.max(ow_lo)..].fill(0.0);
+                    }
+                    continue;
+                }
                 for oh in oh_lo..oh_hi {
                     let ih = (oh * s) as isize + ki as isize - p;
                     let src = &plane[ih as usize * w..][..w];
@@ -215,6 +250,23 @@ pub fn col2im_rows(col: &[f32], g: &ConvGeometry, rows: Range<usize>, x_grad: &m
                 let col_off = kj as isize - p;
                 let (ow_lo, ow_hi) = valid_outputs(ow_len, w, col_off, s);
                 if ow_lo >= ow_hi {
+                    continue;
+                }
+                if let Some(shift) = same_shift(g, &rows, ki, kj) {
+                    // One shifted add per row run; the wrapped edge columns are skipped by
+                    // splitting at them (they are at most P wide on each side).
+                    if oh_lo < oh_hi {
+                        let a = (oh_lo - rows.start) * ow_len + ow_lo;
+                        let b = (oh_hi - 1 - rows.start) * ow_len + ow_hi;
+                        if ow_lo == 0 && ow_hi == ow_len {
+                            add_shifted(&mut plane[..], &row[a..b], a as isize + shift);
+                        } else {
+                            for oh in oh_lo..oh_hi {
+                                let d = (oh - rows.start) * ow_len;
+                                add_shifted(&mut plane[..], &row[d + ow_lo..d + ow_hi], (d + ow_lo) as isize + shift);
+                            }
+                        }
+                    }
                     continue;
                 }
                 let first = ((ow_lo * s) as isize + col_off) as usize;
