@@ -31,8 +31,12 @@ use fasterai::prelude::{BatchNorm2D, Conv2D, Linear};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 
 /// (name, in channels, out channels, image side) of SmallVgg's conv layers, all K3 S1 P1.
-const VGG_CONVS: [(&str, usize, usize, usize); 4] =
-    [("conv1", 1, 32, 28), ("conv2", 32, 32, 28), ("conv3", 32, 64, 14), ("conv4", 64, 64, 14)];
+const VGG_CONVS: [(&str, usize, usize, usize); 4] = [
+    ("conv1", 1, 32, 28),
+    ("conv2", 32, 32, 28),
+    ("conv3", 32, 64, 14),
+    ("conv4", 64, 64, 14),
+];
 
 fn random(len: usize, rng: &mut SmallRng) -> Vec<f32> {
     (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
@@ -47,7 +51,11 @@ fn conv_kernels(c: &mut Criterion) {
     for batch in [64usize, 1] {
         for (name, i, o, side) in VGG_CONVS {
             let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
-            let p = ConvProblem { batch, geometry, out_channels: o };
+            let p = ConvProblem {
+                batch,
+                geometry,
+                out_channels: o,
+            };
             let x = random(batch * p.in_image_len(), &mut rng);
             let w = random(p.weight_len(), &mut rng);
             let b = random(o, &mut rng);
@@ -84,7 +92,9 @@ fn conv_layer_forward(c: &mut Criterion) {
                 dev.sample_normal_like(&(batch, Const, $side, $side));
             let g = ConvGeometry::new($i, $side, $side, 3, 1, 1).unwrap();
             group.throughput(Throughput::Elements(conv2d_flops(batch, &g, $o)));
-            group.bench_function($name, |bench| bench.iter(|| conv.try_forward(x.clone()).unwrap()));
+            group.bench_function($name, |bench| {
+                bench.iter(|| conv.try_forward(x.clone()).unwrap())
+            });
         }};
     }
     layer!("conv1", 1, 32, 28);
@@ -102,7 +112,10 @@ fn gemm_ceiling(c: &mut Criterion) {
     let mut d = vec![0.0; n * n];
     let mut group = c.benchmark_group("gemm_ceiling");
     group.throughput(Throughput::Elements(2 * (n * n * n) as u64));
-    for (label, par) in [("all_cores", Parallelism::AllCores), ("one_thread", Parallelism::Sequential)] {
+    for (label, par) in [
+        ("all_cores", Parallelism::AllCores),
+        ("one_thread", Parallelism::Sequential),
+    ] {
         group.bench_function(BenchmarkId::new(label, n), |bench| {
             bench.iter(|| {
                 gemm(
@@ -133,7 +146,11 @@ fn max_pool_2x2<const C: usize, T: Tape<f32, Cpu>>(x: Images<C, T>) -> Images<C,
     x.copy_into(&mut xv);
     let mut out = vec![0.0f32; batch * C * oh * ow];
     let mut arg = vec![0u32; out.len()];
-    for (plane, (o_plane, a_plane)) in out.chunks_exact_mut(oh * ow).zip(arg.chunks_exact_mut(oh * ow)).enumerate() {
+    for (plane, (o_plane, a_plane)) in out
+        .chunks_exact_mut(oh * ow)
+        .zip(arg.chunks_exact_mut(oh * ow))
+        .enumerate()
+    {
         let base = plane * h * w;
         for r in 0..oh {
             for c in 0..ow {
@@ -165,7 +182,11 @@ fn max_pool_2x2<const C: usize, T: Tape<f32, Cpu>>(x: Images<C, T>) -> Images<C,
 /// An identity op that logs when the forward and the backward pass reach it.
 type ProbeLog = Arc<Mutex<Vec<(&'static str, bool, Instant)>>>;
 
-fn probe<S: Shape>(x: Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>, name: &'static str, log: &Option<ProbeLog>) -> Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>> {
+fn probe<S: Shape>(
+    x: Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>,
+    name: &'static str,
+    log: &Option<ProbeLog>,
+) -> Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>> {
     let Some(log) = log else { return x };
     log.lock().unwrap().push((name, false, Instant::now()));
     let (x, mut tape) = x.split_tape();
@@ -192,7 +213,9 @@ struct SmallVgg<E: Dtype = f32, D: Storage<E> = Cpu> {
 
 impl TensorCollection<f32, Cpu> for SmallVgg {
     type To<E2: Dtype, D2: Device<E2>> = SmallVgg<E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(
+        v: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         v.visit_fields(
             (
                 (
@@ -213,7 +236,16 @@ impl TensorCollection<f32, Cpu> for SmallVgg {
                 ),
             ),
             |((conv1, bn1, conv2, bn2), (conv3, bn3, conv4, bn4), (fc1, fc2))| SmallVgg {
-                conv1, bn1, conv2, bn2, conv3, bn3, conv4, bn4, fc1, fc2,
+                conv1,
+                bn1,
+                conv2,
+                bn2,
+                conv3,
+                bn3,
+                conv4,
+                bn4,
+                fc1,
+                fc2,
             },
         )
     }
@@ -222,7 +254,11 @@ impl TensorCollection<f32, Cpu> for SmallVgg {
 type Taped<const C: usize> = Images<C, OwnedTape<f32, Cpu>>;
 
 impl SmallVgg {
-    fn train_logits(&mut self, x: Taped<1>, log: &Option<ProbeLog>) -> Result<Tensor<(usize, Const<10>), f32, Cpu, OwnedTape<f32, Cpu>>, NnError> {
+    fn train_logits(
+        &mut self,
+        x: Taped<1>,
+        log: &Option<ProbeLog>,
+    ) -> Result<Tensor<(usize, Const<10>), f32, Cpu, OwnedTape<f32, Cpu>>, NnError> {
         let batch = x.shape().0;
         let x = probe(x, "conv1", log);
         let x = self.conv1.try_forward(x)?;
@@ -264,6 +300,10 @@ struct Trainer {
 impl Trainer {
     fn new(batch: usize) -> Self {
         let dev = Cpu::seed_from_u64(0);
+        // dfdx's allocation cache (like PyTorch's caching allocator): reuses freed buffers.
+        if std::env::var_os("NO_DFDX_CACHE").is_none() {
+            dev.enable_cache();
+        }
         let model = SmallVgg {
             conv1: dev.build_module::<Conv2D<1, 32, 3, 1, 1>, f32>(),
             bn1: BuildModule::build(&dev),
@@ -276,7 +316,13 @@ impl Trainer {
             fc1: BuildModule::build(&dev),
             fc2: BuildModule::build(&dev),
         };
-        let opt = Adam::new(&model, AdamConfig { lr: 1e-3, ..Default::default() });
+        let opt = Adam::new(
+            &model,
+            AdamConfig {
+                lr: 1e-3,
+                ..Default::default()
+            },
+        );
         let grads = Some(model.alloc_grads());
         let x = dev.sample_normal_like(&(batch, Const::<1>, 28, 28));
         let mut rng = SmallRng::seed_from_u64(2);
@@ -285,13 +331,25 @@ impl Trainer {
             row[rng.gen_range(0..10)] = 1.0;
         }
         let y = dev.tensor_from_vec(one_hot, (batch, Const::<10>));
-        Self { model, opt, grads, x, y }
+        Self {
+            model,
+            opt,
+            grads,
+            x,
+            y,
+        }
     }
 
     /// One forward + backward + Adam step; returns the time Adam took.
     fn step(&mut self, log: &Option<ProbeLog>) -> Duration {
-        let grads = self.grads.take().expect("gradients are put back after every step");
-        let logits = self.model.train_logits(self.x.clone().traced(grads), log).unwrap();
+        let grads = self
+            .grads
+            .take()
+            .expect("gradients are put back after every step");
+        let logits = self
+            .model
+            .train_logits(self.x.clone().traced(grads), log)
+            .unwrap();
         let loss = cross_entropy_with_logits_loss(logits, self.y.clone());
         let mut grads = loss.backward();
         let adam = Instant::now();
@@ -326,6 +384,8 @@ fn breakdown() {
     }
     let mut per_layer: Vec<(&'static str, Vec<f64>, Vec<f64>)> = Vec::new();
     let (mut totals, mut adams) = (Vec::new(), Vec::new());
+    let cpu_start = process_cpu_seconds();
+    let wall_start = Instant::now();
     for _ in 0..steps {
         let log: ProbeLog = Arc::default();
         let start = Instant::now();
@@ -342,8 +402,16 @@ fn breakdown() {
             let f_end = fwd.get(i + 1).map_or(f.2, |n| n.2);
             let b = bwd.iter().position(|e| e.0 == f.0).unwrap();
             let b_start = if b == 0 { f.2 } else { bwd[b - 1].2 };
-            let b_time = if b == 0 { Duration::ZERO } else { bwd[b].2 - b_start };
-            let f_time = if i + 1 < fwd.len() { f_end - f.2 } else { Duration::ZERO };
+            let b_time = if b == 0 {
+                Duration::ZERO
+            } else {
+                bwd[b].2 - b_start
+            };
+            let f_time = if i + 1 < fwd.len() {
+                f_end - f.2
+            } else {
+                Duration::ZERO
+            };
             if per_layer.len() <= i {
                 per_layer.push((f.0, Vec::new(), Vec::new()));
             }
@@ -364,7 +432,21 @@ fn breakdown() {
     println!("{:<20} {:>9.2} {:>9.2}", "sum of layers", f_sum, b_sum);
     println!("{:<20} {:>9.2}", "adam", median(adams));
     let total = median(totals);
-    println!("{:<20} {:>9.2}  ({:.0} images/s)", "whole step", total, 64.0 / total * 1e3);
+    println!(
+        "{:<20} {:>9.2}  ({:.0} images/s)",
+        "whole step",
+        total,
+        64.0 / total * 1e3
+    );
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cpu_per_step = (process_cpu_seconds() - cpu_start) / steps as f64;
+    let wall_per_step = wall_start.elapsed().as_secs_f64() / steps as f64;
+    println!(
+        "CPU time per step {:.1} ms (wall {:.1} ms): {:.0} images per CPU-second x {threads} threads (idle-machine estimate)",
+        cpu_per_step * 1e3,
+        wall_per_step * 1e3,
+        64.0 / cpu_per_step * threads
+    );
 }
 
 /// CPU time used by this process so far (all threads), from /proc/self/stat (10 ms ticks).
@@ -372,7 +454,12 @@ fn process_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after_name = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -412,11 +499,20 @@ fn cpu_time_rates() {
         .unwrap()
     });
     let ceiling = cpu * threads;
-    println!("{:<28} {:>7.1} | {:>7.1}", "gemm 1024^3 (ceiling)", wall / 1e9, ceiling / 1e9);
+    println!(
+        "{:<28} {:>7.1} | {:>7.1}",
+        "gemm 1024^3 (ceiling)",
+        wall / 1e9,
+        ceiling / 1e9
+    );
     for batch in [64usize, 1] {
         for (name, i, o, side) in VGG_CONVS {
             let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
-            let p = ConvProblem { batch, geometry, out_channels: o };
+            let p = ConvProblem {
+                batch,
+                geometry,
+                out_channels: o,
+            };
             let x = random(batch * p.in_image_len(), &mut rng);
             let w = random(p.weight_len(), &mut rng);
             let bias = random(o, &mut rng);
@@ -424,7 +520,9 @@ fn cpu_time_rates() {
             let mut out = vec![0.0; batch * p.out_image_len()];
             let mut g_in = vec![0.0; batch * p.in_image_len()];
             let flops = conv2d_flops(batch, &geometry, o);
-            let (fw, fc) = rate(flops, || forward_kernel(&p, &x, &w, Some(&bias), &mut out).unwrap());
+            let (fw, fc) = rate(flops, || {
+                forward_kernel(&p, &x, &w, Some(&bias), &mut out).unwrap()
+            });
             let (bw, bc) = rate(2 * flops, || {
                 black_box(backward_kernel(&p, &x, &w, &g_out, &mut g_in).unwrap());
             });

@@ -24,7 +24,9 @@ struct ToyCnn<E: Dtype = f32, D: Storage<E> = Cpu> {
 impl TensorCollection<f32, Cpu> for ToyCnn {
     type To<E2: Dtype, D2: Device<E2>> = ToyCnn<E2, D2>;
 
-    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
             (
                 Self::module("conv1", |s| &s.conv1, |s| &mut s.conv1),
@@ -92,7 +94,13 @@ fn small_cnn_reaches_full_training_accuracy_on_bars() -> Result<(), NnError> {
         fc: BuildModule::build(&dev),
     };
     let start = accuracy(&model.logits(x.clone())?.as_vec(), &labels);
-    let mut opt = Adam::new(&model, AdamConfig { lr: 1e-2, ..Default::default() });
+    let mut opt = Adam::new(
+        &model,
+        AdamConfig {
+            lr: 1e-2,
+            ..Default::default()
+        },
+    );
     let mut grads = model.alloc_grads();
     let mut first_loss = None;
     let mut last_loss = 0.0;
@@ -102,11 +110,15 @@ fn small_cnn_reaches_full_training_accuracy_on_bars() -> Result<(), NnError> {
         last_loss = loss.array();
         first_loss.get_or_insert(last_loss);
         grads = loss.backward();
-        opt.update(&mut model, &grads).expect("every parameter has a gradient");
+        opt.update(&mut model, &grads)
+            .expect("every parameter has a gradient");
         model.zero_grads(&mut grads);
     }
     let end = accuracy(&model.logits(x)?.as_vec(), &labels);
-    assert!(last_loss < 0.1 * first_loss.unwrap(), "loss {first_loss:?} -> {last_loss}");
+    assert!(
+        last_loss < 0.1 * first_loss.unwrap(),
+        "loss {first_loss:?} -> {last_loss}"
+    );
     assert_eq!(end, 1.0, "training accuracy {start} -> {end}");
     Ok(())
 }

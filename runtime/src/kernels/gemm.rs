@@ -88,7 +88,13 @@ impl<'a> MatRef<'a> {
         col_stride: usize,
     ) -> Result<Self, KernelError> {
         check_fits(rows, cols, row_stride, col_stride, data.len())?;
-        Ok(Self { data, rows, cols, row_stride, col_stride })
+        Ok(Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        })
     }
 
     /// A row-major view (rows contiguous).
@@ -157,9 +163,20 @@ impl<'a> MatMut<'a> {
         let injective = (inner_len <= 1 || inner_stride >= 1)
             && (outer_len <= 1 || inner_stride.saturating_mul(inner_len).max(1) <= outer_stride);
         if !injective {
-            return Err(KernelError::AliasingDestination { rows, cols, row_stride, col_stride });
+            return Err(KernelError::AliasingDestination {
+                rows,
+                cols,
+                row_stride,
+                col_stride,
+            });
         }
-        Ok(Self { data, rows, cols, row_stride, col_stride })
+        Ok(Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        })
     }
 
     /// A row-major view (rows contiguous).
@@ -300,7 +317,10 @@ mod tests {
     fn assert_close(a: &[f32], b: &[f32], tol: f32) {
         assert_eq!(a.len(), b.len());
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "element {i}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "element {i}: {x} vs {y}"
+            );
         }
     }
 
@@ -308,7 +328,13 @@ mod tests {
     #[test]
     fn gemm_matches_reference_on_all_layouts() {
         let mut rng = SmallRng::seed_from_u64(7);
-        for &(m, n, k) in &[(1, 1, 1), (5, 3, 7), (33, 17, 65), (100, 9, 31), (8, 130, 3)] {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (5, 3, 7),
+            (33, 17, 65),
+            (100, 9, 31),
+            (8, 130, 3),
+        ] {
             for lhs_t in [false, true] {
                 for rhs_t in [false, true] {
                     for dst_t in [false, true] {
@@ -330,10 +356,21 @@ mod tests {
                                 let (rs, cs) = if dst_t { (1, m) } else { (n, 1) };
                                 let mut fast = init.clone();
                                 let mut slow = init.clone();
-                                gemm(MatMut::new(&mut fast, m, n, rs, cs).unwrap(), lhs, rhs, acc, par)
-                                    .unwrap();
-                                gemm_ref(MatMut::new(&mut slow, m, n, rs, cs).unwrap(), lhs, rhs, acc)
-                                    .unwrap();
+                                gemm(
+                                    MatMut::new(&mut fast, m, n, rs, cs).unwrap(),
+                                    lhs,
+                                    rhs,
+                                    acc,
+                                    par,
+                                )
+                                .unwrap();
+                                gemm_ref(
+                                    MatMut::new(&mut slow, m, n, rs, cs).unwrap(),
+                                    lhs,
+                                    rhs,
+                                    acc,
+                                )
+                                .unwrap();
                                 assert_close(&fast, &slow, 1e-5);
                             }
                         }
@@ -357,7 +394,12 @@ mod tests {
         let a = [0.0; 5];
         assert!(matches!(
             MatRef::row_major(&a, 2, 3),
-            Err(KernelError::ViewOutOfBounds { rows: 2, cols: 3, len: 5, .. })
+            Err(KernelError::ViewOutOfBounds {
+                rows: 2,
+                cols: 3,
+                len: 5,
+                ..
+            })
         ));
     }
 

@@ -43,9 +43,20 @@ impl ConvGeometry {
         }
         let padded = (height + 2 * padding, width + 2 * padding);
         if kernel > padded.0 || kernel > padded.1 {
-            return Err(KernelError::KernelLargerThanImage { kernel, padded_height: padded.0, padded_width: padded.1 });
+            return Err(KernelError::KernelLargerThanImage {
+                kernel,
+                padded_height: padded.0,
+                padded_width: padded.1,
+            });
         }
-        Ok(Self { channels, height, width, kernel, stride, padding })
+        Ok(Self {
+            channels,
+            height,
+            width,
+            kernel,
+            stride,
+            padding,
+        })
     }
 
     /// Input channels `C`.
@@ -103,9 +114,18 @@ impl ConvGeometry {
     }
 
     /// Checks buffers for a block of output rows; returns the block's positions `rows.len()·OW`.
-    fn check_rows(&self, image: usize, col: usize, rows: &Range<usize>) -> Result<usize, KernelError> {
+    fn check_rows(
+        &self,
+        image: usize,
+        col: usize,
+        rows: &Range<usize>,
+    ) -> Result<usize, KernelError> {
         if rows.start > rows.end || rows.end > self.out_height() {
-            return Err(KernelError::RowRange { start: rows.start, end: rows.end, out_height: self.out_height() });
+            return Err(KernelError::RowRange {
+                start: rows.start,
+                end: rows.end,
+                out_height: self.out_height(),
+            });
         }
         let block = rows.len() * self.out_width();
         if image != self.image_len() || col != self.col_rows() * block {
@@ -135,9 +155,17 @@ impl ConvGeometry {
 /// Output indices `o < out_len` whose input index `o·stride + offset` lies in `0..in_len`.
 fn valid_outputs(out_len: usize, in_len: usize, offset: isize, stride: usize) -> (usize, usize) {
     let s = stride as isize;
-    let lo = if offset >= 0 { 0 } else { ((-offset + s - 1) / s) as usize };
+    let lo = if offset >= 0 {
+        0
+    } else {
+        ((-offset + s - 1) / s) as usize
+    };
     let room = in_len as isize - offset;
-    let hi = if room <= 0 { 0 } else { ((room + s - 1) / s) as usize };
+    let hi = if room <= 0 {
+        0
+    } else {
+        ((room + s - 1) / s) as usize
+    };
     let hi = hi.min(out_len);
     (lo.min(hi), hi)
 }
@@ -168,7 +196,12 @@ pub fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) -> Result<(), Kernel
 
 /// [`im2col`] restricted to the output rows `rows`: `col` is `C·K·K × (rows.len()·OW)`, the
 /// columns of those output positions only. Lets callers work on cache-sized blocks.
-pub fn im2col_rows(x: &[f32], g: &ConvGeometry, rows: Range<usize>, col: &mut [f32]) -> Result<(), KernelError> {
+pub fn im2col_rows(
+    x: &[f32],
+    g: &ConvGeometry,
+    rows: Range<usize>,
+    col: &mut [f32],
+) -> Result<(), KernelError> {
     let block = g.check_rows(x.len(), col.len(), &rows)?;
     if block == 0 {
         return Ok(());
@@ -179,7 +212,10 @@ pub fn im2col_rows(x: &[f32], g: &ConvGeometry, rows: Range<usize>, col: &mut [f
     for plane in x.chunks_exact(h * w) {
         for ki in 0..k {
             let (oh_lo, oh_hi) = valid_outputs(g.out_height(), h, ki as isize - p, s);
-            let (oh_lo, oh_hi) = (oh_lo.clamp(rows.start, rows.end), oh_hi.clamp(rows.start, rows.end));
+            let (oh_lo, oh_hi) = (
+                oh_lo.clamp(rows.start, rows.end),
+                oh_hi.clamp(rows.start, rows.end),
+            );
             for kj in 0..k {
                 let row = col_rows.next().expect("col has C·K·K rows (checked)");
                 let col_off = kj as isize - p;
@@ -213,7 +249,10 @@ pub fn im2col_rows(x: &[f32], g: &ConvGeometry, rows: Range<usize>, col: &mut [f
                         if s == 1 {
                             dst[ow_lo..ow_hi].copy_from_slice(&src[first..first + (ow_hi - ow_lo)]);
                         } else {
-                            for (d, &v) in dst[ow_lo..ow_hi].iter_mut().zip(src[first..].iter().step_by(s)) {
+                            for (d, &v) in dst[ow_lo..ow_hi]
+                                .iter_mut()
+                                .zip(src[first..].iter().step_by(s))
+                            {
                                 *d = v;
                             }
                         }
@@ -233,7 +272,12 @@ pub fn col2im(col: &[f32], g: &ConvGeometry, x_grad: &mut [f32]) -> Result<(), K
 
 /// [`col2im`] for the block of output rows `rows` (`col` is `C·K·K × (rows.len()·OW)`),
 /// adding into `x_grad`: the adjoint of [`im2col_rows`].
-pub fn col2im_rows(col: &[f32], g: &ConvGeometry, rows: Range<usize>, x_grad: &mut [f32]) -> Result<(), KernelError> {
+pub fn col2im_rows(
+    col: &[f32],
+    g: &ConvGeometry,
+    rows: Range<usize>,
+    x_grad: &mut [f32],
+) -> Result<(), KernelError> {
     let block = g.check_rows(x_grad.len(), col.len(), &rows)?;
     if block == 0 {
         return Ok(());
@@ -244,7 +288,10 @@ pub fn col2im_rows(col: &[f32], g: &ConvGeometry, rows: Range<usize>, x_grad: &m
     for plane in x_grad.chunks_exact_mut(h * w) {
         for ki in 0..k {
             let (oh_lo, oh_hi) = valid_outputs(g.out_height(), h, ki as isize - p, s);
-            let (oh_lo, oh_hi) = (oh_lo.clamp(rows.start, rows.end), oh_hi.clamp(rows.start, rows.end));
+            let (oh_lo, oh_hi) = (
+                oh_lo.clamp(rows.start, rows.end),
+                oh_hi.clamp(rows.start, rows.end),
+            );
             for kj in 0..k {
                 let row = col_rows.next().expect("col has C·K·K rows (checked)");
                 let col_off = kj as isize - p;
@@ -263,7 +310,11 @@ pub fn col2im_rows(col: &[f32], g: &ConvGeometry, rows: Range<usize>, x_grad: &m
                         } else {
                             for oh in oh_lo..oh_hi {
                                 let d = (oh - rows.start) * ow_len;
-                                add_shifted(&mut plane[..], &row[d + ow_lo..d + ow_hi], (d + ow_lo) as isize + shift);
+                                add_shifted(
+                                    &mut plane[..],
+                                    &row[d + ow_lo..d + ow_hi],
+                                    (d + ow_lo) as isize + shift,
+                                );
                             }
                         }
                     }
@@ -302,7 +353,8 @@ pub fn im2col_ref(x: &[f32], g: &ConvGeometry, col: &mut [f32]) -> Result<(), Ke
                     for ow in 0..ow_len {
                         let ih = (oh * g.stride + ki) as isize - g.padding as isize;
                         let iw = (ow * g.stride + kj) as isize - g.padding as isize;
-                        let inside = (0..g.height as isize).contains(&ih) && (0..g.width as isize).contains(&iw);
+                        let inside = (0..g.height as isize).contains(&ih)
+                            && (0..g.width as isize).contains(&iw);
                         col[r * oh_len * ow_len + oh * ow_len + ow] = if inside {
                             x[(c * g.height + ih as usize) * g.width + iw as usize]
                         } else {
@@ -328,7 +380,9 @@ pub fn col2im_ref(col: &[f32], g: &ConvGeometry, x_grad: &mut [f32]) -> Result<(
                     for ow in 0..ow_len {
                         let ih = (oh * g.stride + ki) as isize - g.padding as isize;
                         let iw = (ow * g.stride + kj) as isize - g.padding as isize;
-                        if (0..g.height as isize).contains(&ih) && (0..g.width as isize).contains(&iw) {
+                        if (0..g.height as isize).contains(&ih)
+                            && (0..g.width as isize).contains(&iw)
+                        {
                             x_grad[(c * g.height + ih as usize) * g.width + iw as usize] +=
                                 col[r * oh_len * ow_len + oh * ow_len + ow];
                         }
@@ -365,7 +419,9 @@ mod tests {
     fn im2col_matches_reference() {
         let mut rng = SmallRng::seed_from_u64(1);
         for g in geometries() {
-            let x: Vec<f32> = (0..g.image_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let x: Vec<f32> = (0..g.image_len())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect();
             let mut fast = vec![f32::NAN; g.col_len()];
             let mut slow = vec![f32::NAN; g.col_len()];
             im2col(&x, &g, &mut fast).unwrap();
@@ -379,7 +435,9 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(2);
         for g in geometries() {
             let col: Vec<f32> = (0..g.col_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
-            let start: Vec<f32> = (0..g.image_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let start: Vec<f32> = (0..g.image_len())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect();
             let mut fast = start.clone();
             let mut slow = start.clone();
             col2im(&col, &g, &mut fast).unwrap();
@@ -395,14 +453,24 @@ mod tests {
     fn col2im_is_the_adjoint_of_im2col() {
         let mut rng = SmallRng::seed_from_u64(3);
         let g = ConvGeometry::new(2, 6, 5, 3, 2, 1).unwrap();
-        let x: Vec<f32> = (0..g.image_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let x: Vec<f32> = (0..g.image_len())
+            .map(|_| rng.gen_range(-1.0..1.0))
+            .collect();
         let c: Vec<f32> = (0..g.col_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
         let mut unfolded = vec![0.0; g.col_len()];
         im2col(&x, &g, &mut unfolded).unwrap();
         let mut folded = vec![0.0; g.image_len()];
         col2im(&c, &g, &mut folded).unwrap();
-        let lhs: f64 = unfolded.iter().zip(&c).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
-        let rhs: f64 = x.iter().zip(&folded).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+        let lhs: f64 = unfolded
+            .iter()
+            .zip(&c)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum();
+        let rhs: f64 = x
+            .iter()
+            .zip(&folded)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum();
         assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
     }
 
@@ -412,7 +480,9 @@ mod tests {
     fn row_blocks_match_the_whole() {
         let mut rng = SmallRng::seed_from_u64(4);
         for g in geometries() {
-            let x: Vec<f32> = (0..g.image_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let x: Vec<f32> = (0..g.image_len())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect();
             let mut whole = vec![0.0; g.col_len()];
             im2col_ref(&x, &g, &mut whole).unwrap();
             let (oh, l) = (g.out_height(), g.out_len());
@@ -427,7 +497,11 @@ mod tests {
                 let mut col = vec![f32::NAN; g.col_rows() * block];
                 im2col_rows(&x, &g, start..end, &mut col).unwrap();
                 for r in 0..g.col_rows() {
-                    assert_eq!(&col[r * block..][..block], &whole[r * l + start * ow..][..block], "{g:?} rows {start}..{end}");
+                    assert_eq!(
+                        &col[r * block..][..block],
+                        &whole[r * l + start * ow..][..block],
+                        "{g:?} rows {start}..{end}"
+                    );
                 }
                 col2im_rows(&col, &g, start..end, &mut folded).unwrap();
                 start = end;
@@ -439,7 +513,11 @@ mod tests {
         let g = ConvGeometry::new(1, 4, 4, 3, 1, 0).unwrap();
         assert!(matches!(
             im2col_rows(&[0.0; 16], &g, 1..3, &mut [0.0; 18]),
-            Err(KernelError::RowRange { start: 1, end: 3, out_height: 2 })
+            Err(KernelError::RowRange {
+                start: 1,
+                end: 3,
+                out_height: 2
+            })
         ));
     }
 
@@ -447,15 +525,25 @@ mod tests {
     fn kernel_larger_than_padded_image_is_an_error() {
         assert!(matches!(
             ConvGeometry::new(1, 2, 9, 5, 1, 1),
-            Err(KernelError::KernelLargerThanImage { kernel: 5, padded_height: 4, padded_width: 11 })
+            Err(KernelError::KernelLargerThanImage {
+                kernel: 5,
+                padded_height: 4,
+                padded_width: 11
+            })
         ));
-        assert!(matches!(ConvGeometry::new(1, 9, 9, 3, 0, 0), Err(KernelError::ZeroKernelOrStride { .. })));
+        assert!(matches!(
+            ConvGeometry::new(1, 9, 9, 3, 0, 0),
+            Err(KernelError::ZeroKernelOrStride { .. })
+        ));
     }
 
     #[test]
     fn wrong_buffer_lengths_are_an_error() {
         let g = ConvGeometry::new(1, 4, 4, 3, 1, 0).unwrap();
         let mut col = vec![0.0; g.col_len()];
-        assert!(matches!(im2col(&[0.0; 15], &g, &mut col), Err(KernelError::BufferLength { .. })));
+        assert!(matches!(
+            im2col(&[0.0; 15], &g, &mut col),
+            Err(KernelError::BufferLength { .. })
+        ));
     }
 }

@@ -8,8 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
-use dfdx::nn::{RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef};
 use dfdx::nn::SaveToSafetensors;
+use dfdx::nn::{
+    RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName,
+    ViewTensorRef,
+};
 use dfdx::prelude::{Dtype, HasShape, Shape, Tensor};
 use dfdx::tensor::safetensors::SafeDtype;
 use dfdx::tensor_ops::Device;
@@ -49,9 +52,16 @@ impl<E: Dtype, D: Device<E>> TensorVisitor<E, D> for ShapeCollector {
 
 /// The `(name, shape)` of every tensor in `model`, in visiting order, names as in its
 /// safetensors file (`conv1.weight`, ...).
-pub fn tensor_shapes<E: Dtype, D: Device<E>, M: TensorCollection<E, D>>(model: &M) -> Vec<(String, Vec<usize>)> {
-    let mut collector = ShapeCollector { entries: Vec::new() };
-    let walked = M::iter_tensors(&mut RecursiveWalker { m: (model, String::new()), f: &mut collector });
+pub fn tensor_shapes<E: Dtype, D: Device<E>, M: TensorCollection<E, D>>(
+    model: &M,
+) -> Vec<(String, Vec<usize>)> {
+    let mut collector = ShapeCollector {
+        entries: Vec::new(),
+    };
+    let walked = M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut collector,
+    });
     match walked {
         Ok(_) => collector.entries,
         Err(never) => match never {},
@@ -59,7 +69,10 @@ pub fn tensor_shapes<E: Dtype, D: Device<E>, M: TensorCollection<E, D>>(model: &
 }
 
 fn safetensors_error(path: &Path, e: impl std::fmt::Debug) -> NnError {
-    NnError::Safetensors { path: path.to_path_buf(), message: format!("{e:?}") }
+    NnError::Safetensors {
+        path: path.to_path_buf(),
+        message: format!("{e:?}"),
+    }
 }
 
 /// Loads `model`'s tensors from a safetensors file after checking that the file holds every
@@ -88,7 +101,11 @@ where
     M: TensorCollection<E, D>,
 {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| NnError::Io { action: "read", path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| NnError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut file = SafeTensors::deserialize(&bytes).map_err(|e| safetensors_error(path, e))?;
     for (name, expected) in tensor_shapes(model) {
         let view = match file.tensor(&name) {
@@ -97,7 +114,11 @@ where
             Err(e) => return Err(safetensors_error(path, e)),
         };
         if view.shape() != expected.as_slice() {
-            return Err(NnError::ShapeMismatch { name, expected, found: view.shape().to_vec() });
+            return Err(NnError::ShapeMismatch {
+                name,
+                expected,
+                found: view.shape().to_vec(),
+            });
         }
         if view.dtype() != E::safe_dtype() {
             return Err(NnError::DtypeMismatch {
@@ -107,8 +128,11 @@ where
             });
         }
     }
-    M::iter_tensors(&mut RecursiveWalker { m: (model, String::new()), f: &mut file })
-        .map_err(|e| safetensors_error(path, e))?;
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut file,
+    })
+    .map_err(|e| safetensors_error(path, e))?;
     Ok(())
 }
 
@@ -122,9 +146,15 @@ where
 {
     let path = path.as_ref();
     let tmp = temporary_sibling(path);
-    let written = model.save_safetensors(&tmp).map_err(|e| safetensors_error(&tmp, e));
+    let written = model
+        .save_safetensors(&tmp)
+        .map_err(|e| safetensors_error(&tmp, e));
     let renamed = written.and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|source| NnError::Io { action: "write", path: path.to_path_buf(), source })
+        std::fs::rename(&tmp, path).map_err(|source| NnError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        })
     });
     if renamed.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -134,6 +164,9 @@ where
 
 /// `dir/.name.tmp-<pid>` beside `path` (same file system, so the rename is atomic).
 fn temporary_sibling(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }

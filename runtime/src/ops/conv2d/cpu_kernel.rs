@@ -21,7 +21,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::kernels::{
-    col2im_rows, gemm, im2col_rows, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism,
+    col2im_rows, gemm, im2col_rows, Accumulate, ConvGeometry, KernelError, MatMut, MatRef,
+    Parallelism,
 };
 
 /// Target size of one block of columns: 48 Ki floats = 192 KiB, half of Zen 3's L2 (the rest
@@ -47,9 +48,13 @@ fn row_blocks(g: &ConvGeometry, parallelism: Parallelism) -> impl Iterator<Item 
     let oh = g.out_height();
     let rows = match parallelism {
         Parallelism::AllCores => oh,
-        Parallelism::Sequential => (COL_BLOCK_FLOATS / (g.col_rows() * g.out_width()).max(1)).clamp(1, oh.max(1)),
+        Parallelism::Sequential => {
+            (COL_BLOCK_FLOATS / (g.col_rows() * g.out_width()).max(1)).clamp(1, oh.max(1))
+        }
     };
-    (0..oh).step_by(rows.max(1)).map(move |start| start..(start + rows).min(oh))
+    (0..oh)
+        .step_by(rows.max(1))
+        .map(move |start| start..(start + rows).min(oh))
 }
 
 /// Sizes of one batched convolution.
@@ -132,7 +137,13 @@ fn forward_image(
     if g.is_pointwise() {
         // The image is its own column matrix.
         let x_t = MatRef::row_major(x, r, l)?.t();
-        return gemm(MatMut::col_major(out, l, o)?, x_t, w_t, accumulate, parallelism);
+        return gemm(
+            MatMut::col_major(out, l, o)?,
+            x_t,
+            w_t,
+            accumulate,
+            parallelism,
+        );
     }
     with_scratch(|col, _| {
         for rows in row_blocks(g, parallelism) {
@@ -167,7 +178,9 @@ pub fn forward(
     if p.image_parallel() {
         out.par_chunks_mut(out_len)
             .zip(x.par_chunks(in_len))
-            .try_for_each(|(out_n, x_n)| forward_image(p, x_n, w, bias, out_n, Parallelism::Sequential))
+            .try_for_each(|(out_n, x_n)| {
+                forward_image(p, x_n, w, bias, out_n, Parallelism::Sequential)
+            })
     } else {
         for (out_n, x_n) in out.chunks_exact_mut(out_len).zip(x.chunks(in_len)) {
             forward_image(p, x_n, w, bias, out_n, Parallelism::AllCores)?;
@@ -219,8 +232,20 @@ fn backward_image(
     let w_mat = MatRef::row_major(w, o, r)?;
     if g.is_pointwise() {
         let g_t = MatRef::row_major(g_out, o, l)?.t();
-        gemm(MatMut::col_major(&mut s.dw_t, r, o)?, MatRef::row_major(x, r, l)?, g_t, Accumulate::Add, parallelism)?;
-        return gemm(MatMut::col_major(g_in, l, r)?, g_t, w_mat, Accumulate::Add, parallelism);
+        gemm(
+            MatMut::col_major(&mut s.dw_t, r, o)?,
+            MatRef::row_major(x, r, l)?,
+            g_t,
+            Accumulate::Add,
+            parallelism,
+        )?;
+        return gemm(
+            MatMut::col_major(g_in, l, r)?,
+            g_t,
+            w_mat,
+            Accumulate::Add,
+            parallelism,
+        );
     }
     with_scratch(|col, dcol| {
         for rows in row_blocks(g, parallelism) {
@@ -239,7 +264,13 @@ fn backward_image(
             )?;
             // Input: dcol = gᵀ · W, as L_b × R column-major, folded back onto the image.
             dcol.resize(r * block, 0.0);
-            gemm(MatMut::col_major(dcol, block, r)?, g_t, w_mat, Accumulate::Overwrite, parallelism)?;
+            gemm(
+                MatMut::col_major(dcol, block, r)?,
+                g_t,
+                w_mat,
+                Accumulate::Overwrite,
+                parallelism,
+            )?;
             col2im_rows(dcol, g, rows, g_in)?;
         }
         Ok(())
@@ -274,8 +305,10 @@ pub fn backward(
             .try_reduce(|| BackwardScratch::new(p), |a, b| Ok(a.merge(b)))?
     } else {
         let mut s = BackwardScratch::new(p);
-        for ((g_in_n, x_n), g_n) in
-            g_in.chunks_exact_mut(in_len).zip(x.chunks(in_len)).zip(g_out.chunks(out_len))
+        for ((g_in_n, x_n), g_n) in g_in
+            .chunks_exact_mut(in_len)
+            .zip(x.chunks(in_len))
+            .zip(g_out.chunks(out_len))
         {
             backward_image(p, x_n, w, g_n, g_in_n, &mut s, Parallelism::AllCores)?;
         }

@@ -63,14 +63,33 @@ pub fn conv2d<const I: usize, const O: usize, const K: usize, T: Tape<f32, Cpu>>
 ) -> Result<Images<O, T>, NnError> {
     let (batch, _, height, width) = *x.shape();
     let Conv2dParams { stride, padding } = params;
-    let geometry = ConvGeometry::new(I, height, width, K, stride, padding).map_err(|e| match e {
-        KernelError::KernelLargerThanImage { padded_height, padded_width, .. } => {
-            NnError::KernelLargerThanImage { kernel: K, padding, height, width, padded_height, padded_width }
-        }
-        other => other.into(),
-    })?;
-    let problem = ConvProblem { batch, geometry, out_channels: O };
-    let shape_out = (batch, Const::<O>, geometry.out_height(), geometry.out_width());
+    let geometry =
+        ConvGeometry::new(I, height, width, K, stride, padding).map_err(|e| match e {
+            KernelError::KernelLargerThanImage {
+                padded_height,
+                padded_width,
+                ..
+            } => NnError::KernelLargerThanImage {
+                kernel: K,
+                padding,
+                height,
+                width,
+                padded_height,
+                padded_width,
+            },
+            other => other.into(),
+        })?;
+    let problem = ConvProblem {
+        batch,
+        geometry,
+        out_channels: O,
+    };
+    let shape_out = (
+        batch,
+        Const::<O>,
+        geometry.out_height(),
+        geometry.out_width(),
+    );
 
     // A non-contiguous input is first copied (on the tape) so its physical order is logical.
     let x = x.try_contiguous()?;

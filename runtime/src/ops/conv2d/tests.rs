@@ -18,7 +18,10 @@ fn widen(v: &[f32]) -> Vec<f64> {
 fn assert_close(fast: &[f32], exact: &[f64], tol: f64, what: &str) {
     assert_eq!(fast.len(), exact.len(), "{what}: length");
     for (i, (&a, &b)) in fast.iter().zip(exact).enumerate() {
-        assert!((a as f64 - b).abs() <= tol * (1.0 + b.abs()), "{what}[{i}]: {a} vs {b}");
+        assert!(
+            (a as f64 - b).abs() <= tol * (1.0 + b.abs()),
+            "{what}[{i}]: {a} vs {b}"
+        );
     }
 }
 
@@ -37,23 +40,48 @@ fn check_case<const I: usize, const O: usize, const K: usize>(
     let w_vals = random(O * I * K * K, &mut rng);
     let b_vals = random(O, &mut rng);
     let x = dev.tensor_from_vec(x_vals.clone(), (batch, Const::<I>, h, w));
-    let weight: Tensor<Rank4<O, I, K, K>, f32, Cpu> = dev.tensor_from_vec(w_vals.clone(), Rank4::<O, I, K, K>::default());
-    let bias: Tensor<Rank1<O>, f32, Cpu> = dev.tensor_from_vec(b_vals.clone(), Rank1::<O>::default());
+    let weight: Tensor<Rank4<O, I, K, K>, f32, Cpu> =
+        dev.tensor_from_vec(w_vals.clone(), Rank4::<O, I, K, K>::default());
+    let bias: Tensor<Rank1<O>, f32, Cpu> =
+        dev.tensor_from_vec(b_vals.clone(), Rank1::<O>::default());
     let bias_ref = with_bias.then_some(&bias);
 
     let y = conv2d(x.leaky_trace(), &weight, bias_ref, params).unwrap();
-    let expected = reference::forward(batch, &g, O, &widen(&x_vals), &widen(&w_vals), with_bias.then_some(&widen(&b_vals)[..]));
+    let expected = reference::forward(
+        batch,
+        &g,
+        O,
+        &widen(&x_vals),
+        &widen(&w_vals),
+        with_bias.then_some(&widen(&b_vals)[..]),
+    );
     let case = format!("I={I} O={O} K={K} batch={batch} {h}x{w} {params:?} bias={with_bias}");
-    assert_eq!(y.shape().concrete(), [batch, O, g.out_height(), g.out_width()], "{case}");
+    assert_eq!(
+        y.shape().concrete(),
+        [batch, O, g.out_height(), g.out_width()],
+        "{case}"
+    );
     assert_close(&y.as_vec(), &expected, 1e-5, &format!("forward {case}"));
 
     // loss = Σ y · r with random r, so ∂loss/∂y = r.
     let r_vals = random(expected.len(), &mut rng);
     let r = dev.tensor_from_vec(r_vals.clone(), *y.shape());
     let grads = (y * r).sum().backward();
-    let (dx, dw, db) = reference::backward(batch, &g, O, &widen(&x_vals), &widen(&w_vals), &widen(&r_vals));
+    let (dx, dw, db) = reference::backward(
+        batch,
+        &g,
+        O,
+        &widen(&x_vals),
+        &widen(&w_vals),
+        &widen(&r_vals),
+    );
     assert_close(&grads.get(&x).as_vec(), &dx, 1e-5, &format!("dx {case}"));
-    assert_close(&grads.get(&weight).as_vec(), &dw, 1e-4, &format!("dw {case}"));
+    assert_close(
+        &grads.get(&weight).as_vec(),
+        &dw,
+        1e-4,
+        &format!("dw {case}"),
+    );
     if with_bias {
         assert_close(&grads.get(&bias).as_vec(), &db, 1e-4, &format!("db {case}"));
     }
@@ -81,7 +109,10 @@ fn gradients_match_central_finite_differences() {
     const O: usize = 3;
     const K: usize = 3;
     let (batch, h, w) = (2, 5, 4);
-    let params = Conv2dParams { stride: 2, padding: 1 };
+    let params = Conv2dParams {
+        stride: 2,
+        padding: 1,
+    };
     let mut rng = SmallRng::seed_from_u64(11);
     let dev = Cpu::default();
     let g = ConvGeometry::new(I, h, w, K, params.stride, params.padding).unwrap();
@@ -91,7 +122,8 @@ fn gradients_match_central_finite_differences() {
     let r_vals = random(batch * O * g.out_len(), &mut rng);
 
     let x = dev.tensor_from_vec(x_vals.clone(), (batch, Const::<I>, h, w));
-    let weight: Tensor<Rank4<O, I, K, K>, f32, Cpu> = dev.tensor_from_vec(w_vals.clone(), Default::default());
+    let weight: Tensor<Rank4<O, I, K, K>, f32, Cpu> =
+        dev.tensor_from_vec(w_vals.clone(), Default::default());
     let bias: Tensor<Rank1<O>, f32, Cpu> = dev.tensor_from_vec(b_vals.clone(), Default::default());
     let y = conv2d(x.leaky_trace(), &weight, Some(&bias), params).unwrap();
     let r = dev.tensor_from_vec(r_vals.clone(), *y.shape());
@@ -120,8 +152,18 @@ fn gradients_match_central_finite_differences() {
             .collect()
     };
     assert_close(&grads.get(&x).as_vec(), &numeric(0, x0.len()), 1e-4, "dx");
-    assert_close(&grads.get(&weight).as_vec(), &numeric(1, w0.len()), 1e-4, "dw");
-    assert_close(&grads.get(&bias).as_vec(), &numeric(2, b0.len()), 1e-4, "db");
+    assert_close(
+        &grads.get(&weight).as_vec(),
+        &numeric(1, w0.len()),
+        1e-4,
+        "dw",
+    );
+    assert_close(
+        &grads.get(&bias).as_vec(),
+        &numeric(2, b0.len()),
+        1e-4,
+        "db",
+    );
 }
 
 /// Using the op twice in one graph adds the gradients (never overwrites them).
@@ -130,13 +172,23 @@ fn gradients_accumulate_over_uses() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(12);
     let x = dev.tensor_from_vec(random(2 * 2 * 5 * 5, &mut rng), (2, Const::<2>, 5, 5));
-    let weight: Tensor<Rank4<3, 2, 3, 3>, f32, Cpu> = dev.tensor_from_vec(random(54, &mut rng), Default::default());
-    let bias: Tensor<Rank1<3>, f32, Cpu> = dev.tensor_from_vec(random(3, &mut rng), Default::default());
-    let p = Conv2dParams { stride: 1, padding: 1 };
+    let weight: Tensor<Rank4<3, 2, 3, 3>, f32, Cpu> =
+        dev.tensor_from_vec(random(54, &mut rng), Default::default());
+    let bias: Tensor<Rank1<3>, f32, Cpu> =
+        dev.tensor_from_vec(random(3, &mut rng), Default::default());
+    let p = Conv2dParams {
+        stride: 1,
+        padding: 1,
+    };
 
-    let once = conv2d(x.leaky_trace(), &weight, Some(&bias), p).unwrap().sum().backward();
+    let once = conv2d(x.leaky_trace(), &weight, Some(&bias), p)
+        .unwrap()
+        .sum()
+        .backward();
     let traced = x.leaky_trace();
-    let first = conv2d(traced.with_empty_tape(), &weight, Some(&bias), p).unwrap().sum();
+    let first = conv2d(traced.with_empty_tape(), &weight, Some(&bias), p)
+        .unwrap()
+        .sum();
     let second = conv2d(traced, &weight, Some(&bias), p).unwrap().sum();
     let twice = (first + second).backward();
     for (a, b) in [
@@ -145,7 +197,10 @@ fn gradients_accumulate_over_uses() {
         (once.get(&bias).as_vec(), twice.get(&bias).as_vec()),
     ] {
         for (one, two) in a.iter().zip(&b) {
-            assert!((2.0 * one - two).abs() <= 1e-4 * (1.0 + two.abs()), "{one} * 2 != {two}");
+            assert!(
+                (2.0 * one - two).abs() <= 1e-4 * (1.0 + two.abs()),
+                "{one} * 2 != {two}"
+            );
         }
     }
 }
@@ -157,16 +212,25 @@ fn non_contiguous_input_is_handled() {
     let mut rng = SmallRng::seed_from_u64(13);
     let (h, w) = (4, 6);
     let stored = dev.tensor_from_vec(random(2 * w * h, &mut rng), (1, Const::<2>, w, h));
-    let weight: Tensor<Rank4<2, 2, 3, 3>, f32, Cpu> = dev.tensor_from_vec(random(36, &mut rng), Default::default());
-    let p = Conv2dParams { stride: 1, padding: 1 };
+    let weight: Tensor<Rank4<2, 2, 3, 3>, f32, Cpu> =
+        dev.tensor_from_vec(random(36, &mut rng), Default::default());
+    let p = Conv2dParams {
+        stride: 1,
+        padding: 1,
+    };
     let permuted = stored.leaky_trace().permute::<_, Axes4<0, 1, 3, 2>>();
-    let contiguous = dev.tensor_from_vec(stored.clone().permute::<_, Axes4<0, 1, 3, 2>>().as_vec(), (1, Const::<2>, h, w));
+    let contiguous = dev.tensor_from_vec(
+        stored.clone().permute::<_, Axes4<0, 1, 3, 2>>().as_vec(),
+        (1, Const::<2>, h, w),
+    );
     let y = conv2d(permuted, &weight, None, p).unwrap();
     let y_ref = conv2d(contiguous.leaky_trace(), &weight, None, p).unwrap();
     assert_eq!(y.as_vec(), y_ref.as_vec());
     let g = y.sum().backward();
     let g_ref = y_ref.sum().backward();
-    let back = dev.tensor_from_vec(g.get(&stored).as_vec(), (1, Const::<2>, w, h)).permute::<_, Axes4<0, 1, 3, 2>>();
+    let back = dev
+        .tensor_from_vec(g.get(&stored).as_vec(), (1, Const::<2>, w, h))
+        .permute::<_, Axes4<0, 1, 3, 2>>();
     assert_eq!(back.as_vec(), g_ref.get(&contiguous).as_vec());
 }
 
@@ -175,13 +239,32 @@ fn kernel_larger_than_padded_image_is_an_error_naming_both_sizes() {
     let dev = Cpu::default();
     let x = dev.zeros_like(&(1, Const::<1>, 2, 8));
     let weight: Tensor<Rank4<1, 1, 5, 5>, f32, Cpu> = dev.zeros();
-    let err = conv2d(x, &weight, None, Conv2dParams { stride: 1, padding: 1 }).unwrap_err();
+    let err = conv2d(
+        x,
+        &weight,
+        None,
+        Conv2dParams {
+            stride: 1,
+            padding: 1,
+        },
+    )
+    .unwrap_err();
     assert!(matches!(
         err,
-        NnError::KernelLargerThanImage { kernel: 5, padding: 1, height: 2, width: 8, padded_height: 4, padded_width: 10 }
+        NnError::KernelLargerThanImage {
+            kernel: 5,
+            padding: 1,
+            height: 2,
+            width: 8,
+            padded_height: 4,
+            padded_width: 10
+        }
     ));
     let message = err.to_string();
-    assert!(message.contains("5x5") && message.contains("2x8"), "{message}");
+    assert!(
+        message.contains("5x5") && message.contains("2x8"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -189,6 +272,15 @@ fn empty_batch_gives_empty_output() {
     let dev = Cpu::default();
     let x = dev.zeros_like(&(0, Const::<2>, 5, 5));
     let weight: Tensor<Rank4<3, 2, 3, 3>, f32, Cpu> = dev.ones();
-    let y = conv2d(x, &weight, None, Conv2dParams { stride: 1, padding: 0 }).unwrap();
+    let y = conv2d(
+        x,
+        &weight,
+        None,
+        Conv2dParams {
+            stride: 1,
+            padding: 0,
+        },
+    )
+    .unwrap();
     assert_eq!(y.shape().concrete(), [0, 3, 3, 3]);
 }
