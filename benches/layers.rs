@@ -6,8 +6,9 @@
 //!   K3 S1 P1). Backward = input + weight + bias gradients (2x the forward FLOPs).
 //! - `conv_layer_forward/b64/convN`: the same through the `Conv2D` module (adds dfdx tensor copies).
 //! - `gemm_ceiling/2048`: `kernels::gemm` on 2048³ with every core: the machine's ceiling.
-//! - `smallvgg_train_step/b64`: forward + backward + Adam on SmallVgg (Conv2D, dfdx BatchNorm2D,
-//!   ReLU, a max-pool written below, reshape, dfdx Linear), batch 64.
+//! - `smallvgg_train_step/b64/{dfdx_bn,fused_bn}`: forward + backward + Adam on SmallVgg (Conv2D,
+//!   BatchNorm2D, ReLU, a max-pool written below, reshape, dfdx Linear), batch 64; batch norm +
+//!   ReLU either through dfdx's ops or through `ops::batch_norm2d` (same parameters, one pass).
 //! - `cargo bench --bench layers -- breakdown`: no criterion; prints the median time per layer of
 //!   the training step (forward and backward separately, via probe ops on the tape) and exits.
 //!
@@ -26,6 +27,7 @@ use fasterai::dfdx::optim::{Adam, AdamConfig, Optimizer};
 use fasterai::dfdx::prelude::*;
 use fasterai::kernels::{gemm, Accumulate, ConvGeometry, MatMut, MatRef, Parallelism};
 use fasterai::nn::NnError;
+use fasterai::ops::batch_norm2d::{batch_norm2d_train, Activation};
 use fasterai::ops::conv2d::{backward_kernel, conv2d_flops, forward_kernel, ConvProblem};
 use fasterai::prelude::{BatchNorm2D, Conv2D, Linear};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
@@ -253,31 +255,45 @@ impl TensorCollection<f32, Cpu> for SmallVgg {
 
 type Taped<const C: usize> = Images<C, OwnedTape<f32, Cpu>>;
 
+/// Batch norm then ReLU, with dfdx's `BatchNorm2D` ops or the fused op of this crate.
+fn bn_relu<const C: usize>(
+    bn: &mut BatchNorm2D<C>,
+    x: Taped<C>,
+    fused: bool,
+) -> Result<Taped<C>, NnError> {
+    if fused {
+        batch_norm2d_train(x, bn, Activation::Relu)
+    } else {
+        Ok(bn.try_forward_mut(x)?.try_relu()?)
+    }
+}
+
 impl SmallVgg {
     fn train_logits(
         &mut self,
         x: Taped<1>,
+        fused_bn: bool,
         log: &Option<ProbeLog>,
     ) -> Result<Tensor<(usize, Const<10>), f32, Cpu, OwnedTape<f32, Cpu>>, NnError> {
         let batch = x.shape().0;
         let x = probe(x, "conv1", log);
         let x = self.conv1.try_forward(x)?;
         let x = probe(x, "bn1+relu", log);
-        let x = self.bn1.try_forward_mut(x)?.try_relu()?;
+        let x = bn_relu(&mut self.bn1, x, fused_bn)?;
         let x = probe(x, "conv2", log);
         let x = self.conv2.try_forward(x)?;
         let x = probe(x, "bn2+relu", log);
-        let x = self.bn2.try_forward_mut(x)?.try_relu()?;
+        let x = bn_relu(&mut self.bn2, x, fused_bn)?;
         let x = probe(x, "pool1", log);
         let x = max_pool_2x2(x);
         let x = probe(x, "conv3", log);
         let x = self.conv3.try_forward(x)?;
         let x = probe(x, "bn3+relu", log);
-        let x = self.bn3.try_forward_mut(x)?.try_relu()?;
+        let x = bn_relu(&mut self.bn3, x, fused_bn)?;
         let x = probe(x, "conv4", log);
         let x = self.conv4.try_forward(x)?;
         let x = probe(x, "bn4+relu", log);
-        let x = self.bn4.try_forward_mut(x)?.try_relu()?;
+        let x = bn_relu(&mut self.bn4, x, fused_bn)?;
         let x = probe(x, "pool2", log);
         let x = max_pool_2x2(x);
         let x = probe(x, "reshape+fc1+relu", log);
@@ -295,10 +311,11 @@ struct Trainer {
     grads: Option<Gradients<f32, Cpu>>,
     x: Tensor<(usize, Const<1>, usize, usize), f32, Cpu>,
     y: Tensor<(usize, Const<10>), f32, Cpu>,
+    fused_bn: bool,
 }
 
 impl Trainer {
-    fn new(batch: usize) -> Self {
+    fn new(batch: usize, fused_bn: bool) -> Self {
         let dev = Cpu::seed_from_u64(0);
         // dfdx's allocation cache (like PyTorch's caching allocator): reuses freed buffers.
         if std::env::var_os("NO_DFDX_CACHE").is_none() {
@@ -337,6 +354,7 @@ impl Trainer {
             grads,
             x,
             y,
+            fused_bn,
         }
     }
 
@@ -348,7 +366,7 @@ impl Trainer {
             .expect("gradients are put back after every step");
         let logits = self
             .model
-            .train_logits(self.x.clone().traced(grads), log)
+            .train_logits(self.x.clone().traced(grads), self.fused_bn, log)
             .unwrap();
         let loss = cross_entropy_with_logits_loss(logits, self.y.clone());
         let mut grads = loss.backward();
@@ -363,10 +381,12 @@ impl Trainer {
 
 fn smallvgg_train_step(c: &mut Criterion) {
     let batch = 64;
-    let mut trainer = Trainer::new(batch);
-    let mut group = c.benchmark_group("smallvgg_train_step");
+    let mut group = c.benchmark_group("smallvgg_train_step/b64");
     group.throughput(Throughput::Elements(batch as u64));
-    group.bench_function("b64", |bench| bench.iter(|| trainer.step(&None)));
+    for (label, fused) in [("dfdx_bn", false), ("fused_bn", true)] {
+        let mut trainer = Trainer::new(batch, fused);
+        group.bench_function(label, |bench| bench.iter(|| trainer.step(&None)));
+    }
     group.finish();
 }
 
@@ -376,9 +396,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Median per-layer forward and backward times of the batch-64 training step.
-fn breakdown() {
+fn breakdown(fused_bn: bool) {
     let steps = 15;
-    let mut trainer = Trainer::new(64);
+    let mut trainer = Trainer::new(64, fused_bn);
     for _ in 0..3 {
         trainer.step(&None);
     }
@@ -420,7 +440,12 @@ fn breakdown() {
         }
         let _ = end;
     }
-    println!("SmallVgg training step, batch 64, median of {steps} steps (ms):");
+    let bn = if fused_bn {
+        "fused batch norm + ReLU"
+    } else {
+        "dfdx BatchNorm2D + ReLU"
+    };
+    println!("SmallVgg training step, batch 64, {bn}, median of {steps} steps (ms):");
     println!("{:<20} {:>9} {:>9}", "layer", "forward", "backward");
     let (mut f_sum, mut b_sum) = (0.0, 0.0);
     for (name, f, b) in per_layer {
@@ -542,7 +567,8 @@ fn cpu_time_rates() {
 
 fn main() {
     if std::env::args().any(|a| a == "breakdown") {
-        breakdown();
+        breakdown(false);
+        breakdown(true);
         return;
     }
     if std::env::args().any(|a| a == "cpu-time") {

@@ -70,4 +70,10 @@ pub enum NnError {
         /// What the safetensors reader said.
         message: String,
     },
+    /// Training-mode batch norm needs at least two values per channel to estimate a variance.
+    #[error("batch norm in training mode got {count} value(s) per channel; it needs at least 2 (use a larger batch or image, or inference mode)")]
+    BatchNormTooFewValues {
+        /// `batch · H · W`.
+        count: usize,
+    },
 }

@@ -1,2 +1,3 @@
 //! Tape-aware custom ops (forward plus hand-written backward) on dfdx's public tape API.
 pub mod conv2d;
+pub mod batch_norm2d;
