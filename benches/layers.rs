@@ -565,10 +565,33 @@ fn cpu_time_rates() {
     }
 }
 
+/// A fixed amount of work (20 forward and 20 backward passes of conv2–conv4 at batch 64) for
+/// `perf stat -e cycles:u` comparisons, which are less sensitive to other jobs than wall time.
+fn fixed_work() {
+    let mut rng = SmallRng::seed_from_u64(0);
+    for (_, i, o, side) in &VGG_CONVS[1..] {
+        let geometry = ConvGeometry::new(*i, *side, *side, 3, 1, 1).unwrap();
+        let p = ConvProblem { batch: 64, geometry, out_channels: *o };
+        let x = random(64 * p.in_image_len(), &mut rng);
+        let w = random(p.weight_len(), &mut rng);
+        let g_out = random(64 * p.out_image_len(), &mut rng);
+        let mut out = vec![0.0; 64 * p.out_image_len()];
+        let mut g_in = vec![0.0; 64 * p.in_image_len()];
+        for _ in 0..20 {
+            forward_kernel(&p, &x, &w, None, &mut out).unwrap();
+            black_box(backward_kernel(&p, &x, &w, &g_out, &mut g_in).unwrap());
+        }
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "breakdown") {
         breakdown(false);
         breakdown(true);
+        return;
+    }
+    if std::env::args().any(|a| a == "fixed-work") {
+        fixed_work();
         return;
     }
     if std::env::args().any(|a| a == "cpu-time") {

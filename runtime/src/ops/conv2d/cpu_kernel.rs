@@ -4,7 +4,9 @@
 //! every product puts `L`, the largest dimension, as the contiguous row dimension `m` of the
 //! destination, which the packed GEMM prefers:
 //! - forward:          `out_n (L × O, col-major) = col_nᵀ (L × R) · Wᵀ (R × O)`
-//! - input gradient:   `dcol_n (L × R, col-major) = g_nᵀ (L × O) · W (O × R)`, then col2im
+//! - input gradient:   for stride 1 (and `P < K`, at least `MIN_TRANSPOSED_CHANNELS` inputs) a
+//!   forward convolution of `g_n` with the flipped, transposed weight, added into `dx` (no
+//!   scatter); otherwise `dcol_n (L × R, col-major) = g_nᵀ (L × O) · W (O × R)`, then col2im
 //! - weight gradient:  `dWᵀ (R × O, col-major) += col_n (R × L) · g_nᵀ (L × O)`
 //!
 //! Blocking: the columns of one image are built a block of output rows at a time (about
@@ -122,8 +124,7 @@ fn forward_image(
     out: &mut [f32],
     parallelism: Parallelism,
 ) -> Result<(), KernelError> {
-    let g = &p.geometry;
-    let (l, r, o) = (g.out_len(), g.col_rows(), p.out_channels);
+    let l = p.geometry.out_len();
     let accumulate = match bias {
         Some(b) => {
             for (plane, &bo) in out.chunks_exact_mut(l).zip(b) {
@@ -133,6 +134,28 @@ fn forward_image(
         }
         None => Accumulate::Overwrite,
     };
+    conv_image(
+        &p.geometry,
+        p.out_channels,
+        x,
+        w,
+        out,
+        accumulate,
+        parallelism,
+    )
+}
+
+/// `out (=|+=) conv(x, w)` for one image of geometry `g` and `out_channels` filters.
+fn conv_image(
+    g: &ConvGeometry,
+    out_channels: usize,
+    x: &[f32],
+    w: &[f32],
+    out: &mut [f32],
+    accumulate: Accumulate,
+    parallelism: Parallelism,
+) -> Result<(), KernelError> {
+    let (l, r, o) = (g.out_len(), g.col_rows(), out_channels);
     let w_t = MatRef::row_major(w, o, r)?.t();
     if g.is_pointwise() {
         // The image is its own column matrix.
@@ -160,6 +183,37 @@ fn forward_image(
         }
         Ok(())
     })
+}
+
+/// Fewest input channels for which the transposed convolution beats col2im: its GEMM has one
+/// column per input channel, so a 1-channel input (a first layer) would be a matrix-vector product.
+const MIN_TRANSPOSED_CHANNELS: usize = 8;
+
+/// For stride 1 with `P ≤ K − 1`, the input gradient is itself a convolution: the output
+/// gradient convolved with the spatially flipped, channel-transposed weight, padding `K − 1 − P`.
+/// Returns that geometry and weight (`C × O·K·K`); `None` where the identity does not hold.
+fn transposed_conv(p: &ConvProblem, w: &[f32]) -> Option<(ConvGeometry, Vec<f32>)> {
+    let g = &p.geometry;
+    let (c, o, k) = (g.channels(), p.out_channels, g.kernel());
+    if g.stride() != 1 || g.padding() >= k || g.is_pointwise() || c < MIN_TRANSPOSED_CHANNELS {
+        return None;
+    }
+    let gt = ConvGeometry::new(o, g.out_height(), g.out_width(), k, 1, k - 1 - g.padding()).ok()?;
+    if gt.out_height() != g.height() || gt.out_width() != g.width() {
+        return None;
+    }
+    let mut flipped = vec![0.0f32; w.len()];
+    for oc in 0..o {
+        for ic in 0..c {
+            for ki in 0..k {
+                for kj in 0..k {
+                    flipped[((ic * o + oc) * k + (k - 1 - ki)) * k + (k - 1 - kj)] =
+                        w[((oc * c + ic) * k + ki) * k + kj];
+                }
+            }
+        }
+    }
+    Some((gt, flipped))
 }
 
 /// `out = conv(x, w) + bias` for the whole batch (`out` overwritten).
@@ -214,10 +268,12 @@ impl BackwardScratch {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn backward_image(
     p: &ConvProblem,
     x: &[f32],
     w: &[f32],
+    transposed: Option<&(ConvGeometry, Vec<f32>)>,
     g_out: &[f32],
     g_in: &mut [f32],
     s: &mut BackwardScratch,
@@ -262,19 +318,34 @@ fn backward_image(
                 Accumulate::Add,
                 parallelism,
             )?;
-            // Input: dcol = gᵀ · W, as L_b × R column-major, folded back onto the image.
-            dcol.resize(r * block, 0.0);
-            gemm(
-                MatMut::col_major(dcol, block, r)?,
-                g_t,
-                w_mat,
-                Accumulate::Overwrite,
-                parallelism,
-            )?;
-            col2im_rows(dcol, g, rows, g_in)?;
+            if transposed.is_none() {
+                // Input: dcol = gᵀ · W, as L_b × R column-major, folded back onto the image.
+                dcol.resize(r * block, 0.0);
+                gemm(
+                    MatMut::col_major(dcol, block, r)?,
+                    g_t,
+                    w_mat,
+                    Accumulate::Overwrite,
+                    parallelism,
+                )?;
+                col2im_rows(dcol, g, rows, g_in)?;
+            }
         }
         Ok(())
-    })
+    })?;
+    match transposed {
+        // Input: a forward convolution of the output gradient, added into g_in.
+        Some((gt, flipped)) => conv_image(
+            gt,
+            g.channels(),
+            g_out,
+            flipped,
+            g_in,
+            Accumulate::Add,
+            parallelism,
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Gradients of a batch: adds `∂loss/∂x` into `g_in` and returns `(∂loss/∂W, ∂loss/∂bias)`,
@@ -288,6 +359,7 @@ pub fn backward(
 ) -> Result<(Vec<f32>, Vec<f32>), KernelError> {
     p.check(x.len(), w.len(), None, g_out.len())?;
     p.check(g_in.len(), w.len(), None, g_out.len())?;
+    let transposed = transposed_conv(p, w);
     let (in_len, out_len) = (p.in_image_len().max(1), p.out_image_len().max(1));
     let total = if p.batch == 0 || p.out_image_len() == 0 {
         BackwardScratch::new(p)
@@ -298,7 +370,16 @@ pub fn backward(
             .try_fold(
                 || BackwardScratch::new(p),
                 |mut s, ((g_in_n, x_n), g_n)| {
-                    backward_image(p, x_n, w, g_n, g_in_n, &mut s, Parallelism::Sequential)?;
+                    backward_image(
+                        p,
+                        x_n,
+                        w,
+                        transposed.as_ref(),
+                        g_n,
+                        g_in_n,
+                        &mut s,
+                        Parallelism::Sequential,
+                    )?;
                     Ok::<_, KernelError>(s)
                 },
             )
@@ -310,7 +391,16 @@ pub fn backward(
             .zip(x.chunks(in_len))
             .zip(g_out.chunks(out_len))
         {
-            backward_image(p, x_n, w, g_n, g_in_n, &mut s, Parallelism::AllCores)?;
+            backward_image(
+                p,
+                x_n,
+                w,
+                transposed.as_ref(),
+                g_n,
+                g_in_n,
+                &mut s,
+                Parallelism::AllCores,
+            )?;
         }
         s
     };
