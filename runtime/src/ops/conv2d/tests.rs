@@ -101,6 +101,18 @@ fn forward_and_gradients_match_the_reference() {
     check_case::<2, 3, 3>(2, (3, 3), p(3, 0), true, 9);
 }
 
+/// Stride 1 with at least 8 input channels takes the transposed-convolution input gradient;
+/// cover "same", "valid" and in-between paddings, kernels 3 and 5, batch 1 and 7.
+#[test]
+fn transposed_input_gradient_matches_the_reference() {
+    let p = |stride, padding| Conv2dParams { stride, padding };
+    check_case::<8, 5, 3>(7, (6, 9), p(1, 1), true, 21);
+    check_case::<8, 3, 3>(2, (5, 5), p(1, 0), false, 22);
+    check_case::<9, 4, 5>(1, (7, 6), p(1, 2), true, 23);
+    check_case::<8, 3, 5>(3, (6, 7), p(1, 1), true, 24);
+    check_case::<8, 2, 3>(1, (4, 3), p(1, 2), false, 25);
+}
+
 /// Central finite differences of the loss `Σ r · conv(x, w, b)` computed by the `f64` reference,
 /// against the gradients of the fast op, for every input, weight and bias element.
 #[test]
