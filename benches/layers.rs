@@ -15,6 +15,8 @@
 //! - `cargo bench --bench layers -- cpu-time`: no criterion; conv and GEMM rates per wall second
 //!   and per CPU second (robust when other jobs share the cores), then exits.
 //!
+//! Unless `BENCH_SYSTEM_MALLOC=1`, glibc is told to keep freed memory (see `keep_freed_memory`).
+//!
 //! The max-pool here is written inline (2x2, stride 2) because the pooling layer lives in another
 //! branch; it is a plain loop with an argmax scatter in backward, like a real one would be.
 
@@ -571,7 +573,11 @@ fn fixed_work() {
     let mut rng = SmallRng::seed_from_u64(0);
     for (_, i, o, side) in &VGG_CONVS[1..] {
         let geometry = ConvGeometry::new(*i, *side, *side, 3, 1, 1).unwrap();
-        let p = ConvProblem { batch: 64, geometry, out_channels: *o };
+        let p = ConvProblem {
+            batch: 64,
+            geometry,
+            out_channels: *o,
+        };
         let x = random(64 * p.in_image_len(), &mut rng);
         let w = random(p.weight_len(), &mut rng);
         let g_out = random(64 * p.out_image_len(), &mut rng);
@@ -584,7 +590,24 @@ fn fixed_work() {
     }
 }
 
+/// Keeps freed memory in the process (like PyTorch's caching allocator) instead of glibc's
+/// default of returning every large buffer to the kernel, which makes each fresh activation
+/// buffer page-fault in again (measured: about a fifth of a conv layer's time). Set
+/// `BENCH_SYSTEM_MALLOC=1` to measure with glibc's defaults.
+fn keep_freed_memory() {
+    if std::env::var_os("BENCH_SYSTEM_MALLOC").is_some() {
+        return;
+    }
+    // SAFETY: mallopt only changes glibc's allocation thresholds; called before any threads
+    // allocate concurrently, with documented parameters and in-range values.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
 fn main() {
+    keep_freed_memory();
     if std::env::args().any(|a| a == "breakdown") {
         breakdown(false);
         breakdown(true);
