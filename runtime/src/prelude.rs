@@ -15,3 +15,5 @@ pub use crate::learn::{
     OneCycle, OptimizerConfig, Output,
 };
 pub use crate::nn::{AdaptiveAvgPool2D, AvgPool2D, Flatten, FlattenTo, GlobalAvgPool, MaxPool2D};
+pub use crate::nn::{Conv2D, UnbiasedConv2D};
+pub use crate::nn::{load_weights, save_weights};

@@ -1,1 +1,9 @@
 //! Numeric kernels: fast versions beside the plain reference versions the tests compare them with.
+
+mod error;
+mod gemm;
+mod im2col;
+
+pub use error::KernelError;
+pub use gemm::{gemm, gemm_ref, Accumulate, MatMut, MatRef, Parallelism};
+pub use im2col::{col2im, col2im_ref, col2im_rows, im2col, im2col_ref, im2col_rows, ConvGeometry};

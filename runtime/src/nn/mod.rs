@@ -70,3 +70,9 @@ pub type UnbiasedLinear<const I: usize, const O: usize, E = f32, D = Cpu> =
 pub type BatchNorm1D<const C: usize, E = f32, D = Cpu> = dfdx::nn::modules::BatchNorm1D<C, E, D>;
 /// dfdx's dropout (active only with a tape, i.e. while training).
 pub use dfdx::nn::modules::Dropout;
+
+mod conv2d;
+mod weights;
+
+pub use conv2d::{Conv2D, UnbiasedConv2D};
+pub use weights::{load_weights, save_weights, tensor_shapes};

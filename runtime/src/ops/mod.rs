@@ -4,3 +4,5 @@ pub(crate) mod batchnorm2d;
 pub(crate) mod relu;
 pub(crate) mod tensor_io;
 pub mod pool2d;
+pub mod conv2d;
+pub mod batch_norm2d;

@@ -1,0 +1,99 @@
+//! Errors of the numeric kernels: wrong sizes handed to a kernel.
+
+/// A kernel was called with buffers or views whose sizes do not fit together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KernelError {
+    /// A matrix view reaches past the end of its slice.
+    #[error("a {rows}x{cols} view with strides ({row_stride}, {col_stride}) does not fit in a slice of {len} elements")]
+    ViewOutOfBounds {
+        /// Rows of the view.
+        rows: usize,
+        /// Columns of the view.
+        cols: usize,
+        /// Distance between consecutive rows.
+        row_stride: usize,
+        /// Distance between consecutive columns.
+        col_stride: usize,
+        /// Length of the slice.
+        len: usize,
+    },
+    /// A destination view maps two elements to one memory location.
+    #[error("a {rows}x{cols} destination with strides ({row_stride}, {col_stride}) writes some elements twice; use strides that keep elements apart")]
+    AliasingDestination {
+        /// Rows of the view.
+        rows: usize,
+        /// Columns of the view.
+        cols: usize,
+        /// Distance between consecutive rows.
+        row_stride: usize,
+        /// Distance between consecutive columns.
+        col_stride: usize,
+    },
+    /// `dst = lhs · rhs` with shapes that do not chain.
+    #[error("cannot multiply {lhs:?} by {rhs:?} into {dst:?} (shapes are rows x cols)")]
+    ProductShape {
+        /// Destination shape.
+        dst: (usize, usize),
+        /// Left operand shape.
+        lhs: (usize, usize),
+        /// Right operand shape.
+        rhs: (usize, usize),
+    },
+    /// The kernel is larger than the zero-padded image.
+    #[error("kernel {kernel}x{kernel} is larger than the padded image {padded_height}x{padded_width}; use a larger image, more padding or a smaller kernel")]
+    KernelLargerThanImage {
+        /// Kernel side.
+        kernel: usize,
+        /// Image height plus twice the padding.
+        padded_height: usize,
+        /// Image width plus twice the padding.
+        padded_width: usize,
+    },
+    /// Kernel side or stride is zero.
+    #[error("kernel side ({kernel}) and stride ({stride}) must both be at least 1")]
+    ZeroKernelOrStride {
+        /// Kernel side.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+    },
+    /// Image or column buffer length disagrees with the geometry.
+    #[error("buffers of {image} (image) and {col} (columns) elements given, the geometry needs {expected_image} and {expected_col}")]
+    BufferLength {
+        /// Image buffer length given.
+        image: usize,
+        /// Image buffer length needed.
+        expected_image: usize,
+        /// Column buffer length given.
+        col: usize,
+        /// Column buffer length needed.
+        expected_col: usize,
+    },
+    /// Batched convolution buffers disagree with the problem's sizes.
+    #[error("convolution buffers of {input} (input), {weight} (weight), {output} (output) elements given, the sizes need {expected_input}, {expected_weight} and {expected_output}")]
+    ConvBuffers {
+        /// Input length given.
+        input: usize,
+        /// Weight length given.
+        weight: usize,
+        /// Output (or output-gradient) length given.
+        output: usize,
+        /// Input length needed.
+        expected_input: usize,
+        /// Weight length needed.
+        expected_weight: usize,
+        /// Output length needed.
+        expected_output: usize,
+    },
+    /// A block of output rows outside the output image.
+    #[error("output rows {start}..{end} are not inside 0..{out_height}")]
+    RowRange {
+        /// First row of the block.
+        start: usize,
+        /// One past the last row.
+        end: usize,
+        /// Output height.
+        out_height: usize,
+    },
+}

@@ -1,0 +1,549 @@
+//! im2col / col2im for one NCHW image: unfold every receptive field into a column so a
+//! convolution becomes one matrix product, and fold column gradients back (accumulating).
+//!
+//! The column buffer is `(C·K·K) × (OH·OW)` row-major: row `(c, ki, kj)` holds, for every output
+//! position `(oh, ow)`, the input pixel `x[c, oh·S + ki − P, ow·S + kj − P]` (zero in the padding).
+//! Output positions are the contiguous dimension, the large one in every product that uses it.
+
+use std::ops::Range;
+
+use super::KernelError;
+
+/// Sizes of one 2-D convolution over a single image: input `C × H × W`, square kernel `K`,
+/// stride `S`, zero padding `P` on every side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    channels: usize,
+    height: usize,
+    width: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+}
+
+impl ConvGeometry {
+    /// Checks that the kernel fits inside the padded image and that kernel and stride are positive.
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::ConvGeometry;
+    /// let g = ConvGeometry::new(3, 28, 20, 3, 2, 1)?;
+    /// assert_eq!((g.out_height(), g.out_width()), (14, 10));
+    /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
+    /// ```
+    pub fn new(
+        channels: usize,
+        height: usize,
+        width: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self, KernelError> {
+        if kernel == 0 || stride == 0 {
+            return Err(KernelError::ZeroKernelOrStride { kernel, stride });
+        }
+        let padded = (height + 2 * padding, width + 2 * padding);
+        if kernel > padded.0 || kernel > padded.1 {
+            return Err(KernelError::KernelLargerThanImage {
+                kernel,
+                padded_height: padded.0,
+                padded_width: padded.1,
+            });
+        }
+        Ok(Self {
+            channels,
+            height,
+            width,
+            kernel,
+            stride,
+            padding,
+        })
+    }
+
+    /// Input channels `C`.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    /// Input height `H`.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    /// Input width `W`.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    /// Kernel side `K`.
+    pub fn kernel(&self) -> usize {
+        self.kernel
+    }
+    /// Stride `S`.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+    /// Zero padding `P` on each side.
+    pub fn padding(&self) -> usize {
+        self.padding
+    }
+    /// Output height `(H + 2P − K) / S + 1`.
+    pub fn out_height(&self) -> usize {
+        (self.height + 2 * self.padding - self.kernel) / self.stride + 1
+    }
+    /// Output width `(W + 2P − K) / S + 1`.
+    pub fn out_width(&self) -> usize {
+        (self.width + 2 * self.padding - self.kernel) / self.stride + 1
+    }
+    /// Output positions per channel, `OH·OW` (the column buffer's row length).
+    pub fn out_len(&self) -> usize {
+        self.out_height() * self.out_width()
+    }
+    /// Rows of the column buffer, `C·K·K` (the reduction length of the forward product).
+    pub fn col_rows(&self) -> usize {
+        self.channels * self.kernel * self.kernel
+    }
+    /// Elements of the column buffer.
+    pub fn col_len(&self) -> usize {
+        self.col_rows() * self.out_len()
+    }
+    /// Elements of one input image, `C·H·W`.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+    /// True when the column buffer equals the image itself (1×1 kernel, stride 1, no padding),
+    /// so callers can skip the unfolding.
+    pub fn is_pointwise(&self) -> bool {
+        self.kernel == 1 && self.stride == 1 && self.padding == 0
+    }
+
+    /// Checks buffers for a block of output rows; returns the block's positions `rows.len()·OW`.
+    fn check_rows(
+        &self,
+        image: usize,
+        col: usize,
+        rows: &Range<usize>,
+    ) -> Result<usize, KernelError> {
+        if rows.start > rows.end || rows.end > self.out_height() {
+            return Err(KernelError::RowRange {
+                start: rows.start,
+                end: rows.end,
+                out_height: self.out_height(),
+            });
+        }
+        let block = rows.len() * self.out_width();
+        if image != self.image_len() || col != self.col_rows() * block {
+            return Err(KernelError::BufferLength {
+                image,
+                expected_image: self.image_len(),
+                col,
+                expected_col: self.col_rows() * block,
+            });
+        }
+        Ok(block)
+    }
+
+    fn check_buffers(&self, image: usize, col: usize) -> Result<(), KernelError> {
+        if image != self.image_len() || col != self.col_len() {
+            return Err(KernelError::BufferLength {
+                image,
+                expected_image: self.image_len(),
+                col,
+                expected_col: self.col_len(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Output indices `o < out_len` whose input index `o·stride + offset` lies in `0..in_len`.
+fn valid_outputs(out_len: usize, in_len: usize, offset: isize, stride: usize) -> (usize, usize) {
+    let s = stride as isize;
+    let lo = if offset >= 0 {
+        0
+    } else {
+        ((-offset + s - 1) / s) as usize
+    };
+    let room = in_len as isize - offset;
+    let hi = if room <= 0 {
+        0
+    } else {
+        ((room + s - 1) / s) as usize
+    };
+    let hi = hi.min(out_len);
+    (lo.min(hi), hi)
+}
+
+/// For a stride-1 convolution whose output rows are as long as its input rows (`2P = K − 1`,
+/// "same" padding), the column row of tap `(ki, kj)` over the block `rows` is the input plane
+/// shifted by a constant: returns that shift (block index + shift = plane index).
+fn same_shift(g: &ConvGeometry, rows: &Range<usize>, ki: usize, kj: usize) -> Option<isize> {
+    if g.stride != 1 || g.out_width() != g.width {
+        return None;
+    }
+    let (w, p) = (g.width as isize, g.padding as isize);
+    Some(rows.start as isize * w + (ki as isize - p) * w + (kj as isize - p))
+}
+
+/// `plane[start..start + values.len()] += values`.
+fn add_shifted(plane: &mut [f32], values: &[f32], start: isize) {
+    let start = start as usize;
+    for (d, &v) in plane[start..start + values.len()].iter_mut().zip(values) {
+        *d += v;
+    }
+}
+
+/// Unfolds one image `x` (`C × H × W`) into `col` (`C·K·K × OH·OW`, overwritten).
+pub fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) -> Result<(), KernelError> {
+    im2col_rows(x, g, 0..g.out_height(), col)
+}
+
+/// [`im2col`] restricted to the output rows `rows`: `col` is `C·K·K × (rows.len()·OW)`, the
+/// columns of those output positions only. Lets callers work on cache-sized blocks.
+pub fn im2col_rows(
+    x: &[f32],
+    g: &ConvGeometry,
+    rows: Range<usize>,
+    col: &mut [f32],
+) -> Result<(), KernelError> {
+    let block = g.check_rows(x.len(), col.len(), &rows)?;
+    if block == 0 {
+        return Ok(());
+    }
+    let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.padding as isize);
+    let ow_len = g.out_width();
+    let mut col_rows = col.chunks_exact_mut(block);
+    for plane in x.chunks_exact(h * w) {
+        for ki in 0..k {
+            let (oh_lo, oh_hi) = valid_outputs(g.out_height(), h, ki as isize - p, s);
+            let (oh_lo, oh_hi) = (
+                oh_lo.clamp(rows.start, rows.end),
+                oh_hi.clamp(rows.start, rows.end),
+            );
+            for kj in 0..k {
+                let row = col_rows.next().expect("col has C·K·K rows (checked)");
+                let col_off = kj as isize - p;
+                let (ow_lo, ow_hi) = valid_outputs(ow_len, w, col_off, s);
+                row[..(oh_lo - rows.start) * ow_len].fill(0.0);
+                row[(oh_hi - rows.start) * ow_len..].fill(0.0);
+                if let Some(shift) = same_shift(g, &rows, ki, kj) {
+                    // Input and output rows have one length: the block is one shifted copy,
+                    // then the columns that wrapped around a row edge are zeroed.
+                    if oh_lo < oh_hi && ow_lo < ow_hi {
+                        let a = (oh_lo - rows.start) * ow_len + ow_lo;
+                        let b = (oh_hi - 1 - rows.start) * ow_len + ow_hi;
+                        let src = (a as isize + shift) as usize;
+                        row[a..b].copy_from_slice(&plane[src..src + (b - a)]);
+                    }
+                    for oh in oh_lo..oh_hi {
+                        let dst = &mut row[(oh - rows.start) * ow_len..][..ow_len];
+                        dst[..ow_lo].fill(0.0);
+                        dst[ow_hi.max(ow_lo)..].fill(0.0);
+                    }
+                    continue;
+                }
+                for oh in oh_lo..oh_hi {
+                    let ih = (oh * s) as isize + ki as isize - p;
+                    let src = &plane[ih as usize * w..][..w];
+                    let dst = &mut row[(oh - rows.start) * ow_len..][..ow_len];
+                    dst[..ow_lo].fill(0.0);
+                    dst[ow_hi..].fill(0.0);
+                    if ow_lo < ow_hi {
+                        let first = ((ow_lo * s) as isize + col_off) as usize;
+                        if s == 1 {
+                            dst[ow_lo..ow_hi].copy_from_slice(&src[first..first + (ow_hi - ow_lo)]);
+                        } else {
+                            for (d, &v) in dst[ow_lo..ow_hi]
+                                .iter_mut()
+                                .zip(src[first..].iter().step_by(s))
+                            {
+                                *d = v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Folds `col` (`C·K·K × OH·OW`) back onto one image, adding into `x_grad` (`C × H × W`):
+/// the adjoint of [`im2col`].
+pub fn col2im(col: &[f32], g: &ConvGeometry, x_grad: &mut [f32]) -> Result<(), KernelError> {
+    col2im_rows(col, g, 0..g.out_height(), x_grad)
+}
+
+/// [`col2im`] for the block of output rows `rows` (`col` is `C·K·K × (rows.len()·OW)`),
+/// adding into `x_grad`: the adjoint of [`im2col_rows`].
+pub fn col2im_rows(
+    col: &[f32],
+    g: &ConvGeometry,
+    rows: Range<usize>,
+    x_grad: &mut [f32],
+) -> Result<(), KernelError> {
+    let block = g.check_rows(x_grad.len(), col.len(), &rows)?;
+    if block == 0 {
+        return Ok(());
+    }
+    let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.padding as isize);
+    let ow_len = g.out_width();
+    let mut col_rows = col.chunks_exact(block);
+    for plane in x_grad.chunks_exact_mut(h * w) {
+        for ki in 0..k {
+            let (oh_lo, oh_hi) = valid_outputs(g.out_height(), h, ki as isize - p, s);
+            let (oh_lo, oh_hi) = (
+                oh_lo.clamp(rows.start, rows.end),
+                oh_hi.clamp(rows.start, rows.end),
+            );
+            for kj in 0..k {
+                let row = col_rows.next().expect("col has C·K·K rows (checked)");
+                let col_off = kj as isize - p;
+                let (ow_lo, ow_hi) = valid_outputs(ow_len, w, col_off, s);
+                if ow_lo >= ow_hi {
+                    continue;
+                }
+                if let Some(shift) = same_shift(g, &rows, ki, kj) {
+                    // One shifted add per row run; the wrapped edge columns are skipped by
+                    // splitting at them (they are at most P wide on each side).
+                    if oh_lo < oh_hi {
+                        let a = (oh_lo - rows.start) * ow_len + ow_lo;
+                        let b = (oh_hi - 1 - rows.start) * ow_len + ow_hi;
+                        if ow_lo == 0 && ow_hi == ow_len {
+                            add_shifted(&mut plane[..], &row[a..b], a as isize + shift);
+                        } else {
+                            for oh in oh_lo..oh_hi {
+                                let d = (oh - rows.start) * ow_len;
+                                add_shifted(
+                                    &mut plane[..],
+                                    &row[d + ow_lo..d + ow_hi],
+                                    (d + ow_lo) as isize + shift,
+                                );
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let first = ((ow_lo * s) as isize + col_off) as usize;
+                for oh in oh_lo..oh_hi {
+                    let ih = ((oh * s) as isize + ki as isize - p) as usize;
+                    let dst = &mut plane[ih * w..][..w];
+                    let src = &row[(oh - rows.start) * ow_len..][ow_lo..ow_hi];
+                    if s == 1 {
+                        for (d, &v) in dst[first..first + src.len()].iter_mut().zip(src) {
+                            *d += v;
+                        }
+                    } else {
+                        for (d, &v) in dst[first..].iter_mut().step_by(s).zip(src) {
+                            *d += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reference twin of [`im2col`]: one element at a time from the definition.
+pub fn im2col_ref(x: &[f32], g: &ConvGeometry, col: &mut [f32]) -> Result<(), KernelError> {
+    g.check_buffers(x.len(), col.len())?;
+    let (oh_len, ow_len) = (g.out_height(), g.out_width());
+    for c in 0..g.channels {
+        for ki in 0..g.kernel {
+            for kj in 0..g.kernel {
+                let r = (c * g.kernel + ki) * g.kernel + kj;
+                for oh in 0..oh_len {
+                    for ow in 0..ow_len {
+                        let ih = (oh * g.stride + ki) as isize - g.padding as isize;
+                        let iw = (ow * g.stride + kj) as isize - g.padding as isize;
+                        let inside = (0..g.height as isize).contains(&ih)
+                            && (0..g.width as isize).contains(&iw);
+                        col[r * oh_len * ow_len + oh * ow_len + ow] = if inside {
+                            x[(c * g.height + ih as usize) * g.width + iw as usize]
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reference twin of [`col2im`]: one element at a time from the definition.
+pub fn col2im_ref(col: &[f32], g: &ConvGeometry, x_grad: &mut [f32]) -> Result<(), KernelError> {
+    g.check_buffers(x_grad.len(), col.len())?;
+    let (oh_len, ow_len) = (g.out_height(), g.out_width());
+    for c in 0..g.channels {
+        for ki in 0..g.kernel {
+            for kj in 0..g.kernel {
+                let r = (c * g.kernel + ki) * g.kernel + kj;
+                for oh in 0..oh_len {
+                    for ow in 0..ow_len {
+                        let ih = (oh * g.stride + ki) as isize - g.padding as isize;
+                        let iw = (ow * g.stride + kj) as isize - g.padding as isize;
+                        if (0..g.height as isize).contains(&ih)
+                            && (0..g.width as isize).contains(&iw)
+                        {
+                            x_grad[(c * g.height + ih as usize) * g.width + iw as usize] +=
+                                col[r * oh_len * ow_len + oh * ow_len + ow];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    fn geometries() -> Vec<ConvGeometry> {
+        let mut out = Vec::new();
+        for &(c, h, w) in &[(1, 5, 7), (3, 8, 6), (2, 1, 9), (2, 11, 4)] {
+            for k in [1, 2, 3, 5] {
+                for s in [1, 2, 3] {
+                    for p in [0, 1, 2] {
+                        if let Ok(g) = ConvGeometry::new(c, h, w, k, s, p) {
+                            out.push(g);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn im2col_matches_reference() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        for g in geometries() {
+            let x: Vec<f32> = (0..g.image_len())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect();
+            let mut fast = vec![f32::NAN; g.col_len()];
+            let mut slow = vec![f32::NAN; g.col_len()];
+            im2col(&x, &g, &mut fast).unwrap();
+            im2col_ref(&x, &g, &mut slow).unwrap();
+            assert_eq!(fast, slow, "{g:?}");
+        }
+    }
+
+    #[test]
+    fn col2im_matches_reference_and_accumulates() {
+        let mut rng = SmallRng::seed_from_u64(2);
+        for g in geometries() {
+            let col: Vec<f32> = (0..g.col_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let start: Vec<f32> = (0..g.image_len())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect();
+            let mut fast = start.clone();
+            let mut slow = start.clone();
+            col2im(&col, &g, &mut fast).unwrap();
+            col2im_ref(&col, &g, &mut slow).unwrap();
+            for (a, b) in fast.iter().zip(&slow) {
+                assert!((a - b).abs() < 1e-5, "{g:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>.
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let g = ConvGeometry::new(2, 6, 5, 3, 2, 1).unwrap();
+        let x: Vec<f32> = (0..g.image_len())
+            .map(|_| rng.gen_range(-1.0..1.0))
+            .collect();
+        let c: Vec<f32> = (0..g.col_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let mut unfolded = vec![0.0; g.col_len()];
+        im2col(&x, &g, &mut unfolded).unwrap();
+        let mut folded = vec![0.0; g.image_len()];
+        col2im(&c, &g, &mut folded).unwrap();
+        let lhs: f64 = unfolded
+            .iter()
+            .zip(&c)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum();
+        let rhs: f64 = x
+            .iter()
+            .zip(&folded)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum();
+        assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+    }
+
+    /// Blocks of output rows reproduce the matching columns of the full unfolding, and folding
+    /// every block adds up to folding the whole.
+    #[test]
+    fn row_blocks_match_the_whole() {
+        let mut rng = SmallRng::seed_from_u64(4);
+        for g in geometries() {
+            let x: Vec<f32> = (0..g.image_len())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect();
+            let mut whole = vec![0.0; g.col_len()];
+            im2col_ref(&x, &g, &mut whole).unwrap();
+            let (oh, l) = (g.out_height(), g.out_len());
+            let ow = g.out_width();
+            let mut folded = vec![0.0; g.image_len()];
+            let mut folded_ref = vec![0.0; g.image_len()];
+            col2im_ref(&whole, &g, &mut folded_ref).unwrap();
+            let mut start = 0;
+            while start < oh {
+                let end = (start + 1 + start % 3).min(oh);
+                let block = (end - start) * ow;
+                let mut col = vec![f32::NAN; g.col_rows() * block];
+                im2col_rows(&x, &g, start..end, &mut col).unwrap();
+                for r in 0..g.col_rows() {
+                    assert_eq!(
+                        &col[r * block..][..block],
+                        &whole[r * l + start * ow..][..block],
+                        "{g:?} rows {start}..{end}"
+                    );
+                }
+                col2im_rows(&col, &g, start..end, &mut folded).unwrap();
+                start = end;
+            }
+            for (a, b) in folded.iter().zip(&folded_ref) {
+                assert!((a - b).abs() < 1e-5, "{g:?}: {a} vs {b}");
+            }
+        }
+        let g = ConvGeometry::new(1, 4, 4, 3, 1, 0).unwrap();
+        assert!(matches!(
+            im2col_rows(&[0.0; 16], &g, 1..3, &mut [0.0; 18]),
+            Err(KernelError::RowRange {
+                start: 1,
+                end: 3,
+                out_height: 2
+            })
+        ));
+    }
+
+    #[test]
+    fn kernel_larger_than_padded_image_is_an_error() {
+        assert!(matches!(
+            ConvGeometry::new(1, 2, 9, 5, 1, 1),
+            Err(KernelError::KernelLargerThanImage {
+                kernel: 5,
+                padded_height: 4,
+                padded_width: 11
+            })
+        ));
+        assert!(matches!(
+            ConvGeometry::new(1, 9, 9, 3, 0, 0),
+            Err(KernelError::ZeroKernelOrStride { .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_buffer_lengths_are_an_error() {
+        let g = ConvGeometry::new(1, 4, 4, 3, 1, 0).unwrap();
+        let mut col = vec![0.0; g.col_len()];
+        assert!(matches!(
+            im2col(&[0.0; 15], &g, &mut col),
+            Err(KernelError::BufferLength { .. })
+        ));
+    }
+}

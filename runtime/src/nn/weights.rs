@@ -1,0 +1,172 @@
+//! Checked safetensors save/load for any dfdx [`TensorCollection`] model.
+//!
+//! dfdx's own loader panics or reports a bare dimension pair when a file does not fit the model;
+//! [`load_weights`] first reads the file's header and compares every tensor the model expects
+//! (name, shape, dtype), so a mismatch is a [`NnError`] naming the tensor and both shapes, and
+//! the model is left untouched. [`save_weights`] writes to a temporary file and renames it, so a
+//! crash never leaves a half-written weights file behind.
+
+use std::path::{Path, PathBuf};
+
+use dfdx::nn::SaveToSafetensors;
+use dfdx::nn::{
+    RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName,
+    ViewTensorRef,
+};
+use dfdx::prelude::{Dtype, HasShape, Shape, Tensor};
+use dfdx::tensor::safetensors::SafeDtype;
+use dfdx::tensor_ops::Device;
+use safetensors::{SafeTensorError, SafeTensors};
+
+use super::NnError;
+
+/// Collects the name and shape of every tensor of a model.
+struct ShapeCollector {
+    entries: Vec<(String, Vec<usize>)>,
+}
+
+impl<E: Dtype, D: Device<E>> TensorVisitor<E, D> for ShapeCollector {
+    type Viewer = (ViewTensorRef, ViewTensorName);
+    type Err = std::convert::Infallible;
+    type E2 = E;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _: TensorOptions<S, E, D>,
+        (tensor, name): (&Tensor<S, E, D>, String),
+    ) -> Result<Option<Tensor<S, E, D>>, Self::Err> {
+        self.entries.push((name, tensor.shape().concrete().into()));
+        Ok(None)
+    }
+
+    fn visit_scalar<N: num_traits::NumCast>(
+        &mut self,
+        _: ScalarOptions<N>,
+        _: (&N, String),
+    ) -> Result<Option<N>, Self::Err> {
+        // Scalars (batch-norm momentum, epsilon) fall back to their defaults when absent.
+        Ok(None)
+    }
+}
+
+/// The `(name, shape)` of every tensor in `model`, in visiting order, names as in its
+/// safetensors file (`conv1.weight`, ...).
+pub fn tensor_shapes<E: Dtype, D: Device<E>, M: TensorCollection<E, D>>(
+    model: &M,
+) -> Vec<(String, Vec<usize>)> {
+    let mut collector = ShapeCollector {
+        entries: Vec::new(),
+    };
+    let walked = M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut collector,
+    });
+    match walked {
+        Ok(_) => collector.entries,
+        Err(never) => match never {},
+    }
+}
+
+fn safetensors_error(path: &Path, e: impl std::fmt::Debug) -> NnError {
+    NnError::Safetensors {
+        path: path.to_path_buf(),
+        message: format!("{e:?}"),
+    }
+}
+
+/// Loads `model`'s tensors from a safetensors file after checking that the file holds every
+/// tensor the model expects with the same shape and dtype.
+///
+/// Errors: [`NnError::ShapeMismatch`] naming the tensor and both shapes, [`NnError::MissingTensor`],
+/// [`NnError::DtypeMismatch`], [`NnError::Io`], [`NnError::Safetensors`]. On error the model is
+/// unchanged. Extra tensors in the file are ignored (a biased file loads into an unbiased layer).
+///
+/// ```
+/// use fasterai_runtime::prelude::*;
+/// use fasterai_runtime::nn::{load_weights, save_weights, Conv2D, NnError};
+/// let dev = Cpu::default();
+/// let path = std::env::temp_dir().join(format!("doc-load-weights-{}.safetensors", std::process::id()));
+/// save_weights(&dev.build_module::<Conv2D<1, 8, 3>, f32>(), &path)?;
+/// let mut wider = dev.build_module::<Conv2D<1, 16, 3>, f32>();
+/// let err = load_weights(&mut wider, &path).unwrap_err();
+/// assert!(matches!(err, NnError::ShapeMismatch { ref name, .. } if name == "weight"));
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), NnError>(())
+/// ```
+pub fn load_weights<E, D, M>(model: &mut M, path: impl AsRef<Path>) -> Result<(), NnError>
+where
+    E: Dtype + SafeDtype,
+    D: Device<E>,
+    M: TensorCollection<E, D>,
+{
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| NnError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut file = SafeTensors::deserialize(&bytes).map_err(|e| safetensors_error(path, e))?;
+    for (name, expected) in tensor_shapes(model) {
+        let view = match file.tensor(&name) {
+            Ok(view) => view,
+            Err(SafeTensorError::TensorNotFound(_)) => return Err(NnError::MissingTensor { name }),
+            Err(e) => return Err(safetensors_error(path, e)),
+        };
+        if view.shape() != expected.as_slice() {
+            return Err(NnError::ShapeMismatch {
+                name,
+                expected,
+                found: view.shape().to_vec(),
+            });
+        }
+        if view.dtype() != E::safe_dtype() {
+            return Err(NnError::DtypeMismatch {
+                name,
+                expected: format!("{:?}", E::safe_dtype()),
+                found: format!("{:?}", view.dtype()),
+            });
+        }
+    }
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut file,
+    })
+    .map_err(|e| safetensors_error(path, e))?;
+    Ok(())
+}
+
+/// Saves `model`'s tensors (PyTorch-like keys: `weight`, `conv1.bias`, ...) as safetensors,
+/// writing a temporary file beside `path` and renaming it into place.
+pub fn save_weights<E, D, M>(model: &M, path: impl AsRef<Path>) -> Result<(), NnError>
+where
+    E: Dtype + SafeDtype,
+    D: Device<E>,
+    M: TensorCollection<E, D>,
+{
+    let path = path.as_ref();
+    let tmp = temporary_sibling(path);
+    let written = model
+        .save_safetensors(&tmp)
+        .map_err(|e| safetensors_error(&tmp, e));
+    let renamed = written.and_then(|()| {
+        std::fs::rename(&tmp, path).map_err(|source| NnError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        })
+    });
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
+}
+
+/// `dir/.name.tmp-<pid>` beside `path` (same file system, so the rename is atomic).
+fn temporary_sibling(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
