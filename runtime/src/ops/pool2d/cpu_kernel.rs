@@ -143,7 +143,9 @@ fn max_plane<const TRACK: bool>(
     }
 }
 
-/// The 2 × 2, stride 2, unpadded case: two input rows make one output row.
+/// The 2 × 2, stride 2, unpadded case: each pair of input rows makes one output row. Iterating
+/// row pairs and column pairs with `chunks_exact` keeps the loops free of index arithmetic and
+/// bounds checks (an odd last row or column is dropped, as the output size says).
 fn max_plane_2x2<const TRACK: bool>(
     geo: &PlaneGeometry,
     plane: &[f32],
@@ -151,21 +153,24 @@ fn max_plane_2x2<const TRACK: bool>(
     argmax: &mut [u32],
 ) {
     let (w, out_w) = (geo.in_w, geo.out_w);
-    for oh in 0..geo.out_h {
-        let top = &plane[2 * oh * w..][..2 * out_w];
-        let bottom = &plane[(2 * oh + 1) * w..][..2 * out_w];
-        let out_row = &mut out[oh * out_w..][..out_w];
-        if TRACK {
-            let arg_row = &mut argmax[oh * out_w..][..out_w];
+    let row_pairs = plane[..2 * geo.out_h * w].chunks_exact(2 * w);
+    if TRACK {
+        let out_rows = out
+            .chunks_exact_mut(out_w)
+            .zip(argmax.chunks_exact_mut(out_w));
+        for (oh, (pair, (out_row, arg_row))) in row_pairs.zip(out_rows).enumerate() {
+            let (top, bottom) = pair.split_at(w);
             let top_at = (2 * oh * w) as u32;
             let bottom_at = top_at + w as u32;
-            for (ow, (o, a)) in out_row.iter_mut().zip(arg_row.iter_mut()).enumerate() {
-                let c = 2 * ow;
-                let (mut best, mut at) = (top[c], top_at + c as u32);
+            let windows = top[..2 * out_w].chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (ow, ((o, a), (t, b))) in out_row.iter_mut().zip(arg_row).zip(windows).enumerate() {
+                let c = 2 * ow as u32;
+                // Row-major window order, so the first maximum keeps the gradient on ties.
+                let (mut best, mut at) = (t[0], top_at + c);
                 for (v, i) in [
-                    (top[c + 1], top_at + c as u32 + 1),
-                    (bottom[c], bottom_at + c as u32),
-                    (bottom[c + 1], bottom_at + c as u32 + 1),
+                    (t[1], top_at + c + 1),
+                    (b[0], bottom_at + c),
+                    (b[1], bottom_at + c + 1),
                 ] {
                     if beats(v, best) {
                         best = v;
@@ -175,9 +180,12 @@ fn max_plane_2x2<const TRACK: bool>(
                 *o = best;
                 *a = at;
             }
-        } else {
-            let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-            for (o, (t, b)) in out_row.iter_mut().zip(pairs) {
+        }
+    } else {
+        for (pair, out_row) in row_pairs.zip(out.chunks_exact_mut(out_w)) {
+            let (top, bottom) = pair.split_at(w);
+            let windows = top[..2 * out_w].chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (o, (t, b)) in out_row.iter_mut().zip(windows) {
                 *o = max_keeping_nan(max_keeping_nan(t[0], t[1]), max_keeping_nan(b[0], b[1]));
             }
         }
@@ -254,12 +262,12 @@ fn avg_plane(geo: &PlaneGeometry, plane: &[f32], out: &mut [f32], scale: f32) {
 
 fn avg_plane_2x2(geo: &PlaneGeometry, plane: &[f32], out: &mut [f32]) {
     let (w, out_w) = (geo.in_w, geo.out_w);
-    for oh in 0..geo.out_h {
-        let top = &plane[2 * oh * w..][..2 * out_w];
-        let bottom = &plane[(2 * oh + 1) * w..][..2 * out_w];
-        for (ow, o) in out[oh * out_w..][..out_w].iter_mut().enumerate() {
-            let c = 2 * ow;
-            *o = ((top[c] + top[c + 1]) + (bottom[c] + bottom[c + 1])) * 0.25;
+    let row_pairs = plane[..2 * geo.out_h * w].chunks_exact(2 * w);
+    for (pair, out_row) in row_pairs.zip(out.chunks_exact_mut(out_w)) {
+        let (top, bottom) = pair.split_at(w);
+        let windows = top[..2 * out_w].chunks_exact(2).zip(bottom.chunks_exact(2));
+        for (o, (t, b)) in out_row.iter_mut().zip(windows) {
+            *o = ((t[0] + t[1]) + (b[0] + b[1])) * 0.25;
         }
     }
 }
