@@ -8,3 +8,4 @@ pub use dfdx::prelude::{
 };
 pub use crate::nn::{BatchNorm1D, BatchNorm2D, Dropout, Linear, ReLU, UnbiasedLinear};
 pub use crate::error::{Error, Result};
+pub use crate::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
