@@ -11,6 +11,6 @@ pub mod model;
 pub mod shape;
 
 pub use coupling::Coupling;
-pub use layer::{Activation, LayerKind, ShapeError, Window};
+pub use layer::{Activation, LayerKind, Window};
 pub use model::{Layer, Model, Step};
 pub use shape::Shape;
