@@ -100,8 +100,8 @@ fn parse_shape(cx: &Ctxt, value: &Expr) -> Option<Shape> {
 pub fn field_tapped(cx: &Ctxt, attrs: &[Attribute]) -> bool {
     let mut tapped = false;
     for attr in attrs.iter().filter(|attr| attr.path().is_ident(TAP)) {
-        if let Err(error) = attr.meta.require_path_only() {
-            cx.error_spanned_by(&attr.meta, format!("#[tap] takes no arguments ({error})"));
+        if attr.meta.require_path_only().is_err() {
+            cx.error_spanned_by(&attr.meta, "#[tap] takes no arguments: write `#[tap]` on the field whose output to expose");
         } else if tapped {
             cx.error_spanned_by(attr, "duplicate #[tap]");
         }

@@ -61,6 +61,33 @@ pub enum LayerKind {
     Dropout,
 }
 
+/// Where the channels a layer receives come from, for messages: the model's input, or the last
+/// convolution or linear layer, which set the channel count.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Source {
+    #[default]
+    Input,
+    Layer(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Input => f.write_str("the input"),
+            Source::Layer(name) => write!(f, "`{name}`"),
+        }
+    }
+}
+
+/// `1 channel`, `3 channels`.
+fn count(n: usize, unit: &str) -> String {
+    if n == 1 {
+        format!("{n} {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 /// Which part of the layer's type a mistake is about: a generic argument by position, or the
 /// whole type (for mistakes of placement, such as a `Linear` before `Flatten`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,9 +100,9 @@ pub enum Blame {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShapeError {
     /// A convolution's declared input channels differ from the channels it receives.
-    InputChannels { layer: &'static str, declared: usize, received: Shape },
+    InputChannels { layer: &'static str, declared: usize, received: Shape, from: Source },
     /// A BatchNorm's size differs from the channels or features it receives.
-    BatchNormSize { layer: &'static str, declared: usize, received: Shape },
+    BatchNormSize { layer: &'static str, declared: usize, received: Shape, from: Source },
     /// A Linear's declared inputs differ from the features it receives; `flattened_from` is set
     /// when those features come from a `Flatten` of that feature map.
     LinearInput { layer: &'static str, declared: usize, received: usize, flattened_from: Option<(usize, usize, usize)> },
@@ -85,8 +112,10 @@ pub enum ShapeError {
     NeedsMap { layer: &'static str, received: Shape },
     /// A size that must be at least 1 is 0.
     Zero { layer: &'static str, what: &'static str, arg: usize },
+    /// A pool pads more than half its window (PyTorch's rule, which the runtime's pools follow).
+    PoolPadding { layer: &'static str, kernel: usize, padding: usize },
     /// A kernel or pooling window leaves no output position along `axis`.
-    WindowTooLarge { layer: &'static str, axis: &'static str, window: WindowTooLarge, kernel_arg: usize },
+    WindowTooLarge { layer: &'static str, axis: &'static str, window: WindowTooLarge, received: Shape, kernel_arg: usize },
 }
 
 impl ShapeError {
@@ -97,8 +126,18 @@ impl ShapeError {
                 Blame::Arg(0)
             }
             ShapeError::Zero { arg, .. } => Blame::Arg(*arg),
+            ShapeError::PoolPadding { .. } => Blame::Arg(2),
             ShapeError::WindowTooLarge { kernel_arg, .. } => Blame::Arg(*kernel_arg),
             ShapeError::NeedsFlat { .. } | ShapeError::NeedsMap { .. } => Blame::Type,
+        }
+    }
+}
+
+impl ShapeError {
+    /// Names where the received channels come from (the walk over the model knows it).
+    pub fn set_source(&mut self, source: Source) {
+        if let ShapeError::InputChannels { from, .. } | ShapeError::BatchNormSize { from, .. } = self {
+            *from = source;
         }
     }
 }
@@ -106,23 +145,25 @@ impl ShapeError {
 impl fmt::Display for ShapeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ShapeError::InputChannels { layer, declared, received } => match received {
+            ShapeError::InputChannels { layer, declared, received, from } => match received {
                 Shape::Chw { c, .. } => write!(
                     f,
-                    "`{layer}` takes {declared} input channels but the previous layer gives {c} \
-                     (a {received}); change the first parameter to {c}"
+                    "`{layer}` takes {} but {from} gives {c} (a {received}); change the first \
+                     parameter to {c}",
+                    count(*declared, "input channel"),
                 ),
-                Shape::Flat { .. } => write!(f, "`{layer}` takes {declared} input channels but receives {received}"),
+                Shape::Flat { .. } => write!(f, "`{layer}` takes {} but receives {received}", count(*declared, "input channel")),
             },
-            ShapeError::BatchNormSize { layer, declared, received } => {
-                let (unit, count) = match received {
-                    Shape::Chw { c, .. } => ("channels", c),
-                    Shape::Flat { n } => ("features", n),
+            ShapeError::BatchNormSize { layer, declared, received, from } => {
+                let (unit, size) = match received {
+                    Shape::Chw { c, .. } => ("channel", *c),
+                    Shape::Flat { n } => ("feature", *n),
                 };
                 write!(
                     f,
-                    "`{layer}` normalises {declared} {unit} but the previous layer gives {count} \
-                     (a {received}); change it to `{layer}<{count}>`"
+                    "`{layer}` normalises {} but {from} gives {size} (a {received}); change it to \
+                     `{layer}<{size}>`",
+                    count(*declared, unit),
                 )
             }
             ShapeError::LinearInput { layer, declared, received, flattened_from } => {
@@ -141,10 +182,15 @@ impl fmt::Display for ShapeError {
                 write!(f, "`{layer}` needs a C×H×W feature map but receives {received}")
             }
             ShapeError::Zero { layer, what, .. } => write!(f, "the {what} of `{layer}` must be at least 1"),
-            ShapeError::WindowTooLarge { layer, axis, window, .. } => write!(
+            ShapeError::PoolPadding { layer, kernel, padding } => write!(
                 f,
-                "`{layer}` shrinks the {axis} to zero: {window}; use a smaller kernel, more padding \
-                 or a larger input"
+                "`{layer}` pads {padding} on each side but a window of {kernel} allows at most {}",
+                kernel / 2
+            ),
+            ShapeError::WindowTooLarge { layer, axis, window, received, .. } => write!(
+                f,
+                "`{layer}` shrinks the {axis} of the {received} it receives to zero: {window}; use \
+                 a smaller kernel, more padding or a larger input"
             ),
         }
     }
@@ -239,9 +285,14 @@ impl LayerKind {
             }
             _ => &[],
         };
-        match sizes.iter().find(|(value, _, _)| *value == 0) {
-            Some(&(_, what, arg)) => Err(ShapeError::Zero { layer, what, arg }),
-            None => Ok(()),
+        if let Some(&(_, what, arg)) = sizes.iter().find(|(value, _, _)| *value == 0) {
+            return Err(ShapeError::Zero { layer, what, arg });
+        }
+        match self {
+            LayerKind::MaxPool2D(w) | LayerKind::AvgPool2D(w) if w.padding > w.kernel / 2 => {
+                Err(ShapeError::PoolPadding { layer, kernel: w.kernel, padding: w.padding })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -253,10 +304,10 @@ impl LayerKind {
             Shape::Chw { c, h, w } => Ok((c, h, w)),
             Shape::Flat { .. } => Err(ShapeError::NeedsMap { layer, received: input }),
         };
-        let slide = |h: usize, w: usize, kernel: usize, stride: usize, padding: usize, kernel_arg: usize| {
+        let slide = |input: Shape, h: usize, w: usize, kernel: usize, stride: usize, padding: usize, kernel_arg: usize| {
             let along = |axis: &'static str, size: usize| {
                 window_output(size, kernel, stride, padding)
-                    .map_err(|window| ShapeError::WindowTooLarge { layer, axis, window, kernel_arg })
+                    .map_err(|window| ShapeError::WindowTooLarge { layer, axis, window, received: input, kernel_arg })
             };
             Ok::<_, ShapeError>((along("height", h)?, along("width", w)?))
         };
@@ -264,27 +315,27 @@ impl LayerKind {
             LayerKind::Conv2D { in_channels, out_channels, kernel, stride, padding, .. } => {
                 let (c, h, w) = map(input)?;
                 if c != in_channels {
-                    return Err(ShapeError::InputChannels { layer, declared: in_channels, received: input });
+                    return Err(ShapeError::InputChannels { layer, declared: in_channels, received: input, from: Source::Input });
                 }
-                let (h, w) = slide(h, w, kernel, stride, padding, 2)?;
+                let (h, w) = slide(input, h, w, kernel, stride, padding, 2)?;
                 Ok(Shape::Chw { c: out_channels, h, w })
             }
             LayerKind::BatchNorm2D { channels } => {
                 let (c, _, _) = map(input)?;
                 if c != channels {
-                    return Err(ShapeError::BatchNormSize { layer, declared: channels, received: input });
+                    return Err(ShapeError::BatchNormSize { layer, declared: channels, received: input, from: Source::Input });
                 }
                 Ok(input)
             }
             LayerKind::BatchNorm1D { features } => match input {
                 Shape::Flat { n } if n == features => Ok(input),
-                Shape::Flat { .. } => Err(ShapeError::BatchNormSize { layer, declared: features, received: input }),
+                Shape::Flat { .. } => Err(ShapeError::BatchNormSize { layer, declared: features, received: input, from: Source::Input }),
                 Shape::Chw { .. } => Err(ShapeError::NeedsFlat { layer, received: input }),
             },
             LayerKind::Activation(_) | LayerKind::Dropout => Ok(input),
             LayerKind::MaxPool2D(win) | LayerKind::AvgPool2D(win) => {
                 let (c, h, w) = map(input)?;
-                let (h, w) = slide(h, w, win.kernel, win.stride, win.padding, 0)?;
+                let (h, w) = slide(input, h, w, win.kernel, win.stride, win.padding, 0)?;
                 Ok(Shape::Chw { c, h, w })
             }
             LayerKind::AdaptiveAvgPool2D { out_h, out_w } => {
@@ -355,9 +406,14 @@ mod tests {
     #[test]
     fn conv_rejects_wrong_channels_and_says_both_numbers() {
         let err = conv(16, 64, 3, 1, 1).output(MAP).unwrap_err();
-        assert_eq!(err, ShapeError::InputChannels { layer: "Conv2D", declared: 16, received: MAP });
-        let message = err.to_string();
-        assert!(message.contains("takes 16 input channels") && message.contains("gives 32"), "{message}");
+        assert_eq!(err, ShapeError::InputChannels { layer: "Conv2D", declared: 16, received: MAP, from: Source::Input });
+        assert_eq!(
+            err.to_string(),
+            "`Conv2D` takes 16 input channels but the input gives 32 (a 32×28×28 feature map); change the first parameter to 32"
+        );
+        let mut one = conv(1, 8, 3, 1, 1).output(MAP).unwrap_err();
+        one.set_source(Source::Layer("conv1".into()));
+        assert!(one.to_string().starts_with("`Conv2D` takes 1 input channel but `conv1` gives 32"), "{one}");
         assert_eq!(err.blame(), Blame::Arg(0));
     }
 
@@ -375,6 +431,16 @@ mod tests {
         assert_eq!(err, ShapeError::Zero { layer: "Conv2D", what: "output channel count", arg: 1 });
         let pool = LayerKind::MaxPool2D(Window { kernel: 2, stride: 0, padding: 0 });
         assert_eq!(pool.output(MAP).unwrap_err().blame(), Blame::Arg(1));
+    }
+
+    #[test]
+    fn pools_pad_at_most_half_their_window() {
+        let ok = LayerKind::AvgPool2D(Window { kernel: 3, stride: 1, padding: 1 });
+        assert!(ok.output(MAP).is_ok());
+        let err = LayerKind::MaxPool2D(Window { kernel: 3, stride: 1, padding: 2 }).output(MAP).unwrap_err();
+        assert_eq!(err, ShapeError::PoolPadding { layer: "MaxPool2D", kernel: 3, padding: 2 });
+        assert_eq!(err.to_string(), "`MaxPool2D` pads 2 on each side but a window of 3 allows at most 1");
+        assert_eq!(err.blame(), Blame::Arg(2));
     }
 
     #[test]
@@ -418,7 +484,7 @@ mod tests {
     fn batch_norms_check_their_size() {
         assert_eq!(LayerKind::BatchNorm2D { channels: 32 }.output(MAP), Ok(MAP));
         let err = LayerKind::BatchNorm2D { channels: 64 }.output(MAP).unwrap_err();
-        assert!(err.to_string().contains("normalises 64 channels but the previous layer gives 32"), "{err}");
+        assert!(err.to_string().contains("normalises 64 channels but the input gives 32"), "{err}");
         let flat = Shape::Flat { n: 256 };
         assert_eq!(LayerKind::BatchNorm1D { features: 256 }.output(flat), Ok(flat));
         assert!(LayerKind::BatchNorm1D { features: 128 }.output(flat).is_err());

@@ -1,7 +1,7 @@
 //! A whole model: named layers in forward order, and the shape walk through them.
 
 use super::coupling::{couplings, Coupling};
-use super::layer::{LayerKind, ShapeError};
+use super::layer::{LayerKind, ShapeError, Source};
 use super::shape::Shape;
 
 /// One field of the model.
@@ -38,32 +38,40 @@ impl Model {
         let mut current = Some(self.input);
         // The feature map a run of flat features came from, for Linear's message.
         let mut flattened_from = None;
+        // The last field that set the channel count, for messages.
+        let mut source = Source::Input;
         let mut steps = Vec::with_capacity(self.layers.len());
         for layer in &self.layers {
-            let Some(input) = current else {
-                current = claimed_without_input(&layer.kind);
-                steps.push(Step::Unchecked);
-                continue;
-            };
-            match layer.kind.output(input) {
-                Ok(output) => {
-                    flattened_from = match (layer.kind, input) {
-                        (LayerKind::Flatten, Shape::Chw { c, h, w }) => Some((c, h, w)),
-                        (kind, _) if kind.keeps_channels() => flattened_from,
-                        _ => None,
-                    };
-                    current = Some(output);
-                    steps.push(Step::Checked { input, output });
+            let step = match current {
+                None => {
+                    current = claimed_without_input(&layer.kind);
+                    Step::Unchecked
                 }
-                Err(mut error) => {
-                    if let ShapeError::LinearInput { flattened_from: from, .. } = &mut error {
-                        *from = flattened_from;
+                Some(input) => match layer.kind.output(input) {
+                    Ok(output) => {
+                        flattened_from = match (layer.kind, input) {
+                            (LayerKind::Flatten, Shape::Chw { c, h, w }) => Some((c, h, w)),
+                            (kind, _) if kind.keeps_channels() => flattened_from,
+                            _ => None,
+                        };
+                        current = Some(output);
+                        Step::Checked { input, output }
                     }
-                    flattened_from = None;
-                    current = layer.kind.claimed_output(input);
-                    steps.push(Step::Failed(error));
-                }
+                    Err(mut error) => {
+                        if let ShapeError::LinearInput { flattened_from: from, .. } = &mut error {
+                            *from = flattened_from;
+                        }
+                        error.set_source(source.clone());
+                        flattened_from = None;
+                        current = layer.kind.claimed_output(input);
+                        Step::Failed(error)
+                    }
+                },
+            };
+            if layer.kind.is_producer() {
+                source = Source::Layer(layer.name.clone());
             }
+            steps.push(step);
         }
         steps
     }
@@ -219,7 +227,8 @@ pub(crate) mod tests {
         model.layers[15].kind = linear(3000, 256); // fc1
         let steps = model.infer();
         match (&steps[1], &steps[15]) {
-            (Step::Failed(ShapeError::BatchNormSize { declared: 16, .. }), Step::Failed(fc1)) => {
+            (Step::Failed(bn1 @ ShapeError::BatchNormSize { declared: 16, .. }), Step::Failed(fc1)) => {
+                assert!(bn1.to_string().starts_with("`BatchNorm2D` normalises 16 channels but `conv1` gives 32"), "{bn1}");
                 assert_eq!(
                     *fc1,
                     ShapeError::LinearInput { layer: "Linear", declared: 3000, received: 3136, flattened_from: Some((64, 7, 7)) }
