@@ -8,6 +8,7 @@
 pub mod coupling;
 pub mod layer;
 pub mod model;
+pub mod rewrite;
 pub mod shape;
 
 pub use coupling::Coupling;
