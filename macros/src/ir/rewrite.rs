@@ -30,7 +30,7 @@ pub enum RewriteError {
     /// A percentage outside 0–100.
     PercentOutOfRange { pass: &'static str, percent: u32 },
     /// After the change a layer no longer fits (a bug in the pass, or a model that did not check).
-    Inconsistent { pass: &'static str, layer: String, error: ShapeError },
+    Inconsistent { pass: &'static str, layer: String, error: Box<ShapeError> },
 }
 
 impl fmt::Display for RewriteError {
@@ -81,14 +81,14 @@ fn find(model: &Model, pass: &'static str, name: &str, accepts: impl Fn(&LayerKi
     })
 }
 
-/// Every layer must check after a rewrite.
+/// Every layer must check, before a rewrite (the derive guarantees it for its models) and after.
 fn consistent(pass: &'static str, model: Model) -> Result<Model, RewriteError> {
     let failure = model.infer().into_iter().zip(&model.layers).find_map(|(step, layer)| match step {
         Step::Failed(error) => Some((layer.name.clone(), error)),
         _ => None,
     });
     match failure {
-        Some((layer, error)) => Err(RewriteError::Inconsistent { pass, layer, error }),
+        Some((layer, error)) => Err(RewriteError::Inconsistent { pass, layer, error: Box::new(error) }),
         None => Ok(model),
     }
 }
@@ -101,6 +101,7 @@ pub fn prunable(model: &Model) -> Vec<String> {
 /// Sets the output width of each named layer and rewires what is coupled to it: the BatchNorm
 /// after it and the consumer's inputs (in groups of `H×W` after a `Flatten`).
 pub fn prune(model: &Model, widths: &[(&str, usize)]) -> Result<Model, RewriteError> {
+    let model = &consistent("prune", model.clone())?;
     let couplings = model.couplings().unwrap_or_default();
     let mut pruned = model.clone();
     for &(name, width) in widths {
@@ -162,6 +163,7 @@ pub fn prune_percent(model: &Model, percent: u32) -> Result<Model, RewriteError>
 /// Merges every BatchNorm into the convolution or linear layer right before it, which gains a bias.
 /// A BatchNorm anywhere else is an error: it has nothing to fold into.
 pub fn fold(model: &Model) -> Result<Model, RewriteError> {
+    let model = &consistent("fold", model.clone())?;
     let mut layers: Vec<Layer> = Vec::with_capacity(model.layers.len());
     for layer in &model.layers {
         if !matches!(layer.kind, LayerKind::BatchNorm2D { .. } | LayerKind::BatchNorm1D { .. }) {
@@ -196,6 +198,7 @@ pub fn rank_for(in_features: usize, out_features: usize, removed_percent: u32) -
 /// Replaces `Linear<I, O>` named `name` by `UnbiasedLinear<I, K>` named `<name>_in` followed by
 /// `Linear<K, O>` (with the original bias, if any) named `<name>_out`.
 pub fn factorize(model: &Model, name: &str, rank: usize) -> Result<Model, RewriteError> {
+    let model = &consistent("factorize", model.clone())?;
     let index = find(model, "factorize", name, |kind| matches!(kind, LayerKind::Linear { .. }))?;
     let layer = &model.layers[index];
     let LayerKind::Linear { in_features, out_features, bias } = layer.kind else {
@@ -324,6 +327,16 @@ mod tests {
         assert_eq!(factorize(&model, "conv1", 4), Err(RewriteError::FactorizeNotLinear { name: "conv1".into(), kind: "Conv2D" }));
         assert_eq!(factorize(&model, "fc2", 11), Err(RewriteError::RankOutOfRange { name: "fc2".into(), rank: 11, max: 10 }));
         assert!(matches!(factorize(&model, "fc9", 1), Err(RewriteError::UnknownLayer { .. })));
+    }
+
+    #[test]
+    fn a_model_that_does_not_check_is_refused_with_the_layer() {
+        let mut model = small_vgg();
+        model.layers[1].kind = LayerKind::BatchNorm2D { channels: 8 };
+        match fold(&model) {
+            Err(RewriteError::Inconsistent { pass: "fold", layer, .. }) => assert_eq!(layer, "bn1"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
