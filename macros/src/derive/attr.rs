@@ -109,3 +109,53 @@ pub fn field_tapped(cx: &Ctxt, attrs: &[Attribute]) -> bool {
     }
     tapped
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(source: &str) -> (Option<Shape>, Vec<String>) {
+        let item: syn::DeriveInput = syn::parse_str(&format!("{source} struct S {{}}")).unwrap();
+        let cx = Ctxt::new();
+        let shape = match container_input(&cx, &item.attrs) {
+            Input::Given(given) => Some(given.shape),
+            Input::Missing | Input::Invalid => None,
+        };
+        (shape, cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn input_shapes() {
+        assert_eq!(input("#[compressible(input = [1, 28, 28])]"), (Some(Shape::Chw { c: 1, h: 28, w: 28 }), vec![]));
+        assert_eq!(input("#[compressible(input = [784])]"), (Some(Shape::Flat { n: 784 }), vec![]));
+        assert_eq!(input("#[derive(Clone)]"), (None, vec![]), "missing is reported by the caller, which knows the struct");
+    }
+
+    #[test]
+    fn input_mistakes() {
+        for (source, message) in [
+            ("#[compressible(input = [1, 28])]", "malformed input shape"),
+            ("#[compressible(input = 28)]", "malformed input shape"),
+            ("#[compressible(input = [0, 28, 28])]", "input sizes must be at least 1"),
+            ("#[compressible(input = [1, N, 28])]", "input sizes must be integer literals"),
+            ("#[compressible(input = [3])] #[compressible(input = [3])]", "duplicate `input`"),
+            ("#[compressible(shape = [3])]", "unknown option `shape`"),
+        ] {
+            let (_, errors) = input(source);
+            assert_eq!(errors.len(), 1, "{source}: {errors:?}");
+            assert!(errors[0].starts_with(message), "{source}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn taps() {
+        let field: syn::Field = syn::parse_quote!(#[tap] fc: Linear<2, 2>);
+        let cx = Ctxt::new();
+        assert!(field_tapped(&cx, &field.attrs));
+        let twice: syn::Field = syn::parse_quote!(#[tap] #[tap] fc: Linear<2, 2>);
+        assert!(field_tapped(&cx, &twice.attrs));
+        let errors = cx.check().unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].to_string(), "duplicate #[tap]");
+    }
+}
