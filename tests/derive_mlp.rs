@@ -44,6 +44,7 @@ fn description_lists_layers_params_and_couplings() {
     assert_eq!(names, ["fc1", "bn1", "relu1", "drop1", "fc2", "act2", "fc3"]);
     assert_eq!(Mlp::output(), ShapeInfo::Flat { n: 3 });
     assert_eq!(Mlp::num_params(), (12 * 8 + 8) + 2 * 8 + (8 * 6 + 6) + 6 * 3);
+    assert_eq!(Mlp::num_macs(), 12 * 8 + 8 * 6 + 6 * 3);
     assert_eq!(Mlp::layer("act2").map(|layer| layer.tapped), Some(true));
     assert_eq!(Mlp::layer("act2").map(|layer| layer.kind), Some(LayerKindInfo::Activation { name: "Tanh" }));
     assert_eq!(

@@ -53,6 +53,7 @@ fn by_hand(m: &SmallVgg, x: Images) -> Vec<f32> {
 #[test]
 fn description_matches_design() {
     assert_eq!(SmallVgg::num_params(), 871_018);
+    assert_eq!(SmallVgg::num_macs(), 19_094_528, "DESIGN.md: 19.1 M MACs");
     assert_eq!(SmallVgg::layer("flatten").unwrap().output, ShapeInfo::Flat { n: 3136 });
     let producers: Vec<(&str, Option<&str>, &str, usize)> =
         SmallVgg::COUPLINGS.iter().map(|c| (c.producer, c.batch_norm, c.consumer, c.group)).collect();

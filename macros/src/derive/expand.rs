@@ -96,10 +96,13 @@ fn description(container: &Container, checked: &Checked) -> TokenStream {
     let layers = checked.model.layers.iter().zip(&checked.shapes).map(|(layer, (input, output))| {
         let name = &layer.name;
         let kind = kind_info(&layer.kind);
-        let (input, output) = (shape_info(*input), shape_info(*output));
         let params = layer.kind.params();
+        let macs = layer.kind.macs(*output);
         let tapped = layer.tapped;
-        quote!(#p::LayerInfo { name: #name, kind: #kind, input: #input, output: #output, params: #params, tapped: #tapped })
+        let (input, output) = (shape_info(*input), shape_info(*output));
+        quote!(#p::LayerInfo {
+            name: #name, kind: #kind, input: #input, output: #output, params: #params, macs: #macs, tapped: #tapped,
+        })
     });
     let name = |index: usize| checked.model.layers[index].name.as_str();
     let couplings = checked.couplings.iter().map(|coupling| {

@@ -231,6 +231,16 @@ impl LayerKind {
         }
     }
 
+    /// Multiply-accumulates per sample of the convolutions and linear layers (the figure the
+    /// measuring tools and the literature quote; BatchNorm, activations and pools are not counted).
+    pub fn macs(&self, output: Shape) -> usize {
+        match *self {
+            LayerKind::Conv2D { in_channels, kernel, .. } => output.numel() * in_channels * kernel * kernel,
+            LayerKind::Linear { in_features, out_features, .. } => in_features * out_features,
+            _ => 0,
+        }
+    }
+
     /// Whether the layer has weights (and so takes part in dfdx's tensor visiting).
     pub fn has_tensors(&self) -> bool {
         matches!(
@@ -500,6 +510,14 @@ mod tests {
         assert_eq!(LayerKind::Linear { in_features: 256, out_features: 10, bias: false }.params(), 2560);
         assert_eq!(LayerKind::Activation(Activation::ReLU).params(), 0);
         assert_eq!(LayerKind::Flatten.params(), 0);
+    }
+
+    #[test]
+    fn multiply_accumulates() {
+        // every one of the 32×28×28 outputs sums 32·3·3 products
+        assert_eq!(conv(32, 32, 3, 1, 1).macs(MAP), 32 * 28 * 28 * 32 * 9);
+        assert_eq!(LayerKind::Linear { in_features: 3136, out_features: 256, bias: true }.macs(Shape::Flat { n: 256 }), 802_816);
+        assert_eq!(LayerKind::BatchNorm2D { channels: 32 }.macs(MAP), 0);
     }
 
     #[test]

@@ -200,6 +200,14 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn small_vgg_costs_19_1_million_macs() {
+        // DESIGN.md's reference table: 19.1 M MACs per image.
+        let model = small_vgg();
+        let macs: usize = model.layers.iter().zip(model.shapes().unwrap()).map(|(l, (_, out))| l.kind.macs(out)).sum();
+        assert_eq!(macs, 19_094_528);
+    }
+
+    #[test]
     fn vgg16_bn_counts_134309962_params() {
         let model = vgg16_bn();
         assert_eq!(model.output(), Some(Shape::Flat { n: 10 }));

@@ -141,6 +141,8 @@ pub struct LayerInfo {
     pub output: ShapeInfo,
     /// Trainable parameters (BatchNorm running statistics are buffers and not counted).
     pub params: usize,
+    /// Multiply-accumulates per sample (convolutions and linear layers; 0 for the others).
+    pub macs: usize,
     /// Whether the field carries `#[tap]`, i.e. its activation is returned by `forward_with_taps`.
     pub tapped: bool,
 }
@@ -176,11 +178,13 @@ pub struct Coupling {
 ///         input: ShapeInfo::Flat { n: 4 },
 ///         output: ShapeInfo::Flat { n: 2 },
 ///         params: 10,
+///         macs: 8,
 ///         tapped: false,
 ///     }];
 ///     const COUPLINGS: &'static [Coupling] = &[];
 /// }
 /// assert_eq!(Tiny::num_params(), 10);
+/// assert_eq!(Tiny::num_macs(), 8);
 /// assert_eq!(Tiny::output(), ShapeInfo::Flat { n: 2 });
 /// assert!(Tiny::layer("fc").is_some());
 /// ```
@@ -195,6 +199,11 @@ pub trait Compressible {
     /// Total trainable parameters, the sum over [`Self::LAYERS`].
     fn num_params() -> usize {
         Self::LAYERS.iter().map(|layer| layer.params).sum()
+    }
+
+    /// Multiply-accumulates per sample, the sum over [`Self::LAYERS`].
+    fn num_macs() -> usize {
+        Self::LAYERS.iter().map(|layer| layer.macs).sum()
     }
 
     /// The shape of one output sample.
