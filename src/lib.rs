@@ -11,10 +11,18 @@ pub use fasterai_runtime::*;
 /// Everything a user needs in scope.
 pub mod prelude {
     pub use fasterai_runtime::prelude::*;
+    pub use fasterai_macros::Compressible;
 }
 
 /// Items the generated code refers to by absolute path. Not a public API.
 #[doc(hidden)]
 pub mod __private {
     pub use fasterai_runtime::dfdx;
+    pub use fasterai_runtime::dfdx::nn::{BuildOnDevice, Module, ModuleMut, ModuleVisitor, TensorCollection};
+    pub use fasterai_runtime::dfdx::shapes::{Const, Dtype};
+    pub use fasterai_runtime::dfdx::tensor::{Cpu, NoneTape, OwnedTape, Tensor, WithEmptyTape};
+    pub use fasterai_runtime::dfdx::tensor_ops::Device;
+    pub use fasterai_runtime::model::generated::{realize, same_type, visits_f32_cpu, IntoLayerError};
+    pub use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
+    pub use fasterai_runtime::nn::NnError;
 }

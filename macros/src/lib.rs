@@ -1,3 +1,43 @@
 //! Procedural macros of fasterai: `#[derive(Compressible)]` and `compress!`.
 //!
 //! Use them through the `fasterai` crate, not directly.
+
+mod ctxt;
+mod derive;
+mod ir;
+
+/// Checks a model written as a struct of layers and generates everything it needs.
+///
+/// The struct has named fields whose types are fasterai's layers, applied in field order, and one
+/// attribute giving the shape of an input sample (without the batch dimension):
+/// `#[compressible(input = [C, H, W])]` for images, `#[compressible(input = [N])]` for vectors.
+///
+/// Known layer types (recognised by their last path segment; every size an integer literal):
+/// `Conv2D<IN, OUT, KERNEL, STRIDE = 1, PADDING = 0>`, `UnbiasedConv2D<..same..>`,
+/// `BatchNorm2D<C>`, `BatchNorm1D<N>`, `MaxPool2D<KERNEL, STRIDE = KERNEL, PADDING = 0>`,
+/// `AvgPool2D<..same..>`, `AdaptiveAvgPool2D<OUT_H, OUT_W>`, `GlobalAvgPool`, `Flatten`,
+/// `Linear<IN, OUT>`, `UnbiasedLinear<IN, OUT>`, `Dropout`, and the activations `ReLU`, `GeLU`,
+/// `FastGeLU`, `AccurateGeLU`, `Sigmoid`, `Tanh`.
+///
+/// The derive computes every layer's output shape while expanding and reports, each on the token
+/// it concerns and all at once: a channel count that does not match the previous layer, a
+/// BatchNorm of the wrong size, a `Linear` whose input is not the flattened size, a `Linear`
+/// before `Flatten`, a window that shrinks a spatial size to zero, an unknown layer type, a
+/// missing or malformed `input`, and items it does not support (tuple structs, enums, generics).
+///
+/// It generates, for `f32` on the `Cpu`:
+/// - `Compressible`: input shape, every layer's name, kind, shapes and parameter count, and the
+///   coupling structure for structured pruning;
+/// - dfdx's `TensorCollection` (tensor keys are field names: `conv1.weight`) and `BuildOnDevice`,
+///   so `dev.build_module::<Model, f32>()`, optimizers, `num_trainable_params` and safetensors
+///   work; converting to another dtype or device is not supported;
+/// - `Module` on `NoneTape` (inference) and `ModuleMut` on `OwnedTape` (training: BatchNorm
+///   updates its statistics, Dropout drops) with concrete input and output types such as
+///   `Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu>`, and `Error = NnError`;
+/// - with `#[tap]` on fields: a `<Name>Taps<T>` struct and `forward_with_taps` /
+///   `forward_mut_with_taps`, returning the output and the tapped activations.
+#[proc_macro_derive(Compressible, attributes(compressible, tap))]
+pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    let item = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive::derive(&item).into()
+}

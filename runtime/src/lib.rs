@@ -20,6 +20,7 @@ pub mod error;
 pub mod kernels;
 pub mod learn;
 pub mod measure;
+pub mod model;
 pub mod nn;
 pub mod ops;
 pub mod prelude;

@@ -17,3 +17,4 @@ pub use crate::learn::{
 pub use crate::nn::{AdaptiveAvgPool2D, AvgPool2D, Flatten, FlattenTo, GlobalAvgPool, MaxPool2D};
 pub use crate::nn::{Conv2D, UnbiasedConv2D};
 pub use crate::nn::{load_weights, save_weights};
+pub use crate::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};

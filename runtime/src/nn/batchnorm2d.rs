@@ -5,7 +5,9 @@ use dfdx::nn::ScalarOptions;
 use dfdx::prelude::*;
 
 use dfdx::tensor::CpuError;
-use crate::ops::batchnorm2d::{batchnorm2d, BnParams, Mode, Nchw};
+use crate::ops::batchnorm2d::{batchnorm2d, BnParams, Mode};
+#[cfg(test)]
+use crate::ops::batchnorm2d::Nchw;
 
 /// Batch normalisation over the channels of `(batch, C, H, W)` activations, as PyTorch's
 /// `BatchNorm2d`: `y = (x - mean) / sqrt(var + epsilon) * weight + bias`.
@@ -83,11 +85,11 @@ impl<const C: usize> BuildOnDevice<Cpu, f32> for BatchNorm2D<C, f32, Cpu> {
 }
 
 impl<const C: usize> BatchNorm2D<C, f32, Cpu> {
-    fn run<T: Tape<f32, Cpu>>(
+    fn run<B: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
         &self,
-        x: Tensor<Nchw<C>, f32, Cpu, T>,
+        x: Tensor<(B, Const<C>, H, W), f32, Cpu, T>,
         running: Option<(&mut Tensor<Rank1<C>, f32, Cpu>, &mut Tensor<Rank1<C>, f32, Cpu>)>,
-    ) -> Result<Tensor<Nchw<C>, f32, Cpu, T>, CpuError> {
+    ) -> Result<Tensor<(B, Const<C>, H, W), f32, Cpu, T>, CpuError> {
         let (mut rm, mut rv) = (self.running_mean.clone(), self.running_var.clone());
         let (mode, running_mean, running_var) = match running {
             Some((m, v)) => (Mode::Train, m, v),
@@ -106,21 +108,25 @@ impl<const C: usize> BatchNorm2D<C, f32, Cpu> {
 }
 
 /// Evaluation: normalises with the running statistics (gradients still flow if `x` has a tape).
-impl<const C: usize, T: Tape<f32, Cpu>> Module<Tensor<Nchw<C>, f32, Cpu, T>> for BatchNorm2D<C, f32, Cpu> {
-    type Output = Tensor<Nchw<C>, f32, Cpu, T>;
+impl<const C: usize, B: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>> Module<Tensor<(B, Const<C>, H, W), f32, Cpu, T>>
+    for BatchNorm2D<C, f32, Cpu>
+{
+    type Output = Tensor<(B, Const<C>, H, W), f32, Cpu, T>;
     type Error = CpuError;
 
-    fn try_forward(&self, x: Tensor<Nchw<C>, f32, Cpu, T>) -> Result<Self::Output, CpuError> {
+    fn try_forward(&self, x: Tensor<(B, Const<C>, H, W), f32, Cpu, T>) -> Result<Self::Output, CpuError> {
         self.run(x, None)
     }
 }
 
 /// Training when `x` carries a tape (batch statistics, running statistics updated); evaluation otherwise.
-impl<const C: usize, T: Tape<f32, Cpu>> ModuleMut<Tensor<Nchw<C>, f32, Cpu, T>> for BatchNorm2D<C, f32, Cpu> {
-    type Output = Tensor<Nchw<C>, f32, Cpu, T>;
+impl<const C: usize, B: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>> ModuleMut<Tensor<(B, Const<C>, H, W), f32, Cpu, T>>
+    for BatchNorm2D<C, f32, Cpu>
+{
+    type Output = Tensor<(B, Const<C>, H, W), f32, Cpu, T>;
     type Error = CpuError;
 
-    fn try_forward_mut(&mut self, x: Tensor<Nchw<C>, f32, Cpu, T>) -> Result<Self::Output, CpuError> {
+    fn try_forward_mut(&mut self, x: Tensor<(B, Const<C>, H, W), f32, Cpu, T>) -> Result<Self::Output, CpuError> {
         if T::OWNS_TAPE {
             let (mut rm, mut rv) = (self.running_mean.clone(), self.running_var.clone());
             let y = self.run(x, Some((&mut rm, &mut rv)))?;

@@ -174,4 +174,23 @@ pub enum NnError {
         /// `batch · H · W`.
         count: usize,
     },
+    /// A dfdx layer inside a derived model failed; `layer` is the field name.
+    #[error("layer `{layer}` failed: {source}")]
+    Layer {
+        /// The field of the model.
+        layer: &'static str,
+        /// dfdx's error.
+        #[source]
+        source: dfdx::tensor::CpuError,
+    },
+    /// A layer of a derived model produced another shape than `#[derive(Compressible)]` computed.
+    #[error("layer `{layer}` produced samples of shape {found:?} where the derived model expects {expected:?}; the layer disagrees with the derive's shape arithmetic, please report it")]
+    Realize {
+        /// The field of the model.
+        layer: &'static str,
+        /// The per-sample shape the derive computed.
+        expected: Vec<usize>,
+        /// The per-sample shape the layer produced.
+        found: Vec<usize>,
+    },
 }

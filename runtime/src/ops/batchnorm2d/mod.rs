@@ -17,6 +17,7 @@ use dfdx::tensor::CpuError;
 use super::tensor_io::read_vec;
 
 /// The 4-D activation shape batch norm works on: batch and spatial sizes known at run time.
+#[cfg(test)]
 pub type Nchw<const C: usize> = (usize, Const<C>, usize, usize);
 
 /// Which statistics normalise the batch.
@@ -40,14 +41,14 @@ pub(crate) struct BnParams<'a, const C: usize> {
 
 /// Applies batch normalisation to `x`, recording the backward on `x`'s tape (input, weight and bias
 /// gradients).
-pub(crate) fn batchnorm2d<const C: usize, T: Tape<f32, Cpu>>(
-    x: Tensor<Nchw<C>, f32, Cpu, T>,
+pub(crate) fn batchnorm2d<const C: usize, B: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
+    x: Tensor<(B, Const<C>, H, W), f32, Cpu, T>,
     p: BnParams<'_, C>,
     mode: Mode,
-) -> Result<Tensor<Nchw<C>, f32, Cpu, T>, CpuError> {
+) -> Result<Tensor<(B, Const<C>, H, W), f32, Cpu, T>, CpuError> {
     let (x, mut tape) = x.split_tape();
     let shape = *x.shape();
-    let (n, h, w) = (shape.0, shape.2, shape.3);
+    let (n, h, w) = (shape.0.size(), shape.2.size(), shape.3.size());
     let dims = cpu_kernel::Dims { n, c: C, hw: h * w };
     let xs = read_vec(&x)?;
     let gamma = read_vec(p.weight)?;

@@ -1,0 +1,161 @@
+//! `#[compressible(input = [C, H, W])]` on the struct and `#[tap]` on a field.
+
+use syn::{Attribute, Expr, ExprArray, Lit};
+
+use crate::ctxt::Ctxt;
+use crate::ir::Shape;
+
+pub const COMPRESSIBLE: &str = "compressible";
+pub const INPUT: &str = "input";
+pub const TAP: &str = "tap";
+
+const INPUT_FORM: &str = "`input = [C, H, W]` for images (e.g. `input = [1, 28, 28]`) or `input = [N]` for flat features";
+
+/// The declared input shape.
+pub struct InputAttr {
+    pub shape: Shape,
+}
+
+/// What the struct's attributes say about the input shape.
+pub enum Input {
+    /// No `input` option at all.
+    Missing,
+    /// Given but malformed, or the attribute could not be read (already reported).
+    Invalid,
+    Given(InputAttr),
+}
+
+/// Reads every `#[compressible(..)]` attribute of the struct. Reports unknown options, a repeated
+/// `input` and a malformed shape.
+pub fn container_input(cx: &Ctxt, attrs: &[Attribute]) -> Input {
+    let mut input: Option<Option<InputAttr>> = None;
+    let mut unreadable = false;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(COMPRESSIBLE)) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident(INPUT) {
+                let value: Expr = meta.value()?.parse()?;
+                let shape = parse_shape(cx, &value);
+                if input.is_some() {
+                    cx.error_spanned_by(&meta.path, "duplicate `input`: give the input shape once");
+                } else {
+                    input = Some(shape.map(|shape| InputAttr { shape }));
+                }
+                Ok(())
+            } else {
+                let name = meta.path.get_ident().map_or_else(|| "this path".to_string(), |i| format!("`{i}`"));
+                Err(meta.error(format!("unknown option {name} in #[compressible(..)]; the only option is {INPUT_FORM}")))
+            }
+        });
+        if let Err(error) = parsed {
+            cx.syn_error(error);
+            unreadable = true;
+        }
+    }
+    match input {
+        Some(Some(given)) => Input::Given(given),
+        Some(None) => Input::Invalid,
+        None if unreadable => Input::Invalid,
+        None => Input::Missing,
+    }
+}
+
+/// `[C, H, W]` or `[N]` of positive integer literals.
+fn parse_shape(cx: &Ctxt, value: &Expr) -> Option<Shape> {
+    let malformed = || cx.error_spanned_by(value, format!("malformed input shape: write {INPUT_FORM}"));
+    let Expr::Array(ExprArray { elems, .. }) = value else {
+        malformed();
+        return None;
+    };
+    let mut dims = Vec::with_capacity(elems.len());
+    for elem in elems {
+        match elem {
+            Expr::Lit(syn::ExprLit { lit: Lit::Int(lit), .. }) => match lit.base10_parse::<usize>() {
+                Ok(0) => {
+                    cx.error_spanned_by(lit, "input sizes must be at least 1");
+                    return None;
+                }
+                Ok(dim) => dims.push(dim),
+                Err(error) => {
+                    cx.syn_error(error);
+                    return None;
+                }
+            },
+            _ => {
+                cx.error_spanned_by(elem, format!("input sizes must be integer literals: write {INPUT_FORM}"));
+                return None;
+            }
+        }
+    }
+    match dims[..] {
+        [c, h, w] => Some(Shape::Chw { c, h, w }),
+        [n] => Some(Shape::Flat { n }),
+        _ => {
+            malformed();
+            None
+        }
+    }
+}
+
+/// Whether the field carries `#[tap]` (reported if it has arguments or is repeated).
+pub fn field_tapped(cx: &Ctxt, attrs: &[Attribute]) -> bool {
+    let mut tapped = false;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(TAP)) {
+        if attr.meta.require_path_only().is_err() {
+            cx.error_spanned_by(&attr.meta, "#[tap] takes no arguments: write `#[tap]` on the field whose output to expose");
+        } else if tapped {
+            cx.error_spanned_by(attr, "duplicate #[tap]");
+        }
+        tapped = true;
+    }
+    tapped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(source: &str) -> (Option<Shape>, Vec<String>) {
+        let item: syn::DeriveInput = syn::parse_str(&format!("{source} struct S {{}}")).unwrap();
+        let cx = Ctxt::new();
+        let shape = match container_input(&cx, &item.attrs) {
+            Input::Given(given) => Some(given.shape),
+            Input::Missing | Input::Invalid => None,
+        };
+        (shape, cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn input_shapes() {
+        assert_eq!(input("#[compressible(input = [1, 28, 28])]"), (Some(Shape::Chw { c: 1, h: 28, w: 28 }), vec![]));
+        assert_eq!(input("#[compressible(input = [784])]"), (Some(Shape::Flat { n: 784 }), vec![]));
+        assert_eq!(input("#[derive(Clone)]"), (None, vec![]), "missing is reported by the caller, which knows the struct");
+    }
+
+    #[test]
+    fn input_mistakes() {
+        for (source, message) in [
+            ("#[compressible(input = [1, 28])]", "malformed input shape"),
+            ("#[compressible(input = 28)]", "malformed input shape"),
+            ("#[compressible(input = [0, 28, 28])]", "input sizes must be at least 1"),
+            ("#[compressible(input = [1, N, 28])]", "input sizes must be integer literals"),
+            ("#[compressible(input = [3])] #[compressible(input = [3])]", "duplicate `input`"),
+            ("#[compressible(shape = [3])]", "unknown option `shape`"),
+        ] {
+            let (_, errors) = input(source);
+            assert_eq!(errors.len(), 1, "{source}: {errors:?}");
+            assert!(errors[0].starts_with(message), "{source}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn taps() {
+        let field: syn::Field = syn::parse_quote!(#[tap] fc: Linear<2, 2>);
+        let cx = Ctxt::new();
+        assert!(field_tapped(&cx, &field.attrs));
+        let twice: syn::Field = syn::parse_quote!(#[tap] #[tap] fc: Linear<2, 2>);
+        assert!(field_tapped(&cx, &twice.attrs));
+        let errors = cx.check().unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].to_string(), "duplicate #[tap]");
+    }
+}

@@ -1,0 +1,239 @@
+//! The static description of a derived model: layers, shapes, parameter counts, couplings.
+
+use serde::Serialize;
+
+/// The shape of one sample flowing between two layers (the batch dimension is left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ShapeInfo {
+    /// A feature map of `c` channels, `h` rows and `w` columns.
+    Chw {
+        /// Channels.
+        c: usize,
+        /// Rows.
+        h: usize,
+        /// Columns.
+        w: usize,
+    },
+    /// A vector of `n` features.
+    Flat {
+        /// Features.
+        n: usize,
+    },
+}
+
+impl ShapeInfo {
+    /// The number of values in one sample of this shape.
+    ///
+    /// ```
+    /// use fasterai_runtime::model::ShapeInfo;
+    /// assert_eq!(ShapeInfo::Chw { c: 64, h: 7, w: 7 }.numel(), 3136);
+    /// ```
+    pub const fn numel(&self) -> usize {
+        match *self {
+            ShapeInfo::Chw { c, h, w } => c * h * w,
+            ShapeInfo::Flat { n } => n,
+        }
+    }
+
+    /// The channel count of a feature map, or the feature count of a vector.
+    pub const fn channels(&self) -> usize {
+        match *self {
+            ShapeInfo::Chw { c, .. } => c,
+            ShapeInfo::Flat { n } => n,
+        }
+    }
+}
+
+impl core::fmt::Display for ShapeInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ShapeInfo::Chw { c, h, w } => write!(f, "{c}×{h}×{w}"),
+            ShapeInfo::Flat { n } => write!(f, "{n}"),
+        }
+    }
+}
+
+/// What a layer is, with the literal parameters the user wrote in its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum LayerKindInfo {
+    /// A 2-d convolution (`Conv2D`, or `UnbiasedConv2D` when `bias` is false).
+    Conv2D {
+        /// Input channels.
+        in_channels: usize,
+        /// Output channels (filters).
+        out_channels: usize,
+        /// Square kernel side.
+        kernel: usize,
+        /// Stride in both directions.
+        stride: usize,
+        /// Zero padding on every side.
+        padding: usize,
+        /// Whether the layer adds a bias per filter.
+        bias: bool,
+    },
+    /// Batch normalisation over the channels of a feature map.
+    BatchNorm2D {
+        /// Channels normalised.
+        channels: usize,
+    },
+    /// Batch normalisation over the features of a vector.
+    BatchNorm1D {
+        /// Features normalised.
+        features: usize,
+    },
+    /// An element-wise activation, named as in its type (`ReLU`, `Sigmoid`, ...).
+    Activation {
+        /// The activation's type name.
+        name: &'static str,
+    },
+    /// Max pooling over square windows.
+    MaxPool2D {
+        /// Window side.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// Padding.
+        padding: usize,
+    },
+    /// Average pooling over square windows.
+    AvgPool2D {
+        /// Window side.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// Padding.
+        padding: usize,
+    },
+    /// Average pooling to a fixed output size.
+    AdaptiveAvgPool2D {
+        /// Output rows.
+        out_h: usize,
+        /// Output columns.
+        out_w: usize,
+    },
+    /// Average over all positions: `C×H×W` becomes `C`.
+    GlobalAvgPool,
+    /// `C×H×W` becomes `C·H·W` features, channel-major.
+    Flatten,
+    /// A fully connected layer (`Linear`, or `UnbiasedLinear` when `bias` is false).
+    Linear {
+        /// Input features.
+        in_features: usize,
+        /// Output features.
+        out_features: usize,
+        /// Whether the layer adds a bias.
+        bias: bool,
+    },
+    /// Dropout (active only while training).
+    Dropout,
+}
+
+/// One field of a derived model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct LayerInfo {
+    /// The field's name, which is also the prefix of its tensors in a safetensors file.
+    pub name: &'static str,
+    /// What the layer is.
+    pub kind: LayerKindInfo,
+    /// The shape it receives.
+    pub input: ShapeInfo,
+    /// The shape it produces.
+    pub output: ShapeInfo,
+    /// Trainable parameters (BatchNorm running statistics are buffers and not counted).
+    pub params: usize,
+    /// Multiply-accumulates per sample (convolutions and linear layers; 0 for the others).
+    pub macs: usize,
+    /// Whether the field carries `#[tap]`, i.e. its activation is returned by `forward_with_taps`.
+    pub tapped: bool,
+}
+
+/// What must change together when the outputs of one layer are pruned.
+///
+/// Removing output `k` of `producer` removes entry `k` of `batch_norm` (if any) and the inputs
+/// `k·group .. (k+1)·group` of `consumer`: one input channel of a convolution (`group` = 1), or the
+/// `H×W` columns of the first `Linear` after a `Flatten` that came from that channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Coupling {
+    /// The convolution or linear layer whose outputs are pruned.
+    pub producer: &'static str,
+    /// The batch normalisation that follows it directly, if any.
+    pub batch_norm: Option<&'static str>,
+    /// The layer whose inputs shrink with it.
+    pub consumer: &'static str,
+    /// How many consecutive consumer inputs belong to one producer output.
+    pub group: usize,
+}
+
+/// A model whose structure is known at compile time. Implemented by `#[derive(Compressible)]`.
+///
+/// ```
+/// use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
+///
+/// struct Tiny;
+/// impl Compressible for Tiny {
+///     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 4 };
+///     const LAYERS: &'static [LayerInfo] = &[LayerInfo {
+///         name: "fc",
+///         kind: LayerKindInfo::Linear { in_features: 4, out_features: 2, bias: true },
+///         input: ShapeInfo::Flat { n: 4 },
+///         output: ShapeInfo::Flat { n: 2 },
+///         params: 10,
+///         macs: 8,
+///         tapped: false,
+///     }];
+///     const COUPLINGS: &'static [Coupling] = &[];
+/// }
+/// assert_eq!(Tiny::num_params(), 10);
+/// assert_eq!(Tiny::num_macs(), 8);
+/// assert_eq!(Tiny::output(), ShapeInfo::Flat { n: 2 });
+/// assert!(Tiny::layer("fc").is_some());
+/// ```
+pub trait Compressible {
+    /// The shape of one input sample.
+    const INPUT: ShapeInfo;
+    /// Every field, in forward order.
+    const LAYERS: &'static [LayerInfo];
+    /// One entry per prunable layer (every convolution and every linear layer but the classifier).
+    const COUPLINGS: &'static [Coupling];
+
+    /// Total trainable parameters, the sum over [`Self::LAYERS`].
+    fn num_params() -> usize {
+        Self::LAYERS.iter().map(|layer| layer.params).sum()
+    }
+
+    /// Multiply-accumulates per sample, the sum over [`Self::LAYERS`].
+    fn num_macs() -> usize {
+        Self::LAYERS.iter().map(|layer| layer.macs).sum()
+    }
+
+    /// The shape of one output sample.
+    fn output() -> ShapeInfo {
+        Self::LAYERS.last().map_or(Self::INPUT, |layer| layer.output)
+    }
+
+    /// The layer with this field name.
+    fn layer(name: &str) -> Option<&'static LayerInfo> {
+        Self::LAYERS.iter().find(|layer| layer.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_display_and_size() {
+        let map = ShapeInfo::Chw { c: 64, h: 7, w: 7 };
+        assert_eq!(map.to_string(), "64×7×7");
+        assert_eq!(map.numel(), 3136);
+        assert_eq!(map.channels(), 64);
+        assert_eq!(ShapeInfo::Flat { n: 10 }.to_string(), "10");
+    }
+
+    #[test]
+    fn description_serializes_to_json() {
+        let coupling = Coupling { producer: "conv4", batch_norm: Some("bn4"), consumer: "fc1", group: 49 };
+        let json = serde_json::to_string(&coupling).unwrap();
+        assert_eq!(json, r#"{"producer":"conv4","batch_norm":"bn4","consumer":"fc1","group":49}"#);
+    }
+}

@@ -1,0 +1,14 @@
+//! What `#[derive(Compressible)]` tells the run time about a model.
+//!
+//! The derive computes every layer's shapes and parameter count at expansion time and records them,
+//! together with the coupling structure that structured pruning needs, as constants of the
+//! [`Compressible`] trait. Compression passes, reports and the measuring tools read these constants
+//! instead of tracing the model.
+//!
+//! [`generated`] holds the few helpers the generated forward code calls; it is not a public API.
+
+mod describe;
+#[doc(hidden)]
+pub mod generated;
+
+pub use describe::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};

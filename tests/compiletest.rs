@@ -1,0 +1,12 @@
+//! trybuild UI tests: what the macros say when a model is wrong, and models they must accept.
+//!
+//! One mistake per file, named after it, in one folder per macro. The `.stderr` snapshots are
+//! written for the pinned stable toolchain; regenerate them with `TRYBUILD=overwrite` (and read
+//! every one) only when it changes.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/derive/*.rs");
+    t.pass("tests/ui/pass/*.rs");
+}

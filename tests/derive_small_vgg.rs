@@ -1,0 +1,117 @@
+//! `#[derive(Compressible)]` on DESIGN.md's SmallVgg: the derived forward equals the same layers
+//! called by hand with the same weights, training mode reaches every layer, and the weights
+//! round-trip through safetensors under the field names.
+
+use fasterai::dfdx::nn::{LoadFromSafetensors, NumParams, SaveToSafetensors, ZeroGrads};
+use fasterai::dfdx::prelude::{Backward, Const, DeviceBuildExt, RealizeTo, SumTo, Trace};
+use fasterai::dfdx::tensor::{AsArray, SampleTensor, TensorFromVec};
+use fasterai::prelude::*;
+
+#[derive(Compressible, Clone)]
+#[compressible(input = [1, 28, 28])]
+pub struct SmallVgg {
+    conv1: Conv2D<1, 32, 3, 1, 1>,  bn1: BatchNorm2D<32>, relu1: ReLU,
+    conv2: Conv2D<32, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool1: MaxPool2D<2, 2>,
+    conv3: Conv2D<32, 64, 3, 1, 1>, bn3: BatchNorm2D<64>, relu3: ReLU,
+    conv4: Conv2D<64, 64, 3, 1, 1>, bn4: BatchNorm2D<64>, relu4: ReLU, pool2: MaxPool2D<2, 2>,
+    flatten: Flatten,
+    #[tap]
+    fc1: Linear<3136, 256>, relu5: ReLU,
+    fc2: Linear<256, 10>,
+}
+
+type Images = Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu>;
+
+fn images(dev: &Cpu, batch: usize) -> Images {
+    let values: Vec<f32> = (0..batch * 784).map(|i| ((i * 7919 % 256) as f32) / 255.0).collect();
+    dev.tensor_from_vec(values, (batch, Const, Const, Const))
+}
+
+/// A model with non-trivial BatchNorm statistics, so inference is not the identity through them.
+fn model(dev: &Cpu) -> SmallVgg {
+    let mut model = dev.build_module::<SmallVgg, f32>();
+    model.bn1.running_mean = dev.sample_normal() * 0.1;
+    model.bn2.running_var = dev.sample_uniform() + 0.5;
+    model.bn3.weight = dev.sample_normal();
+    model.bn4.bias = dev.sample_normal();
+    model
+}
+
+/// The same computation written out layer by layer.
+fn by_hand(m: &SmallVgg, x: Images) -> Vec<f32> {
+    let x = x.realize::<(usize, Const<1>, usize, usize)>();
+    let x = m.relu1.forward(m.bn1.forward(m.conv1.try_forward(x).unwrap()));
+    let x = m.relu2.forward(m.bn2.forward(m.conv2.try_forward(x).unwrap()));
+    let x = m.pool1.try_forward(x).unwrap();
+    let x = m.relu3.forward(m.bn3.forward(m.conv3.try_forward(x).unwrap()));
+    let x = m.relu4.forward(m.bn4.forward(m.conv4.try_forward(x).unwrap()));
+    let x = m.pool2.try_forward(x).unwrap();
+    let x = m.flatten.try_forward(x).unwrap().realize::<(usize, Const<3136>)>();
+    m.fc2.forward(m.relu5.forward(m.fc1.forward(x))).as_vec()
+}
+
+#[test]
+fn description_matches_design() {
+    assert_eq!(SmallVgg::num_params(), 871_018);
+    assert_eq!(SmallVgg::num_macs(), 19_094_528, "DESIGN.md: 19.1 M MACs");
+    assert_eq!(SmallVgg::layer("flatten").unwrap().output, ShapeInfo::Flat { n: 3136 });
+    let producers: Vec<(&str, Option<&str>, &str, usize)> =
+        SmallVgg::COUPLINGS.iter().map(|c| (c.producer, c.batch_norm, c.consumer, c.group)).collect();
+    assert_eq!(
+        producers,
+        [
+            ("conv1", Some("bn1"), "conv2", 1),
+            ("conv2", Some("bn2"), "conv3", 1),
+            ("conv3", Some("bn3"), "conv4", 1),
+            ("conv4", Some("bn4"), "fc1", 49),
+            ("fc1", None, "fc2", 1),
+        ]
+    );
+    let dev = Cpu::default();
+    assert_eq!(model(&dev).num_trainable_params(), 871_018);
+}
+
+#[test]
+fn derived_forward_equals_the_layers_called_by_hand() {
+    let dev = Cpu::default();
+    let model = model(&dev);
+    let x = images(&dev, 3);
+    let derived: Tensor<(usize, Const<10>), f32, Cpu> = model.forward(x.clone());
+    assert_eq!(derived.as_vec(), by_hand(&model, x.clone()));
+    let (with_taps, taps) = model.forward_with_taps(x).unwrap();
+    assert_eq!(with_taps.as_vec(), derived.as_vec());
+    let _: &Tensor<(usize, Const<256>), f32, Cpu> = &taps.fc1;
+}
+
+#[test]
+fn training_forward_updates_statistics_and_reaches_the_first_conv() {
+    let dev = Cpu::default();
+    let mut model = model(&dev);
+    let before = model.bn1.running_mean.array();
+    let x = images(&dev, 2);
+    let y = model.forward_mut(x.traced(model.alloc_grads()));
+    let grads = y.sum::<(), _>().backward();
+    assert_ne!(model.bn1.running_mean.array(), before, "BatchNorm updates its running mean while training");
+    let fc1 = grads.get(&model.fc1.weight).as_vec();
+    let conv1 = grads.get(&model.conv1.weight).as_vec();
+    assert!(fc1.iter().any(|g| *g != 0.0), "the gradient of fc1.weight is all zeros");
+    assert!(conv1.iter().any(|g| *g != 0.0), "the gradient of conv1.weight is all zeros");
+}
+
+#[test]
+fn safetensors_round_trip_under_field_names() {
+    let dev = Cpu::default();
+    let model = model(&dev);
+    let path = std::env::temp_dir().join(format!("fasterai-derive-small-vgg-{}.safetensors", std::process::id()));
+    model.save_safetensors(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let names: Vec<String> = ::safetensors::SafeTensors::deserialize(&bytes).unwrap().names().into_iter().cloned().collect();
+    for key in ["conv1.weight", "conv1.bias", "bn1.running_var", "conv4.weight", "fc1.weight", "fc2.bias"] {
+        assert!(names.iter().any(|name| name == key), "missing {key} in {names:?}");
+    }
+    let mut loaded = dev.build_module::<SmallVgg, f32>();
+    loaded.load_safetensors(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let x = images(&dev, 2);
+    assert_eq!(loaded.forward(x.clone()).as_vec(), model.forward(x).as_vec());
+}
