@@ -270,13 +270,16 @@ fn bn_relu<const C: usize>(
     }
 }
 
+/// Class scores of a batch, on the tape.
+type Logits = Tensor<(usize, Const<10>), f32, Cpu, OwnedTape<f32, Cpu>>;
+
 impl SmallVgg {
     fn train_logits(
         &mut self,
         x: Taped<1>,
         fused_bn: bool,
         log: &Option<ProbeLog>,
-    ) -> Result<Tensor<(usize, Const<10>), f32, Cpu, OwnedTape<f32, Cpu>>, NnError> {
+    ) -> Result<Logits, NnError> {
         let batch = x.shape().0;
         let x = probe(x, "conv1", log);
         let x = self.conv1.try_forward(x)?;
