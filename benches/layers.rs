@@ -18,7 +18,7 @@
 //! Unless `BENCH_SYSTEM_MALLOC=1`, glibc is told to keep freed memory (see `keep_freed_memory`).
 //!
 //! The max-pool here is written inline (2x2, stride 2) because the pooling layer lives in another
-//! branch; it is a plain loop with an argmax scatter in backward, like a real one would be.
+//! branch; it is a plain loop (parallel over planes) with an argmax scatter in backward, like a real one would be.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,6 +33,7 @@ use fasterai::ops::batch_norm2d::{batch_norm2d_train, Activation};
 use fasterai::ops::conv2d::{backward_kernel, conv2d_flops, forward_kernel, ConvProblem};
 use fasterai::prelude::{BatchNorm2D, Conv2D, Linear};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
+use rayon::prelude::*;
 
 /// (name, in channels, out channels, image side) of SmallVgg's conv layers, all K3 S1 P1.
 const VGG_CONVS: [(&str, usize, usize, usize); 4] = [
@@ -150,11 +151,10 @@ fn max_pool_2x2<const C: usize, T: Tape<f32, Cpu>>(x: Images<C, T>) -> Images<C,
     x.copy_into(&mut xv);
     let mut out = vec![0.0f32; batch * C * oh * ow];
     let mut arg = vec![0u32; out.len()];
-    for (plane, (o_plane, a_plane)) in out
-        .chunks_exact_mut(oh * ow)
-        .zip(arg.chunks_exact_mut(oh * ow))
-        .enumerate()
-    {
+    let planes = out
+        .par_chunks_exact_mut(oh * ow)
+        .zip(arg.par_chunks_exact_mut(oh * ow));
+    planes.enumerate().for_each(|(plane, (o_plane, a_plane))| {
         let base = plane * h * w;
         for r in 0..oh {
             for c in 0..ow {
@@ -168,7 +168,7 @@ fn max_pool_2x2<const C: usize, T: Tape<f32, Cpu>>(x: Images<C, T>) -> Images<C,
                 a_plane[r * ow + c] = best as u32;
             }
         }
-    }
+    });
     let out = x.device().tensor_from_vec(out, (batch, Const::<C>, oh, ow));
     let (xg, og) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
