@@ -18,7 +18,7 @@
 //! Unless `BENCH_SYSTEM_MALLOC=1`, glibc is told to keep freed memory (see `keep_freed_memory`).
 //!
 //! The max-pool here is written inline (2x2, stride 2) because the pooling layer lives in another
-//! branch; it is a plain loop with an argmax scatter in backward, like a real one would be.
+//! branch; it is a plain loop (parallel over planes) with an argmax scatter in backward, like a real one would be.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,6 +33,7 @@ use fasterai::ops::batch_norm2d::{batch_norm2d_train, Activation};
 use fasterai::ops::conv2d::{backward_kernel, conv2d_flops, forward_kernel, ConvProblem};
 use fasterai::prelude::{BatchNorm2D, Conv2D, Linear};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
+use rayon::prelude::*;
 
 /// (name, in channels, out channels, image side) of SmallVgg's conv layers, all K3 S1 P1.
 const VGG_CONVS: [(&str, usize, usize, usize); 4] = [
@@ -150,11 +151,10 @@ fn max_pool_2x2<const C: usize, T: Tape<f32, Cpu>>(x: Images<C, T>) -> Images<C,
     x.copy_into(&mut xv);
     let mut out = vec![0.0f32; batch * C * oh * ow];
     let mut arg = vec![0u32; out.len()];
-    for (plane, (o_plane, a_plane)) in out
-        .chunks_exact_mut(oh * ow)
-        .zip(arg.chunks_exact_mut(oh * ow))
-        .enumerate()
-    {
+    let planes = out
+        .par_chunks_exact_mut(oh * ow)
+        .zip(arg.par_chunks_exact_mut(oh * ow));
+    planes.enumerate().for_each(|(plane, (o_plane, a_plane))| {
         let base = plane * h * w;
         for r in 0..oh {
             for c in 0..ow {
@@ -168,7 +168,7 @@ fn max_pool_2x2<const C: usize, T: Tape<f32, Cpu>>(x: Images<C, T>) -> Images<C,
                 a_plane[r * ow + c] = best as u32;
             }
         }
-    }
+    });
     let out = x.device().tensor_from_vec(out, (batch, Const::<C>, oh, ow));
     let (xg, og) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
@@ -270,13 +270,16 @@ fn bn_relu<const C: usize>(
     }
 }
 
+/// Class scores of a batch, on the tape.
+type Logits = Tensor<(usize, Const<10>), f32, Cpu, OwnedTape<f32, Cpu>>;
+
 impl SmallVgg {
     fn train_logits(
         &mut self,
         x: Taped<1>,
         fused_bn: bool,
         log: &Option<ProbeLog>,
-    ) -> Result<Tensor<(usize, Const<10>), f32, Cpu, OwnedTape<f32, Cpu>>, NnError> {
+    ) -> Result<Logits, NnError> {
         let batch = x.shape().0;
         let x = probe(x, "conv1", log);
         let x = self.conv1.try_forward(x)?;
@@ -491,12 +494,12 @@ fn process_cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Runs `f` for about two seconds; returns (FLOP per wall second, FLOP per CPU second).
+/// Runs `f` for about a second; returns (FLOP per wall second, FLOP per CPU second).
 fn rate(flops: u64, mut f: impl FnMut()) -> (f64, f64) {
     f();
     let (wall, cpu) = (Instant::now(), process_cpu_seconds());
     let mut n = 0u64;
-    while wall.elapsed() < Duration::from_secs(2) {
+    while wall.elapsed() < Duration::from_secs(1) {
         f();
         n += 1;
     }
@@ -505,33 +508,29 @@ fn rate(flops: u64, mut f: impl FnMut()) -> (f64, f64) {
     (total / wall, total / cpu.max(0.01))
 }
 
-/// Contention-robust figures: FLOP per CPU-second times the thread count estimates the rate on
-/// an idle machine; compare convolutions with the GEMM ceiling measured the same way.
+/// Contention-robust figures: each conv measurement is interleaved with a GEMM-ceiling
+/// measurement (1024³, all cores), three rounds, and the median ratio is printed, both per wall
+/// second and per CPU second (FLOP per CPU-second × threads estimates an idle machine).
 fn cpu_time_rates() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let mut rng = SmallRng::seed_from_u64(0);
-    println!("GFLOP/s: wall-clock | per CPU-second x {threads} threads (idle-machine estimate)");
     let n = 1024;
     let a = random(n * n, &mut rng);
     let b = random(n * n, &mut rng);
     let mut d = vec![0.0; n * n];
-    let (wall, cpu) = rate(2 * (n * n * n) as u64, || {
-        gemm(
-            MatMut::col_major(&mut d, n, n).unwrap(),
-            MatRef::col_major(&a, n, n).unwrap(),
-            MatRef::col_major(&b, n, n).unwrap(),
-            Accumulate::Overwrite,
-            Parallelism::AllCores,
-        )
-        .unwrap()
-    });
-    let ceiling = cpu * threads;
-    println!(
-        "{:<28} {:>7.1} | {:>7.1}",
-        "gemm 1024^3 (ceiling)",
-        wall / 1e9,
-        ceiling / 1e9
-    );
+    let mut ceiling = || {
+        rate(2 * (n * n * n) as u64, || {
+            gemm(
+                MatMut::col_major(&mut d, n, n).unwrap(),
+                MatRef::col_major(&a, n, n).unwrap(),
+                MatRef::col_major(&b, n, n).unwrap(),
+                Accumulate::Overwrite,
+                Parallelism::AllCores,
+            )
+            .unwrap()
+        })
+    };
+    println!("median of 3 interleaved rounds; GFLOP/s per wall second | per CPU second x {threads} (idle estimate); % of the GEMM ceiling measured alongside");
     for batch in [64usize, 1] {
         for (name, i, o, side) in VGG_CONVS {
             let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
@@ -547,24 +546,31 @@ fn cpu_time_rates() {
             let mut out = vec![0.0; batch * p.out_image_len()];
             let mut g_in = vec![0.0; batch * p.in_image_len()];
             let flops = conv2d_flops(batch, &geometry, o);
-            let (fw, fc) = rate(flops, || {
-                forward_kernel(&p, &x, &w, Some(&bias), &mut out).unwrap()
-            });
-            let (bw, bc) = rate(2 * flops, || {
-                black_box(backward_kernel(&p, &x, &w, &g_out, &mut g_in).unwrap());
-            });
+            let mut rows: Vec<[f64; 6]> = Vec::new();
+            for _ in 0..3 {
+                let (cw, cc) = ceiling();
+                let (fw, fc) = rate(flops, || {
+                    forward_kernel(&p, &x, &w, Some(&bias), &mut out).unwrap()
+                });
+                let (bw, bc) = rate(2 * flops, || {
+                    black_box(backward_kernel(&p, &x, &w, &g_out, &mut g_in).unwrap());
+                });
+                rows.push([fw, fc * threads, fc / cc, bw, bc * threads, bc / cc]);
+                let _ = cw;
+            }
+            let med = |k: usize| median(rows.iter().map(|r| r[k]).collect());
             println!(
-                "{:<28} {:>7.1} | {:>7.1} ({:>3.0}% of ceiling)   backward {:>7.1} | {:>7.1} ({:>3.0}%)",
-                format!("b{batch} {name} forward"),
-                fw / 1e9,
-                fc * threads / 1e9,
-                100.0 * fc * threads / ceiling,
-                bw / 1e9,
-                bc * threads / 1e9,
-                100.0 * bc * threads / ceiling
+                "b{batch:<2} {name}  forward {:>6.1} | {:>6.1} GFLOP/s ({:>3.0}% of ceiling)   backward {:>6.1} | {:>6.1} GFLOP/s ({:>3.0}%)",
+                med(0) / 1e9, med(1) / 1e9, 100.0 * med(2), med(3) / 1e9, med(4) / 1e9, 100.0 * med(5)
             );
         }
     }
+    let (cw, cc) = ceiling();
+    println!(
+        "gemm 1024^3 ceiling: {:.1} GFLOP/s per wall second | {:.1} per CPU second x {threads}",
+        cw / 1e9,
+        cc * threads / 1e9
+    );
 }
 
 /// A fixed amount of work (20 forward and 20 backward passes of conv2–conv4 at batch 64) for
