@@ -20,6 +20,9 @@ pub enum Error {
     /// A measurement failed (see [`crate::measure::MeasureError`]).
     #[error(transparent)]
     Measure(#[from] crate::measure::MeasureError),
+    /// Quantization failed (see [`crate::quant::QuantError`]).
+    #[error(transparent)]
+    Quant(#[from] crate::quant::QuantError),
 }
 
 /// `Result` with fasterai's [`Error`].

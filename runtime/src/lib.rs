@@ -22,6 +22,7 @@ pub mod measure;
 pub mod nn;
 pub mod ops;
 pub mod prelude;
+pub mod quant;
 pub mod units;
 
 pub use dfdx;
