@@ -46,6 +46,20 @@ pub enum QuantError {
         /// The number of rows asked for.
         rows: usize,
     },
+    /// A convolution whose kernel does not fit its padded input, or whose stride is 0.
+    #[error("a {kernel}×{kernel} kernel with stride {stride} does not fit a {height}×{width} input padded by {padding}; use a smaller kernel, more padding or a stride ≥ 1")]
+    ConvGeometry {
+        /// Kernel side.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// Padding on each side.
+        padding: usize,
+        /// Input height.
+        height: usize,
+        /// Input width.
+        width: usize,
+    },
     /// A requantization multiplier that the fixed-point format cannot hold.
     #[error("requantization multiplier {0} is outside (0, 2^31); the output scale is far too small for the input and weight scales — recalibrate the layer")]
     MultiplierOutOfRange(f64),

@@ -30,7 +30,7 @@ pub use activation::ActivationQParams;
 pub use error::QuantError;
 pub use fixed_point::{rounding_divide_by_pot, saturating_rounding_doubling_high_mul, saturating_shl, FixedPointMultiplier};
 pub use observer::{Histogram, MinMaxObserver, MseObserver, Observer, PercentileObserver};
-pub use requantize::{ChannelRequant, OutputStage};
+pub use requantize::{requantize_one, ChannelRequant, OutputStage};
 pub use rounding::round_half_even;
 pub use scale::Scale;
 pub use weight::{QuantizedWeights, WEIGHT_MAX};

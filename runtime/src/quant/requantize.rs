@@ -88,12 +88,17 @@ impl OutputStage {
     /// as the SIMD kernels do).
     #[inline]
     pub fn requantize(&self, channel: usize, acc: i32) -> u8 {
-        let c = &self.channels[channel];
-        let scaled = c.multiplier.apply(acc.wrapping_add(c.bias));
-        scaled
-            .saturating_add(self.output_zero_point as i32)
-            .clamp(self.clamp_min as i32, u8::MAX as i32) as u8
+        requantize_one(&self.channels[channel], self.output_zero_point, self.clamp_min, acc)
     }
+}
+
+/// `clamp(z_out + M·(acc + bias), clamp_min, 255)` for one channel, in the order the SIMD kernels
+/// use: the bias is added wrapping, and the clamp happens before adding `z_out` so nothing overflows.
+#[inline]
+pub fn requantize_one(channel: &ChannelRequant, zero_point: u8, clamp_min: u8, acc: i32) -> u8 {
+    let scaled = channel.multiplier.apply(acc.wrapping_add(channel.bias));
+    let z = zero_point as i32;
+    (scaled.clamp(clamp_min as i32 - z, u8::MAX as i32 - z) + z) as u8
 }
 
 /// `bias / step` rounded half to even, in `f64` (the caller checks the range).

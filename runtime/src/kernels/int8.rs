@@ -1,0 +1,212 @@
+//! The int8 GEMM: a table of tile kernels chosen at run time, and the driver that runs them over
+//! packed operands, optionally across threads, with the output stage fused.
+//!
+//! ```
+//! use fasterai_runtime::kernels::int8::{Int8Kernels, Split};
+//! use fasterai_runtime::kernels::pack_i8::{PackedActivationsU8, PackedWeightsI8};
+//! let a = PackedWeightsI8::new(&[1, -2, 3, 4, 5, -6], 2, 3).unwrap(); // 2 × 3
+//! let mut b = PackedActivationsU8::default();
+//! b.pack(&[1, 2, 3, 4, 5, 6], 3, 2).unwrap(); // 3 × 2
+//! let mut c = vec![0; 4];
+//! Int8Kernels::best().gemm_i32(&a, &b, &mut c, Split::Sequential).unwrap();
+//! assert_eq!(c, vec![1 - 6 + 15, 2 - 8 + 18, 4 + 15 - 30, 8 + 20 - 36]);
+//! ```
+
+use rayon::prelude::*;
+
+use super::generic::gemm_i8::{generic_tile_i32_6x16, generic_tile_u8_6x16};
+use super::pack_i8::{PackedActivationsU8, PackedWeightsI8, MR, NR};
+use crate::quant::{ChannelRequant, OutputStage, QuantError};
+
+/// The output stage of the rows of one tile.
+#[derive(Debug, Clone, Copy)]
+pub struct TileStage<'a> {
+    /// The tile's channels (at most [`MR`]; fewer in the last panel).
+    pub channels: &'a [ChannelRequant],
+    /// Output zero point.
+    pub zero_point: u8,
+    /// Lowest output value (the zero point with a fused ReLU).
+    pub clamp_min: u8,
+}
+
+/// A tile kernel producing `i32` accumulators: weight panel, activation panel, tile.
+pub type TileI32Fn = fn(&[i32], &[i32], &mut [i32; MR * NR]);
+/// A tile kernel producing requantized `u8`.
+pub type TileU8Fn = fn(&[i32], &[i32], TileStage<'_>, &mut [u8; MR * NR]);
+
+/// The int8 kernels in use: every slot filled by a portable kernel, overwritten by faster ones the
+/// CPU supports.
+#[derive(Debug, Clone, Copy)]
+pub struct Int8Kernels {
+    /// Name of the tile kernels (`<isa>_<family>_<dtype>_<tile>`).
+    pub name: &'static str,
+    /// Tile to `i32`.
+    pub tile_i32: TileI32Fn,
+    /// Tile to `u8` through the output stage.
+    pub tile_u8: TileU8Fn,
+}
+
+/// How a GEMM is spread over the threads of the current rayon pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// One thread.
+    Sequential,
+    /// Groups of output rows (channels) per thread; every thread reads all the activations.
+    Rows,
+    /// Groups of output columns (positions) per thread; every thread reads all the weights.
+    Columns,
+    /// Columns when there are enough of them, else rows (see [`Split::resolve`]).
+    Auto,
+}
+
+impl Split {
+    /// The concrete split for an `m × n` product: columns keep each thread's activation panels in
+    /// cache and scale best when `n` has a few panels per thread; rows otherwise.
+    pub fn resolve(self, m: usize, n: usize) -> Split {
+        let threads = rayon::current_num_threads();
+        match self {
+            Split::Auto if threads <= 1 => Split::Sequential,
+            Split::Auto if n.div_ceil(NR) >= 4 * threads => Split::Columns,
+            Split::Auto if m.div_ceil(MR) >= 2 * threads => Split::Rows,
+            Split::Auto => Split::Columns,
+            other => other,
+        }
+    }
+}
+
+impl Int8Kernels {
+    /// The portable kernels.
+    pub fn generic() -> Self {
+        Self { name: "generic_mmm_u8i8_6x16", tile_i32: generic_tile_i32_6x16, tile_u8: generic_tile_u8_6x16 }
+    }
+
+    /// The fastest kernels this CPU runs (AVX2 when present).
+    pub fn best() -> Self {
+        #[allow(unused_mut)]
+        let mut k = Self::generic();
+        #[cfg(target_arch = "x86_64")]
+        if super::x86_64::gemm_i8::available() {
+            use super::x86_64::gemm_i8::{avx2_tile_i32_6x16, avx2_tile_u8_6x16};
+            k = Self { name: "avx2_mmm_u8i8_6x16", tile_i32: avx2_tile_i32_6x16, tile_u8: avx2_tile_u8_6x16 };
+        }
+        k
+    }
+
+    /// `out[m, n] = a · b` in `i32` (row-major `m × n`).
+    pub fn gemm_i32(&self, a: &PackedWeightsI8, b: &PackedActivationsU8, out: &mut [i32], split: Split) -> Result<(), QuantError> {
+        check(a, b, out.len())?;
+        let tile = |p: usize, q: usize, dst: &mut [i32; MR * NR]| (self.tile_i32)(a.panel(p), b.panel(q), dst);
+        drive(a.rows(), b.cols(), out, split, tile);
+        Ok(())
+    }
+
+    /// `out[m, n] = stage(a · b)` in `u8`: bias, fixed-point requantization, ReLU clamp, fused per tile.
+    pub fn gemm_u8(
+        &self,
+        a: &PackedWeightsI8,
+        b: &PackedActivationsU8,
+        stage: &OutputStage,
+        out: &mut [u8],
+        split: Split,
+    ) -> Result<(), QuantError> {
+        check(a, b, out.len())?;
+        if stage.channels.len() != a.rows() {
+            return Err(QuantError::LengthMismatch { what: "output stage", expected: a.rows(), found: stage.channels.len() });
+        }
+        let tile = |p: usize, q: usize, dst: &mut [u8; MR * NR]| {
+            let channels = &stage.channels[p * MR..(p * MR + MR).min(a.rows())];
+            let ts = TileStage { channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min };
+            (self.tile_u8)(a.panel(p), b.panel(q), ts, dst)
+        };
+        drive(a.rows(), b.cols(), out, split, tile);
+        Ok(())
+    }
+}
+
+fn check(a: &PackedWeightsI8, b: &PackedActivationsU8, out_len: usize) -> Result<(), QuantError> {
+    if a.depth() != b.depth() {
+        return Err(QuantError::LengthMismatch { what: "activation rows (k)", expected: a.depth(), found: b.depth() });
+    }
+    if out_len != a.rows() * b.cols() {
+        return Err(QuantError::LengthMismatch { what: "GEMM output", expected: a.rows() * b.cols(), found: out_len });
+    }
+    Ok(())
+}
+
+/// Runs `tile(row_panel, col_panel, buffer)` over the whole `m × n` output and copies each tile's
+/// valid part into `out`.
+fn drive<T, F>(m: usize, n: usize, out: &mut [T], split: Split, tile: F)
+where
+    T: Copy + Default + Send + Sync,
+    F: Fn(usize, usize, &mut [T; MR * NR]) + Sync,
+{
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (row_panels, col_panels) = (m.div_ceil(MR), n.div_ceil(NR));
+    let threads = rayon::current_num_threads().max(1);
+    let whole = Block { rows: 0..row_panels, cols: 0..col_panels, m, n };
+    match split.resolve(m, n) {
+        Split::Sequential | Split::Auto => whole.run(out, 0, n, &tile),
+        Split::Rows => {
+            let per = row_panels.div_ceil(2 * threads).max(1);
+            out.par_chunks_mut(per * MR * n).enumerate().for_each(|(t, chunk)| {
+                let rows = t * per..((t + 1) * per).min(row_panels);
+                Block { rows, ..whole.clone() }.run(chunk, 0, n, &tile);
+            });
+        }
+        Split::Columns => {
+            let per = col_panels.div_ceil(4 * threads).max(1);
+            let parts: Vec<(usize, usize, Vec<T>)> = (0..col_panels.div_ceil(per))
+                .into_par_iter()
+                .map(|t| {
+                    let cols = t * per..((t + 1) * per).min(col_panels);
+                    let (c0, c1) = (cols.start * NR, (cols.end * NR).min(n));
+                    let mut part = vec![T::default(); m * (c1 - c0)];
+                    Block { cols, ..whole.clone() }.run(&mut part, c0, c1 - c0, &tile);
+                    (c0, c1 - c0, part)
+                })
+                .collect();
+            for (c0, width, part) in parts {
+                for (dst, src) in out.chunks_exact_mut(n).zip(part.chunks_exact(width)) {
+                    dst[c0..c0 + width].copy_from_slice(src);
+                }
+            }
+        }
+    }
+}
+
+/// A range of row panels × a range of column panels of an `m × n` product.
+#[derive(Clone)]
+struct Block {
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    m: usize,
+    n: usize,
+}
+
+impl Block {
+    /// Writes the block into `dst`, whose first row is the block's first row and whose first column
+    /// is output column `c0`, with `ld` elements per row. Column panels are the outer loop, so an
+    /// activation panel is reused by every weight panel while it is in cache.
+    fn run<T, F>(&self, dst: &mut [T], c0: usize, ld: usize, tile: &F)
+    where
+        T: Copy + Default,
+        F: Fn(usize, usize, &mut [T; MR * NR]),
+    {
+        let mut buf = [T::default(); MR * NR];
+        let first_row = self.rows.start * MR;
+        for q in self.cols.clone() {
+            let col = q * NR;
+            let width = NR.min(self.n - col);
+            for p in self.rows.clone() {
+                tile(p, q, &mut buf);
+                let r0 = p * MR;
+                for r in 0..MR.min(self.m - r0) {
+                    let at = (r0 + r - first_row) * ld + col - c0;
+                    dst[at..at + width].copy_from_slice(&buf[r * NR..r * NR + width]);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! x86-64 kernels (AVX2 + FMA). Each is reached only through a table built after
+//! `is_x86_feature_detected!`, and has a portable twin in [`super::generic`].
+
+pub mod gemm_i8;
+mod requantize;
