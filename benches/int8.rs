@@ -9,7 +9,6 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fasterai_runtime::kernels::int8::{Int8Kernels, Split};
-use fasterai_runtime::kernels::pack_i8::{PackedActivationsU8, PackedWeightsI8};
 use fasterai_runtime::quant::{ActivationQParams, OutputStage, QuantizedWeights};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use std::time::Duration;
@@ -61,9 +60,9 @@ fn bench(c: &mut Criterion) {
         let input = ActivationQParams::from_range(0.0, 1.0).unwrap();
         let output = ActivationQParams::from_range(0.0, 8.0).unwrap();
         let stage = OutputStage::new(input, &qw, None, output, true).unwrap();
-        let packed = PackedWeightsI8::from_quantized(&qw).unwrap();
+        let packed = kernels.pack_weights(&qw.values, m, k).unwrap();
         let bq = input.quantize_slice(&bf);
-        let mut pb = PackedActivationsU8::default();
+        let mut pb = kernels.activations();
         let mut out = vec![0u8; m * n];
         let splits: &[(Split, &str)] = if threads > 1 {
             &[(Split::Sequential, "1t"), (Split::Rows, "rows"), (Split::Columns, "cols"), (Split::Auto, "auto")]

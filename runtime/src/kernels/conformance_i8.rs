@@ -7,18 +7,17 @@ use super::conv_u8::{ConvScratch, QuantizedConv2d};
 use super::generic::gemm_i8::reference_gemm_u8i8;
 use super::generic::im2col_u8::ConvShape;
 use super::int8::{Int8Kernels, Split};
-use super::pack_i8::{PackedActivationsU8, PackedWeightsI8};
-use crate::quant::{ActivationQParams, OutputStage, QuantizedWeights};
+use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights};
 
-/// The tables under test: the generic one always, the best one when it differs.
+/// The tables under test: every one this CPU runs; the SIMD ones it cannot run are named and skipped.
 fn tables() -> Vec<Int8Kernels> {
-    let best = Int8Kernels::best();
-    if best.name == Int8Kernels::generic().name {
-        eprintln!("skipped the SIMD kernels: this CPU has no AVX2/FMA; testing the generic kernels only");
-        vec![best]
-    } else {
-        vec![Int8Kernels::generic(), best]
+    let all = Int8Kernels::available();
+    for isa in ["avx2", "avxvnni"] {
+        if !all.iter().any(|k| k.name.starts_with(isa)) {
+            eprintln!("skipped the {isa} kernels: this CPU does not have that instruction set");
+        }
     }
+    all
 }
 
 /// Random data where about one value in four is an extreme (0/255, −127/127).
@@ -53,10 +52,10 @@ fn gemm_i32_equals_the_triple_loop() {
     for (m, n, k) in sizes() {
         let (a, b) = operands(&mut rng, m, n, k);
         let want = reference_gemm_u8i8(m, n, k, &a, &b);
-        let pa = PackedWeightsI8::new(&a, m, k).unwrap();
-        let mut pb = PackedActivationsU8::default();
-        pb.pack(&b, k, n).unwrap();
         for kernels in tables() {
+            let pa = kernels.pack_weights(&a, m, k).unwrap();
+            let mut pb = kernels.activations();
+            pb.pack(&b, k, n).unwrap();
             for split in [Split::Sequential, Split::Rows, Split::Columns, Split::Auto] {
                 let mut got = vec![-1; m * n];
                 kernels.gemm_i32(&pa, &pb, &mut got, split).unwrap();
@@ -71,10 +70,10 @@ fn all_extremes_do_not_saturate() {
     let (m, n, k) = (7, 17, 33);
     for (w, x) in [(127i8, 255u8), (-127, 255)] {
         let (a, b) = (vec![w; m * k], vec![x; k * n]);
-        let pa = PackedWeightsI8::new(&a, m, k).unwrap();
-        let mut pb = PackedActivationsU8::default();
-        pb.pack(&b, k, n).unwrap();
         for kernels in tables() {
+            let pa = kernels.pack_weights(&a, m, k).unwrap();
+            let mut pb = kernels.activations();
+            pb.pack(&b, k, n).unwrap();
             let mut got = vec![0; m * n];
             kernels.gemm_i32(&pa, &pb, &mut got, Split::Sequential).unwrap();
             assert!(got.iter().all(|&v| v == w as i32 * x as i32 * k as i32), "{}", kernels.name);
@@ -100,10 +99,10 @@ fn gemm_u8_equals_the_triple_loop_then_the_scalar_stage() {
         let st = stage(&mut rng, &a, m, i % 2 == 0);
         let acc = reference_gemm_u8i8(m, n, k, &a, &b);
         let want: Vec<u8> = acc.iter().enumerate().map(|(j, &v)| st.requantize(j / n, v)).collect();
-        let pa = PackedWeightsI8::new(&a, m, k).unwrap();
-        let mut pb = PackedActivationsU8::default();
-        pb.pack(&b, k, n).unwrap();
         for kernels in tables() {
+            let pa = kernels.pack_weights(&a, m, k).unwrap();
+            let mut pb = kernels.activations();
+            pb.pack(&b, k, n).unwrap();
             for split in [Split::Sequential, Split::Rows, Split::Columns] {
                 let mut got = vec![0; m * n];
                 kernels.gemm_u8(&pa, &pb, &st, &mut got, split).unwrap();
@@ -115,13 +114,23 @@ fn gemm_u8_equals_the_triple_loop_then_the_scalar_stage() {
 
 #[test]
 fn mismatched_operands_are_errors() {
-    let pa = PackedWeightsI8::new(&[1; 6], 2, 3).unwrap();
-    let mut pb = PackedActivationsU8::default();
+    let k = Int8Kernels::generic();
+    let pa = k.pack_weights(&[1; 6], 2, 3).unwrap();
+    let mut pb = k.activations();
     pb.pack(&[1; 8], 4, 2).unwrap();
-    let k = Int8Kernels::best();
-    assert!(k.gemm_i32(&pa, &pb, &mut [0; 4], Split::Auto).is_err());
+    assert!(matches!(k.gemm_i32(&pa, &pb, &mut [0; 4], Split::Auto), Err(QuantError::LengthMismatch { .. })));
     pb.pack(&[1; 6], 3, 2).unwrap();
-    assert!(k.gemm_i32(&pa, &pb, &mut [0; 5], Split::Auto).is_err());
+    assert!(matches!(k.gemm_i32(&pa, &pb, &mut [0; 5], Split::Auto), Err(QuantError::LengthMismatch { .. })));
+    let quads = Int8Kernels::generic_quads();
+    assert!(matches!(
+        quads.gemm_i32(&pa, &pb, &mut [0; 4], Split::Auto),
+        Err(QuantError::LayoutMismatch { operand: "weights", .. })
+    ));
+    let pa = quads.pack_weights(&[1; 6], 2, 3).unwrap();
+    assert!(matches!(
+        quads.gemm_i32(&pa, &pb, &mut [0; 4], Split::Auto),
+        Err(QuantError::LayoutMismatch { operand: "activations", .. })
+    ));
 }
 
 /// Direct convolution in integers, no im2col: `Σ w·x` with the zero point outside the image.
@@ -195,15 +204,16 @@ fn quantized_conv_equals_the_integer_reference_and_tracks_the_float_conv() {
         let exact = float_conv(&xd, &wd, &bias, s, o, relu);
         let (lo, hi) = exact.iter().fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
         let output = ActivationQParams::from_range(lo, hi).unwrap();
-        let conv = QuantizedConv2d::new(s, &qw, Some(&bias), input, output, relu).unwrap();
 
         let xq = input.quantize_slice(&xf);
         let acc = reference_conv_acc(&xq, &qw.values, s, o, input.zero_point);
         let plane = s.positions();
-        let want: Vec<u8> = acc.iter().enumerate().map(|(i, &v)| conv.stage().requantize(i / plane, v)).collect();
+        let stage = OutputStage::new(input, &qw, Some(&bias), output, relu).unwrap();
+        let want: Vec<u8> = acc.iter().enumerate().map(|(i, &v)| stage.requantize(i / plane, v)).collect();
         for kernels in tables() {
+            let conv = QuantizedConv2d::new(&kernels, s, &qw, Some(&bias), input, output, relu).unwrap();
             let mut got = vec![0; o * plane];
-            conv.forward(&kernels, &xq, &mut got, &mut ConvScratch::default(), Split::Auto).unwrap();
+            conv.forward(&xq, &mut got, &mut ConvScratch::default(), Split::Auto).unwrap();
             assert_eq!(got, want, "{} case {ci}", kernels.name);
         }
         // Same operands in float: the integer path is within one output step.

@@ -9,9 +9,10 @@
 //! let shape = ConvShape::new(1, 3, 3, 3, 1, 1).unwrap();
 //! let w = QuantizedWeights::quantize(&[0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0], 1).unwrap(); // identity
 //! let p = ActivationQParams::from_range(0.0, 2.55).unwrap();
-//! let conv = QuantizedConv2d::new(shape, &w, None, p, p, true).unwrap();
+//! let kernels = Int8Kernels::best();
+//! let conv = QuantizedConv2d::new(&kernels, shape, &w, None, p, p, true).unwrap();
 //! let mut out = vec![0; 9];
-//! conv.forward(&Int8Kernels::best(), &[1, 2, 3, 4, 5, 6, 7, 8, 9], &mut out, &mut ConvScratch::default(), Split::Auto).unwrap();
+//! conv.forward(&[1, 2, 3, 4, 5, 6, 7, 8, 9], &mut out, &mut ConvScratch::default(), Split::Auto).unwrap();
 //! assert_eq!(out, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
 //! ```
 
@@ -23,6 +24,7 @@ use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights}
 /// A conv layer in int8: packed weights and the fused output stage.
 #[derive(Debug, Clone)]
 pub struct QuantizedConv2d {
+    kernels: Int8Kernels,
     shape: ConvShape,
     weights: PackedWeightsI8,
     stage: OutputStage,
@@ -33,13 +35,14 @@ pub struct QuantizedConv2d {
 #[derive(Debug, Clone, Default)]
 pub struct ConvScratch {
     cols: Vec<u8>,
-    packed: PackedActivationsU8,
+    packed: Option<PackedActivationsU8>,
 }
 
 impl QuantizedConv2d {
-    /// A conv of `shape` with `weights` (`[O, C·K·K]`), real `bias` (one per output channel),
+    /// A conv run by `kernels`, of `shape` with `weights` (`[O, C·K·K]`), real `bias` (one per output channel),
     /// input and output activation parameters, and an optional fused ReLU.
     pub fn new(
+        kernels: &Int8Kernels,
         shape: ConvShape,
         weights: &QuantizedWeights,
         bias: Option<&[f32]>,
@@ -51,8 +54,9 @@ impl QuantizedConv2d {
             return Err(QuantError::LengthMismatch { what: "weight rows (C·K·K)", expected: shape.depth(), found: weights.fan_in });
         }
         Ok(Self {
+            kernels: *kernels,
             shape,
-            weights: PackedWeightsI8::from_quantized(weights)?,
+            weights: PackedWeightsI8::from_quantized(weights, kernels.layout)?,
             stage: OutputStage::new(input, weights, bias, output, relu)?,
             input,
         })
@@ -74,11 +78,15 @@ impl QuantizedConv2d {
     }
 
     /// Runs the conv on one image `x` (`[C, H, W]`) into `out` (`[O, OH, OW]`).
-    pub fn forward(&self, kernels: &Int8Kernels, x: &[u8], out: &mut [u8], scratch: &mut ConvScratch, split: Split) -> Result<(), QuantError> {
+    pub fn forward(&self, x: &[u8], out: &mut [u8], scratch: &mut ConvScratch, split: Split) -> Result<(), QuantError> {
         let s = self.shape;
         scratch.cols.resize(s.depth() * s.positions(), 0);
         im2col_u8(x, s, self.input.zero_point, &mut scratch.cols)?;
-        scratch.packed.pack(&scratch.cols, s.depth(), s.positions())?;
-        kernels.gemm_u8(&self.weights, &scratch.packed, &self.stage, out, split)
+        let packed = match &mut scratch.packed {
+            Some(p) if p.layout() == self.kernels.layout => p,
+            slot => slot.insert(self.kernels.activations()),
+        };
+        packed.pack(&scratch.cols, s.depth(), s.positions())?;
+        self.kernels.gemm_u8(&self.weights, packed, &self.stage, out, split)
     }
 }

@@ -3,19 +3,19 @@
 //!
 //! ```
 //! use fasterai_runtime::kernels::int8::{Int8Kernels, Split};
-//! use fasterai_runtime::kernels::pack_i8::{PackedActivationsU8, PackedWeightsI8};
-//! let a = PackedWeightsI8::new(&[1, -2, 3, 4, 5, -6], 2, 3).unwrap(); // 2 × 3
-//! let mut b = PackedActivationsU8::default();
+//! let kernels = Int8Kernels::best();
+//! let a = kernels.pack_weights(&[1, -2, 3, 4, 5, -6], 2, 3).unwrap(); // 2 × 3
+//! let mut b = kernels.activations();
 //! b.pack(&[1, 2, 3, 4, 5, 6], 3, 2).unwrap(); // 3 × 2
 //! let mut c = vec![0; 4];
-//! Int8Kernels::best().gemm_i32(&a, &b, &mut c, Split::Sequential).unwrap();
+//! kernels.gemm_i32(&a, &b, &mut c, Split::Sequential).unwrap();
 //! assert_eq!(c, vec![1 - 6 + 15, 2 - 8 + 18, 4 + 15 - 30, 8 + 20 - 36]);
 //! ```
 
 use rayon::prelude::*;
 
-use super::generic::gemm_i8::{generic_tile_i32_6x16, generic_tile_u8_6x16};
-use super::pack_i8::{PackedActivationsU8, PackedWeightsI8, MR, NR};
+use super::generic::gemm_i8::{generic_tile_i32_6x16, generic_tile_i32_q4_6x16, generic_tile_u8_6x16, generic_tile_u8_q4_6x16};
+use super::pack_i8::{PackedActivationsU8, PackedWeightsI8, PanelLayout, MR, NR};
 use crate::quant::{ChannelRequant, OutputStage, QuantError};
 
 /// The output stage of the rows of one tile.
@@ -40,6 +40,8 @@ pub type TileU8Fn = fn(&[i32], &[i32], TileStage<'_>, &mut [u8; MR * NR]);
 pub struct Int8Kernels {
     /// Name of the tile kernels (`<isa>_<family>_<dtype>_<tile>`).
     pub name: &'static str,
+    /// The operand layout the tiles read.
+    pub layout: PanelLayout,
     /// Tile to `i32`.
     pub tile_i32: TileI32Fn,
     /// Tile to `u8` through the output stage.
@@ -75,26 +77,71 @@ impl Split {
 }
 
 impl Int8Kernels {
-    /// The portable kernels.
+    /// The portable kernels on `i16` pairs (the layout of the AVX2 kernels).
     pub fn generic() -> Self {
-        Self { name: "generic_mmm_u8i8_6x16", tile_i32: generic_tile_i32_6x16, tile_u8: generic_tile_u8_6x16 }
+        Self {
+            name: "generic_mmm_u8i8_6x16",
+            layout: PanelLayout::Pairs16,
+            tile_i32: generic_tile_i32_6x16,
+            tile_u8: generic_tile_u8_6x16,
+        }
     }
 
-    /// The fastest kernels this CPU runs (AVX2 when present).
-    pub fn best() -> Self {
-        #[allow(unused_mut)]
-        let mut k = Self::generic();
-        #[cfg(target_arch = "x86_64")]
-        if super::x86_64::gemm_i8::available() {
-            use super::x86_64::gemm_i8::{avx2_tile_i32_6x16, avx2_tile_u8_6x16};
-            k = Self { name: "avx2_mmm_u8i8_6x16", tile_i32: avx2_tile_i32_6x16, tile_u8: avx2_tile_u8_6x16 };
+    /// The portable kernels on byte quads (the layout of the AVX-VNNI kernels).
+    pub fn generic_quads() -> Self {
+        Self {
+            name: "generic_mmm_u8i8q4_6x16",
+            layout: PanelLayout::Quads8,
+            tile_i32: generic_tile_i32_q4_6x16,
+            tile_u8: generic_tile_u8_q4_6x16,
         }
-        k
+    }
+
+    /// Every table this CPU runs, portable first, fastest last.
+    pub fn available() -> Vec<Self> {
+        #[allow(unused_mut)]
+        let mut all = vec![Self::generic(), Self::generic_quads()];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::x86_64::{gemm_i8, gemm_i8_vnni};
+            if gemm_i8::available() {
+                all.push(Self {
+                    name: "avx2_mmm_u8i8_6x16",
+                    layout: PanelLayout::Pairs16,
+                    tile_i32: gemm_i8::avx2_tile_i32_6x16,
+                    tile_u8: gemm_i8::avx2_tile_u8_6x16,
+                });
+            }
+            if gemm_i8_vnni::available() {
+                all.push(Self {
+                    name: "avxvnni_mmm_u8i8q4_6x16",
+                    layout: PanelLayout::Quads8,
+                    tile_i32: gemm_i8_vnni::avxvnni_tile_i32_6x16,
+                    tile_u8: gemm_i8_vnni::avxvnni_tile_u8_6x16,
+                });
+            }
+        }
+        all
+    }
+
+    /// The fastest kernels this CPU runs: AVX-VNNI, else AVX2, else portable.
+    pub fn best() -> Self {
+        *Self::available().last().expect("the generic kernels are always available")
+    }
+
+    /// Packs a row-major `[rows, depth]` weight matrix for these kernels.
+    pub fn pack_weights(&self, values: &[i8], rows: usize, depth: usize) -> Result<PackedWeightsI8, QuantError> {
+        PackedWeightsI8::new(values, rows, depth, self.layout)
+    }
+
+    /// An empty activation buffer for these kernels.
+    pub fn activations(&self) -> PackedActivationsU8 {
+        PackedActivationsU8::new(self.layout)
     }
 
     /// `out[m, n] = a · b` in `i32` (row-major `m × n`).
     pub fn gemm_i32(&self, a: &PackedWeightsI8, b: &PackedActivationsU8, out: &mut [i32], split: Split) -> Result<(), QuantError> {
-        check(a, b, out.len())?;
+        self.check(a, b, out.len())?;
         let tile = |p: usize, q: usize, dst: &mut [i32; MR * NR]| (self.tile_i32)(a.panel(p), b.panel(q), dst);
         drive(a.rows(), b.cols(), out, split, tile);
         Ok(())
@@ -109,7 +156,7 @@ impl Int8Kernels {
         out: &mut [u8],
         split: Split,
     ) -> Result<(), QuantError> {
-        check(a, b, out.len())?;
+        self.check(a, b, out.len())?;
         if stage.channels.len() != a.rows() {
             return Err(QuantError::LengthMismatch { what: "output stage", expected: a.rows(), found: stage.channels.len() });
         }
@@ -123,14 +170,21 @@ impl Int8Kernels {
     }
 }
 
-fn check(a: &PackedWeightsI8, b: &PackedActivationsU8, out_len: usize) -> Result<(), QuantError> {
-    if a.depth() != b.depth() {
-        return Err(QuantError::LengthMismatch { what: "activation rows (k)", expected: a.depth(), found: b.depth() });
+impl Int8Kernels {
+    fn check(&self, a: &PackedWeightsI8, b: &PackedActivationsU8, out_len: usize) -> Result<(), QuantError> {
+        for (layout, operand) in [(a.layout(), "weights"), (b.layout(), "activations")] {
+            if layout != self.layout {
+                return Err(QuantError::LayoutMismatch { kernels: self.name, operand });
+            }
+        }
+        if a.depth() != b.depth() {
+            return Err(QuantError::LengthMismatch { what: "activation rows (k)", expected: a.depth(), found: b.depth() });
+        }
+        if out_len != a.rows() * b.cols() {
+            return Err(QuantError::LengthMismatch { what: "GEMM output", expected: a.rows() * b.cols(), found: out_len });
+        }
+        Ok(())
     }
-    if out_len != a.rows() * b.cols() {
-        return Err(QuantError::LengthMismatch { what: "GEMM output", expected: a.rows() * b.cols(), found: out_len });
-    }
-    Ok(())
 }
 
 /// Runs `tile(row_panel, col_panel, buffer)` over the whole `m × n` output and copies each tile's

@@ -60,6 +60,14 @@ pub enum QuantError {
         /// Input width.
         width: usize,
     },
+    /// Operands packed in another layout than the kernels read.
+    #[error("the {operand} were packed for other kernels than `{kernels}`; pack them with the same `Int8Kernels` that runs the product")]
+    LayoutMismatch {
+        /// The kernels asked to run.
+        kernels: &'static str,
+        /// Which operand ("weights", "activations").
+        operand: &'static str,
+    },
     /// A requantization multiplier that the fixed-point format cannot hold.
     #[error("requantization multiplier {0} is outside (0, 2^31); the output scale is far too small for the input and weight scales — recalibrate the layer")]
     MultiplierOutOfRange(f64),

@@ -27,7 +27,8 @@ pub fn reference_gemm_u8i8(m: usize, n: usize, k: usize, a: &[i8], b: &[u8]) -> 
     c
 }
 
-/// One `MR × NR` tile of `i32` accumulators from a weight panel and an activation panel.
+/// One `MR × NR` tile of `i32` accumulators from a weight panel and an activation panel of `i16`
+/// pairs ([`crate::kernels::pack_i8::PanelLayout::Pairs16`]).
 pub fn generic_tile_i32_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
     out.fill(0);
     for (aw, bw) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
@@ -45,6 +46,31 @@ pub fn generic_tile_i32_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
 pub fn generic_tile_u8_6x16(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
     let mut acc = [0i32; MR * NR];
     generic_tile_i32_6x16(a, b, &mut acc);
+    for (r, channel) in stage.channels.iter().enumerate().take(MR) {
+        for c in 0..NR {
+            out[r * NR + c] = requantize_one(channel, stage.zero_point, stage.clamp_min, acc[r * NR + c]);
+        }
+    }
+}
+
+/// One `MR × NR` tile from panels of byte quads ([`crate::kernels::pack_i8::PanelLayout::Quads8`]).
+pub fn generic_tile_i32_q4_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
+    out.fill(0);
+    for (aw, bw) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        for (r, &w) in aw.iter().enumerate() {
+            let w = w.to_le_bytes().map(|v| v as i8 as i32);
+            for (c, &x) in bw.iter().enumerate() {
+                let x = x.to_le_bytes().map(|v| v as i32);
+                out[r * NR + c] += (0..4).map(|i| w[i] * x[i]).sum::<i32>();
+            }
+        }
+    }
+}
+
+/// One quads tile, requantized to `u8` with the rows' output stage.
+pub fn generic_tile_u8_q4_6x16(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
+    let mut acc = [0i32; MR * NR];
+    generic_tile_i32_q4_6x16(a, b, &mut acc);
     for (r, channel) in stage.channels.iter().enumerate().take(MR) {
         for c in 0..NR {
             out[r * NR + c] = requantize_one(channel, stage.zero_point, stage.clamp_min, acc[r * NR + c]);

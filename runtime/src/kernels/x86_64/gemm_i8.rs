@@ -23,7 +23,8 @@ pub fn available() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
-type Acc = [[__m256i; 2]; MR];
+/// The 12 accumulators of a tile: row × two registers of 8 columns.
+pub(super) type Acc = [[__m256i; 2]; MR];
 
 /// The 12 accumulators of one tile.
 #[target_feature(enable = "avx2,fma")]
@@ -46,19 +47,18 @@ fn accumulate(a: &[i32], b: &[i32]) -> Acc {
 
 #[target_feature(enable = "avx2,fma")]
 fn tile_i32(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
-    let acc = accumulate(a, b);
-    for (row, dst) in acc.iter().zip(out.chunks_exact_mut(NR)) {
-        // SAFETY: `dst` holds NR = 16 i32: two unaligned 256-bit stores at offsets 0 and 8.
-        unsafe {
-            _mm256_storeu_si256(dst.as_mut_ptr().cast(), row[0]);
-            _mm256_storeu_si256(dst.as_mut_ptr().add(8).cast(), row[1]);
-        }
-    }
+    store_i32(&accumulate(a, b), out);
 }
 
 #[target_feature(enable = "avx2,fma")]
 fn tile_u8(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
     let acc = accumulate(a, b);
+    store_u8(&acc, stage, out);
+}
+
+/// Requantizes the tile's rows and stores them as bytes.
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn store_u8(acc: &Acc, stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
     for ((row, channel), dst) in acc.iter().zip(stage.channels).zip(out.chunks_exact_mut(NR)) {
         let v0 = requantize8(row[0], channel, stage.zero_point, stage.clamp_min);
         let v1 = requantize8(row[1], channel, stage.zero_point, stage.clamp_min);
@@ -68,6 +68,18 @@ fn tile_u8(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) 
         let bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256::<1>(words));
         // SAFETY: `dst` holds NR = 16 bytes: one unaligned 128-bit store.
         unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), bytes) };
+    }
+}
+
+/// Stores the tile's accumulators.
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn store_i32(acc: &Acc, out: &mut [i32; MR * NR]) {
+    for (row, dst) in acc.iter().zip(out.chunks_exact_mut(NR)) {
+        // SAFETY: `dst` holds NR = 16 i32: two unaligned 256-bit stores at offsets 0 and 8.
+        unsafe {
+            _mm256_storeu_si256(dst.as_mut_ptr().cast(), row[0]);
+            _mm256_storeu_si256(dst.as_mut_ptr().add(8).cast(), row[1]);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! x86-64 kernels (AVX2 + FMA). Each is reached only through a table built after
+//! x86-64 kernels (AVX2 + FMA; AVX-VNNI). Each is reached only through a table built after
 //! `is_x86_feature_detected!`, and has a portable twin in [`super::generic`].
 
 pub mod gemm_i8;
+pub mod gemm_i8_vnni;
 mod requantize;
