@@ -1,5 +1,7 @@
 //! A quantized convolution: im2col (padding with the input zero point) + int8 GEMM + fused output
-//! stage, one `[C, H, W]` `u8` image in, one `[O, OH, OW]` `u8` image out.
+//! stage, one `[C, H, W]` `u8` image in, one `[O, OH, OW]` `u8` image out. The im2col is fused
+//! into the packing of the activations ([`PackedActivationsU8::pack_im2col`]): the patch matrix is
+//! never written whole.
 //!
 //! ```
 //! use fasterai_runtime::kernels::conv_u8::{ConvScratch, QuantizedConv2d};
@@ -16,7 +18,7 @@
 //! assert_eq!(out, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
 //! ```
 
-use super::generic::im2col_u8::{im2col_u8, ConvShape};
+use super::generic::im2col_u8::ConvShape;
 use super::int8::{Int8Kernels, Split};
 use super::pack_i8::{PackedActivationsU8, PackedWeightsI8};
 use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights};
@@ -31,10 +33,9 @@ pub struct QuantizedConv2d {
     input: ActivationQParams,
 }
 
-/// Buffers a conv reuses from call to call.
+/// The packed-activation buffer a conv reuses from call to call.
 #[derive(Debug, Clone, Default)]
 pub struct ConvScratch {
-    cols: Vec<u8>,
     packed: Option<PackedActivationsU8>,
 }
 
@@ -79,14 +80,11 @@ impl QuantizedConv2d {
 
     /// Runs the conv on one image `x` (`[C, H, W]`) into `out` (`[O, OH, OW]`).
     pub fn forward(&self, x: &[u8], out: &mut [u8], scratch: &mut ConvScratch, split: Split) -> Result<(), QuantError> {
-        let s = self.shape;
-        scratch.cols.resize(s.depth() * s.positions(), 0);
-        im2col_u8(x, s, self.input.zero_point, &mut scratch.cols)?;
         let packed = match &mut scratch.packed {
             Some(p) if p.layout() == self.kernels.layout => p,
             slot => slot.insert(self.kernels.activations()),
         };
-        packed.pack(&scratch.cols, s.depth(), s.positions())?;
+        packed.pack_im2col(x, self.shape, self.input.zero_point)?;
         self.kernels.gemm_u8(&self.weights, packed, &self.stage, out, split)
     }
 }

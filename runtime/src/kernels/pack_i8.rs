@@ -12,6 +12,7 @@
 
 use rayon::prelude::*;
 
+use super::generic::im2col_u8::{im2col_segment, ConvShape};
 use crate::quant::{QuantError, QuantizedWeights};
 
 /// Rows of a weight panel (and of a tile).
@@ -230,6 +231,23 @@ impl PackedActivationsU8 {
         if x.len() != depth * cols {
             return Err(QuantError::LengthMismatch { what: "activation matrix", expected: depth * cols, found: x.len() });
         }
+        self.pack_from(Source::Matrix(x), depth, cols);
+        Ok(())
+    }
+
+    /// Packs the im2col patch matrix of the `[C, H, W]` image `x` without writing that matrix:
+    /// each thread builds the few patch rows of one depth unit for its columns, then packs them.
+    /// Equal to [`im2col_u8`](super::generic::im2col_u8::im2col_u8) followed by [`Self::pack`].
+    pub fn pack_im2col(&mut self, x: &[u8], shape: ConvShape, zero_point: u8) -> Result<(), QuantError> {
+        let len = shape.channels * shape.height * shape.width;
+        if x.len() != len {
+            return Err(QuantError::LengthMismatch { what: "conv input", expected: len, found: x.len() });
+        }
+        self.pack_from(Source::Im2col { x, shape, zero_point }, shape.depth(), shape.positions());
+        Ok(())
+    }
+
+    fn pack_from(&mut self, source: Source<'_>, depth: usize, cols: usize) {
         let (layout, unit) = (self.layout, self.layout.unit());
         let units = depth.div_ceil(unit);
         let panel_len = units * NR;
@@ -244,68 +262,39 @@ impl PackedActivationsU8 {
             tail.chunks_exact_mut(NR).for_each(|words| words[cols % NR..].fill(0));
         }
         if units == 0 {
-            return Ok(());
+            return;
         }
-        // Panels `first ..` into `data`: one depth unit of every panel at a time, reading
-        // contiguous runs of `unit` rows and writing NR words per panel.
+        // Panels `first ..` into `data`, one depth unit at a time: `unit` runs of patch rows over
+        // the panels' columns, packed NR words per panel.
         let pack_panels = |first: usize, data: &mut [i32]| {
             let (c0, c1) = (first * NR, (first * NR + data.len() / units).min(cols));
-            let row = |k: usize| (k < depth).then(|| &x[k * cols + c0..k * cols + c1]);
+            let width = c1 - c0;
+            let mut built = match source {
+                Source::Matrix(_) => Vec::new(),
+                Source::Im2col { .. } => vec![0u8; unit * width],
+            };
             for j in 0..units {
-                let rows: [Option<&[u8]>; 4] = std::array::from_fn(|u| if u < unit { row(unit * j + u) } else { None });
-                match (layout, rows) {
-                    (PanelLayout::Pairs16, [Some(r0), Some(r1), ..]) => {
-                        for (p, (e, o)) in r0.chunks(NR).zip(r1.chunks(NR)).enumerate() {
-                            let dst = &mut data[p * panel_len + j * NR..][..e.len()];
-                            match (<&mut [i32; NR]>::try_from(&mut *dst), <&[u8; NR]>::try_from(e), <&[u8; NR]>::try_from(o)) {
-                                (Ok(dst), Ok(e), Ok(o)) => interleave_pairs(e, o, dst),
-                                _ => {
-                                    for ((w, &e), &o) in dst.iter_mut().zip(e).zip(o) {
-                                        *w = e as i32 | ((o as i32) << 16);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    (PanelLayout::Quads8, [Some(r0), Some(r1), Some(r2), Some(r3)]) => {
-                        let quads = r0.chunks(NR).zip(r1.chunks(NR)).zip(r2.chunks(NR)).zip(r3.chunks(NR));
-                        for (p, (((a, b), c), d)) in quads.enumerate() {
-                            let dst = &mut data[p * panel_len + j * NR..][..a.len()];
-                            if let (Ok(dst), Ok(a), Ok(b), Ok(c), Ok(d)) = (
-                                <&mut [i32; NR]>::try_from(&mut *dst),
-                                <&[u8; NR]>::try_from(a),
-                                <&[u8; NR]>::try_from(b),
-                                <&[u8; NR]>::try_from(c),
-                                <&[u8; NR]>::try_from(d),
-                            ) {
-                                interleave_quads(a, b, c, d, dst);
-                            } else {
-                                for (i, w) in dst.iter_mut().enumerate() {
-                                    *w = i32::from_le_bytes([a[i], b[i], c[i], d[i]]);
-                                }
-                            }
-                        }
-                    }
-                    // The last unit, with rows past `depth` read as 0.
-                    (_, rows) => {
-                        for (p, c) in (0..c1 - c0).step_by(NR).enumerate() {
-                            let width = NR.min(c1 - c0 - c);
-                            let dst = &mut data[p * panel_len + j * NR..][..width];
-                            for (i, w) in dst.iter_mut().enumerate() {
-                                *w = layout.word(rows.iter().map(|r| r.map_or(0, |r| r[c + i] as i16)));
-                            }
-                        }
+                let present = |u: usize| u < unit && unit * j + u < depth;
+                if let Source::Im2col { x, shape, zero_point } = source {
+                    for (u, run) in built.chunks_exact_mut(width).enumerate().filter(|&(u, _)| present(u)) {
+                        im2col_segment(x, shape, zero_point, unit * j + u, c0, run);
                     }
                 }
+                let rows: [Option<&[u8]>; 4] = std::array::from_fn(|u| {
+                    present(u).then(|| match source {
+                        Source::Matrix(x) => &x[(unit * j + u) * cols + c0..(unit * j + u) * cols + c1],
+                        Source::Im2col { .. } => &built[u * width..(u + 1) * width],
+                    })
+                });
+                pack_unit(layout, rows, &mut data[j * NR..], panel_len);
             }
         };
-        if x.len() < PARALLEL_PACK {
+        if depth * cols < PARALLEL_PACK {
             pack_panels(0, &mut self.data);
         } else {
             let per = panels.div_ceil(rayon::current_num_threads().max(1));
             self.data.par_chunks_mut(per * panel_len).enumerate().for_each(|(t, data)| pack_panels(t * per, data));
         }
-        Ok(())
     }
 
     /// `k`: the reduction length.
@@ -337,6 +326,65 @@ impl PackedActivationsU8 {
     pub fn panel(&self, p: usize) -> &[i32] {
         let len = self.units() * NR;
         &self.data[p * len..][..len]
+    }
+}
+
+/// Where the activation rows come from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A row-major `[depth, cols]` matrix.
+    Matrix(&'a [u8]),
+    /// The patch matrix of one image, built on the fly.
+    Im2col { x: &'a [u8], shape: ConvShape, zero_point: u8 },
+}
+
+/// Packs one depth unit: `rows[u]` holds row `unit·j + u` over the panels' columns (`None` past
+/// `depth`); `data` starts at that unit's words in the first panel.
+fn pack_unit(layout: PanelLayout, rows: [Option<&[u8]>; 4], data: &mut [i32], panel_len: usize) {
+    match (layout, rows) {
+        (PanelLayout::Pairs16, [Some(r0), Some(r1), ..]) => {
+            for (p, (e, o)) in r0.chunks(NR).zip(r1.chunks(NR)).enumerate() {
+                let dst = &mut data[p * panel_len..][..e.len()];
+                match (<&mut [i32; NR]>::try_from(&mut *dst), <&[u8; NR]>::try_from(e), <&[u8; NR]>::try_from(o)) {
+                    (Ok(dst), Ok(e), Ok(o)) => interleave_pairs(e, o, dst),
+                    _ => {
+                        for ((w, &e), &o) in dst.iter_mut().zip(e).zip(o) {
+                            *w = e as i32 | ((o as i32) << 16);
+                        }
+                    }
+                }
+            }
+        }
+        (PanelLayout::Quads8, [Some(r0), Some(r1), Some(r2), Some(r3)]) => {
+            let quads = r0.chunks(NR).zip(r1.chunks(NR)).zip(r2.chunks(NR)).zip(r3.chunks(NR));
+            for (p, (((a, b), c), d)) in quads.enumerate() {
+                let dst = &mut data[p * panel_len..][..a.len()];
+                if let (Ok(dst), Ok(a), Ok(b), Ok(c), Ok(d)) = (
+                    <&mut [i32; NR]>::try_from(&mut *dst),
+                    <&[u8; NR]>::try_from(a),
+                    <&[u8; NR]>::try_from(b),
+                    <&[u8; NR]>::try_from(c),
+                    <&[u8; NR]>::try_from(d),
+                ) {
+                    interleave_quads(a, b, c, d, dst);
+                } else {
+                    for (i, w) in dst.iter_mut().enumerate() {
+                        *w = i32::from_le_bytes([a[i], b[i], c[i], d[i]]);
+                    }
+                }
+            }
+        }
+        // The last unit, with rows past `depth` read as 0.
+        (_, rows) => {
+            let len = rows[0].map_or(0, |r| r.len());
+            for (p, c) in (0..len).step_by(NR).enumerate() {
+                let width = NR.min(len - c);
+                let dst = &mut data[p * panel_len..][..width];
+                for (i, w) in dst.iter_mut().enumerate() {
+                    *w = layout.word(rows.iter().map(|r| r.map_or(0, |r| r[c + i] as i16)));
+                }
+            }
+        }
     }
 }
 
@@ -387,6 +435,23 @@ mod tests {
         interleave_pairs(&rows[0], &rows[1], &mut fast);
         interleave_pairs_plain(&rows[0], &rows[1], &mut plain);
         assert_eq!(fast, plain);
+    }
+
+    #[test]
+    fn fused_im2col_packing_equals_im2col_then_pack() {
+        use crate::kernels::generic::im2col_u8::im2col_u8;
+        for layout in [PanelLayout::Pairs16, PanelLayout::Quads8] {
+            for (c, h, w, k, st, p) in [(3, 9, 11, 3, 1, 1), (2, 7, 5, 3, 2, 1), (1, 28, 28, 3, 1, 1), (5, 4, 4, 1, 1, 0), (2, 6, 9, 5, 3, 2)] {
+                let s = ConvShape::new(c, h, w, k, st, p).unwrap();
+                let x: Vec<u8> = (0..c * h * w).map(|i| (i * 37 % 251) as u8).collect();
+                let mut cols = vec![0; s.depth() * s.positions()];
+                im2col_u8(&x, s, 9, &mut cols).unwrap();
+                let (mut want, mut got) = (PackedActivationsU8::new(layout), PackedActivationsU8::new(layout));
+                want.pack(&cols, s.depth(), s.positions()).unwrap();
+                got.pack_im2col(&x, s, 9).unwrap();
+                assert_eq!(got, want, "{layout:?} {s:?}");
+            }
+        }
     }
 
     #[test]

@@ -65,7 +65,7 @@ impl ConvShape {
 /// assert_eq!(&out[..9], &[9, 9, 9, 9, 1, 2, 9, 3, 4]); // kernel tap (0, 0)
 /// ```
 pub fn im2col_u8(x: &[u8], s: ConvShape, zero_point: u8, out: &mut [u8]) -> Result<(), QuantError> {
-    let (h, w, k) = (s.height, s.width, s.kernel);
+    let (h, w) = (s.height, s.width);
     if x.len() != s.channels * h * w {
         return Err(QuantError::LengthMismatch { what: "conv input", expected: s.channels * h * w, found: x.len() });
     }
@@ -73,36 +73,53 @@ pub fn im2col_u8(x: &[u8], s: ConvShape, zero_point: u8, out: &mut [u8]) -> Resu
     if out.len() != s.depth() * oh * ow {
         return Err(QuantError::LengthMismatch { what: "im2col buffer", expected: s.depth() * oh * ow, found: out.len() });
     }
-    let pad = s.padding as isize;
     for (row, dst) in out.chunks_exact_mut(oh * ow).enumerate() {
-        let (c, ki, kj) = (row / (k * k), row / k % k, row % k);
-        let plane = &x[c * h * w..][..h * w];
-        for (y, dst_row) in dst.chunks_exact_mut(ow).enumerate() {
-            let iy = (y * s.stride + ki) as isize - pad;
-            if iy < 0 || iy >= h as isize {
-                dst_row.fill(zero_point);
-                continue;
-            }
-            let src = &plane[iy as usize * w..][..w];
-            // Output columns whose input column ix = xo·stride + kj − pad lies in [0, w).
-            let first = (pad - kj as isize).max(0) as usize;
-            let first = first.div_ceil(s.stride).min(ow);
-            let reach = w as isize + pad - kj as isize - 1; // largest xo·stride that stays inside
-            let last = if reach < 0 { 0 } else { reach as usize / s.stride + 1 };
-            let last = last.clamp(first, ow);
-            dst_row[..first].fill(zero_point);
-            dst_row[last..].fill(zero_point);
-            if s.stride == 1 {
-                let start = (first + kj) as isize - pad;
-                dst_row[first..last].copy_from_slice(&src[start as usize..][..last - first]);
-            } else {
-                for (xo, d) in dst_row[first..last].iter_mut().enumerate() {
-                    *d = src[((first + xo) * s.stride + kj) - s.padding];
-                }
-            }
-        }
+        im2col_segment(x, s, zero_point, row, 0, dst);
     }
     Ok(())
+}
+
+/// Columns `c0 .. c0 + dst.len()` of row `row` of the patch matrix of `x` (unchecked sizes: the
+/// caller checked `x` against `s`). The fused im2col + pack of the quantized conv calls this.
+pub(crate) fn im2col_segment(x: &[u8], s: ConvShape, zero_point: u8, row: usize, c0: usize, dst: &mut [u8]) {
+    let (h, w, k, ow) = (s.height, s.width, s.kernel, s.out_width());
+    let (c, ki, kj) = (row / (k * k), row / k % k, row % k);
+    let plane = &x[c * h * w..][..h * w];
+    let mut done = 0;
+    while done < dst.len() {
+        let (y, xa) = ((c0 + done) / ow, (c0 + done) % ow);
+        let xb = ow.min(xa + dst.len() - done);
+        fill_output_row(plane, s, zero_point, (ki, kj), y, xa..xb, &mut dst[done..done + xb - xa]);
+        done += xb - xa;
+    }
+}
+
+/// Output columns `xs` of output row `y` for kernel tap `(ki, kj)` of one input plane.
+fn fill_output_row(plane: &[u8], s: ConvShape, zero_point: u8, (ki, kj): (usize, usize), y: usize, xs: std::ops::Range<usize>, dst: &mut [u8]) {
+    let (h, w, pad) = (s.height, s.width, s.padding as isize);
+    let iy = (y * s.stride + ki) as isize - pad;
+    if iy < 0 || iy >= h as isize {
+        dst.fill(zero_point);
+        return;
+    }
+    let src = &plane[iy as usize * w..][..w];
+    // Output columns whose input column ix = xo·stride + kj − pad lies in [0, w).
+    let first = ((pad - kj as isize).max(0) as usize).div_ceil(s.stride);
+    let reach = w as isize + pad - kj as isize - 1; // largest xo·stride that stays inside
+    let last = if reach < 0 { 0 } else { reach as usize / s.stride + 1 };
+    let first = first.clamp(xs.start, xs.end);
+    let last = last.clamp(first, xs.end);
+    let (lead, valid) = (first - xs.start, last - first);
+    dst[..lead].fill(zero_point);
+    dst[lead + valid..].fill(zero_point);
+    if s.stride == 1 {
+        let start = first + kj - s.padding;
+        dst[lead..lead + valid].copy_from_slice(&src[start..start + valid]);
+    } else {
+        for (xo, d) in dst[lead..lead + valid].iter_mut().enumerate() {
+            *d = src[(first + xo) * s.stride + kj - s.padding];
+        }
+    }
 }
 
 #[cfg(test)]
