@@ -257,7 +257,7 @@ impl PackedActivationsU8 {
         // Every word of a full panel is written below; only the tail panel's missing columns
         // need zeros, so the buffer is not cleared.
         self.data.resize(panels * panel_len, 0);
-        if cols % NR != 0 {
+        if !cols.is_multiple_of(NR) {
             let tail = &mut self.data[(panels - 1) * panel_len..];
             tail.chunks_exact_mut(NR).for_each(|words| words[cols % NR..].fill(0));
         }

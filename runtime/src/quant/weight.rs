@@ -34,7 +34,7 @@ impl QuantizedWeights {
     ///
     /// A row of zeros (a pruned filter) gets scale `1/127`, which keeps its quantized values 0.
     pub fn quantize(weights: &[f32], out_channels: usize) -> Result<Self, QuantError> {
-        if out_channels == 0 || weights.len() % out_channels != 0 {
+        if out_channels == 0 || !weights.len().is_multiple_of(out_channels) {
             return Err(QuantError::RaggedRows { what: "weights", len: weights.len(), rows: out_channels });
         }
         if let Some((index, &value)) = weights.iter().enumerate().find(|(_, v)| !v.is_finite()) {
