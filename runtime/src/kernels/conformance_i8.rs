@@ -46,6 +46,30 @@ fn sizes() -> Vec<(usize, usize, usize)> {
     v
 }
 
+/// Every `m, n, k` in `1..=17`, one thread: all tails of the 6 × 16 tile and of the depth units.
+#[test]
+fn gemm_i32_equals_the_triple_loop_on_every_small_size() {
+    let mut rng = SmallRng::seed_from_u64(65);
+    let tables = tables();
+    for m in 1..=17 {
+        for n in 1..=17 {
+            for k in 1..=17 {
+                let (a, b) = operands(&mut rng, m, n, k);
+                let want = reference_gemm_u8i8(m, n, k, &a, &b);
+                for kernels in &tables {
+                    let pa = kernels.pack_weights(&a, m, k).unwrap();
+                    let mut pb = kernels.activations();
+                    pb.pack(&b, k, n).unwrap();
+                    let mut got = vec![-1; m * n];
+                    kernels.gemm_i32(&pa, &pb, &mut got, Split::Sequential).unwrap();
+                    assert_eq!(got, want, "{} m={m} n={n} k={k}", kernels.name);
+                }
+            }
+        }
+    }
+}
+
+/// Odd and big sizes under every split of the work over threads.
 #[test]
 fn gemm_i32_equals_the_triple_loop() {
     let mut rng = SmallRng::seed_from_u64(66);
