@@ -5,10 +5,14 @@
 //! where one element is one operation (a multiply-add counts 2), i.e. GOPS for int8, GFLOP/s for fp32.
 //! The int8 time includes packing the activations (done on every call); the weights are packed once.
 //!
-//! `cargo bench --bench int8` (all threads of the machine), or with `-- 'int8/'` etc. to filter.
+//! A second group measures batch-1 Linear layers: the int8 matrix-vector kernel against the fp32
+//! GEMM with one column (and the int8 GEMM with one column, to show why the GEMV exists).
+//!
+//! `cargo bench --bench int8` (all threads of the machine), or `-- smallvgg`, `-- linear` to filter.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use fasterai_runtime::kernels::int8::{Int8Kernels, Split};
+use fasterai_runtime::kernels::int8::{GemvScratch, Int8Kernels, Split};
+use fasterai_runtime::kernels::pack_i8::PackedRowsI8;
 use fasterai_runtime::quant::{ActivationQParams, OutputStage, QuantizedWeights};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use std::time::Duration;
@@ -36,16 +40,18 @@ fn fp32_gemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], 
 
 fn bench(c: &mut Criterion) {
     let threads = rayon::current_num_threads();
-    let kernels = Int8Kernels::best();
-    eprintln!("int8 kernels: {}; {threads} threads", kernels.name);
+    // The SIMD tables this CPU runs (the portable ones are far slower and only there as twins).
+    let simd: Vec<Int8Kernels> = Int8Kernels::available().into_iter().filter(|k| !k.name.starts_with("generic")).collect();
+    let best = Int8Kernels::best();
+    eprintln!("int8 kernels: {:?} (best {}); {threads} threads", simd.iter().map(|k| k.name).collect::<Vec<_>>(), best.name);
     let mut rng = SmallRng::seed_from_u64(1);
     for &(name, m, k, n) in SHAPES {
         let mut group = c.benchmark_group(name);
         group
             .throughput(Throughput::Elements((2 * m * n * k) as u64))
-            .sample_size(20)
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(2));
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1));
 
         let af: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
         let bf: Vec<f32> = (0..k * n).map(|_| rng.gen_range(0.0..1.0)).collect();
@@ -60,20 +66,63 @@ fn bench(c: &mut Criterion) {
         let input = ActivationQParams::from_range(0.0, 1.0).unwrap();
         let output = ActivationQParams::from_range(0.0, 8.0).unwrap();
         let stage = OutputStage::new(input, &qw, None, output, true).unwrap();
-        let packed = kernels.pack_weights(&qw.values, m, k).unwrap();
         let bq = input.quantize_slice(&bf);
-        let mut pb = kernels.activations();
         let mut out = vec![0u8; m * n];
-        let splits: &[(Split, &str)] = if threads > 1 {
-            &[(Split::Sequential, "1t"), (Split::Rows, "rows"), (Split::Columns, "cols"), (Split::Auto, "auto")]
-        } else {
-            &[(Split::Sequential, "1t")]
-        };
-        for &(split, label) in splits {
-            group.bench_function(BenchmarkId::new(format!("i8_{}", kernels.name), label), |bch| {
-                bch.iter(|| {
-                    pb.pack(&bq, k, n).unwrap();
-                    kernels.gemm_u8(&packed, &pb, &stage, &mut out, split).unwrap();
+        for kernels in &simd {
+            let packed = kernels.pack_weights(&qw.values, m, k).unwrap();
+            let mut pb = kernels.activations();
+            // Every split for the best kernels, to see which one scales; one thread and auto for the others.
+            let splits: &[(Split, &str)] = match (threads > 1, kernels.name == best.name) {
+                (false, _) => &[(Split::Sequential, "1t")],
+                (true, true) => &[(Split::Sequential, "1t"), (Split::Rows, "rows"), (Split::Columns, "cols"), (Split::Auto, "auto")],
+                (true, false) => &[(Split::Sequential, "1t"), (Split::Auto, "auto")],
+            };
+            for &(split, label) in splits {
+                group.bench_function(BenchmarkId::new(format!("i8_{}", kernels.name), label), |bch| {
+                    bch.iter(|| {
+                        pb.pack(&bq, k, n).unwrap();
+                        kernels.gemm_u8(&packed, &pb, &stage, &mut out, split).unwrap();
+                    })
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+/// Batch-1 Linear layers: (name, out features, in features). SmallVgg's fc1, VGG16-BN's middle FC.
+const LINEARS: &[(&str, usize, usize)] = &[("linear_smallvgg_fc1_256x3136", 256, 3136), ("linear_vgg16_fc_4096x4096", 4096, 4096)];
+
+/// int8 matrix-vector product against the fp32 GEMM with `n = 1`, and the int8 GEMM with `n = 1`.
+fn bench_linear(c: &mut Criterion) {
+    let mut rng = SmallRng::seed_from_u64(2);
+    let simd: Vec<Int8Kernels> = Int8Kernels::available().into_iter().filter(|k| !k.name.starts_with("generic")).collect();
+    for &(name, m, k) in LINEARS {
+        let mut group = c.benchmark_group(name);
+        group
+            .throughput(Throughput::Elements((2 * m * k) as u64))
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1));
+        let af: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let xf: Vec<f32> = (0..k).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let mut yf = vec![0f32; m];
+        group.bench_function("f32_gemm_crate/1t", |b| b.iter(|| fp32_gemm(m, 1, k, &af, &xf, &mut yf, 1)));
+        let qw = QuantizedWeights::quantize(&af, m).unwrap();
+        let rows = PackedRowsI8::new(&qw.values, m, k).unwrap();
+        let x: Vec<u8> = xf.iter().map(|&v| (v * 255.0) as u8).collect();
+        let mut y = vec![0i32; m];
+        let mut scratch = GemvScratch::default();
+        for kernels in &simd {
+            group.bench_function(BenchmarkId::new(format!("i8_gemv_{}", kernels.name), "1t"), |b| {
+                b.iter(|| kernels.gemv_i32(&rows, &x, &mut y, &mut scratch).unwrap())
+            });
+            let packed = kernels.pack_weights(&qw.values, m, k).unwrap();
+            let mut pb = kernels.activations();
+            group.bench_function(BenchmarkId::new(format!("i8_gemm_n1_{}", kernels.name), "1t"), |b| {
+                b.iter(|| {
+                    pb.pack(&x, k, 1).unwrap();
+                    kernels.gemm_i32(&packed, &pb, &mut y, Split::Sequential).unwrap()
                 })
             });
         }
@@ -81,5 +130,5 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, bench_linear);
 criterion_main!(benches);

@@ -90,6 +90,28 @@ fn gemm_i32_equals_the_triple_loop() {
 }
 
 #[test]
+fn gemv_equals_the_triple_loop() {
+    use super::int8::GemvScratch;
+    use super::pack_i8::PackedRowsI8;
+    let mut rng = SmallRng::seed_from_u64(64);
+    let mut scratch = GemvScratch::default();
+    let sizes = (1..=17).flat_map(|m| [1, 2, 15, 16, 17, 31, 32, 33, 63, 65].map(|k| (m, k))).chain([(256, 3136), (10, 256), (7, 1001)]);
+    for (m, k) in sizes {
+        let (a, x) = operands(&mut rng, m, 1, k);
+        let want = reference_gemm_u8i8(m, 1, k, &a, &x);
+        let w = PackedRowsI8::new(&a, m, k).unwrap();
+        for kernels in tables() {
+            let mut got = vec![-1; m];
+            kernels.gemv_i32(&w, &x, &mut got, &mut scratch).unwrap();
+            assert_eq!(got, want, "{} m={m} k={k}", kernels.name);
+        }
+    }
+    let w = PackedRowsI8::new(&[1; 6], 2, 3).unwrap();
+    assert!(Int8Kernels::best().gemv_i32(&w, &[1; 4], &mut [0; 2], &mut scratch).is_err());
+    assert!(Int8Kernels::best().gemv_i32(&w, &[1; 3], &mut [0; 3], &mut scratch).is_err());
+}
+
+#[test]
 fn all_extremes_do_not_saturate() {
     let (m, n, k) = (7, 17, 33);
     for (w, x) in [(127i8, 255u8), (-127, 255)] {

@@ -14,8 +14,9 @@
 
 use rayon::prelude::*;
 
+use super::generic::gemv_i8::generic_gemv_u8i8;
 use super::generic::gemm_i8::{generic_tile_i32_6x16, generic_tile_i32_q4_6x16, generic_tile_u8_6x16, generic_tile_u8_q4_6x16};
-use super::pack_i8::{PackedActivationsU8, PackedWeightsI8, PanelLayout, MR, NR};
+use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLayout, GEMV_ALIGN, MR, NR};
 use crate::quant::{ChannelRequant, OutputStage, QuantError};
 
 /// The output stage of the rows of one tile.
@@ -31,6 +32,8 @@ pub struct TileStage<'a> {
 
 /// A tile kernel producing `i32` accumulators: weight panel, activation panel, tile.
 pub type TileI32Fn = fn(&[i32], &[i32], &mut [i32; MR * NR]);
+/// A matrix-vector kernel: padded weight rows, their stride, the padded activation vector, outputs.
+pub type GemvFn = fn(&[i8], usize, &[u8], &mut [i32]);
 /// A tile kernel producing requantized `u8`.
 pub type TileU8Fn = fn(&[i32], &[i32], TileStage<'_>, &mut [u8; MR * NR]);
 
@@ -46,6 +49,8 @@ pub struct Int8Kernels {
     pub tile_i32: TileI32Fn,
     /// Tile to `u8` through the output stage.
     pub tile_u8: TileU8Fn,
+    /// Matrix-vector product (batch-1 Linear layers).
+    pub gemv: GemvFn,
 }
 
 /// How a GEMM is spread over the threads of the current rayon pool.
@@ -84,6 +89,7 @@ impl Int8Kernels {
             layout: PanelLayout::Pairs16,
             tile_i32: generic_tile_i32_6x16,
             tile_u8: generic_tile_u8_6x16,
+            gemv: generic_gemv_u8i8,
         }
     }
 
@@ -94,6 +100,7 @@ impl Int8Kernels {
             layout: PanelLayout::Quads8,
             tile_i32: generic_tile_i32_q4_6x16,
             tile_u8: generic_tile_u8_q4_6x16,
+            gemv: generic_gemv_u8i8,
         }
     }
 
@@ -103,13 +110,14 @@ impl Int8Kernels {
         let mut all = vec![Self::generic(), Self::generic_quads()];
         #[cfg(target_arch = "x86_64")]
         {
-            use super::x86_64::{gemm_i8, gemm_i8_vnni};
+            use super::x86_64::{gemm_i8, gemm_i8_vnni, gemv_i8};
             if gemm_i8::available() {
                 all.push(Self {
                     name: "avx2_mmm_u8i8_6x16",
                     layout: PanelLayout::Pairs16,
                     tile_i32: gemm_i8::avx2_tile_i32_6x16,
                     tile_u8: gemm_i8::avx2_tile_u8_6x16,
+                    gemv: gemv_i8::avx2_gemv_u8i8,
                 });
             }
             if gemm_i8_vnni::available() {
@@ -118,6 +126,7 @@ impl Int8Kernels {
                     layout: PanelLayout::Quads8,
                     tile_i32: gemm_i8_vnni::avxvnni_tile_i32_6x16,
                     tile_u8: gemm_i8_vnni::avxvnni_tile_u8_6x16,
+                    gemv: gemv_i8::avxvnni_gemv_u8i8,
                 });
             }
         }
@@ -166,6 +175,53 @@ impl Int8Kernels {
             (self.tile_u8)(a.panel(p), b.panel(q), ts, dst)
         };
         drive(a.rows(), b.cols(), out, split, tile);
+        Ok(())
+    }
+}
+
+/// A reusable buffer for the padded activation vector of [`Int8Kernels::gemv_i32`].
+#[derive(Debug, Clone, Default)]
+pub struct GemvScratch {
+    padded: Vec<u8>,
+}
+
+impl Int8Kernels {
+    /// `out[r] = Σ_k w[r, k] · x[k]` in `i32`: the batch-1 product, one output per weight row.
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::int8::{GemvScratch, Int8Kernels};
+    /// use fasterai_runtime::kernels::pack_i8::PackedRowsI8;
+    /// let w = PackedRowsI8::new(&[1, 2, 3, -1, -2, -3], 2, 3).unwrap();
+    /// let mut out = [0; 2];
+    /// Int8Kernels::best().gemv_i32(&w, &[10, 20, 30], &mut out, &mut GemvScratch::default()).unwrap();
+    /// assert_eq!(out, [140, -140]);
+    /// ```
+    pub fn gemv_i32(&self, w: &PackedRowsI8, x: &[u8], out: &mut [i32], scratch: &mut GemvScratch) -> Result<(), QuantError> {
+        if x.len() != w.depth() {
+            return Err(QuantError::LengthMismatch { what: "GEMV input", expected: w.depth(), found: x.len() });
+        }
+        if out.len() != w.rows() {
+            return Err(QuantError::LengthMismatch { what: "GEMV output", expected: w.rows(), found: out.len() });
+        }
+        debug_assert!(w.stride().is_multiple_of(GEMV_ALIGN));
+        scratch.padded.clear();
+        scratch.padded.extend_from_slice(x);
+        scratch.padded.resize(w.stride(), 0);
+        (self.gemv)(w.data(), w.stride(), &scratch.padded, out);
+        Ok(())
+    }
+
+    /// `out[r] = stage(Σ_k w[r, k] · x[k])` in `u8`.
+    pub fn gemv_u8(&self, w: &PackedRowsI8, x: &[u8], stage: &OutputStage, out: &mut [u8], scratch: &mut GemvScratch) -> Result<(), QuantError> {
+        if stage.channels.len() != w.rows() || out.len() != w.rows() {
+            let found = if out.len() != w.rows() { out.len() } else { stage.channels.len() };
+            return Err(QuantError::LengthMismatch { what: "GEMV output or stage", expected: w.rows(), found });
+        }
+        let mut acc = vec![0i32; w.rows()];
+        self.gemv_i32(w, x, &mut acc, scratch)?;
+        for (r, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
+            *o = stage.requantize(r, a);
+        }
         Ok(())
     }
 }

@@ -20,6 +20,9 @@ pub const MR: usize = 6;
 /// Columns of an activation panel (and of a tile): two AVX2 registers of `i32`.
 pub const NR: usize = 16;
 
+/// Row padding of [`PackedRowsI8`]: one AVX2 register of bytes.
+pub const GEMV_ALIGN: usize = 32;
+
 /// Activation matrices smaller than this are packed on the calling thread.
 const PARALLEL_PACK: usize = 1 << 20;
 
@@ -326,6 +329,50 @@ impl PackedActivationsU8 {
     pub fn panel(&self, p: usize) -> &[i32] {
         let len = self.units() * NR;
         &self.data[p * len..][..len]
+    }
+}
+
+/// An int8 weight matrix `[m, k]` for matrix-vector products: row-major, each row padded with zeros
+/// to a multiple of [`GEMV_ALIGN`]. The same for every kernel table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedRowsI8 {
+    data: Vec<i8>,
+    rows: usize,
+    depth: usize,
+}
+
+impl PackedRowsI8 {
+    /// Pads a row-major `[rows, depth]` matrix.
+    pub fn new(values: &[i8], rows: usize, depth: usize) -> Result<Self, QuantError> {
+        if values.len() != rows * depth {
+            return Err(QuantError::LengthMismatch { what: "weight matrix", expected: rows * depth, found: values.len() });
+        }
+        let stride = depth.div_ceil(GEMV_ALIGN) * GEMV_ALIGN;
+        let mut data = vec![0i8; rows * stride];
+        for (dst, src) in data.chunks_exact_mut(stride.max(1)).zip(values.chunks_exact(depth.max(1))) {
+            dst[..depth].copy_from_slice(src);
+        }
+        Ok(Self { data, rows, depth })
+    }
+
+    /// `m`: rows (output features).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// `k`: the reduction length.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Bytes per padded row.
+    pub fn stride(&self) -> usize {
+        self.depth.div_ceil(GEMV_ALIGN) * GEMV_ALIGN
+    }
+
+    /// The padded rows.
+    pub fn data(&self) -> &[i8] {
+        &self.data
     }
 }
 

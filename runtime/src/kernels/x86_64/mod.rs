@@ -3,4 +3,5 @@
 
 pub mod gemm_i8;
 pub mod gemm_i8_vnni;
+pub mod gemv_i8;
 mod requantize;
