@@ -1,5 +1,14 @@
-//! The int8 GEMM: a table of tile kernels chosen at run time, and the driver that runs them over
-//! packed operands, optionally across threads, with the output stage fused.
+//! The int8 GEMM and GEMV: a table of kernels chosen at run time, and the driver that runs them
+//! over packed operands, optionally across threads, with the output stage fused.
+//!
+//! Tables, portable first ([`Int8Kernels::available`]); each SIMD one has a portable twin on the
+//! same operand layout, and [`Int8Kernels::best`] is the last one the CPU runs:
+//! | table | layout | inner instruction |
+//! |---|---|---|
+//! | `generic_mmm_u8i8_6x16` | `i16` pairs | plain Rust |
+//! | `generic_mmm_u8i8q4_6x16` | byte quads | plain Rust |
+//! | `avx2_mmm_u8i8_6x16` | `i16` pairs | `vpmaddwd` + `vpaddd` (exact; see [`super::x86_64::gemm_i8`]) |
+//! | `avxvnni_mmm_u8i8q4_6x16` | byte quads | `vpdpbusd` (exact, accumulating) |
 //!
 //! ```
 //! use fasterai_runtime::kernels::int8::{Int8Kernels, Split};
@@ -32,10 +41,10 @@ pub struct TileStage<'a> {
 
 /// A tile kernel producing `i32` accumulators: weight panel, activation panel, tile.
 pub type TileI32Fn = fn(&[i32], &[i32], &mut [i32; MR * NR]);
-/// A matrix-vector kernel: padded weight rows, their stride, the padded activation vector, outputs.
-pub type GemvFn = fn(&[i8], usize, &[u8], &mut [i32]);
 /// A tile kernel producing requantized `u8`.
 pub type TileU8Fn = fn(&[i32], &[i32], TileStage<'_>, &mut [u8; MR * NR]);
+/// A matrix-vector kernel: padded weight rows, their stride, the padded activation vector, outputs.
+pub type GemvFn = fn(&[i8], usize, &[u8], &mut [i32]);
 
 /// The int8 kernels in use: every slot filled by a portable kernel, overwritten by faster ones the
 /// CPU supports.
