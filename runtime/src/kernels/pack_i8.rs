@@ -23,8 +23,11 @@ pub const NR: usize = 16;
 /// Row padding of [`PackedRowsI8`]: one AVX2 register of bytes.
 pub const GEMV_ALIGN: usize = 32;
 
-/// Activation matrices smaller than this are packed on the calling thread.
-const PARALLEL_PACK: usize = 1 << 20;
+/// Activation panels packed together, one depth unit after the other.
+const PANELS_PER_BLOCK: usize = 16;
+
+/// Activation matrices smaller than this (4 Mi values) are packed on the calling thread.
+const PARALLEL_PACK: usize = 1 << 22;
 
 /// How `k` is grouped into the `i32` words of a panel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,11 +295,13 @@ impl PackedActivationsU8 {
                 pack_unit(layout, rows, &mut data[j * NR..], panel_len);
             }
         };
+        // Blocks of a few panels: a block's words are contiguous, so the writes of one depth unit
+        // stay within a few pages instead of striding over every panel of a wide matrix.
+        let block = PANELS_PER_BLOCK * panel_len;
         if depth * cols < PARALLEL_PACK {
-            pack_panels(0, &mut self.data);
+            self.data.chunks_mut(block).enumerate().for_each(|(b, data)| pack_panels(b * PANELS_PER_BLOCK, data));
         } else {
-            let per = panels.div_ceil(rayon::current_num_threads().max(1));
-            self.data.par_chunks_mut(per * panel_len).enumerate().for_each(|(t, data)| pack_panels(t * per, data));
+            self.data.par_chunks_mut(block).enumerate().for_each(|(b, data)| pack_panels(b * PANELS_PER_BLOCK, data));
         }
     }
 
