@@ -167,6 +167,10 @@ fn mismatched_operands_are_errors() {
     assert!(matches!(k.gemm_i32(&pa, &pb, &mut [0; 4], Split::Auto), Err(QuantError::LengthMismatch { .. })));
     pb.pack(&[1; 6], 3, 2).unwrap();
     assert!(matches!(k.gemm_i32(&pa, &pb, &mut [0; 5], Split::Auto), Err(QuantError::LengthMismatch { .. })));
+    let long = super::int8::MAX_DEPTH + 1;
+    let (pa_long, mut pb_long) = (k.pack_weights(&vec![0; long], 1, long).unwrap(), k.activations());
+    pb_long.pack(&vec![0; long], long, 1).unwrap();
+    assert!(matches!(k.gemm_i32(&pa_long, &pb_long, &mut [0; 1], Split::Auto), Err(QuantError::DepthTooLarge { .. })));
     let quads = Int8Kernels::generic_quads();
     assert!(matches!(
         quads.gemm_i32(&pa, &pb, &mut [0; 4], Split::Auto),

@@ -28,6 +28,17 @@ use super::generic::gemm_i8::{generic_tile_i32_6x16, generic_tile_i32_q4_6x16, g
 use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLayout, GEMV_ALIGN, MR, NR};
 use crate::quant::{ChannelRequant, OutputStage, QuantError};
 
+/// Longest reduction the kernels accept: `|Σ u8·i8| ≤ 2³⁰` for any data, so adding an `i32` bias of
+/// at most `2³⁰` (as [`OutputStage`] guarantees) cannot overflow either.
+pub const MAX_DEPTH: usize = (1 << 30) / (255 * 127);
+
+fn check_depth(depth: usize) -> Result<(), QuantError> {
+    if depth > MAX_DEPTH {
+        return Err(QuantError::DepthTooLarge { depth, max: MAX_DEPTH });
+    }
+    Ok(())
+}
+
 /// The output stage of the rows of one tile.
 #[derive(Debug, Clone, Copy)]
 pub struct TileStage<'a> {
@@ -206,6 +217,7 @@ impl Int8Kernels {
     /// assert_eq!(out, [140, -140]);
     /// ```
     pub fn gemv_i32(&self, w: &PackedRowsI8, x: &[u8], out: &mut [i32], scratch: &mut GemvScratch) -> Result<(), QuantError> {
+        check_depth(w.depth())?;
         if x.len() != w.depth() {
             return Err(QuantError::LengthMismatch { what: "GEMV input", expected: w.depth(), found: x.len() });
         }
@@ -242,6 +254,7 @@ impl Int8Kernels {
                 return Err(QuantError::LayoutMismatch { kernels: self.name, operand });
             }
         }
+        check_depth(a.depth())?;
         if a.depth() != b.depth() {
             return Err(QuantError::LengthMismatch { what: "activation rows (k)", expected: a.depth(), found: b.depth() });
         }

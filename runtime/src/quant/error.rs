@@ -68,6 +68,14 @@ pub enum QuantError {
         /// Which operand ("weights", "activations").
         operand: &'static str,
     },
+    /// A reduction too long for exact `i32` accumulation.
+    #[error("a reduction over {depth} values can overflow the i32 accumulator (255·127 per product); the int8 kernels take at most {max}: split the layer")]
+    DepthTooLarge {
+        /// The reduction length asked for.
+        depth: usize,
+        /// The longest one accepted.
+        max: usize,
+    },
     /// A requantization multiplier that the fixed-point format cannot hold.
     #[error("requantization multiplier {0} is outside (0, 2^31); the output scale is far too small for the input and weight scales — recalibrate the layer")]
     MultiplierOutOfRange(f64),
