@@ -23,6 +23,9 @@ pub enum Error {
     /// A compression pass got bad input (see [`crate::compress::CompressError`]).
     #[error(transparent)]
     Compress(#[from] crate::compress::CompressError),
+    /// Quantization failed (see [`crate::quant::QuantError`]).
+    #[error(transparent)]
+    Quant(#[from] crate::quant::QuantError),
 }
 
 /// `Result` with fasterai's [`Error`].

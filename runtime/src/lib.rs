@@ -24,6 +24,7 @@ pub mod model;
 pub mod nn;
 pub mod ops;
 pub mod prelude;
+pub mod quant;
 pub mod units;
 
 pub use dfdx;

@@ -7,3 +7,11 @@ mod im2col;
 pub use error::KernelError;
 pub use gemm::{gemm, gemm_ref, Accumulate, MatMut, MatRef, Parallelism};
 pub use im2col::{col2im, col2im_ref, col2im_rows, im2col, im2col_ref, im2col_rows, ConvGeometry};
+pub mod conv_u8;
+pub mod generic;
+pub mod int8;
+pub mod pack_i8;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+#[cfg(test)]
+mod conformance_i8;

@@ -1,0 +1,280 @@
+//! One suite for the int8 kernels: each table's kernels against the plain triple loop and the
+//! scalar output stage, on odd sizes and tails, extremes included. Integer arithmetic: equality is exact.
+
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+use super::conv_u8::{ConvScratch, QuantizedConv2d};
+use super::generic::gemm_i8::reference_gemm_u8i8;
+use super::generic::im2col_u8::ConvShape;
+use super::int8::{Int8Kernels, Split};
+use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights};
+
+/// The tables under test: every one this CPU runs; the SIMD ones it cannot run are named and skipped.
+fn tables() -> Vec<Int8Kernels> {
+    let all = Int8Kernels::available();
+    for isa in ["avx2", "avxvnni"] {
+        if !all.iter().any(|k| k.name.starts_with(isa)) {
+            eprintln!("skipped the {isa} kernels: this CPU does not have that instruction set");
+        }
+    }
+    all
+}
+
+/// Random data where about one value in four is an extreme (0/255, −127/127).
+fn operands(rng: &mut SmallRng, m: usize, n: usize, k: usize) -> (Vec<i8>, Vec<u8>) {
+    let a = (0..m * k)
+        .map(|_| match rng.gen_range(0..8) {
+            0 => -127,
+            1 => 127,
+            _ => rng.gen_range(-127..=127),
+        })
+        .collect();
+    let b = (0..k * n)
+        .map(|_| match rng.gen_range(0..8) {
+            0 => 0,
+            1 | 2 => 255,
+            _ => rng.gen(),
+        })
+        .collect();
+    (a, b)
+}
+
+fn sizes() -> Vec<(usize, usize, usize)> {
+    let mut v: Vec<_> = (1..=17).flat_map(|m| (1..=17).map(move |n| (m, n, (m * 7 + n * 3) % 17 + 1))).collect();
+    v.extend((1..=17).map(|k| (7, 19, k)));
+    v.extend([(32, 196, 288), (64, 784, 9), (13, 130, 577), (70, 45, 1001)]);
+    v
+}
+
+/// Every `m, n, k` in `1..=17`, one thread: all tails of the 6 × 16 tile and of the depth units.
+#[test]
+fn gemm_i32_equals_the_triple_loop_on_every_small_size() {
+    let mut rng = SmallRng::seed_from_u64(65);
+    let tables = tables();
+    for m in 1..=17 {
+        for n in 1..=17 {
+            for k in 1..=17 {
+                let (a, b) = operands(&mut rng, m, n, k);
+                let want = reference_gemm_u8i8(m, n, k, &a, &b);
+                for kernels in &tables {
+                    let pa = kernels.pack_weights(&a, m, k).unwrap();
+                    let mut pb = kernels.activations();
+                    pb.pack(&b, k, n).unwrap();
+                    let mut got = vec![-1; m * n];
+                    kernels.gemm_i32(&pa, &pb, &mut got, Split::Sequential).unwrap();
+                    assert_eq!(got, want, "{} m={m} n={n} k={k}", kernels.name);
+                }
+            }
+        }
+    }
+}
+
+/// Odd and big sizes under every split of the work over threads.
+#[test]
+fn gemm_i32_equals_the_triple_loop() {
+    let mut rng = SmallRng::seed_from_u64(66);
+    for (m, n, k) in sizes() {
+        let (a, b) = operands(&mut rng, m, n, k);
+        let want = reference_gemm_u8i8(m, n, k, &a, &b);
+        for kernels in tables() {
+            let pa = kernels.pack_weights(&a, m, k).unwrap();
+            let mut pb = kernels.activations();
+            pb.pack(&b, k, n).unwrap();
+            for split in [Split::Sequential, Split::Rows, Split::Columns, Split::Auto] {
+                let mut got = vec![-1; m * n];
+                kernels.gemm_i32(&pa, &pb, &mut got, split).unwrap();
+                assert_eq!(got, want, "{} {split:?} m={m} n={n} k={k}", kernels.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn gemv_equals_the_triple_loop() {
+    use super::int8::GemvScratch;
+    use super::pack_i8::PackedRowsI8;
+    let mut rng = SmallRng::seed_from_u64(64);
+    let mut scratch = GemvScratch::default();
+    let sizes = (1..=17).flat_map(|m| [1, 2, 15, 16, 17, 31, 32, 33, 63, 65].map(|k| (m, k))).chain([(256, 3136), (10, 256), (7, 1001)]);
+    for (m, k) in sizes {
+        let (a, x) = operands(&mut rng, m, 1, k);
+        let want = reference_gemm_u8i8(m, 1, k, &a, &x);
+        let w = PackedRowsI8::new(&a, m, k).unwrap();
+        for kernels in tables() {
+            let mut got = vec![-1; m];
+            kernels.gemv_i32(&w, &x, &mut got, &mut scratch).unwrap();
+            assert_eq!(got, want, "{} m={m} k={k}", kernels.name);
+        }
+    }
+    let w = PackedRowsI8::new(&[1; 6], 2, 3).unwrap();
+    assert!(Int8Kernels::best().gemv_i32(&w, &[1; 4], &mut [0; 2], &mut scratch).is_err());
+    assert!(Int8Kernels::best().gemv_i32(&w, &[1; 3], &mut [0; 3], &mut scratch).is_err());
+}
+
+#[test]
+fn all_extremes_do_not_saturate() {
+    let (m, n, k) = (7, 17, 33);
+    for (w, x) in [(127i8, 255u8), (-127, 255)] {
+        let (a, b) = (vec![w; m * k], vec![x; k * n]);
+        for kernels in tables() {
+            let pa = kernels.pack_weights(&a, m, k).unwrap();
+            let mut pb = kernels.activations();
+            pb.pack(&b, k, n).unwrap();
+            let mut got = vec![0; m * n];
+            kernels.gemm_i32(&pa, &pb, &mut got, Split::Sequential).unwrap();
+            assert!(got.iter().all(|&v| v == w as i32 * x as i32 * k as i32), "{}", kernels.name);
+        }
+    }
+}
+
+/// A random output stage for the `m` rows of `a`.
+fn stage(rng: &mut SmallRng, a: &[i8], m: usize, relu: bool) -> OutputStage {
+    let w: Vec<f32> = a.iter().map(|&q| q as f32 * rng.gen_range(0.001..0.01)).collect();
+    let qw = QuantizedWeights { values: a.to_vec(), ..QuantizedWeights::quantize(&w, m).unwrap() };
+    let bias: Vec<f32> = (0..m).map(|_| rng.gen_range(-2.0..2.0)).collect();
+    let input = ActivationQParams::from_range(rng.gen_range(-1.0..0.0), rng.gen_range(0.5..3.0)).unwrap();
+    let output = ActivationQParams::from_range(rng.gen_range(-8.0..0.0), rng.gen_range(1.0..8.0)).unwrap();
+    OutputStage::new(input, &qw, Some(&bias), output, relu).unwrap()
+}
+
+#[test]
+fn gemm_u8_equals_the_triple_loop_then_the_scalar_stage() {
+    let mut rng = SmallRng::seed_from_u64(67);
+    for (i, (m, n, k)) in sizes().into_iter().enumerate() {
+        let (a, b) = operands(&mut rng, m, n, k);
+        let st = stage(&mut rng, &a, m, i % 2 == 0);
+        let acc = reference_gemm_u8i8(m, n, k, &a, &b);
+        let want: Vec<u8> = acc.iter().enumerate().map(|(j, &v)| st.requantize(j / n, v)).collect();
+        for kernels in tables() {
+            let pa = kernels.pack_weights(&a, m, k).unwrap();
+            let mut pb = kernels.activations();
+            pb.pack(&b, k, n).unwrap();
+            for split in [Split::Sequential, Split::Rows, Split::Columns] {
+                let mut got = vec![0; m * n];
+                kernels.gemm_u8(&pa, &pb, &st, &mut got, split).unwrap();
+                assert_eq!(got, want, "{} {split:?} m={m} n={n} k={k}", kernels.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn mismatched_operands_are_errors() {
+    let k = Int8Kernels::generic();
+    let pa = k.pack_weights(&[1; 6], 2, 3).unwrap();
+    let mut pb = k.activations();
+    pb.pack(&[1; 8], 4, 2).unwrap();
+    assert!(matches!(k.gemm_i32(&pa, &pb, &mut [0; 4], Split::Auto), Err(QuantError::LengthMismatch { .. })));
+    pb.pack(&[1; 6], 3, 2).unwrap();
+    assert!(matches!(k.gemm_i32(&pa, &pb, &mut [0; 5], Split::Auto), Err(QuantError::LengthMismatch { .. })));
+    let long = super::int8::MAX_DEPTH + 1;
+    let (pa_long, mut pb_long) = (k.pack_weights(&vec![0; long], 1, long).unwrap(), k.activations());
+    pb_long.pack(&vec![0; long], long, 1).unwrap();
+    assert!(matches!(k.gemm_i32(&pa_long, &pb_long, &mut [0; 1], Split::Auto), Err(QuantError::DepthTooLarge { .. })));
+    let quads = Int8Kernels::generic_quads();
+    assert!(matches!(
+        quads.gemm_i32(&pa, &pb, &mut [0; 4], Split::Auto),
+        Err(QuantError::LayoutMismatch { operand: "weights", .. })
+    ));
+    let pa = quads.pack_weights(&[1; 6], 2, 3).unwrap();
+    assert!(matches!(
+        quads.gemm_i32(&pa, &pb, &mut [0; 4], Split::Auto),
+        Err(QuantError::LayoutMismatch { operand: "activations", .. })
+    ));
+}
+
+/// Direct convolution in integers, no im2col: `Σ w·x` with the zero point outside the image.
+fn reference_conv_acc(x: &[u8], w: &[i8], s: ConvShape, o: usize, zp: u8) -> Vec<i32> {
+    let (oh, ow, k) = (s.out_height(), s.out_width(), s.kernel);
+    let mut out = vec![0i32; o * oh * ow];
+    for oc in 0..o {
+        for y in 0..oh {
+            for xo in 0..ow {
+                let mut acc = 0i32;
+                for c in 0..s.channels {
+                    for i in 0..k {
+                        for j in 0..k {
+                            let iy = (y * s.stride + i) as isize - s.padding as isize;
+                            let ix = (xo * s.stride + j) as isize - s.padding as isize;
+                            let inside = (0..s.height as isize).contains(&iy) && (0..s.width as isize).contains(&ix);
+                            let v = if inside { x[(c * s.height + iy as usize) * s.width + ix as usize] } else { zp };
+                            acc += w[((oc * s.channels + c) * k + i) * k + j] as i32 * v as i32;
+                        }
+                    }
+                }
+                out[(oc * oh + y) * ow + xo] = acc;
+            }
+        }
+    }
+    out
+}
+
+/// Float convolution of real values (zero padding), plus bias, optional ReLU.
+fn float_conv(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape, o: usize, relu: bool) -> Vec<f32> {
+    let (oh, ow, k) = (s.out_height(), s.out_width(), s.kernel);
+    let mut out = vec![0f32; o * oh * ow];
+    for oc in 0..o {
+        for y in 0..oh {
+            for xo in 0..ow {
+                let mut acc = bias[oc] as f64;
+                for c in 0..s.channels {
+                    for i in 0..k {
+                        for j in 0..k {
+                            let iy = (y * s.stride + i) as isize - s.padding as isize;
+                            let ix = (xo * s.stride + j) as isize - s.padding as isize;
+                            if (0..s.height as isize).contains(&iy) && (0..s.width as isize).contains(&ix) {
+                                let v = x[(c * s.height + iy as usize) * s.width + ix as usize] as f64;
+                                acc += w[((oc * s.channels + c) * k + i) * k + j] as f64 * v;
+                            }
+                        }
+                    }
+                }
+                out[(oc * oh + y) * ow + xo] = if relu { acc.max(0.0) as f32 } else { acc as f32 };
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn quantized_conv_equals_the_integer_reference_and_tracks_the_float_conv() {
+    let mut rng = SmallRng::seed_from_u64(68);
+    let cases = [(3, 9, 11, 5, 3, 1, 1), (4, 7, 7, 6, 3, 2, 1), (2, 8, 5, 13, 1, 1, 0), (5, 10, 10, 8, 5, 1, 2), (16, 14, 14, 32, 3, 1, 1)];
+    for (ci, (c, h, w, o, k, stride, pad)) in cases.into_iter().enumerate() {
+        let relu = ci % 2 == 0;
+        let s = ConvShape::new(c, h, w, k, stride, pad).unwrap();
+        let xf: Vec<f32> = (0..c * h * w).map(|_| rng.gen_range(-1.0..2.0)).collect();
+        let wf: Vec<f32> = (0..o * s.depth()).map(|_| rng.gen_range(-0.3..0.3)).collect();
+        let bias: Vec<f32> = (0..o).map(|_| rng.gen_range(-0.5..0.5)).collect();
+        let input = ActivationQParams::from_range(-1.0, 2.0).unwrap();
+        let qw = QuantizedWeights::quantize(&wf, o).unwrap();
+        // The output range from the float conv of the dequantized operands.
+        let xd = input.dequantize_slice(&input.quantize_slice(&xf));
+        let wd = qw.dequantize();
+        let exact = float_conv(&xd, &wd, &bias, s, o, relu);
+        let (lo, hi) = exact.iter().fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
+        let output = ActivationQParams::from_range(lo, hi).unwrap();
+
+        let xq = input.quantize_slice(&xf);
+        let acc = reference_conv_acc(&xq, &qw.values, s, o, input.zero_point);
+        let plane = s.positions();
+        let stage = OutputStage::new(input, &qw, Some(&bias), output, relu).unwrap();
+        let want: Vec<u8> = acc.iter().enumerate().map(|(i, &v)| stage.requantize(i / plane, v)).collect();
+        for kernels in tables() {
+            let conv = QuantizedConv2d::new(&kernels, s, &qw, Some(&bias), input, output, relu).unwrap();
+            let mut got = vec![0; o * plane];
+            conv.forward(&xq, &mut got, &mut ConvScratch::default(), Split::Auto).unwrap();
+            assert_eq!(got, want, "{} case {ci}", kernels.name);
+        }
+        // Same operands in float: the integer path is within one output step.
+        for (i, (&q, &e)) in want.iter().zip(&exact).enumerate() {
+            let diff = (output.dequantize(q) - e).abs();
+            assert!(diff <= output.scale.get() * 1.0001, "case {ci} at {i}: {} vs {e}", output.dequantize(q));
+        }
+        // Against the original float weights and inputs the error is the quantization noise: on
+        // average well under one step.
+        let float = float_conv(&xf, &wf, &bias, s, o, relu);
+        let mean: f32 = want.iter().zip(&float).map(|(&q, &f)| (output.dequantize(q) - f).abs()).sum::<f32>() / float.len() as f32;
+        assert!(mean <= output.scale.get(), "case {ci}: mean error {mean} vs step {}", output.scale.get());
+    }
+}

@@ -1,0 +1,344 @@
+//! The int8 GEMM and GEMV: a table of kernels chosen at run time, and the driver that runs them
+//! over packed operands, optionally across threads, with the output stage fused.
+//!
+//! Tables, portable first ([`Int8Kernels::available`]); each SIMD one has a portable twin on the
+//! same operand layout, and [`Int8Kernels::best`] is the last one the CPU runs:
+//! | table | layout | inner instruction |
+//! |---|---|---|
+//! | `generic_mmm_u8i8_6x16` | `i16` pairs | plain Rust |
+//! | `generic_mmm_u8i8q4_6x16` | byte quads | plain Rust |
+//! | `avx2_mmm_u8i8_6x16` | `i16` pairs | `vpmaddwd` + `vpaddd` (exact; see [`super::x86_64::gemm_i8`]) |
+//! | `avxvnni_mmm_u8i8q4_6x16` | byte quads | `vpdpbusd` (exact, accumulating) |
+//!
+//! ```
+//! use fasterai_runtime::kernels::int8::{Int8Kernels, Split};
+//! let kernels = Int8Kernels::best();
+//! let a = kernels.pack_weights(&[1, -2, 3, 4, 5, -6], 2, 3).unwrap(); // 2 × 3
+//! let mut b = kernels.activations();
+//! b.pack(&[1, 2, 3, 4, 5, 6], 3, 2).unwrap(); // 3 × 2
+//! let mut c = vec![0; 4];
+//! kernels.gemm_i32(&a, &b, &mut c, Split::Sequential).unwrap();
+//! assert_eq!(c, vec![1 - 6 + 15, 2 - 8 + 18, 4 + 15 - 30, 8 + 20 - 36]);
+//! ```
+
+use rayon::prelude::*;
+
+use super::generic::gemv_i8::generic_gemv_u8i8;
+use super::generic::gemm_i8::{generic_tile_i32_6x16, generic_tile_i32_q4_6x16, generic_tile_u8_6x16, generic_tile_u8_q4_6x16};
+use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLayout, GEMV_ALIGN, MR, NR};
+use crate::quant::{ChannelRequant, OutputStage, QuantError};
+
+/// Longest reduction the kernels accept: `|Σ u8·i8| ≤ 2³⁰` for any data, so adding an `i32` bias of
+/// at most `2³⁰` (as [`OutputStage`] guarantees) cannot overflow either.
+pub const MAX_DEPTH: usize = (1 << 30) / (255 * 127);
+
+fn check_depth(depth: usize) -> Result<(), QuantError> {
+    if depth > MAX_DEPTH {
+        return Err(QuantError::DepthTooLarge { depth, max: MAX_DEPTH });
+    }
+    Ok(())
+}
+
+/// The output stage of the rows of one tile.
+#[derive(Debug, Clone, Copy)]
+pub struct TileStage<'a> {
+    /// The tile's channels (at most [`MR`]; fewer in the last panel).
+    pub channels: &'a [ChannelRequant],
+    /// Output zero point.
+    pub zero_point: u8,
+    /// Lowest output value (the zero point with a fused ReLU).
+    pub clamp_min: u8,
+}
+
+/// A tile kernel producing `i32` accumulators: weight panel, activation panel, tile.
+pub type TileI32Fn = fn(&[i32], &[i32], &mut [i32; MR * NR]);
+/// A tile kernel producing requantized `u8`.
+pub type TileU8Fn = fn(&[i32], &[i32], TileStage<'_>, &mut [u8; MR * NR]);
+/// A matrix-vector kernel: padded weight rows, their stride, the padded activation vector, outputs.
+pub type GemvFn = fn(&[i8], usize, &[u8], &mut [i32]);
+
+/// The int8 kernels in use: every slot filled by a portable kernel, overwritten by faster ones the
+/// CPU supports.
+#[derive(Debug, Clone, Copy)]
+pub struct Int8Kernels {
+    /// Name of the tile kernels (`<isa>_<family>_<dtype>_<tile>`).
+    pub name: &'static str,
+    /// The operand layout the tiles read.
+    pub layout: PanelLayout,
+    /// Tile to `i32`.
+    pub tile_i32: TileI32Fn,
+    /// Tile to `u8` through the output stage.
+    pub tile_u8: TileU8Fn,
+    /// Matrix-vector product (batch-1 Linear layers).
+    pub gemv: GemvFn,
+}
+
+/// How a GEMM is spread over the threads of the current rayon pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// One thread.
+    Sequential,
+    /// Groups of output rows (channels) per thread; every thread reads all the activations.
+    Rows,
+    /// Groups of output columns (positions) per thread; every thread reads all the weights.
+    Columns,
+    /// Columns when there are enough of them, else rows (see [`Split::resolve`]).
+    Auto,
+}
+
+impl Split {
+    /// The concrete split for an `m × n` product: columns keep each thread's activation panels in
+    /// cache and scale best when `n` has a few panels per thread; rows otherwise.
+    pub fn resolve(self, m: usize, n: usize) -> Split {
+        let threads = rayon::current_num_threads();
+        match self {
+            Split::Auto if threads <= 1 => Split::Sequential,
+            Split::Auto if n.div_ceil(NR) >= 4 * threads => Split::Columns,
+            Split::Auto if m.div_ceil(MR) >= 2 * threads => Split::Rows,
+            Split::Auto => Split::Columns,
+            other => other,
+        }
+    }
+}
+
+impl Int8Kernels {
+    /// The portable kernels on `i16` pairs (the layout of the AVX2 kernels).
+    pub fn generic() -> Self {
+        Self {
+            name: "generic_mmm_u8i8_6x16",
+            layout: PanelLayout::Pairs16,
+            tile_i32: generic_tile_i32_6x16,
+            tile_u8: generic_tile_u8_6x16,
+            gemv: generic_gemv_u8i8,
+        }
+    }
+
+    /// The portable kernels on byte quads (the layout of the AVX-VNNI kernels).
+    pub fn generic_quads() -> Self {
+        Self {
+            name: "generic_mmm_u8i8q4_6x16",
+            layout: PanelLayout::Quads8,
+            tile_i32: generic_tile_i32_q4_6x16,
+            tile_u8: generic_tile_u8_q4_6x16,
+            gemv: generic_gemv_u8i8,
+        }
+    }
+
+    /// Every table this CPU runs, portable first, fastest last.
+    pub fn available() -> Vec<Self> {
+        #[allow(unused_mut)]
+        let mut all = vec![Self::generic(), Self::generic_quads()];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::x86_64::{gemm_i8, gemm_i8_vnni, gemv_i8};
+            if gemm_i8::available() {
+                all.push(Self {
+                    name: "avx2_mmm_u8i8_6x16",
+                    layout: PanelLayout::Pairs16,
+                    tile_i32: gemm_i8::avx2_tile_i32_6x16,
+                    tile_u8: gemm_i8::avx2_tile_u8_6x16,
+                    gemv: gemv_i8::avx2_gemv_u8i8,
+                });
+            }
+            if gemm_i8_vnni::available() {
+                all.push(Self {
+                    name: "avxvnni_mmm_u8i8q4_6x16",
+                    layout: PanelLayout::Quads8,
+                    tile_i32: gemm_i8_vnni::avxvnni_tile_i32_6x16,
+                    tile_u8: gemm_i8_vnni::avxvnni_tile_u8_6x16,
+                    gemv: gemv_i8::avxvnni_gemv_u8i8,
+                });
+            }
+        }
+        all
+    }
+
+    /// The fastest kernels this CPU runs: AVX-VNNI, else AVX2, else portable.
+    pub fn best() -> Self {
+        *Self::available().last().expect("the generic kernels are always available")
+    }
+
+    /// Packs a row-major `[rows, depth]` weight matrix for these kernels.
+    pub fn pack_weights(&self, values: &[i8], rows: usize, depth: usize) -> Result<PackedWeightsI8, QuantError> {
+        PackedWeightsI8::new(values, rows, depth, self.layout)
+    }
+
+    /// An empty activation buffer for these kernels.
+    pub fn activations(&self) -> PackedActivationsU8 {
+        PackedActivationsU8::new(self.layout)
+    }
+
+    /// `out[m, n] = a · b` in `i32` (row-major `m × n`).
+    pub fn gemm_i32(&self, a: &PackedWeightsI8, b: &PackedActivationsU8, out: &mut [i32], split: Split) -> Result<(), QuantError> {
+        self.check(a, b, out.len())?;
+        let tile = |p: usize, q: usize, dst: &mut [i32; MR * NR]| (self.tile_i32)(a.panel(p), b.panel(q), dst);
+        drive(a.rows(), b.cols(), out, split, tile);
+        Ok(())
+    }
+
+    /// `out[m, n] = stage(a · b)` in `u8`: bias, fixed-point requantization, ReLU clamp, fused per tile.
+    pub fn gemm_u8(
+        &self,
+        a: &PackedWeightsI8,
+        b: &PackedActivationsU8,
+        stage: &OutputStage,
+        out: &mut [u8],
+        split: Split,
+    ) -> Result<(), QuantError> {
+        self.check(a, b, out.len())?;
+        if stage.channels.len() != a.rows() {
+            return Err(QuantError::LengthMismatch { what: "output stage", expected: a.rows(), found: stage.channels.len() });
+        }
+        let tile = |p: usize, q: usize, dst: &mut [u8; MR * NR]| {
+            let channels = &stage.channels[p * MR..(p * MR + MR).min(a.rows())];
+            let ts = TileStage { channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min };
+            (self.tile_u8)(a.panel(p), b.panel(q), ts, dst)
+        };
+        drive(a.rows(), b.cols(), out, split, tile);
+        Ok(())
+    }
+}
+
+/// A reusable buffer for the padded activation vector of [`Int8Kernels::gemv_i32`].
+#[derive(Debug, Clone, Default)]
+pub struct GemvScratch {
+    padded: Vec<u8>,
+}
+
+impl Int8Kernels {
+    /// `out[r] = Σ_k w[r, k] · x[k]` in `i32`: the batch-1 product, one output per weight row.
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::int8::{GemvScratch, Int8Kernels};
+    /// use fasterai_runtime::kernels::pack_i8::PackedRowsI8;
+    /// let w = PackedRowsI8::new(&[1, 2, 3, -1, -2, -3], 2, 3).unwrap();
+    /// let mut out = [0; 2];
+    /// Int8Kernels::best().gemv_i32(&w, &[10, 20, 30], &mut out, &mut GemvScratch::default()).unwrap();
+    /// assert_eq!(out, [140, -140]);
+    /// ```
+    pub fn gemv_i32(&self, w: &PackedRowsI8, x: &[u8], out: &mut [i32], scratch: &mut GemvScratch) -> Result<(), QuantError> {
+        check_depth(w.depth())?;
+        if x.len() != w.depth() {
+            return Err(QuantError::LengthMismatch { what: "GEMV input", expected: w.depth(), found: x.len() });
+        }
+        if out.len() != w.rows() {
+            return Err(QuantError::LengthMismatch { what: "GEMV output", expected: w.rows(), found: out.len() });
+        }
+        debug_assert!(w.stride().is_multiple_of(GEMV_ALIGN));
+        scratch.padded.clear();
+        scratch.padded.extend_from_slice(x);
+        scratch.padded.resize(w.stride(), 0);
+        (self.gemv)(w.data(), w.stride(), &scratch.padded, out);
+        Ok(())
+    }
+
+    /// `out[r] = stage(Σ_k w[r, k] · x[k])` in `u8`.
+    pub fn gemv_u8(&self, w: &PackedRowsI8, x: &[u8], stage: &OutputStage, out: &mut [u8], scratch: &mut GemvScratch) -> Result<(), QuantError> {
+        if stage.channels.len() != w.rows() || out.len() != w.rows() {
+            let found = if out.len() != w.rows() { out.len() } else { stage.channels.len() };
+            return Err(QuantError::LengthMismatch { what: "GEMV output or stage", expected: w.rows(), found });
+        }
+        let mut acc = vec![0i32; w.rows()];
+        self.gemv_i32(w, x, &mut acc, scratch)?;
+        for (r, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
+            *o = stage.requantize(r, a);
+        }
+        Ok(())
+    }
+}
+
+impl Int8Kernels {
+    fn check(&self, a: &PackedWeightsI8, b: &PackedActivationsU8, out_len: usize) -> Result<(), QuantError> {
+        for (layout, operand) in [(a.layout(), "weights"), (b.layout(), "activations")] {
+            if layout != self.layout {
+                return Err(QuantError::LayoutMismatch { kernels: self.name, operand });
+            }
+        }
+        check_depth(a.depth())?;
+        if a.depth() != b.depth() {
+            return Err(QuantError::LengthMismatch { what: "activation rows (k)", expected: a.depth(), found: b.depth() });
+        }
+        if out_len != a.rows() * b.cols() {
+            return Err(QuantError::LengthMismatch { what: "GEMM output", expected: a.rows() * b.cols(), found: out_len });
+        }
+        Ok(())
+    }
+}
+
+/// Runs `tile(row_panel, col_panel, buffer)` over the whole `m × n` output and copies each tile's
+/// valid part into `out`.
+fn drive<T, F>(m: usize, n: usize, out: &mut [T], split: Split, tile: F)
+where
+    T: Copy + Default + Send + Sync,
+    F: Fn(usize, usize, &mut [T; MR * NR]) + Sync,
+{
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (row_panels, col_panels) = (m.div_ceil(MR), n.div_ceil(NR));
+    let threads = rayon::current_num_threads().max(1);
+    let whole = Block { rows: 0..row_panels, cols: 0..col_panels, m, n };
+    match split.resolve(m, n) {
+        Split::Sequential | Split::Auto => whole.run(out, 0, n, &tile),
+        Split::Rows => {
+            let per = row_panels.div_ceil(2 * threads).max(1);
+            out.par_chunks_mut(per * MR * n).enumerate().for_each(|(t, chunk)| {
+                let rows = t * per..((t + 1) * per).min(row_panels);
+                Block { rows, ..whole.clone() }.run(chunk, 0, n, &tile);
+            });
+        }
+        Split::Columns => {
+            let per = col_panels.div_ceil(4 * threads).max(1);
+            let parts: Vec<(usize, usize, Vec<T>)> = (0..col_panels.div_ceil(per))
+                .into_par_iter()
+                .map(|t| {
+                    let cols = t * per..((t + 1) * per).min(col_panels);
+                    let (c0, c1) = (cols.start * NR, (cols.end * NR).min(n));
+                    let mut part = vec![T::default(); m * (c1 - c0)];
+                    Block { cols, ..whole.clone() }.run(&mut part, c0, c1 - c0, &tile);
+                    (c0, c1 - c0, part)
+                })
+                .collect();
+            for (c0, width, part) in parts {
+                for (dst, src) in out.chunks_exact_mut(n).zip(part.chunks_exact(width)) {
+                    dst[c0..c0 + width].copy_from_slice(src);
+                }
+            }
+        }
+    }
+}
+
+/// A range of row panels × a range of column panels of an `m × n` product.
+#[derive(Clone)]
+struct Block {
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    m: usize,
+    n: usize,
+}
+
+impl Block {
+    /// Writes the block into `dst`, whose first row is the block's first row and whose first column
+    /// is output column `c0`, with `ld` elements per row. Column panels are the outer loop, so an
+    /// activation panel is reused by every weight panel while it is in cache.
+    fn run<T, F>(&self, dst: &mut [T], c0: usize, ld: usize, tile: &F)
+    where
+        T: Copy + Default,
+        F: Fn(usize, usize, &mut [T; MR * NR]),
+    {
+        let mut buf = [T::default(); MR * NR];
+        let first_row = self.rows.start * MR;
+        for q in self.cols.clone() {
+            let col = q * NR;
+            let width = NR.min(self.n - col);
+            for p in self.rows.clone() {
+                tile(p, q, &mut buf);
+                let r0 = p * MR;
+                for r in 0..MR.min(self.m - r0) {
+                    let at = (r0 + r - first_row) * ld + col - c0;
+                    dst[at..at + width].copy_from_slice(&buf[r * NR..r * NR + width]);
+                }
+            }
+        }
+    }
+}

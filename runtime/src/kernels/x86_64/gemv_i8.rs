@@ -1,0 +1,88 @@
+//! x86-64 int8 matrix-vector products over rows padded to [`GEMV_ALIGN`] values
+//! ([`crate::kernels::pack_i8::PackedRowsI8`]), four rows at a time so each activation load serves
+//! four rows.
+//! - AVX2: activations widened to `i16` once per call, weights widened per load, `vpmaddwd`.
+//! - AVX-VNNI: `vpdpbusd` on 32 bytes of each, no widening.
+
+use std::arch::x86_64::*;
+
+use crate::kernels::pack_i8::GEMV_ALIGN;
+
+/// Sum of the eight `i32` lanes.
+#[target_feature(enable = "avx2,fma")]
+fn horizontal_sum(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
+}
+
+/// Rows of `w` (each `stride` bytes, `stride` a multiple of 32) times `x` (`stride` bytes).
+#[target_feature(enable = "avx2,fma")]
+fn gemv_avx2(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
+    // Activations widened once: 16 i16 per register.
+    let xw: Vec<__m256i> = x
+        .chunks_exact(16)
+        // SAFETY: each chunk holds 16 bytes: one unaligned 128-bit load.
+        .map(|c| _mm256_cvtepu8_epi16(unsafe { _mm_loadu_si128(c.as_ptr().cast()) }))
+        .collect();
+    for (rows, outs) in w.chunks(4 * stride).zip(out.chunks_mut(4)) {
+        let mut acc = [_mm256_setzero_si256(); 4];
+        for (i, &xv) in xw.iter().enumerate() {
+            for (a, row) in acc.iter_mut().zip(rows.chunks_exact(stride)) {
+                // SAFETY: row holds `stride` = 16·xw.len() bytes; this reads bytes 16i .. 16i + 16.
+                let wv = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(row.as_ptr().add(16 * i).cast()) });
+                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(xv, wv));
+            }
+        }
+        for (a, o) in acc.iter().zip(outs) {
+            *o = horizontal_sum(*a);
+        }
+    }
+}
+
+#[target_feature(enable = "avx2,fma,avxvnni")]
+fn gemv_vnni(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
+    for (rows, outs) in w.chunks(4 * stride).zip(out.chunks_mut(4)) {
+        let mut acc = [_mm256_setzero_si256(); 4];
+        for (i, xc) in x.chunks_exact(GEMV_ALIGN).enumerate() {
+            // SAFETY: `xc` holds 32 bytes: one unaligned 256-bit load.
+            let xv = unsafe { _mm256_loadu_si256(xc.as_ptr().cast()) };
+            for (a, row) in acc.iter_mut().zip(rows.chunks_exact(stride)) {
+                // SAFETY: row holds `stride` bytes, a multiple of 32; this reads 32i .. 32i + 32.
+                let wv = unsafe { _mm256_loadu_si256(row.as_ptr().add(GEMV_ALIGN * i).cast()) };
+                *a = _mm256_dpbusd_avx_epi32(*a, xv, wv);
+            }
+        }
+        for (a, o) in acc.iter().zip(outs) {
+            *o = horizontal_sum(*a);
+        }
+    }
+}
+
+fn check_padding(stride: usize, x: &[u8]) {
+    assert!(stride.is_multiple_of(GEMV_ALIGN) && x.len() == stride, "GEMV operands must be padded to {GEMV_ALIGN}");
+}
+
+/// AVX2 matrix-vector product.
+///
+/// # Panics
+/// If the CPU lacks AVX2/FMA (the table only holds this kernel after detecting them), or if the
+/// operands are not padded to [`GEMV_ALIGN`] (the driver pads them).
+pub fn avx2_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
+    assert!(super::gemm_i8::available(), "avx2_gemv_u8i8 needs AVX2 and FMA");
+    check_padding(stride, x);
+    // SAFETY: AVX2 and FMA are present (checked just above).
+    unsafe { gemv_avx2(w, stride, x, out) }
+}
+
+/// AVX-VNNI matrix-vector product.
+///
+/// # Panics
+/// As [`avx2_gemv_u8i8`], with AVX-VNNI.
+pub fn avxvnni_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
+    assert!(super::gemm_i8_vnni::available(), "avxvnni_gemv_u8i8 needs AVX2, FMA and AVX-VNNI");
+    check_padding(stride, x);
+    // SAFETY: AVX2, FMA and AVX-VNNI are present (checked just above).
+    unsafe { gemv_vnni(w, stride, x, out) }
+}
