@@ -20,6 +20,9 @@ pub enum Error {
     /// A measurement failed (see [`crate::measure::MeasureError`]).
     #[error(transparent)]
     Measure(#[from] crate::measure::MeasureError),
+    /// A structural pass (fold, factorize, prune) failed (see [`crate::compress::StructError`]).
+    #[error(transparent)]
+    Struct(#[from] crate::compress::StructError),
 }
 
 /// `Result` with fasterai's [`Error`].

@@ -14,6 +14,7 @@
 //! - [`measure`]: parameter count, size on disk, CPU latency, MACs, reports.
 #![warn(missing_docs)]
 
+pub mod compress;
 pub mod data;
 pub mod error;
 pub mod kernels;
