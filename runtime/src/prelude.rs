@@ -10,3 +10,5 @@ pub use crate::error::{Error, Result};
 pub use crate::units::{Ratio, Sparsity, UnitError};
 pub use crate::data::{digits, fashion_mnist_dir, idx_dir, mnist_dir, Normalization, ValidSplit};
 pub use crate::measure::{cpu_latency, model_size, model_size_in_memory, num_params, LatencyOptions, Macs, Report, ReportRow};
+pub use crate::units::Energy;
+pub use crate::compress::prune::{PrunePlan, Ranking};
