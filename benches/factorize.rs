@@ -18,11 +18,15 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("singular_values_only", |b| b.iter(|| singular_values("fc1", &weight, 256, 3136)));
     group.bench_function("factorize_linear_rank128", |b| {
-        b.iter(|| -> (UnbiasedLinear<3136, 128>, Linear<128, 256>) { factorize_linear("fc1", &fc1).expect("rank 128 fits") })
+        b.iter(|| -> (UnbiasedLinear<3136, 128>, Linear<128, 256>) {
+            factorize_linear("fc1", &fc1).expect("rank 128 fits")
+        })
     });
     let kept: Vec<usize> = (0..32).map(|c| 2 * c).collect();
     group.bench_function("prune_inputs_half_of_64_channels_of_49", |b| {
-        b.iter(|| -> Tensor<Rank2<256, 1568>, f32, Cpu> { select_linear_in("fc1", &fc1.weight, 49, &kept).expect("valid") })
+        b.iter(|| -> Tensor<Rank2<256, 1568>, f32, Cpu> {
+            select_linear_in("fc1", &fc1.weight, 49, &kept).expect("valid")
+        })
     });
     group.finish();
 }

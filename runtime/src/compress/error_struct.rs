@@ -82,7 +82,9 @@ pub enum FactorizeError {
         capacity: usize,
     },
     /// The weight slice does not hold outputs × inputs values.
-    #[error("cannot factorize `{layer}`: its weight has {got} values, expected {outputs}×{inputs} = {expected}")]
+    #[error(
+        "cannot factorize `{layer}`: its weight has {got} values, expected {outputs}×{inputs} = {expected}"
+    )]
     Length {
         /// The layer.
         layer: String,

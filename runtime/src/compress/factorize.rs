@@ -154,7 +154,9 @@ pub fn singular_values(
     inputs: usize,
 ) -> Result<Vec<f64>, FactorizeError> {
     let matrix = to_matrix(layer, weight, outputs, inputs)?;
-    matrix.singular_values().map_err(|e| FactorizeError::Svd { layer: layer.to_string(), reason: format!("{e:?}") })
+    matrix
+        .singular_values()
+        .map_err(|e| FactorizeError::Svd { layer: layer.to_string(), reason: format!("{e:?}") })
 }
 
 /// Factorizes the row-major `outputs × inputs` matrix `weight` into a `capacity × inputs` first
@@ -184,7 +186,9 @@ pub fn factorize(
 ) -> Result<Factorization, FactorizeError> {
     check_rank(layer, capacity, inputs, outputs)?;
     let matrix = to_matrix(layer, weight, outputs, inputs)?;
-    let svd = matrix.thin_svd().map_err(|e| FactorizeError::Svd { layer: layer.to_string(), reason: format!("{e:?}") })?;
+    let svd = matrix
+        .thin_svd()
+        .map_err(|e| FactorizeError::Svd { layer: layer.to_string(), reason: format!("{e:?}") })?;
     let sigma: Vec<f64> = svd.S().column_vector().iter().copied().collect();
 
     let (rank, capped) = match rule {
@@ -330,7 +334,8 @@ mod tests {
         let mut sum = 0.0;
         for o in 0..outputs {
             for i in 0..inputs {
-                let approx: f64 = (0..k).map(|r| f64::from(f.second[o * k + r]) * f64::from(f.first[r * inputs + i])).sum();
+                let approx: f64 =
+                    (0..k).map(|r| f64::from(f.second[o * k + r]) * f64::from(f.first[r * inputs + i])).sum();
                 sum += (f64::from(w[o * inputs + i]) - approx).powi(2);
             }
         }
@@ -346,7 +351,10 @@ mod tests {
             let discarded = sigma[rank..].iter().map(|s| s * s).sum::<f64>().sqrt();
             let f = factorize("fc", &w, outputs, inputs, RankRule::Fixed(rank), rank).unwrap();
             let measured = reconstruction_error(&w, &f, outputs, inputs);
-            assert!(((measured - discarded) / discarded).abs() < 1e-4, "{outputs}×{inputs} rank {rank}: {measured} vs {discarded}");
+            assert!(
+                ((measured - discarded) / discarded).abs() < 1e-4,
+                "{outputs}×{inputs} rank {rank}: {measured} vs {discarded}"
+            );
             assert!((f.report.frobenius_error - discarded).abs() <= 1e-12 * discarded.max(1.0));
             // Σσ² is ‖W‖²: an independent check of the singular values themselves.
             let norm2: f64 = w.iter().map(|&x| f64::from(x).powi(2)).sum();
@@ -421,7 +429,8 @@ mod tests {
         let worst = exact.iter().zip(&full).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst < 1e-4, "full rank differs by {worst}");
 
-        let (first, second, report) = factorize_linear_with::<24, 10, 4>("fc", &fc, RankRule::Fixed(4)).unwrap();
+        let (first, second, report) =
+            factorize_linear_with::<24, 10, 4>("fc", &fc, RankRule::Fixed(4)).unwrap();
         assert_eq!(report.rank, 4);
         // The layer pair computes x·(first·second)ᵀ + b, the rank-4 truncation of the weight.
         let f = factorize("fc", &fc.weight.as_vec(), 10, 24, RankRule::Fixed(4), 4).unwrap();

@@ -64,7 +64,8 @@ pub fn fold_into(
 ) -> Result<(Vec<f32>, Vec<f32>), FoldError> {
     let outputs = bn.gamma.len();
     let length = |what, expected, got| FoldError::Length { layer: layer.to_string(), what, expected, got };
-    for (what, got) in [("BatchNorm beta", bn.beta.len()), ("running_mean", bn.mean.len()), ("running_var", bn.var.len())]
+    for (what, got) in
+        [("BatchNorm beta", bn.beta.len()), ("running_mean", bn.mean.len()), ("running_var", bn.var.len())]
     {
         if got != outputs {
             return Err(length(what, outputs, got));
@@ -75,7 +76,7 @@ pub fn fold_into(
             return Err(length("bias", outputs, b.len()));
         }
     }
-    if outputs == 0 || weight.is_empty() || weight.len() % outputs != 0 {
+    if outputs == 0 || weight.is_empty() || !weight.len().is_multiple_of(outputs) {
         let expected = outputs * (weight.len() / outputs.max(1)).max(1);
         return Err(length("weight", expected, weight.len()));
     }
@@ -193,15 +194,32 @@ mod tests {
         const K: usize = 3;
         let dev: Cpu = Default::default();
         let mut rng = SmallRng::seed_from_u64(7);
-        let geometry = ConvGeometry { batch: 2, inputs: I, outputs: O, kernel: K, stride: 2, padding: 1, height: 7, width: 6 };
-        let weight = dev.tensor_from_vec(random_vec(&mut rng, O * I * K * K, 0.5), (Const::<O>, Const::<I>, Const::<K>, Const::<K>));
+        let geometry = ConvGeometry {
+            batch: 2,
+            inputs: I,
+            outputs: O,
+            kernel: K,
+            stride: 2,
+            padding: 1,
+            height: 7,
+            width: 6,
+        };
+        let weight = dev.tensor_from_vec(
+            random_vec(&mut rng, O * I * K * K, 0.5),
+            (Const::<O>, Const::<I>, Const::<K>, Const::<K>),
+        );
         let x = random_vec(&mut rng, geometry.input_len(), 1.0);
         let bn = random_bn2d::<O>(&dev, &mut rng);
         for with_bias in [true, false] {
             let bias = dev.tensor_from_vec(random_vec(&mut rng, O, 0.5), (Const::<O>,));
             let bias = with_bias.then_some(&bias);
             let zeros = vec![0.0; O];
-            let conv_out = conv2d_reference(&geometry, &x, &weight.as_vec(), bias.map(|b| b.as_vec()).as_deref().unwrap_or(&zeros));
+            let conv_out = conv2d_reference(
+                &geometry,
+                &x,
+                &weight.as_vec(),
+                bias.map(|b| b.as_vec()).as_deref().unwrap_or(&zeros),
+            );
             let (oh, ow) = geometry.output_hw();
             let conv_out = dev.tensor_from_vec(conv_out, (2usize, Const::<O>, oh, ow));
             let expected = bn.forward(conv_out).as_vec();
@@ -222,7 +240,8 @@ mod tests {
         bn.scale = dev.tensor_from_vec(random_vec(&mut rng, 6, 2.0), (Const::<6>,));
         bn.bias = dev.tensor_from_vec(random_vec(&mut rng, 6, 1.0), (Const::<6>,));
         bn.running_mean = dev.tensor_from_vec(random_vec(&mut rng, 6, 1.0), (Const::<6>,));
-        bn.running_var = dev.tensor_from_vec((0..6).map(|_| rng.gen_range(0.05f32..3.0)).collect(), (Const::<6>,));
+        bn.running_var =
+            dev.tensor_from_vec((0..6).map(|_| rng.gen_range(0.05f32..3.0)).collect(), (Const::<6>,));
         let x: Tensor<(usize, Const<12>), f32, Cpu> =
             dev.tensor_from_vec(random_vec(&mut rng, 4 * 12, 1.0), (4usize, Const::<12>));
 
@@ -253,7 +272,13 @@ mod tests {
 
     #[test]
     fn mismatched_slices_and_bad_variances_are_errors_naming_the_layer() {
-        let ok = BnStats { gamma: &[1.0, 1.0], beta: &[0.0, 0.0], mean: &[0.0, 0.0], var: &[1.0, 1.0], epsilon: 1e-5 };
+        let ok = BnStats {
+            gamma: &[1.0, 1.0],
+            beta: &[0.0, 0.0],
+            mean: &[0.0, 0.0],
+            var: &[1.0, 1.0],
+            epsilon: 1e-5,
+        };
         let cases: Vec<(Result<_, FoldError>, &str)> = vec![
             (fold_into("c1", &[0.0; 5], None, &ok), "weight"),
             (fold_into("c1", &[], None, &ok), "weight"),
@@ -262,7 +287,10 @@ mod tests {
             (fold_into("c1", &[0.0; 4], None, &BnStats { mean: &[0.0; 3], ..ok }), "running_mean"),
             (fold_into("c1", &[0.0; 4], None, &BnStats { var: &[], ..ok }), "running_var"),
             (fold_into("c1", &[0.0; 4], None, &BnStats { var: &[1.0, -2.0], ..ok }), "channel 1"),
-            (fold_into("c1", &[0.0; 4], None, &BnStats { var: &[0.0, 1.0], epsilon: 0.0, ..ok }), "channel 0"),
+            (
+                fold_into("c1", &[0.0; 4], None, &BnStats { var: &[0.0, 1.0], epsilon: 0.0, ..ok }),
+                "channel 0",
+            ),
             (fold_into("c1", &[0.0; 4], None, &BnStats { var: &[f32::NAN, 1.0], ..ok }), "channel 0"),
         ];
         for (result, needle) in cases {

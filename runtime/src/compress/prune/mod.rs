@@ -64,15 +64,17 @@
 //! # Ok::<(), fasterai_runtime::Error>(())
 //! ```
 
+mod filters;
 mod plan;
 mod score;
 mod select;
 #[cfg(test)]
 mod tests;
 
+pub use filters::{BnAffine, FilterData, LayerFilters};
 pub use plan::{LayerPlan, PrunePlan, PLAN_FORMAT, PLAN_VERSION};
-pub use score::{kept_width, BnAffine, LayerFilters, Ranking};
+pub use score::{kept_width, Ranking};
 pub use select::{
-    check_kept, select_batchnorm1d, select_batchnorm2d, select_conv_in, select_conv_out, select_conv_weight_out,
-    select_groups, select_linear_in, select_linear_out, select_vector, Groups,
+    check_kept, select_batchnorm1d, select_batchnorm2d, select_conv_in, select_conv_out,
+    select_conv_weight_out, select_groups, select_linear_in, select_linear_out, select_vector, Groups,
 };

@@ -134,15 +134,16 @@ impl PrunePlan {
 
     /// The plan as pretty-printed JSON (the file format).
     pub fn to_json(&self) -> String {
-        let file = PlanFile { format: PLAN_FORMAT.to_string(), version: PLAN_VERSION, layers: self.layers.clone() };
+        let file =
+            PlanFile { format: PLAN_FORMAT.to_string(), version: PLAN_VERSION, layers: self.layers.clone() };
         // A struct of strings and integers always serialises.
         serde_json::to_string_pretty(&file).unwrap_or_default()
     }
 
     /// Reads a plan from JSON text; `origin` names the source in errors (a path, or `"<string>"`).
     pub fn from_json(text: &str, origin: &Path) -> Result<Self, PruneError> {
-        let file: PlanFile =
-            serde_json::from_str(text).map_err(|source| PruneError::Json { path: origin.to_path_buf(), source })?;
+        let file: PlanFile = serde_json::from_str(text)
+            .map_err(|source| PruneError::Json { path: origin.to_path_buf(), source })?;
         if file.format != PLAN_FORMAT || file.version != PLAN_VERSION {
             return Err(PruneError::PlanVersion {
                 path: origin.to_path_buf(),
@@ -159,15 +160,21 @@ impl PrunePlan {
     /// Writes the plan as JSON to `path`, through a temporary file renamed into place.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PruneError> {
         let path = path.as_ref();
-        crate::fsutil::write_atomic(path, self.to_json().as_bytes())
-            .map_err(|source| PruneError::Io { action: "write", path: path.to_path_buf(), source })
+        crate::fsutil::write_atomic(path, self.to_json().as_bytes()).map_err(|source| PruneError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Reads a plan written by [`PrunePlan::save`], checking its format, version and entries.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PruneError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| PruneError::Io { action: "read", path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PruneError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::from_json(&text, path)
     }
 }
@@ -211,7 +218,8 @@ mod tests {
         plan.save(&path).unwrap();
         assert_eq!(PrunePlan::load(&path).unwrap(), plan);
         // The file is the documented format.
-        let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(value["format"], PLAN_FORMAT);
         assert_eq!(value["version"], PLAN_VERSION);
         assert_eq!(value["layers"][1]["kept"], serde_json::json!([1, 2, 5]));
@@ -252,8 +260,14 @@ mod tests {
     fn validation_errors() {
         let plan = example();
         let cases = [
-            (plan.validate(&[("conv1", 4), ("conv2", 8)]), "names `conv3`, which is not a prunable layer of the model; valid names: conv1, conv2"),
-            (plan.validate(&[("conv1", 4), ("conv3", 16)]), "made for `conv3` of width 8, but the model's `conv3` has width 16"),
+            (
+                plan.validate(&[("conv1", 4), ("conv2", 8)]),
+                "names `conv3`, which is not a prunable layer of the model; valid names: conv1, conv2",
+            ),
+            (
+                plan.validate(&[("conv1", 4), ("conv3", 16)]),
+                "made for `conv3` of width 8, but the model's `conv3` has width 16",
+            ),
             (plan.validate(&[("conv1", 4), ("conv3", 8), ("fc1", 0)]), "`fc1` has width 0"),
             (plan.validate(&[("conv1", 4), ("conv3", 8), ("conv1", 4)]), "`conv1` appears twice"),
         ];
@@ -269,15 +283,27 @@ mod tests {
         let dir = ScratchDir::new("prune-plan-errors").unwrap();
         let missing = dir.path().join("missing.json");
         let message = PrunePlan::load(&missing).unwrap_err().to_string();
-        assert!(message.contains("could not read the prune plan") && message.contains("missing.json"), "{message}");
+        assert!(
+            message.contains("could not read the prune plan") && message.contains("missing.json"),
+            "{message}"
+        );
 
         let origin = Path::new("p.json");
         let cases = [
             ("not json", "`p.json` is not a prune plan"),
-            (r#"{"format":"fasterai-prune-plan","version":1,"layers":[],"extra":0}"#, "unknown field `extra`"),
-            (r#"{"format":"fasterai-prune-plan","version":2,"layers":[]}"#, "version 2; this build reads `fasterai-prune-plan` version 1"),
+            (
+                r#"{"format":"fasterai-prune-plan","version":1,"layers":[],"extra":0}"#,
+                "unknown field `extra`",
+            ),
+            (
+                r#"{"format":"fasterai-prune-plan","version":2,"layers":[]}"#,
+                "version 2; this build reads `fasterai-prune-plan` version 1",
+            ),
             (r#"{"format":"other","version":1,"layers":[]}"#, "of format `other`"),
-            (r#"{"format":"fasterai-prune-plan","version":1,"layers":[{"name":"c","width":2,"kept":[1,1]}]}"#, "`p.json` is inconsistent: `c`: kept indices must be sorted"),
+            (
+                r#"{"format":"fasterai-prune-plan","version":1,"layers":[{"name":"c","width":2,"kept":[1,1]}]}"#,
+                "`p.json` is inconsistent: `c`: kept indices must be sorted",
+            ),
         ];
         for (text, needle) in cases {
             let message = PrunePlan::from_json(text, origin).unwrap_err().to_string();

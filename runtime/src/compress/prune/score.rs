@@ -1,76 +1,10 @@
 //! Deciding which filters to keep: exactly-zero filters, or the lowest L1 scores per layer or
 //! across layers.
 
+use super::filters::LayerFilters;
 use super::plan::{LayerPlan, PrunePlan};
 use crate::compress::PruneError;
 use crate::units::Ratio;
-
-/// A BatchNorm's affine parameters γ (scale) and β (shift), one per channel.
-#[derive(Debug, Clone, Copy)]
-pub struct BnAffine<'a> {
-    /// γ (`weight` in our BatchNorm2D, `scale` in dfdx's BatchNorm1D).
-    pub gamma: &'a [f32],
-    /// β (`bias`).
-    pub beta: &'a [f32],
-}
-
-/// The filters of one prunable layer as plain slices: what the plan constructors look at.
-#[derive(Debug, Clone, Copy)]
-pub struct LayerFilters<'a> {
-    /// The layer's field name.
-    pub name: &'a str,
-    /// Output channels (filters).
-    pub width: usize,
-    /// Weights, out-channel-major (`width` rows of equal length).
-    pub weight: &'a [f32],
-    /// The bias, if the layer has one.
-    pub bias: Option<&'a [f32]>,
-    /// The BatchNorm that follows, if any.
-    pub bn: Option<BnAffine<'a>>,
-}
-
-impl LayerFilters<'_> {
-    fn check(&self) -> Result<usize, PruneError> {
-        let layer = || self.name.to_string();
-        if self.width == 0 {
-            return Err(PruneError::ZeroWidth { layer: layer() });
-        }
-        if self.weight.is_empty() || self.weight.len() % self.width != 0 {
-            let expected = self.width * (self.weight.len() / self.width).max(1);
-            return Err(PruneError::Length { layer: layer(), what: "weight", expected, got: self.weight.len() });
-        }
-        let per_channel = [
-            ("bias", self.bias),
-            ("BatchNorm gamma", self.bn.map(|b| b.gamma)),
-            ("BatchNorm beta", self.bn.map(|b| b.beta)),
-        ];
-        for (what, slice) in per_channel {
-            if let Some(s) = slice.filter(|s| s.len() != self.width) {
-                return Err(PruneError::Length { layer: layer(), what, expected: self.width, got: s.len() });
-            }
-        }
-        Ok(self.weight.len() / self.width)
-    }
-
-    fn row(&self, filter: usize, per_filter: usize) -> &[f32] {
-        &self.weight[filter * per_filter..(filter + 1) * per_filter]
-    }
-
-    /// L1 norm of each filter's weights, in f64.
-    fn l1_scores(&self) -> Result<Vec<f64>, PruneError> {
-        let per_filter = self.check()?;
-        (0..self.width)
-            .map(|o| {
-                let l1: f64 = self.row(o, per_filter).iter().map(|w| f64::from(w.abs())).sum();
-                if l1.is_finite() {
-                    Ok(l1)
-                } else {
-                    Err(PruneError::NonFiniteScore { layer: self.name.to_string(), filter: o })
-                }
-            })
-            .collect()
-    }
-}
 
 /// Where filters compete when ranked by score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -158,14 +92,16 @@ impl PrunePlan {
     ///
     /// - [`Ranking::Local`]: each layer keeps [`kept_width`]`(width, ratio, min_width)` filters,
     ///   its highest-scoring ones.
-    /// - [`Ranking::Global`]: `⌊ratio·Σ width⌋` filters are removed over all layers together. Each
-    ///   filter's L1 norm is first divided by the number of weights it carries (so a 3×3×32 filter
-    ///   and a 3×3×1 filter compare per weight) and then by the mean of that value over its layer,
-    ///   so every layer's average filter scores 1. Without this, a layer whose weights are smaller
-    ///   (a wider fan-in gets a smaller initialisation) loses nearly all its filters: fasterai's
-    ///   global 50% left SmallVgg's convs at widths [32, 1, 1, 64]. The lowest normalised scores
-    ///   go first, but no layer drops below `max(min_width, 1)`; when these floors stop the
-    ///   removal early, fewer filters are removed (the plan's widths show it).
+    /// - [`Ranking::Global`]: `⌊ratio·Σ width⌋` filters are removed over all layers together,
+    ///   ranked by each filter's L1 norm divided by the mean L1 norm of its layer, so every
+    ///   layer's average filter scores 1. This normalisation is what keeps a layer alive: raw L1
+    ///   norms grow with the number of weights a filter carries (9 in a 1→32 3×3 conv, 576 in a
+    ///   64→64 one) and shrink with the fan-in-scaled initialisation, so ranked raw, whole layers
+    ///   fall below the threshold (fasterai's global 50% left SmallVgg's convs at widths
+    ///   [32, 1, 1, 64]). Dividing by the layer mean removes both the parameter count and the
+    ///   layer's scale, and compares filters by how they stand within their own layer. The lowest
+    ///   normalised scores go first, but no layer drops below `max(min_width, 1)`; when these
+    ///   floors stop the removal early, fewer filters are removed (the plan's widths show it).
     ///
     /// Ties keep the lower index. The kept indices are sorted.
     ///
@@ -221,14 +157,18 @@ fn top_indices(scores: &[f64], keep: usize) -> Vec<usize> {
 }
 
 /// How many filters each layer keeps under global ranking of layer-normalised scores.
-fn global_keep_counts(layers: &[LayerFilters<'_>], raw: &[Vec<f64>], ratio: Ratio, min_width: usize) -> Vec<usize> {
+fn global_keep_counts(
+    layers: &[LayerFilters<'_>],
+    raw: &[Vec<f64>],
+    ratio: Ratio,
+    min_width: usize,
+) -> Vec<usize> {
     // (normalised score, layer, filter), lowest first; among equal scores the higher index goes first.
     let mut candidates: Vec<(f64, usize, usize)> = Vec::new();
-    for (l, (layer, scores)) in layers.iter().zip(raw).enumerate() {
-        let per_filter = (layer.weight.len() / layer.width) as f64;
-        let per_weight: Vec<f64> = scores.iter().map(|s| s / per_filter).collect();
-        let mean = per_weight.iter().sum::<f64>() / per_weight.len() as f64;
-        candidates.extend(per_weight.iter().enumerate().map(|(o, &s)| (if mean > 0.0 { s / mean } else { 0.0 }, l, o)));
+    for (l, scores) in raw.iter().enumerate() {
+        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+        candidates
+            .extend(scores.iter().enumerate().map(|(o, &s)| (if mean > 0.0 { s / mean } else { 0.0 }, l, o)));
     }
     candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)));
 
@@ -252,6 +192,7 @@ fn global_keep_counts(layers: &[LayerFilters<'_>], raw: &[Vec<f64>], ratio: Rati
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compress::prune::BnAffine;
     use crate::compress::test_support::random_vec;
     use rand::{rngs::SmallRng, SeedableRng};
 
@@ -267,7 +208,13 @@ mod tests {
         let bias = [0.0, 0.0, 0.3, 0.0, 0.0];
         let gamma = [1.0, 0.0, 0.0, 0.7, 0.0];
         let beta = [0.0, 0.0, 0.0, 0.0, -0.2];
-        let layer = LayerFilters { name: "c", width: 5, weight: &weight, bias: Some(&bias), bn: Some(BnAffine { gamma: &gamma, beta: &beta }) };
+        let layer = LayerFilters {
+            name: "c",
+            width: 5,
+            weight: &weight,
+            bias: Some(&bias),
+            bn: Some(BnAffine { gamma: &gamma, beta: &beta }),
+        };
         let plan = PrunePlan::from_zero_filters(&[layer]).unwrap();
         assert_eq!(plan.kept("c"), Some(&[0, 2, 3, 4][..]));
         // Without bias and BN only the weights count.
@@ -302,8 +249,10 @@ mod tests {
         // initialisation (1/√fan_in), so raw L1 per weight differs 8× between the first and last.
         let mut rng = SmallRng::seed_from_u64(5);
         let shapes = [("conv1", 32, 9), ("conv2", 32, 288), ("conv3", 64, 576)];
-        let weights: Vec<Vec<f32>> =
-            shapes.iter().map(|&(_, w, fan_in)| random_vec(&mut rng, w * fan_in, 1.0 / (fan_in as f32).sqrt())).collect();
+        let weights: Vec<Vec<f32>> = shapes
+            .iter()
+            .map(|&(_, w, fan_in)| random_vec(&mut rng, w * fan_in, 1.0 / (fan_in as f32).sqrt()))
+            .collect();
         let layers: Vec<LayerFilters> =
             shapes.iter().zip(&weights).map(|(&(name, width, _), w)| filters(name, width, w)).collect();
         let half = Ratio::from_percent(50.0).unwrap();
@@ -333,7 +282,8 @@ mod tests {
         let a = [1.0, 1.0, 1.0, 1.0];
         let b = [0.01, 0.01, 0.01, 10.0];
         let layers = [filters("a", 4, &a), filters("b", 4, &b)];
-        let plan = PrunePlan::from_scores(&layers, Ranking::Global, Ratio::from_percent(50.0).unwrap(), 2).unwrap();
+        let plan =
+            PrunePlan::from_scores(&layers, Ranking::Global, Ratio::from_percent(50.0).unwrap(), 2).unwrap();
         // b stops at its floor of 2: its best filter and, among equal scores, the lowest index.
         assert_eq!(plan.kept("b"), Some(&[0, 3][..]));
         assert_eq!(plan.kept("a"), Some(&[0, 1][..]), "the rest of the budget comes from a");
@@ -346,19 +296,41 @@ mod tests {
     fn score_errors() {
         let good = [1.0; 4];
         let cases = [
-            (PrunePlan::from_scores(&[filters("c", 0, &good)], Ranking::Local, Ratio::ZERO, 1), "`c` has width 0"),
-            (PrunePlan::from_scores(&[filters("c", 3, &good)], Ranking::Local, Ratio::ZERO, 1), "weight has 4 values, expected 3"),
-            (PrunePlan::from_scores(&[filters("c", 2, &[])], Ranking::Global, Ratio::ZERO, 1), "weight has 0 values"),
             (
-                PrunePlan::from_scores(&[filters("c", 2, &good), filters("c", 2, &good)], Ranking::Local, Ratio::ZERO, 1),
+                PrunePlan::from_scores(&[filters("c", 0, &good)], Ranking::Local, Ratio::ZERO, 1),
+                "`c` has width 0",
+            ),
+            (
+                PrunePlan::from_scores(&[filters("c", 3, &good)], Ranking::Local, Ratio::ZERO, 1),
+                "weight has 4 values, expected 3",
+            ),
+            (
+                PrunePlan::from_scores(&[filters("c", 2, &[])], Ranking::Global, Ratio::ZERO, 1),
+                "weight has 0 values",
+            ),
+            (
+                PrunePlan::from_scores(
+                    &[filters("c", 2, &good), filters("c", 2, &good)],
+                    Ranking::Local,
+                    Ratio::ZERO,
+                    1,
+                ),
                 "`c` appears twice",
             ),
             (
-                PrunePlan::from_scores(&[filters("c", 2, &[1.0, f32::INFINITY])], Ranking::Global, Ratio::ZERO, 1),
+                PrunePlan::from_scores(
+                    &[filters("c", 2, &[1.0, f32::INFINITY])],
+                    Ranking::Global,
+                    Ratio::ZERO,
+                    1,
+                ),
                 "filter 1 has weights that are not finite",
             ),
             (
-                PrunePlan::from_zero_filters(&[LayerFilters { bias: Some(&[0.0]), ..filters("c", 2, &good) }]),
+                PrunePlan::from_zero_filters(&[LayerFilters {
+                    bias: Some(&[0.0]),
+                    ..filters("c", 2, &good)
+                }]),
                 "bias has 1 values, expected 2",
             ),
             (
@@ -368,7 +340,10 @@ mod tests {
                 }]),
                 "BatchNorm beta has 1 values",
             ),
-            (PrunePlan::from_zero_filters(&[filters("d", 2, &good), filters("d", 2, &good)]), "`d` appears twice"),
+            (
+                PrunePlan::from_zero_filters(&[filters("d", 2, &good), filters("d", 2, &good)]),
+                "`d` appears twice",
+            ),
         ];
         for (result, needle) in cases {
             let message = result.unwrap_err().to_string();

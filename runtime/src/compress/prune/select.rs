@@ -261,10 +261,10 @@ pub fn select_linear_in<const I: usize, const I2: usize, const O: usize>(
     kept: &[usize],
 ) -> Result<Tensor<Rank2<O, I2>, f32, Cpu>, PruneError> {
     let grouping = |inputs| PruneError::Grouping { layer: layer.to_string(), inputs, group_len };
-    if group_len == 0 || I % group_len != 0 {
+    if group_len == 0 || !I.is_multiple_of(group_len) {
         return Err(grouping(I));
     }
-    if I2 % group_len != 0 {
+    if !I2.is_multiple_of(group_len) {
         return Err(grouping(I2));
     }
     check_count(layer, kept, I2 / group_len)?;
@@ -304,7 +304,8 @@ mod tests {
         // Columns: 2 rows × 3 single-value channels.
         let r = select_groups("l", "weight", &rows, Groups { outer: 2, count: 3, len: 1 }, &[0, 2]).unwrap();
         assert_eq!(r, vec![1., 3., 4., 6.]);
-        let e = select_groups("l", "weight", &rows[..5], Groups { outer: 2, count: 3, len: 1 }, &[0]).unwrap_err();
+        let e = select_groups("l", "weight", &rows[..5], Groups { outer: 2, count: 3, len: 1 }, &[0])
+            .unwrap_err();
         assert!(e.to_string().contains("weight has 5 values, expected 6"), "{e}");
     }
 

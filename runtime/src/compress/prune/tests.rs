@@ -85,14 +85,35 @@ fn removing_zero_filters_before_a_conv_changes_no_output() {
     let dev: Cpu = Default::default();
     let mut rng = SmallRng::seed_from_u64(21);
     let conv1 = zeroed_conv_bn(&dev, &mut rng);
-    let conv2_weight = dev.tensor_from_vec(random_vec(&mut rng, 5 * O * K * K, 0.5), (Const::<5>, Const::<O>, Const::<K>, Const::<K>));
+    let conv2_weight = dev.tensor_from_vec(
+        random_vec(&mut rng, 5 * O * K * K, 0.5),
+        (Const::<5>, Const::<O>, Const::<K>, Const::<K>),
+    );
     let conv2_bias = random_vec(&mut rng, 5, 0.5);
-    let g1 = ConvGeometry { batch: 2, inputs: I, outputs: O, kernel: K, stride: 1, padding: 1, height: 6, width: 5 };
+    let g1 = ConvGeometry {
+        batch: 2,
+        inputs: I,
+        outputs: O,
+        kernel: K,
+        stride: 1,
+        padding: 1,
+        height: 6,
+        width: 5,
+    };
     let x = random_vec(&mut rng, g1.input_len(), 1.0);
 
     // The unpruned pipeline: conv1 → BN → ReLU → conv2 (stride 2).
     let (a, (h, w)) = conv_bn_relu(&dev, &g1, &x, &conv1.weight.as_vec(), &conv1.bias.as_vec(), &conv1.bn);
-    let g2 = ConvGeometry { batch: 2, inputs: O, outputs: 5, kernel: K, stride: 2, padding: 1, height: h, width: w };
+    let g2 = ConvGeometry {
+        batch: 2,
+        inputs: O,
+        outputs: 5,
+        kernel: K,
+        stride: 2,
+        padding: 1,
+        height: h,
+        width: w,
+    };
     let expected = conv2d_reference(&g2, &a, &conv2_weight.as_vec(), &conv2_bias);
 
     // The plan finds exactly the zeroed filters; the typed wrappers rewire conv1, bn1 and conv2.
@@ -103,7 +124,8 @@ fn removing_zero_filters_before_a_conv_changes_no_output() {
     let bn1: BatchNorm2D<O2> = select_batchnorm2d("bn1", &conv1.bn, kept).unwrap();
     let w2 = select_conv_in::<O, O2, 5, K>("conv2", &conv2_weight, kept).unwrap();
 
-    let (a, _) = conv_bn_relu(&dev, &ConvGeometry { outputs: O2, ..g1 }, &x, &w1.as_vec(), &b1.as_vec(), &bn1);
+    let (a, _) =
+        conv_bn_relu(&dev, &ConvGeometry { outputs: O2, ..g1 }, &x, &w1.as_vec(), &b1.as_vec(), &bn1);
     let got = conv2d_reference(&ConvGeometry { inputs: O2, ..g2 }, &a, &w2.as_vec(), &conv2_bias);
     // Dropped terms were exact zeros, so the sums agree to the last bit; allow float rounding anyway.
     let diff = max_abs_diff(&expected, &got);
@@ -117,10 +139,20 @@ fn removing_zero_filters_before_flatten_and_linear_changes_no_output() {
     let conv1 = zeroed_conv_bn(&dev, &mut rng);
     // 4×3 images → 4×3 activations: the Linear reads 6 channels × 12 columns.
     const HW: usize = 12;
-    let g = ConvGeometry { batch: 3, inputs: I, outputs: O, kernel: K, stride: 1, padding: 1, height: 4, width: 3 };
+    let g = ConvGeometry {
+        batch: 3,
+        inputs: I,
+        outputs: O,
+        kernel: K,
+        stride: 1,
+        padding: 1,
+        height: 4,
+        width: 3,
+    };
     let fc = {
         let mut fc: Linear<{ O * HW }, 5> = BuildModule::build(&dev);
-        fc.weight = dev.tensor_from_vec(random_vec(&mut rng, 5 * O * HW, 0.3), (Const::<5>, Const::<{ O * HW }>));
+        fc.weight =
+            dev.tensor_from_vec(random_vec(&mut rng, 5 * O * HW, 0.3), (Const::<5>, Const::<{ O * HW }>));
         fc
     };
     let x = random_vec(&mut rng, g.input_len(), 1.0);
@@ -149,12 +181,27 @@ fn the_zeroed_channels_really_are_zero_after_bn_and_the_others_are_not() {
     let dev: Cpu = Default::default();
     let mut rng = SmallRng::seed_from_u64(23);
     let conv1 = zeroed_conv_bn(&dev, &mut rng);
-    let g = ConvGeometry { batch: 1, inputs: I, outputs: O, kernel: K, stride: 1, padding: 1, height: 5, width: 5 };
+    let g = ConvGeometry {
+        batch: 1,
+        inputs: I,
+        outputs: O,
+        kernel: K,
+        stride: 1,
+        padding: 1,
+        height: 5,
+        width: 5,
+    };
     let x = random_vec(&mut rng, g.input_len(), 1.0);
     let y = conv2d_reference(&g, &x, &conv1.weight.as_vec(), &conv1.bias.as_vec());
     let bn = &conv1.bn;
-    let stats = (&bn.weight.as_vec()[..], &bn.bias.as_vec()[..], &bn.running_mean.as_vec()[..], &bn.running_var.as_vec()[..]);
-    let normalised = batchnorm_eval_reference(&y, O, 25, (stats.0, stats.1, stats.2, stats.3, bn.epsilon as f32));
+    let stats = (
+        &bn.weight.as_vec()[..],
+        &bn.bias.as_vec()[..],
+        &bn.running_mean.as_vec()[..],
+        &bn.running_var.as_vec()[..],
+    );
+    let normalised =
+        batchnorm_eval_reference(&y, O, 25, (stats.0, stats.1, stats.2, stats.3, bn.epsilon as f32));
     for (c, channel) in normalised.chunks(25).enumerate() {
         let zero = channel.iter().all(|&v| v == 0.0);
         assert_eq!(zero, ZEROED.contains(&c), "channel {c}");
