@@ -64,6 +64,9 @@ pub fn fold_into(
 ) -> Result<(Vec<f32>, Vec<f32>), FoldError> {
     let outputs = bn.gamma.len();
     let length = |what, expected, got| FoldError::Length { layer: layer.to_string(), what, expected, got };
+    if outputs == 0 {
+        return Err(length("BatchNorm gamma", 1, 0));
+    }
     for (what, got) in
         [("BatchNorm beta", bn.beta.len()), ("running_mean", bn.mean.len()), ("running_var", bn.var.len())]
     {
@@ -76,8 +79,8 @@ pub fn fold_into(
             return Err(length("bias", outputs, b.len()));
         }
     }
-    if outputs == 0 || weight.is_empty() || !weight.len().is_multiple_of(outputs) {
-        let expected = outputs * (weight.len() / outputs.max(1)).max(1);
+    if weight.is_empty() || !weight.len().is_multiple_of(outputs) {
+        let expected = outputs * (weight.len() / outputs).max(1);
         return Err(length("weight", expected, weight.len()));
     }
     let per_output = weight.len() / outputs;
@@ -282,6 +285,7 @@ mod tests {
         let cases: Vec<(Result<_, FoldError>, &str)> = vec![
             (fold_into("c1", &[0.0; 5], None, &ok), "weight"),
             (fold_into("c1", &[], None, &ok), "weight"),
+            (fold_into("c1", &[1.0], None, &BnStats { gamma: &[], ..ok }), "gamma has 0 values"),
             (fold_into("c1", &[0.0; 4], Some(&[0.0]), &ok), "bias"),
             (fold_into("c1", &[0.0; 4], None, &BnStats { beta: &[0.0], ..ok }), "beta"),
             (fold_into("c1", &[0.0; 4], None, &BnStats { mean: &[0.0; 3], ..ok }), "running_mean"),
