@@ -12,8 +12,12 @@
 //! - [`data`]: datasets (the embedded digits set, MNIST/Fashion-MNIST IDX files) and loaders.
 //! - [`learn`]: the learner (fit, one-cycle, callbacks, metrics).
 //! - [`measure`]: parameter count, size on disk, CPU latency, MACs, reports.
+//! - [`compress`]: the compression passes (structural: `fold`, `factorize`, `prune`).
 #![warn(missing_docs)]
 
+/// Compression passes. Structural ones change a model's type (the macros generate the calls):
+/// `fold` (BatchNorm into the layer before it), `factorize` (truncated SVD of a Linear), `prune`
+/// (remove output channels, rewire consumers); errors gathered in [`compress::StructError`].
 pub mod compress;
 pub mod data;
 pub mod error;

@@ -62,7 +62,7 @@ fn compress(model: &Original, plan_path: &std::path::Path) -> Result<Compressed,
 
     // 4. Factorize fc1 at full rank (exact up to rounding).
     let (first, second) = factorize_linear::<16, 6, 6>("fc1", &fc1)?;
-    Ok((first, second, relu.clone(), fc2))
+    Ok((first, second, *relu, fc2))
 }
 
 #[test]

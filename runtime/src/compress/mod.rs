@@ -1,4 +1,3 @@
-//! Compression passes.
 mod error_struct;
 pub use error_struct::{FactorizeError, FoldError, PruneError, StructError};
 pub mod factorize;
