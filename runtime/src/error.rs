@@ -26,6 +26,9 @@ pub enum Error {
     /// Quantization failed (see [`crate::quant::QuantError`]).
     #[error(transparent)]
     Quant(#[from] crate::quant::QuantError),
+    /// A structural pass (fold, factorize, prune) failed (see [`crate::compress::StructError`]).
+    #[error(transparent)]
+    Struct(#[from] crate::compress::StructError),
 }
 
 /// `Result` with fasterai's [`Error`].

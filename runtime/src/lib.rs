@@ -12,6 +12,7 @@
 //! - [`data`]: datasets (the embedded digits set, MNIST/Fashion-MNIST IDX files) and loaders.
 //! - [`learn`]: the learner (fit, one-cycle, callbacks, metrics).
 //! - [`measure`]: parameter count, size on disk, CPU latency, MACs, reports.
+//! - [`compress`]: the compression passes (sparsify, distill; structural: `fold`, `factorize`, `prune`).
 #![warn(missing_docs)]
 
 pub mod compress;

@@ -18,3 +18,5 @@ pub use crate::nn::{AdaptiveAvgPool2D, AvgPool2D, Flatten, FlattenTo, GlobalAvgP
 pub use crate::nn::{Conv2D, UnbiasedConv2D};
 pub use crate::nn::{load_weights, save_weights};
 pub use crate::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
+pub use crate::units::Energy;
+pub use crate::compress::prune::{PrunePlan, Ranking};

@@ -129,6 +129,12 @@ fraction_unit!(
     Ratio,
     "ratio"
 );
+fraction_unit!(
+    /// A share of a matrix's energy (the sum of its squared singular values), e.g. the part a
+    /// truncated SVD must keep.
+    Energy,
+    "energy"
+);
 
 #[cfg(test)]
 mod tests {

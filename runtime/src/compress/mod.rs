@@ -1,11 +1,20 @@
-//! Compression passes that do not depend on a model's structure: the pure cores of sparsification
-//! (schedules, granularities, criteria, masks) and the knowledge-distillation losses.
+//! Compression passes. The training-time cores (sparsification schedules, granularities, criteria,
+//! masks; knowledge-distillation losses) and the structural transforms that change a model's type
+//! (`fold` BatchNorm into the layer before it, `factorize` a Linear by truncated SVD, `prune` output
+//! channels and rewire their consumers), whose calls the macros generate.
 //!
 //! Everything here works on plain slices with a shape (weights, scores, masks) or on dfdx tensors
 //! (losses), so the layers, the learner and the generated code can all call it.
 
 pub mod distill;
 pub mod error;
+mod error_struct;
+pub mod factorize;
+pub mod fold;
+pub mod prune;
 pub mod sparsify;
+#[cfg(test)]
+mod test_support;
 
 pub use error::CompressError;
+pub use error_struct::{FactorizeError, FoldError, PruneError, StructError};

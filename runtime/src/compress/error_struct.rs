@@ -1,0 +1,312 @@
+//! Errors of the structural passes: folding BatchNorm, factorizing a Linear, pruning filters.
+//!
+//! Every variant names the layer (the model's field name, as the generated code passes it) and
+//! carries the values that were wrong, so a message reads without the source at hand.
+
+use std::path::PathBuf;
+
+/// Folding a BatchNorm into the layer before it failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FoldError {
+    /// The slices given do not describe one layer and one BatchNorm of matching width.
+    #[error(
+        "cannot fold into `{layer}`: {what} has {got} values where {expected} were expected \
+         (weights are out-channel-major, one BatchNorm entry per output channel)"
+    )]
+    Length {
+        /// The layer being folded.
+        layer: String,
+        /// Which slice ("weight", "bias", "running_var", ...).
+        what: &'static str,
+        /// Values expected.
+        expected: usize,
+        /// Values given.
+        got: usize,
+    },
+    /// `running_var + epsilon` is not a positive finite number, so `1/sqrt(·)` does not exist.
+    #[error(
+        "cannot fold the BatchNorm after `{layer}`: channel {channel} has running_var {variance} and \
+         epsilon {epsilon}, whose sum is not positive and finite; check the BatchNorm's statistics"
+    )]
+    BadVariance {
+        /// The layer being folded.
+        layer: String,
+        /// The output channel.
+        channel: usize,
+        /// Its running variance.
+        variance: f64,
+        /// The BatchNorm's epsilon.
+        epsilon: f64,
+    },
+}
+
+/// Factorizing a Linear layer by truncated SVD failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FactorizeError {
+    /// The rank asked for exceeds what a matrix of this shape has.
+    #[error(
+        "cannot factorize `{layer}` ({outputs}×{inputs}) at rank {rank}: the rank is at most \
+         min(inputs, outputs) = {max}; lower the rank or the kept share"
+    )]
+    RankTooLarge {
+        /// The layer.
+        layer: String,
+        /// The rank asked for.
+        rank: usize,
+        /// Inputs of the layer.
+        inputs: usize,
+        /// Outputs of the layer.
+        outputs: usize,
+        /// min(inputs, outputs).
+        max: usize,
+    },
+    /// A rank of zero would cut every connection.
+    #[error("cannot factorize `{layer}` at rank 0: the middle width must be at least 1")]
+    ZeroRank {
+        /// The layer.
+        layer: String,
+    },
+    /// The rank a fixed or ratio rule chose does not fit the new layers' middle width.
+    #[error(
+        "cannot factorize `{layer}`: rank {rank} exceeds the middle width {capacity} of the \
+         new layers; give a middle width of at least {rank} or remove a larger share"
+    )]
+    BeyondCapacity {
+        /// The layer.
+        layer: String,
+        /// The rank the rule chose.
+        rank: usize,
+        /// The middle width of the new layers.
+        capacity: usize,
+    },
+    /// The weight slice does not hold outputs × inputs values.
+    #[error(
+        "cannot factorize `{layer}`: its weight has {got} values, expected {outputs}×{inputs} = {expected}"
+    )]
+    Length {
+        /// The layer.
+        layer: String,
+        /// outputs × inputs.
+        expected: usize,
+        /// Values given.
+        got: usize,
+        /// Outputs (rows).
+        outputs: usize,
+        /// Inputs (columns).
+        inputs: usize,
+    },
+    /// A weight is NaN or infinite; an SVD of it means nothing.
+    #[error(
+        "cannot factorize `{layer}`: weight[{row}][{column}] is {value}; the layer diverged, \
+         retrain or reload it first"
+    )]
+    NonFinite {
+        /// The layer.
+        layer: String,
+        /// Output row of the bad value.
+        row: usize,
+        /// Input column of the bad value.
+        column: usize,
+        /// The value.
+        value: f32,
+    },
+    /// The SVD did not converge.
+    #[error("the SVD of `{layer}` did not converge ({reason}); check its weights for extreme values")]
+    Svd {
+        /// The layer.
+        layer: String,
+        /// What the linear-algebra crate reported.
+        reason: String,
+    },
+}
+
+/// Selecting kept filters or building a prune plan failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PruneError {
+    /// The number of kept indices does not match the new width of the layer.
+    #[error(
+        "`{layer}` keeps {got} indices but its pruned type has width {expected}; the plan and the \
+         compressed type disagree: rebuild after changing the plan"
+    )]
+    KeptCount {
+        /// The layer.
+        layer: String,
+        /// The new width of the static type.
+        expected: usize,
+        /// Indices given.
+        got: usize,
+    },
+    /// Kept indices must be strictly increasing, so every coupled layer keeps the same order.
+    #[error(
+        "`{layer}`: kept indices must be sorted and unique, but position {position} holds {index} \
+         after {previous}"
+    )]
+    NotIncreasing {
+        /// The layer.
+        layer: String,
+        /// Position in the kept list.
+        position: usize,
+        /// The index before it.
+        previous: usize,
+        /// The offending index.
+        index: usize,
+    },
+    /// A kept index past the layer's original width.
+    #[error("`{layer}`: kept index {index} is out of range for width {width} (valid: 0..{width})")]
+    OutOfRange {
+        /// The layer.
+        layer: String,
+        /// The offending index.
+        index: usize,
+        /// The original width.
+        width: usize,
+    },
+    /// A layer would keep no channel at all.
+    #[error("`{layer}` would keep no channel; every layer must keep at least one")]
+    NothingKept {
+        /// The layer.
+        layer: String,
+    },
+    /// A slice whose length does not fit the layout it was described with.
+    #[error("`{layer}`: {what} has {got} values, expected {expected}")]
+    Length {
+        /// The layer.
+        layer: String,
+        /// What the slice holds ("weight", "bias", ...).
+        what: &'static str,
+        /// Values expected.
+        expected: usize,
+        /// Values given.
+        got: usize,
+    },
+    /// The Linear after a Flatten has inputs that are not channels × (H×W).
+    #[error(
+        "`{layer}`: {inputs} inputs cannot be grouped by {group_len} (H×W) per channel; the Linear after \
+         a Flatten must have channels × H × W inputs"
+    )]
+    Grouping {
+        /// The Linear.
+        layer: String,
+        /// Its number of inputs.
+        inputs: usize,
+        /// H×W.
+        group_len: usize,
+    },
+    /// A plan names a layer the model does not have.
+    #[error("the prune plan names `{layer}`, which is not a prunable layer of the model; valid names: {}", valid.join(", "))]
+    UnknownLayer {
+        /// The name in the plan.
+        layer: String,
+        /// The model's prunable layers.
+        valid: Vec<String>,
+    },
+    /// A plan and a model disagree on a layer's original width.
+    #[error(
+        "the prune plan was made for `{layer}` of width {plan_width}, but the model's `{layer}` has width \
+         {model_width}; make the plan again from this model"
+    )]
+    WidthMismatch {
+        /// The layer.
+        layer: String,
+        /// Width recorded in the plan.
+        plan_width: usize,
+        /// Width of the model's layer.
+        model_width: usize,
+    },
+    /// A width of zero (in a plan or a model description).
+    #[error("`{layer}` has width 0; a prunable layer has at least one output channel")]
+    ZeroWidth {
+        /// The layer.
+        layer: String,
+    },
+    /// The same layer twice in a plan or a list of layers.
+    #[error("`{layer}` appears twice; give each layer once")]
+    DuplicateLayer {
+        /// The layer.
+        layer: String,
+    },
+    /// A score that is NaN or infinite.
+    #[error("`{layer}`: filter {filter} has weights that are not finite; the model diverged, retrain or reload it")]
+    NonFiniteScore {
+        /// The layer.
+        layer: String,
+        /// The filter.
+        filter: usize,
+    },
+    /// A plan file of another format or version.
+    #[error("`{path}` is a prune plan of format `{format}` version {version}; this build reads `{expected_format}` version {expected_version}")]
+    PlanVersion {
+        /// The file.
+        path: PathBuf,
+        /// Format found.
+        format: String,
+        /// Version found.
+        version: u32,
+        /// Format this build reads.
+        expected_format: &'static str,
+        /// Version this build reads.
+        expected_version: u32,
+    },
+    /// Reading or writing a plan file failed.
+    #[error("could not {action} the prune plan `{path}`: {source}")]
+    Io {
+        /// "read" or "write".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A plan file that is not valid plan JSON.
+    #[error("`{path}` is not a prune plan written by PrunePlan::save: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// A plan in a file holds inconsistent entries.
+    #[error("the prune plan `{path}` is inconsistent: {source}")]
+    InvalidPlan {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        source: Box<PruneError>,
+    },
+}
+
+/// Any error of the structural passes (fold, factorize, prune).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StructError {
+    /// See [`FoldError`].
+    #[error(transparent)]
+    Fold(#[from] FoldError),
+    /// See [`FactorizeError`].
+    #[error(transparent)]
+    Factorize(#[from] FactorizeError),
+    /// See [`PruneError`].
+    #[error(transparent)]
+    Prune(#[from] PruneError),
+}
+
+impl From<FoldError> for crate::Error {
+    fn from(e: FoldError) -> Self {
+        StructError::from(e).into()
+    }
+}
+
+impl From<FactorizeError> for crate::Error {
+    fn from(e: FactorizeError) -> Self {
+        StructError::from(e).into()
+    }
+}
+
+impl From<PruneError> for crate::Error {
+    fn from(e: PruneError) -> Self {
+        StructError::from(e).into()
+    }
+}

@@ -1,0 +1,462 @@
+//! Factorization of a Linear layer by truncated SVD: `Linear<I, O>` becomes `UnbiasedLinear<I, K>`
+//! followed by `Linear<K, O>`.
+//!
+//! With `W = U·S·Vᵀ` (singular values `σ₁ ≥ σ₂ ≥ …`) and the first `K` of them kept,
+//! `W ≈ U_K · (S_K·V_Kᵀ)`. The singular values go to the **first** new layer (as fasterai does):
+//!
+//! - first layer, `UnbiasedLinear<I, K>`: weight `(K × I) = S_K·V_Kᵀ`, no bias;
+//! - second layer, `Linear<K, O>`: weight `(O × K) = U_K`, the original bias.
+//!
+//! The second weight has orthonormal columns, so all the scale sits in the first one. By the
+//! Eckart–Young theorem the Frobenius error is `‖W − U_K S_K V_Kᵀ‖ = √(Σ_{k>K} σ_k²)`, the smallest
+//! any rank-`K` product can reach. The SVD runs in `f64` (crate `faer`) and the factors are
+//! rounded once to `f32`.
+//!
+//! ## Choosing K
+//! - [`RankRule::Removed`]: `K = max(1, ⌊(1 − removed)·min(I, O)⌋)` ([`rank_for_removed`]), so
+//!   `Linear<3136, 256>` at 50% becomes rank 128. The compress! macro computes this at compile
+//!   time, so the new type is known.
+//! - [`RankRule::Energy`]: the smallest `K` whose cumulative energy `Σ_{k≤K} σ_k² / Σ σ²` reaches
+//!   the threshold ([`rank_for_energy`]). This depends on trained weights, yet the new type must be
+//!   fixed when the program compiles, so the type carries a **compile-time maximum rank** (the
+//!   capacity): the rule picks `K ≤ capacity`, the first `K` rows of the first weight and columns
+//!   of the second hold the factors, and the remaining `capacity − K` rows/columns are zero. The
+//!   layer computes exactly the rank-`K` product (zeros add nothing); [`FactorizeReport`] says the
+//!   rank used, whether the capacity capped it, and the energy kept. To shed the zero rows, run a
+//!   prune step on the middle width or compile again with the reported rank.
+//! - [`RankRule::Fixed`]: a given `K`.
+//!
+//! ```
+//! use fasterai_runtime::compress::factorize::factorize_linear;
+//! use fasterai_runtime::nn::Linear;
+//! use fasterai_runtime::dfdx::prelude::*;
+//! let dev: Cpu = Default::default();
+//! let fc: Linear<32, 16> = BuildModule::build(&dev);
+//! let (first, second) = factorize_linear::<32, 16, 8>("fc1", &fc)?;
+//! let x = dev.sample_normal::<Rank2<4, 32>>();
+//! let y = second.forward(first.forward(x)); // (4, 16), like fc
+//! assert_eq!(y.shape().1, Const::<16>);
+//! # Ok::<(), fasterai_runtime::compress::FactorizeError>(())
+//! ```
+
+use dfdx::prelude::{Const, Cpu, Rank2, Tensor, TensorFromVec};
+use faer::Mat;
+
+use super::FactorizeError;
+use crate::nn::{Linear, UnbiasedLinear};
+use crate::units::{Energy, Ratio};
+
+/// How the kept rank `K` is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RankRule {
+    /// Discard this share of the rank: `K = max(1, ⌊(1 − removed)·min(I, O)⌋)`.
+    Removed(Ratio),
+    /// Keep the smallest `K` whose singular values hold this share of the energy `Σσ²`, capped by
+    /// the capacity (the compile-time maximum rank).
+    Energy(Energy),
+    /// Exactly this rank.
+    Fixed(usize),
+}
+
+/// The rank kept when `removed` of a `outputs × inputs` matrix's rank is discarded:
+/// `max(1, ⌊(1 − removed)·min(inputs, outputs)⌋)`, with the product rounded to the nearest
+/// integer first when it lies within 1e-9 of it (so 70% of 10 is 7, not 6).
+///
+/// ```
+/// use fasterai_runtime::compress::factorize::rank_for_removed;
+/// use fasterai_runtime::units::Ratio;
+/// assert_eq!(rank_for_removed(Ratio::from_percent(50.0).unwrap(), 3136, 256), 128);
+/// assert_eq!(rank_for_removed(Ratio::from_percent(30.0).unwrap(), 10, 20), 7);
+/// assert_eq!(rank_for_removed(Ratio::FULL, 10, 20), 1);
+/// ```
+pub fn rank_for_removed(removed: Ratio, inputs: usize, outputs: usize) -> usize {
+    let full = inputs.min(outputs) as f64;
+    let kept = (1.0 - removed.fraction()) * full;
+    let rounded = kept.round();
+    let kept = if (kept - rounded).abs() < 1e-9 { rounded } else { kept.floor() };
+    (kept as usize).max(1)
+}
+
+/// The smallest rank `K ≥ 1` whose first `K` singular values (sorted in decreasing order) hold at
+/// least `energy` of `Σσ²`. A zero matrix gives 1.
+///
+/// ```
+/// use fasterai_runtime::compress::factorize::rank_for_energy;
+/// use fasterai_runtime::units::Energy;
+/// // Energies 16, 4, 0.25: the first holds 79%, the first two 98.8%.
+/// let s = [4.0, 2.0, 0.5];
+/// assert_eq!(rank_for_energy(&s, Energy::from_percent(75.0).unwrap()), 1);
+/// assert_eq!(rank_for_energy(&s, Energy::from_percent(90.0).unwrap()), 2);
+/// assert_eq!(rank_for_energy(&s, Energy::FULL), 3);
+/// ```
+pub fn rank_for_energy(singular_values: &[f64], energy: Energy) -> usize {
+    let total: f64 = singular_values.iter().map(|s| s * s).sum();
+    if total <= 0.0 {
+        return 1;
+    }
+    let target = energy.fraction() * total;
+    let mut cumulative = 0.0;
+    for (k, s) in singular_values.iter().enumerate() {
+        cumulative += s * s;
+        if cumulative >= target {
+            return k + 1;
+        }
+    }
+    singular_values.len().max(1)
+}
+
+/// What a factorization kept and what it cost.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FactorizeReport {
+    /// The layer.
+    pub layer: String,
+    /// Inputs `I` of the original layer.
+    pub inputs: usize,
+    /// Outputs `O` of the original layer.
+    pub outputs: usize,
+    /// The rank the rule chose (rows of the first weight that are not zero-filled).
+    pub rank: usize,
+    /// The middle width of the new layers (the compile-time maximum rank); `capacity − rank` rows
+    /// and columns are zero.
+    pub capacity: usize,
+    /// True when the energy rule wanted more than `capacity` and was cut to it.
+    pub capped: bool,
+    /// Share of `Σσ²` the kept singular values hold, in `[0, 1]`.
+    pub energy_kept: f64,
+    /// `√(Σ discarded σ²)`: the Frobenius norm of `W − first·second`, before rounding to `f32`.
+    pub frobenius_error: f64,
+    /// `frobenius_error / ‖W‖_F` (0 for a zero matrix).
+    pub relative_error: f64,
+}
+
+/// The two factors of a weight, as flat row-major `f32` vectors, and the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Factorization {
+    /// Weight of the first layer, `capacity × inputs`: `S_K·V_Kᵀ`, zero-filled below row `rank`.
+    pub first: Vec<f32>,
+    /// Weight of the second layer, `outputs × capacity`: `U_K`, zero-filled right of column `rank`.
+    pub second: Vec<f32>,
+    /// What was kept.
+    pub report: FactorizeReport,
+}
+
+/// The singular values of the row-major `outputs × inputs` matrix `weight`, largest first.
+///
+/// ```
+/// use fasterai_runtime::compress::factorize::singular_values;
+/// let s = singular_values("fc", &[3.0, 0.0, 0.0, -2.0], 2, 2).unwrap();
+/// assert!((s[0] - 3.0).abs() < 1e-12 && (s[1] - 2.0).abs() < 1e-12);
+/// ```
+pub fn singular_values(
+    layer: &str,
+    weight: &[f32],
+    outputs: usize,
+    inputs: usize,
+) -> Result<Vec<f64>, FactorizeError> {
+    let matrix = to_matrix(layer, weight, outputs, inputs)?;
+    matrix
+        .singular_values()
+        .map_err(|e| FactorizeError::Svd { layer: layer.to_string(), reason: format!("{e:?}") })
+}
+
+/// Factorizes the row-major `outputs × inputs` matrix `weight` into a `capacity × inputs` first
+/// factor and an `outputs × capacity` second factor, keeping the rank `rule` chooses.
+///
+/// Errors if `capacity` is 0 or above `min(inputs, outputs)`, if a [`RankRule::Fixed`] or
+/// [`RankRule::Removed`] rank exceeds `capacity` (an [`RankRule::Energy`] rank is capped and
+/// reported instead), or if the weights are not finite.
+///
+/// ```
+/// use fasterai_runtime::compress::factorize::{factorize, RankRule};
+/// use fasterai_runtime::units::Energy;
+/// // A rank-one 2×3 matrix: all its energy sits in one singular value.
+/// let w = [1.0, 2.0, 3.0, 2.0, 4.0, 6.0];
+/// let f = factorize("fc", &w, 2, 3, RankRule::Energy(Energy::from_percent(99.0).unwrap()), 2).unwrap();
+/// assert_eq!((f.report.rank, f.report.capacity), (1, 2));
+/// assert!(f.report.frobenius_error < 1e-6);
+/// assert_eq!(&f.first[3..], &[0.0, 0.0, 0.0]); // second row of the first factor: zero-filled
+/// ```
+pub fn factorize(
+    layer: &str,
+    weight: &[f32],
+    outputs: usize,
+    inputs: usize,
+    rule: RankRule,
+    capacity: usize,
+) -> Result<Factorization, FactorizeError> {
+    check_rank(layer, capacity, inputs, outputs)?;
+    let matrix = to_matrix(layer, weight, outputs, inputs)?;
+    let svd = matrix
+        .thin_svd()
+        .map_err(|e| FactorizeError::Svd { layer: layer.to_string(), reason: format!("{e:?}") })?;
+    let sigma: Vec<f64> = svd.S().column_vector().iter().copied().collect();
+
+    let (rank, capped) = match rule {
+        RankRule::Energy(energy) => {
+            let wanted = rank_for_energy(&sigma, energy);
+            (wanted.min(capacity), wanted > capacity)
+        }
+        RankRule::Removed(removed) => (rank_for_removed(removed, inputs, outputs), false),
+        RankRule::Fixed(rank) => (rank, false),
+    };
+    check_rank(layer, rank, inputs, outputs)?;
+    if rank > capacity {
+        return Err(FactorizeError::BeyondCapacity { layer: layer.to_string(), rank, capacity });
+    }
+
+    let (u, v) = (svd.U(), svd.V());
+    let mut first = vec![0.0f32; capacity * inputs];
+    for k in 0..rank {
+        for i in 0..inputs {
+            first[k * inputs + i] = (sigma[k] * v[(i, k)]) as f32;
+        }
+    }
+    let mut second = vec![0.0f32; outputs * capacity];
+    for o in 0..outputs {
+        for k in 0..rank {
+            second[o * capacity + k] = u[(o, k)] as f32;
+        }
+    }
+
+    let total: f64 = sigma.iter().map(|s| s * s).sum();
+    let discarded: f64 = sigma[rank..].iter().map(|s| s * s).sum();
+    let report = FactorizeReport {
+        layer: layer.to_string(),
+        inputs,
+        outputs,
+        rank,
+        capacity,
+        capped,
+        energy_kept: if total > 0.0 { (total - discarded) / total } else { 1.0 },
+        frobenius_error: discarded.sqrt(),
+        relative_error: if total > 0.0 { (discarded / total).sqrt() } else { 0.0 },
+    };
+    Ok(Factorization { first, second, report })
+}
+
+/// Factorizes a Linear weight `(O × I)` into the weights of `UnbiasedLinear<I, K>` (`K × I`) and
+/// `Linear<K, O>` (`O × K`), with `K` the capacity (see the module docs for the rules).
+#[allow(clippy::type_complexity)]
+pub fn factorize_weight<const I: usize, const O: usize, const K: usize>(
+    layer: &str,
+    weight: &Tensor<Rank2<O, I>, f32, Cpu>,
+    rule: RankRule,
+) -> Result<(Tensor<Rank2<K, I>, f32, Cpu>, Tensor<Rank2<O, K>, f32, Cpu>, FactorizeReport), FactorizeError> {
+    let f = factorize(layer, &weight.as_vec(), O, I, rule, K)?;
+    let dev = weight.device();
+    Ok((
+        dev.tensor_from_vec(f.first, (Const::<K>, Const::<I>)),
+        dev.tensor_from_vec(f.second, (Const::<O>, Const::<K>)),
+        f.report,
+    ))
+}
+
+/// Replaces `Linear<I, O>` by `UnbiasedLinear<I, K>` then `Linear<K, O>` (which keeps the original
+/// bias), keeping exactly rank `K`. Errors if `K` is 0 or above `min(I, O)`.
+///
+/// See the module docs for an example.
+pub fn factorize_linear<const I: usize, const O: usize, const K: usize>(
+    layer: &str,
+    linear: &Linear<I, O>,
+) -> Result<(UnbiasedLinear<I, K>, Linear<K, O>), FactorizeError> {
+    factorize_linear_with::<I, O, K>(layer, linear, RankRule::Fixed(K)).map(|(a, b, _)| (a, b))
+}
+
+/// Like [`factorize_linear`] with any [`RankRule`]; `K` is the capacity (the compile-time
+/// maximum rank), and the report says which rank was used.
+///
+/// ```
+/// use fasterai_runtime::compress::factorize::{factorize_linear_with, RankRule};
+/// use fasterai_runtime::nn::Linear;
+/// use fasterai_runtime::units::Energy;
+/// use fasterai_runtime::dfdx::prelude::*;
+/// let dev: Cpu = Default::default();
+/// let fc: Linear<64, 32> = BuildModule::build(&dev);
+/// let rule = RankRule::Energy(Energy::from_percent(90.0).unwrap());
+/// let (_first, _second, report) = factorize_linear_with::<64, 32, 16>("fc1", &fc, rule)?;
+/// assert!(report.rank <= 16);
+/// assert!(report.capped || report.energy_kept >= 0.9);
+/// # Ok::<(), fasterai_runtime::compress::FactorizeError>(())
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn factorize_linear_with<const I: usize, const O: usize, const K: usize>(
+    layer: &str,
+    linear: &Linear<I, O>,
+    rule: RankRule,
+) -> Result<(UnbiasedLinear<I, K>, Linear<K, O>, FactorizeReport), FactorizeError> {
+    let (first, second, report) = factorize_weight::<I, O, K>(layer, &linear.weight, rule)?;
+    Ok((UnbiasedLinear { weight: first }, Linear { weight: second, bias: linear.bias.clone() }, report))
+}
+
+fn check_rank(layer: &str, rank: usize, inputs: usize, outputs: usize) -> Result<(), FactorizeError> {
+    let max = inputs.min(outputs);
+    if rank == 0 {
+        Err(FactorizeError::ZeroRank { layer: layer.to_string() })
+    } else if rank > max {
+        Err(FactorizeError::RankTooLarge { layer: layer.to_string(), rank, inputs, outputs, max })
+    } else {
+        Ok(())
+    }
+}
+
+fn to_matrix(layer: &str, weight: &[f32], outputs: usize, inputs: usize) -> Result<Mat<f64>, FactorizeError> {
+    if weight.len() != outputs * inputs || weight.is_empty() {
+        return Err(FactorizeError::Length {
+            layer: layer.to_string(),
+            expected: outputs * inputs,
+            got: weight.len(),
+            outputs,
+            inputs,
+        });
+    }
+    if let Some(k) = weight.iter().position(|w| !w.is_finite()) {
+        return Err(FactorizeError::NonFinite {
+            layer: layer.to_string(),
+            row: k / inputs,
+            column: k % inputs,
+            value: weight[k],
+        });
+    }
+    Ok(Mat::from_fn(outputs, inputs, |o, i| f64::from(weight[o * inputs + i])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compress::test_support::random_vec;
+    use crate::nn::Linear;
+    use dfdx::prelude::*;
+    use rand::{rngs::SmallRng, SeedableRng};
+
+    /// `‖W − first·second‖_F` computed in f64 from the f32 factors.
+    fn reconstruction_error(w: &[f32], f: &Factorization, outputs: usize, inputs: usize) -> f64 {
+        let k = f.report.capacity;
+        let mut sum = 0.0;
+        for o in 0..outputs {
+            for i in 0..inputs {
+                let approx: f64 =
+                    (0..k).map(|r| f64::from(f.second[o * k + r]) * f64::from(f.first[r * inputs + i])).sum();
+                sum += (f64::from(w[o * inputs + i]) - approx).powi(2);
+            }
+        }
+        sum.sqrt()
+    }
+
+    #[test]
+    fn frobenius_error_equals_the_discarded_singular_values() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        for (outputs, inputs, rank) in [(20, 30, 7), (30, 20, 12), (16, 16, 1), (9, 40, 8)] {
+            let w = random_vec(&mut rng, outputs * inputs, 1.0);
+            let sigma = singular_values("fc", &w, outputs, inputs).unwrap();
+            let discarded = sigma[rank..].iter().map(|s| s * s).sum::<f64>().sqrt();
+            let f = factorize("fc", &w, outputs, inputs, RankRule::Fixed(rank), rank).unwrap();
+            let measured = reconstruction_error(&w, &f, outputs, inputs);
+            assert!(
+                ((measured - discarded) / discarded).abs() < 1e-4,
+                "{outputs}×{inputs} rank {rank}: {measured} vs {discarded}"
+            );
+            assert!((f.report.frobenius_error - discarded).abs() <= 1e-12 * discarded.max(1.0));
+            // Σσ² is ‖W‖²: an independent check of the singular values themselves.
+            let norm2: f64 = w.iter().map(|&x| f64::from(x).powi(2)).sum();
+            let energy: f64 = sigma.iter().map(|s| s * s).sum();
+            assert!(((norm2 - energy) / norm2).abs() < 1e-10);
+        }
+    }
+
+    #[test]
+    fn full_rank_reconstructs_the_weight() {
+        let mut rng = SmallRng::seed_from_u64(4);
+        let w = random_vec(&mut rng, 12 * 7, 1.0);
+        let f = factorize("fc", &w, 12, 7, RankRule::Fixed(7), 7).unwrap();
+        assert!(reconstruction_error(&w, &f, 12, 7) < 1e-5);
+        assert_eq!(f.report.energy_kept, 1.0);
+    }
+
+    #[test]
+    fn rank_rule_examples() {
+        let r = |p: f64| Ratio::from_percent(p).unwrap();
+        let cases = [
+            // (removed %, inputs, outputs, rank, why)
+            (50.0, 3136, 256, 128, "SmallVgg fc1 at 50%"),
+            (50.0, 256, 3136, 128, "min(I, O) whatever the orientation"),
+            (0.0, 10, 4, 4, "nothing removed keeps the full rank"),
+            (100.0, 10, 4, 1, "at least one"),
+            (99.0, 10, 40, 1, "floor(0.1) = 0 becomes 1"),
+            (30.0, 10, 10, 7, "0.7·10 is 7 despite binary rounding"),
+            (25.0, 7, 9, 5, "floor(5.25)"),
+        ];
+        for (p, inputs, outputs, expected, why) in cases {
+            assert_eq!(rank_for_removed(r(p), inputs, outputs), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn energy_rule_picks_the_smallest_sufficient_rank_and_caps_it() {
+        let e = |p: f64| Energy::from_percent(p).unwrap();
+        let sigma = [3.0, 2.0, 1.0, 1.0]; // energies 9, 4, 1, 1 of 15
+        assert_eq!(rank_for_energy(&sigma, e(60.0)), 1); // 9/15 = 60% exactly
+        assert_eq!(rank_for_energy(&sigma, e(61.0)), 2);
+        assert_eq!(rank_for_energy(&sigma, e(90.0)), 3); // 14/15
+        assert_eq!(rank_for_energy(&sigma, e(100.0)), 4);
+        assert_eq!(rank_for_energy(&sigma, Energy::ZERO), 1);
+        assert_eq!(rank_for_energy(&[0.0, 0.0], e(50.0)), 1);
+
+        // diag(3, 2, 1, 1) as a 4×4 weight: the rule wants 3, capacity 2 caps it and says so.
+        let mut w = vec![0.0f32; 16];
+        for (k, s) in sigma.iter().enumerate() {
+            w[k * 4 + k] = *s as f32;
+        }
+        let f = factorize("fc", &w, 4, 4, RankRule::Energy(e(90.0)), 2).unwrap();
+        assert_eq!((f.report.rank, f.report.capped), (2, true));
+        assert!((f.report.energy_kept - 13.0 / 15.0).abs() < 1e-12);
+        let f = factorize("fc", &w, 4, 4, RankRule::Energy(e(90.0)), 4).unwrap();
+        assert_eq!((f.report.rank, f.report.capped), (3, false));
+        // The unused fourth row and column are zero, and the product is the rank-3 truncation.
+        assert!(f.first[12..].iter().all(|&x| x == 0.0));
+        assert!((0..4).all(|o| f.second[o * 4 + 3] == 0.0));
+        assert!((reconstruction_error(&w, &f, 4, 4) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn typed_wrapper_keeps_the_bias_and_approximates_the_layer() {
+        let dev: Cpu = Default::default();
+        let fc: Linear<24, 10> = BuildModule::build(&dev);
+        let x: Tensor<Rank2<5, 24>, f32, Cpu> = dev.sample_normal();
+        let (first, second) = factorize_linear::<24, 10, 10>("fc", &fc).unwrap();
+        assert_eq!(second.bias.as_vec(), fc.bias.as_vec());
+        let exact = fc.forward(x.clone()).as_vec();
+        let full = second.forward(first.forward(x.clone())).as_vec();
+        let worst = exact.iter().zip(&full).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "full rank differs by {worst}");
+
+        let (first, second, report) =
+            factorize_linear_with::<24, 10, 4>("fc", &fc, RankRule::Fixed(4)).unwrap();
+        assert_eq!(report.rank, 4);
+        // The layer pair computes x·(first·second)ᵀ + b, the rank-4 truncation of the weight.
+        let f = factorize("fc", &fc.weight.as_vec(), 10, 24, RankRule::Fixed(4), 4).unwrap();
+        assert_eq!(first.weight.as_vec(), f.first);
+        assert_eq!(second.weight.as_vec(), f.second);
+    }
+
+    #[test]
+    fn every_error_names_the_layer_and_the_values() {
+        let dev: Cpu = Default::default();
+        let fc: Linear<6, 4> = BuildModule::build(&dev);
+        let w = vec![1.0f32; 24];
+        let mut bad = w.clone();
+        bad[7] = f32::NAN;
+        let cases: Vec<(FactorizeError, &str)> = vec![
+            (factorize_linear::<6, 4, 5>("fc9", &fc).unwrap_err(), "at most min(inputs, outputs) = 4"),
+            (factorize_linear::<6, 4, 0>("fc9", &fc).unwrap_err(), "rank 0"),
+            (factorize("fc9", &w, 4, 6, RankRule::Fixed(3), 2).unwrap_err(), "rank 3 exceeds"),
+            (factorize("fc9", &w, 4, 6, RankRule::Removed(Ratio::ZERO), 2).unwrap_err(), "rank 4 exceeds"),
+            (factorize("fc9", &w[..23], 4, 6, RankRule::Fixed(1), 1).unwrap_err(), "23 values"),
+            (factorize("fc9", &bad, 4, 6, RankRule::Fixed(1), 1).unwrap_err(), "weight[1][1] is NaN"),
+            (singular_values("fc9", &[], 0, 3).unwrap_err(), "0 values"),
+        ];
+        for (error, needle) in cases {
+            let message = error.to_string();
+            assert!(message.contains("`fc9`") && message.contains(needle), "{message} (wanted {needle})");
+        }
+    }
+}
