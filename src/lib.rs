@@ -7,6 +7,8 @@
 #![warn(missing_docs)]
 
 pub use fasterai_runtime::*;
+/// `#[derive(Compressible)]`: shapes computed and checked at compile time (see the README).
+pub use fasterai_macros::Compressible;
 
 /// Everything a user needs in scope.
 pub mod prelude {
