@@ -7,17 +7,18 @@
 //! cargo run --release --example walkthrough -- --dataset fashion-mnist --data data/fashion-mnist
 //! ```
 //!
-//! `--help` lists every flag. Exit codes: 0 done, 2 bad flag or missing data, 1 anything else.
+//! `--help` lists every flag. Exit codes: 0 done, 2 bad flag or missing data (or a subset larger than the set), 1 anything else.
 
+mod args;
 mod models;
 mod stages;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use fasterai::data::DataError;
 use fasterai::prelude::{Cpu, DeviceBuildExt};
 use models::{DigitsCnn, DigitsInput, Mnist28Input, SmallVgg};
+use args::{parse_args, UsageError, USAGE};
 use stages::{DatasetChoice, Settings};
 
 // mimalloc instead of glibc's malloc: glibc hands every large activation buffer (above its mmap
@@ -25,23 +26,6 @@ use stages::{DatasetChoice, Settings};
 // mimalloc keeps freed memory in the process.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-const USAGE: &str = "\
-Usage: cargo run --release --example walkthrough -- [FLAGS]
-
-  --dataset NAME      digits (default, embedded), mnist or fashion-mnist
-  --data DIR          IDX directory of mnist / fashion-mnist (default data/mnist, data/fashion-mnist;
-                      fill it with scripts/fetch-data.sh)
-  --epochs N          epochs of one-cycle training (default 8 for digits, 3 for the 28×28 sets)
-  --train-subset N    train on N randomly drawn training images
-  --batch-size N      images per batch (default 64)
-  --seed N            seed of weights, split and shuffling (default 42)
-  --out DIR           where report.json goes (default target/walkthrough)
-  --help              this text";
-
-/// A command line the walkthrough cannot run; the message says what to change.
-#[derive(Debug)]
-struct UsageError(String);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,8 +42,8 @@ fn main() -> ExitCode {
     };
     match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(fasterai::Error::Data(e @ (DataError::MissingDir { .. } | DataError::MissingFile { .. }))) => {
-            eprintln!("error: {e}\n(run scripts/fetch-data.sh from the repository root, then pass --data DIR)");
+        Err(fasterai::Error::Data(e @ (DataError::MissingDir { .. } | DataError::MissingFile { .. } | DataError::BadSubset { .. }))) => {
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
         Err(e) => {
@@ -86,12 +70,12 @@ fn run(settings: &Settings) -> fasterai::Result<()> {
     let baseline = &outcome.report.rows()[0];
     println!(
         "\n{} epochs ({:.1} s) took validation accuracy from {:.1}% to {:.1}%; the {}-parameter model weighs {} \
-         on disk and answers in {} ms. Figures saved in {}.",
+         on disk and answers in {}. Figures saved in {}.",
         outcome.history.epochs.len(),
         outcome.train_time.as_secs_f64(),
         outcome.untrained.accuracy.as_percent(),
         baseline.accuracy.as_percent(),
-        baseline.params,
+        stages::thousands(baseline.params as u64),
         baseline.size,
         baseline.latency_p50,
         outcome.report_path.display()
@@ -113,51 +97,4 @@ fn introduce(settings: &Settings) {
         DatasetChoice::Mnist | DatasetChoice::FashionMnist => "SmallVgg (four convolutions) on 28×28 images",
     };
     println!("This run: {model}, {} epochs. These figures become the baseline every compression step is compared with.\n", settings.epochs);
-}
-
-fn parse_args(args: &[String]) -> Result<Settings, UsageError> {
-    // The dataset decides the defaults, so read it first.
-    let mut dataset = DatasetChoice::Digits;
-    let mut pairs = Vec::new();
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        let value =
-            rest.next().ok_or_else(|| UsageError(format!("`{flag}` needs a value")))?;
-        if flag == "--dataset" {
-            dataset = DatasetChoice::from_name(value).ok_or_else(|| {
-                let names: Vec<&str> = DatasetChoice::ALL.iter().map(|(n, _)| *n).collect();
-                UsageError(format!("unknown dataset `{value}`; choose one of {}", names.join(", ")))
-            })?;
-        } else {
-            pairs.push((flag.as_str(), value.as_str()));
-        }
-    }
-    let mut settings = Settings::defaults(dataset);
-    for (flag, value) in pairs {
-        match flag {
-            "--data" => settings.data_dir = Some(PathBuf::from(value)),
-            "--epochs" => settings.epochs = positive(flag, value)?,
-            "--train-subset" => settings.train_subset = Some(positive(flag, value)?),
-            "--batch-size" => settings.batch_size = positive(flag, value)?,
-            "--seed" => {
-                settings.seed = value
-                    .parse()
-                    .map_err(|_| UsageError(format!("`--seed` takes a whole number, got `{value}`")))?
-            }
-            "--out" => settings.out_dir = PathBuf::from(value),
-            _ => return Err(UsageError(format!("unknown flag `{flag}`"))),
-        }
-    }
-    if dataset == DatasetChoice::Digits && settings.data_dir.is_some() {
-        return Err(UsageError("`--data` is for mnist and fashion-mnist; digits are embedded".into()));
-    }
-    Ok(settings)
-}
-
-/// `value` as a whole number above zero, or a message naming `flag`.
-fn positive(flag: &str, value: &str) -> Result<usize, UsageError> {
-    match value.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(UsageError(format!("`{flag}` takes a whole number above 0, got `{value}`"))),
-    }
 }

@@ -208,9 +208,10 @@ pub fn save_report(report: &Report, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// What [`run_baseline`] found.
-#[derive(Debug)]
-pub struct Walkthrough {
+/// What [`run_baseline`] found, and the trained model the next stages start from.
+pub struct Walkthrough<M> {
+    /// The trained model.
+    pub model: M,
     /// The model's figures before any training (accuracy near chance).
     pub untrained: ReportRow,
     /// One row per stage, the trained baseline first.
@@ -228,7 +229,7 @@ pub const BASELINE: &str = "baseline";
 
 /// The first part of the walkthrough: measure `model` untrained, train it, measure it again, save
 /// the report. Prints each step in plain words.
-pub fn run_baseline<M, X>(name: &str, model: M, data: impl Into<Arc<DataLoaders>>, settings: &Settings) -> Result<Walkthrough>
+pub fn run_baseline<M, X>(name: &str, model: M, data: impl Into<Arc<DataLoaders>>, settings: &Settings) -> Result<Walkthrough<M>>
 where
     M: Classifier<X, CLASSES> + Compressible + Sync,
     X: BatchInput,
@@ -253,7 +254,7 @@ where
     println!("{report}");
 
     let report_path = save_report(&report, &settings.out_dir)?;
-    Ok(Walkthrough { untrained, report, history, train_time, report_path })
+    Ok(Walkthrough { model: learn.into_model(), untrained, report, history, train_time, report_path })
 }
 
 /// A one-row table for `row`.
@@ -264,7 +265,7 @@ fn one_row(row: &ReportRow) -> Report {
 }
 
 /// `1234567` → `1,234,567`.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
