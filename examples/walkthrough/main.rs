@@ -57,16 +57,23 @@ fn run(settings: &Settings) -> fasterai::Result<()> {
     introduce(settings);
     let data = stages::load_data(settings)?;
     let device = Cpu::seed_from_u64(settings.seed);
-    let outcome = match settings.dataset {
+    match settings.dataset {
         DatasetChoice::Digits => {
             let model = device.build_module::<DigitsCnn, f32>();
-            stages::run_baseline::<_, DigitsInput>("DigitsCnn", model, data, settings)?
+            let outcome = stages::run_baseline::<_, DigitsInput>("DigitsCnn", model, data, settings)?;
+            conclude(&outcome);
         }
         DatasetChoice::Mnist | DatasetChoice::FashionMnist => {
             let model = device.build_module::<SmallVgg, f32>();
-            stages::run_baseline::<_, Mnist28Input>("SmallVgg", model, data, settings)?
+            let outcome = stages::run_baseline::<_, Mnist28Input>("SmallVgg", model, data, settings)?;
+            conclude(&outcome);
         }
-    };
+    }
+    Ok(())
+}
+
+/// What the run found, in one sentence, and what comes next.
+fn conclude<M>(outcome: &stages::Walkthrough<M>) {
     let baseline = &outcome.report.rows()[0];
     println!(
         "\n{} epochs ({:.1} s) took validation accuracy from {:.1}% to {:.1}%; the {}-parameter model weighs {} \
@@ -81,7 +88,6 @@ fn run(settings: &Settings) -> fasterai::Result<()> {
         outcome.report_path.display()
     );
     println!("Next (coming): distill, sparsify, prune, fold, factorize, quantize, accelerate — each measured the same way.");
-    Ok(())
 }
 
 /// What the run is about to do, for someone who has never seen the project.
