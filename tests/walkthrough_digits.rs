@@ -76,6 +76,12 @@ fn one_epoch_on_digits_saves_a_consistent_report() {
 
     assert_eq!(run.report_path, settings.out_dir.join(stages::REPORT_FILE));
     assert_eq!(Report::load_json(&run.report_path).unwrap(), run.report, "the JSON holds the report");
+
+    let weights = stages::save_model(&run.model, BASELINE, &settings.out_dir).unwrap();
+    assert_eq!(std::fs::metadata(&weights).unwrap().len(), baseline.size.0, "size on disk is the saved file's");
+    let mut reloaded = Cpu::default().build_module::<DigitsCnn, f32>();
+    load_weights(&mut reloaded, &weights).unwrap();
+    assert_eq!(num_params(&reloaded), baseline.params);
 }
 
 #[test]

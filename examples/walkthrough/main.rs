@@ -16,7 +16,7 @@ mod stages;
 use std::process::ExitCode;
 
 use fasterai::data::DataError;
-use fasterai::prelude::{Cpu, DeviceBuildExt};
+use fasterai::prelude::{Cpu, DeviceBuildExt, TensorCollection};
 use models::{DigitsCnn, DigitsInput, Mnist28Input, SmallVgg};
 use args::{parse_args, UsageError, USAGE};
 use stages::{DatasetChoice, Settings};
@@ -61,23 +61,27 @@ fn run(settings: &Settings) -> fasterai::Result<()> {
         DatasetChoice::Digits => {
             let model = device.build_module::<DigitsCnn, f32>();
             let outcome = stages::run_baseline::<_, DigitsInput>("DigitsCnn", model, data, settings)?;
-            conclude(&outcome);
+            conclude(&outcome, settings)?;
         }
         DatasetChoice::Mnist | DatasetChoice::FashionMnist => {
             let model = device.build_module::<SmallVgg, f32>();
             let outcome = stages::run_baseline::<_, Mnist28Input>("SmallVgg", model, data, settings)?;
-            conclude(&outcome);
+            conclude(&outcome, settings)?;
         }
     }
     Ok(())
 }
 
 /// What the run found, in one sentence, and what comes next.
-fn conclude<M>(outcome: &stages::Walkthrough<M>) {
+fn conclude<M: TensorCollection<f32, Cpu>>(
+    outcome: &stages::Walkthrough<M>,
+    settings: &Settings,
+) -> fasterai::Result<()> {
     let baseline = &outcome.report.rows()[0];
+    let weights = stages::save_model(&outcome.model, &baseline.stage, &settings.out_dir)?;
     println!(
         "\n{} epochs ({:.1} s) took validation accuracy from {:.1}% to {:.1}%; the {}-parameter model weighs {} \
-         on disk and answers in {}. Figures saved in {}.",
+         on disk and answers in {}.\nReport: {}; weights: {}.",
         outcome.history.epochs.len(),
         outcome.train_time.as_secs_f64(),
         outcome.untrained.accuracy.as_percent(),
@@ -85,9 +89,11 @@ fn conclude<M>(outcome: &stages::Walkthrough<M>) {
         stages::thousands(baseline.params as u64),
         baseline.size,
         baseline.latency_p50,
-        outcome.report_path.display()
+        outcome.report_path.display(),
+        weights.display()
     );
     println!("Next (coming): distill, sparsify, prune, fold, factorize, quantize, accelerate — each measured the same way.");
+    Ok(())
 }
 
 /// What the run is about to do, for someone who has never seen the project.

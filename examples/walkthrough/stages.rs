@@ -208,6 +208,19 @@ pub fn save_report(report: &Report, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Writes `model`'s weights to `dir/<stage>.safetensors` (creating `dir`), the file whose byte size
+/// the report calls "size". Returns the file's path.
+pub fn save_model<M: TensorCollection<f32, Cpu>>(model: &M, stage: &str, dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|source| MeasureError::Io {
+        action: "create the output directory",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(format!("{stage}.safetensors"));
+    save_weights(model, &path)?;
+    Ok(path)
+}
+
 /// What [`run_baseline`] found, and the trained model the next stages start from.
 pub struct Walkthrough<M> {
     /// The trained model.
