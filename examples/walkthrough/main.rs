@@ -80,7 +80,7 @@ fn conclude<M: TensorCollection<f32, Cpu>>(
     let baseline = &outcome.report.rows()[0];
     let weights = stages::save_model(&outcome.model, &baseline.stage, &settings.out_dir)?;
     println!(
-        "\n{} epochs ({:.1} s) took validation accuracy from {:.1}% to {:.1}%; the {}-parameter model weighs {} \
+        "{} epochs ({:.1} s) took validation accuracy from {:.1}% to {:.1}%; the {}-parameter model weighs {} \
          on disk and answers in {}.\nReport: {}; weights: {}.",
         outcome.history.epochs.len(),
         outcome.train_time.as_secs_f64(),
