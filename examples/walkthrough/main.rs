@@ -80,9 +80,9 @@ fn conclude<M: TensorCollection<f32, Cpu>>(
     let baseline = &outcome.report.rows()[0];
     let weights = stages::save_model(&outcome.model, &baseline.stage, &settings.out_dir)?;
     println!(
-        "{} epochs ({:.1} s) took validation accuracy from {:.1}% to {:.1}%; the {}-parameter model weighs {} \
+        "{} ({:.1} s) took validation accuracy from {:.1}% to {:.1}%; the {}-parameter model weighs {} \
          on disk and answers in {}.\nReport: {}; weights: {}.",
-        outcome.history.epochs.len(),
+        stages::epochs(outcome.history.epochs.len()),
         outcome.train_time.as_secs_f64(),
         outcome.untrained.accuracy.as_percent(),
         baseline.accuracy.as_percent(),
@@ -108,5 +108,5 @@ fn introduce(settings: &Settings) {
         DatasetChoice::Digits => "a small CNN (two convolutions) on the 8×8 handwritten digits built into the crate",
         DatasetChoice::Mnist | DatasetChoice::FashionMnist => "SmallVgg (four convolutions) on 28×28 images",
     };
-    println!("This run: {model}, {} epochs. These figures become the baseline every compression step is compared with.\n", settings.epochs);
+    println!("This run: {model}, {}. These figures become the baseline every compression step is compared with.\n", stages::epochs(settings.epochs));
 }

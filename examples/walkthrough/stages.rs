@@ -255,8 +255,9 @@ where
     println!("{}", one_row(&untrained));
 
     println!(
-        "Training for {} epochs with the one-cycle schedule (learning rate warming up to {} then annealing):",
-        settings.epochs, settings.lr_max
+        "Training for {} with the one-cycle schedule (learning rate warming up to {} then annealing):",
+        epochs(settings.epochs),
+        settings.lr_max
     );
     let (history, train_time) = train(&mut learn, settings.epochs, settings.lr_max)?;
     println!("Trained in {:.1} s.\n", train_time.as_secs_f64());
@@ -268,6 +269,11 @@ where
 
     let report_path = save_report(&report, &settings.out_dir)?;
     Ok(Walkthrough { model: learn.into_model(), untrained, report, history, train_time, report_path })
+}
+
+/// `1 epoch`, `3 epochs`.
+pub fn epochs(n: usize) -> String {
+    format!("{n} epoch{}", if n == 1 { "" } else { "s" })
 }
 
 /// A one-row table for `row`.
