@@ -78,7 +78,11 @@ fn one_epoch_on_digits_saves_a_consistent_report() {
     assert_eq!(Report::load_json(&run.report_path).unwrap(), run.report, "the JSON holds the report");
 
     let weights = stages::save_model(&run.model, BASELINE, &settings.out_dir).unwrap();
-    assert_eq!(std::fs::metadata(&weights).unwrap().len(), baseline.size.0, "size on disk is the saved file's");
+    assert_eq!(
+        std::fs::metadata(&weights).unwrap().len(),
+        baseline.size.0,
+        "size on disk is the saved file's"
+    );
     let mut reloaded = Cpu::default().build_module::<DigitsCnn, f32>();
     load_weights(&mut reloaded, &weights).unwrap();
     assert_eq!(num_params(&reloaded), baseline.params);
@@ -89,7 +93,11 @@ fn the_description_lists_every_layer() {
     let text = stages::describe_model::<DigitsCnn>("DigitsCnn");
     assert!(text.contains("38,378 parameters") && text.contains("337,536 multiply-adds"), "{text}");
     for layer in DigitsCnn::LAYERS {
-        assert!(text.lines().any(|l| l.trim_start().starts_with(layer.name)), "{} missing:\n{text}", layer.name);
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(layer.name)),
+            "{} missing:\n{text}",
+            layer.name
+        );
     }
 }
 
@@ -117,12 +125,17 @@ fn flags_set_settings_on_top_of_the_dataset_defaults() {
     assert_eq!(s.data_dir, None);
 
     // --dataset may come after the flags it gives defaults to.
-    let s = parse("--epochs 1 --train-subset 10000 --batch-size 128 --seed 7 --out o --dataset fashion-mnist").unwrap();
+    let s =
+        parse("--epochs 1 --train-subset 10000 --batch-size 128 --seed 7 --out o --dataset fashion-mnist")
+            .unwrap();
     assert_eq!(s.dataset, DatasetChoice::FashionMnist);
     assert_eq!((s.epochs, s.train_subset, s.batch_size, s.seed), (1, Some(10_000), 128, 7));
     assert_eq!(s.out_dir, std::path::PathBuf::from("o"));
     assert_eq!(s.data_dir.as_deref(), Some(std::path::Path::new("data/fashion-mnist")));
-    assert_eq!(parse("--dataset mnist --data d").unwrap().data_dir.as_deref(), Some(std::path::Path::new("d")));
+    assert_eq!(
+        parse("--dataset mnist --data d").unwrap().data_dir.as_deref(),
+        Some(std::path::Path::new("d"))
+    );
 }
 
 #[test]

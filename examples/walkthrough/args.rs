@@ -30,8 +30,7 @@ pub fn parse_args(args: &[String]) -> Result<Settings, UsageError> {
     let mut pairs = Vec::new();
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
-        let value =
-            rest.next().ok_or_else(|| UsageError(format!("`{flag}` needs a value")))?;
+        let value = rest.next().ok_or_else(|| UsageError(format!("`{flag}` needs a value")))?;
         if flag == "--dataset" {
             dataset = DatasetChoice::from_name(value).ok_or_else(|| {
                 let names: Vec<&str> = DatasetChoice::ALL.iter().map(|(n, _)| *n).collect();

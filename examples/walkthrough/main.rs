@@ -15,10 +15,10 @@ mod stages;
 
 use std::process::ExitCode;
 
+use args::{parse_args, UsageError, USAGE};
 use fasterai::data::DataError;
 use fasterai::prelude::{Cpu, DeviceBuildExt, TensorCollection};
 use models::{DigitsCnn, DigitsInput, Mnist28Input, SmallVgg};
-use args::{parse_args, UsageError, USAGE};
 use stages::{DatasetChoice, Settings};
 
 // mimalloc instead of glibc's malloc: glibc hands every large activation buffer (above its mmap
@@ -42,7 +42,9 @@ fn main() -> ExitCode {
     };
     match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(fasterai::Error::Data(e @ (DataError::MissingDir { .. } | DataError::MissingFile { .. } | DataError::BadSubset { .. }))) => {
+        Err(fasterai::Error::Data(
+            e @ (DataError::MissingDir { .. } | DataError::MissingFile { .. } | DataError::BadSubset { .. }),
+        )) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
@@ -105,8 +107,13 @@ fn introduce(settings: &Settings) {
          CPU (median of 100 runs), and how often it is right on images it never trained on."
     );
     let model = match settings.dataset {
-        DatasetChoice::Digits => "a small CNN (two convolutions) on the 8×8 handwritten digits built into the crate",
+        DatasetChoice::Digits => {
+            "a small CNN (two convolutions) on the 8×8 handwritten digits built into the crate"
+        }
         DatasetChoice::Mnist | DatasetChoice::FashionMnist => "SmallVgg (four convolutions) on 28×28 images",
     };
-    println!("This run: {model}, {}. These figures become the baseline every compression step is compared with.\n", stages::epochs(settings.epochs));
+    println!(
+        "This run: {model}, {}. These figures become the baseline every compression step is compared with.\n",
+        stages::epochs(settings.epochs)
+    );
 }

@@ -7,6 +7,7 @@ use fasterai::prelude::*;
 
 /// A small CNN for the 8×8 digits: two 3×3 convolutions with batch norm, one 2×2 max-pool, then two
 /// fully connected layers (38,378 parameters).
+#[rustfmt::skip] // one line per block of layers
 #[derive(Compressible, Clone)]
 #[compressible(input = [1, 8, 8])]
 pub struct DigitsCnn {
@@ -18,6 +19,7 @@ pub struct DigitsCnn {
 }
 
 /// DESIGN.md's SmallVgg for 1×28×28 images (871,018 parameters, 19.1 M multiply-adds per image).
+#[rustfmt::skip] // one line per block of layers
 #[derive(Compressible, Clone)]
 #[compressible(input = [1, 28, 28])]
 pub struct SmallVgg {

@@ -127,6 +127,7 @@ pub fn load_data(settings: &Settings) -> Result<DataLoaders> {
     Ok(DataLoaders::new(train, valid, settings.batch_size, settings.seed))
 }
 
+/// The IDX directory of a 28×28 set: `--data`, else where `scripts/fetch-data.sh` puts it.
 fn idx_dir_of(settings: &Settings) -> PathBuf {
     settings.data_dir.clone().or_else(|| settings.dataset.default_dir()).unwrap_or_default()
 }
@@ -180,12 +181,16 @@ where
     let image = X::from_images(learn.device(), valid.image(0).to_vec(), valid.shape())?;
     let model = learn.model();
     let options = LatencyOptions::default().runs(LATENCY_RUNS);
-    Ok(cpu_latency(|x| model.try_forward(x.clone()).map(|logits| logits.as_vec()), &image, &options)?)
+    Ok(cpu_latency(|x| model.try_forward(x.clone()), &image, &options)?)
 }
 
 /// Stage 4: `epochs` epochs of one-cycle training peaking at `lr_max`; the learner prints the epoch
 /// table as it goes. Returns the history and the wall time.
-pub fn train<M, X>(learn: &mut Learner<M, X, CLASSES>, epochs: usize, lr_max: f64) -> Result<(History, Duration)>
+pub fn train<M, X>(
+    learn: &mut Learner<M, X, CLASSES>,
+    epochs: usize,
+    lr_max: f64,
+) -> Result<(History, Duration)>
 where
     M: Classifier<X, CLASSES>,
     X: BatchInput,
@@ -242,7 +247,12 @@ pub const BASELINE: &str = "baseline";
 
 /// The first part of the walkthrough: measure `model` untrained, train it, measure it again, save
 /// the report. Prints each step in plain words.
-pub fn run_baseline<M, X>(name: &str, model: M, data: impl Into<Arc<DataLoaders>>, settings: &Settings) -> Result<Walkthrough<M>>
+pub fn run_baseline<M, X>(
+    name: &str,
+    model: M,
+    data: impl Into<Arc<DataLoaders>>,
+    settings: &Settings,
+) -> Result<Walkthrough<M>>
 where
     M: Classifier<X, CLASSES> + Compressible + Sync,
     X: BatchInput,
@@ -262,7 +272,9 @@ where
     let (history, train_time) = train(&mut learn, settings.epochs, settings.lr_max)?;
     println!("Trained in {:.1} s.\n", train_time.as_secs_f64());
 
-    println!("Measuring the trained model: this row is the baseline every compression stage is compared with.");
+    println!(
+        "Measuring the trained model: this row is the baseline every compression stage is compared with."
+    );
     let mut report = Report::default();
     report.push(measure(BASELINE, &mut learn)?);
     println!("{report}");
