@@ -12,6 +12,7 @@ pub use fasterai_runtime::*;
 pub mod prelude {
     pub use fasterai_runtime::prelude::*;
     pub use fasterai_macros::Compressible;
+    pub use fasterai_macros::compress;
 }
 
 /// Items the generated code refers to by absolute path. Not a public API.
@@ -25,4 +26,5 @@ pub mod __private {
     pub use fasterai_runtime::model::generated::{realize, same_type, visits_f32_cpu, IntoLayerError};
     pub use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
     pub use fasterai_runtime::nn::NnError;
+    pub use fasterai_macros::__compress_with_model as compress_with_model;
 }

@@ -1,0 +1,71 @@
+//! `compress!`: a schedule of compression stages applied to a model, producing a new type.
+//!
+//! A proc macro sees only its own tokens, not the fields of the model it names. So
+//! `#[derive(Compressible)]` also defines a hidden `macro_rules! __fasterai_model_<Model>` that
+//! carries the model's struct (its `input` attribute, field names, `#[tap]`s and layer types) as
+//! tokens. `compress!` checks the block's syntax, then expands to a call of that macro, which
+//! calls [`compress_with_model`] with the struct and the block: the callback pattern. The macro
+//! follows textual scoping, so `compress!` must come after the model's struct, in the same module
+//! or a child module declared after it.
+
+mod check;
+mod generate;
+mod parse;
+mod plan_file;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::parse::{Parse, ParseStream};
+use syn::{braced, DeriveInput};
+
+use crate::ctxt::Ctxt;
+use crate::derive::model_of;
+use parse::Schedule;
+
+/// The name of the hidden macro the derive defines for `model`.
+pub fn model_macro(model: &syn::Ident) -> syn::Ident {
+    format_ident!("__fasterai_model_{}", model, span = model.span())
+}
+
+/// `compress! { ... }`: checks the syntax, then calls the model's macro with the whole block.
+pub fn compress(input: TokenStream) -> TokenStream {
+    let schedule: Schedule = match syn::parse2(input.clone()) {
+        Ok(schedule) => schedule,
+        Err(error) => return error.to_compile_error(),
+    };
+    let callback = model_macro(&schedule.model);
+    quote!(#callback! { #input })
+}
+
+/// `{ struct } schedule`, as the model's macro passes them.
+struct WithModel {
+    item: DeriveInput,
+    schedule: Schedule,
+}
+
+impl Parse for WithModel {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let content;
+        braced!(content in input);
+        Ok(WithModel { item: content.parse()?, schedule: input.parse()? })
+    }
+}
+
+/// The second step: the model's layers are known, so every stage is checked and the new type
+/// generated.
+pub fn compress_with_model(input: TokenStream) -> TokenStream {
+    let WithModel { item, schedule } = match syn::parse2(input) {
+        Ok(parsed) => parsed,
+        Err(error) => return error.to_compile_error(),
+    };
+    let cx = Ctxt::new();
+    let checked = model_of(&cx, &item).and_then(|model| check::check(&cx, &schedule, &model));
+    match (cx.check(), checked) {
+        (Ok(()), Some(checked)) => generate::generate(&schedule, &checked),
+        (Err(errors), _) => errors.iter().map(syn::Error::to_compile_error).collect(),
+        (Ok(()), None) => {
+            syn::Error::new_spanned(&schedule.name, "fasterai-macros bug: the schedule was rejected without an error")
+                .to_compile_error()
+        }
+    }
+}
