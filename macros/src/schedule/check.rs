@@ -204,12 +204,11 @@ fn layer_sizes<'a>(cx: &Ctxt, stage: &'a Stage, model: &Model, what: &str) -> Ve
                 continue;
             }
             if !model.layers.iter().any(|layer| *key == layer.name) {
-                let layers: Vec<&str> = model
-                    .layers
-                    .iter()
-                    .filter(|l| matches!(l.kind, LayerKind::Linear { .. }) || stage_name == "prune" && l.kind.is_producer())
-                    .map(|l| l.name.as_str())
-                    .collect();
+                let layers: Vec<String> = if stage_name == "prune" {
+                    rewrite::prunable(model)
+                } else {
+                    model.layers.iter().filter(|l| matches!(l.kind, LayerKind::Linear { .. })).map(|l| l.name.clone()).collect()
+                };
                 cx.error_spanned_by(
                     key,
                     format!(
@@ -227,6 +226,12 @@ fn layer_sizes<'a>(cx: &Ctxt, stage: &'a Stage, model: &Model, what: &str) -> Ve
         }
     }
     sizes
+}
+
+/// Named arguments that are not options: layer names, right or wrong.
+fn has_layer_args(stage: &Stage) -> bool {
+    let known = options(&stage.name.to_string());
+    stage.args.iter().any(|arg| matches!(arg, Arg::Named { key, .. } if !known.contains(&key.to_string().as_str())))
 }
 
 fn positional(stage: &Stage) -> Option<&Value> {
@@ -274,6 +279,8 @@ fn prune(cx: &Ctxt, stage: &Stage, model: &Model, plan_file: &mut Option<PathBuf
             let percent = percent(cx, value)?;
             report(cx, value.span(), rewrite::prune_percent(model, percent))?
         }
+        // Every `layer = width` was wrong (already reported).
+        None if widths.is_empty() && has_layer_args(stage) => return None,
         None if widths.is_empty() => {
             cx.error_spanned_by(
                 &stage.name,
@@ -364,6 +371,8 @@ fn factorize(cx: &Ctxt, stage: &Stage, model: &Model) -> Option<Model> {
                 }
             }
         }
+    } else if ranks.is_empty() && has_layer_args(stage) {
+        return None;
     } else if ranks.is_empty() {
         cx.error_spanned_by(&stage.name, "`factorize` needs a ratio (`factorize(0.5)`) or ranks (`factorize(fc1 = 64)`)");
         return None;
@@ -454,7 +463,8 @@ mod tests {
         assert!(errors("N = SmallVgg { prune(50%, context = global) }")[0].contains("plan"));
         assert!(errors("N = SmallVgg { prune(fc2 = 5) }")[0].contains("never shrink"));
         assert!(errors("N = SmallVgg { prune(conv1 = 64) }")[0].contains("not between 1 and 32"));
-        assert!(errors("N = SmallVgg { prune(conv9 = 4) }")[0].contains("the layers are: conv1, conv2, conv3, conv4, fc1, fc2"));
+        assert!(errors("N = SmallVgg { prune(conv9 = 4) }")[0].contains("the layers are: conv1, conv2, conv3, conv4, fc1"));
+        assert_eq!(errors("N = SmallVgg { prune(conv9 = 4) }").len(), 1, "no secondary error");
         assert!(errors("N = SmallVgg { prune() }")[0].contains("needs a ratio"));
     }
 }
