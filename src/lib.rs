@@ -27,4 +27,9 @@ pub mod __private {
     pub use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
     pub use fasterai_runtime::nn::NnError;
     pub use fasterai_macros::__compress_with_model as compress_with_model;
+    pub use fasterai_runtime::compress::prune::{
+        select_batchnorm1d, select_batchnorm2d, select_conv_in, select_conv_out, select_conv_weight_out,
+        select_linear_in, select_linear_out, PrunePlan,
+    };
+    pub use fasterai_runtime::compress::PruneError;
 }

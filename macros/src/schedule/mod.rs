@@ -9,6 +9,7 @@
 //! or a child module declared after it.
 
 mod check;
+mod convert;
 mod generate;
 mod parse;
 mod plan_file;
@@ -59,11 +60,16 @@ pub fn compress_with_model(input: TokenStream) -> TokenStream {
         Err(error) => return error.to_compile_error(),
     };
     let cx = Ctxt::new();
-    let checked = model_of(&cx, &item).and_then(|model| check::check(&cx, &schedule, &model));
-    match (cx.check(), checked) {
-        (Ok(()), Some(checked)) => generate::generate(&schedule, &checked),
-        (Err(errors), _) => errors.iter().map(syn::Error::to_compile_error).collect(),
-        (Ok(()), None) => {
+    let source = model_of(&cx, &item);
+    let checked = source.as_ref().and_then(|model| check::check(&cx, &schedule, model));
+    match (cx.check(), checked, source) {
+        (Ok(()), Some(checked), Some(source)) => {
+            let generated = generate::generate(&schedule, &checked);
+            let conversion = convert::from_source(&schedule.name, &schedule.model, &source, &checked.model);
+            quote!(#generated #conversion)
+        }
+        (Err(errors), _, _) => errors.iter().map(syn::Error::to_compile_error).collect(),
+        (Ok(()), _, _) => {
             syn::Error::new_spanned(&schedule.name, "fasterai-macros bug: the schedule was rejected without an error")
                 .to_compile_error()
         }
