@@ -31,5 +31,6 @@ pub mod __private {
         select_batchnorm1d, select_batchnorm2d, select_conv_in, select_conv_out, select_conv_weight_out,
         select_linear_in, select_linear_out, PrunePlan,
     };
-    pub use fasterai_runtime::compress::PruneError;
+    pub use fasterai_runtime::compress::{PruneError, StructError};
+    pub use fasterai_runtime::compress::fold::{fold_conv_bn, fold_linear_bn};
 }

@@ -99,7 +99,7 @@ pub fn from_source(name: &syn::Ident, model: &syn::Ident, source: &Model, target
     quote! {
         impl #name {
             #[doc = #doc]
-            pub fn from_source(__source: &#model, __plan: &#p::PrunePlan) -> ::core::result::Result<Self, #p::PruneError> {
+            pub fn from_source(__source: &#model, __plan: &#p::PrunePlan) -> ::core::result::Result<Self, #p::StructError> {
                 let __kept = |layer: &str, width: usize| -> ::std::vec::Vec<usize> {
                     match __plan.kept(layer) {
                         ::core::option::Option::Some(kept) => kept.to_vec(),
@@ -107,6 +107,53 @@ pub fn from_source(name: &syn::Ident, model: &syn::Ident, source: &Model, target
                     }
                 };
                 #(#kept_lets)*
+                #(#builds)*
+                ::core::result::Result::Ok(Self { #(#fields),* })
+            }
+        }
+    }
+}
+
+/// `NewName::from_source(&Model)` for schedules whose only structural stage is `fold()`: each
+/// BatchNorm right after a convolution or linear layer is merged into it with
+/// `fasterai::compress::fold` (W' = W·γ/√(σ²+ε), b' = (b−μ)·γ/√(σ²+ε)+β).
+pub fn fold_from_source(name: &syn::Ident, model: &syn::Ident, source: &Model) -> TokenStream {
+    let p = quote!(::fasterai::__private);
+    let mut fields = Vec::new();
+    let mut builds = Vec::new();
+    for (index, layer) in source.layers.iter().enumerate() {
+        let is_bn = |kind: &LayerKind| matches!(kind, LayerKind::BatchNorm2D { .. } | LayerKind::BatchNorm1D { .. });
+        if is_bn(&layer.kind) {
+            continue;
+        }
+        let field = format_ident!("{}", layer.name);
+        let name_str = &layer.name;
+        let next_bn = source.layers.get(index + 1).filter(|next| is_bn(&next.kind)).map(|next| format_ident!("{}", next.name));
+        let build = match (layer.kind, next_bn) {
+            (LayerKind::Conv2D { bias, .. }, Some(bn)) => {
+                let old_bias = if bias { quote!(::core::option::Option::Some(&__source.#field.bias)) } else { quote!(::core::option::Option::None) };
+                quote!({
+                    let (w, b) = #p::fold_conv_bn(#name_str, &__source.#field.weight, #old_bias, &__source.#bn)?;
+                    ::fasterai::prelude::Conv2D { weight: w, bias: b }
+                })
+            }
+            (LayerKind::Linear { bias, .. }, Some(bn)) => {
+                let old_bias = if bias { quote!(::core::option::Option::Some(&__source.#field.bias)) } else { quote!(::core::option::Option::None) };
+                quote!({
+                    let (w, b) = #p::fold_linear_bn(#name_str, &__source.#field.weight, #old_bias, &__source.#bn)?;
+                    ::fasterai::prelude::Linear { weight: w, bias: b }
+                })
+            }
+            _ => quote!(::core::clone::Clone::clone(&__source.#field)),
+        };
+        builds.push(quote!(let #field = #build;));
+        fields.push(field);
+    }
+    let doc = format!("Builds `{name}` from a trained `{model}` by folding each BatchNorm into the layer before it (eval-mode statistics).");
+    quote! {
+        impl #name {
+            #[doc = #doc]
+            pub fn from_source(__source: &#model) -> ::core::result::Result<Self, #p::StructError> {
                 #(#builds)*
                 ::core::result::Result::Ok(Self { #(#fields),* })
             }

@@ -65,7 +65,18 @@ pub fn compress_with_model(input: TokenStream) -> TokenStream {
     match (cx.check(), checked, source) {
         (Ok(()), Some(checked), Some(source)) => {
             let generated = generate::generate(&schedule, &checked);
-            let conversion = convert::from_source(&schedule.name, &schedule.model, &source, &checked.model);
+            // One conversion per structural stage for now; chained stages get the type only.
+            let structural: Vec<String> = schedule
+                .stages
+                .iter()
+                .map(|stage| stage.name.to_string())
+                .filter(|name| matches!(name.as_str(), "prune" | "fold" | "factorize"))
+                .collect();
+            let conversion = match structural.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["prune"] => convert::from_source(&schedule.name, &schedule.model, &source, &checked.model),
+                ["fold"] => convert::fold_from_source(&schedule.name, &schedule.model, &source),
+                _ => TokenStream::new(),
+            };
             quote!(#generated #conversion)
         }
         (Err(errors), _, _) => errors.iter().map(syn::Error::to_compile_error).collect(),
