@@ -160,3 +160,41 @@ pub fn fold_from_source(name: &syn::Ident, model: &syn::Ident, source: &Model) -
         }
     }
 }
+
+/// `NewName::from_source(&Model)` for schedules whose only structural stage is `factorize`: each
+/// factorized `Linear<I, O>` becomes `UnbiasedLinear<I, K>` (`<name>_in`) and `Linear<K, O>`
+/// (`<name>_out`) through a truncated SVD (`fasterai::compress::factorize::factorize_linear`).
+/// Nothing is generated when an `UnbiasedLinear` is factorized (no typed helper for it yet).
+pub fn factorize_from_source(name: &syn::Ident, model: &syn::Ident, source: &Model, target: &Model) -> TokenStream {
+    let p = quote!(::fasterai::__private);
+    let mut fields = Vec::new();
+    let mut builds = Vec::new();
+    for layer in &source.layers {
+        let field = format_ident!("{}", layer.name);
+        let name_str = &layer.name;
+        let split = target.layers.iter().any(|l| l.name == format!("{}_in", layer.name))
+            && !target.layers.iter().any(|l| l.name == layer.name);
+        if split {
+            if !matches!(layer.kind, LayerKind::Linear { bias: true, .. }) {
+                return TokenStream::new();
+            }
+            let (first, second) = (format_ident!("{}_in", layer.name), format_ident!("{}_out", layer.name));
+            builds.push(quote!(let (#first, #second) = #p::factorize_linear(#name_str, &__source.#field)?;));
+            fields.push(first);
+            fields.push(second);
+        } else {
+            builds.push(quote!(let #field = ::core::clone::Clone::clone(&__source.#field);));
+            fields.push(field);
+        }
+    }
+    let doc = format!("Builds `{name}` from a trained `{model}` by a truncated SVD of each factorized linear layer.");
+    quote! {
+        impl #name {
+            #[doc = #doc]
+            pub fn from_source(__source: &#model) -> ::core::result::Result<Self, #p::StructError> {
+                #(#builds)*
+                ::core::result::Result::Ok(Self { #(#fields),* })
+            }
+        }
+    }
+}

@@ -75,6 +75,9 @@ pub fn compress_with_model(input: TokenStream) -> TokenStream {
             let conversion = match structural.iter().map(String::as_str).collect::<Vec<_>>()[..] {
                 ["prune"] => convert::from_source(&schedule.name, &schedule.model, &source, &checked.model),
                 ["fold"] => convert::fold_from_source(&schedule.name, &schedule.model, &source),
+                ["factorize"] => {
+                    convert::factorize_from_source(&schedule.name, &schedule.model, &source, &checked.model)
+                }
                 _ => TokenStream::new(),
             };
             quote!(#generated #conversion)
