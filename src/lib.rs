@@ -14,6 +14,7 @@ pub use fasterai_macros::Compressible;
 pub mod prelude {
     pub use fasterai_runtime::prelude::*;
     pub use fasterai_macros::Compressible;
+    pub use fasterai_macros::compress;
 }
 
 /// Items the generated code refers to by absolute path. Not a public API.
@@ -27,4 +28,12 @@ pub mod __private {
     pub use fasterai_runtime::model::generated::{realize, same_type, visits_f32_cpu, IntoLayerError};
     pub use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
     pub use fasterai_runtime::nn::NnError;
+    pub use fasterai_macros::__compress_with_model as compress_with_model;
+    pub use fasterai_runtime::compress::prune::{
+        select_batchnorm1d, select_batchnorm2d, select_conv_in, select_conv_out, select_conv_weight_out,
+        select_linear_in, select_linear_out, PrunePlan,
+    };
+    pub use fasterai_runtime::compress::{PruneError, StructError};
+    pub use fasterai_runtime::compress::fold::{fold_conv_bn, fold_linear_bn};
+    pub use fasterai_runtime::compress::factorize::factorize_linear;
 }

@@ -5,6 +5,7 @@
 mod ctxt;
 mod derive;
 mod ir;
+mod schedule;
 
 /// Checks a model written as a struct of layers and generates everything it needs.
 ///
@@ -40,4 +41,41 @@ mod ir;
 pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let item = syn::parse_macro_input!(input as syn::DeriveInput);
     derive::derive(&item).into()
+}
+
+/// Declares a compressed version of a model: a schedule of stages and the new type they produce.
+///
+/// ```ignore
+/// compress! {
+///     /// Half the filters, BatchNorms folded, fc1 factorized.
+///     pub Small = SmallVgg { prune(50%), fold(), factorize(0.5), quantize() }
+/// }
+/// ```
+///
+/// Stages (each at most once): `distill(teacher: Type, loss = .., epochs = N, lr = x)`,
+/// `sparsify(50%, granularity = .., context = local|global, criteria = .., schedule = .., epochs, lr)`,
+/// `prune(50%)`, `prune(conv1 = 16, conv3 = 48)` or `prune(plan = "plan.json")` (path relative to
+/// Cargo.toml, read at compile time; cargo rebuilds when it changes), `fold()`,
+/// `factorize(0.5)` (every Linear but the classifier keeps `max(1, ⌊(1 − 0.5)·min(I, O)⌋)` ranks)
+/// or `factorize(fc1 = 64)`, and `quantize(epochs, lr)`, which must come after `fold()` and every
+/// structural stage. Ratios are `50%` or `0.5`, within 0–100%.
+///
+/// The structural stages (prune, fold, factorize) are applied at compile time to the model's
+/// layer list, and the result is a new struct deriving `Compressible` with the new sizes; every
+/// mistake (unknown stage, option or layer, a width larger than the layer, pruning the classifier,
+/// `factorize` on a convolution, `context = global` without a plan, ...) is a spanned error.
+///
+/// The model's layers reach this macro through a hidden `macro_rules!` that
+/// `#[derive(Compressible)]` defines next to the struct, so `compress!` must come after the
+/// model's definition, in the same module (or a child module declared after it).
+#[proc_macro]
+pub fn compress(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    schedule::compress(input.into()).into()
+}
+
+/// The second half of `compress!`, called by the model's hidden macro with its struct. Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __compress_with_model(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    schedule::compress_with_model(input.into()).into()
 }

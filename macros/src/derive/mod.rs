@@ -18,12 +18,52 @@ pub fn derive(item: &DeriveInput) -> TokenStream {
     let container = ast::Container::from_ast(&cx, item);
     let checked = container.as_ref().and_then(|container| check::check(&cx, container));
     match (cx.check(), container, checked) {
-        (Ok(()), Some(container), Some(checked)) => expand::expand(&container, &checked),
+        (Ok(()), Some(container), Some(checked)) => {
+            let code = expand::expand(&container, &checked);
+            let callback = model_macro(item);
+            quote::quote!(#code #callback)
+        }
         (Err(errors), _, _) => fallback::expand(item, errors),
         (Ok(()), _, _) => fallback::expand(
             item,
             vec![syn::Error::new_spanned(&item.ident, "fasterai-macros bug: the model was rejected without an error")],
         ),
+    }
+}
+
+/// The checked IR of a model struct, for `compress!` (the struct was already checked by the
+/// derive, so errors here are unexpected but still reported).
+pub fn model_of(cx: &Ctxt, item: &DeriveInput) -> Option<crate::ir::Model> {
+    let container = ast::Container::from_ast(cx, item)?;
+    check::check(cx, &container).map(|checked| checked.model)
+}
+
+/// `macro_rules! __fasterai_model_<Name>`: hands the struct's layers to `compress!` (see
+/// `crate::schedule`). Only what the IR needs is carried: `input`, field names, `#[tap]`, types.
+fn model_macro(item: &DeriveInput) -> TokenStream {
+    let name = crate::schedule::model_macro(&item.ident);
+    let ident = &item.ident;
+    let attrs = item.attrs.iter().filter(|attr| attr.path().is_ident(attr::COMPRESSIBLE));
+    let fields = match &item.data {
+        syn::Data::Struct(syn::DataStruct { fields: syn::Fields::Named(named), .. }) => &named.named,
+        _ => return TokenStream::new(),
+    };
+    let fields = fields.iter().map(|field| {
+        let tap = field.attrs.iter().filter(|attr| attr.path().is_ident(attr::TAP));
+        let (field, ty) = (&field.ident, &field.ty);
+        quote::quote!(#(#tap)* #field: #ty)
+    });
+    quote::quote! {
+        #[doc(hidden)]
+        #[allow(unused_macros)]
+        macro_rules! #name {
+            ($($schedule:tt)*) => {
+                ::fasterai::__private::compress_with_model! {
+                    { #(#attrs)* struct #ident { #(#fields),* } }
+                    $($schedule)*
+                }
+            };
+        }
     }
 }
 

@@ -1,0 +1,66 @@
+//! The type a schedule produces: a struct whose field types carry the rewritten sizes, deriving
+//! `Compressible`, so the derive checks every shape once more and generates its forward.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::check::Checked;
+use super::parse::Schedule;
+use crate::ir::{LayerKind, Shape};
+
+fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
+/// The type a user would write for `kind`, through `::fasterai::prelude`.
+pub fn layer_type(kind: &LayerKind) -> TokenStream {
+    let name = format_ident!("{}", kind.type_name());
+    let args: Vec<usize> = match *kind {
+        LayerKind::Conv2D { in_channels, out_channels, kernel, stride, padding, .. } => {
+            vec![in_channels, out_channels, kernel, stride, padding]
+        }
+        LayerKind::BatchNorm2D { channels } => vec![channels],
+        LayerKind::BatchNorm1D { features } => vec![features],
+        LayerKind::MaxPool2D(w) | LayerKind::AvgPool2D(w) => vec![w.kernel, w.stride, w.padding],
+        LayerKind::AdaptiveAvgPool2D { out_h, out_w } => vec![out_h, out_w],
+        LayerKind::Linear { in_features, out_features, .. } => vec![in_features, out_features],
+        LayerKind::Activation(_) | LayerKind::GlobalAvgPool | LayerKind::Flatten | LayerKind::Dropout => vec![],
+    };
+    if args.is_empty() {
+        quote!(::fasterai::prelude::#name)
+    } else {
+        let args = args.into_iter().map(lit);
+        quote!(::fasterai::prelude::#name<#(#args),*>)
+    }
+}
+
+pub fn generate(schedule: &Schedule, checked: &Checked) -> TokenStream {
+    let Schedule { attrs, vis, name, model, .. } = schedule;
+    let dims = match checked.model.input {
+        Shape::Chw { c, h, w } => vec![lit(c), lit(h), lit(w)],
+        Shape::Flat { n } => vec![lit(n)],
+    };
+    let fields = checked.model.layers.iter().map(|layer| {
+        let field = format_ident!("{}", layer.name);
+        let ty = layer_type(&layer.kind);
+        let doc = format!("Layer `{}` of the compressed `{model}`.", layer.name);
+        let tap = layer.tapped.then(|| quote!(#[tap]));
+        quote!(#[doc = #doc] #tap pub #field: #ty)
+    });
+    let track = checked.plan_file.as_ref().map(|path| {
+        let path = path.display().to_string();
+        quote! {
+            // Makes cargo rebuild when the plan file changes.
+            const _: &[u8] = ::core::include_bytes!(#path);
+        }
+    });
+    quote! {
+        #(#attrs)*
+        #[derive(::fasterai::prelude::Compressible, ::core::clone::Clone)]
+        #[compressible(input = [#(#dims),*])]
+        #vis struct #name {
+            #(#fields,)*
+        }
+        #track
+    }
+}

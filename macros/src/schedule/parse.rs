@@ -1,0 +1,201 @@
+//! The syntax of `compress!`: `/// docs  pub NewName = Model { stage(args), ... }`.
+//!
+//! Only the shape of the tokens is read here; what the stages and options mean is checked in
+//! [`super::check`], with every mistake reported at once.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{braced, parenthesized, Attribute, Ident, LitFloat, LitInt, LitStr, Token, Type, Visibility};
+
+/// The whole block.
+pub struct Schedule {
+    /// Doc comments (and other attributes) for the generated struct.
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub model: Ident,
+    pub stages: Vec<Stage>,
+}
+
+/// `name(arg, key = value, ...)`.
+pub struct Stage {
+    pub name: Ident,
+    pub args: Vec<Arg>,
+}
+
+/// One argument of a stage.
+pub enum Arg {
+    /// `50%`, `0.5`, `"x"`, `cos`.
+    Positional(Value),
+    /// `key = value`.
+    Named { key: Ident, value: Value },
+    /// `key: Type` (the teacher of `distill`). The type is only checked for syntax here; the
+    /// training stages that use it are run by the runtime.
+    #[allow(dead_code)]
+    Typed { key: Ident, ty: Box<Type> },
+}
+
+/// A value in a stage's arguments.
+pub enum Value {
+    /// `50%`: a percentage, with the span of the whole literal.
+    Percent { value: f64, span: Span },
+    /// A plain number (`0.5`, `10`, `1e-4`), with its literal's text for integers.
+    Number { value: f64, integer: Option<u64>, span: Span },
+    Str(LitStr),
+    /// `cos`, or `SoftTarget(temperature = 3.0, alpha = 0.5)`.
+    Call { name: Ident, args: Option<Vec<Arg>> },
+}
+
+impl Value {
+    pub fn span(&self) -> Span {
+        match self {
+            Value::Percent { span, .. } | Value::Number { span, .. } => *span,
+            Value::Str(lit) => lit.span(),
+            Value::Call { name, .. } => name.span(),
+        }
+    }
+}
+
+impl Parse for Schedule {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let name: Ident = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let model: Ident = input.parse()?;
+        let body;
+        braced!(body in input);
+        let stages = Punctuated::<Stage, Token![,]>::parse_terminated(&body)?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the schedule: write one `pub Name = Model { ... }` per block"));
+        }
+        Ok(Schedule { attrs, vis, name, model, stages: stages.into_iter().collect() })
+    }
+}
+
+impl Parse for Stage {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let lookahead = input.lookahead1();
+        if !lookahead.peek(Ident::peek_any) {
+            return Err(lookahead.error());
+        }
+        let name = input.call(Ident::parse_any)?;
+        if !input.peek(syn::token::Paren) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("a stage takes parentheses, even when empty: write `{name}(...)`"),
+            ));
+        }
+        Ok(Stage { name, args: parse_args(input)? })
+    }
+}
+
+/// `( arg, arg, ... )`.
+fn parse_args(input: ParseStream) -> syn::Result<Vec<Arg>> {
+    let content;
+    parenthesized!(content in input);
+    Ok(Punctuated::<Arg, Token![,]>::parse_terminated(&content)?.into_iter().collect())
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+            let key = input.call(Ident::parse_any)?;
+            input.parse::<Token![=]>()?;
+            return Ok(Arg::Named { key, value: input.parse()? });
+        }
+        if input.peek(Ident::peek_any) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
+            let key = input.call(Ident::parse_any)?;
+            input.parse::<Token![:]>()?;
+            return Ok(Arg::Typed { key, ty: Box::new(input.parse()?) });
+        }
+        Ok(Arg::Positional(input.parse()?))
+    }
+}
+
+impl Parse for Value {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let lookahead = input.lookahead1();
+        if lookahead.peek(LitInt) {
+            let lit: LitInt = input.parse()?;
+            let integer: u64 = lit.base10_parse()?;
+            number_or_percent(input, integer as f64, Some(integer), lit.span())
+        } else if lookahead.peek(LitFloat) {
+            let lit: LitFloat = input.parse()?;
+            number_or_percent(input, lit.base10_parse()?, None, lit.span())
+        } else if lookahead.peek(LitStr) {
+            Ok(Value::Str(input.parse()?))
+        } else if lookahead.peek(Ident::peek_any) {
+            let name = input.call(Ident::parse_any)?;
+            let args = if input.peek(syn::token::Paren) { Some(parse_args(input)?) } else { None };
+            Ok(Value::Call { name, args })
+        } else if lookahead.peek(Token![-]) {
+            let minus: Token![-] = input.parse()?;
+            match input.parse::<Value>()? {
+                Value::Number { value, span, .. } => {
+                    let span = minus.span.join(span).unwrap_or(span);
+                    Ok(Value::Number { value: -value, integer: None, span })
+                }
+                Value::Percent { value, span } => {
+                    Ok(Value::Percent { value: -value, span: minus.span.join(span).unwrap_or(span) })
+                }
+                other => Err(syn::Error::new(other.span(), "only a number can be negative")),
+            }
+        } else {
+            Err(lookahead.error())
+        }
+    }
+}
+
+fn number_or_percent(input: ParseStream, value: f64, integer: Option<u64>, span: Span) -> syn::Result<Value> {
+    if input.peek(Token![%]) {
+        let percent: Token![%] = input.parse()?;
+        Ok(Value::Percent { value, span: span.join(percent.span()).unwrap_or(span) })
+    } else {
+        Ok(Value::Number { value, integer, span })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_design_example() {
+        let schedule: Schedule = syn::parse_str(
+            "/// Deployable.
+             pub Deployed = SmallVgg {
+                distill(teacher: Teacher, loss = SoftTarget(temperature = 3.0, alpha = 0.5), epochs = 10, lr = 1e-4),
+                sparsify(50%, granularity = filter, context = local, criteria = large_final, schedule = cos, epochs = 10, lr = 1e-5),
+                prune(50%, epochs = 5, lr = 1e-5),
+                fold(),
+                factorize(0.5, epochs = 5, lr = 1e-5),
+                quantize(epochs = 5, lr = 1e-5),
+             }",
+        )
+        .unwrap();
+        assert_eq!(schedule.name, "Deployed");
+        assert_eq!(schedule.model, "SmallVgg");
+        let names: Vec<String> = schedule.stages.iter().map(|s| s.name.to_string()).collect();
+        assert_eq!(names, ["distill", "sparsify", "prune", "fold", "factorize", "quantize"]);
+        assert!(matches!(schedule.stages[0].args[0], Arg::Typed { .. }));
+        assert!(matches!(schedule.stages[1].args[0], Arg::Positional(Value::Percent { value, .. }) if value == 50.0));
+        assert!(schedule.stages[3].args.is_empty());
+    }
+
+    #[test]
+    fn widths_and_plans_parse_as_named_arguments() {
+        let stage: Stage = syn::parse_str("prune(conv1 = 16, plan = \"p.json\")").unwrap();
+        assert!(matches!(&stage.args[0], Arg::Named { key, value: Value::Number { integer: Some(16), .. } } if key == "conv1"));
+        assert!(matches!(&stage.args[1], Arg::Named { value: Value::Str(_), .. }));
+    }
+
+    #[test]
+    fn a_stage_without_parentheses_is_refused() {
+        let error = syn::parse_str::<Stage>("fold").err().unwrap();
+        assert!(error.to_string().contains("write `fold(...)`"), "{error}");
+    }
+}
