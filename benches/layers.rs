@@ -6,12 +6,10 @@
 //!   K3 S1 P1). Backward = input + weight + bias gradients (2x the forward FLOPs).
 //! - `conv_layer_forward/b64/convN`: the same through the `Conv2D` module (adds dfdx tensor copies).
 //! - `gemm_ceiling/2048`: `kernels::gemm` on 2048³ with every core: the machine's ceiling.
-//! - `smallvgg_train_step/b64/{dfdx_bn,fused_bn}`: forward + backward + Adam on SmallVgg (Conv2D,
-//!   BatchNorm2D, ReLU, a max-pool written below, reshape, dfdx Linear), batch 64; batch norm +
-//!   ReLU either through dfdx's ops or through `ops::batch_norm2d` (same parameters, one pass).
-//! - `smallvgg_train_step/b64/derived`: the same step on the `#[derive(Compressible)]` SmallVgg a user
-//!   writes (our BatchNorm2D, ReLU and MaxPool2D layers); `cargo bench --bench layers -- train-step`
-//!   prints its images/s per wall second and per CPU-second and exits.
+//! - `smallvgg_train_step/b64/{hand_bn,hand_fused_bn}`: forward + backward + Adam on a hand-wired SmallVgg
+//!   (Conv2D, BatchNorm2D, a max-pool written below, reshape, dfdx Linear), batch 64; batch norm + ReLU
+//!   either through the BatchNorm2D layer and dfdx's relu or through `ops::batch_norm2d` (one fused pass).
+//!   The same step on the `#[derive(Compressible)]` SmallVgg a user writes is `benches/train_step.rs`.
 //! - `cargo bench --bench layers -- breakdown`: no criterion; prints the median time per layer of
 //!   the training step (forward and backward separately, via probe ops on the tape) and exits.
 //!
@@ -20,8 +18,9 @@
 //!
 //! Unless `BENCH_SYSTEM_MALLOC=1`, glibc is told to keep freed memory (see `keep_freed_memory`).
 //!
-//! The max-pool here is written inline (2x2, stride 2) because the pooling layer lives in another
-//! branch; it is a plain loop (parallel over planes) with an argmax scatter in backward, like a real one would be.
+//! The hand-wired model keeps an inline max-pool (2x2, stride 2: a plain loop parallel over planes with an
+//! argmax scatter in backward) so the breakdown can time every piece; the derived model in
+//! `benches/train_step.rs` uses the `MaxPool2D` layer.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,9 +33,13 @@ use fasterai::kernels::{gemm, Accumulate, ConvGeometry, MatMut, MatRef, Parallel
 use fasterai::nn::NnError;
 use fasterai::ops::batch_norm2d::{batch_norm2d_train, Activation};
 use fasterai::ops::conv2d::{backward_kernel, conv2d_flops, forward_kernel, ConvProblem};
-use fasterai::prelude::{BatchNorm2D, Conv2D, Flatten, Linear, MaxPool2D, ReLU};
+use fasterai::prelude::{BatchNorm2D, Conv2D, Linear};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayon::prelude::*;
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{keep_freed_memory, process_cpu_seconds};
 
 /// (name, in channels, out channels, image side) of SmallVgg's conv layers, all K3 S1 P1.
 const VGG_CONVS: [(&str, usize, usize, usize); 4] = [
@@ -387,90 +390,15 @@ impl Trainer {
     }
 }
 
-/// DESIGN.md's SmallVgg exactly as a user declares it: the derive generates the forward passes.
-#[derive(fasterai::Compressible, Clone)]
-#[compressible(input = [1, 28, 28])]
-struct DerivedSmallVgg {
-    conv1: Conv2D<1, 32, 3, 1, 1>,  bn1: BatchNorm2D<32>, relu1: ReLU,
-    conv2: Conv2D<32, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool1: MaxPool2D<2, 2>,
-    conv3: Conv2D<32, 64, 3, 1, 1>, bn3: BatchNorm2D<64>, relu3: ReLU,
-    conv4: Conv2D<64, 64, 3, 1, 1>, bn4: BatchNorm2D<64>, relu4: ReLU, pool2: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<3136, 256>, relu5: ReLU,
-    fc2: Linear<256, 10>,
-}
-
-/// One training step of the derived model: the path a user's `Learner` takes.
-struct DerivedTrainer {
-    model: DerivedSmallVgg,
-    opt: Adam<DerivedSmallVgg, f32, Cpu>,
-    grads: Option<Gradients<f32, Cpu>>,
-    x: Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu>,
-    y: Tensor<(usize, Const<10>), f32, Cpu>,
-}
-
-impl DerivedTrainer {
-    fn new(batch: usize) -> Self {
-        let dev = Cpu::seed_from_u64(0);
-        dev.enable_cache();
-        let model = dev.build_module::<DerivedSmallVgg, f32>();
-        let opt = Adam::new(&model, AdamConfig { lr: 1e-3, ..Default::default() });
-        let grads = Some(model.alloc_grads());
-        let x = dev.sample_normal_like(&(batch, Const::<1>, Const::<28>, Const::<28>));
-        let mut rng = SmallRng::seed_from_u64(2);
-        let mut one_hot = vec![0.0f32; batch * 10];
-        for row in one_hot.chunks_exact_mut(10) {
-            row[rng.gen_range(0..10)] = 1.0;
-        }
-        let y = dev.tensor_from_vec(one_hot, (batch, Const::<10>));
-        Self { model, opt, grads, x, y }
-    }
-
-    fn step(&mut self) {
-        let grads = self.grads.take().expect("gradients are put back after every step");
-        let logits = self.model.try_forward_mut(self.x.clone().traced(grads)).unwrap();
-        let loss = cross_entropy_with_logits_loss(logits, self.y.clone());
-        let mut grads = loss.backward();
-        self.opt.update(&mut self.model, &grads).unwrap();
-        self.model.zero_grads(&mut grads);
-        self.grads = Some(grads);
-    }
-}
-
 fn smallvgg_train_step(c: &mut Criterion) {
     let batch = 64;
     let mut group = c.benchmark_group("smallvgg_train_step/b64");
     group.throughput(Throughput::Elements(batch as u64));
-    let mut derived = DerivedTrainer::new(batch);
-    group.bench_function("derived", |bench| bench.iter(|| derived.step()));
     for (label, fused) in [("hand_bn", false), ("hand_fused_bn", true)] {
         let mut trainer = Trainer::new(batch, fused);
         group.bench_function(label, |bench| bench.iter(|| trainer.step(&None)));
     }
     group.finish();
-}
-
-/// Images per second and per CPU-second of the derived model's training step (robust to other
-/// jobs on the machine: CPU time counts only this process's work).
-fn derived_step_rates() {
-    let mut trainer = DerivedTrainer::new(64);
-    for _ in 0..3 {
-        trainer.step();
-    }
-    let steps = 20;
-    let (cpu0, wall0) = (process_cpu_seconds(), Instant::now());
-    for _ in 0..steps {
-        trainer.step();
-    }
-    let (cpu, wall) = (process_cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());
-    let images = (steps * 64) as f64;
-    println!(
-        "derived SmallVgg train step b64: {:.0} images/s wall, {:.0} images per CPU-second ({} threads available) => {:.0} images/s if both cores were ours",
-        images / wall,
-        images / cpu,
-        rayon::current_num_threads(),
-        images / cpu * rayon::current_num_threads() as f64,
-    );
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -557,20 +485,6 @@ fn breakdown(fused_bn: bool) {
     );
 }
 
-/// CPU time used by this process so far (all threads), from /proc/self/stat (10 ms ticks).
-fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 /// Runs `f` for about a second; returns (FLOP per wall second, FLOP per CPU second).
 fn rate(flops: u64, mut f: impl FnMut()) -> (f64, f64) {
@@ -674,21 +588,6 @@ fn fixed_work() {
     }
 }
 
-/// Keeps freed memory in the process (like PyTorch's caching allocator) instead of glibc's
-/// default of returning every large buffer to the kernel, which makes each fresh activation
-/// buffer page-fault in again (measured: about a fifth of a conv layer's time). Set
-/// `BENCH_SYSTEM_MALLOC=1` to measure with glibc's defaults.
-fn keep_freed_memory() {
-    if std::env::var_os("BENCH_SYSTEM_MALLOC").is_some() {
-        return;
-    }
-    // SAFETY: mallopt only changes glibc's allocation thresholds; called before any threads
-    // allocate concurrently, with documented parameters and in-range values.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-    }
-}
 
 fn main() {
     keep_freed_memory();
@@ -699,10 +598,6 @@ fn main() {
     }
     if std::env::args().any(|a| a == "fixed-work") {
         fixed_work();
-        return;
-    }
-    if std::env::args().any(|a| a == "train-step") {
-        derived_step_rates();
         return;
     }
     if std::env::args().any(|a| a == "cpu-time") {
