@@ -29,6 +29,9 @@ pub enum Error {
     /// A structural pass (fold, factorize, prune) failed (see [`crate::compress::StructError`]).
     #[error(transparent)]
     Struct(#[from] crate::compress::StructError),
+    /// A named tensor was missing or given the wrong number of values (see [`crate::model::TensorAccessError`]).
+    #[error(transparent)]
+    TensorAccess(#[from] crate::model::TensorAccessError),
 }
 
 /// `Result` with fasterai's [`Error`].

@@ -8,7 +8,9 @@
 //! [`generated`] holds the few helpers the generated forward code calls; it is not a public API.
 
 mod describe;
+mod tensors;
 #[doc(hidden)]
 pub mod generated;
 
 pub use describe::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
+pub use tensors::{read_tensor, read_tensors, tensor_names, write_tensor, write_tensors, NamedTensor, TensorAccessError};
