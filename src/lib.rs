@@ -35,5 +35,5 @@ pub mod __private {
     };
     pub use fasterai_runtime::compress::{PruneError, StructError};
     pub use fasterai_runtime::compress::fold::{fold_conv_bn, fold_linear_bn};
-    pub use fasterai_runtime::compress::factorize::factorize_linear;
+    pub use fasterai_runtime::compress::factorize::{factorize_linear, factorize_linear_energy};
 }

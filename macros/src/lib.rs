@@ -57,13 +57,20 @@ pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenS
 /// `prune(50%)`, `prune(conv1 = 16, conv3 = 48)` or `prune(plan = "plan.json")` (path relative to
 /// Cargo.toml, read at compile time; cargo rebuilds when it changes), `fold()`,
 /// `factorize(0.5)` (every Linear but the classifier keeps `max(1, ⌊(1 − 0.5)·min(I, O)⌋)` ranks)
-/// or `factorize(fc1 = 64)`, and `quantize(epochs, lr)`, which must come after `fold()` and every
-/// structural stage. Ratios are `50%` or `0.5`, within 0–100%.
+/// or `factorize(fc1 = 64)` (add `energy = 90%` to make those ranks maxima and pick, at run time, the
+/// smallest rank keeping 90% of `Σσ²`, zero-filling the rest), and `quantize(epochs, lr)`, which must
+/// come after `fold()` and every structural stage. Ratios are `50%` or `0.5`, within 0–100%.
 ///
 /// The structural stages (prune, fold, factorize) are applied at compile time to the model's
 /// layer list, and the result is a new struct deriving `Compressible` with the new sizes; every
 /// mistake (unknown stage, option or layer, a width larger than the layer, pruning the classifier,
 /// `factorize` on a convolution, `context = global` without a plan, ...) is a spanned error.
+///
+/// The new type gets `from_source(&model)` — `from_source(&model, &plan)` when the schedule prunes —
+/// which runs the structural stages in order on trained weights: copies the filters the
+/// [`PrunePlan`](../fasterai/compress/prune/struct.PrunePlan.html) keeps, folds the BatchNorms,
+/// factorizes by truncated SVD. Several structural stages go through hidden intermediate types, one
+/// per stage, so every intermediate shape is checked by rustc too.
 ///
 /// The model's layers reach this macro through a hidden `macro_rules!` that
 /// `#[derive(Compressible)]` defines next to the struct, so `compress!` must come after the

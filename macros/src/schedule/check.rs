@@ -22,7 +22,7 @@ fn options(stage: &str) -> &'static [&'static str] {
         "distill" => &["teacher", "loss", "epochs", "lr"],
         "sparsify" => &["granularity", "context", "criteria", "schedule", "epochs", "lr"],
         "prune" => &["plan", "context", "epochs", "lr"],
-        "factorize" => &["epochs", "lr"],
+        "factorize" => &["energy", "epochs", "lr"],
         "quantize" => &["epochs", "lr"],
         _ => &[],
     }
@@ -36,8 +36,21 @@ fn structural(stage: &str) -> bool {
 /// The schedule after checking: the model the stages produce, and the plan file it read.
 pub struct Checked {
     pub model: Model,
+    /// The model after each structural stage, in order, for the generated conversions.
+    pub steps: Vec<StructuralStep>,
     /// The plan file `prune(plan = ..)` read, to make cargo rebuild when it changes.
     pub plan_file: Option<PathBuf>,
+}
+
+/// One structural stage and the model it produces.
+pub struct StructuralStep {
+    /// `prune`, `fold` or `factorize`.
+    pub stage: String,
+    /// The model after the stage.
+    pub model: Model,
+    /// `factorize(.., energy = 90%)`: the share of `Σσ²` to keep, chosen at run time within the
+    /// ranks of the type (which then are maximum ranks).
+    pub energy: Option<u32>,
 }
 
 /// Checks every stage against `source` (the model named in the block) and applies the structural
@@ -47,6 +60,7 @@ pub fn check(cx: &Ctxt, schedule: &Schedule, source: &Model) -> Option<Checked> 
     let mut model = source.clone();
     let mut failed = false;
     let mut plan_file = None;
+    let mut steps = Vec::new();
     for stage in &schedule.stages {
         let name = stage.name.to_string();
         if !STAGES.contains(&name.as_str()) {
@@ -65,11 +79,29 @@ pub fn check(cx: &Ctxt, schedule: &Schedule, source: &Model) -> Option<Checked> 
             _ => Some(model.clone()),
         };
         match next {
-            Some(next) => model = next,
+            Some(next) => {
+                if structural(&name) {
+                    let energy = if name == "factorize" { energy(cx, stage) } else { None };
+                    steps.push(StructuralStep { stage: name, model: next.clone(), energy });
+                }
+                model = next;
+            }
             None => failed = true,
         }
     }
-    (!failed).then_some(Checked { model, plan_file })
+    (!failed).then_some(Checked { model, steps, plan_file })
+}
+
+/// `energy = 90%` of `factorize`: a share of `Σσ²` above 0.
+fn energy(cx: &Ctxt, stage: &Stage) -> Option<u32> {
+    let value = named(stage, "energy")?;
+    match percent(cx, value)? {
+        0 => {
+            cx.error_at(value.span(), "`energy = 0%` keeps no singular value: give a share above 0, such as `90%`");
+            None
+        }
+        p => Some(p),
+    }
 }
 
 fn report(cx: &Ctxt, span: Span, result: Result<Model, RewriteError>) -> Option<Model> {

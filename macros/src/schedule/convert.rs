@@ -165,7 +165,16 @@ pub fn fold_from_source(name: &syn::Ident, model: &syn::Ident, source: &Model) -
 /// factorized `Linear<I, O>` becomes `UnbiasedLinear<I, K>` (`<name>_in`) and `Linear<K, O>`
 /// (`<name>_out`) through a truncated SVD (`fasterai::compress::factorize::factorize_linear`).
 /// Nothing is generated when an `UnbiasedLinear` is factorized (no typed helper for it yet).
-pub fn factorize_from_source(name: &syn::Ident, model: &syn::Ident, source: &Model, target: &Model) -> TokenStream {
+///
+/// With `energy = Some(p)` the ranks of the type are maximum ranks: each SVD keeps the smallest
+/// rank holding `p`% of `Σσ²` and zero-fills the rest (`factorize_linear_energy`).
+pub fn factorize_from_source(
+    name: &syn::Ident,
+    model: &syn::Ident,
+    source: &Model,
+    target: &Model,
+    energy: Option<u32>,
+) -> TokenStream {
     let p = quote!(::fasterai::__private);
     let mut fields = Vec::new();
     let mut builds = Vec::new();
@@ -179,7 +188,12 @@ pub fn factorize_from_source(name: &syn::Ident, model: &syn::Ident, source: &Mod
                 return TokenStream::new();
             }
             let (first, second) = (format_ident!("{}_in", layer.name), format_ident!("{}_out", layer.name));
-            builds.push(quote!(let (#first, #second) = #p::factorize_linear(#name_str, &__source.#field)?;));
+            builds.push(match energy {
+                None => quote!(let (#first, #second) = #p::factorize_linear(#name_str, &__source.#field)?;),
+                Some(percent) => {
+                    quote!(let (#first, #second, _) = #p::factorize_linear_energy(#name_str, &__source.#field, #percent)?;)
+                }
+            });
             fields.push(first);
             fields.push(second);
         } else {

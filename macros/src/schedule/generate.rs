@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 
 use super::check::Checked;
 use super::parse::Schedule;
-use crate::ir::{LayerKind, Shape};
+use crate::ir::{LayerKind, Model, Shape};
 
 fn lit(n: usize) -> Literal {
     Literal::usize_unsuffixed(n)
@@ -36,17 +36,6 @@ pub fn layer_type(kind: &LayerKind) -> TokenStream {
 
 pub fn generate(schedule: &Schedule, checked: &Checked) -> TokenStream {
     let Schedule { attrs, vis, name, model, .. } = schedule;
-    let dims = match checked.model.input {
-        Shape::Chw { c, h, w } => vec![lit(c), lit(h), lit(w)],
-        Shape::Flat { n } => vec![lit(n)],
-    };
-    let fields = checked.model.layers.iter().map(|layer| {
-        let field = format_ident!("{}", layer.name);
-        let ty = layer_type(&layer.kind);
-        let doc = format!("Layer `{}` of the compressed `{model}`.", layer.name);
-        let tap = layer.tapped.then(|| quote!(#[tap]));
-        quote!(#[doc = #doc] #tap pub #field: #ty)
-    });
     let track = checked.plan_file.as_ref().map(|path| {
         let path = path.display().to_string();
         quote! {
@@ -54,13 +43,36 @@ pub fn generate(schedule: &Schedule, checked: &Checked) -> TokenStream {
             const _: &[u8] = ::core::include_bytes!(#path);
         }
     });
+    let item = struct_item(quote!(#(#attrs)*), vis, name, model, &checked.model);
+    quote!(#item #track)
+}
+
+/// A struct deriving `Compressible` whose fields are `target`'s layers, documented as layers of
+/// the compressed `model`.
+pub fn struct_item(
+    attrs: TokenStream,
+    vis: &syn::Visibility,
+    name: &syn::Ident,
+    model: &syn::Ident,
+    target: &Model,
+) -> TokenStream {
+    let dims = match target.input {
+        Shape::Chw { c, h, w } => vec![lit(c), lit(h), lit(w)],
+        Shape::Flat { n } => vec![lit(n)],
+    };
+    let fields = target.layers.iter().map(|layer| {
+        let field = format_ident!("{}", layer.name);
+        let ty = layer_type(&layer.kind);
+        let doc = format!("Layer `{}` of the compressed `{model}`.", layer.name);
+        let tap = layer.tapped.then(|| quote!(#[tap]));
+        quote!(#[doc = #doc] #tap pub #field: #ty)
+    });
     quote! {
-        #(#attrs)*
+        #attrs
         #[derive(::fasterai::prelude::Compressible, ::core::clone::Clone)]
         #[compressible(input = [#(#dims),*])]
         #vis struct #name {
             #(#fields,)*
         }
-        #track
     }
 }

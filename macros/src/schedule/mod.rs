@@ -21,7 +21,9 @@ use syn::{braced, DeriveInput};
 
 use crate::ctxt::Ctxt;
 use crate::derive::model_of;
+use check::{Checked, StructuralStep};
 use parse::Schedule;
+use crate::ir::Model;
 
 /// The name of the hidden macro the derive defines for `model`.
 pub fn model_macro(model: &syn::Ident) -> syn::Ident {
@@ -65,27 +67,85 @@ pub fn compress_with_model(input: TokenStream) -> TokenStream {
     match (cx.check(), checked, source) {
         (Ok(()), Some(checked), Some(source)) => {
             let generated = generate::generate(&schedule, &checked);
-            // One conversion per structural stage for now; chained stages get the type only.
-            let structural: Vec<String> = schedule
-                .stages
-                .iter()
-                .map(|stage| stage.name.to_string())
-                .filter(|name| matches!(name.as_str(), "prune" | "fold" | "factorize"))
-                .collect();
-            let conversion = match structural.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-                ["prune"] => convert::from_source(&schedule.name, &schedule.model, &source, &checked.model),
-                ["fold"] => convert::fold_from_source(&schedule.name, &schedule.model, &source),
-                ["factorize"] => {
-                    convert::factorize_from_source(&schedule.name, &schedule.model, &source, &checked.model)
-                }
-                _ => TokenStream::new(),
-            };
+            let conversion = conversions(&schedule, &source, &checked);
             quote!(#generated #conversion)
         }
         (Err(errors), _, _) => errors.iter().map(syn::Error::to_compile_error).collect(),
         (Ok(()), _, _) => {
             syn::Error::new_spanned(&schedule.name, "fasterai-macros bug: the schedule was rejected without an error")
                 .to_compile_error()
+        }
+    }
+}
+
+/// `name::from_source` for one structural stage applied to `source` (the type `model`).
+fn step_conversion(step: &StructuralStep, name: &syn::Ident, model: &syn::Ident, source: &Model) -> TokenStream {
+    match step.stage.as_str() {
+        "prune" => convert::from_source(name, model, source, &step.model),
+        "fold" => convert::fold_from_source(name, model, source),
+        "factorize" => convert::factorize_from_source(name, model, source, &step.model, step.energy),
+        _ => TokenStream::new(),
+    }
+}
+
+/// The generated `from_source`. One structural stage converts directly. Several are chained
+/// through hidden intermediate types, one per stage (`__<Name>Step1`, ...), each deriving
+/// `Compressible` so rustc checks every intermediate shape too; `from_source` then runs the
+/// stages in order. It takes the `PrunePlan` when the schedule prunes. Nothing is generated when
+/// a stage has no conversion (see [`convert`]).
+fn conversions(schedule: &Schedule, source: &Model, checked: &Checked) -> TokenStream {
+    let Schedule { vis, name, model, .. } = schedule;
+    match checked.steps.as_slice() {
+        [] => TokenStream::new(),
+        [step] => step_conversion(step, name, model, source),
+        steps => {
+            let p = quote!(::fasterai::__private);
+            let mut items = Vec::new();
+            let mut calls = Vec::new();
+            let mut previous = (model.clone(), source.clone());
+            for (i, step) in steps.iter().enumerate() {
+                let hidden = format_ident!("__{}Step{}", name, i + 1);
+                let conversion = step_conversion(step, &hidden, &previous.0, &previous.1);
+                if conversion.is_empty() {
+                    return TokenStream::new();
+                }
+                let item = generate::struct_item(quote!(#[doc(hidden)]), vis, &hidden, model, &step.model);
+                items.push(quote!(#item #conversion));
+                let input = if i == 0 {
+                    quote!(__source)
+                } else {
+                    let var = format_ident!("__step{}", i);
+                    quote!(&#var)
+                };
+                let out = format_ident!("__step{}", i + 1);
+                let plan = (step.stage == "prune").then(|| quote!(, __plan));
+                calls.push(quote!(let #out = #hidden::from_source(#input #plan)?;));
+                previous = (hidden, step.model.clone());
+            }
+            let last = format_ident!("__step{}", steps.len());
+            let fields: Vec<_> = checked.model.layers.iter().map(|l| format_ident!("{}", l.name)).collect();
+            let prunes = steps.iter().any(|s| s.stage == "prune");
+            let signature = if prunes {
+                quote!(__source: &#model, __plan: &#p::PrunePlan)
+            } else {
+                quote!(__source: &#model)
+            };
+            let stages: Vec<&str> = steps.iter().map(|s| s.stage.as_str()).collect();
+            let doc = format!(
+                "Builds `{name}` from a trained `{model}` by running its structural stages in order ({}){}.",
+                stages.join(" → "),
+                if prunes { ", pruning with the kept channels `plan` lists" } else { "" }
+            );
+            quote! {
+                #(#items)*
+                impl #name {
+                    #[doc = #doc]
+                    pub fn from_source(#signature) -> ::core::result::Result<Self, #p::StructError> {
+                        #(#calls)*
+                        ::core::result::Result::Ok(Self { #(#fields: #last.#fields),* })
+                    }
+                }
+            }
         }
     }
 }

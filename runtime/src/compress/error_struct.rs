@@ -112,6 +112,14 @@ pub enum FactorizeError {
         /// The value.
         value: f32,
     },
+    /// An energy share outside 1–100%.
+    #[error("cannot factorize `{layer}` keeping {percent}% of the energy: give a share from 1% to 100%")]
+    BadEnergy {
+        /// The layer.
+        layer: String,
+        /// The share asked for, in percent.
+        percent: u32,
+    },
     /// The SVD did not converge.
     #[error("the SVD of `{layer}` did not converge ({reason}); check its weights for extreme values")]
     Svd {

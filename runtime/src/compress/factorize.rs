@@ -288,6 +288,33 @@ pub fn factorize_linear_with<const I: usize, const O: usize, const K: usize>(
     Ok((UnbiasedLinear { weight: first }, Linear { weight: second, bias: linear.bias.clone() }, report))
 }
 
+/// [`factorize_linear_with`] under [`RankRule::Energy`] with a whole percentage, as
+/// `compress!`'s `factorize(fc1 = 64, energy = 90%)` generates it: `K` is the maximum rank, the
+/// rank used is the smallest that keeps `energy_percent`% of `Σσ²` (the rows past it are zero).
+///
+/// ```
+/// use fasterai_runtime::compress::factorize::factorize_linear_energy;
+/// use fasterai_runtime::nn::Linear;
+/// use fasterai_runtime::dfdx::prelude::*;
+/// let fc: Linear<64, 32> = BuildModule::build(&Cpu::default());
+/// let (_first, _second, report) = factorize_linear_energy::<64, 32, 16>("fc1", &fc, 90)?;
+/// assert!(report.rank <= 16 && report.capacity == 16);
+/// # Ok::<(), fasterai_runtime::compress::FactorizeError>(())
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn factorize_linear_energy<const I: usize, const O: usize, const K: usize>(
+    layer: &str,
+    linear: &Linear<I, O>,
+    energy_percent: u32,
+) -> Result<(UnbiasedLinear<I, K>, Linear<K, O>, FactorizeReport), FactorizeError> {
+    let bad = || FactorizeError::BadEnergy { layer: layer.to_string(), percent: energy_percent };
+    if energy_percent == 0 {
+        return Err(bad());
+    }
+    let energy = Energy::from_percent(f64::from(energy_percent)).map_err(|_| bad())?;
+    factorize_linear_with::<I, O, K>(layer, linear, RankRule::Energy(energy))
+}
+
 fn check_rank(layer: &str, rank: usize, inputs: usize, outputs: usize) -> Result<(), FactorizeError> {
     let max = inputs.min(outputs);
     if rank == 0 {
