@@ -149,6 +149,14 @@ pub enum CompressError {
         /// The domain.
         hint: &'static str,
     },
+    /// A `compress!` stage's value that only the run time can check.
+    #[error("stage `{stage}`: {reason}")]
+    BadStage {
+        /// The stage (`distill`, `sparsify`, ...).
+        stage: &'static str,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
     /// A granularity, criterion or schedule name that does not exist.
     #[error("unknown {what} `{name}`; valid names: {valid}")]
     UnknownName {

@@ -12,6 +12,7 @@ mod error_struct;
 pub mod factorize;
 pub mod fold;
 pub mod prune;
+pub mod runner;
 pub mod sparsify;
 #[cfg(test)]
 mod test_support;

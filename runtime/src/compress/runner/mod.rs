@@ -1,0 +1,8 @@
+//! What `compress!`'s generated `compress` method runs: each stage of the block, in order, through
+//! the [`Learner`](crate::learn::Learner), measuring the model after each one.
+//!
+//! [`spec`] turns the stages as written into typed settings before any training starts.
+
+pub mod spec;
+
+pub use spec::{ArgValue, DistillSpec, PruneSpec, SparsifySpec, Stage, StageArg, StageSpec, Training};
