@@ -32,6 +32,9 @@ pub enum Error {
     /// A named tensor was missing or given the wrong number of values (see [`crate::model::TensorAccessError`]).
     #[error(transparent)]
     TensorAccess(#[from] crate::model::TensorAccessError),
+    /// A stage's model could not be measured (see [`crate::measure::StageMeasureError`]).
+    #[error(transparent)]
+    StageMeasure(#[from] crate::measure::StageMeasureError),
 }
 
 /// `Result` with fasterai's [`Error`].
