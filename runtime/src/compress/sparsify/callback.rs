@@ -42,7 +42,9 @@
 
 use std::marker::PhantomData;
 
-use dfdx::nn::{RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef};
+use dfdx::nn::{
+    RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
+};
 use dfdx::prelude::{Cpu, Gradients, Shape, Tensor};
 use dfdx::tensor::CpuError;
 
@@ -57,7 +59,6 @@ use crate::model::Compressible;
 use crate::units::Sparsity;
 
 /// Sparsifies a model during training (see the [module docs](self)).
-#[derive(Debug, Clone)]
 pub struct SparsifyCallback<M> {
     sparsifier: Sparsifier,
     targets: Vec<SparsifyTarget>,
@@ -68,6 +69,36 @@ pub struct SparsifyCallback<M> {
     report: SparsityReport,
     history: Vec<SparsityReport>,
     _model: PhantomData<fn(&M)>,
+}
+
+// By hand: derives would ask `M: Debug` and `M: Clone`, which the callback does not need.
+impl<M> std::fmt::Debug for SparsifyCallback<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SparsifyCallback")
+            .field("sparsifier", &self.sparsifier)
+            .field("targets", &self.targets)
+            .field("tracker", &self.tracker)
+            .field("lottery", &self.lottery)
+            .field("output", &self.output)
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M> Clone for SparsifyCallback<M> {
+    fn clone(&self) -> Self {
+        Self {
+            sparsifier: self.sparsifier.clone(),
+            targets: self.targets.clone(),
+            tracker: self.tracker.clone(),
+            lottery: self.lottery,
+            snapshot: self.snapshot.clone(),
+            output: self.output,
+            report: self.report.clone(),
+            history: self.history.clone(),
+            _model: PhantomData,
+        }
+    }
 }
 
 impl<M: Compressible> SparsifyCallback<M> {

@@ -39,7 +39,9 @@ use dfdx::prelude::Cpu;
 
 use super::criteria::{Criteria, Criterion, WeightState};
 use super::granularity::Granularity;
-use super::mask::{global_masks, local_mask, nm_mask, GlobalOptions, LayerScores, LayerSparsity, NmPattern, SparsityReport};
+use super::mask::{
+    global_masks, local_mask, nm_mask, GlobalOptions, LayerScores, LayerSparsity, NmPattern, SparsityReport,
+};
 use super::target::{resolve_targets, LayerChoice, SparsifyTarget};
 use crate::compress::CompressError;
 use crate::model::{read_tensor, write_tensors, Compressible};
@@ -315,7 +317,9 @@ impl Sparsifier {
                     weight.chunks(per).map(|row| if row.iter().any(|&m| m != 0.0) { 1.0 } else { 0.0 }).collect()
                 });
                 let output_tensors = match outputs {
-                    Some(_) => t.bias_name().into_iter().chain(t.bn_names().into_iter().flat_map(|(g, b)| [g, b])).collect(),
+                    Some(_) => {
+                        t.bias_name().into_iter().chain(t.bn_names().into_iter().flat_map(|(g, b)| [g, b])).collect()
+                    }
                     None => Vec::new(),
                 };
                 LayerMask { name: t.name, weight, outputs, output_tensors }
@@ -334,7 +338,10 @@ pub(crate) fn weights_of<M: TensorCollection<f32, Cpu>>(
 
 /// Multiplies each layer's weight by its mask and, for masks over whole outputs, zeroes the bias
 /// entries and the BatchNorm γ and β of the dropped channels. One write for the whole model.
-pub(crate) fn apply_masks<M: TensorCollection<f32, Cpu>>(model: &mut M, masks: &[LayerMask]) -> Result<(), CompressError> {
+pub(crate) fn apply_masks<M: TensorCollection<f32, Cpu>>(
+    model: &mut M,
+    masks: &[LayerMask],
+) -> Result<(), CompressError> {
     let mut updates: Vec<(String, Vec<f32>)> = Vec::new();
     for mask in masks {
         let name = format!("{}.weight", mask.name);

@@ -261,11 +261,9 @@ pub fn resolve_targets<M: Compressible>(
             }
             names.iter().map(String::as_str).collect()
         }
-        LayerChoice::Convolutions => M::LAYERS
-            .iter()
-            .filter(|l| matches!(l.kind, LayerKindInfo::Conv2D { .. }))
-            .map(|l| l.name)
-            .collect(),
+        LayerChoice::Convolutions => {
+            M::LAYERS.iter().filter(|l| matches!(l.kind, LayerKindInfo::Conv2D { .. })).map(|l| l.name).collect()
+        }
         LayerChoice::ConvolutionsAndLinear => sparsifiable_layers::<M>(),
     };
     let mut targets = Vec::new();
@@ -299,7 +297,14 @@ mod tests {
     const fn conv(name: &'static str, i: usize, o: usize) -> LayerInfo {
         LayerInfo {
             name,
-            kind: LayerKindInfo::Conv2D { in_channels: i, out_channels: o, kernel: 3, stride: 1, padding: 1, bias: true },
+            kind: LayerKindInfo::Conv2D {
+                in_channels: i,
+                out_channels: o,
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+                bias: true,
+            },
             input: ShapeInfo::Chw { c: i, h: 4, w: 4 },
             output: ShapeInfo::Chw { c: o, h: 4, w: 4 },
             params: 0,
@@ -308,7 +313,15 @@ mod tests {
         }
     }
     const fn other(name: &'static str, kind: LayerKindInfo) -> LayerInfo {
-        LayerInfo { name, kind, input: ShapeInfo::Flat { n: 1 }, output: ShapeInfo::Flat { n: 1 }, params: 0, macs: 0, tapped: false }
+        LayerInfo {
+            name,
+            kind,
+            input: ShapeInfo::Flat { n: 1 },
+            output: ShapeInfo::Flat { n: 1 },
+            params: 0,
+            macs: 0,
+            tapped: false,
+        }
     }
 
     struct Net;
@@ -362,8 +375,7 @@ mod tests {
 
     #[test]
     fn bad_names_say_why_and_list_the_valid_ones() {
-        let cases: [(&str, &str); 3] =
-            [("conv9", "no such layer"), ("relu1", "neither"), ("fc2", "classifier")];
+        let cases: [(&str, &str); 3] = [("conv9", "no such layer"), ("relu1", "neither"), ("fc2", "classifier")];
         for (name, why) in cases {
             let e = resolve_targets::<Net>(&LayerChoice::named([name]), &[], pct(50.0), FILTER, None).unwrap_err();
             let text = e.to_string();
