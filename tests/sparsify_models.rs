@@ -335,3 +335,63 @@ fn bad_settings_are_errors_before_training() {
     assert!(error.to_string().contains("rewind epoch 2"), "{error}");
     assert_eq!(values(learn.model(), "conv1.weight"), values(&start, "conv1.weight"));
 }
+
+/// Output channels whose weights are all zero.
+fn dropped_filters(model: &Net, layer: &str, width: usize) -> usize {
+    let w = values(model, layer);
+    let per = w.len() / width;
+    (0..width).filter(|&o| w[o * per..(o + 1) * per].iter().all(|&x| x == 0.0)).count()
+}
+
+#[test]
+fn round_to_keeps_a_multiple_of_the_filters() {
+    let mut net = model(11);
+    Sparsifier::new(pct(70.0), FILTER, Ranking::Local, large_final()).round_to(4).prune_model(&mut net).unwrap();
+    // conv1: 70% of 16 drops 11, keeps 5 → 8; conv2: drops 22 of 32, keeps 10 → 12.
+    assert_eq!(dropped_filters(&net, "conv1.weight", 16), 8);
+    assert_eq!(dropped_filters(&net, "conv2.weight", 32), 20);
+    let mut zero = Sparsifier::new(pct(50.0), FILTER, Ranking::Local, large_final()).round_to(0);
+    assert_eq!(zero.prune_model(&mut net).unwrap_err(), CompressError::ZeroRoundTo);
+}
+
+#[test]
+fn dense_sparse_dense_lets_pruned_filters_grow_back() {
+    let sparsifier = Sparsifier::new(pct(50.0), FILTER, Ranking::Local, large_final());
+    let mut cb = SparsifyCallback::<Net>::new(sparsifier, Schedule::dsd()).unwrap().with_output(Output::Quiet);
+    let mut net = model(12);
+    let batch = Batch { images: vec![0.0; 64], labels: vec![0], shape: [1, 8, 8] };
+    let hooks: &mut dyn Callback<Net, Input, 10> = &mut cb;
+    hooks.before_fit(&ctx_at(0, 100), &mut net).unwrap();
+    hooks.before_batch(&ctx_at(50, 100), &mut net, &batch).unwrap();
+    assert_eq!(dropped_filters(&net, "conv2.weight", 32), 16, "the full target at mid-run");
+    hooks.before_batch(&ctx_at(90, 100), &mut net, &batch).unwrap();
+    // dsd at 0.9: e + (1 − cos(π(1 − 1.8)))(s − e)/2 of the target.
+    let progress = 1.0 - (1.0 - (std::f64::consts::PI * -0.8).cos()) / 2.0;
+    let want = (0.5 * progress * 32.0 + 1e-9).floor() as usize;
+    assert!(want < 16);
+    let mask_zeros = |cb: &SparsifyCallback<Net>| {
+        let m = cb.sparsifier().masks().iter().find(|m| m.name == "conv2").unwrap();
+        zeros(m.outputs.as_ref().unwrap())
+    };
+    assert_eq!(mask_zeros(&cb), want, "fewer filters masked");
+    // The regrown filters restart from 0: still zero until a step moves them, and no longer masked.
+    assert_eq!(dropped_filters(&net, "conv2.weight", 32), 16);
+    net.conv2.weight = net.conv2.weight.clone() + 1.0;
+    let hooks: &mut dyn Callback<Net, Input, 10> = &mut cb;
+    hooks.after_step(&ctx_at(90, 100), &mut net).unwrap();
+    assert_eq!(dropped_filters(&net, "conv2.weight", 32), want);
+}
+
+#[test]
+fn global_context_on_a_schedule_counts_all_layers_together() {
+    let sparsifier = Sparsifier::new(pct(50.0), WEIGHT, Ranking::Global(GlobalOptions::default()), large_final());
+    let mut cb = SparsifyCallback::<Net>::new(sparsifier, Schedule::lin()).unwrap().with_output(Output::Quiet);
+    let mut net = model(13);
+    let batch = Batch { images: vec![0.0; 64], labels: vec![0], shape: [1, 8, 8] };
+    let hooks: &mut dyn Callback<Net, Input, 10> = &mut cb;
+    hooks.before_fit(&ctx_at(0, 10), &mut net).unwrap();
+    hooks.before_batch(&ctx_at(6, 10), &mut net, &batch).unwrap();
+    let total = 16 * 9 + 32 * 16 * 9;
+    let dropped = zeros(&values(&net, "conv1.weight")) + zeros(&values(&net, "conv2.weight"));
+    assert_eq!(dropped, (0.3 * total as f64 + 1e-9).floor() as usize, "lin at 0.6 of 50%, over both layers");
+}
