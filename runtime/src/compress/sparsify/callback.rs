@@ -7,12 +7,13 @@
 //! - `before_epoch`: at the lottery-ticket rewind epoch, keeps the weights;
 //! - `before_batch`: evaluates the schedule at `pct_train`; when the scheduled sparsity changed,
 //!   recomputes the masks at `target · progress`, applies them (and, for a lottery ticket, rewinds
-//!   the surviving weights);
+//!   the surviving weights). `after_epoch` does the same at the epoch's end, so the last epoch ends
+//!   at the schedule's final value (`pct_train` = 1), which the batches alone never reach;
 //! - `before_step`: for `taylor` criteria, keeps the gradient of the chosen layers when the next
 //!   batch will recompute the masks;
 //! - `after_step`: applies the masks again after **every** optimizer step, since the step moves
 //!   pruned weights (and the bias and BatchNorm entries of pruned filters) off zero;
-//! - `after_epoch`: measures the sparsity of each layer, prints it unless the output is quiet
+//! - `after_epoch`: then measures the sparsity of each layer, prints it unless the output is quiet
 //!   (`Sparsity in conv3: 62.30%`), and keeps it ([`SparsifyCallback::report`],
 //!   [`SparsifyCallback::history`]);
 //! - `after_fit`: the lottery ticket's final rewind (`reset_end`).
@@ -158,6 +159,21 @@ impl<M: Compressible> SparsifyCallback<M> {
     }
 }
 
+impl<M: Compressible + TensorCollection<f32, Cpu>> SparsifyCallback<M> {
+    /// Evaluates the schedule at `pct_train`; when it moved, recomputes and applies the masks (and
+    /// rewinds a lottery ticket's survivors).
+    fn follow_schedule(&mut self, pct_train: Fraction, model: &mut M) -> Result<(), CompressError> {
+        let Some(progress) = self.tracker.advance(pct_train.get()) else {
+            return Ok(());
+        };
+        self.sparsifier.sparsify(model, &self.targets, progress)?;
+        if let (Some(_), Some(snapshot)) = (self.lottery, &self.snapshot) {
+            snapshot.rewind(model, self.sparsifier.masks())?;
+        }
+        Ok(())
+    }
+}
+
 fn fail(e: CompressError) -> LearnError {
     LearnError::callback("sparsify", e)
 }
@@ -207,14 +223,7 @@ where
     }
 
     fn before_batch(&mut self, ctx: &Context, model: &mut M, _: &crate::data::Batch) -> Result<(), LearnError> {
-        let Some(progress) = self.tracker.advance(ctx.pct_train.get()) else {
-            return Ok(());
-        };
-        self.sparsifier.sparsify(model, &self.targets, progress).map_err(fail)?;
-        if let (Some(_), Some(snapshot)) = (self.lottery, &self.snapshot) {
-            snapshot.rewind(model, self.sparsifier.masks()).map_err(fail)?;
-        }
-        Ok(())
+        self.follow_schedule(ctx.pct_train, model).map_err(fail)
     }
 
     fn before_step(&mut self, ctx: &Context, model: &M, grads: &mut Gradients<f32, Cpu>) -> Result<(), LearnError> {
@@ -240,7 +249,9 @@ where
         apply_masks(model, self.sparsifier.masks()).map_err(fail)
     }
 
-    fn after_epoch(&mut self, _: &Context, model: &mut M, _: &EpochRecord) -> Result<Control, LearnError> {
+    fn after_epoch(&mut self, ctx: &Context, model: &mut M, _: &EpochRecord) -> Result<Control, LearnError> {
+        // `pct_train` is now the end of the epoch: after the last one, the full target.
+        self.follow_schedule(ctx.pct_train, model).map_err(fail)?;
         self.report = report(model, &self.targets).map_err(fail)?;
         if self.output != Output::Quiet {
             print!("{}", self.report);
