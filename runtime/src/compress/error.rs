@@ -170,6 +170,51 @@ pub enum CompressError {
     /// dfdx's CPU device failed.
     #[error("the CPU device failed: {0}")]
     Device(String),
+    /// A layer named for sparsification or pruning that the model does not have, or that cannot be
+    /// sparsified (not a convolution or linear layer, or the classifier).
+    #[error("cannot sparsify layer `{name}`: {reason}; sparsifiable layers: {valid}")]
+    UnknownLayer {
+        /// The name given.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+        /// The model's sparsifiable layers, comma-separated.
+        valid: String,
+    },
+    /// Per-layer targets with a global context.
+    #[error("per-layer sparsity targets need the local context (one ranking per layer); use `Context::Local` or drop the per-layer targets")]
+    PerLayerNeedsLocal,
+    /// A granularity that has no counterpart for one of the selected layers.
+    #[error("granularity `{granularity}` has no counterpart for the {kind} layer `{layer}`; choose a granularity both kinds share (weight, filter/row, layer) or leave `{layer}` out")]
+    GranularityKind {
+        /// The layer.
+        layer: String,
+        /// The granularity asked for.
+        granularity: &'static str,
+        /// The layer's kind ("linear", "conv").
+        kind: &'static str,
+    },
+    /// A criterion the training-time sparsifier cannot feed.
+    #[error("criterion `{criterion}` cannot be used here: {reason}")]
+    UnsupportedCriterion {
+        /// The criterion's name.
+        criterion: &'static str,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
+    /// A lottery-ticket rewind epoch at or after the epoch where pruning starts.
+    #[error("the lottery-ticket rewind epoch {rewind_epoch} comes after pruning starts (epoch {start_epoch:.2} of {n_epochs}); rewind at or before the schedule's start, or start the schedule later")]
+    RewindAfterStart {
+        /// The rewind epoch asked for.
+        rewind_epoch: usize,
+        /// Where the schedule starts pruning, in epochs (`start_pct · n_epochs`).
+        start_epoch: f64,
+        /// Epochs of the fit.
+        n_epochs: usize,
+    },
+    /// A model tensor could not be read or written.
+    #[error(transparent)]
+    Tensor(#[from] crate::model::TensorAccessError),
 }
 
 impl From<dfdx::tensor::CpuError> for CompressError {

@@ -65,6 +65,7 @@
 //! ```
 
 mod filters;
+mod from_model;
 mod plan;
 mod score;
 mod select;

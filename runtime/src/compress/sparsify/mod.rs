@@ -5,11 +5,21 @@
 //! - [`granularity`]: which weights form one prunable group.
 //! - [`criteria`]: how important each weight (then each group) is.
 //! - [`mask`]: which groups to drop, locally, globally, rounded, or N:M; and the sparsity report.
+//!
+//! And on a derived model:
+//! - [`target`]: which layers (convolutions by default, linear layers on request, never the classifier).
+//! - [`sparsifier`]: [`Sparsifier`], one-shot sparsification of a model, keeping its masks.
+//! - [`callback`]: [`SparsifyCallback`], sparsification along a schedule while the learner trains.
+//! - [`lottery`]: [`LotteryTicket`], rewinding the surviving weights to an early snapshot.
 
+pub mod callback;
 pub mod criteria;
 pub mod granularity;
+pub mod lottery;
 pub mod mask;
 pub mod schedule;
+pub mod sparsifier;
+pub mod target;
 
 pub use criteria::{ActivationStat, ActivationStats, Criteria, Criterion, Normalizer, WeightState};
 pub use granularity::{ConvGranularity, Granularity, GroupScores, LinearGranularity};
@@ -18,3 +28,7 @@ pub use mask::{
     SparsityReport,
 };
 pub use schedule::{Curve, ProgressTracker, Schedule};
+pub use sparsifier::{Context, LayerMask, Sparsifier};
+pub use target::{granularity_for, resolve_targets, sparsifiable_layers, BnKind, LayerChoice, SparsifyTarget, TargetKind};
+pub use callback::SparsifyCallback;
+pub use lottery::LotteryTicket;

@@ -316,6 +316,18 @@ impl Schedule {
         }
     }
 
+    /// Where the first segment's window starts (a fraction of training): before it the progress
+    /// holds the start value, so a compression following this schedule starts there.
+    ///
+    /// ```
+    /// # use fasterai_runtime::compress::sparsify::Schedule;
+    /// assert_eq!(Schedule::agp().start_pct(), 0.2);
+    /// assert_eq!(Schedule::cos().start_pct(), 0.0);
+    /// ```
+    pub fn start_pct(&self) -> f64 {
+        self.segments[0].start_pct.fraction()
+    }
+
     /// The progress before any training: where a [`ProgressTracker`] starts.
     pub fn initial_value(&self) -> f64 {
         self.segments[0].start_val.fraction()

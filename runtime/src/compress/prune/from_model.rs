@@ -1,0 +1,169 @@
+//! Prune plans read from a derived model: the filters that sparsification zeroed, or the filters a
+//! criterion ranks lowest, for every prunable layer of [`Compressible::COUPLINGS`].
+
+use dfdx::nn::TensorCollection;
+use dfdx::prelude::Cpu;
+
+use super::filters::{BnAffine, LayerFilters};
+use super::plan::{LayerPlan, PrunePlan};
+use crate::compress::sparsify::{
+    global_masks, local_mask, Context, ConvGranularity, Criteria, Granularity, LayerScores, LinearGranularity,
+    WeightState,
+};
+use crate::compress::CompressError;
+use crate::model::{read_tensor, Compressible, LayerKindInfo};
+use crate::units::Sparsity;
+
+/// A prunable layer's tensors, copied out of the model.
+struct Producer {
+    name: &'static str,
+    shape: Vec<usize>,
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    bn: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl Producer {
+    fn view(&self) -> LayerFilters<'_> {
+        LayerFilters {
+            name: self.name,
+            width: self.shape[0],
+            weight: &self.weight,
+            bias: self.bias.as_deref(),
+            bn: self.bn.as_ref().map(|(gamma, beta)| BnAffine { gamma, beta }),
+        }
+    }
+
+    /// One group per output channel: `filter` for a conv, `row` for a linear layer.
+    fn granularity(&self) -> Granularity {
+        if self.shape.len() == 4 {
+            Granularity::Conv(ConvGranularity::Filter)
+        } else {
+            Granularity::Linear(LinearGranularity::Row)
+        }
+    }
+}
+
+/// The producers of `M::COUPLINGS` (every conv and linear layer but the classifier), in order.
+fn producers<M>(model: &M) -> Result<Vec<Producer>, crate::Error>
+where
+    M: Compressible + TensorCollection<f32, Cpu>,
+{
+    let mut out = Vec::new();
+    for coupling in M::COUPLINGS {
+        let Some(layer) = M::layer(coupling.producer) else { continue };
+        let (shape, has_bias) = match layer.kind {
+            LayerKindInfo::Conv2D { in_channels, out_channels, kernel, bias, .. } => {
+                (vec![out_channels, in_channels, kernel, kernel], bias)
+            }
+            LayerKindInfo::Linear { in_features, out_features, bias } => (vec![out_features, in_features], bias),
+            _ => continue,
+        };
+        let read = |name: String| read_tensor(model, &name).map(|t| t.data);
+        let bias = if has_bias { Some(read(format!("{}.bias", layer.name))?) } else { None };
+        let bn = match coupling.batch_norm.and_then(|bn| M::layer(bn)) {
+            Some(bn) => {
+                let scale = match bn.kind {
+                    LayerKindInfo::BatchNorm1D { .. } => "scale",
+                    _ => "weight",
+                };
+                Some((read(format!("{}.{scale}", bn.name))?, read(format!("{}.bias", bn.name))?))
+            }
+            None => None,
+        };
+        let weight = read(format!("{}.weight", layer.name))?;
+        out.push(Producer { name: layer.name, shape, weight, bias, bn });
+    }
+    Ok(out)
+}
+
+impl PrunePlan {
+    /// One [`LayerPlan`] per prunable layer of the model (each producer of
+    /// [`Compressible::COUPLINGS`]), keeping the filters that are not entirely zero: weights, bias
+    /// and, when a BatchNorm follows, its γ and β (see [`PrunePlan::from_zero_filters`]). After filter
+    /// sparsification with [`Sparsifier`](crate::compress::sparsify::Sparsifier) or
+    /// [`SparsifyCallback`](crate::compress::sparsify::SparsifyCallback), this is the plan whose
+    /// pruned model computes the same outputs.
+    ///
+    /// ```
+    /// use fasterai_runtime::compress::prune::PrunePlan;
+    /// use fasterai_runtime::dfdx::{nn::TensorCollection, prelude::Cpu};
+    /// use fasterai_runtime::model::Compressible;
+    /// /// The width each prunable layer keeps, for printing.
+    /// fn widths<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<Vec<(String, usize)>, fasterai_runtime::Error> {
+    ///     let plan = PrunePlan::from_model(model)?;
+    ///     Ok(plan.layers().iter().map(|l| (l.name.clone(), l.new_width())).collect())
+    /// }
+    /// ```
+    pub fn from_model<M>(model: &M) -> Result<Self, crate::Error>
+    where
+        M: Compressible + TensorCollection<f32, Cpu>,
+    {
+        let producers = producers(model)?;
+        let views: Vec<LayerFilters<'_>> = producers.iter().map(Producer::view).collect();
+        Ok(Self::from_zero_filters(&views)?)
+    }
+
+    /// Ranks the output channels of every prunable layer by `criteria` (mean score over a filter,
+    /// or a row of a linear layer) and drops `sparsity` of them, per layer ([`Context::Local`]) or
+    /// across layers ([`Context::Global`], with its [`GlobalOptions`](crate::compress::sparsify::GlobalOptions)).
+    /// Every layer keeps at least its best channel. Criteria that need more than the current
+    /// weights (initial weights, gradients, activations) are an error naming what is missing.
+    ///
+    /// ```
+    /// use fasterai_runtime::compress::prune::PrunePlan;
+    /// use fasterai_runtime::compress::sparsify::{Context, Criteria, Criterion, GlobalOptions};
+    /// use fasterai_runtime::dfdx::{nn::TensorCollection, prelude::Cpu};
+    /// use fasterai_runtime::model::Compressible;
+    /// use fasterai_runtime::units::Sparsity;
+    /// /// Half the channels, ranked across layers with per-layer normalisation and a floor.
+    /// fn half<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<PrunePlan, fasterai_runtime::Error> {
+    ///     let half = Sparsity::from_percent(50.0)?;
+    ///     PrunePlan::from_criterion(model, half, Context::Global(GlobalOptions::balanced()), Criteria::new(Criterion::LargeFinal))
+    /// }
+    /// ```
+    pub fn from_criterion<M>(
+        model: &M,
+        sparsity: Sparsity,
+        context: Context,
+        criteria: Criteria,
+    ) -> Result<Self, crate::Error>
+    where
+        M: Compressible + TensorCollection<f32, Cpu>,
+    {
+        let producers = producers(model)?;
+        let mut scores = Vec::with_capacity(producers.len());
+        for p in &producers {
+            let state = WeightState::new(&p.weight, &p.shape);
+            scores.push(criteria.scores(&state, p.granularity())?.values);
+        }
+        let masks: Vec<Vec<f32>> = match context {
+            Context::Local => {
+                scores.iter().map(|s| local_mask(s, sparsity, None)).collect::<Result<_, CompressError>>()?
+            }
+            Context::Global(options) => {
+                let layers: Vec<LayerScores> = producers
+                    .iter()
+                    .zip(&scores)
+                    .map(|(p, s)| LayerScores {
+                        name: p.name.to_string(),
+                        scores: s.clone(),
+                        params_per_group: p.weight.len() / p.shape[0],
+                    })
+                    .collect();
+                global_masks(&layers, sparsity, &options)?
+            }
+        };
+        let mut plans = Vec::with_capacity(producers.len());
+        for ((p, mask), s) in producers.iter().zip(masks).zip(&scores) {
+            let mut kept: Vec<usize> = (0..mask.len()).filter(|&o| mask[o] != 0.0).collect();
+            if kept.is_empty() {
+                // The best channel: highest score, the earlier one on ties.
+                let best = (0..s.len()).fold(0, |b, o| if s[o] > s[b] { o } else { b });
+                kept.push(best);
+            }
+            plans.push(LayerPlan { name: p.name.to_string(), width: p.shape[0], kept });
+        }
+        Ok(Self::new(plans)?)
+    }
+}
