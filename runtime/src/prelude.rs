@@ -20,3 +20,5 @@ pub use crate::nn::{load_weights, save_weights};
 pub use crate::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
 pub use crate::units::Energy;
 pub use crate::compress::prune::{PrunePlan, Ranking};
+pub use crate::units::LossWeight;
+pub use crate::compress::distill::{DistillLoss, DistillTerms, KnowledgeDistillation};
