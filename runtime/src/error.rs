@@ -32,6 +32,9 @@ pub enum Error {
     /// A named tensor was missing or given the wrong number of values (see [`crate::model::TensorAccessError`]).
     #[error(transparent)]
     TensorAccess(#[from] crate::model::TensorAccessError),
+    /// Quantization-aware training could not quantize or restore a weight (see [`crate::quant::QatError`]).
+    #[error(transparent)]
+    Qat(#[from] crate::quant::QatError),
 }
 
 /// `Result` with fasterai's [`Error`].

@@ -22,3 +22,4 @@ pub use crate::units::Energy;
 pub use crate::compress::prune::{PrunePlan, Ranking};
 pub use crate::units::LossWeight;
 pub use crate::compress::distill::{DistillLoss, DistillTerms, KnowledgeDistillation};
+pub use crate::quant::{QatError, QuantizeCallback};
