@@ -23,3 +23,4 @@ pub use crate::compress::prune::{PrunePlan, Ranking};
 pub use crate::units::LossWeight;
 pub use crate::compress::distill::{DistillLoss, DistillTerms, KnowledgeDistillation};
 pub use crate::quant::{QatError, QuantizeCallback};
+pub use crate::compress::sensitivity::{analyze_learner, targets_for_budget, BudgetOptions, LayerSensitivity, LayerTarget, Perturbation};

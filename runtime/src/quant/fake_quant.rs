@@ -82,6 +82,43 @@ pub fn fake_quantize_weight_values_with_scales(weights: &[f32], scales: &[Scale]
     Ok(out)
 }
 
+/// Per-output-channel symmetric fake quantization to `bits` bits (2 to 8): integers in
+/// `[−(2^(bits−1) − 1), 2^(bits−1) − 1]`, `scale = absmax / (2^(bits−1) − 1)` per row, rounding half to
+/// even; at 8 bits exactly [`fake_quantize_weight_values`]. For sensitivity analysis at lower precision.
+///
+/// ```
+/// use fasterai_runtime::quant::fake_quantize_weight_values_to_bits;
+/// // 4 bits: integers in [−7, 7]; absmax 7 gives scale 1.
+/// let fq = fake_quantize_weight_values_to_bits(&[7.0, 2.5, -3.6, 0.4], 1, 4).unwrap();
+/// assert_eq!(fq.values, [7.0, 2.0, -4.0, 0.0]);
+/// assert!(fake_quantize_weight_values_to_bits(&[1.0], 1, 1).is_err());
+/// ```
+pub fn fake_quantize_weight_values_to_bits(weights: &[f32], out_channels: usize, bits: u8) -> Result<FakeQuantized, QuantError> {
+    if !(2..=8).contains(&bits) {
+        return Err(QuantError::UnsupportedBits(bits));
+    }
+    if out_channels == 0 || !weights.len().is_multiple_of(out_channels) {
+        return Err(QuantError::RaggedRows { what: "weights", len: weights.len(), rows: out_channels });
+    }
+    check_finite(weights)?;
+    let max = f32::from((1u8 << (bits - 1)) - 1);
+    let fan_in = weights.len() / out_channels;
+    let scales = weights
+        .chunks(fan_in.max(1))
+        .take(out_channels)
+        .map(|row| {
+            let absmax = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            Scale::new(if absmax > 0.0 { absmax / max } else { 1.0 / max })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = FakeQuantized { values: Vec::with_capacity(weights.len()), passes: vec![true; weights.len()] };
+    for (row, scale) in weights.chunks(fan_in.max(1)).zip(&scales) {
+        let s = scale.get();
+        out.values.extend(row.iter().map(|&w| round_half_even(w / s).clamp(-max, max) * s));
+    }
+    Ok(out)
+}
+
 /// Per-tensor asymmetric uint8 fake quantization: `params.dequantize(params.quantize(x))` for every
 /// value, the gradient passing where `round(x / scale) + zero_point` lies in `[0, 255]`.
 ///

@@ -118,3 +118,23 @@ fn bad_input_is_an_error() {
     let t = dev().tensor_from_vec(vec![1.0f32, f32::NAN], (2,));
     assert!(fake_quantize_weights(t.leaky_trace()).is_err(), "an error, not a panic, on the tape path");
 }
+
+#[test]
+fn eight_bits_is_the_engine_grid_and_fewer_bits_are_coarser() {
+    let mut rng = SmallRng::seed_from_u64(12);
+    let (o, fan_in) = (5, 23);
+    let w: Vec<f32> = (0..o * fan_in).map(|_| rng.gen_range(-2.0..2.0)).collect();
+    let engine = QuantizedWeights::quantize(&w, o).unwrap().dequantize();
+    assert_eq!(fake_quantize_weight_values_to_bits(&w, o, 8).unwrap().values, engine);
+    let error = |bits| {
+        let fq = fake_quantize_weight_values_to_bits(&w, o, bits).unwrap();
+        fq.values.iter().zip(&w).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>()
+    };
+    assert!(error(2) > error(4) && error(4) > error(8), "fewer levels, larger error");
+    // 2 bits: integers in [−1, 1], scale = absmax.
+    let two = fake_quantize_weight_values_to_bits(&[4.0, 1.9, 2.1, -3.0], 1, 2).unwrap();
+    assert_eq!(two.values, [4.0, 0.0, 4.0, -4.0]);
+    for bits in [0, 1, 9] {
+        assert_eq!(fake_quantize_weight_values_to_bits(&w, o, bits).unwrap_err(), QuantError::UnsupportedBits(bits));
+    }
+}
