@@ -35,6 +35,12 @@ pub enum Error {
     /// A stage's model could not be measured (see [`crate::measure::StageMeasureError`]).
     #[error(transparent)]
     StageMeasure(#[from] crate::measure::StageMeasureError),
+    /// Quantization-aware training could not quantize or restore a weight (see [`crate::quant::QatError`]).
+    #[error(transparent)]
+    Qat(#[from] crate::quant::QatError),
+    /// A sensitivity analysis or a sparsity budget failed (see [`crate::compress::sensitivity::SensitivityError`]).
+    #[error(transparent)]
+    Sensitivity(#[from] crate::compress::sensitivity::SensitivityError),
 }
 
 /// `Result` with fasterai's [`Error`].

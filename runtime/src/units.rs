@@ -130,6 +130,12 @@ fraction_unit!(
     "ratio"
 );
 fraction_unit!(
+    /// The share `w` of a loss given to an added term: the total is `(1 − w)·task + w·term`
+    /// (knowledge distillation's weight).
+    LossWeight,
+    "loss weight"
+);
+fraction_unit!(
     /// A share of a matrix's energy (the sum of its squared singular values), e.g. the part a
     /// truncated SVD must keep.
     Energy,

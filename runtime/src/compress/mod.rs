@@ -19,3 +19,4 @@ mod test_support;
 
 pub use error::CompressError;
 pub use error_struct::{FactorizeError, FoldError, PruneError, StructError};
+pub mod sensitivity;

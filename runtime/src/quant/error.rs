@@ -89,4 +89,7 @@ pub enum QuantError {
         /// The bias in accumulator steps.
         steps: f64,
     },
+    /// A bit width the weight fake quantizer does not offer.
+    #[error("cannot quantize weights to {0} bits; give 2 to 8 bits")]
+    UnsupportedBits(u8),
 }

@@ -34,3 +34,11 @@ pub use requantize::{requantize_one, ChannelRequant, OutputStage};
 pub use rounding::round_half_even;
 pub use scale::Scale;
 pub use weight::{QuantizedWeights, WEIGHT_MAX};
+mod fake_quant;
+mod qat;
+pub use fake_quant::{
+    fake_quantize_activation_values, fake_quantize_activations, fake_quantize_weight_values,
+    fake_quantize_weight_values_to_bits, fake_quantize_weight_values_with_scales, fake_quantize_weights,
+    fake_quantize_weights_with_scales, FakeQuantized,
+};
+pub use qat::{quantize_weights_in_place, QatError, QuantizeCallback};
