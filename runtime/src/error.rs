@@ -32,6 +32,9 @@ pub enum Error {
     /// A named tensor was missing or given the wrong number of values (see [`crate::model::TensorAccessError`]).
     #[error(transparent)]
     TensorAccess(#[from] crate::model::TensorAccessError),
+    /// An inference plan (accelerated fp32 or int8) could not be built, run, saved or loaded (see [`crate::deploy::DeployError`]).
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
 }
 
 /// `Result` with fasterai's [`Error`].

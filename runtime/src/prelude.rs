@@ -20,3 +20,4 @@ pub use crate::nn::{load_weights, save_weights};
 pub use crate::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
 pub use crate::units::Energy;
 pub use crate::compress::prune::{PrunePlan, Ranking};
+pub use crate::deploy::{accelerate, quantize_static, Accelerated, DeployError, Int8Model, ObserverKind, QuantizeOptions};

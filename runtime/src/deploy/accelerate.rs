@@ -1,0 +1,288 @@
+//! `accelerate`: freeze a derived model into an fp32 inference plan. BatchNorms are folded, ReLUs
+//! fused, weights laid out once for the GEMM, and every activation buffer allocated at build time;
+//! a run touches no tape and allocates nothing.
+//!
+//! Convolutions run as im2col + the packed GEMM of [`crate::kernels::gemm`] (on every core of the
+//! current rayon pool when the layer is large enough to pay for it), linear layers as a GEMM with
+//! one column, pooling on the slice kernels of [`crate::ops::pool2d::slices`].
+
+use std::marker::PhantomData;
+
+use dfdx::nn::TensorCollection;
+use dfdx::prelude::Cpu;
+
+use super::graph::{folded_weights, plan_nodes, Node, Op};
+use super::DeployError;
+use crate::kernels::{gemm, im2col, Accumulate, ConvGeometry, MatMut, MatRef, Parallelism};
+use crate::measure::Bytes;
+use crate::model::{Compressible, ShapeInfo};
+use crate::ops::pool2d::slices;
+
+/// Layers with at least this many multiply-accumulates run their GEMM on every core; smaller ones
+/// finish before threads would have started.
+const PARALLEL_MACS: usize = 1 << 20;
+
+/// One layer of the plan with its weights in the layout its kernel reads.
+#[derive(Debug, Clone)]
+struct Layer {
+    node: Node,
+    /// Out-channel-major weight: row `o` holds every weight of output `o` (`[O, C·K·K]` or `[O, I]`).
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    /// Convolution geometry (conv layers only).
+    geometry: Option<ConvGeometry>,
+}
+
+impl Layer {
+    fn parallelism(&self) -> Parallelism {
+        let macs = match self.geometry {
+            Some(g) => self.weight.len() * g.out_len(),
+            None => self.weight.len(),
+        };
+        if macs >= PARALLEL_MACS {
+            Parallelism::AllCores
+        } else {
+            Parallelism::Sequential
+        }
+    }
+}
+
+/// The fp32 inference plan of a model of type `M` (kept in the type so plans of different models
+/// cannot be mixed up). Build it with [`accelerate`].
+pub struct Accelerated<M> {
+    layers: Vec<Layer>,
+    input: ShapeInfo,
+    output: ShapeInfo,
+    front: Vec<f32>,
+    back: Vec<f32>,
+    col: Vec<f32>,
+    model: PhantomData<fn() -> M>,
+}
+
+// By hand: derives would require `M: Debug`/`M: Clone`, though no `M` is stored.
+impl<M> Clone for Accelerated<M> {
+    fn clone(&self) -> Self {
+        Self {
+            layers: self.layers.clone(),
+            input: self.input,
+            output: self.output,
+            front: self.front.clone(),
+            back: self.back.clone(),
+            col: self.col.clone(),
+            model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Accelerated<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accelerated")
+            .field("model", &std::any::type_name::<M>())
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("nodes", &self.layers.iter().map(|l| l.node).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Freezes `model` into an fp32 inference plan: BatchNorms folded, ReLUs fused, buffers allocated.
+///
+/// Errors name the layer that cannot run (an activation other than ReLU, a BatchNorm that does not
+/// directly follow its conv/linear layer); nothing falls back silently.
+///
+/// ```ignore
+/// // `SmallVgg` is any `#[derive(Compressible)]` model (see the crate `fasterai`'s tests/deploy_accelerate.rs).
+/// let model = dev.build_module::<SmallVgg, f32>();
+/// let mut plan = fasterai::deploy::accelerate(&model)?;
+/// let logits: &[f32] = plan.run(&image)?; // 1×28×28 values in, 10 out
+/// let latency = cpu_latency(|x| plan.run(x).map(|l| l[0]), &image[..], &LatencyOptions::default())?;
+/// ```
+pub fn accelerate<M>(model: &M) -> Result<Accelerated<M>, DeployError>
+where
+    M: Compressible + TensorCollection<f32, Cpu>,
+{
+    let mut layers = Vec::new();
+    let (mut widest, mut widest_col) = (M::INPUT.numel(), 0);
+    for node in plan_nodes::<M>()? {
+        let (weight, bias) = folded_weights(model, &node)?.unwrap_or_default();
+        let geometry = match (node.op, node.input) {
+            (Op::Conv { kernel, stride, padding, .. }, ShapeInfo::Chw { c, h, w }) => {
+                Some(ConvGeometry::new(c, h, w, kernel, stride, padding)?)
+            }
+            _ => None,
+        };
+        if let Some(g) = geometry {
+            if !g.is_pointwise() {
+                widest_col = widest_col.max(g.col_len());
+            }
+        }
+        widest = widest.max(node.output.numel());
+        layers.push(Layer { node, weight, bias, geometry });
+    }
+    Ok(Accelerated {
+        layers,
+        input: M::INPUT,
+        output: M::output(),
+        front: vec![0.0; widest],
+        back: vec![0.0; widest],
+        col: vec![0.0; widest_col],
+        model: PhantomData,
+    })
+}
+
+impl<M> Accelerated<M> {
+    /// Values of one input image.
+    pub fn input_len(&self) -> usize {
+        self.input.numel()
+    }
+
+    /// Values of one output (the logits).
+    pub fn output_len(&self) -> usize {
+        self.output.numel()
+    }
+
+    /// Weights and biases stored (after folding: a folded BatchNorm leaves only a bias per channel).
+    pub fn parameters(&self) -> usize {
+        self.layers.iter().map(|l| l.weight.len() + l.bias.as_ref().map_or(0, Vec::len)).sum()
+    }
+
+    /// Bytes of the stored weights and biases (`f32`).
+    pub fn size_bytes(&self) -> Bytes {
+        Bytes(4 * self.parameters() as u64)
+    }
+
+    /// Runs one image (`C·H·W` values, NCHW) and returns the output, valid until the next run.
+    pub fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
+        self.run_observed(image, |_, _| Ok(()))
+    }
+
+    /// Runs `images` (`n` images one after the other) and returns their outputs, one after the other.
+    pub fn predict(&mut self, images: &[f32], n: usize) -> Result<Vec<f32>, DeployError> {
+        let per_image = self.input_len();
+        if images.len() != n * per_image {
+            return Err(DeployError::BatchLength { what: "batch", images: n, per_image, found: images.len() });
+        }
+        let mut out = Vec::with_capacity(n * self.output_len());
+        for image in images.chunks_exact(per_image.max(1)).take(n) {
+            out.extend_from_slice(self.run(image)?);
+        }
+        Ok(out)
+    }
+
+    /// Like [`Self::run`], calling `observe(node_index, output)` after every node (for calibration).
+    pub(crate) fn run_observed(
+        &mut self,
+        image: &[f32],
+        mut observe: impl FnMut(usize, &[f32]) -> Result<(), DeployError>,
+    ) -> Result<&[f32], DeployError> {
+        if image.len() != self.input_len() {
+            return Err(DeployError::InputLength {
+                expected: self.input_len(),
+                shape: self.input.to_string(),
+                found: image.len(),
+            });
+        }
+        let mut len = image.len();
+        self.front[..len].copy_from_slice(image);
+        for (index, layer) in self.layers.iter().enumerate() {
+            let out_len = layer.node.output.numel();
+            let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
+            let swap = run_layer(layer, x, y, &mut self.col)?;
+            if swap {
+                std::mem::swap(&mut self.front, &mut self.back);
+            } else {
+                relu_in_place(&mut self.front[..out_len]);
+            }
+            len = out_len;
+            observe(index, &self.front[..len])?;
+        }
+        Ok(&self.front[..len])
+    }
+
+    /// The nodes of the plan, in order.
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.layers.iter().map(|l| &l.node)
+    }
+
+    /// The folded weight and bias of node `index`.
+    pub(crate) fn weights(&self, index: usize) -> (&[f32], Option<&[f32]>) {
+        let layer = &self.layers[index];
+        (&layer.weight, layer.bias.as_deref())
+    }
+}
+
+fn relu_in_place(x: &mut [f32]) {
+    for v in x {
+        *v = v.max(0.0);
+    }
+}
+
+fn hw(shape: ShapeInfo) -> (usize, usize, usize) {
+    match shape {
+        ShapeInfo::Chw { c, h, w } => (c, h, w),
+        ShapeInfo::Flat { n } => (n, 1, 1),
+    }
+}
+
+/// Runs one layer from `x` into `y`; returns false when it ran in place on `x` instead (a lone ReLU).
+fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], col: &mut [f32]) -> Result<bool, DeployError> {
+    let (c, h, w) = hw(layer.node.input);
+    match layer.node.op {
+        Op::Conv { out_channels, relu, .. } => {
+            let g = layer.geometry.expect("conv layers carry their geometry");
+            let (l, r) = (g.out_len(), g.col_rows());
+            let accumulate = fill_bias(y, layer.bias.as_deref(), l);
+            // out (L × O, col-major = NCHW) = colᵀ (L × R) · Wᵀ (R × O): positions, the large
+            // dimension, are the GEMM's contiguous rows.
+            let w_t = MatRef::row_major(&layer.weight, out_channels, r)?.t();
+            let cols = if g.is_pointwise() {
+                x
+            } else {
+                im2col(x, &g, &mut col[..g.col_len()])?;
+                &col[..g.col_len()]
+            };
+            let dst = MatMut::col_major(y, l, out_channels)?;
+            gemm(dst, MatRef::row_major(cols, r, l)?.t(), w_t, accumulate, layer.parallelism())?;
+            if relu {
+                relu_in_place(y);
+            }
+        }
+        Op::Linear { out_features, relu, .. } => {
+            let accumulate = fill_bias(y, layer.bias.as_deref(), 1);
+            let inputs = x.len();
+            gemm(
+                MatMut::col_major(y, out_features, 1)?,
+                MatRef::row_major(&layer.weight, out_features, inputs)?,
+                MatRef::col_major(x, inputs, 1)?,
+                accumulate,
+                layer.parallelism(),
+            )?;
+            if relu {
+                relu_in_place(y);
+            }
+        }
+        Op::Relu => return Ok(false),
+        Op::MaxPool(window) => {
+            slices::max_pool2d(x, c, (h, w), window, y)?;
+        }
+        Op::AvgPool(window) => {
+            slices::avg_pool2d(x, c, (h, w), window, y)?;
+        }
+        Op::AdaptiveAvgPool { out_h, out_w } => slices::adaptive_avg_pool2d(x, c, (h, w), (out_h, out_w), y)?,
+        Op::GlobalAvgPool => slices::global_avg_pool2d(x, c, (h, w), y)?,
+    }
+    Ok(true)
+}
+
+/// Fills each output plane of `len` values with its bias; tells the GEMM whether to add to it.
+fn fill_bias(y: &mut [f32], bias: Option<&[f32]>, len: usize) -> Accumulate {
+    match bias {
+        Some(b) => {
+            for (plane, &bo) in y.chunks_exact_mut(len).zip(b) {
+                plane.fill(bo);
+            }
+            Accumulate::Add
+        }
+        None => Accumulate::Overwrite,
+    }
+}
