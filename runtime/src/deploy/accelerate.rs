@@ -90,12 +90,39 @@ impl<M> std::fmt::Debug for Accelerated<M> {
 /// Errors name the layer that cannot run (an activation other than ReLU, a BatchNorm that does not
 /// directly follow its conv/linear layer); nothing falls back silently.
 ///
-/// ```ignore
-/// // `SmallVgg` is any `#[derive(Compressible)]` model (see the crate `fasterai`'s tests/deploy_accelerate.rs).
-/// let model = dev.build_module::<SmallVgg, f32>();
-/// let mut plan = fasterai::deploy::accelerate(&model)?;
-/// let logits: &[f32] = plan.run(&image)?; // 1×28×28 values in, 10 out
-/// let latency = cpu_latency(|x| plan.run(x).map(|l| l[0]), &image[..], &LatencyOptions::default())?;
+/// ```
+/// use fasterai_runtime::deploy::accelerate;
+/// use fasterai_runtime::prelude::*;
+/// # use fasterai_runtime::model::Coupling;
+/// # // What `#[derive(Compressible)]` (crate `fasterai`) writes for `struct Net { fc: Linear<3, 2>, relu: ReLU }`:
+/// # struct Net<E: Dtype = f32, D: Device<E> = Cpu> { fc: Linear<3, 2, E, D> }
+/// # impl TensorCollection<f32, Cpu> for Net {
+/// #     type To<E2: Dtype, D2: Device<E2>> = Net<E2, D2>;
+/// #     fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+/// #         v.visit_fields(Self::module("fc", |s| &s.fc, |s| &mut s.fc), |fc| Net { fc })
+/// #     }
+/// # }
+/// # impl Compressible for Net {
+/// #     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 3 };
+/// #     const LAYERS: &'static [LayerInfo] = &[
+/// #         LayerInfo { name: "fc", kind: LayerKindInfo::Linear { in_features: 3, out_features: 2, bias: true },
+/// #             input: ShapeInfo::Flat { n: 3 }, output: ShapeInfo::Flat { n: 2 }, params: 8, macs: 6, tapped: false },
+/// #         LayerInfo { name: "relu", kind: LayerKindInfo::Activation { name: "ReLU" },
+/// #             input: ShapeInfo::Flat { n: 2 }, output: ShapeInfo::Flat { n: 2 }, params: 0, macs: 0, tapped: false },
+/// #     ];
+/// #     const COUPLINGS: &'static [Coupling] = &[];
+/// # }
+/// let dev = Cpu::default();
+/// let mut fc: Linear<3, 2> = BuildModule::build(&dev);
+/// fc.weight = dev.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]);
+/// fc.bias = dev.tensor([0.5, 0.0]);
+/// let model = Net { fc }; // fc → ReLU
+/// let mut plan = accelerate(&model)?;
+/// assert_eq!(plan.run(&[1.0, 2.0, 3.0])?, &[1.5, 0.0]);
+/// assert_eq!(plan.parameters(), 8);
+/// let latency = cpu_latency(|x| plan.run(x).map(|y| y[0]), &[1.0, 2.0, 3.0][..], &LatencyOptions::default().runs(5))?;
+/// assert_eq!(latency.runs, 5);
+/// # Ok::<(), fasterai_runtime::Error>(())
 /// ```
 pub fn accelerate<M>(model: &M) -> Result<Accelerated<M>, DeployError>
 where

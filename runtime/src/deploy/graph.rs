@@ -258,3 +258,86 @@ where
     let (w, b) = fold_into(node.layer, &weight, bias.as_deref(), &stats)?;
     Ok(Some((w, Some(b))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Coupling;
+
+    const fn layer(name: &'static str, kind: LayerKindInfo, input: ShapeInfo, output: ShapeInfo) -> LayerInfo {
+        LayerInfo { name, kind, input, output, params: 0, macs: 0, tapped: false }
+    }
+    const MAP: ShapeInfo = ShapeInfo::Chw { c: 2, h: 4, w: 4 };
+    const HALF: ShapeInfo = ShapeInfo::Chw { c: 2, h: 2, w: 2 };
+    const FLAT: ShapeInfo = ShapeInfo::Flat { n: 8 };
+    const CONV: LayerKindInfo =
+        LayerKindInfo::Conv2D { in_channels: 2, out_channels: 2, kernel: 3, stride: 1, padding: 1, bias: false };
+    const BN: LayerKindInfo = LayerKindInfo::BatchNorm2D { channels: 2 };
+    const RELU: LayerKindInfo = LayerKindInfo::Activation { name: "ReLU" };
+    const POOL: LayerKindInfo = LayerKindInfo::MaxPool2D { kernel: 2, stride: 2, padding: 0 };
+
+    macro_rules! described {
+        ($name:ident, $input:expr, [$($layer:expr),* $(,)?]) => {
+            struct $name;
+            impl Compressible for $name {
+                const INPUT: ShapeInfo = $input;
+                const LAYERS: &'static [LayerInfo] = &[$($layer),*];
+                const COUPLINGS: &'static [Coupling] = &[];
+            }
+        };
+    }
+
+    described!(Fused, MAP, [
+        layer("conv", CONV, MAP, MAP),
+        layer("bn", BN, MAP, MAP),
+        layer("relu", RELU, MAP, MAP),
+        layer("pool", POOL, MAP, HALF),
+        layer("relu2", RELU, HALF, HALF),
+        layer("flatten", LayerKindInfo::Flatten, HALF, FLAT),
+        layer("drop", LayerKindInfo::Dropout, FLAT, FLAT),
+        layer("fc", LayerKindInfo::Linear { in_features: 8, out_features: 3, bias: true }, FLAT, ShapeInfo::Flat { n: 3 }),
+    ]);
+
+    #[test]
+    fn batch_norm_and_relu_fold_into_the_conv_and_flatten_dropout_vanish() {
+        let nodes = plan_nodes::<Fused>().unwrap();
+        let ops: Vec<(&str, Op)> = nodes.iter().map(|n| (n.layer, n.op)).collect();
+        assert_eq!(
+            ops,
+            [
+                ("conv", Op::Conv { out_channels: 2, kernel: 3, stride: 1, padding: 1, bias: false, batch_norm: Some("bn"), relu: true }),
+                ("pool", Op::MaxPool(PoolWindow { kernel: 2, stride: 2, padding: 0 })),
+                ("relu2", Op::Relu),
+                ("fc", Op::Linear { out_features: 3, bias: true, batch_norm: None, relu: false }),
+            ]
+        );
+        assert_eq!(nodes[3].input, FLAT);
+        assert_eq!(nodes[0].weight_shape(), Some(vec![2, 2, 3, 3]));
+        assert_eq!(nodes[3].weight_shape(), Some(vec![3, 8]));
+        assert_eq!(nodes[1].weight_shape(), None);
+    }
+
+    described!(NormFirst, MAP, [layer("bn", BN, MAP, MAP), layer("conv", CONV, MAP, MAP)]);
+    described!(NormAfterPool, MAP, [layer("conv", CONV, MAP, MAP), layer("pool", POOL, MAP, HALF), layer("bn", BN, HALF, HALF)]);
+    described!(Norm1dAfterConv, MAP, [
+        layer("conv", CONV, MAP, MAP),
+        layer("bn", LayerKindInfo::BatchNorm1D { features: 2 }, MAP, MAP),
+    ]);
+    described!(Gelu, MAP, [layer("conv", CONV, MAP, MAP), layer("act", LayerKindInfo::Activation { name: "GeLU" }, MAP, MAP)]);
+    described!(PoolOnVector, FLAT, [layer("pool", POOL, FLAT, FLAT)]);
+
+    #[test]
+    fn layers_that_cannot_run_are_errors_naming_them() {
+        let error = plan_nodes::<NormFirst>().unwrap_err();
+        assert!(matches!(error, DeployError::UnfoldableBatchNorm { layer: "bn", expected: "Conv2D", .. }), "{error}");
+        assert!(error.to_string().contains("first layer"), "{error}");
+        let error = plan_nodes::<NormAfterPool>().unwrap_err();
+        assert!(error.to_string().contains("`pool`"), "{error}");
+        let error = plan_nodes::<Norm1dAfterConv>().unwrap_err();
+        assert!(matches!(error, DeployError::UnfoldableBatchNorm { expected: "Linear", .. }), "{error}");
+        let error = plan_nodes::<Gelu>().unwrap_err();
+        assert!(matches!(&error, DeployError::UnsupportedLayer { layer: "act", kind, .. } if kind == "GeLU"), "{error}");
+        let error = plan_nodes::<PoolOnVector>().unwrap_err();
+        assert!(matches!(error, DeployError::ShapeKind { layer: "pool", .. }), "{error}");
+    }
+}

@@ -29,10 +29,43 @@ fn observer(kind: ObserverKind) -> Result<Box<dyn Observer>, QuantError> {
 /// Errors: an empty calibration set, a calibration length that is not `n` images, a layer the
 /// plans do not support (named), and degenerate ranges (a multiplier or bias that does not fit).
 ///
-/// ```ignore
-/// let mut int8 = quantize_static(&model, &images, 32, QuantizeOptions::default())?;
-/// let logits = int8.run(&images[..784])?;
-/// int8.save("model.int8.safetensors")?;
+/// ```
+/// use fasterai_runtime::deploy::{accelerate, quantize_static, Int8Model, QuantizeOptions};
+/// use fasterai_runtime::prelude::*;
+/// # use fasterai_runtime::model::Coupling;
+/// # // What `#[derive(Compressible)]` (crate `fasterai`) writes for `struct Net { fc: Linear<3, 2>, relu: ReLU }`:
+/// # struct Net<E: Dtype = f32, D: Device<E> = Cpu> { fc: Linear<3, 2, E, D> }
+/// # impl TensorCollection<f32, Cpu> for Net {
+/// #     type To<E2: Dtype, D2: Device<E2>> = Net<E2, D2>;
+/// #     fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+/// #         v.visit_fields(Self::module("fc", |s| &s.fc, |s| &mut s.fc), |fc| Net { fc })
+/// #     }
+/// # }
+/// # impl Compressible for Net {
+/// #     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 3 };
+/// #     const LAYERS: &'static [LayerInfo] = &[
+/// #         LayerInfo { name: "fc", kind: LayerKindInfo::Linear { in_features: 3, out_features: 2, bias: true },
+/// #             input: ShapeInfo::Flat { n: 3 }, output: ShapeInfo::Flat { n: 2 }, params: 8, macs: 6, tapped: false },
+/// #         LayerInfo { name: "relu", kind: LayerKindInfo::Activation { name: "ReLU" },
+/// #             input: ShapeInfo::Flat { n: 2 }, output: ShapeInfo::Flat { n: 2 }, params: 0, macs: 0, tapped: false },
+/// #     ];
+/// #     const COUPLINGS: &'static [Coupling] = &[];
+/// # }
+/// let dev = Cpu::default();
+/// let model = Net { fc: BuildModule::build(&dev) }; // fc: Linear<3, 2> → ReLU
+/// let calibration: Vec<f32> = (0..30).map(|i| (i as f32 * 0.37).sin()).collect(); // 10 images of 3
+/// let mut int8 = quantize_static(&model, &calibration, 10, QuantizeOptions::default())?;
+/// let mut fp32 = accelerate(&model)?;
+/// let image = [0.2, -0.5, 0.9];
+/// let (q, f) = (int8.run(&image)?.to_vec(), fp32.run(&image)?.to_vec());
+/// assert!(q.iter().zip(&f).all(|(a, b)| (a - b).abs() < 0.02), "{q:?} vs {f:?}");
+///
+/// let path = std::env::temp_dir().join(format!("doc-int8-{}.safetensors", std::process::id()));
+/// int8.save(&path)?;
+/// let mut loaded = Int8Model::<Net>::load(&path)?;
+/// assert_eq!(loaded.run(&image)?, q.as_slice());
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), fasterai_runtime::Error>(())
 /// ```
 pub fn quantize_static<M>(
     model: &M,

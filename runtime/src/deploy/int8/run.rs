@@ -169,3 +169,30 @@ pub fn max_pool_u8(x: &[u8], input: ShapeInfo, output: ShapeInfo, window: PoolWi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    /// Max pooling on `u8` equals the `f32` slice kernel on the same values (padding never wins).
+    #[test]
+    fn u8_max_pool_equals_the_float_kernel() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        for (c, h, w, window) in [
+            (3, 6, 6, PoolWindow { kernel: 2, stride: 2, padding: 0 }),
+            (2, 7, 5, PoolWindow { kernel: 3, stride: 2, padding: 1 }),
+            (1, 5, 5, PoolWindow { kernel: 3, stride: 1, padding: 1 }),
+        ] {
+            let x: Vec<u8> = (0..c * h * w).map(|_| rng.gen()).collect();
+            let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let oh = (h + 2 * window.padding - window.kernel) / window.stride + 1;
+            let ow = (w + 2 * window.padding - window.kernel) / window.stride + 1;
+            let mut want = vec![0.0; c * oh * ow];
+            slices::max_pool2d(&xf, c, (h, w), window, &mut want).unwrap();
+            let mut got = vec![0u8; c * oh * ow];
+            max_pool_u8(&x, ShapeInfo::Chw { c, h, w }, ShapeInfo::Chw { c, h: oh, w: ow }, window, &mut got);
+            assert_eq!(got.iter().map(|&v| v as f32).collect::<Vec<_>>(), want, "{window:?}");
+        }
+    }
+}
