@@ -1,6 +1,7 @@
 //! Batch-1 inference latency of DESIGN.md's SmallVgg (1×28×28), three ways in one run:
 //! the dfdx eval forward of the derived model, the fp32 `accelerate` plan, and the int8 plan
-//! (`quantize_static`, calibrated on 32 random images). Random weights and BatchNorm statistics:
+//! (`quantize_static`, calibrated on 32 random images), plus the fp32 plan with dynamically quantized
+//! linear layers (`quantize_dynamic`). Random weights and BatchNorm statistics:
 //! latency does not depend on the values.
 //!
 //! `cargo bench --bench inference` (`-- --warm-up-time 1 --measurement-time 3` for a quick run).
@@ -9,7 +10,7 @@
 use std::time::Duration;
 
 use criterion::Criterion;
-use fasterai::deploy::{accelerate, quantize_static, QuantizeOptions};
+use fasterai::deploy::{accelerate, quantize_dynamic, quantize_static, QuantizeOptions};
 use fasterai::model::{read_tensors, write_tensors};
 use fasterai::prelude::*;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
@@ -59,11 +60,13 @@ fn inference(c: &mut Criterion) {
     let image = images(1, 2);
     let x: Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu> = dev.tensor_from_vec(image.clone(), (1, Const, Const, Const));
     let mut fp32 = accelerate(&model).expect("SmallVgg runs on the fp32 plan");
+    let mut dynamic = quantize_dynamic(&model).expect("SmallVgg's linear layers quantize");
     let mut int8 = quantize_static(&model, &images(32, 3), 32, QuantizeOptions::default()).expect("SmallVgg quantizes");
 
     let mut group = c.benchmark_group(format!("smallvgg_inference/b1/{}threads", rayon::current_num_threads()));
     group.bench_function("dfdx_forward", |b| b.iter(|| model.forward(x.clone())));
     group.bench_function("fp32_accelerated", |b| b.iter(|| fp32.run(&image).map(|y| y[0])));
+    group.bench_function("fp32_conv_int8_dynamic_linear", |b| b.iter(|| dynamic.run(&image).map(|y| y[0])));
     group.bench_function("int8_accelerated", |b| b.iter(|| int8.run(&image).map(|y| y[0])));
     group.finish();
 }

@@ -5,7 +5,7 @@ mod deploy_support;
 
 use deploy_support::{argmax, max_abs, random_images, randomize_batch_norms};
 use fasterai::deploy::graph::Op;
-use fasterai::deploy::{accelerate, quantize_static, DeployError, Int8Model, ObserverKind, QuantizeOptions};
+use fasterai::deploy::{accelerate, quantize_dynamic, quantize_static, DeployError, Int8Model, ObserverKind, QuantizeOptions};
 use fasterai::dfdx::prelude::DeviceBuildExt;
 use fasterai::model::ShapeInfo;
 use fasterai::prelude::*;
@@ -214,6 +214,27 @@ fn int8_logits_follow_the_fp32_logits() {
     }
     eprintln!("SmallVgg int8 vs fp32 argmax agreement: {agree}/{n}");
     assert!(agree * 100 >= 90 * n, "argmax agreement {agree}/{n}");
+}
+
+#[test]
+fn dynamic_linear_quantization_follows_fp32_and_shrinks_the_linear_layers() {
+    let vgg: SmallVgg = model(15);
+    let len = 28 * 28;
+    let mut dynamic = quantize_dynamic(&vgg).unwrap();
+    let mut fp32 = accelerate(&vgg).unwrap();
+    let (n, mut agree) = (50, 0);
+    for image in random_images(n, len, 16, true).chunks(len) {
+        let reference = fp32.run(image).unwrap().to_vec();
+        let quantized = dynamic.run(image).unwrap();
+        agree += usize::from(argmax(&reference) == argmax(quantized));
+        let err = deploy_support::max_abs_diff(&reference, quantized);
+        assert!(err <= 0.05 * max_abs(&reference), "dynamic error {err} vs fp32 logits {reference:?}");
+    }
+    assert!(agree * 100 >= 90 * n, "argmax agreement {agree}/{n}");
+    // Same parameters; fc1 and fc2 now hold one byte per weight instead of four.
+    assert_eq!(dynamic.parameters(), fp32.parameters());
+    let linear_weights = (3136 * 256 + 256 * 10) as u64;
+    assert_eq!(fp32.size_bytes().0 - dynamic.size_bytes().0, 3 * linear_weights - 4 * (256 + 10));
 }
 
 #[test]

@@ -21,3 +21,4 @@ pub use crate::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeIn
 pub use crate::units::Energy;
 pub use crate::compress::prune::{PrunePlan, Ranking};
 pub use crate::deploy::{accelerate, quantize_static, Accelerated, DeployError, Int8Model, ObserverKind, QuantizeOptions};
+pub use crate::deploy::quantize_dynamic;

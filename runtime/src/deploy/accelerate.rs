@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
+use super::dynamic::{DynamicLinear, DynamicScratch};
 use super::graph::{folded_weights, plan_nodes, Node, Op};
 use super::DeployError;
 use crate::kernels::{gemm, im2col, Accumulate, ConvGeometry, MatMut, MatRef, Parallelism};
@@ -31,6 +32,8 @@ struct Layer {
     bias: Option<Vec<f32>>,
     /// Convolution geometry (conv layers only).
     geometry: Option<ConvGeometry>,
+    /// The `i8` form of a linear layer after [`quantize_dynamic`] (its `f32` weights are then dropped).
+    dynamic: Option<DynamicLinear>,
 }
 
 impl Layer {
@@ -56,6 +59,7 @@ pub struct Accelerated<M> {
     front: Vec<f32>,
     back: Vec<f32>,
     col: Vec<f32>,
+    scratch: DynamicScratch,
     model: PhantomData<fn() -> M>,
 }
 
@@ -69,6 +73,7 @@ impl<M> Clone for Accelerated<M> {
             front: self.front.clone(),
             back: self.back.clone(),
             col: self.col.clone(),
+            scratch: self.scratch.clone(),
             model: PhantomData,
         }
     }
@@ -144,7 +149,7 @@ where
             }
         }
         widest = widest.max(node.output.numel());
-        layers.push(Layer { node, weight, bias, geometry });
+        layers.push(Layer { node, weight, bias, geometry, dynamic: None });
     }
     Ok(Accelerated {
         layers,
@@ -153,8 +158,27 @@ where
         front: vec![0.0; widest],
         back: vec![0.0; widest],
         col: vec![0.0; widest_col],
+        scratch: DynamicScratch::default(),
         model: PhantomData,
     })
+}
+
+/// [`accelerate`], then every linear layer quantized dynamically ([`DynamicLinear`]): `i8` weights,
+/// the input of each call quantized from its own range, `f32` out. Convolutions stay `f32`. Needs no
+/// calibration data.
+pub fn quantize_dynamic<M>(model: &M) -> Result<Accelerated<M>, DeployError>
+where
+    M: Compressible + TensorCollection<f32, Cpu>,
+{
+    let mut plan = accelerate(model)?;
+    for layer in &mut plan.layers {
+        if let Op::Linear { out_features, .. } = layer.node.op {
+            layer.dynamic = Some(DynamicLinear::new(&layer.weight, out_features, layer.bias.as_deref())?);
+            layer.weight = Vec::new();
+            layer.bias = None;
+        }
+    }
+    Ok(plan)
 }
 
 impl<M> Accelerated<M> {
@@ -170,12 +194,15 @@ impl<M> Accelerated<M> {
 
     /// Weights and biases stored (after folding: a folded BatchNorm leaves only a bias per channel).
     pub fn parameters(&self) -> usize {
-        self.layers.iter().map(|l| l.weight.len() + l.bias.as_ref().map_or(0, Vec::len)).sum()
+        let own = |l: &Layer| l.weight.len() + l.bias.as_ref().map_or(0, Vec::len);
+        self.layers.iter().map(|l| l.dynamic.as_ref().map_or_else(|| own(l), DynamicLinear::parameters)).sum()
     }
 
-    /// Bytes of the stored weights and biases (`f32`).
+    /// Bytes of the stored weights and biases: 4 per `f32` value; dynamically quantized linear
+    /// layers hold 1 per weight plus their `f32` scales and biases.
     pub fn size_bytes(&self) -> Bytes {
-        Bytes(4 * self.parameters() as u64)
+        let own = |l: &Layer| 4 * (l.weight.len() + l.bias.as_ref().map_or(0, Vec::len));
+        Bytes(self.layers.iter().map(|l| l.dynamic.as_ref().map_or_else(|| own(l), DynamicLinear::size_bytes) as u64).sum())
     }
 
     /// Runs one image (`C·H·W` values, NCHW) and returns the output, valid until the next run.
@@ -214,7 +241,7 @@ impl<M> Accelerated<M> {
         for (index, layer) in self.layers.iter().enumerate() {
             let out_len = layer.node.output.numel();
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
-            let swap = run_layer(layer, x, y, &mut self.col)?;
+            let swap = run_layer(layer, x, y, &mut self.col, &mut self.scratch)?;
             if swap {
                 std::mem::swap(&mut self.front, &mut self.back);
             } else {
@@ -252,7 +279,7 @@ fn hw(shape: ShapeInfo) -> (usize, usize, usize) {
 }
 
 /// Runs one layer from `x` into `y`; returns false when it ran in place on `x` instead (a lone ReLU).
-fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], col: &mut [f32]) -> Result<bool, DeployError> {
+fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], col: &mut [f32], scratch: &mut DynamicScratch) -> Result<bool, DeployError> {
     let (c, h, w) = hw(layer.node.input);
     match layer.node.op {
         Op::Conv { out_channels, relu, .. } => {
@@ -273,6 +300,9 @@ fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], col: &mut [f32]) -> Result
             if relu {
                 relu_in_place(y);
             }
+        }
+        Op::Linear { relu, .. } if layer.dynamic.is_some() => {
+            layer.dynamic.as_ref().expect("checked by the guard").forward(x, y, relu, scratch)?;
         }
         Op::Linear { out_features, relu, .. } => {
             let accumulate = fill_bias(y, layer.bias.as_deref(), 1);
