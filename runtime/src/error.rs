@@ -41,6 +41,9 @@ pub enum Error {
     /// A sensitivity analysis or a sparsity budget failed (see [`crate::compress::sensitivity::SensitivityError`]).
     #[error(transparent)]
     Sensitivity(#[from] crate::compress::sensitivity::SensitivityError),
+    /// An inference plan (accelerated fp32 or int8) could not be built, run, saved or loaded (see [`crate::deploy::DeployError`]).
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
 }
 
 /// `Result` with fasterai's [`Error`].

@@ -31,3 +31,4 @@ pub mod units;
 pub use dfdx;
 pub use error::{Error, Result};
 mod fsutil;
+pub mod deploy;

@@ -1,0 +1,345 @@
+//! `accelerate`: freeze a derived model into an fp32 inference plan. BatchNorms are folded, ReLUs
+//! fused, weights laid out once for the GEMM, and every activation buffer allocated at build time;
+//! a run touches no tape and allocates nothing.
+//!
+//! Convolutions run as im2col + the packed GEMM of [`crate::kernels::gemm`] (on every core of the
+//! current rayon pool when the layer is large enough to pay for it), linear layers as a GEMM with
+//! one column, pooling on the slice kernels of [`crate::ops::pool2d::slices`].
+
+use std::marker::PhantomData;
+
+use dfdx::nn::TensorCollection;
+use dfdx::prelude::Cpu;
+
+use super::dynamic::{DynamicLinear, DynamicScratch};
+use super::graph::{folded_weights, plan_nodes, Node, Op};
+use super::DeployError;
+use crate::kernels::{gemm, im2col, Accumulate, ConvGeometry, MatMut, MatRef, Parallelism};
+use crate::measure::Bytes;
+use crate::model::{Compressible, ShapeInfo};
+use crate::ops::pool2d::slices;
+
+/// Layers with at least this many multiply-accumulates run their GEMM on every core; smaller ones
+/// finish before threads would have started.
+const PARALLEL_MACS: usize = 1 << 20;
+
+/// One layer of the plan with its weights in the layout its kernel reads.
+#[derive(Debug, Clone)]
+struct Layer {
+    node: Node,
+    /// Out-channel-major weight: row `o` holds every weight of output `o` (`[O, C·K·K]` or `[O, I]`).
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    /// Convolution geometry (conv layers only).
+    geometry: Option<ConvGeometry>,
+    /// The `i8` form of a linear layer after [`quantize_dynamic`] (its `f32` weights are then dropped).
+    dynamic: Option<DynamicLinear>,
+}
+
+impl Layer {
+    fn parallelism(&self) -> Parallelism {
+        let macs = match self.geometry {
+            Some(g) => self.weight.len() * g.out_len(),
+            None => self.weight.len(),
+        };
+        if macs >= PARALLEL_MACS {
+            Parallelism::AllCores
+        } else {
+            Parallelism::Sequential
+        }
+    }
+}
+
+/// The fp32 inference plan of a model of type `M` (kept in the type so plans of different models
+/// cannot be mixed up). Build it with [`accelerate`].
+pub struct Accelerated<M> {
+    layers: Vec<Layer>,
+    input: ShapeInfo,
+    output: ShapeInfo,
+    front: Vec<f32>,
+    back: Vec<f32>,
+    col: Vec<f32>,
+    scratch: DynamicScratch,
+    model: PhantomData<fn() -> M>,
+}
+
+// By hand: derives would require `M: Debug`/`M: Clone`, though no `M` is stored.
+impl<M> Clone for Accelerated<M> {
+    fn clone(&self) -> Self {
+        Self {
+            layers: self.layers.clone(),
+            input: self.input,
+            output: self.output,
+            front: self.front.clone(),
+            back: self.back.clone(),
+            col: self.col.clone(),
+            scratch: self.scratch.clone(),
+            model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Accelerated<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accelerated")
+            .field("model", &std::any::type_name::<M>())
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("nodes", &self.layers.iter().map(|l| l.node).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Freezes `model` into an fp32 inference plan: BatchNorms folded, ReLUs fused, buffers allocated.
+///
+/// Errors name the layer that cannot run (an activation other than ReLU, a BatchNorm that does not
+/// directly follow its conv/linear layer); nothing falls back silently.
+///
+/// ```
+/// use fasterai_runtime::deploy::accelerate;
+/// use fasterai_runtime::prelude::*;
+/// # use fasterai_runtime::model::Coupling;
+/// # // What `#[derive(Compressible)]` (crate `fasterai`) writes for `struct Net { fc: Linear<3, 2>, relu: ReLU }`:
+/// # struct Net<E: Dtype = f32, D: Device<E> = Cpu> { fc: Linear<3, 2, E, D> }
+/// # impl TensorCollection<f32, Cpu> for Net {
+/// #     type To<E2: Dtype, D2: Device<E2>> = Net<E2, D2>;
+/// #     fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+/// #         v.visit_fields(Self::module("fc", |s| &s.fc, |s| &mut s.fc), |fc| Net { fc })
+/// #     }
+/// # }
+/// # impl Compressible for Net {
+/// #     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 3 };
+/// #     const LAYERS: &'static [LayerInfo] = &[
+/// #         LayerInfo { name: "fc", kind: LayerKindInfo::Linear { in_features: 3, out_features: 2, bias: true },
+/// #             input: ShapeInfo::Flat { n: 3 }, output: ShapeInfo::Flat { n: 2 }, params: 8, macs: 6, tapped: false },
+/// #         LayerInfo { name: "relu", kind: LayerKindInfo::Activation { name: "ReLU" },
+/// #             input: ShapeInfo::Flat { n: 2 }, output: ShapeInfo::Flat { n: 2 }, params: 0, macs: 0, tapped: false },
+/// #     ];
+/// #     const COUPLINGS: &'static [Coupling] = &[];
+/// # }
+/// let dev = Cpu::default();
+/// let mut fc: Linear<3, 2> = BuildModule::build(&dev);
+/// fc.weight = dev.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]);
+/// fc.bias = dev.tensor([0.5, 0.0]);
+/// let model = Net { fc }; // fc → ReLU
+/// let mut plan = accelerate(&model)?;
+/// assert_eq!(plan.run(&[1.0, 2.0, 3.0])?, &[1.5, 0.0]);
+/// assert_eq!(plan.parameters(), 8);
+/// let latency = cpu_latency(|x| plan.run(x).map(|y| y[0]), &[1.0, 2.0, 3.0][..], &LatencyOptions::default().runs(5))?;
+/// assert_eq!(latency.runs, 5);
+/// # Ok::<(), fasterai_runtime::Error>(())
+/// ```
+pub fn accelerate<M>(model: &M) -> Result<Accelerated<M>, DeployError>
+where
+    M: Compressible + TensorCollection<f32, Cpu>,
+{
+    let mut layers = Vec::new();
+    let (mut widest, mut widest_col) = (M::INPUT.numel(), 0);
+    for node in plan_nodes::<M>()? {
+        let (weight, bias) = folded_weights(model, &node)?.unwrap_or_default();
+        let geometry = match (node.op, node.input) {
+            (Op::Conv { kernel, stride, padding, .. }, ShapeInfo::Chw { c, h, w }) => {
+                Some(ConvGeometry::new(c, h, w, kernel, stride, padding)?)
+            }
+            _ => None,
+        };
+        if let Some(g) = geometry {
+            if !g.is_pointwise() {
+                widest_col = widest_col.max(g.col_len());
+            }
+        }
+        widest = widest.max(node.output.numel());
+        layers.push(Layer { node, weight, bias, geometry, dynamic: None });
+    }
+    Ok(Accelerated {
+        layers,
+        input: M::INPUT,
+        output: M::output(),
+        front: vec![0.0; widest],
+        back: vec![0.0; widest],
+        col: vec![0.0; widest_col],
+        scratch: DynamicScratch::default(),
+        model: PhantomData,
+    })
+}
+
+/// [`accelerate`], then every linear layer quantized dynamically ([`DynamicLinear`]): `i8` weights,
+/// the input of each call quantized from its own range, `f32` out. Convolutions stay `f32`. Needs no
+/// calibration data.
+pub fn quantize_dynamic<M>(model: &M) -> Result<Accelerated<M>, DeployError>
+where
+    M: Compressible + TensorCollection<f32, Cpu>,
+{
+    let mut plan = accelerate(model)?;
+    for layer in &mut plan.layers {
+        if let Op::Linear { out_features, .. } = layer.node.op {
+            layer.dynamic = Some(DynamicLinear::new(&layer.weight, out_features, layer.bias.as_deref())?);
+            layer.weight = Vec::new();
+            layer.bias = None;
+        }
+    }
+    Ok(plan)
+}
+
+impl<M> Accelerated<M> {
+    /// Values of one input image.
+    pub fn input_len(&self) -> usize {
+        self.input.numel()
+    }
+
+    /// Values of one output (the logits).
+    pub fn output_len(&self) -> usize {
+        self.output.numel()
+    }
+
+    /// Weights and biases stored (after folding: a folded BatchNorm leaves only a bias per channel).
+    pub fn parameters(&self) -> usize {
+        let own = |l: &Layer| l.weight.len() + l.bias.as_ref().map_or(0, Vec::len);
+        self.layers.iter().map(|l| l.dynamic.as_ref().map_or_else(|| own(l), DynamicLinear::parameters)).sum()
+    }
+
+    /// Bytes of the stored weights and biases: 4 per `f32` value; dynamically quantized linear
+    /// layers hold 1 per weight plus their `f32` scales and biases.
+    pub fn size_bytes(&self) -> Bytes {
+        let own = |l: &Layer| 4 * (l.weight.len() + l.bias.as_ref().map_or(0, Vec::len));
+        Bytes(self.layers.iter().map(|l| l.dynamic.as_ref().map_or_else(|| own(l), DynamicLinear::size_bytes) as u64).sum())
+    }
+
+    /// Runs one image (`C·H·W` values, NCHW) and returns the output, valid until the next run.
+    pub fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
+        self.run_observed(image, |_, _| Ok(()))
+    }
+
+    /// Runs `images` (`n` images one after the other) and returns their outputs, one after the other.
+    pub fn predict(&mut self, images: &[f32], n: usize) -> Result<Vec<f32>, DeployError> {
+        let per_image = self.input_len();
+        if images.len() != n * per_image {
+            return Err(DeployError::BatchLength { what: "batch", images: n, per_image, found: images.len() });
+        }
+        let mut out = Vec::with_capacity(n * self.output_len());
+        for image in images.chunks_exact(per_image.max(1)).take(n) {
+            out.extend_from_slice(self.run(image)?);
+        }
+        Ok(out)
+    }
+
+    /// Like [`Self::run`], calling `observe(node_index, output)` after every node (for calibration).
+    pub(crate) fn run_observed(
+        &mut self,
+        image: &[f32],
+        mut observe: impl FnMut(usize, &[f32]) -> Result<(), DeployError>,
+    ) -> Result<&[f32], DeployError> {
+        if image.len() != self.input_len() {
+            return Err(DeployError::InputLength {
+                expected: self.input_len(),
+                shape: self.input.to_string(),
+                found: image.len(),
+            });
+        }
+        let mut len = image.len();
+        self.front[..len].copy_from_slice(image);
+        for (index, layer) in self.layers.iter().enumerate() {
+            let out_len = layer.node.output.numel();
+            let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
+            let swap = run_layer(layer, x, y, &mut self.col, &mut self.scratch)?;
+            if swap {
+                std::mem::swap(&mut self.front, &mut self.back);
+            } else {
+                relu_in_place(&mut self.front[..out_len]);
+            }
+            len = out_len;
+            observe(index, &self.front[..len])?;
+        }
+        Ok(&self.front[..len])
+    }
+
+    /// The nodes of the plan, in order.
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.layers.iter().map(|l| &l.node)
+    }
+
+    /// The folded weight and bias of node `index`.
+    pub(crate) fn weights(&self, index: usize) -> (&[f32], Option<&[f32]>) {
+        let layer = &self.layers[index];
+        (&layer.weight, layer.bias.as_deref())
+    }
+}
+
+fn relu_in_place(x: &mut [f32]) {
+    for v in x {
+        *v = v.max(0.0);
+    }
+}
+
+fn hw(shape: ShapeInfo) -> (usize, usize, usize) {
+    match shape {
+        ShapeInfo::Chw { c, h, w } => (c, h, w),
+        ShapeInfo::Flat { n } => (n, 1, 1),
+    }
+}
+
+/// Runs one layer from `x` into `y`; returns false when it ran in place on `x` instead (a lone ReLU).
+fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], col: &mut [f32], scratch: &mut DynamicScratch) -> Result<bool, DeployError> {
+    let (c, h, w) = hw(layer.node.input);
+    match layer.node.op {
+        Op::Conv { out_channels, relu, .. } => {
+            let g = layer.geometry.expect("conv layers carry their geometry");
+            let (l, r) = (g.out_len(), g.col_rows());
+            let accumulate = fill_bias(y, layer.bias.as_deref(), l);
+            // out (L × O, col-major = NCHW) = colᵀ (L × R) · Wᵀ (R × O): positions, the large
+            // dimension, are the GEMM's contiguous rows.
+            let w_t = MatRef::row_major(&layer.weight, out_channels, r)?.t();
+            let cols = if g.is_pointwise() {
+                x
+            } else {
+                im2col(x, &g, &mut col[..g.col_len()])?;
+                &col[..g.col_len()]
+            };
+            let dst = MatMut::col_major(y, l, out_channels)?;
+            gemm(dst, MatRef::row_major(cols, r, l)?.t(), w_t, accumulate, layer.parallelism())?;
+            if relu {
+                relu_in_place(y);
+            }
+        }
+        Op::Linear { relu, .. } if layer.dynamic.is_some() => {
+            layer.dynamic.as_ref().expect("checked by the guard").forward(x, y, relu, scratch)?;
+        }
+        Op::Linear { out_features, relu, .. } => {
+            let accumulate = fill_bias(y, layer.bias.as_deref(), 1);
+            let inputs = x.len();
+            gemm(
+                MatMut::col_major(y, out_features, 1)?,
+                MatRef::row_major(&layer.weight, out_features, inputs)?,
+                MatRef::col_major(x, inputs, 1)?,
+                accumulate,
+                layer.parallelism(),
+            )?;
+            if relu {
+                relu_in_place(y);
+            }
+        }
+        Op::Relu => return Ok(false),
+        Op::MaxPool(window) => {
+            slices::max_pool2d(x, c, (h, w), window, y)?;
+        }
+        Op::AvgPool(window) => {
+            slices::avg_pool2d(x, c, (h, w), window, y)?;
+        }
+        Op::AdaptiveAvgPool { out_h, out_w } => slices::adaptive_avg_pool2d(x, c, (h, w), (out_h, out_w), y)?,
+        Op::GlobalAvgPool => slices::global_avg_pool2d(x, c, (h, w), y)?,
+    }
+    Ok(true)
+}
+
+/// Fills each output plane of `len` values with its bias; tells the GEMM whether to add to it.
+fn fill_bias(y: &mut [f32], bias: Option<&[f32]>, len: usize) -> Accumulate {
+    match bias {
+        Some(b) => {
+            for (plane, &bo) in y.chunks_exact_mut(len).zip(b) {
+                plane.fill(bo);
+            }
+            Accumulate::Add
+        }
+        None => Accumulate::Overwrite,
+    }
+}

@@ -1,0 +1,171 @@
+//! Post-training static int8 quantization of a derived model, and the int8 plan that runs it.
+//!
+//! - Weights: per output channel, symmetric `i8` ([`crate::quant::QuantizedWeights`]).
+//! - Activations: per tensor, asymmetric `u8`, ranges chosen by an observer over calibration images
+//!   run through the fp32 plan ([`ObserverKind`]).
+//! - Bias in `i32` accumulator steps; fixed-point requantization; conv + bias + ReLU fused in the
+//!   GEMM's output stage ([`crate::kernels::int8`]); batch-1 linear layers on the GEMV kernels;
+//!   max pooling directly on `u8`; Flatten free; the last linear layer's logits dequantized straight
+//!   from its `i32` accumulators.
+//! - Saved as safetensors (`I8` weights, `I32` biases, `F32` scales, `U8` zero points) and loaded
+//!   back against the model type's structure ([`Int8Model::save`], [`Int8Model::load`]).
+//!
+//! The per-layer arithmetic is spelled out in [`Int8Layer`]'s module docs; [`Int8Model::layers`]
+//! exposes every number, so a plain integer loop can recompute the plan exactly.
+
+mod calibrate;
+mod file;
+mod layer;
+mod run;
+
+pub use calibrate::quantize_static;
+pub use layer::Int8Layer;
+
+use std::marker::PhantomData;
+
+use layer::Compiled;
+use run::Buffers;
+
+use super::DeployError;
+use crate::kernels::int8::Int8Kernels;
+use crate::measure::Bytes;
+use crate::model::ShapeInfo;
+use crate::quant::ActivationQParams;
+
+/// How calibration chooses each activation's range.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum ObserverKind {
+    /// The full range seen ([`crate::quant::MinMaxObserver`]).
+    #[default]
+    MinMax,
+    /// Keep this percentage of the values on each side, e.g. 99.99 ([`crate::quant::PercentileObserver`]).
+    Percentile(f64),
+    /// The clipping range with the least squared error ([`crate::quant::MseObserver`]).
+    Mse,
+}
+
+/// Options of [`quantize_static`].
+///
+/// ```
+/// use fasterai_runtime::deploy::{ObserverKind, QuantizeOptions};
+/// let options = QuantizeOptions::default().observer(ObserverKind::Percentile(99.99));
+/// assert_eq!(options.observer, ObserverKind::Percentile(99.99));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct QuantizeOptions {
+    /// The activation observer (default min-max).
+    pub observer: ObserverKind,
+}
+
+impl QuantizeOptions {
+    /// Sets the activation observer.
+    pub fn observer(mut self, observer: ObserverKind) -> Self {
+        self.observer = observer;
+        self
+    }
+}
+
+/// A model of type `M` quantized to int8, ready to run on one image at a time. Build it with
+/// [`quantize_static`] or [`Int8Model::load`].
+pub struct Int8Model<M> {
+    input: ActivationQParams,
+    layers: Vec<Int8Layer>,
+    compiled: Vec<Compiled>,
+    kernels: Int8Kernels,
+    input_shape: ShapeInfo,
+    output_shape: ShapeInfo,
+    buffers: Buffers,
+    model: PhantomData<fn() -> M>,
+}
+
+// By hand: derives would require `M: Debug`/`M: Clone`, though no `M` is stored.
+impl<M> Clone for Int8Model<M> {
+    fn clone(&self) -> Self {
+        Self {
+            input: self.input,
+            layers: self.layers.clone(),
+            compiled: self.compiled.clone(),
+            kernels: self.kernels,
+            input_shape: self.input_shape,
+            output_shape: self.output_shape,
+            buffers: self.buffers.clone(),
+            model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Int8Model<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Int8Model")
+            .field("model", &std::any::type_name::<M>())
+            .field("kernels", &self.kernels.name)
+            .field("input", &self.input)
+            .field("layers", &self.layers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M> Int8Model<M> {
+    /// Assembles the plan from its layers (packing weights, allocating buffers).
+    fn assemble(input: ActivationQParams, layers: Vec<Int8Layer>, input_shape: ShapeInfo, output_shape: ShapeInfo) -> Result<Self, DeployError> {
+        let kernels = Int8Kernels::best();
+        let compiled = layers.iter().map(|l| Compiled::new(l, &kernels)).collect::<Result<Vec<_>, _>>()?;
+        let buffers = Buffers::new(&layers, input_shape, output_shape, &kernels);
+        Ok(Self { input, layers, compiled, kernels, input_shape, output_shape, buffers, model: PhantomData })
+    }
+
+    /// Quantization of the input image.
+    pub fn input_params(&self) -> ActivationQParams {
+        self.input
+    }
+
+    /// The layers, in order, with every quantization parameter.
+    pub fn layers(&self) -> &[Int8Layer] {
+        &self.layers
+    }
+
+    /// Values of one input image.
+    pub fn input_len(&self) -> usize {
+        self.input_shape.numel()
+    }
+
+    /// Values of one output (the logits).
+    pub fn output_len(&self) -> usize {
+        self.output_shape.numel()
+    }
+
+    /// Weights stored (`i8`) plus biases (`i32`).
+    pub fn parameters(&self) -> usize {
+        self.layers.iter().map(|l| l.weights.as_ref().map_or(0, |w| w.values.len()) + l.bias.len()).sum()
+    }
+
+    /// Bytes of the safetensors file [`Int8Model::save`] writes.
+    pub fn size_bytes(&self) -> Result<Bytes, DeployError> {
+        Ok(Bytes(self.to_bytes()?.len() as u64))
+    }
+
+    /// Runs one image (`C·H·W` values, NCHW, real units) and returns the logits, valid until the next run.
+    pub fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
+        if image.len() != self.input_len() {
+            return Err(DeployError::InputLength {
+                expected: self.input_len(),
+                shape: self.input_shape.to_string(),
+                found: image.len(),
+            });
+        }
+        self.buffers.run(&self.kernels, self.input, &self.layers, &self.compiled, image)
+    }
+
+    /// Runs `images` (`n` images one after the other) and returns their logits, one after the other.
+    pub fn predict(&mut self, images: &[f32], n: usize) -> Result<Vec<f32>, DeployError> {
+        let per_image = self.input_len();
+        if images.len() != n * per_image {
+            return Err(DeployError::BatchLength { what: "batch", images: n, per_image, found: images.len() });
+        }
+        let mut out = Vec::with_capacity(n * self.output_len());
+        for image in images.chunks_exact(per_image.max(1)).take(n) {
+            out.extend_from_slice(self.run(image)?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,211 @@
+//! Running an int8 plan: the buffers it owns (allocated once) and the per-layer dispatch.
+//!
+//! Pooling keeps the quantization of its input. Max pooling compares the `u8` values directly
+//! (the map `q ↦ s·(q − z)` is increasing). The average pools average `q − z` (so padding counts as
+//! real 0) on the `f32` slice kernels and round half to even back onto the same grid.
+
+use super::layer::{Compiled, Int8Layer};
+use crate::deploy::graph::Op;
+use crate::deploy::DeployError;
+use crate::kernels::int8::{GemvScratch, Int8Kernels, Split};
+use crate::kernels::pack_i8::PackedActivationsU8;
+use crate::model::ShapeInfo;
+use crate::ops::pool2d::{slices, PoolWindow};
+use crate::quant::{round_half_even, ActivationQParams};
+
+/// Everything a run writes, sized at build time.
+#[derive(Debug, Clone)]
+pub(crate) struct Buffers {
+    front: Vec<u8>,
+    back: Vec<u8>,
+    pool_in: Vec<f32>,
+    pool_out: Vec<f32>,
+    packed: PackedActivationsU8,
+    gemv: GemvScratch,
+    acc: Vec<i32>,
+    logits: Vec<f32>,
+}
+
+fn chw(shape: ShapeInfo) -> (usize, usize, usize) {
+    match shape {
+        ShapeInfo::Chw { c, h, w } => (c, h, w),
+        ShapeInfo::Flat { n } => (n, 1, 1),
+    }
+}
+
+impl Buffers {
+    pub(crate) fn new(layers: &[Int8Layer], input: ShapeInfo, output: ShapeInfo, kernels: &Int8Kernels) -> Self {
+        let widest = layers.iter().map(|l| l.node.output.numel()).fold(input.numel(), usize::max);
+        let averages = layers
+            .iter()
+            .any(|l| matches!(l.node.op, Op::AvgPool(_) | Op::AdaptiveAvgPool { .. } | Op::GlobalAvgPool));
+        let float_len = if averages { widest } else { 0 };
+        let acc_len = layers
+            .iter()
+            .filter(|l| matches!(l.node.op, Op::Linear { .. }))
+            .map(|l| l.node.output.numel())
+            .max()
+            .unwrap_or(0);
+        Self {
+            front: vec![0; widest],
+            back: vec![0; widest],
+            pool_in: vec![0.0; float_len],
+            pool_out: vec![0.0; float_len],
+            packed: kernels.activations(),
+            gemv: GemvScratch::default(),
+            acc: vec![0; acc_len],
+            logits: vec![0.0; output.numel()],
+        }
+    }
+
+    /// Runs `image` (already checked to be the input's length) through `layers`.
+    pub(crate) fn run(
+        &mut self,
+        kernels: &Int8Kernels,
+        input: ActivationQParams,
+        layers: &[Int8Layer],
+        compiled: &[Compiled],
+        image: &[f32],
+    ) -> Result<&[f32], DeployError> {
+        let mut len = image.len();
+        for (q, &x) in self.front.iter_mut().zip(image) {
+            *q = input.quantize(x);
+        }
+        let mut current = input;
+        let mut logits_written = false;
+        for (layer, compiled) in layers.iter().zip(compiled) {
+            let out_len = layer.node.output.numel();
+            let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
+            let mut swap = true;
+            match (compiled, layer.node.op) {
+                (Compiled::Conv { shape, packed, stage }, _) => {
+                    self.packed.pack_im2col(x, *shape, layer.input.zero_point)?;
+                    kernels.gemm_u8(packed, &self.packed, stage, y, Split::Auto)?;
+                }
+                (Compiled::Linear { packed, stage, scales, folded }, _) => {
+                    let acc = &mut self.acc[..out_len];
+                    kernels.gemv_i32(packed, x, acc, &mut self.gemv)?;
+                    match stage {
+                        Some(stage) => {
+                            for (r, (o, &a)) in y.iter_mut().zip(acc.iter()).enumerate() {
+                                *o = stage.requantize(r, a);
+                            }
+                        }
+                        None => {
+                            let relu = layer.relu();
+                            for (r, o) in self.logits[..out_len].iter_mut().enumerate() {
+                                let v = (scales[r] * (acc[r] as i64 + folded[r]) as f64) as f32;
+                                *o = if relu { v.max(0.0) } else { v };
+                            }
+                            logits_written = true;
+                            swap = false;
+                        }
+                    }
+                }
+                (Compiled::Plain, Op::Relu) => {
+                    let z = layer.input.zero_point;
+                    for q in &mut self.front[..len] {
+                        *q = (*q).max(z);
+                    }
+                    swap = false;
+                }
+                (Compiled::Plain, Op::MaxPool(window)) => max_pool_u8(x, layer.node.input, layer.node.output, window, y),
+                (Compiled::Plain, op) => {
+                    let z = layer.input.zero_point as f32;
+                    let (c, h, w) = chw(layer.node.input);
+                    let (fx, fy) = (&mut self.pool_in[..len], &mut self.pool_out[..out_len]);
+                    for (f, &q) in fx.iter_mut().zip(x) {
+                        *f = q as f32 - z;
+                    }
+                    match op {
+                        Op::AvgPool(window) => {
+                            slices::avg_pool2d(fx, c, (h, w), window, fy)?;
+                        }
+                        Op::AdaptiveAvgPool { out_h, out_w } => slices::adaptive_avg_pool2d(fx, c, (h, w), (out_h, out_w), fy)?,
+                        _ => slices::global_avg_pool2d(fx, c, (h, w), fy)?,
+                    }
+                    for (q, &f) in y.iter_mut().zip(fy.iter()) {
+                        *q = (round_half_even(f) + z).clamp(0.0, 255.0) as u8;
+                    }
+                }
+            }
+            if swap {
+                std::mem::swap(&mut self.front, &mut self.back);
+            }
+            current = layer.output.unwrap_or(current);
+            len = out_len;
+        }
+        if !logits_written {
+            for (o, &q) in self.logits.iter_mut().zip(&self.front[..len]) {
+                *o = current.dequantize(q);
+            }
+        }
+        Ok(&self.logits)
+    }
+}
+
+/// Max pooling of a `C×H×W` `u8` map into `output`'s shape; padding never wins.
+pub(crate) fn max_pool_u8(x: &[u8], input: ShapeInfo, output: ShapeInfo, window: PoolWindow, y: &mut [u8]) {
+    let ((c, h, w), (_, oh, ow)) = (chw(input), chw(output));
+    let PoolWindow { kernel, stride, padding } = window;
+    if (kernel, stride, padding) == (2, 2, 0) {
+        // The common case: pairs of rows, pairs of columns, no bounds to check.
+        for (plane, out) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(oh * ow)).take(c) {
+            for (rows, out_row) in plane.chunks_exact(2 * w).zip(out.chunks_exact_mut(ow)) {
+                let (top, bottom) = rows.split_at(w);
+                for ((o, t), b) in out_row.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                    *o = t[0].max(t[1]).max(b[0].max(b[1]));
+                }
+            }
+        }
+        return;
+    }
+    let span = |o: usize, size: usize| {
+        let start = (o * stride).saturating_sub(padding);
+        let end = (o * stride + kernel).saturating_sub(padding).min(size);
+        start..end
+    };
+    for ch in 0..c {
+        let plane = &x[ch * h * w..(ch + 1) * h * w];
+        let out = &mut y[ch * oh * ow..(ch + 1) * oh * ow];
+        for i in 0..oh {
+            let rows = span(i, h);
+            for j in 0..ow {
+                let cols = span(j, w);
+                let mut best = 0u8;
+                for r in rows.clone() {
+                    best = plane[r * w + cols.start..r * w + cols.end].iter().fold(best, |m, &v| m.max(v));
+                }
+                out[i * ow + j] = best;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    /// Max pooling on `u8` equals the `f32` slice kernel on the same values (padding never wins).
+    #[test]
+    fn u8_max_pool_equals_the_float_kernel() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        for (c, h, w, window) in [
+            (3, 6, 6, PoolWindow { kernel: 2, stride: 2, padding: 0 }),
+            (2, 7, 5, PoolWindow { kernel: 3, stride: 2, padding: 1 }),
+            (1, 5, 5, PoolWindow { kernel: 3, stride: 1, padding: 1 }),
+            (4, 7, 9, PoolWindow { kernel: 2, stride: 2, padding: 0 }),
+        ] {
+            let x: Vec<u8> = (0..c * h * w).map(|_| rng.gen()).collect();
+            let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let oh = (h + 2 * window.padding - window.kernel) / window.stride + 1;
+            let ow = (w + 2 * window.padding - window.kernel) / window.stride + 1;
+            let mut want = vec![0.0; c * oh * ow];
+            slices::max_pool2d(&xf, c, (h, w), window, &mut want).unwrap();
+            let mut got = vec![0u8; c * oh * ow];
+            max_pool_u8(&x, ShapeInfo::Chw { c, h, w }, ShapeInfo::Chw { c, h: oh, w: ow }, window, &mut got);
+            assert_eq!(got.iter().map(|&v| v as f32).collect::<Vec<_>>(), want, "{window:?}");
+        }
+    }
+}

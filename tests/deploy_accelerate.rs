@@ -1,0 +1,161 @@
+//! `accelerate` on derived models: the fp32 plan equals the dfdx eval forward (BatchNorms folded,
+//! ReLUs fused, every pooling kind), and layers it cannot run are errors naming them.
+
+mod deploy_support;
+
+use deploy_support::{max_abs, max_abs_diff, random_images, randomize_batch_norms};
+use fasterai::deploy::{accelerate, DeployError};
+use fasterai::dfdx::nn::modules::Tanh;
+use fasterai::dfdx::prelude::{Const, DeviceBuildExt, TensorFromVec};
+use fasterai::prelude::*;
+
+#[derive(Compressible, Clone)]
+#[compressible(input = [1, 28, 28])]
+pub struct SmallVgg {
+    conv1: Conv2D<1, 32, 3, 1, 1>,  bn1: BatchNorm2D<32>, relu1: ReLU,
+    conv2: Conv2D<32, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool1: MaxPool2D<2, 2>,
+    conv3: Conv2D<32, 64, 3, 1, 1>, bn3: BatchNorm2D<64>, relu3: ReLU,
+    conv4: Conv2D<64, 64, 3, 1, 1>, bn4: BatchNorm2D<64>, relu4: ReLU, pool2: MaxPool2D<2, 2>,
+    flatten: Flatten,
+    fc1: Linear<3136, 256>, relu5: ReLU,
+    fc2: Linear<256, 10>,
+}
+
+/// A digits-sized net: unbiased conv, BatchNorm1D after a linear, dropout, a factorized pair.
+#[derive(Compressible, Clone)]
+#[compressible(input = [1, 8, 8])]
+pub struct DigitsNet {
+    conv1: Conv2D<1, 16, 3, 1, 1>, bn1: BatchNorm2D<16>, relu1: ReLU, pool1: MaxPool2D<2, 2>,
+    conv2: UnbiasedConv2D<16, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU,
+    flatten: Flatten,
+    fc1_in: UnbiasedLinear<512, 24>,
+    fc1_out: Linear<24, 64>, bn3: BatchNorm1D<64>, relu3: ReLU, drop: Dropout,
+    fc2: Linear<64, 10>,
+}
+
+/// Every pooling kind, a strided conv, a pointwise conv, a lone ReLU after a pooling.
+#[derive(Compressible, Clone)]
+#[compressible(input = [3, 12, 12])]
+pub struct PoolZoo {
+    conv1: Conv2D<3, 8, 3, 2, 1>, pool1: AvgPool2D<3, 1, 1>, relu1: ReLU,
+    conv2: UnbiasedConv2D<8, 8, 1, 1, 0>, bn2: BatchNorm2D<8>, pool2: AdaptiveAvgPool2D<4, 4>,
+    conv3: Conv2D<8, 12, 3, 1, 1>, relu3: ReLU, pool3: MaxPool2D<3, 2, 1>,
+    global: GlobalAvgPool,
+    fc: Linear<12, 5>,
+}
+
+/// An MLP on a flat input.
+#[derive(Compressible, Clone)]
+#[compressible(input = [12])]
+pub struct Mlp {
+    fc1: Linear<12, 8>, bn1: BatchNorm1D<8>, relu1: ReLU, drop1: Dropout,
+    fc2: UnbiasedLinear<8, 3>,
+}
+
+/// The plan's outputs equal the dfdx forward (eval mode, no tape) within 1e-4 of the largest logit.
+fn check_against_dfdx<M, const C: usize, const H: usize, const W: usize>(model: &M, batch: usize, seed: u64)
+where
+    M: Compressible + TensorCollection<f32, Cpu> + Module<Tensor<(usize, Const<C>, Const<H>, Const<W>), f32, Cpu>>,
+    M::Output: AsVec,
+{
+    let dev = Cpu::default();
+    let images = random_images(batch, C * H * W, seed, false);
+    let expected = model.forward(dev.tensor_from_vec(images.clone(), (batch, Const, Const, Const))).to_flat_vec();
+    let mut plan = accelerate(model).unwrap();
+    let got = plan.predict(&images, batch).unwrap();
+    let scale = max_abs(&expected);
+    assert!(scale > 1e-3, "degenerate logits {expected:?}");
+    let err = max_abs_diff(&got, &expected);
+    assert!(err <= 1e-4 * scale, "max error {err} vs largest logit {scale}");
+    // One image at a time gives the same numbers, and the buffers are reused without stale data.
+    let per = plan.output_len();
+    for (i, image) in images.chunks(C * H * W).enumerate().rev() {
+        assert_eq!(plan.run(image).unwrap(), &got[i * per..(i + 1) * per]);
+    }
+}
+
+/// Flattening any dfdx tensor output to a `Vec<f32>`.
+trait AsVec {
+    fn to_flat_vec(&self) -> Vec<f32>;
+}
+
+impl<S: fasterai::dfdx::shapes::Shape> AsVec for Tensor<S, f32, Cpu> {
+    fn to_flat_vec(&self) -> Vec<f32> {
+        self.as_vec()
+    }
+}
+
+#[test]
+fn small_vgg_plan_equals_the_eval_forward() {
+    let dev = Cpu::default();
+    let mut model = dev.build_module::<SmallVgg, f32>();
+    randomize_batch_norms(&mut model, 1);
+    check_against_dfdx::<_, 1, 28, 28>(&model, 3, 10);
+    let plan = accelerate(&model).unwrap();
+    // Folding leaves the conv and linear weights and biases: each BatchNorm's γ and β are gone.
+    let batch_norm_params = 2 * (32 + 32 + 64 + 64);
+    assert_eq!(plan.parameters(), SmallVgg::num_params() - batch_norm_params);
+    assert_eq!(plan.size_bytes().0, 4 * plan.parameters() as u64);
+}
+
+#[test]
+fn digits_net_plan_equals_the_eval_forward() {
+    let dev = Cpu::default();
+    let mut model = dev.build_module::<DigitsNet, f32>();
+    randomize_batch_norms(&mut model, 2);
+    check_against_dfdx::<_, 1, 8, 8>(&model, 5, 11);
+}
+
+#[test]
+fn every_pooling_kind_equals_the_eval_forward() {
+    let dev = Cpu::default();
+    let mut model = dev.build_module::<PoolZoo, f32>();
+    randomize_batch_norms(&mut model, 3);
+    check_against_dfdx::<_, 3, 12, 12>(&model, 4, 12);
+}
+
+#[test]
+fn flat_input_mlp_equals_the_eval_forward() {
+    let dev = Cpu::default();
+    let mut model = dev.build_module::<Mlp, f32>();
+    randomize_batch_norms(&mut model, 4);
+    let images = random_images(6, 12, 13, false);
+    let expected = model.forward(dev.tensor_from_vec(images.clone(), (6, Const::<12>))).as_vec();
+    let got = accelerate(&model).unwrap().predict(&images, 6).unwrap();
+    assert!(max_abs_diff(&got, &expected) <= 1e-4 * max_abs(&expected), "{got:?} vs {expected:?}");
+}
+
+#[test]
+fn wrong_input_length_is_an_error() {
+    let dev = Cpu::default();
+    let mut plan = accelerate(&dev.build_module::<DigitsNet, f32>()).unwrap();
+    assert!(matches!(plan.run(&[0.0; 63]), Err(DeployError::InputLength { expected: 64, found: 63, .. })));
+    assert!(matches!(plan.predict(&[0.0; 130], 2), Err(DeployError::BatchLength { images: 2, per_image: 64, found: 130, .. })));
+}
+
+#[derive(Compressible, Clone)]
+#[compressible(input = [4])]
+pub struct WithTanh {
+    fc1: Linear<4, 4>, act: Tanh,
+    fc2: Linear<4, 2>,
+}
+
+#[derive(Compressible, Clone)]
+#[compressible(input = [1, 6, 6])]
+pub struct NormAfterRelu {
+    conv: Conv2D<1, 2, 3, 1, 1>, relu: ReLU, bn: BatchNorm2D<2>,
+    flatten: Flatten,
+    fc: Linear<72, 2>,
+}
+
+#[test]
+fn unsupported_layers_are_errors_naming_them() {
+    let dev = Cpu::default();
+    let error = accelerate(&dev.build_module::<WithTanh, f32>()).unwrap_err();
+    assert!(matches!(error, DeployError::UnsupportedLayer { layer: "act", .. }), "{error}");
+    assert!(error.to_string().contains("`act`") && error.to_string().contains("Tanh"), "{error}");
+
+    let error = accelerate(&dev.build_module::<NormAfterRelu, f32>()).unwrap_err();
+    assert!(matches!(error, DeployError::UnfoldableBatchNorm { layer: "bn", expected: "Conv2D", .. }), "{error}");
+    assert!(error.to_string().contains("`relu`"), "{error}");
+}

@@ -1,0 +1,288 @@
+//! Static int8 quantization of derived models: the int8 plan equals a plain integer reference of the
+//! same arithmetic exactly, its logits stay close to fp32, and the safetensors round trip is exact.
+
+mod deploy_support;
+
+use deploy_support::{argmax, max_abs, random_images, randomize_batch_norms};
+use fasterai::deploy::graph::Op;
+use fasterai::deploy::{accelerate, quantize_dynamic, quantize_static, DeployError, Int8Model, ObserverKind, QuantizeOptions};
+use fasterai::dfdx::prelude::DeviceBuildExt;
+use fasterai::model::ShapeInfo;
+use fasterai::prelude::*;
+use fasterai::quant::{ActivationQParams, FixedPointMultiplier};
+
+#[derive(Compressible, Clone)]
+#[compressible(input = [1, 28, 28])]
+pub struct SmallVgg {
+    conv1: Conv2D<1, 32, 3, 1, 1>,  bn1: BatchNorm2D<32>, relu1: ReLU,
+    conv2: Conv2D<32, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool1: MaxPool2D<2, 2>,
+    conv3: Conv2D<32, 64, 3, 1, 1>, bn3: BatchNorm2D<64>, relu3: ReLU,
+    conv4: Conv2D<64, 64, 3, 1, 1>, bn4: BatchNorm2D<64>, relu4: ReLU, pool2: MaxPool2D<2, 2>,
+    flatten: Flatten,
+    fc1: Linear<3136, 256>, relu5: ReLU,
+    fc2: Linear<256, 10>,
+}
+
+/// Every op the int8 plan runs: conv (+BN, +ReLU, strided, padded, pointwise), a lone ReLU, max,
+/// average, adaptive and global pooling, linear (+BN1D, +ReLU) and the final float linear.
+#[derive(Compressible, Clone)]
+#[compressible(input = [2, 10, 10])]
+pub struct Zoo {
+    conv1: Conv2D<2, 8, 3, 1, 1>, bn1: BatchNorm2D<8>, relu1: ReLU, pool1: MaxPool2D<2, 2>,
+    conv2: UnbiasedConv2D<8, 12, 3, 2, 1>, pool2: AvgPool2D<2, 1, 1>, relu2: ReLU,
+    conv3: Conv2D<12, 16, 1, 1, 0>, relu3: ReLU, pool3: AdaptiveAvgPool2D<2, 2>,
+    flatten: Flatten,
+    fc1: Linear<64, 32>, bn4: BatchNorm1D<32>, relu4: ReLU,
+    fc2: Linear<32, 10>,
+}
+
+/// A digits-sized net ending in a global pooling (so the logits are dequantized `u8`).
+#[derive(Compressible, Clone)]
+#[compressible(input = [1, 8, 8])]
+pub struct GlobalHead {
+    conv1: Conv2D<1, 8, 3, 1, 1>, bn1: BatchNorm2D<8>, relu1: ReLU,
+    conv2: Conv2D<8, 10, 3, 1, 1>,
+    global: GlobalAvgPool,
+}
+
+fn chw(s: ShapeInfo) -> (usize, usize, usize) {
+    match s {
+        ShapeInfo::Chw { c, h, w } => (c, h, w),
+        ShapeInfo::Flat { n } => (n, 1, 1),
+    }
+}
+
+/// `clamp(z_out + M·(acc + b_q − z_in·Σw), lo, 255)` with `M = s_in·s_w/s_out`, written out.
+fn requantize(acc: i64, folded: i64, s_in: f32, s_w: f32, out: ActivationQParams, relu: bool) -> u8 {
+    let m = FixedPointMultiplier::from_real(s_in as f64 * s_w as f64 / out.scale.get() as f64).unwrap();
+    let lo = if relu { out.zero_point as i32 } else { 0 };
+    (out.zero_point as i32 + m.apply((acc + folded) as i32)).clamp(lo, 255) as u8
+}
+
+/// The whole int8 forward in plain loops from the numbers the model exposes.
+fn integer_reference<M>(model: &Int8Model<M>, image: &[f32]) -> Vec<f32> {
+    let input = model.input_params();
+    let mut x: Vec<u8> = image.iter().map(|&v| input.quantize(v)).collect();
+    let mut params = input;
+    for layer in model.layers() {
+        let (c, h, w) = chw(layer.node.input);
+        let (oc, oh, ow) = chw(layer.node.output);
+        let z_in = layer.input.zero_point as i64;
+        let relu = matches!(layer.node.op, Op::Conv { relu: true, .. } | Op::Linear { relu: true, .. });
+        let mut y = vec![0u8; oc * oh * ow];
+        match layer.node.op {
+            Op::Conv { kernel: k, stride: s, padding: p, .. } => {
+                let wq = layer.weights.as_ref().unwrap();
+                let out = layer.output.unwrap();
+                for o in 0..oc {
+                    let row = &wq.values[o * c * k * k..(o + 1) * c * k * k];
+                    let row_sum: i64 = row.iter().map(|&v| v as i64).sum();
+                    for i in 0..oh {
+                        for j in 0..ow {
+                            let mut acc = 0i64;
+                            for ci in 0..c {
+                                for ki in 0..k {
+                                    for kj in 0..k {
+                                        let (r, q) = ((i * s + ki) as i64 - p as i64, (j * s + kj) as i64 - p as i64);
+                                        let inside = r >= 0 && q >= 0 && r < h as i64 && q < w as i64;
+                                        let v = if inside { x[ci * h * w + r as usize * w + q as usize] as i64 } else { z_in };
+                                        acc += row[(ci * k + ki) * k + kj] as i64 * v;
+                                    }
+                                }
+                            }
+                            let folded = layer.bias[o] as i64 - z_in * row_sum;
+                            y[(o * oh + i) * ow + j] =
+                                requantize(acc, folded, layer.input.scale.get(), wq.scales[o].get(), out, relu);
+                        }
+                    }
+                }
+            }
+            Op::Linear { .. } => {
+                let wq = layer.weights.as_ref().unwrap();
+                let n = x.len();
+                let mut logits = Vec::new();
+                for o in 0..oc {
+                    let row = &wq.values[o * n..(o + 1) * n];
+                    let acc: i64 = row.iter().zip(&x).map(|(&a, &b)| a as i64 * b as i64).sum();
+                    let folded = layer.bias[o] as i64 - z_in * row.iter().map(|&v| v as i64).sum::<i64>();
+                    match layer.output {
+                        Some(out) => y[o] = requantize(acc, folded, layer.input.scale.get(), wq.scales[o].get(), out, relu),
+                        None => {
+                            let v = (layer.input.scale.get() as f64 * wq.scales[o].get() as f64 * (acc + folded) as f64) as f32;
+                            logits.push(if relu { v.max(0.0) } else { v });
+                        }
+                    }
+                }
+                if layer.output.is_none() {
+                    return logits;
+                }
+            }
+            Op::Relu => y = x.iter().map(|&q| q.max(layer.input.zero_point)).collect(),
+            Op::MaxPool(win) | Op::AvgPool(win) => {
+                let max = matches!(layer.node.op, Op::MaxPool(_));
+                for ci in 0..c {
+                    for i in 0..oh {
+                        for j in 0..ow {
+                            let (mut best, mut sum) = (0u8, 0i64);
+                            for ki in 0..win.kernel {
+                                for kj in 0..win.kernel {
+                                    let (r, q) = ((i * win.stride + ki) as i64 - win.padding as i64, (j * win.stride + kj) as i64 - win.padding as i64);
+                                    if r >= 0 && q >= 0 && r < h as i64 && q < w as i64 {
+                                        let v = x[ci * h * w + r as usize * w + q as usize];
+                                        best = best.max(v);
+                                        sum += v as i64 - z_in;
+                                    }
+                                }
+                            }
+                            let mean = (sum as f64 / (win.kernel * win.kernel) as f64).round_ties_even() as i64;
+                            y[(ci * oh + i) * ow + j] = if max { best } else { (mean + z_in).clamp(0, 255) as u8 };
+                        }
+                    }
+                }
+            }
+            Op::AdaptiveAvgPool { .. } | Op::GlobalAvgPool => {
+                // The sizes used here split evenly: bins of (h/oh)×(w/ow).
+                let (bh, bw) = (h / oh, w / ow);
+                for ci in 0..c {
+                    for i in 0..oh {
+                        for j in 0..ow {
+                            let mut sum = 0i64;
+                            for r in i * bh..(i + 1) * bh {
+                                for q in j * bw..(j + 1) * bw {
+                                    sum += x[ci * h * w + r * w + q] as i64 - z_in;
+                                }
+                            }
+                            let mean = (sum as f64 / (bh * bw) as f64).round_ties_even() as i64;
+                            y[(ci * oh + i) * ow + j] = (mean + z_in).clamp(0, 255) as u8;
+                        }
+                    }
+                }
+            }
+        }
+        params = layer.output.unwrap();
+        x = y;
+    }
+    x.iter().map(|&q| params.dequantize(q)).collect()
+}
+
+fn model<M>(seed: u64) -> M
+where
+    M: Compressible + TensorCollection<f32, Cpu> + fasterai::dfdx::nn::BuildOnDevice<Cpu, f32, Built = M>,
+{
+    let mut model = Cpu::default().build_module::<M, f32>();
+    randomize_batch_norms(&mut model, seed);
+    model
+}
+
+#[test]
+fn int8_plan_equals_the_integer_reference_exactly() {
+    let zoo: Zoo = model(1);
+    let len = 2 * 10 * 10;
+    let calibration = random_images(16, len, 2, false);
+    for observer in [ObserverKind::MinMax, ObserverKind::Percentile(99.0), ObserverKind::Mse] {
+        let mut int8 = quantize_static(&zoo, &calibration, 16, QuantizeOptions::default().observer(observer)).unwrap();
+        let mut outputs = Vec::new();
+        for image in random_images(8, len, 3, false).chunks(len) {
+            let want = integer_reference(&int8, image);
+            assert_eq!(int8.run(image).unwrap(), want.as_slice(), "observer {observer:?}");
+            outputs.push(want);
+        }
+        // Not a degenerate agreement: the logits differ between images and are not all zero.
+        assert!(outputs.iter().any(|o| o != &outputs[0]) && max_abs(&outputs[0]) > 0.0, "{outputs:?}");
+    }
+    let head: GlobalHead = model(4);
+    let mut int8 = quantize_static(&head, &random_images(8, 64, 5, true), 8, QuantizeOptions::default()).unwrap();
+    for image in random_images(8, 64, 6, true).chunks(64) {
+        let want = integer_reference(&int8, image);
+        assert_eq!(int8.run(image).unwrap(), want.as_slice());
+    }
+}
+
+#[test]
+fn int8_logits_follow_the_fp32_logits() {
+    let vgg: SmallVgg = model(7);
+    let len = 28 * 28;
+    let mut int8 = quantize_static(&vgg, &random_images(32, len, 8, true), 32, QuantizeOptions::default()).unwrap();
+    let mut fp32 = accelerate(&vgg).unwrap();
+    let (n, mut agree) = (100, 0);
+    for image in random_images(n, len, 9, true).chunks(len) {
+        let reference = fp32.run(image).unwrap().to_vec();
+        let quantized = int8.run(image).unwrap();
+        agree += usize::from(argmax(&reference) == argmax(quantized));
+        let err = deploy_support::max_abs_diff(&reference, quantized);
+        assert!(err <= 0.1 * max_abs(&reference), "int8 error {err} vs fp32 logits {reference:?}");
+    }
+    eprintln!("SmallVgg int8 vs fp32 argmax agreement: {agree}/{n}");
+    assert!(agree * 100 >= 90 * n, "argmax agreement {agree}/{n}");
+}
+
+#[test]
+fn dynamic_linear_quantization_follows_fp32_and_shrinks_the_linear_layers() {
+    let vgg: SmallVgg = model(15);
+    let len = 28 * 28;
+    let mut dynamic = quantize_dynamic(&vgg).unwrap();
+    let mut fp32 = accelerate(&vgg).unwrap();
+    let (n, mut agree) = (50, 0);
+    for image in random_images(n, len, 16, true).chunks(len) {
+        let reference = fp32.run(image).unwrap().to_vec();
+        let quantized = dynamic.run(image).unwrap();
+        agree += usize::from(argmax(&reference) == argmax(quantized));
+        let err = deploy_support::max_abs_diff(&reference, quantized);
+        assert!(err <= 0.05 * max_abs(&reference), "dynamic error {err} vs fp32 logits {reference:?}");
+    }
+    assert!(agree * 100 >= 90 * n, "argmax agreement {agree}/{n}");
+    // Same parameters; fc1 and fc2 now hold one byte per weight instead of four.
+    assert_eq!(dynamic.parameters(), fp32.parameters());
+    let linear_weights = (3136 * 256 + 256 * 10) as u64;
+    assert_eq!(fp32.size_bytes().0 - dynamic.size_bytes().0, 3 * linear_weights - 4 * (256 + 10));
+}
+
+#[test]
+fn save_load_is_bit_identical_and_a_quarter_of_fp32() {
+    let vgg: SmallVgg = model(10);
+    let len = 28 * 28;
+    let mut int8 = quantize_static(&vgg, &random_images(32, len, 11, true), 32, QuantizeOptions::default()).unwrap();
+    let dir = std::env::temp_dir().join(format!("fasterai-deploy-int8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("small_vgg.int8.safetensors");
+    int8.save(&path).unwrap();
+    let mut loaded = Int8Model::<SmallVgg>::load(&path).unwrap();
+    for image in random_images(4, len, 12, true).chunks(len) {
+        let a = int8.run(image).unwrap().to_vec();
+        let b = loaded.run(image).unwrap();
+        assert_eq!(a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    }
+    let file = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(int8.size_bytes().unwrap().0, file);
+    let fp32 = model_size(&vgg).unwrap().0;
+    let ratio = file as f64 / fp32 as f64;
+    eprintln!("SmallVgg int8 file {file} B, fp32 safetensors {fp32} B, ratio {ratio:.3}");
+    assert!(ratio < 0.3, "int8 file {file} B vs fp32 {fp32} B: ratio {ratio}");
+
+    // Loading as another model type names the first tensor that does not fit.
+    let error = Int8Model::<Zoo>::load(&path).unwrap_err();
+    assert!(matches!(&error, DeployError::FileTensor { name, .. } if name == "conv1.weight"), "{error}");
+    let error = Int8Model::<SmallVgg>::load(dir.join("missing.safetensors")).unwrap_err();
+    assert!(matches!(error, DeployError::Io { action: "read", .. }), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn calibration_errors() {
+    let zoo: Zoo = model(13);
+    let opts = QuantizeOptions::default();
+    assert!(matches!(quantize_static(&zoo, &[], 0, opts), Err(DeployError::EmptyCalibration)));
+    let error = quantize_static(&zoo, &[0.0; 250], 1, opts).unwrap_err();
+    assert!(matches!(error, DeployError::BatchLength { images: 1, per_image: 200, found: 250, .. }), "{error}");
+    let error = quantize_static(&zoo, &[0.0; 200], 1, opts.observer(ObserverKind::Percentile(20.0))).unwrap_err();
+    assert!(matches!(error, DeployError::Quant(_)), "{error}");
+    let error = quantize_static(&model::<WithSigmoid>(14), &[0.5; 4], 1, opts).unwrap_err();
+    assert!(matches!(error, DeployError::UnsupportedLayer { layer: "act", .. }), "{error}");
+}
+
+#[derive(Compressible, Clone)]
+#[compressible(input = [4])]
+pub struct WithSigmoid {
+    fc1: Linear<4, 4>, act: fasterai::dfdx::nn::modules::Sigmoid,
+    fc2: Linear<4, 2>,
+}

@@ -1,0 +1,62 @@
+//! Shared by the deploy tests: models with random BatchNorm statistics, random images.
+#![allow(dead_code)]
+
+use fasterai::model::{read_tensors, write_tensors, Compressible, LayerKindInfo};
+use fasterai::prelude::*;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// Gives every BatchNorm of `model` random statistics and affine parameters (so folding matters),
+/// keeping the variance positive.
+pub fn randomize_batch_norms<M>(model: &mut M, seed: u64)
+where
+    M: Compressible + TensorCollection<f32, Cpu>,
+{
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let norms: Vec<&str> = M::LAYERS
+        .iter()
+        .filter(|l| matches!(l.kind, LayerKindInfo::BatchNorm2D { .. } | LayerKindInfo::BatchNorm1D { .. }))
+        .map(|l| l.name)
+        .collect();
+    let mut updates: Vec<(String, Vec<f32>)> = Vec::new();
+    for tensor in read_tensors(model) {
+        let Some((layer, field)) = tensor.name.rsplit_once('.') else { continue };
+        if !norms.contains(&layer) {
+            continue;
+        }
+        let values = (0..tensor.numel())
+            .map(|_| match field {
+                "running_var" => rng.gen_range(0.3..2.0),
+                "running_mean" => rng.gen_range(-0.5..0.5),
+                "bias" => rng.gen_range(-0.3..0.3),
+                _ => rng.gen_range(0.5..1.5), // γ: `weight` (ours) or `scale` (dfdx's BatchNorm1D)
+            })
+            .collect();
+        updates.push((tensor.name, values));
+    }
+    let borrowed: Vec<(&str, &[f32])> = updates.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    write_tensors(model, &borrowed).unwrap();
+}
+
+/// `n` images of `len` values, uniform in [−1, 1] (or [0, 1] when `positive`).
+pub fn random_images(n: usize, len: usize, seed: u64, positive: bool) -> Vec<f32> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let lo = if positive { 0.0 } else { -1.0 };
+    (0..n * len).map(|_| rng.gen_range(lo..1.0)).collect()
+}
+
+/// Largest absolute difference between two equal-length slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Largest absolute value.
+pub fn max_abs(a: &[f32]) -> f32 {
+    a.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
+/// Index of the largest value.
+pub fn argmax(a: &[f32]) -> usize {
+    a.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).map(|(i, _)| i).unwrap()
+}
