@@ -34,6 +34,10 @@ pub mod __private {
         select_linear_in, select_linear_out, PrunePlan,
     };
     pub use fasterai_runtime::compress::{PruneError, StructError};
+    pub use fasterai_runtime::compress::runner::{parse_stages, ArgValue, Compressed, Runner, StageArg, StageSpec};
+    pub use fasterai_runtime::data::DataLoaders;
+    pub use fasterai_runtime::learn::Output;
+    pub use fasterai_runtime::Error;
     pub use fasterai_runtime::compress::fold::{fold_conv_bn, fold_linear_bn};
     pub use fasterai_runtime::compress::factorize::{factorize_linear, factorize_linear_energy};
 }

@@ -13,6 +13,7 @@ mod convert;
 mod generate;
 mod parse;
 mod plan_file;
+mod runner;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -68,7 +69,8 @@ pub fn compress_with_model(input: TokenStream) -> TokenStream {
         (Ok(()), Some(checked), Some(source)) => {
             let generated = generate::generate(&schedule, &checked);
             let conversion = conversions(&schedule, &source, &checked);
-            quote!(#generated #conversion)
+            let method = runner::compress_method(&schedule, &source, &checked, !conversion.is_empty());
+            quote!(#generated #conversion #method)
         }
         (Err(errors), _, _) => errors.iter().map(syn::Error::to_compile_error).collect(),
         (Ok(()), _, _) => {

@@ -15,7 +15,9 @@ pub mod dynamic;
 mod error;
 pub mod graph;
 pub mod int8;
+mod plan;
 
 pub use accelerate::{accelerate, quantize_dynamic, Accelerated};
 pub use error::DeployError;
+pub use plan::InferencePlan;
 pub use int8::{quantize_static, Int8Model, ObserverKind, QuantizeOptions};

@@ -1,7 +1,7 @@
 //! One report row for a model held by a [`Learner`]: parameters, size on disk, single-image
 //! latency and validation accuracy, as every compression stage records them.
 
-use dfdx::prelude::{Cpu, Module};
+use dfdx::prelude::Cpu;
 
 use super::{cpu_latency, model_size, num_params, Accuracy, Latency, LatencyOptions, MeasureError, ReportRow};
 use crate::learn::{BatchInput, Classifier, LearnError, Learner};
@@ -59,4 +59,32 @@ where
     let size = model_size::<f32, Cpu, M>(learn.model())?;
     let latency = single_image_latency(learn, STAGE_LATENCY_RUNS)?;
     Ok(ReportRow::new(stage, params, size, latency.p50, accuracy).with_notes(format!("{} threads", latency.threads)))
+}
+
+/// `stage`'s row for a frozen inference plan (an accelerated fp32 plan or an int8 model): the
+/// parameters it stores, its size, p50 latency on the first image of `valid` over
+/// [`STAGE_LATENCY_RUNS`] runs, and its accuracy on `valid`.
+pub fn measure_plan<P: crate::deploy::InferencePlan>(
+    stage: &str,
+    plan: &mut P,
+    valid: &crate::data::Dataset,
+) -> Result<ReportRow, crate::Error> {
+    let accuracy = plan.accuracy(valid)?;
+    let size = plan.size_bytes()?;
+    let image = valid.image(0).to_vec();
+    let mut failure = None;
+    let options = LatencyOptions::default().runs(STAGE_LATENCY_RUNS).threads(1);
+    let latency = cpu_latency(
+        |x: &[f32]| {
+            if let Err(e) = plan.run(x) {
+                failure.get_or_insert(e);
+            }
+        },
+        image.as_slice(),
+        &options,
+    )?;
+    if let Some(error) = failure {
+        return Err(error.into());
+    }
+    Ok(ReportRow::new(stage, plan.parameters(), size, latency.p50, accuracy).with_notes("1 thread, frozen plan"))
 }

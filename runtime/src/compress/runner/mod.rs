@@ -3,6 +3,8 @@
 //!
 //! [`spec`] turns the stages as written into typed settings before any training starts.
 
+mod run;
 pub mod spec;
 
+pub use run::{parse_stages, Compressed, Runner, CALIBRATION_IMAGES};
 pub use spec::{ArgValue, DistillSpec, PruneSpec, SparsifySpec, Stage, StageArg, StageSpec, Training};
