@@ -6,7 +6,7 @@
 //! walkthrough's figures beside ours.
 //!
 //! ```sh
-//! cargo run --release --example vgg16                  # measure every stage (a few minutes: the SVDs)
+//! cargo run --release --example vgg16                  # measure every stage (about 5 minutes, most of it the SVDs)
 //! cargo run --release --example vgg16 -- --write-plan  # regenerate examples/vgg16/plan.json
 //! ```
 //!
@@ -160,7 +160,7 @@ fn run() -> Result<()> {
         println!(
             "{:<11} {:>12} {:>11.2} {:>11.2}   {:>7.2}, {:>6.2}",
             row.stage,
-            row.params,
+            thousands(row.params),
             row.size.megabytes(),
             row.latency.0,
             row.python.0,
@@ -200,11 +200,24 @@ fn print_row(row: Option<&Row>) {
         println!(
             "{:<11} {:>12} params  {:>8.2} MB  {:>8.2} ms   (Python: {:.2} MB, {:.2} ms)",
             r.stage,
-            r.params,
+            thousands(r.params),
             r.size.megabytes(),
             r.latency.0,
             r.python.0,
             r.python.1
         );
     }
+}
+
+/// `134309962` → `134,309,962`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }

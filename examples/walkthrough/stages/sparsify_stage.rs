@@ -8,8 +8,9 @@
 //! follows finds them with `PrunePlan::from_zero_filters` and fine-tunes. Replace this file, and
 //! its one call in `main.rs`, by the callback stage.
 
-use fasterai::compress::sparsify::{local_mask, ConvGranularity, Criteria, Criterion, Granularity, WeightState};
-use fasterai::compress::sparsify::LayerSparsity;
+use fasterai::compress::sparsify::{
+    local_mask, ConvGranularity, Criteria, Criterion, Granularity, LayerSparsity, WeightState,
+};
 use fasterai::learn::{BatchInput, Classifier};
 use fasterai::model::{read_tensor, write_tensors};
 use fasterai::prelude::*;
