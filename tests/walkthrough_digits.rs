@@ -1,6 +1,7 @@
-//! The walkthrough's pipeline on the embedded digits, one epoch: the report it saves has the
-//! structure later stages build on, its figures agree with the measuring tools, and the command
-//! line turns every mistake into a message.
+//! The walkthrough's stages on the embedded digits with one epoch each: every stage adds its row,
+//! each row's claim holds (pruning removes parameters, folding removes every BatchNorm and keeps
+//! the outputs, factorizing splits fc1 in two), the report and charts are written and loadable, a
+//! failing stage names itself, and the command line turns every mistake into a message.
 
 #[allow(dead_code)]
 #[path = "../examples/walkthrough/args.rs"]
@@ -8,14 +9,16 @@ mod args;
 #[allow(dead_code)]
 #[path = "../examples/walkthrough/models.rs"]
 mod models;
-#[allow(dead_code)]
-#[path = "../examples/walkthrough/stages.rs"]
+#[allow(dead_code, unused_imports)]
+#[path = "../examples/walkthrough/stages/mod.rs"]
 mod stages;
 
 use fasterai::data::DataError;
+use fasterai::model::read_tensor;
 use fasterai::prelude::*;
-use models::{DigitsCnn, DigitsInput};
-use stages::{DatasetChoice, Settings, BASELINE};
+use models::{DigitsCnn, DigitsInput, FoldedDigits, PrunedDigits, SmallDigits, WideDigitsCnn};
+use stages::story::{REPORT_FILE, SPARSITY_CHART, STAGES_CHART};
+use stages::{DatasetChoice, Settings, Story, BASELINE, FACTORIZED, FOLDED, PRUNED, SPARSIFIED, STORY, TEACHER};
 
 /// A directory of its own under the system temp dir, removed on drop.
 struct Scratch(std::path::PathBuf);
@@ -34,64 +37,180 @@ impl Drop for Scratch {
     }
 }
 
-#[test]
-fn one_epoch_on_digits_saves_a_consistent_report() {
-    let out = Scratch::new("digits");
+/// The digits defaults shortened to one epoch per training, quiet, writing under `out`.
+fn short_settings(out: &Scratch) -> Settings {
     let mut settings = Settings::defaults(DatasetChoice::Digits);
     settings.epochs = 1;
+    settings.finetune_epochs = 1;
     settings.output = Output::Quiet;
-    // A directory that does not exist yet, two levels deep: the stage creates it.
+    // A directory that does not exist yet, two levels deep: the first stage creates it.
     settings.out_dir = out.0.join("nested");
+    settings
+}
 
-    let data = stages::load_data(&settings).unwrap();
-    let (train_len, valid_len) = (data.train.len(), data.valid.len());
-    assert_eq!((train_len, valid_len), (1438, 359), "1797 digits, 20% held out");
-    let model = Cpu::seed_from_u64(settings.seed).build_module::<DigitsCnn, f32>();
-    let run = stages::run_baseline::<_, DigitsInput>("DigitsCnn", model, data, &settings).unwrap();
+fn digits_story(settings: &Settings) -> Story<DigitsInput> {
+    let data = stages::load_data(settings).unwrap();
+    assert_eq!((data.train.len(), data.valid.len()), (1438, 359), "1797 digits, 20% held out");
+    Story::new("test", settings.clone(), data)
+}
 
-    let rows = run.report.rows();
-    assert_eq!(rows.len(), 1, "the baseline alone until compression stages land");
-    let baseline = &rows[0];
-    assert_eq!(baseline.stage, BASELINE);
-    assert_eq!(baseline.params, 38_378);
-    assert_eq!(baseline.params, DigitsCnn::num_params(), "the derive's count equals the weights'");
-    assert_eq!(baseline.params, num_params(&run.model));
-    assert_eq!(baseline.size, model_size(&run.model).unwrap(), "the size is the saved model's");
-    assert!(baseline.latency_p50.0 > 0.0);
-    for row in [baseline, &run.untrained] {
-        assert!((0.0..=1.0).contains(&row.accuracy.as_fraction()), "{row:?}");
+/// The first `n` validation images as one batch.
+fn valid_batch(settings: &Settings, n: usize) -> Tensor<DigitsInput, f32, Cpu> {
+    let data = stages::load_data(settings).unwrap();
+    let pixels: Vec<f32> = (0..n).flat_map(|i| data.valid.image(i).to_vec()).collect();
+    Cpu::default().tensor_from_vec(pixels, (n, Const, Const, Const))
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn every_stage_adds_its_row_and_keeps_its_claim() {
+    let out = Scratch::new("story");
+    let settings = short_settings(&out);
+    let mut story = digits_story(&settings);
+    let dev = Cpu::seed_from_u64(settings.seed);
+
+    let model = stages::baseline(&mut story, "DigitsCnn", dev.build_module::<DigitsCnn, f32>()).unwrap();
+    stages::teacher(&mut story, "WideDigitsCnn", dev.build_module::<WideDigitsCnn, f32>()).unwrap();
+    let sparse = stages::sparsify_one_shot(&mut story, model).unwrap();
+    let pruned = stages::prune(&mut story, sparse.clone(), "PrunedDigits", PrunedDigits::from_source).unwrap();
+    let folded = stages::fold(&mut story, pruned.clone(), "FoldedDigits", FoldedDigits::from_source).unwrap();
+    let small = stages::factorize(&mut story, folded, "SmallDigits", SmallDigits::from_source).unwrap();
+
+    // One row per stage, in the story's order.
+    let report = story.report().clone();
+    let names: Vec<&str> = report.rows().iter().map(|r| r.stage.as_str()).collect();
+    assert_eq!(names, [BASELINE, TEACHER, SPARSIFIED, PRUNED, FOLDED, FACTORIZED]);
+    let positions: Vec<usize> = names.iter().map(|n| STORY.iter().position(|s| s == n).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{names:?} follow {STORY:?}");
+    let row = |stage: &str| report.row(stage).unwrap();
+    for r in report.rows() {
+        assert!((0.0..=1.0).contains(&r.accuracy.as_fraction()) && r.latency_p50.0 > 0.0, "{r:?}");
+        assert!(r.notes.as_deref().is_some_and(|n| n.len() > 80), "a sentence explains {}", r.stage);
+        let weights = story.weights_path(&r.stage);
+        assert_eq!(std::fs::metadata(&weights).unwrap().len(), r.size.0, "size on disk is {weights:?}'s");
     }
+
+    // Baseline and teacher: the derive's counts are the weights'; the teacher is the wider one.
+    assert_eq!(row(BASELINE).params, DigitsCnn::num_params());
+    assert_eq!(row(BASELINE).params, 281_866);
+    assert_eq!(row(TEACHER).params, WideDigitsCnn::num_params());
+    assert!(row(TEACHER).params > 3 * row(BASELINE).params);
+    let baseline_epochs = &story.trainings()[0];
+    assert_eq!((baseline_epochs.stage, baseline_epochs.history.epochs.len()), (BASELINE, 1));
     assert_eq!(
-        (run.untrained.params, run.untrained.size),
-        (baseline.params, baseline.size),
-        "training changes values, not the structure"
-    );
-    assert!(baseline.notes.as_deref().unwrap_or_default().contains("337,536 MACs"), "{baseline:?}");
-    assert_eq!(run.history.epochs.len(), 1);
-    assert_eq!(
-        baseline.accuracy.as_fraction(),
-        run.history.last().unwrap().accuracy.get(),
+        row(BASELINE).accuracy.as_fraction(),
+        baseline_epochs.history.last().unwrap().accuracy.get(),
         "the report's accuracy is the epoch table's"
     );
 
-    assert_eq!(run.report_path, settings.out_dir.join(stages::REPORT_FILE));
-    assert_eq!(Report::load_json(&run.report_path).unwrap(), run.report, "the JSON holds the report");
+    // Sparsified: same structure, half of each conv's filters zero, the fully connected layers dense.
+    assert_eq!((row(SPARSIFIED).params, row(SPARSIFIED).size), (row(BASELINE).params, row(BASELINE).size));
+    let sparsity: Vec<(&str, f64)> = story.sparsity().iter().map(|(n, p)| (n.as_str(), *p)).collect();
+    assert_eq!(sparsity, [("conv1", 50.0), ("conv2", 50.0), ("fc1", 0.0), ("fc2", 0.0)]);
 
-    let weights = stages::save_model(&run.model, BASELINE, &settings.out_dir).unwrap();
-    assert_eq!(
-        std::fs::metadata(&weights).unwrap().len(),
-        baseline.size.0,
-        "size on disk is the saved file's"
-    );
-    let mut reloaded = Cpu::default().build_module::<DigitsCnn, f32>();
-    load_weights(&mut reloaded, &weights).unwrap();
-    assert_eq!(num_params(&reloaded), baseline.params);
+    // Pruned: fewer parameters, the type's widths, the plan on disk; the zero filters carried
+    // nothing, so the pruned model computes what the sparse one did (before fine-tuning: compare
+    // with a fresh conversion).
+    assert!(row(PRUNED).params < row(SPARSIFIED).params / 2);
+    assert_eq!(row(PRUNED).params, PrunedDigits::num_params());
+    let plan = PrunePlan::load(settings.out_dir.join(stages::PLAN_FILE)).unwrap();
+    let widths: Vec<usize> = plan.layers().iter().map(|l| l.new_width()).collect();
+    assert_eq!(widths, [16, 32]);
+    let x = valid_batch(&settings, 32);
+    let unpruned = PrunedDigits::from_source(&sparse, &plan).unwrap();
+    let diff = max_abs_diff(&sparse.forward(x.clone()).as_vec(), &unpruned.forward(x.clone()).as_vec());
+    assert!(diff <= 1e-4, "removing zero filters changed the outputs by {diff}");
+
+    // Folded: no BatchNorm left, the same outputs as the pruned model.
+    let is_bn = |l: &LayerInfo| matches!(l.kind, LayerKindInfo::BatchNorm2D { .. });
+    assert_eq!(PrunedDigits::LAYERS.iter().filter(|l| is_bn(l)).count(), 2);
+    assert!(!FoldedDigits::LAYERS.iter().any(is_bn), "{:?}", FoldedDigits::LAYERS);
+    assert_eq!(row(FOLDED).params, row(PRUNED).params - 2 * (16 + 32), "γ and β of both BatchNorms");
+    let refolded = FoldedDigits::from_source(&pruned).unwrap();
+    let before = pruned.forward(x.clone()).as_vec();
+    let diff = max_abs_diff(&before, &refolded.forward(x.clone()).as_vec());
+    assert!(diff <= 1e-4 && before.iter().any(|v| v.abs() > 1e-2), "folding changed the outputs by {diff}");
+
+    // Factorized: fc1 is two layers, 2048 → 32 (no bias) → 64, and the model is smaller.
+    let linear = |name: &str| SmallDigits::layer(name).map(|l| l.kind);
+    assert_eq!(linear("fc1"), None);
+    assert_eq!(linear("fc1_in"), Some(LayerKindInfo::Linear { in_features: 2048, out_features: 32, bias: false }));
+    assert_eq!(linear("fc1_out"), Some(LayerKindInfo::Linear { in_features: 32, out_features: 64, bias: true }));
+    assert_eq!(read_tensor(&small, "fc1_in.weight").unwrap().shape, [32, 2048]);
+    assert!(row(FACTORIZED).params < row(FOLDED).params);
+    assert_eq!(row(FACTORIZED).params, num_params(&small));
+
+    // The files: the report as saved after the last stage, and both charts naming every row.
+    let saved = Report::load_json(settings.out_dir.join(REPORT_FILE)).unwrap();
+    assert_eq!(saved.rows().len(), report.rows().len());
+    for (s, r) in saved.rows().iter().zip(report.rows()) {
+        // JSON keeps the shortest decimal of each float; the last bit of a latency may differ.
+        assert!((s.latency_p50.0 - r.latency_p50.0).abs() <= 1e-12 * r.latency_p50.0, "{s:?}");
+        assert_eq!(ReportRow { latency_p50: r.latency_p50, ..s.clone() }, *r);
+    }
+    let chart = std::fs::read_to_string(settings.out_dir.join(STAGES_CHART)).unwrap();
+    assert!(names.iter().all(|n| chart.contains(n)), "{chart}");
+    let chart = std::fs::read_to_string(settings.out_dir.join(SPARSITY_CHART)).unwrap();
+    assert!(chart.contains("conv2") && chart.contains("50.00%"), "{chart}");
+    let leftovers: Vec<_> = std::fs::read_dir(&settings.out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+
+    // The recap: every stage, the final ratios, and what the story still lacks.
+    let recap = stages::recap_text(&report).unwrap();
+    assert!(names.iter().all(|n| recap.contains(n)), "{recap}");
+    let smaller = report.compare(FACTORIZED, BASELINE).unwrap().smaller.unwrap().0;
+    assert!(recap.contains(&format!("{smaller:.2}× smaller on disk")), "{recap}");
+    assert!(recap.contains("not run yet: distilled, quantized, accelerated."), "{recap}");
+}
+
+#[test]
+fn the_temporary_sparsify_step_zeroes_half_the_filters_and_their_batch_norm() {
+    let mut model = Cpu::seed_from_u64(3).build_module::<DigitsCnn, f32>();
+    // Fresh BatchNorms have β = 0 everywhere; shift them so zeroing β is visible.
+    let beta = vec![0.5; 64];
+    fasterai::model::write_tensor(&mut model, "bn2.bias", &beta).unwrap();
+    stages::sparsify_stage::zero_smallest_filters(&mut model, Sparsity::from_percent(50.0).unwrap()).unwrap();
+
+    let plan = stages::prune::zero_filter_plan(&model).unwrap();
+    assert_eq!(plan.kept("conv1").map(<[usize]>::len), Some(16));
+    let kept = plan.kept("conv2").unwrap();
+    assert_eq!(kept.len(), 32);
+    let gamma = read_tensor(&model, "bn2.weight").unwrap().data;
+    let beta = read_tensor(&model, "bn2.bias").unwrap().data;
+    for c in 0..64 {
+        let live = kept.contains(&c);
+        assert_eq!(gamma[c] != 0.0, live, "γ of channel {c}");
+        assert_eq!(beta[c] != 0.0, live, "β of channel {c}");
+    }
+}
+
+#[test]
+fn a_failing_stage_names_itself() {
+    let out = Scratch::new("failing");
+    let settings = short_settings(&out);
+    let mut story = digits_story(&settings);
+    // Nothing was zeroed: the plan keeps all 32 filters of conv1, which PrunedDigits cannot hold.
+    let dense = Cpu::seed_from_u64(1).build_module::<DigitsCnn, f32>();
+    let error = stages::prune(&mut story, dense, "PrunedDigits", PrunedDigits::from_source).err().unwrap();
+    assert_eq!(error.stage, PRUNED);
+    let message = error.to_string();
+    assert!(message.starts_with("stage `pruned` failed: ") && message.contains("conv1"), "{message}");
+    assert!(story.report().rows().is_empty(), "a failed stage adds no row");
+    assert!(stages::recap_text(story.report()).is_err(), "no recap without a baseline");
 }
 
 #[test]
 fn the_description_lists_every_layer() {
-    let text = stages::describe_model::<DigitsCnn>("DigitsCnn");
-    assert!(text.contains("38,378 parameters") && text.contains("337,536 multiply-adds"), "{text}");
+    let text = stages::measuring::describe_model::<DigitsCnn>("DigitsCnn");
+    assert!(text.contains("281,866 parameters"), "{text}");
     for layer in DigitsCnn::LAYERS {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(layer.name)),

@@ -1,13 +1,20 @@
-//! The main job: train a small CNN and measure it the way the rest of the walkthrough will measure
-//! every compressed version of it.
+//! The main job: train a small CNN, then make it smaller and faster one technique at a time,
+//! measuring it the same way after every stage.
 //!
 //! ```sh
-//! cargo run --release --example walkthrough                       # embedded 8×8 digits, under a minute
+//! cargo run --release --example walkthrough                       # embedded 8×8 digits, about a minute
 //! scripts/fetch-data.sh                                            # once, for the 28×28 sets
 //! cargo run --release --example walkthrough -- --dataset fashion-mnist --data data/fashion-mnist
 //! ```
 //!
-//! `--help` lists every flag. Exit codes: 0 done, 2 bad flag or missing data (or a subset larger than the set), 1 anything else.
+//! The story: baseline → teacher → distilled → sparsified → pruned → folded → factorized →
+//! quantized → accelerated. Each stage is one function in `stages/`, takes the previous model and
+//! adds one row to the report; `target/walkthrough/` receives `report.json`, `stages.svg`,
+//! `sparsity.svg`, the prune plan and every stage's weights. Not wired in yet: distilled,
+//! quantized, accelerated; `sparsified` is a temporary one-shot step (`stages/sparsify_stage.rs`).
+//!
+//! `--help` lists every flag. Exit codes: 0 done, 2 bad flag or missing data (or a subset larger
+//! than the set), 1 a stage failed (the message names it).
 
 mod args;
 mod models;
@@ -17,9 +24,13 @@ use std::process::ExitCode;
 
 use args::{parse_args, UsageError, USAGE};
 use fasterai::data::DataError;
-use fasterai::prelude::{Cpu, DeviceBuildExt, TensorCollection};
-use models::{DigitsCnn, DigitsInput, Mnist28Input, SmallVgg};
-use stages::{DatasetChoice, Settings};
+use fasterai::learn::BatchInput;
+use fasterai::prelude::{Cpu, DeviceBuildExt};
+use models::{
+    DigitsCnn, DigitsInput, FoldedDigits, FoldedVgg, Mnist28Input, PrunedDigits, PrunedVgg, SmallDigits,
+    SmallVgg, SmallVggFactorized, WideDigitsCnn, WideVgg,
+};
+use stages::{DatasetChoice, InStage, Settings, StageError, Story};
 
 // mimalloc instead of glibc's malloc: glibc hands every large activation buffer (above its mmap
 // threshold) back to the kernel on free, so each training step page-faults the next ones in again.
@@ -42,9 +53,13 @@ fn main() -> ExitCode {
     };
     match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(fasterai::Error::Data(
-            e @ (DataError::MissingDir { .. } | DataError::MissingFile { .. } | DataError::BadSubset { .. }),
-        )) => {
+        Err(StageError {
+            source:
+                fasterai::Error::Data(
+                    e @ (DataError::MissingDir { .. } | DataError::MissingFile { .. } | DataError::BadSubset { .. }),
+                ),
+            ..
+        }) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
@@ -55,65 +70,79 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(settings: &Settings) -> fasterai::Result<()> {
+fn run(settings: &Settings) -> Result<(), StageError> {
     introduce(settings);
-    let data = stages::load_data(settings)?;
+    let data = stages::load_data(settings).stage("data")?;
     let device = Cpu::seed_from_u64(settings.seed);
     match settings.dataset {
         DatasetChoice::Digits => {
-            let model = device.build_module::<DigitsCnn, f32>();
-            let outcome = stages::run_baseline::<_, DigitsInput>("DigitsCnn", model, data, settings)?;
-            conclude(&outcome, settings)?;
+            let mut story = Story::<DigitsInput>::new("DigitsCnn on the 8×8 digits", settings.clone(), data);
+            let model = stages::baseline(&mut story, "DigitsCnn", device.build_module::<DigitsCnn, f32>())?;
+            let teacher = stages::teacher(&mut story, "WideDigitsCnn", device.build_module::<WideDigitsCnn, f32>())?;
+            drop(teacher); // until the distillation stage uses it
+            let model = stages::sparsify_one_shot(&mut story, model)?;
+            let model = stages::prune(&mut story, model, "PrunedDigits", PrunedDigits::from_source)?;
+            let model = stages::fold(&mut story, model, "FoldedDigits", FoldedDigits::from_source)?;
+            let model = stages::factorize(&mut story, model, "SmallDigits", SmallDigits::from_source)?;
+            drop(model);
+            conclude(&story)
         }
         DatasetChoice::Mnist | DatasetChoice::FashionMnist => {
-            let model = device.build_module::<SmallVgg, f32>();
-            let outcome = stages::run_baseline::<_, Mnist28Input>("SmallVgg", model, data, settings)?;
-            conclude(&outcome, settings)?;
+            let title = format!("SmallVgg on {}", settings.dataset.name());
+            let mut story = Story::<Mnist28Input>::new(title, settings.clone(), data);
+            let model = stages::baseline(&mut story, "SmallVgg", device.build_module::<SmallVgg, f32>())?;
+            let teacher = stages::teacher(&mut story, "WideVgg", device.build_module::<WideVgg, f32>())?;
+            drop(teacher); // until the distillation stage uses it
+            let model = stages::sparsify_one_shot(&mut story, model)?;
+            let model = stages::prune(&mut story, model, "PrunedVgg", PrunedVgg::from_source)?;
+            let model = stages::fold(&mut story, model, "FoldedVgg", FoldedVgg::from_source)?;
+            let model =
+                stages::factorize(&mut story, model, "SmallVggFactorized", SmallVggFactorized::from_source)?;
+            drop(model);
+            conclude(&story)
         }
     }
-    Ok(())
 }
 
-/// What the run found, in one sentence, and what comes next.
-fn conclude<M: TensorCollection<f32, Cpu>>(
-    outcome: &stages::Walkthrough<M>,
-    settings: &Settings,
-) -> fasterai::Result<()> {
-    let baseline = &outcome.report.rows()[0];
-    let weights = stages::save_model(&outcome.model, &baseline.stage, &settings.out_dir)?;
+/// The recap table, the final ratios, and where the files are.
+fn conclude<X: BatchInput>(story: &Story<X>) -> Result<(), StageError> {
+    let recap = stages::recap_text(story.report()).stage("recap")?;
+    println!("Recap: every stage against the baseline.\n\n{recap}");
+    let trainings: Vec<String> = story
+        .trainings()
+        .iter()
+        .map(|t| format!("{} {:.1} s ({})", t.stage, t.time.as_secs_f64(), stages::epochs(t.history.epochs.len())))
+        .collect();
+    println!("Training time: {}.", trainings.join(", "));
     println!(
-        "{} ({:.1} s) took validation accuracy from {:.1}% to {:.1}%; the {}-parameter model weighs {} \
-         on disk and answers in {}.\nReport: {}; weights: {}.",
-        stages::epochs(outcome.history.epochs.len()),
-        outcome.train_time.as_secs_f64(),
-        outcome.untrained.accuracy.as_percent(),
-        baseline.accuracy.as_percent(),
-        stages::thousands(baseline.params as u64),
-        baseline.size,
-        baseline.latency_p50,
-        outcome.report_path.display(),
-        weights.display()
+        "Report: {}; beside it {}, {}, {} and one .safetensors per stage.",
+        story.report_path().display(),
+        stages::STAGES_CHART,
+        stages::SPARSITY_CHART,
+        stages::PLAN_FILE
     );
-    println!("Next (coming): distill, sparsify, prune, fold, factorize, quantize, accelerate — each measured the same way.");
     Ok(())
 }
 
 /// What the run is about to do, for someone who has never seen the project.
 fn introduce(settings: &Settings) {
-    println!("fasterai walkthrough: train a small convolutional network, then measure it.");
+    println!("fasterai walkthrough: train a small convolutional network, then make it smaller and faster.");
     println!(
-        "We measure four things a deployment cares about: how many parameters the model has, how many \
-         bytes its weights take on disk (safetensors), how long it takes to classify one image on this \
-         CPU (median of 100 runs), and how often it is right on images it never trained on."
+        "{}",
+        stages::wrap(
+            "After every stage we measure four things a deployment cares about: how many parameters the \
+             model has, how many bytes its weights take on disk (safetensors), how long it takes to \
+             classify one image on this CPU (median of 100 runs), and how often it is right on images it \
+             never trained on.",
+            100
+        )
     );
     let model = match settings.dataset {
-        DatasetChoice::Digits => {
-            "a small CNN (two convolutions) on the 8×8 handwritten digits built into the crate"
-        }
+        DatasetChoice::Digits => "a small CNN (two convolutions) on the 8×8 handwritten digits built into the crate",
         DatasetChoice::Mnist | DatasetChoice::FashionMnist => "SmallVgg (four convolutions) on 28×28 images",
     };
     println!(
-        "This run: {model}, {}. These figures become the baseline every compression step is compared with.\n",
+        "This run: {model}, {} of training for the baseline.\n",
         stages::epochs(settings.epochs)
     );
 }

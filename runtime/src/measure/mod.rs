@@ -4,6 +4,7 @@
 //! [`Points`]). A [`Report`] gathers one [`ReportRow`] per stage and prints them as a table with
 //! ratios against the baseline.
 
+pub mod chart;
 mod compare;
 mod error;
 mod latency;

@@ -1,0 +1,79 @@
+//! The end of the story: every stage in one table, and the final model against the baseline.
+
+use fasterai::measure::{Comparison, MeasureError, Times};
+use fasterai::prelude::*;
+
+use super::baseline::BASELINE;
+use super::measuring::{size_in_words, thousands};
+use super::STORY;
+
+/// The table of every stage (params, size, latency, accuracy, and each against the baseline),
+/// then one sentence comparing the last stage with the baseline, then the stages of the full
+/// story this run did not reach. Errors when the report has no baseline row.
+pub fn recap_text(report: &Report) -> Result<String, MeasureError> {
+    let last = report.rows().last().map_or(BASELINE, |r| r.stage.as_str());
+    let overall = report.compare(last, BASELINE)?;
+    let baseline = report.row(BASELINE).expect("compare found the baseline");
+
+    let headers = ["stage", "params", "size", "latency p50", "accuracy", "size ×", "speed ×", "Δ acc (pts)"];
+    let times = |t: Option<Times>| t.map_or_else(|| "n/a".to_string(), |t| format!("{:.2}×", t.0));
+    let cells: Vec<[String; 8]> = report
+        .rows()
+        .iter()
+        .map(|row| {
+            let c = row.compare(baseline);
+            [
+                row.stage.clone(),
+                thousands(row.params as u64),
+                size_in_words(row.size),
+                format!("{:.3} ms", row.latency_p50.0),
+                format!("{:.2}%", row.accuracy.as_percent()),
+                times(c.smaller),
+                times(c.faster),
+                format!("{:+.2}", c.accuracy_change.0),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |row: &[String]| -> String {
+        let mut text = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let pad = " ".repeat(widths[i] - cell.chars().count());
+            if i == 0 {
+                text.push_str(&format!("{cell}{pad}"));
+            } else {
+                text.push_str(&format!("  {pad}{cell}"));
+            }
+        }
+        text.trim_end().to_string() + "\n"
+    };
+    let mut text = line(&headers.map(String::from));
+    text.push_str(&line(&widths.map(|w| "-".repeat(w))));
+    for row in &cells {
+        text.push_str(&line(row));
+    }
+    text.push_str(&format!("\n{}\n", in_words(last, &overall)));
+    let missing: Vec<&str> = STORY.iter().copied().filter(|s| report.row(s).is_none()).collect();
+    if !missing.is_empty() {
+        text.push_str(&format!("Stages of the full story not run yet: {}.\n", missing.join(", ")));
+    }
+    Ok(text)
+}
+
+/// `From the baseline to `factorized`: 3.57× smaller on disk, 2.10× faster, accuracy -0.28 points.`
+fn in_words(last: &str, c: &Comparison) -> String {
+    let times = |t: Option<Times>| t.map_or_else(|| "n/a".to_string(), |t| format!("{:.2}×", t.0));
+    format!(
+        "From the baseline to `{last}`: {} fewer parameters, {} smaller on disk, {} faster on one image, \
+         accuracy {:+.2} points.",
+        times(c.fewer_params),
+        times(c.smaller),
+        times(c.faster),
+        c.accuracy_change.0
+    )
+}
