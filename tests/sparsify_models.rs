@@ -249,7 +249,9 @@ fn filter_sparsified_then_pruned_computes_the_same_outputs() {
     let sparsifier = Sparsifier::new(pct(50.0), FILTER, Ranking::Local, large_final());
     let mut cb = SparsifyCallback::<Net>::new(sparsifier, Schedule::cos()).unwrap().with_output(Output::Quiet);
     let mut learn = learner(model(7), 128);
-    learn.fit_with(2, LrSchedule::Constant { lr: 1e-2 }, &mut [&mut cb]).unwrap();
+    let history = learn.fit_with(2, LrSchedule::Constant { lr: 1e-2 }, &mut [&mut cb]).unwrap();
+    let last = history.last().unwrap().accuracy;
+    assert_eq!(learn.validate().unwrap().accuracy, last, "the last epoch was validated at the full target");
     let trained = learn.into_model();
     let first: Vec<f64> = cb.history()[0].layers.iter().map(|l| l.sparsity().percent()).collect();
     assert!(first.iter().all(|&s| s > 0.0 && s < 50.0), "half-way up the cosine after epoch 1: {first:?}");
