@@ -50,7 +50,8 @@ fn qat_trains_a_derived_cnn_and_leaves_float_weights() {
 
     // On the grid, as the int8 model will hold them: the accuracy QAT trained for.
     let float = learn.validate().unwrap().accuracy.get();
-    let biases_before = read_tensors(learn.model()).into_iter().filter(|t| t.name.ends_with("bias")).collect::<Vec<_>>();
+    let biases_before =
+        read_tensors(learn.model()).into_iter().filter(|t| t.name.ends_with("bias")).collect::<Vec<_>>();
     assert_eq!(quantize_weights_in_place(learn.model_mut()).unwrap(), WEIGHTS);
     for name in WEIGHTS {
         assert!(on_grid(learn.model(), name), "{name}");

@@ -14,10 +14,10 @@
 
 use dfdx::prelude::{Cpu, TensorCollection};
 
-use crate::compress::sparsify::{ConvGranularity, Criteria, Criterion, Granularity, LinearGranularity, WeightState};
 use crate::compress::sparsify::local_mask;
+use crate::compress::sparsify::{ConvGranularity, Criteria, Criterion, Granularity, LinearGranularity, WeightState};
 use crate::compress::CompressError;
-use crate::learn::{BoxedError, Classifier, Learner, BatchInput};
+use crate::learn::{BatchInput, BoxedError, Classifier, Learner};
 use crate::model::{read_tensor, write_tensor, Compressible, LayerKindInfo, TensorAccessError};
 use crate::quant::{fake_quantize_weight_values_to_bits, QuantError};
 use crate::units::Sparsity;
@@ -310,7 +310,10 @@ pub fn targets_for_budget(
         return Err(fail(format!("the least sparsity per layer ({}) exceeds the most ({})", options.min, options.max)));
     }
     if !(lo..=hi).contains(&target) {
-        return Err(fail(format!("every layer must stay within {}–{}; ask for a global sparsity in that range or widen it", options.min, options.max)));
+        return Err(fail(format!(
+            "every layer must stay within {}–{}; ask for a global sparsity in that range or widen it",
+            options.min, options.max
+        )));
     }
     let drops: Vec<f64> = layers.iter().map(|l| l.drop().max(0.0)).collect();
     let (dmin, dmax) = drops.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &d| (a.min(d), b.max(d)));

@@ -59,7 +59,8 @@ fn sparsifying_drops_the_filters_of_smallest_l1_and_restores_them() {
     // Rows of L1 6 and 1.5: 50% of two filters drops the second, whose sum is 1.5.
     let mut model = net([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]]);
     let before = read_tensors(&model);
-    let result = analyze(&mut model, Perturbation::Sparsify(Sparsity::from_percent(50.0).unwrap()), sum_of_first).unwrap();
+    let result =
+        analyze(&mut model, Perturbation::Sparsify(Sparsity::from_percent(50.0).unwrap()), sum_of_first).unwrap();
     assert_eq!(result.len(), 1, "only layer 0 is prunable");
     assert_eq!((result[0].layer.as_str(), result[0].weights), ("0", 6));
     assert_eq!((result[0].baseline, result[0].perturbed, result[0].drop()), (7.5, 6.0, 1.5));
@@ -89,7 +90,11 @@ fn a_failing_or_non_finite_evaluation_is_an_error_and_the_weights_come_back() {
     let mut calls = 0;
     let fails_second = |_: &Net| {
         calls += 1;
-        if calls == 2 { Err(std::io::Error::other("validation broke")) } else { Ok(1.0) }
+        if calls == 2 {
+            Err(std::io::Error::other("validation broke"))
+        } else {
+            Ok(1.0)
+        }
     };
     let err = analyze(&mut model, Perturbation::Sparsify(Sparsity::FULL), fails_second).unwrap_err();
     assert!(err.to_string().contains("validation broke"), "{err}");
@@ -156,14 +161,19 @@ fn equal_or_negative_drops_share_the_budget_equally() {
     let layers = [sensitivity("a", 10, -0.2), sensitivity("b", 30, 0.0), sensitivity("c", 60, -0.01)];
     let got = shares(&targets_for_budget(&layers, half(), BudgetOptions::default()).unwrap());
     assert!(got.iter().all(|s| (s - 0.5).abs() < 1e-9), "improvements count as no drop: {got:?}");
-    let names: Vec<String> = targets_for_budget(&layers, half(), BudgetOptions::default()).unwrap().into_iter().map(|t| t.layer).collect();
+    let names: Vec<String> =
+        targets_for_budget(&layers, half(), BudgetOptions::default()).unwrap().into_iter().map(|t| t.layer).collect();
     assert_eq!(names, ["a", "b", "c"]);
 }
 
 #[test]
 fn the_bounds_hold_and_impossible_budgets_are_errors() {
     let layers = [sensitivity("a", 100, 0.5), sensitivity("b", 100, 0.0)];
-    let options = BudgetOptions { min: Sparsity::from_percent(20.0).unwrap(), max: Sparsity::from_percent(60.0).unwrap(), gamma: 1.0 };
+    let options = BudgetOptions {
+        min: Sparsity::from_percent(20.0).unwrap(),
+        max: Sparsity::from_percent(60.0).unwrap(),
+        gamma: 1.0,
+    };
     let got = shares(&targets_for_budget(&layers, Sparsity::from_percent(30.0).unwrap(), options).unwrap());
     // s₀ = [0.2, 0.6]; λ = −0.2 clamps a at 0.2 and puts b at 0.4: mean 0.3.
     assert!((got[0] - 0.2).abs() < 1e-9 && (got[1] - 0.4).abs() < 1e-9, "{got:?}");

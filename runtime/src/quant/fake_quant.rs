@@ -70,7 +70,8 @@ pub fn fake_quantize_weight_values_with_scales(weights: &[f32], scales: &[Scale]
     check_finite(weights)?;
     let fan_in = weights.len() / rows;
     let max = f32::from(WEIGHT_MAX);
-    let mut out = FakeQuantized { values: Vec::with_capacity(weights.len()), passes: Vec::with_capacity(weights.len()) };
+    let mut out =
+        FakeQuantized { values: Vec::with_capacity(weights.len()), passes: Vec::with_capacity(weights.len()) };
     for (row, scale) in weights.chunks(fan_in.max(1)).zip(scales) {
         let s = scale.get();
         for &w in row {
@@ -93,7 +94,11 @@ pub fn fake_quantize_weight_values_with_scales(weights: &[f32], scales: &[Scale]
 /// assert_eq!(fq.values, [7.0, 2.0, -4.0, 0.0]);
 /// assert!(fake_quantize_weight_values_to_bits(&[1.0], 1, 1).is_err());
 /// ```
-pub fn fake_quantize_weight_values_to_bits(weights: &[f32], out_channels: usize, bits: u8) -> Result<FakeQuantized, QuantError> {
+pub fn fake_quantize_weight_values_to_bits(
+    weights: &[f32],
+    out_channels: usize,
+    bits: u8,
+) -> Result<FakeQuantized, QuantError> {
     if !(2..=8).contains(&bits) {
         return Err(QuantError::UnsupportedBits(bits));
     }
@@ -162,7 +167,9 @@ fn check_finite(x: &[f32]) -> Result<(), QuantError> {
 /// let g = (y * dev.tensor([[1.0f32, 2.0], [3.0, 4.0]])).sum().backward();
 /// assert_eq!(g.get(&w).array(), [[1.0, 2.0], [3.0, 4.0]]); // straight through
 /// ```
-pub fn fake_quantize_weights<S: Shape, T: Tape<f32, Cpu>>(w: Tensor<S, f32, Cpu, T>) -> Result<Tensor<S, f32, Cpu, T>, QuantError> {
+pub fn fake_quantize_weights<S: Shape, T: Tape<f32, Cpu>>(
+    w: Tensor<S, f32, Cpu, T>,
+) -> Result<Tensor<S, f32, Cpu, T>, QuantError> {
     let rows = w.shape().concrete().into_iter().next().unwrap_or(1);
     straight_through(w, |v| fake_quantize_weight_values(v, rows))
 }

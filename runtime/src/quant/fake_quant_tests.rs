@@ -14,7 +14,9 @@ fn dev() -> Cpu {
 fn gradient(
     x: &[f32],
     coeff: &[f32],
-    op: impl FnOnce(Tensor<(usize,), f32, Cpu, OwnedTape<f32, Cpu>>) -> Result<Tensor<(usize,), f32, Cpu, OwnedTape<f32, Cpu>>, QuantError>,
+    op: impl FnOnce(
+        Tensor<(usize,), f32, Cpu, OwnedTape<f32, Cpu>>,
+    ) -> Result<Tensor<(usize,), f32, Cpu, OwnedTape<f32, Cpu>>, QuantError>,
 ) -> Vec<f32> {
     let dev = dev();
     let x = dev.tensor_from_vec(x.to_vec(), (x.len(),));
@@ -106,10 +108,16 @@ fn the_gradient_accumulates_with_other_uses_of_the_input() {
 #[test]
 fn bad_input_is_an_error() {
     let p = ActivationQParams::from_range(0.0, 1.0).unwrap();
-    assert!(matches!(fake_quantize_activation_values(&[0.0, f32::NAN], p), Err(QuantError::NonFinite { index: 1, .. })));
+    assert!(matches!(
+        fake_quantize_activation_values(&[0.0, f32::NAN], p),
+        Err(QuantError::NonFinite { index: 1, .. })
+    ));
     assert!(matches!(fake_quantize_weight_values(&[1.0, 2.0, 3.0], 2), Err(QuantError::RaggedRows { .. })));
     let s = [Scale::new(1.0).unwrap(); 2];
-    assert!(matches!(fake_quantize_weight_values_with_scales(&[1.0, 2.0, 3.0], &s), Err(QuantError::RaggedRows { .. })));
+    assert!(matches!(
+        fake_quantize_weight_values_with_scales(&[1.0, 2.0, 3.0], &s),
+        Err(QuantError::RaggedRows { .. })
+    ));
     assert!(matches!(fake_quantize_weight_values_with_scales(&[1.0], &[]), Err(QuantError::RaggedRows { .. })));
     assert!(matches!(
         fake_quantize_weight_values_with_scales(&[f32::INFINITY], &s[..1]),

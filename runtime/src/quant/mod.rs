@@ -7,6 +7,9 @@
 //! - Calibration: [`MinMaxObserver`], [`PercentileObserver`], [`MseObserver`] behind the [`Observer`] trait.
 //! - Accumulate in `i32`; bias in `i32`; requantize with a [`FixedPointMultiplier`]; fused ReLU by
 //!   clamping at the output zero point ([`OutputStage`]).
+//! - Quantization-aware training: fake quantization with a straight-through gradient
+//!   ([`fake_quantize_weights`], [`fake_quantize_activations`]) and [`QuantizeCallback`], which
+//!   trains a model's float weights with its conv and linear weights on the int8 grid.
 //!
 //! ```
 //! use fasterai_runtime::quant::*;

@@ -136,9 +136,10 @@ fn an_sgd_step_applies_the_gradient_taken_at_the_quantized_weights_to_the_float_
     let set = Dataset::new(x.clone(), labels.clone(), [1, 1, 4], 2).unwrap();
     let lr = 0.5;
     let model = net();
-    let mut learn: Learner<_, (usize, Const<4>), 2> = Learner::new(model.clone(), DataLoaders::new(set.clone(), set, 8, 0))
-        .with_optimizer(OptimizerConfig::Sgd(SgdConfig { lr, momentum: None, weight_decay: None }))
-        .with_output(Output::Quiet);
+    let mut learn: Learner<_, (usize, Const<4>), 2> =
+        Learner::new(model.clone(), DataLoaders::new(set.clone(), set, 8, 0))
+            .with_optimizer(OptimizerConfig::Sgd(SgdConfig { lr, momentum: None, weight_decay: None }))
+            .with_output(Output::Quiet);
     let mut qat = QuantizeCallback::new();
     learn.fit_with(1, LrSchedule::Constant { lr }, &mut [&mut qat]).unwrap();
     assert!(!qat.holds_float_weights(), "the model ends with float weights");

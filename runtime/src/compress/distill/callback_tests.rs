@@ -53,7 +53,13 @@ fn softmax(z: &[f64]) -> Vec<f64> {
 /// The teacher's logits `W·x + b`, row by row.
 fn teacher_logits() -> Vec<Vec<f64>> {
     X.chunks(2)
-        .map(|x| (0..3).map(|o| f64::from(W[2 * o]) * f64::from(x[0]) + f64::from(W[2 * o + 1]) * f64::from(x[1]) + f64::from(B[o])).collect())
+        .map(|x| {
+            (0..3)
+                .map(|o| {
+                    f64::from(W[2 * o]) * f64::from(x[0]) + f64::from(W[2 * o + 1]) * f64::from(x[1]) + f64::from(B[o])
+                })
+                .collect()
+        })
         .collect()
 }
 
@@ -102,7 +108,8 @@ fn weight(w: f64) -> LossWeight {
 #[test]
 fn loss_and_gradient_mix_cross_entropy_and_soft_target_as_written_by_hand() {
     for (w, t) in [(0.5, 3.0), (0.25, 1.5), (1.0, 3.0)] {
-        let mut kd = KnowledgeDistillation::new(teacher(), DistillLoss::soft_target(t as f32).unwrap(), weight(w)).unwrap();
+        let mut kd =
+            KnowledgeDistillation::new(teacher(), DistillLoss::soft_target(t as f32).unwrap(), weight(w)).unwrap();
         let (loss, grad, terms) = run(&mut kd, Fraction::ZERO).unwrap();
         let (want, want_grad) = by_hand(w, t);
         assert!((f64::from(loss) - want).abs() < 1e-5, "w={w} T={t}: {loss} vs {want}");
@@ -141,7 +148,8 @@ impl Module<Tensor<Flat2, f32, Cpu>> for Refuses {
 
 #[test]
 fn a_scheduled_weight_of_zero_leaves_the_loss_alone_and_skips_the_teacher() {
-    let mut kd = KnowledgeDistillation::new(Refuses, DistillLoss::Mutual, weight(0.6)).unwrap().with_schedule(Schedule::lin());
+    let mut kd =
+        KnowledgeDistillation::new(Refuses, DistillLoss::Mutual, weight(0.6)).unwrap().with_schedule(Schedule::lin());
     let (loss, grad, terms) = run(&mut kd, Fraction::ZERO).unwrap();
     let (ce, ce_grad) = by_hand(0.0, 1.0);
     assert!((f64::from(loss) - ce).abs() < 1e-5, "only the task loss at the start: {loss} vs {ce}");

@@ -7,17 +7,16 @@ use dfdx::prelude::Cpu;
 use super::filters::{BnAffine, LayerFilters};
 use super::plan::{LayerPlan, PrunePlan};
 use crate::compress::sparsify::{
-    global_masks, local_mask, Context, ConvGranularity, Criteria, Granularity, LayerScores, LinearGranularity,
-    WeightState,
+    global_masks, local_mask, resolve_targets, Context, ConvGranularity, Criteria, Granularity, LayerChoice,
+    LayerScores, SparsifyTarget, WeightState,
 };
 use crate::compress::CompressError;
-use crate::model::{read_tensor, Compressible, LayerKindInfo};
+use crate::model::{read_tensor, Compressible};
 use crate::units::Sparsity;
 
 /// A prunable layer's tensors, copied out of the model.
 struct Producer {
-    name: &'static str,
-    shape: Vec<usize>,
+    target: SparsifyTarget,
     weight: Vec<f32>,
     bias: Option<Vec<f32>>,
     bn: Option<(Vec<f32>, Vec<f32>)>,
@@ -26,53 +25,35 @@ struct Producer {
 impl Producer {
     fn view(&self) -> LayerFilters<'_> {
         LayerFilters {
-            name: self.name,
-            width: self.shape[0],
+            name: self.target.name,
+            width: self.target.width(),
             weight: &self.weight,
             bias: self.bias.as_deref(),
             bn: self.bn.as_ref().map(|(gamma, beta)| BnAffine { gamma, beta }),
         }
     }
-
-    /// One group per output channel: `filter` for a conv, `row` for a linear layer.
-    fn granularity(&self) -> Granularity {
-        if self.shape.len() == 4 {
-            Granularity::Conv(ConvGranularity::Filter)
-        } else {
-            Granularity::Linear(LinearGranularity::Row)
-        }
-    }
 }
 
-/// The producers of `M::COUPLINGS` (every conv and linear layer but the classifier), in order.
+/// The producers of `M::COUPLINGS` (every conv and linear layer but the classifier), in model
+/// order, resolved like sparsification targets with one group per output channel (`filter` on a
+/// conv, `row` on a linear layer).
 fn producers<M>(model: &M) -> Result<Vec<Producer>, crate::Error>
 where
     M: Compressible + TensorCollection<f32, Cpu>,
 {
-    let mut out = Vec::new();
-    for coupling in M::COUPLINGS {
-        let Some(layer) = M::layer(coupling.producer) else { continue };
-        let (shape, has_bias) = match layer.kind {
-            LayerKindInfo::Conv2D { in_channels, out_channels, kernel, bias, .. } => {
-                (vec![out_channels, in_channels, kernel, kernel], bias)
-            }
-            LayerKindInfo::Linear { in_features, out_features, bias } => (vec![out_features, in_features], bias),
-            _ => continue,
-        };
-        let read = |name: String| read_tensor(model, &name).map(|t| t.data);
-        let bias = if has_bias { Some(read(format!("{}.bias", layer.name))?) } else { None };
-        let bn = match coupling.batch_norm.and_then(|bn| M::layer(bn)) {
-            Some(bn) => {
-                let scale = match bn.kind {
-                    LayerKindInfo::BatchNorm1D { .. } => "scale",
-                    _ => "weight",
-                };
-                Some((read(format!("{}.{scale}", bn.name))?, read(format!("{}.bias", bn.name))?))
-            }
+    let names = LayerChoice::named(M::COUPLINGS.iter().map(|c| c.producer));
+    let filter = Granularity::Conv(ConvGranularity::Filter);
+    let targets = resolve_targets::<M>(&names, &[], Sparsity::ZERO, filter, None)?;
+    let read = |name: &str| read_tensor(model, name).map(|t| t.data);
+    let mut out = Vec::with_capacity(targets.len());
+    for target in targets {
+        let weight = read(&target.weight_name())?;
+        let bias = target.bias_name().map(|b| read(&b)).transpose()?;
+        let bn = match target.bn_names() {
+            Some((gamma, beta)) => Some((read(&gamma)?, read(&beta)?)),
             None => None,
         };
-        let weight = read(format!("{}.weight", layer.name))?;
-        out.push(Producer { name: layer.name, shape, weight, bias, bn });
+        out.push(Producer { target, weight, bias, bn });
     }
     Ok(out)
 }
@@ -134,8 +115,8 @@ impl PrunePlan {
         let producers = producers(model)?;
         let mut scores = Vec::with_capacity(producers.len());
         for p in &producers {
-            let state = WeightState::new(&p.weight, &p.shape);
-            scores.push(criteria.scores(&state, p.granularity())?.values);
+            let state = WeightState::new(&p.weight, &p.target.shape);
+            scores.push(criteria.scores(&state, p.target.granularity)?.values);
         }
         let masks: Vec<Vec<f32>> = match context {
             Context::Local => {
@@ -146,9 +127,9 @@ impl PrunePlan {
                     .iter()
                     .zip(&scores)
                     .map(|(p, s)| LayerScores {
-                        name: p.name.to_string(),
+                        name: p.target.name.to_string(),
                         scores: s.clone(),
-                        params_per_group: p.weight.len() / p.shape[0],
+                        params_per_group: p.weight.len() / p.target.width(),
                     })
                     .collect();
                 global_masks(&layers, sparsity, &options)?
@@ -162,7 +143,7 @@ impl PrunePlan {
                 let best = (0..s.len()).fold(0, |b, o| if s[o] > s[b] { o } else { b });
                 kept.push(best);
             }
-            plans.push(LayerPlan { name: p.name.to_string(), width: p.shape[0], kept });
+            plans.push(LayerPlan { name: p.target.name.to_string(), width: p.target.width(), kept });
         }
         Ok(Self::new(plans)?)
     }

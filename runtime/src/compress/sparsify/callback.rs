@@ -7,13 +7,15 @@
 //! - `before_epoch`: at the lottery-ticket rewind epoch, keeps the weights;
 //! - `before_batch`: evaluates the schedule at `pct_train`; when the scheduled sparsity changed,
 //!   recomputes the masks at `target · progress`, applies them (and, for a lottery ticket, rewinds
-//!   the surviving weights). `after_epoch` does the same at the epoch's end, so the last epoch ends
-//!   at the schedule's final value (`pct_train` = 1), which the batches alone never reach;
-//! - `before_step`: for `taylor` criteria, keeps the gradient of the chosen layers when the next
-//!   batch will recompute the masks;
+//!   the surviving weights);
+//! - `before_step`: for `taylor` criteria, keeps the gradient of the chosen layers when the schedule
+//!   will move at the end of this step;
 //! - `after_step`: applies the masks again after **every** optimizer step, since the step moves
-//!   pruned weights (and the bias and BatchNorm entries of pruned filters) off zero;
-//! - `after_epoch`: then measures the sparsity of each layer, prints it unless the output is quiet
+//!   pruned weights (and the bias and BatchNorm entries of pruned filters) off zero; first it
+//!   evaluates the schedule at the `pct_train` this step reached, as the next `before_batch` would,
+//!   so the last step of training ends at the schedule's final value (`pct_train` = 1), before the
+//!   last validation, which the batches' own `pct_train` never reaches;
+//! - `after_epoch`: measures the sparsity of each layer, prints it unless the output is quiet
 //!   (`Sparsity in conv3: 62.30%`), and keeps it ([`SparsifyCallback::report`],
 //!   [`SparsifyCallback::history`]);
 //! - `after_fit`: the lottery ticket's final rewind (`reset_end`).
@@ -161,16 +163,16 @@ impl<M: Compressible> SparsifyCallback<M> {
 
 impl<M: Compressible + TensorCollection<f32, Cpu>> SparsifyCallback<M> {
     /// Evaluates the schedule at `pct_train`; when it moved, recomputes and applies the masks (and
-    /// rewinds a lottery ticket's survivors).
-    fn follow_schedule(&mut self, pct_train: Fraction, model: &mut M) -> Result<(), CompressError> {
+    /// rewinds a lottery ticket's survivors) and returns true.
+    fn follow_schedule(&mut self, pct_train: Fraction, model: &mut M) -> Result<bool, CompressError> {
         let Some(progress) = self.tracker.advance(pct_train.get()) else {
-            return Ok(());
+            return Ok(false);
         };
         self.sparsifier.sparsify(model, &self.targets, progress)?;
         if let (Some(_), Some(snapshot)) = (self.lottery, &self.snapshot) {
             snapshot.rewind(model, self.sparsifier.masks())?;
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -223,7 +225,7 @@ where
     }
 
     fn before_batch(&mut self, ctx: &Context, model: &mut M, _: &crate::data::Batch) -> Result<(), LearnError> {
-        self.follow_schedule(ctx.pct_train, model).map_err(fail)
+        self.follow_schedule(ctx.pct_train, model).map(|_| ()).map_err(fail)
     }
 
     fn before_step(&mut self, ctx: &Context, model: &M, grads: &mut Gradients<f32, Cpu>) -> Result<(), LearnError> {
@@ -242,16 +244,15 @@ where
         Ok(())
     }
 
-    fn after_step(&mut self, _: &Context, model: &mut M) -> Result<(), LearnError> {
-        if self.sparsifier.masks().is_empty() {
+    fn after_step(&mut self, ctx: &Context, model: &mut M) -> Result<(), LearnError> {
+        let reached = Fraction::of(ctx.iteration + 1, ctx.n_iterations);
+        if self.follow_schedule(reached, model).map_err(fail)? || self.sparsifier.masks().is_empty() {
             return Ok(());
         }
         apply_masks(model, self.sparsifier.masks()).map_err(fail)
     }
 
-    fn after_epoch(&mut self, ctx: &Context, model: &mut M, _: &EpochRecord) -> Result<Control, LearnError> {
-        // `pct_train` is now the end of the epoch: after the last one, the full target.
-        self.follow_schedule(ctx.pct_train, model).map_err(fail)?;
+    fn after_epoch(&mut self, _: &Context, model: &mut M, _: &EpochRecord) -> Result<Control, LearnError> {
         self.report = report(model, &self.targets).map_err(fail)?;
         if self.output != Output::Quiet {
             print!("{}", self.report);
