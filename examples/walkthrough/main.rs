@@ -10,8 +10,7 @@
 //! The story: baseline → teacher → distilled → sparsified → pruned → folded → factorized →
 //! quantized → accelerated. Each stage is one function in `stages/`, takes the previous model and
 //! adds one row to the report; `target/walkthrough/` receives `report.json`, `stages.svg`,
-//! `sparsity.svg`, the prune plan and every stage's weights. Not wired in yet: distilled,
-//! quantized, accelerated; `sparsified` is a temporary one-shot step (`stages/sparsify_stage.rs`).
+//! `sparsity.svg`, the prune plan and every stage's weights (the last one as int8).
 //!
 //! `--help` lists every flag. Exit codes: 0 done, 2 bad flag or missing data (or a subset larger
 //! than the set), 1 a stage failed (the message names it).
@@ -77,28 +76,36 @@ fn run(settings: &Settings) -> Result<(), StageError> {
     match settings.dataset {
         DatasetChoice::Digits => {
             let mut story = Story::<DigitsInput>::new("DigitsCnn on the 8×8 digits", settings.clone(), data);
-            let model = stages::baseline(&mut story, "DigitsCnn", device.build_module::<DigitsCnn, f32>())?;
+            let baseline = stages::baseline(&mut story, "DigitsCnn", device.build_module::<DigitsCnn, f32>())?;
+            drop(baseline); // its row is what every later stage is compared with
             let teacher = stages::teacher(&mut story, "WideDigitsCnn", device.build_module::<WideDigitsCnn, f32>())?;
-            drop(teacher); // until the distillation stage uses it
-            let model = stages::sparsify_one_shot(&mut story, model)?;
+            let student = device.build_module::<DigitsCnn, f32>();
+            let model = stages::distill(&mut story, student, &teacher)?;
+            drop(teacher);
+            let model = stages::sparsify(&mut story, model)?;
             let model = stages::prune(&mut story, model, "PrunedDigits", PrunedDigits::from_source)?;
             let model = stages::fold(&mut story, model, "FoldedDigits", FoldedDigits::from_source)?;
             let model = stages::factorize(&mut story, model, "SmallDigits", SmallDigits::from_source)?;
-            drop(model);
+            let model = stages::quantize(&mut story, model)?;
+            stages::accelerate(&mut story, &model)?;
             conclude(&story)
         }
         DatasetChoice::Mnist | DatasetChoice::FashionMnist => {
             let title = format!("SmallVgg on {}", settings.dataset.name());
             let mut story = Story::<Mnist28Input>::new(title, settings.clone(), data);
-            let model = stages::baseline(&mut story, "SmallVgg", device.build_module::<SmallVgg, f32>())?;
+            let baseline = stages::baseline(&mut story, "SmallVgg", device.build_module::<SmallVgg, f32>())?;
+            drop(baseline); // its row is what every later stage is compared with
             let teacher = stages::teacher(&mut story, "WideVgg", device.build_module::<WideVgg, f32>())?;
-            drop(teacher); // until the distillation stage uses it
-            let model = stages::sparsify_one_shot(&mut story, model)?;
+            let student = device.build_module::<SmallVgg, f32>();
+            let model = stages::distill(&mut story, student, &teacher)?;
+            drop(teacher);
+            let model = stages::sparsify(&mut story, model)?;
             let model = stages::prune(&mut story, model, "PrunedVgg", PrunedVgg::from_source)?;
             let model = stages::fold(&mut story, model, "FoldedVgg", FoldedVgg::from_source)?;
             let model =
                 stages::factorize(&mut story, model, "SmallVggFactorized", SmallVggFactorized::from_source)?;
-            drop(model);
+            let model = stages::quantize(&mut story, model)?;
+            stages::accelerate(&mut story, &model)?;
             conclude(&story)
         }
     }

@@ -1,49 +1,23 @@
 //! The four figures every stage is judged by, and the words the walkthrough prints them with.
 
 use fasterai::learn::{BatchInput, Classifier};
-use fasterai::measure::{Accuracy, Bytes, Latency};
+use fasterai::measure::{measure_stage, Bytes};
 use fasterai::prelude::*;
 
 /// Classes of every dataset the walkthrough knows (digits 0–9, MNIST, Fashion-MNIST).
 pub const CLASSES: usize = 10;
 
-/// Timed single-image runs per latency measurement (after 10 untimed ones).
-const LATENCY_RUNS: usize = 100;
-
-/// The figures of the learner's model as one report row named `stage`: parameters, size on disk
-/// (the safetensors file's bytes), median single-image CPU latency and validation accuracy. The
-/// notes hold `explanation`, then the multiply-adds per image and the thread count.
-///
-/// The latency is the median of [`LATENCY_RUNS`] forward passes on the first validation image, in
-/// rayon's default pool (one thread per core).
+/// Measures the learner's model as `stage` (the runtime's `measure_stage`: parameters, safetensors
+/// bytes, median batch-1 latency over 100 runs, validation accuracy) and writes `explanation`, the
+/// multiply-adds and the thread count into the row's notes.
 pub fn measure<M, X>(stage: &str, explanation: &str, learn: &mut Learner<M, X, CLASSES>) -> Result<ReportRow>
 where
     M: Classifier<X, CLASSES> + Compressible + Sync,
     X: BatchInput,
 {
-    let accuracy = Accuracy::from_fraction(learn.validate()?.accuracy.get())?;
-    let model = learn.model();
-    let params = num_params::<f32, Cpu, M>(model);
-    let size = model_size::<f32, Cpu, M>(model)?;
-    let latency = single_image_latency(learn)?;
-    let notes = format!(
-        "{explanation} [{} MACs, {} threads]",
-        thousands(M::num_macs() as u64),
-        latency.threads
-    );
-    Ok(ReportRow::new(stage, params, size, latency.p50, accuracy).with_notes(notes))
-}
-
-fn single_image_latency<M, X>(learn: &Learner<M, X, CLASSES>) -> Result<Latency>
-where
-    M: Classifier<X, CLASSES> + Sync,
-    X: BatchInput,
-{
-    let valid = &learn.data().valid;
-    let image = X::from_images(learn.device(), valid.image(0).to_vec(), valid.shape())?;
-    let model = learn.model();
-    let options = LatencyOptions::default().runs(LATENCY_RUNS);
-    Ok(cpu_latency(|x| model.try_forward(x.clone()), &image, &options)?)
+    let row = measure_stage(stage, learn)?;
+    let notes = format!("{explanation} [{} MACs, {}]", thousands(M::num_macs() as u64), row.notes.clone().unwrap_or_default());
+    Ok(row.with_notes(notes))
 }
 
 /// The model's layers as the derive computed them, one line each.

@@ -7,22 +7,24 @@
 //! [`StageError`] naming itself. Structural stages take the conversion `compress!` generated
 //! (`PrunedDigits::from_source`, ...) as an argument, so one function serves every model.
 //!
-//! The full story, in order, is [`STORY`]; stages not written yet (distilled, quantized,
-//! accelerated) slot in as one more file and one more call in `main.rs`.
+//! The full story, in order, is [`STORY`]; a new stage slots in as one more file and one more call in `main.rs`.
 
 pub mod baseline;
+pub mod distill;
 pub mod error;
 pub mod factorize;
 pub mod fold;
 pub mod measuring;
 pub mod prune;
+pub mod quantize;
 pub mod recap;
 pub mod settings;
-pub mod sparsify_stage;
+pub mod sparsify;
 pub mod story;
 pub mod teacher;
 
 pub use baseline::{baseline, BASELINE};
+pub use distill::{distill, DISTILLED};
 pub use error::{InStage, StageError};
 pub use factorize::{factorize, FACTORIZED};
 pub use fold::{fold, FOLDED};
@@ -30,16 +32,11 @@ pub use measuring::epochs;
 pub use prune::{prune, PLAN_FILE, PRUNED};
 pub use recap::recap_text;
 pub use settings::{load_data, DatasetChoice, Settings};
-pub use sparsify_stage::{sparsify_one_shot, SPARSIFIED};
+pub use sparsify::{sparsify, SPARSIFIED};
+pub use quantize::{accelerate, quantize, ACCELERATED, QUANTIZED};
 pub use story::{wrap, Story, SPARSITY_CHART, STAGES_CHART};
 pub use teacher::{teacher, TEACHER};
 
-/// The stage name of the distilled student (stage not written yet).
-pub const DISTILLED: &str = "distilled";
-/// The stage name of the int8 model (stage not written yet).
-pub const QUANTIZED: &str = "quantized";
-/// The stage name of the accelerated inference plan (stage not written yet).
-pub const ACCELERATED: &str = "accelerated";
 
 /// Every stage of the full story, in order.
 pub const STORY: [&str; 9] =

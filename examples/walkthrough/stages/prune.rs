@@ -2,10 +2,9 @@
 
 use std::time::Instant;
 
-use fasterai::compress::prune::{BnAffine, LayerFilters, PrunePlan};
+use fasterai::compress::prune::PrunePlan;
 use fasterai::compress::StructError;
 use fasterai::learn::{BatchInput, Classifier};
-use fasterai::model::{read_tensor, NamedTensor};
 use fasterai::prelude::*;
 
 use super::error::{InStage, StageError};
@@ -24,7 +23,7 @@ const EXPLANATION: &str = "Pruned: the all-zero filters are cut out of the netwo
     inputs. The new, narrower model is a different Rust type, checked by the compiler; it is fine-tuned \
     briefly so the remaining filters settle.";
 
-/// Builds the plan of `model`'s exactly-zero filters ([`zero_filter_plan`]), converts `model`
+/// Builds the plan of `model`'s exactly-zero filters (`PrunePlan::from_model`), converts `model`
 /// into the narrower type `P` with `convert` (the `from_source` that `compress!` generated for a
 /// `prune(...)` block), fine-tunes it with `fit(finetune_epochs, finetune_lr)` and records the
 /// `pruned` row. The plan is saved beside the report as [`PLAN_FILE`].
@@ -39,7 +38,7 @@ where
     P: Classifier<X, CLASSES> + Compressible + Sync,
     X: BatchInput,
 {
-    let plan = zero_filter_plan(&model).stage(PRUNED)?;
+    let plan = PrunePlan::from_model(&model).stage(PRUNED)?;
     println!("The zero filters found, layer by layer:\n{plan}");
     plan.save(story.output_file(PLAN_FILE).stage(PRUNED)?).stage(PRUNED)?;
     let pruned = convert(&model, &plan).stage(PRUNED)?;
@@ -54,46 +53,4 @@ where
     story.add_training(PRUNED, history, start.elapsed());
     story.record(PRUNED, EXPLANATION, &mut learn)?;
     Ok(learn.into_model())
-}
-
-/// The plan that keeps every filter of every convolution of `model` that is not exactly zero
-/// (weights, bias, and the following BatchNorm's γ and β all 0).
-pub fn zero_filter_plan<M>(model: &M) -> Result<PrunePlan>
-where
-    M: Compressible + TensorCollection<f32, Cpu>,
-{
-    struct Owned {
-        name: &'static str,
-        width: usize,
-        weight: NamedTensor,
-        bias: Option<NamedTensor>,
-        bn: Option<(NamedTensor, NamedTensor)>,
-    }
-    let mut owned = Vec::new();
-    for layer in M::LAYERS {
-        let LayerKindInfo::Conv2D { out_channels, bias, .. } = layer.kind else { continue };
-        let read = |suffix: &str| read_tensor(model, &format!("{}.{suffix}", layer.name));
-        let bn = match M::COUPLINGS.iter().find(|c| c.producer == layer.name).and_then(|c| c.batch_norm) {
-            Some(bn) => Some((read_tensor(model, &format!("{bn}.weight"))?, read_tensor(model, &format!("{bn}.bias"))?)),
-            None => None,
-        };
-        owned.push(Owned {
-            name: layer.name,
-            width: out_channels,
-            weight: read("weight")?,
-            bias: if bias { Some(read("bias")?) } else { None },
-            bn,
-        });
-    }
-    let views: Vec<LayerFilters<'_>> = owned
-        .iter()
-        .map(|o| LayerFilters {
-            name: o.name,
-            width: o.width,
-            weight: &o.weight.data,
-            bias: o.bias.as_ref().map(|b| b.data.as_slice()),
-            bn: o.bn.as_ref().map(|(g, b)| BnAffine { gamma: &g.data, beta: &b.data }),
-        })
-        .collect();
-    Ok(PrunePlan::from_zero_filters(&views)?)
 }

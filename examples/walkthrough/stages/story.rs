@@ -9,7 +9,8 @@ use std::time::Duration;
 use fasterai::data::DataLoaders;
 use fasterai::learn::{BatchInput, Classifier};
 use fasterai::measure::chart::{save_svg, sparsity_svg, stages_svg};
-use fasterai::measure::MeasureError;
+use fasterai::deploy::InferencePlan;
+use fasterai::measure::{measure_plan, MeasureError};
 use fasterai::prelude::*;
 
 use super::error::{InStage, StageError};
@@ -80,6 +81,7 @@ impl<X: BatchInput> Story<X> {
     }
 
     /// Per-layer sparsity in percent, as the last stage that measured it found it.
+    #[allow(dead_code)] // read by tests/walkthrough_digits.rs
     pub fn sparsity(&self) -> &[(String, f64)] {
         &self.sparsity
     }
@@ -133,6 +135,29 @@ impl<X: BatchInput> Story<X> {
         self.report.push(row);
         self.save().stage(stage)?;
         Ok(self.report.rows().last().expect("a row was just pushed"))
+    }
+
+    /// Ends a stage whose model is a frozen plan (`Int8Model`, `Accelerated`): measures it with
+    /// `measure_plan` (0 trainable parameters, its size, 1-thread latency, accuracy), prints and adds
+    /// the row, then saves the report and the charts. The caller saves the plan's own file.
+    pub fn record_plan<P: InferencePlan>(
+        &mut self,
+        stage: &'static str,
+        explanation: &str,
+        plan: &mut P,
+    ) -> Result<&ReportRow, StageError> {
+        let row = measure_plan(stage, plan, &self.data.valid).stage(stage)?;
+        let notes = format!("{explanation} [{}]", row.notes.clone().unwrap_or_default());
+        let row = row.with_notes(notes);
+        println!("{}\n  → {}\n", wrap(explanation, 100), row_in_words(&row));
+        self.report.push(row);
+        self.save().stage(stage)?;
+        Ok(self.report.rows().last().expect("a row was just pushed"))
+    }
+
+    /// The images the model trains on (quantization calibrates on some of them).
+    pub fn data(&self) -> &DataLoaders {
+        &self.data
     }
 
     /// Writes the report and the charts (sparsity only once known) under the output directory.

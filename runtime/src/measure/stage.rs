@@ -61,9 +61,9 @@ where
     Ok(ReportRow::new(stage, params, size, latency.p50, accuracy).with_notes(format!("{} threads", latency.threads)))
 }
 
-/// `stage`'s row for a frozen inference plan (an accelerated fp32 plan or an int8 model): the
-/// parameters it stores, its size, p50 latency on the first image of `valid` over
-/// [`STAGE_LATENCY_RUNS`] runs, and its accuracy on `valid`.
+/// `stage`'s row for a frozen inference plan (an accelerated fp32 plan or an int8 model): 0
+/// trainable parameters (the values it stores are in the notes), its size, p50 latency on the
+/// first image of `valid` over [`STAGE_LATENCY_RUNS`] runs on one thread, and its accuracy on `valid`.
 pub fn measure_plan<P: crate::deploy::InferencePlan>(
     stage: &str,
     plan: &mut P,
@@ -86,5 +86,6 @@ pub fn measure_plan<P: crate::deploy::InferencePlan>(
     if let Some(error) = failure {
         return Err(error.into());
     }
-    Ok(ReportRow::new(stage, plan.parameters(), size, latency.p50, accuracy).with_notes("1 thread, frozen plan"))
+    let notes = format!("frozen plan: 0 trainable, {} stored values, 1 thread", plan.parameters());
+    Ok(ReportRow::new(stage, 0, size, latency.p50, accuracy).with_notes(notes))
 }

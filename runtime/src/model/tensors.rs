@@ -9,7 +9,7 @@
 //! use fasterai_runtime::prelude::*;
 //! use fasterai_runtime::model::{read_tensor, write_tensor};
 //! let dev = Cpu::default();
-//! let mut fc = dev.build_module::<Linear<3, 2>, f32>();
+//! let mut fc = Linear::<3, 2>::build(&dev);
 //! let weight = read_tensor(&fc, "weight").unwrap();
 //! assert_eq!(weight.shape, vec![2, 3]);
 //! write_tensor(&mut fc, "weight", &[0.0; 6]).unwrap();
@@ -153,7 +153,7 @@ fn read_where<M: TensorCollection<f32, Cpu>>(model: &M, wanted: &dyn Fn(&str) ->
 /// ```
 /// use fasterai_runtime::prelude::*;
 /// use fasterai_runtime::model::read_tensors;
-/// let fc = Cpu::default().build_module::<Linear<3, 2>, f32>();
+/// let fc = Linear::<3, 2>::build(&Cpu::default());
 /// let names: Vec<String> = read_tensors(&fc).into_iter().map(|t| t.name).collect();
 /// assert_eq!(names, ["weight", "bias"]);
 /// ```
