@@ -1,11 +1,11 @@
-//! Batch-1 inference latency of DESIGN.md's SmallVgg (1×28×28), three ways in one run:
+//! Batch-1 inference latency of DESIGN.md's SmallVgg (1×28×28), four ways in one run:
 //! the dfdx eval forward of the derived model, the fp32 `accelerate` plan, and the int8 plan
 //! (`quantize_static`, calibrated on 32 random images), plus the fp32 plan with dynamically quantized
 //! linear layers (`quantize_dynamic`). Random weights and BatchNorm statistics:
 //! latency does not depend on the values.
 //!
 //! `cargo bench --bench inference` (`-- --warm-up-time 1 --measurement-time 3` for a quick run).
-//! Compare the three as ratios: the machine is shared.
+//! Compare them as ratios measured in the same run: the machine is shared.
 
 use std::time::Duration;
 

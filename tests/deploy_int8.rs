@@ -60,6 +60,7 @@ fn requantize(acc: i64, folded: i64, s_in: f32, s_w: f32, out: ActivationQParams
 }
 
 /// The whole int8 forward in plain loops from the numbers the model exposes.
+#[allow(clippy::needless_range_loop)] // explicit indices mirror the formulas
 fn integer_reference<M>(model: &Int8Model<M>, image: &[f32]) -> Vec<f32> {
     let input = model.input_params();
     let mut x: Vec<u8> = image.iter().map(|&v| input.quantize(v)).collect();

@@ -12,7 +12,7 @@ use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
 use super::dynamic::{DynamicLinear, DynamicScratch};
-use super::graph::{folded_weights, plan_nodes, Node, Op};
+use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
 use crate::kernels::{gemm, im2col, Accumulate, ConvGeometry, MatMut, MatRef, Parallelism};
 use crate::measure::Bytes;
@@ -136,7 +136,7 @@ where
     let mut layers = Vec::new();
     let (mut widest, mut widest_col) = (M::INPUT.numel(), 0);
     for node in plan_nodes::<M>()? {
-        let (weight, bias) = folded_weights(model, &node)?.unwrap_or_default();
+        let FoldedWeights { weight, bias } = folded_weights(model, &node)?.unwrap_or_default();
         let geometry = match (node.op, node.input) {
             (Op::Conv { kernel, stride, padding, .. }, ShapeInfo::Chw { c, h, w }) => {
                 Some(ConvGeometry::new(c, h, w, kernel, stride, padding)?)

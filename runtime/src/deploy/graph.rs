@@ -234,9 +234,18 @@ fn read_scalar<M: TensorCollection<f32, Cpu>>(model: &M, name: &str) -> Result<f
     reader.found.ok_or_else(|| DeployError::MissingScalar { name: name.to_string() })
 }
 
-/// The weight (out-channel-major) and bias of a conv/linear node, with its BatchNorm folded in.
-/// `None` for a node without weights; the bias is `None` only for a bias-free layer without BatchNorm.
-pub fn folded_weights<M>(model: &M, node: &Node) -> Result<Option<(Vec<f32>, Option<Vec<f32>>)>, DeployError>
+/// The weights of a conv/linear node with its BatchNorm folded in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FoldedWeights {
+    /// Out-channel-major: row `o` holds every weight of output `o`.
+    pub weight: Vec<f32>,
+    /// One per output; `None` only for a bias-free layer without BatchNorm.
+    pub bias: Option<Vec<f32>>,
+}
+
+/// The weight and bias of a conv/linear node, with its BatchNorm folded in; `None` for a node
+/// without weights.
+pub fn folded_weights<M>(model: &M, node: &Node) -> Result<Option<FoldedWeights>, DeployError>
 where
     M: TensorCollection<f32, Cpu>,
 {
@@ -246,7 +255,7 @@ where
     };
     let weight = read_tensor(model, &format!("{}.weight", node.layer))?.data;
     let bias = if bias { Some(read_tensor(model, &format!("{}.bias", node.layer))?.data) } else { None };
-    let Some(bn) = batch_norm else { return Ok(Some((weight, bias))) };
+    let Some(bn) = batch_norm else { return Ok(Some(FoldedWeights { weight, bias })) };
     let gamma_name = match node.op {
         Op::Conv { .. } => "weight", // our BatchNorm2D
         _ => "scale",                // dfdx's BatchNorm1D
@@ -255,8 +264,8 @@ where
     let (gamma, beta, mean, var) = (get(gamma_name)?, get("bias")?, get("running_mean")?, get("running_var")?);
     let epsilon = read_scalar(model, &format!("{bn}.epsilon"))?;
     let stats = BnStats { gamma: &gamma, beta: &beta, mean: &mean, var: &var, epsilon };
-    let (w, b) = fold_into(node.layer, &weight, bias.as_deref(), &stats)?;
-    Ok(Some((w, Some(b))))
+    let (weight, bias) = fold_into(node.layer, &weight, bias.as_deref(), &stats)?;
+    Ok(Some(FoldedWeights { weight, bias: Some(bias) }))
 }
 
 #[cfg(test)]
