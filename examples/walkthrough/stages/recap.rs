@@ -68,10 +68,13 @@ pub fn recap_text(report: &Report) -> Result<String, MeasureError> {
 /// `From the baseline to `factorized`: 3.57× smaller on disk, 2.10× faster, accuracy -0.28 points.`
 fn in_words(last: &str, c: &Comparison) -> String {
     let times = |t: Option<Times>| t.map_or_else(|| "n/a".to_string(), |t| format!("{:.2}×", t.0));
+    let params = match c.fewer_params {
+        Some(t) => format!("{:.2}× fewer parameters", t.0),
+        None => "no trainable parameter left (a frozen plan)".to_string(),
+    };
     format!(
-        "From the baseline to `{last}`: {} fewer parameters, {} smaller on disk, {} faster on one image, \
+        "From the baseline to `{last}`: {params}, {} smaller on disk, {} faster on one image, \
          accuracy {:+.2} points.",
-        times(c.fewer_params),
         times(c.smaller),
         times(c.faster),
         c.accuracy_change.0

@@ -27,7 +27,7 @@ where
 {
     println!("{}", describe_model::<T>(name));
     let mut learn = story.learner(model);
-    let (n, lr) = (story.settings().epochs, story.settings().lr_max);
+    let (n, lr) = (story.settings().epochs, story.settings().teacher_lr);
     println!("Training the teacher for {} with the same one-cycle schedule:", epochs(n));
     let start = Instant::now();
     let history = learn.fit_one_cycle(n, lr).stage(TEACHER)?;
