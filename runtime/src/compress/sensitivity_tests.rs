@@ -11,25 +11,14 @@ use dfdx::prelude::*;
 
 type Net = (Linear<3, 2>, ReLU, Linear<2, 2>);
 
-const fn layer(name: &'static str, kind: LayerKindInfo, input: usize, output: usize, params: usize) -> LayerInfo {
-    LayerInfo {
-        name,
-        kind,
-        input: ShapeInfo::Flat { n: input },
-        output: ShapeInfo::Flat { n: output },
-        params,
-        macs: params,
-        tapped: false,
-    }
-}
 
 /// Fields `0` (prunable), `1` (ReLU), `2` (the classifier).
 impl Compressible for Net {
     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 3 };
     const LAYERS: &'static [LayerInfo] = &[
-        layer("0", LayerKindInfo::Linear { in_features: 3, out_features: 2, bias: true }, 3, 2, 8),
-        layer("1", LayerKindInfo::Activation { name: "ReLU" }, 2, 2, 0),
-        layer("2", LayerKindInfo::Linear { in_features: 2, out_features: 2, bias: true }, 2, 2, 6),
+        LayerInfo::flat("0", LayerKindInfo::Linear { in_features: 3, out_features: 2, bias: true }, 3, 2, 8),
+        LayerInfo::flat("1", LayerKindInfo::Activation { name: "ReLU" }, 2, 2, 0),
+        LayerInfo::flat("2", LayerKindInfo::Linear { in_features: 2, out_features: 2, bias: true }, 2, 2, 6),
     ];
     const COUPLINGS: &'static [Coupling] = &[Coupling { producer: "0", batch_norm: None, consumer: "2", group: 1 }];
 }
@@ -39,7 +28,7 @@ type Lone = (Linear<2, 2>,);
 impl Compressible for Lone {
     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 2 };
     const LAYERS: &'static [LayerInfo] =
-        &[layer("0", LayerKindInfo::Linear { in_features: 2, out_features: 2, bias: true }, 2, 2, 6)];
+        &[LayerInfo::flat("0", LayerKindInfo::Linear { in_features: 2, out_features: 2, bias: true }, 2, 2, 6)];
     const COUPLINGS: &'static [Coupling] = &[];
 }
 

@@ -147,6 +147,29 @@ pub struct LayerInfo {
     pub tapped: bool,
 }
 
+impl LayerInfo {
+    /// A layer between two vectors (`input` → `output` features), untapped, whose multiply-adds
+    /// equal its parameters (a linear layer's, up to the bias): a short way to describe a plain
+    /// MLP by hand when implementing [`Compressible`] without the derive.
+    ///
+    /// ```
+    /// use fasterai_runtime::model::{LayerInfo, LayerKindInfo};
+    /// let fc = LayerInfo::flat("fc", LayerKindInfo::Linear { in_features: 4, out_features: 2, bias: true }, 4, 2, 10);
+    /// assert_eq!((fc.params, fc.macs, fc.output.numel()), (10, 10, 2));
+    /// ```
+    pub const fn flat(name: &'static str, kind: LayerKindInfo, input: usize, output: usize, params: usize) -> Self {
+        Self {
+            name,
+            kind,
+            input: ShapeInfo::Flat { n: input },
+            output: ShapeInfo::Flat { n: output },
+            params,
+            macs: params,
+            tapped: false,
+        }
+    }
+}
+
 /// What must change together when the outputs of one layer are pruned.
 ///
 /// Removing output `k` of `producer` removes entry `k` of `batch_norm` (if any) and the inputs

@@ -12,25 +12,14 @@ use dfdx::tensor_ops::SgdConfig;
 
 type Net = (Linear<4, 3>, ReLU, Linear<3, 2>);
 
-const fn layer(name: &'static str, kind: LayerKindInfo, input: usize, output: usize, params: usize) -> LayerInfo {
-    LayerInfo {
-        name,
-        kind,
-        input: ShapeInfo::Flat { n: input },
-        output: ShapeInfo::Flat { n: output },
-        params,
-        macs: params,
-        tapped: false,
-    }
-}
 
 /// What `#[derive(Compressible)]` would write for the tuple's fields `0`, `1`, `2`.
 impl Compressible for Net {
     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 4 };
     const LAYERS: &'static [LayerInfo] = &[
-        layer("0", LayerKindInfo::Linear { in_features: 4, out_features: 3, bias: true }, 4, 3, 15),
-        layer("1", LayerKindInfo::Activation { name: "ReLU" }, 3, 3, 0),
-        layer("2", LayerKindInfo::Linear { in_features: 3, out_features: 2, bias: true }, 3, 2, 8),
+        LayerInfo::flat("0", LayerKindInfo::Linear { in_features: 4, out_features: 3, bias: true }, 4, 3, 15),
+        LayerInfo::flat("1", LayerKindInfo::Activation { name: "ReLU" }, 3, 3, 0),
+        LayerInfo::flat("2", LayerKindInfo::Linear { in_features: 3, out_features: 2, bias: true }, 3, 2, 8),
     ];
     const COUPLINGS: &'static [Coupling] = &[];
 }
