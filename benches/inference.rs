@@ -4,7 +4,11 @@
 //! linear layers (`quantize_dynamic`). Random weights and BatchNorm statistics:
 //! latency does not depend on the values.
 //!
-//! `cargo bench --bench inference` (`-- --warm-up-time 1 --measurement-time 3` for a quick run).
+//! The same three ways for VGG16-BN at 3×128×128 (random weights), the model of the ONNX Runtime
+//! reference figures.
+//!
+//! `cargo bench --bench inference` (`-- --warm-up-time 1 --measurement-time 3` for a quick run;
+//! `-- smallvgg` or `-- vgg16` for one model).
 //! Compare them as ratios measured in the same run: the machine is shared.
 
 use std::time::Duration;
@@ -50,8 +54,57 @@ fn model(dev: &Cpu) -> SmallVgg {
 }
 
 fn images(n: usize, seed: u64) -> Vec<f32> {
+    random_images(n * 784, seed)
+}
+
+fn random_images(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = SmallRng::seed_from_u64(seed);
-    (0..n * 784).map(|_| rng.gen_range(0.0..1.0)).collect()
+    (0..len).map(|_| rng.gen_range(0.0..1.0)).collect()
+}
+
+/// torchvision's VGG16-BN layout with 10 classes at 3×128×128 (134,309,962 parameters): the
+/// architecture of the ONNX Runtime reference figures.
+#[rustfmt::skip]
+#[derive(Compressible)]
+#[compressible(input = [3, 128, 128])]
+struct Vgg16Bn {
+    conv1: Conv2D<3, 64, 3, 1, 1>,     bn1: BatchNorm2D<64>,   relu1: ReLU,
+    conv2: Conv2D<64, 64, 3, 1, 1>,    bn2: BatchNorm2D<64>,   relu2: ReLU,  pool1: MaxPool2D<2, 2>,
+    conv3: Conv2D<64, 128, 3, 1, 1>,   bn3: BatchNorm2D<128>,  relu3: ReLU,
+    conv4: Conv2D<128, 128, 3, 1, 1>,  bn4: BatchNorm2D<128>,  relu4: ReLU,  pool2: MaxPool2D<2, 2>,
+    conv5: Conv2D<128, 256, 3, 1, 1>,  bn5: BatchNorm2D<256>,  relu5: ReLU,
+    conv6: Conv2D<256, 256, 3, 1, 1>,  bn6: BatchNorm2D<256>,  relu6: ReLU,
+    conv7: Conv2D<256, 256, 3, 1, 1>,  bn7: BatchNorm2D<256>,  relu7: ReLU,  pool3: MaxPool2D<2, 2>,
+    conv8: Conv2D<256, 512, 3, 1, 1>,  bn8: BatchNorm2D<512>,  relu8: ReLU,
+    conv9: Conv2D<512, 512, 3, 1, 1>,  bn9: BatchNorm2D<512>,  relu9: ReLU,
+    conv10: Conv2D<512, 512, 3, 1, 1>, bn10: BatchNorm2D<512>, relu10: ReLU, pool4: MaxPool2D<2, 2>,
+    conv11: Conv2D<512, 512, 3, 1, 1>, bn11: BatchNorm2D<512>, relu11: ReLU,
+    conv12: Conv2D<512, 512, 3, 1, 1>, bn12: BatchNorm2D<512>, relu12: ReLU,
+    conv13: Conv2D<512, 512, 3, 1, 1>, bn13: BatchNorm2D<512>, relu13: ReLU, pool5: MaxPool2D<2, 2>,
+    avgpool: AdaptiveAvgPool2D<7, 7>,
+    flatten: Flatten,
+    fc1: Linear<25088, 4096>, relu_fc1: ReLU, drop1: Dropout,
+    fc2: Linear<4096, 4096>,  relu_fc2: ReLU, drop2: Dropout,
+    fc3: Linear<4096, 10>,
+}
+
+/// VGG16-BN at batch 1: dfdx forward, fp32 plan, int8 plan (calibrated on 4 random images).
+fn vgg16_inference(c: &mut Criterion) {
+    let dev = Cpu::default();
+    let model = dev.build_module::<Vgg16Bn, f32>();
+    let image = random_images(3 * 128 * 128, 4);
+    let x: Tensor<(usize, Const<3>, Const<128>, Const<128>), f32, Cpu> =
+        dev.tensor_from_vec(image.clone(), (1, Const, Const, Const));
+    let mut fp32 = accelerate(&model).expect("VGG16-BN runs on the fp32 plan");
+    let calibration = random_images(4 * 3 * 128 * 128, 5);
+    let mut int8 = quantize_static(&model, &calibration, 4, QuantizeOptions::default()).expect("VGG16-BN quantizes");
+
+    let mut group = c.benchmark_group(format!("vgg16_bn_inference/b1/{}threads", rayon::current_num_threads()));
+    group.sample_size(10);
+    group.bench_function("dfdx_forward", |b| b.iter(|| model.forward(x.clone())));
+    group.bench_function("fp32_accelerated", |b| b.iter(|| fp32.run(&image).map(|y| y[0])));
+    group.bench_function("int8_accelerated", |b| b.iter(|| int8.run(&image).map(|y| y[0])));
+    group.finish();
 }
 
 fn inference(c: &mut Criterion) {
@@ -79,5 +132,6 @@ fn main() {
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     inference(&mut c);
+    vgg16_inference(&mut c);
     c.final_summary();
 }
