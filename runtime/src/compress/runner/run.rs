@@ -18,7 +18,6 @@ use crate::learn::{BatchInput, Classifier, Learner, LrSchedule, OneCycle, Output
 use crate::measure::{measure_plan, measure_stage, Report};
 use crate::model::{read_tensor, Compressible, LayerKindInfo};
 use crate::quant::QuantizeCallback;
-use crate::units::LossWeight;
 use crate::Error;
 
 /// Images of the training set used to calibrate the int8 activations after QAT.
@@ -145,8 +144,7 @@ impl Runner {
         X: BatchInput,
     {
         let Stage::Distill(d) = spec else { return Err(wrong_stage("distill", spec)) };
-        let weight = LossWeight::from_fraction(d.weight.fraction())?;
-        let mut kd = KnowledgeDistillation::new(teacher.clone(), d.loss, weight)?;
+        let mut kd = KnowledgeDistillation::new(teacher.clone(), d.loss, d.weight)?;
         let mut learn = self.learner(model);
         self.say(&format!("distilling for {} epoch(s), one-cycle peak {}", d.training.epochs, d.training.lr));
         learn.fit_with(d.training.epochs, LrSchedule::OneCycle(OneCycle::new(d.training.lr)), &mut [&mut kd])?;

@@ -24,7 +24,7 @@
 use crate::compress::distill::DistillLoss;
 use crate::compress::sparsify::{ConvGranularity, Criterion, Schedule};
 use crate::compress::CompressError;
-use crate::units::{Ratio, Sparsity};
+use crate::units::{LossWeight, Ratio, Sparsity};
 
 /// A value written in a stage: `50%`, `1e-4`, `"plan.json"`, `cos`, `SoftTarget(temperature = 3.0)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,7 +76,7 @@ pub struct DistillSpec {
     /// The loss between student and teacher logits.
     pub loss: DistillLoss,
     /// The weight of the distillation term: loss = (1 − w)·task + w·distill.
-    pub weight: Ratio,
+    pub weight: LossWeight,
     /// Epochs (default 1) and peak learning rate (default 1e-3).
     pub training: Training,
 }
@@ -194,7 +194,7 @@ impl StageSpec {
             }
             Some(other) => return Err(bad("distill", format!("`loss` takes a loss such as `SoftTarget(temperature = 3.0)`, not {other:?}"))),
         };
-        let weight = Ratio::from_fraction(weight)
+        let weight = LossWeight::from_fraction(weight)
             .map_err(|_| bad("distill", format!("the distillation weight `alpha` is {weight}, outside [0, 1]")))?;
         Ok(DistillSpec { loss, weight, training: self.training(1, 1e-3)? })
     }
