@@ -212,6 +212,22 @@ pub enum CompressError {
         /// Epochs of the fit.
         n_epochs: usize,
     },
+    /// An activation criterion (`wanda`) without calibration images.
+    #[error(
+        "criterion `{criterion}` scores weights by the inputs their layer receives, and no calibration images \
+         were given; pass some with `Sparsifier::with_calibration(images, n_images)` (a few batches of training \
+         images), or sparsify during training with `SparsifyCallback`, which calibrates on the training batches"
+    )]
+    MissingCalibration {
+        /// The criterion's name.
+        criterion: &'static str,
+    },
+    /// The calibration pass (the model's fp32 inference plan) could not run.
+    #[error("calibration failed: {reason}")]
+    Calibration {
+        /// What the inference plan reported.
+        reason: String,
+    },
     /// A model tensor could not be read or written.
     #[error(transparent)]
     Tensor(#[from] crate::model::TensorAccessError),

@@ -253,6 +253,21 @@ impl<M> Accelerated<M> {
         Ok(&self.front[..len])
     }
 
+    /// Like [`Self::run`], calling `observe(node_index, input)` with what every node receives
+    /// (the image for the first node, the previous node's output for the others): a calibration pass
+    /// over the inputs of each layer.
+    pub(crate) fn run_observing_inputs(
+        &mut self,
+        image: &[f32],
+        mut observe: impl FnMut(usize, &[f32]) -> Result<(), DeployError>,
+    ) -> Result<&[f32], DeployError> {
+        if image.len() == self.input_len() && !self.layers.is_empty() {
+            observe(0, image)?;
+        }
+        let last = self.layers.len().saturating_sub(1);
+        self.run_observed(image, |index, output| if index < last { observe(index + 1, output) } else { Ok(()) })
+    }
+
     /// The nodes of the plan, in order.
     pub(crate) fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.layers.iter().map(|l| &l.node)

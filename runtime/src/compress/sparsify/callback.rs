@@ -20,7 +20,15 @@
 //!   [`SparsifyCallback::history`]);
 //! - `after_fit`: the lottery ticket's final rewind (`reset_end`).
 //!
-//! Not supported here: `wanda` (needs activation norms; refused when the callback is built).
+//! With an activation criterion (`wanda`), the masks need what each layer receives. Unless the
+//! sparsifier carries its own images ([`Sparsifier::with_calibration`]), the callback calibrates on
+//! the training data the learner hands it: `before_batch` keeps the last `n` training batches
+//! (default 5, [`SparsifyCallback::calibration_batches`]; the batch about to be trained on
+//! included), and every time the schedule moves, the masks are recomputed from the norms of those
+//! batches run through the model's fp32 inference plan ([`input_norms`](super::input_norms)). So
+//! the norms follow the weights as they train, at the cost of one inference pass over the window
+//! per schedule change; on the first change of a fit the window holds the batches seen so far (at
+//! least the current one). The window is emptied in `before_fit`.
 //!
 //! ```
 //! use fasterai_runtime::compress::sparsify::{
@@ -44,6 +52,7 @@
 //! ```
 
 use std::marker::PhantomData;
+use std::num::NonZeroUsize;
 
 use dfdx::nn::{
     RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
@@ -51,6 +60,7 @@ use dfdx::nn::{
 use dfdx::prelude::{Cpu, Gradients, Shape, Tensor};
 use dfdx::tensor::CpuError;
 
+use super::calibration::CalibrationWindow;
 use super::lottery::{LotteryTicket, Snapshot};
 use super::mask::SparsityReport;
 use super::schedule::{ProgressTracker, Schedule};
@@ -71,6 +81,7 @@ pub struct SparsifyCallback<M> {
     output: Output,
     report: SparsityReport,
     history: Vec<SparsityReport>,
+    window: Option<CalibrationWindow>,
     _model: PhantomData<fn(&M)>,
 }
 
@@ -84,6 +95,7 @@ impl<M> std::fmt::Debug for SparsifyCallback<M> {
             .field("lottery", &self.lottery)
             .field("output", &self.output)
             .field("report", &self.report)
+            .field("window", &self.window.as_ref().map(CalibrationWindow::capacity))
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +111,7 @@ impl<M> Clone for SparsifyCallback<M> {
             output: self.output,
             report: self.report.clone(),
             history: self.history.clone(),
+            window: self.window.clone(),
             _model: PhantomData,
         }
     }
@@ -107,9 +120,11 @@ impl<M> Clone for SparsifyCallback<M> {
 impl<M: Compressible> SparsifyCallback<M> {
     /// A callback that brings `sparsifier`'s layers to their targets along `schedule`. Checks every
     /// setting against `M` now (unknown layers, N:M on a layer whose input channels do not divide,
-    /// per-layer targets with a global context, `wanda`), so mistakes surface before training.
+    /// per-layer targets with a global context), so mistakes surface before training.
     pub fn new(sparsifier: Sparsifier, schedule: Schedule) -> Result<Self, CompressError> {
         let targets = sparsifier.targets::<M>()?;
+        let calibrates = sparsifier.criteria().criterion.needs_activations() && sparsifier.calibration().is_none();
+        let window = calibrates.then(|| CalibrationWindow::new(CalibrationWindow::DEFAULT_BATCHES));
         Ok(Self {
             sparsifier,
             targets,
@@ -119,8 +134,22 @@ impl<M: Compressible> SparsifyCallback<M> {
             output: Output::Auto,
             report: SparsityReport::default(),
             history: Vec::new(),
+            window,
             _model: PhantomData,
         })
+    }
+
+    /// With an activation criterion and no images of the sparsifier's own: calibrate on the last
+    /// `n` training batches (default 5). Without one, this does nothing.
+    pub fn calibration_batches(self, n: NonZeroUsize) -> Self {
+        Self { window: self.window.map(|_| CalibrationWindow::new(n)), ..self }
+    }
+
+    /// The training batches the next mask computation will calibrate on (see the
+    /// [module docs](self)); `None` unless the criterion needs activations and the sparsifier has
+    /// no images of its own.
+    pub fn calibration_window(&self) -> Option<&CalibrationWindow> {
+        self.window.as_ref()
     }
 
     /// Turns the run into a lottery-ticket search (see [`LotteryTicket`]); the rewind epoch is
@@ -168,7 +197,8 @@ impl<M: Compressible + TensorCollection<f32, Cpu>> SparsifyCallback<M> {
         let Some(progress) = self.tracker.advance(pct_train.get()) else {
             return Ok(false);
         };
-        self.sparsifier.sparsify(model, &self.targets, progress)?;
+        let calibration = self.window.as_ref().and_then(CalibrationWindow::images);
+        self.sparsifier.sparsify(model, &self.targets, progress, calibration.as_ref())?;
         if let (Some(_), Some(snapshot)) = (self.lottery, &self.snapshot) {
             snapshot.rewind(model, self.sparsifier.masks())?;
         }
@@ -195,6 +225,9 @@ where
         self.tracker.reset();
         self.snapshot = None;
         self.history.clear();
+        if let Some(window) = &mut self.window {
+            window.clear();
+        }
         let criterion = self.sparsifier.criteria().criterion;
         let memory = &mut self.sparsifier.memory;
         *memory = Default::default();
@@ -224,7 +257,10 @@ where
         Ok(())
     }
 
-    fn before_batch(&mut self, ctx: &Context, model: &mut M, _: &crate::data::Batch) -> Result<(), LearnError> {
+    fn before_batch(&mut self, ctx: &Context, model: &mut M, batch: &crate::data::Batch) -> Result<(), LearnError> {
+        if let Some(window) = &mut self.window {
+            window.push(&batch.images, batch.len());
+        }
         self.follow_schedule(ctx.pct_train, model).map(|_| ()).map_err(fail)
     }
 

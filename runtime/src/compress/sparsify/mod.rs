@@ -11,7 +11,10 @@
 //! - [`sparsifier`]: [`Sparsifier`], one-shot sparsification of a model, keeping its masks.
 //! - [`callback`]: [`SparsifyCallback`], sparsification along a schedule while the learner trains.
 //! - [`lottery`]: [`LotteryTicket`], rewinding the surviving weights to an early snapshot.
+//! - [`calibration`]: the inputs each layer receives on calibration images (for `wanda`), read from
+//!   the model's fp32 inference plan.
 
+pub mod calibration;
 pub mod callback;
 pub mod criteria;
 pub mod granularity;
@@ -32,3 +35,4 @@ pub use sparsifier::{Context, LayerMask, Sparsifier};
 pub use target::{granularity_for, resolve_targets, sparsifiable_layers, BnKind, LayerChoice, SparsifyTarget, TargetKind};
 pub use callback::SparsifyCallback;
 pub use lottery::LotteryTicket;
+pub use calibration::{input_norms, CalibrationImages, CalibrationWindow, InputNorm};

@@ -37,7 +37,8 @@ use std::num::NonZeroUsize;
 use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
-use super::criteria::{Criteria, Criterion, WeightState};
+use super::calibration::CalibrationImages;
+use super::criteria::{ActivationStat, Criteria, Criterion, WeightState};
 use super::granularity::Granularity;
 use super::mask::{
     global_masks, local_mask, nm_mask, GlobalOptions, LayerScores, LayerSparsity, NmPattern, SparsityReport,
@@ -100,6 +101,8 @@ pub struct Sparsifier {
     per_layer: Vec<(String, Sparsity)>,
     round_to: Option<usize>,
     nm: Option<NmPattern>,
+    calibration: Option<CalibrationImages>,
+    activation_stat: ActivationStat,
     pub(crate) memory: WeightMemory,
     masks: Vec<LayerMask>,
 }
@@ -117,6 +120,8 @@ impl Sparsifier {
             per_layer: Vec::new(),
             round_to: None,
             nm: None,
+            calibration: None,
+            activation_stat: ActivationStat::L2Norm,
             memory: WeightMemory::default(),
             masks: Vec::new(),
         }
@@ -145,6 +150,45 @@ impl Sparsifier {
         Self { nm: Some(pattern), ..self }
     }
 
+    /// Calibration images for activation criteria (`wanda`): `n_images` images, one after the
+    /// other, each of the model's input shape. Every time the masks are computed, they run through
+    /// the model's fp32 inference plan and each layer's inputs are reduced to one norm per input
+    /// channel ([`input_norms`](super::input_norms)). Other criteria ignore them.
+    ///
+    /// ```
+    /// use fasterai_runtime::compress::sparsify::{Context, ConvGranularity, Criteria, Criterion, Granularity, Sparsifier, SparsityReport};
+    /// use fasterai_runtime::compress::CompressError;
+    /// use fasterai_runtime::data::Dataset;
+    /// use fasterai_runtime::dfdx::{nn::TensorCollection, prelude::Cpu};
+    /// use fasterai_runtime::model::Compressible;
+    /// use fasterai_runtime::units::Sparsity;
+    ///
+    /// /// Wanda, one shot: half the weights of every convolution, calibrated on 64 training images.
+    /// fn wanda<M: Compressible + TensorCollection<f32, Cpu>>(model: &mut M, train: &Dataset) -> Result<SparsityReport, CompressError> {
+    ///     let n = train.len().min(64);
+    ///     let images: Vec<f32> = (0..n).flat_map(|i| train.image(i).iter().copied()).collect();
+    ///     let half = Sparsity::from_percent(50.0).expect("50% is a sparsity");
+    ///     let weight = Granularity::Conv(ConvGranularity::Weight);
+    ///     Sparsifier::new(half, weight, Context::Local, Criteria::new(Criterion::Wanda))
+    ///         .with_calibration(&images, n)
+    ///         .prune_model(model)
+    /// }
+    /// ```
+    pub fn with_calibration(self, images: &[f32], n_images: usize) -> Self {
+        Self { calibration: Some(CalibrationImages::new(images, n_images)), ..self }
+    }
+
+    /// How calibration inputs are reduced per channel (fasterai's `data_fn`; default
+    /// [`ActivationStat::L2Norm`], Wanda's).
+    pub fn activation_stat(self, stat: ActivationStat) -> Self {
+        Self { activation_stat: stat, ..self }
+    }
+
+    /// The calibration images given with [`Sparsifier::with_calibration`].
+    pub fn calibration(&self) -> Option<&CalibrationImages> {
+        self.calibration.as_ref()
+    }
+
     /// The final target of layers without their own.
     pub fn sparsity(&self) -> Sparsity {
         self.sparsity
@@ -162,8 +206,7 @@ impl Sparsifier {
 
     /// The layers of `M` this sparsifier works on, each with its target; checks every setting
     /// against the model. Errors: see [`resolve_targets`]; per-layer targets with a global
-    /// context; `round_to(0)`; an N:M pattern with N > M; Wanda, whose activation norms a model
-    /// alone does not give.
+    /// context; `round_to(0)`; an N:M pattern with N > M.
     pub fn targets<M: Compressible>(&self) -> Result<Vec<SparsifyTarget>, CompressError> {
         if matches!(self.context, Context::Global(_)) && !self.per_layer.is_empty() {
             return Err(CompressError::PerLayerNeedsLocal);
@@ -173,13 +216,6 @@ impl Sparsifier {
         }
         if let Some(p) = self.nm {
             NmPattern::new(p.n, p.m)?;
-        }
-        if self.criteria.criterion.needs_activations() {
-            return Err(CompressError::UnsupportedCriterion {
-                criterion: self.criteria.criterion.name(),
-                reason: "it needs calibration activation norms per input channel, which the sparsifier does \
-                         not collect; compute masks with `Criteria::scores` and `WeightState::with_activation_norm`",
-            });
         }
         resolve_targets::<M>(&self.layers, &self.per_layer, self.sparsity, self.granularity, self.nm)
     }
@@ -196,13 +232,14 @@ impl Sparsifier {
     }
 
     /// Sparsifies the chosen layers to their full target, applies the masks and reports the
-    /// sparsity reached per layer.
+    /// sparsity reached per layer. With `wanda`, errors unless calibration images were given
+    /// ([`Sparsifier::with_calibration`]).
     pub fn prune_model<M>(&mut self, model: &mut M) -> Result<SparsityReport, CompressError>
     where
         M: Compressible + TensorCollection<f32, Cpu>,
     {
         let targets = self.targets::<M>()?;
-        self.sparsify(model, &targets, 1.0)?;
+        self.sparsify(model, &targets, 1.0, None)?;
         report(model, &targets)
     }
 
@@ -220,17 +257,20 @@ impl Sparsifier {
     }
 
     /// Computes the masks for `progress` (a fraction of each target), stores and applies them.
+    /// An activation criterion calibrates on the sparsifier's own images, else on `fallback`.
     pub(crate) fn sparsify<M>(
         &mut self,
         model: &mut M,
         targets: &[SparsifyTarget],
         progress: f64,
+        fallback: Option<&CalibrationImages>,
     ) -> Result<(), CompressError>
     where
         M: Compressible + TensorCollection<f32, Cpu>,
     {
         let weights = weights_of(model, targets)?;
-        let masks = self.compute_masks(targets, &weights, progress)?;
+        let norms = self.input_norms(model, fallback)?;
+        let masks = self.compute_masks(targets, &weights, &norms, progress)?;
         apply_masks(model, &masks)?;
         self.masks = masks;
         if self.criteria.criterion.needs_previous() {
@@ -239,13 +279,38 @@ impl Sparsifier {
         Ok(())
     }
 
+    /// The input norm of each layer by name when the criterion needs them (empty otherwise).
+    fn input_norms<M>(
+        &self,
+        model: &M,
+        fallback: Option<&CalibrationImages>,
+    ) -> Result<HashMap<&'static str, Vec<f32>>, CompressError>
+    where
+        M: Compressible + TensorCollection<f32, Cpu>,
+    {
+        let criterion = self.criteria.criterion;
+        if !criterion.needs_activations() {
+            return Ok(HashMap::new());
+        }
+        let images = self
+            .calibration
+            .as_ref()
+            .or(fallback)
+            .ok_or(CompressError::MissingCalibration { criterion: criterion.name() })?;
+        Ok(images.norms(model, self.activation_stat)?.into_iter().map(|n| (n.layer, n.values)).collect())
+    }
+
     fn state<'a>(
         &'a self,
         target: &'a SparsifyTarget,
         current: &'a [f32],
+        norm: Option<&'a Vec<f32>>,
         old_mask: Option<&'a LayerMask>,
     ) -> WeightState<'a> {
         let mut state = WeightState::new(current, &target.shape);
+        if let Some(v) = norm {
+            state = state.with_activation_norm(v);
+        }
         if let Some(v) = self.memory.init.get(target.name) {
             state = state.with_init(v);
         }
@@ -265,6 +330,7 @@ impl Sparsifier {
         &self,
         targets: &[SparsifyTarget],
         weights: &HashMap<&'static str, Vec<f32>>,
+        norms: &HashMap<&'static str, Vec<f32>>,
         progress: f64,
     ) -> Result<Vec<LayerMask>, CompressError> {
         let round_to = self.round_to.and_then(NonZeroUsize::new);
@@ -272,7 +338,7 @@ impl Sparsifier {
         let mut weight_masks: Vec<Vec<f32>> = Vec::with_capacity(targets.len());
         if let Some(pattern) = self.nm {
             for t in targets {
-                let state = self.state(t, &weights[t.name], old(t.name));
+                let state = self.state(t, &weights[t.name], norms.get(t.name), old(t.name));
                 weight_masks.push(if progress > 0.0 {
                     nm_mask(t.name, &self.criteria.per_weight(&state)?, &t.shape, pattern)?
                 } else {
@@ -282,7 +348,7 @@ impl Sparsifier {
         } else {
             let mut groups = Vec::with_capacity(targets.len());
             for t in targets {
-                groups.push(self.criteria.scores(&self.state(t, &weights[t.name], old(t.name)), t.granularity)?);
+                groups.push(self.criteria.scores(&self.state(t, &weights[t.name], norms.get(t.name), old(t.name)), t.granularity)?);
             }
             let group_masks = match self.context {
                 Context::Local => targets
