@@ -34,6 +34,7 @@ pub mod __private {
         select_linear_in, select_linear_out, PrunePlan,
     };
     pub use fasterai_runtime::compress::{PruneError, StructError};
+    pub use fasterai_runtime::compress::prune::FromPrunePlan;
     pub use fasterai_runtime::compress::runner::{parse_stages, ArgValue, Compressed, Runner, StageArg, StageSpec};
     pub use fasterai_runtime::data::DataLoaders;
     pub use fasterai_runtime::learn::Output;

@@ -1,7 +1,8 @@
 //! `NewName::from_source(&Model, &PrunePlan)`, generated for schedules whose only structural
 //! stage is `prune`: copies the kept filters, the BatchNorm entries after them and the consumers'
 //! inputs (in `H×W` groups after a Flatten) with `fasterai::compress::prune`'s functions. The
-//! target field types fix every size, so rustc checks each copy's shape.
+//! target field types fix every size, so rustc checks each copy's shape. The type also implements
+//! `FromPrunePlan<Model>` with that `from_source`, for generic code (`plan.convert::<Name, _>(&model)`).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -109,6 +110,12 @@ pub fn from_source(name: &syn::Ident, model: &syn::Ident, source: &Model, target
                 #(#kept_lets)*
                 #(#builds)*
                 ::core::result::Result::Ok(Self { #(#fields),* })
+            }
+        }
+        #[automatically_derived]
+        impl #p::FromPrunePlan<#model> for #name {
+            fn from_prune_plan(__source: &#model, __plan: &#p::PrunePlan) -> ::core::result::Result<Self, #p::StructError> {
+                Self::from_source(__source, __plan)
             }
         }
     }

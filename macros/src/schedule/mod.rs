@@ -93,7 +93,8 @@ fn step_conversion(step: &StructuralStep, name: &syn::Ident, model: &syn::Ident,
 /// The generated `from_source`. One structural stage converts directly. Several are chained
 /// through hidden intermediate types, one per stage (`__<Name>Step1`, ...), each deriving
 /// `Compressible` so rustc checks every intermediate shape too; `from_source` then runs the
-/// stages in order. It takes the `PrunePlan` when the schedule prunes. Nothing is generated when
+/// stages in order. It takes the `PrunePlan` when the schedule prunes (and the type then implements
+/// `FromPrunePlan<Model>` with it). Nothing is generated when
 /// a stage has no conversion (see [`convert`]).
 fn conversions(schedule: &Schedule, source: &Model, checked: &Checked) -> TokenStream {
     let Schedule { vis, name, model, .. } = schedule;
@@ -138,6 +139,16 @@ fn conversions(schedule: &Schedule, source: &Model, checked: &Checked) -> TokenS
                 stages.join(" → "),
                 if prunes { ", pruning with the kept channels `plan` lists" } else { "" }
             );
+            let from_plan = prunes.then(|| {
+                quote! {
+                    #[automatically_derived]
+                    impl #p::FromPrunePlan<#model> for #name {
+                        fn from_prune_plan(__source: &#model, __plan: &#p::PrunePlan) -> ::core::result::Result<Self, #p::StructError> {
+                            Self::from_source(__source, __plan)
+                        }
+                    }
+                }
+            });
             quote! {
                 #(#items)*
                 impl #name {
@@ -147,6 +158,7 @@ fn conversions(schedule: &Schedule, source: &Model, checked: &Checked) -> TokenS
                         ::core::result::Result::Ok(Self { #(#fields: #last.#fields),* })
                     }
                 }
+                #from_plan
             }
         }
     }

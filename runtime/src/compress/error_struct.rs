@@ -203,6 +203,26 @@ pub enum PruneError {
         /// H×W.
         group_len: usize,
     },
+    /// A pruning ratio that leaves a layer another width than the pruned type declares.
+    #[error(
+        "pruning {ratio} of `{layer}`'s {width} channels keeps {kept}, but `{pruned_type}` gives `{layer}` \
+         {declared}; prune with the ratio the type was declared with, or declare the type with the widths \
+         this ratio leaves"
+    )]
+    RatioMismatch {
+        /// The layer.
+        layer: String,
+        /// The ratio asked for, as written (`50.0%`).
+        ratio: String,
+        /// Its width before pruning.
+        width: usize,
+        /// The channels the ratio keeps.
+        kept: usize,
+        /// The pruned type's name.
+        pruned_type: &'static str,
+        /// The width the pruned type declares.
+        declared: usize,
+    },
     /// A plan names a layer the model does not have.
     #[error("the prune plan names `{layer}`, which is not a prunable layer of the model; valid names: {}", valid.join(", "))]
     UnknownLayer {

@@ -20,6 +20,10 @@
 //! filter sparsification ([`PrunePlan::from_zero_filters`]), or by ranking filters by L1 norm per
 //! layer or across layers ([`PrunePlan::from_scores`], see [`Ranking`]).
 //!
+//! While fine-tuning, [`PruneCallback`] zeroes filters along a schedule and makes the plan of the
+//! zero filters when training ends; [`PrunePlan::convert`] finishes with any pruned type
+//! `compress!` generated ([`FromPrunePlan`]).
+//!
 //! # Plan file format
 //!
 //! Widths that only training decides (zero filters, global ranking) reach the compiler through a
@@ -64,6 +68,8 @@
 //! # Ok::<(), fasterai_runtime::Error>(())
 //! ```
 
+mod callback;
+mod convert;
 mod filters;
 mod from_model;
 mod plan;
@@ -72,6 +78,8 @@ mod select;
 #[cfg(test)]
 mod tests;
 
+pub use callback::{PlanHandle, PruneCallback};
+pub use convert::FromPrunePlan;
 pub use filters::{BnAffine, FilterData, LayerFilters};
 pub use plan::{LayerPlan, PrunePlan, PLAN_FORMAT, PLAN_VERSION};
 pub use score::{kept_width, Ranking};

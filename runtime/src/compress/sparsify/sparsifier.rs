@@ -194,6 +194,11 @@ impl Sparsifier {
         self.sparsity
     }
 
+    /// Where groups compete for the target.
+    pub fn context(&self) -> Context {
+        self.context
+    }
+
     /// The criteria weights are ranked by.
     pub fn criteria(&self) -> Criteria {
         self.criteria
