@@ -221,3 +221,53 @@ fn wanda_while_training_calibrates_on_the_last_training_batches() {
     }
     assert_eq!(cb.history().len(), 2);
 }
+
+#[test]
+fn a_callback_calibrates_on_batches_only_when_it_must() {
+    let wanda = |images: Option<&[f32]>| {
+        let s = Sparsifier::new(
+            Sparsity::from_percent(50.0).unwrap(),
+            Granularity::Conv(ConvGranularity::Filter),
+            Ranking::Local,
+            Criteria::new(Criterion::Wanda),
+        );
+        match images {
+            Some(images) => s.with_calibration(images, images.len() / 64),
+            None => s,
+        }
+    };
+    let own = SparsifyCallback::<Digits>::new(wanda(Some(&[0.5; 128])), Schedule::cos()).unwrap();
+    assert!(own.calibration_window().is_none(), "the sparsifier's own images win");
+    let batches = SparsifyCallback::<Digits>::new(wanda(None), Schedule::cos()).unwrap();
+    assert_eq!(batches.calibration_window().map(|w| w.capacity().get()), Some(5), "fasterai's default");
+    let magnitude = Sparsifier::new(
+        Sparsity::from_percent(50.0).unwrap(),
+        Granularity::Conv(ConvGranularity::Filter),
+        Ranking::Local,
+        Criteria::new(Criterion::LargeFinal),
+    );
+    let cb = SparsifyCallback::<Digits>::new(magnitude, Schedule::cos())
+        .unwrap()
+        .calibration_batches(NonZeroUsize::new(2).unwrap());
+    assert!(cb.calibration_window().is_none(), "no calibration without an activation criterion");
+}
+
+#[test]
+fn wanda_prunes_filters_through_prune_callback_too() {
+    use fasterai::compress::prune::PruneCallback;
+    let (train, valid) = fasterai::data::digits(0.2, 0).unwrap();
+    let data = DataLoaders::new(train.subset(48, 1).unwrap(), valid.subset(16, 2).unwrap(), 16, 0);
+    let mut cb = PruneCallback::<Digits>::new(
+        Ratio::from_percent(50.0).unwrap(),
+        Schedule::cos(),
+        Ranking::Local,
+        Criteria::new(Criterion::Wanda),
+    )
+    .unwrap()
+    .with_output(Output::Quiet);
+    let mut learn: Learner<Digits, (usize, Const<1>, Const<8>, Const<8>), 10> =
+        Learner::new(Cpu::default().build_module::<Digits, f32>(), data).with_output(Output::Quiet);
+    learn.fit_with(1, LrSchedule::Constant { lr: 1e-2 }, &mut [&mut cb]).unwrap();
+    let widths: Vec<usize> = cb.plan().unwrap().layers().iter().map(|l| l.new_width()).collect();
+    assert_eq!(widths, [4, 8, 32], "half the filters of conv1 and conv2; fc1 untouched");
+}

@@ -113,6 +113,12 @@ impl<M: Compressible> PruneCallback<M> {
         Self { sparsify: self.sparsify.with_output(output), ..self }
     }
 
+    /// With an activation criterion (`wanda`), calibrate on the last `n` training batches
+    /// (default 5; see [`SparsifyCallback::calibration_batches`]).
+    pub fn calibration_batches(self, n: std::num::NonZeroUsize) -> Self {
+        Self { sparsify: self.sparsify.calibration_batches(n), ..self }
+    }
+
     /// The share of filters removed by the end.
     pub fn ratio(&self) -> Ratio {
         self.ratio
