@@ -59,6 +59,13 @@ use crate::units::{Ratio, Sparsity};
 
 /// A shared slot for the plan a [`PruneCallback`] makes at the end of `fit`: keep one before the
 /// callback moves into a [`Learner`](crate::learn::Learner) to read the plan afterwards.
+///
+/// ```
+/// use fasterai_runtime::compress::prune::PlanHandle;
+/// let handle = PlanHandle::default();
+/// let copy = handle.clone(); // what `PruneCallback::plan_handle` returns: the same slot
+/// assert!(copy.get().is_none(), "no fit has ended yet");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct PlanHandle(Arc<Mutex<Option<PrunePlan>>>);
 

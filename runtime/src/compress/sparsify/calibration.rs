@@ -145,6 +145,13 @@ fn calibration_failed(e: DeployError) -> CompressError {
 
 /// A set of calibration images owned by a [`Sparsifier`](super::Sparsifier): `n` images, one
 /// after the other. Its `Debug` shows the count only.
+///
+/// ```
+/// use fasterai_runtime::compress::sparsify::CalibrationImages;
+/// let set = CalibrationImages::new(&[0.0; 8], 2); // two images of 4 values
+/// assert_eq!((set.len(), set.images().len()), (2, 8));
+/// assert_eq!(format!("{set:?}"), "CalibrationImages { n_images: 2, .. }");
+/// ```
 #[derive(Clone, PartialEq)]
 pub struct CalibrationImages {
     images: Vec<f32>,

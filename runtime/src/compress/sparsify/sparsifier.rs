@@ -8,7 +8,10 @@
 //! ([`read_tensor`], [`write_tensors`]). With filter granularity (or `row` on a linear layer), a
 //! dropped filter's bias entry and the γ and β of the BatchNorm after it are zeroed too, so the
 //! channel outputs exactly 0 and [`PrunePlan::from_model`](crate::compress::prune::PrunePlan::from_model)
-//! can remove it without changing the model's outputs.
+//! can remove it without changing the model's outputs. An activation criterion (`wanda`) also needs
+//! what each layer receives: give calibration images with [`Sparsifier::with_calibration`]; they
+//! run through the model's fp32 inference plan each time the masks are computed
+//! ([`input_norms`](super::input_norms)).
 //!
 //! ```
 //! use fasterai_runtime::compress::sparsify::{Context, ConvGranularity, Criteria, Criterion, Granularity, Sparsifier, SparsityReport};
