@@ -1,44 +1,5 @@
 //! `PruneCallback`: prune filters gradually while fine-tuning, then hand over the [`PrunePlan`]
-//! that converts the model to its pruned type.
-//!
-//! It is a [`SparsifyCallback`] with filter granularity on every convolution, plus the plan at the
-//! end; it adds no mask logic of its own:
-//! - during training, the masks follow the [`Schedule`] exactly as in [`SparsifyCallback`]: when
-//!   the scheduled share of filters changes, the filters the criteria rank lowest are zeroed (per
-//!   layer with [`Context::Local`], across layers with [`Context::Global`]), with their bias entry
-//!   and the γ and β of the BatchNorm after them, and the masks are applied again after every
-//!   optimizer step, so pruned filters stay at zero while the rest fine-tune;
-//! - in `after_fit`, the filters that are exactly zero become a [`PrunePlan`]
-//!   ([`PrunePlan::from_model`]), which [`PruneCallback::plan`] or a [`PlanHandle`] gives back
-//!   after `fit`; [`PrunePlan::convert`] (or the generated `Pruned::from_source`) then builds the
-//!   pruned type, which computes the same outputs as the masked model.
-//!
-//! The ratio is a share of **channels** (filters), as in torch-pruning and fasterai's `Pruner`:
-//! removing a share `r` of every conv's filters removes about `1 − (1 − r)²` of the parameters of
-//! the convolutions that follow one another. Differences from fasterai's `PruneCallback`, which
-//! removes channels before every optimizer step through torch-pruning: here channels are masked on
-//! the schedule (whose `start_pct`/`end_pct` are honoured) and removed once, at the end, because
-//! the model's type fixes its widths; the schedule must therefore reach its final value by the end
-//! of the fit for the widths to be those of the target (every built-in schedule does).
-//!
-//! ```
-//! use fasterai_runtime::compress::prune::PruneCallback;
-//! use fasterai_runtime::compress::sparsify::{Context, Criteria, Criterion, Schedule};
-//! use fasterai_runtime::units::Ratio;
-//! use fasterai_runtime::model::Compressible;
-//!
-//! /// Half the filters of each convolution, the weakest by |W|, on a cosine schedule; checked
-//! /// against the pruned type `P` before any training.
-//! fn half<M: Compressible, P: Compressible>() -> Result<PruneCallback<M>, fasterai_runtime::Error> {
-//!     let half = Ratio::from_percent(50.0)?;
-//!     let callback = PruneCallback::new(half, Schedule::cos(), Context::Local, Criteria::new(Criterion::LargeFinal))?;
-//!     callback.check_fits::<P>()?;
-//!     Ok(callback)
-//! }
-//! // let handle = callback.plan_handle();
-//! // learner.with_callback(callback).fit(..)?;
-//! // let pruned: Pruned = handle.get().expect("fit ran").convert(learner.model())?;
-//! ```
+//! that converts the model to its pruned type (see [`PruneCallback`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -80,7 +41,46 @@ impl PlanHandle {
     }
 }
 
-/// Prunes the filters of a model during training (see the [module docs](self)).
+/// Prunes the filters of a model during training, then gives the plan that converts it.
+///
+/// It is a [`SparsifyCallback`] with filter granularity on every convolution, plus the plan at the
+/// end; it adds no mask logic of its own:
+/// - during training, the masks follow the [`Schedule`] exactly as in [`SparsifyCallback`]: when
+///   the scheduled share of filters changes, the filters the criteria rank lowest are zeroed (per
+///   layer with [`Context::Local`], across layers with [`Context::Global`]), with their bias entry
+///   and the γ and β of the BatchNorm after them, and the masks are applied again after every
+///   optimizer step, so pruned filters stay at zero while the rest fine-tune;
+/// - in `after_fit`, the filters that are exactly zero become a [`PrunePlan`]
+///   ([`PrunePlan::from_model`]), which [`PruneCallback::plan`] or a [`PlanHandle`] gives back
+///   after `fit`; [`PrunePlan::convert`] (or the generated `Pruned::from_source`) then builds the
+///   pruned type, which computes the same outputs as the masked model.
+///
+/// The ratio is a share of **channels** (filters), as in torch-pruning and fasterai's `Pruner`:
+/// removing a share `r` of every conv's filters removes about `1 − (1 − r)²` of the parameters of
+/// the convolutions that follow one another. Differences from fasterai's `PruneCallback`, which
+/// removes channels before every optimizer step through torch-pruning: here channels are masked on
+/// the schedule (whose `start_pct`/`end_pct` are honoured) and removed once, at the end, because
+/// the model's type fixes its widths; the schedule must therefore reach its final value by the end
+/// of the fit for the widths to be those of the target (every built-in schedule does).
+///
+/// ```
+/// use fasterai_runtime::compress::prune::PruneCallback;
+/// use fasterai_runtime::compress::sparsify::{Context, Criteria, Criterion, Schedule};
+/// use fasterai_runtime::units::Ratio;
+/// use fasterai_runtime::model::Compressible;
+///
+/// /// Half the filters of each convolution, the weakest by |W|, on a cosine schedule; checked
+/// /// against the pruned type `P` before any training.
+/// fn half<M: Compressible, P: Compressible>() -> Result<PruneCallback<M>, fasterai_runtime::Error> {
+///     let half = Ratio::from_percent(50.0)?;
+///     let callback = PruneCallback::new(half, Schedule::cos(), Context::Local, Criteria::new(Criterion::LargeFinal))?;
+///     callback.check_fits::<P>()?;
+///     Ok(callback)
+/// }
+/// // let handle = callback.plan_handle();
+/// // learner.with_callback(callback).fit(..)?;
+/// // let pruned: Pruned = handle.get().expect("fit ran").convert(learner.model())?;
+/// ```
 pub struct PruneCallback<M> {
     ratio: Ratio,
     sparsify: SparsifyCallback<M>,
