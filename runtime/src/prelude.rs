@@ -21,6 +21,7 @@ pub use crate::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeIn
 pub use crate::units::Energy;
 pub use crate::compress::prune::{PrunePlan, Ranking};
 pub use crate::compress::sparsify::{LayerChoice, LotteryTicket, Schedule, Sparsifier, SparsifyCallback};
+pub use crate::compress::prune::PruneCallback;
 pub use crate::units::LossWeight;
 pub use crate::compress::distill::{DistillLoss, DistillTerms, KnowledgeDistillation};
 pub use crate::quant::{QatError, QuantizeCallback};
