@@ -14,7 +14,7 @@ use dfdx::prelude::Cpu;
 use super::dynamic::{DynamicLinear, DynamicScratch};
 use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
-use crate::kernels::{gemm, im2col, Accumulate, ConvGeometry, MatMut, MatRef, Parallelism};
+use crate::kernels::{gemm, gemv_f32, im2col, Accumulate, ConvGeometry, MatMut, MatRef, Parallelism};
 use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
 use crate::ops::pool2d::slices;
@@ -322,13 +322,7 @@ fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], col: &mut [f32], scratch: 
         Op::Linear { out_features, relu, .. } => {
             let accumulate = fill_bias(y, layer.bias.as_deref(), 1);
             let inputs = x.len();
-            gemm(
-                MatMut::col_major(y, out_features, 1)?,
-                MatRef::row_major(&layer.weight, out_features, inputs)?,
-                MatRef::col_major(x, inputs, 1)?,
-                accumulate,
-                layer.parallelism(),
-            )?;
+            gemv_f32(&layer.weight, out_features, inputs, x, y, accumulate, Parallelism::AllCores)?;
             if relu {
                 relu_in_place(y);
             }

@@ -96,4 +96,23 @@ pub enum KernelError {
         /// Output height.
         out_height: usize,
     },
+    /// A matrix-vector operand whose length does not match the matrix's shape.
+    #[error("the {operand} slice holds {found} values, the matrix shape needs {expected}; pass buffers sized rows × cols, cols and rows")]
+    OperandLength {
+        /// Which operand (`weight`, `x` or `y`).
+        operand: &'static str,
+        /// Values the shape needs.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// `rows × cols` does not fit in `usize`.
+    #[error("a {rows} × {cols} matrix has more elements than memory can address")]
+    SizeOverflow {
+        /// Rows asked for.
+        rows: usize,
+        /// Columns asked for.
+        cols: usize,
+    },
 }
+
