@@ -7,6 +7,9 @@
 pub mod callback;
 pub mod features;
 pub mod losses;
+pub mod pairs;
+mod callback_features;
 
-pub use callback::{DistillTerms, KnowledgeDistillation};
+pub use callback::{DistillTerms, KnowledgeDistillation, OnFeatures, OnLogits};
+pub use pairs::{check_pair, match_by_spatial_size, resolve_pairs, resolve_pairs_on, FeaturePair, FeaturePairs};
 pub use losses::DistillLoss;
