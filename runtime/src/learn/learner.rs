@@ -239,37 +239,33 @@ where
     /// see its `#[tap]` activations through [`crate::learn::Forward::tap`]: feature-map distillation
     /// needs this. Without it the training step runs the plain forward and keeps no activation.
     ///
+    /// A derived model with `#[tap]` fields implements [`TappedForward`]; here one written by hand
+    /// (a linear classifier whose logits are also its tap):
     /// ```
     /// use fasterai_runtime::prelude::*;
     /// use fasterai_runtime::data::{DataLoaders, Dataset};
-    /// use fasterai_runtime::model::{Compressible, Coupling, InferTapped, LayerInfo, ShapeInfo, Tap, TapInfo, TrainTapped};
-    /// use fasterai_runtime::nn::NnError;
-    ///
+    /// # use fasterai_runtime::model::{Coupling, InferTapped, ShapeInfo, TrainTapped};
+    /// # use fasterai_runtime::nn::NnError;
     /// type Flat2 = (usize, Const<2>);
-    /// /// A linear classifier whose logits are also its tap (a derived model writes this for you).
-    /// #[derive(Clone)]
-    /// struct Lin(Linear<2, 2>);
-    /// impl TensorCollection<f32, Cpu> for Lin {
-    ///     type To<E2: Dtype, D2: Device<E2>> = Lin;
-    ///     fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Lin>, V::Err> {
-    ///         v.visit_fields(Self::module("0", |s| &s.0, |s| &mut s.0), |fc| Lin(fc))
-    ///     }
-    /// }
-    /// impl Module<Tensor<Flat2, f32, Cpu>> for Lin {
-    ///     type Output = Tensor<Flat2, f32, Cpu>;
-    ///     type Error = CpuError;
-    ///     fn try_forward(&self, x: Tensor<Flat2, f32, Cpu>) -> Result<Self::Output, CpuError> { self.0.try_forward(x) }
-    /// }
-    /// impl ModuleMut<Tensor<Flat2, f32, Cpu, OwnedTape<f32, Cpu>>> for Lin {
-    ///     type Output = Tensor<Flat2, f32, Cpu, OwnedTape<f32, Cpu>>;
-    ///     type Error = CpuError;
-    ///     fn try_forward_mut(&mut self, x: Tensor<Flat2, f32, Cpu, OwnedTape<f32, Cpu>>) -> Result<Self::Output, CpuError> { self.0.try_forward(x) }
-    /// }
-    /// impl Compressible for Lin {
-    ///     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 2 };
-    ///     const LAYERS: &'static [LayerInfo] = &[];
-    ///     const COUPLINGS: &'static [Coupling] = &[];
-    /// }
+    /// # #[derive(Clone)]
+    /// # struct Lin<E: Dtype = f32, D: Device<E> = Cpu>(Linear<2, 2, E, D>);
+    /// # impl TensorCollection<f32, Cpu> for Lin {
+    /// #     type To<E2: Dtype, D2: Device<E2>> = Lin<E2, D2>;
+    /// #     fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Lin<V::E2, V::D2>>, V::Err> {
+    /// #         v.visit_fields(Self::module("0", |s| &s.0, |s| &mut s.0), Lin)
+    /// #     }
+    /// # }
+    /// # impl<T: Tape<f32, Cpu>> Module<Tensor<Flat2, f32, Cpu, T>> for Lin {
+    /// #     type Output = Tensor<Flat2, f32, Cpu, T>;
+    /// #     type Error = CpuError;
+    /// #     fn try_forward(&self, x: Tensor<Flat2, f32, Cpu, T>) -> Result<Self::Output, CpuError> { self.0.try_forward(x) }
+    /// # }
+    /// # impl NonMutableModule for Lin {}
+    /// # impl Compressible for Lin {
+    /// #     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 2 };
+    /// #     const LAYERS: &'static [LayerInfo] = &[];
+    /// #     const COUPLINGS: &'static [Coupling] = &[];
+    /// # }
     /// impl TappedForward for Lin {
     ///     type Input = Flat2;
     ///     type Output = Flat2;
@@ -287,8 +283,10 @@ where
     ///
     /// let set = Dataset::new(vec![1.0, 0.0, 0.0, 1.0], vec![0, 1], [1, 1, 2], 2).unwrap();
     /// let model = Lin(Linear::build(&Cpu::seed_from_u64(0)));
-    /// let learn: Learner<_, Flat2, 2> = Learner::new(model, DataLoaders::new(set.clone(), set, 2, 0)).with_taps();
+    /// let mut learn: Learner<_, Flat2, 2> =
+    ///     Learner::new(model, DataLoaders::new(set.clone(), set, 2, 0)).with_output(Output::Quiet).with_taps();
     /// assert!(learn.has_taps());
+    /// learn.fit(1, 1e-2).unwrap();
     /// ```
     pub fn with_taps(mut self) -> Self {
         self.tapped = Some(<M as TappedForward>::forward_train_tapped);
