@@ -30,6 +30,11 @@ struct Student {
 
 type Input = (usize, Const<1>, Const<8>, Const<8>);
 
+compress! {
+    /// The student distilled on attention maps paired by spatial size.
+    pub AttentionDistilled = Student { distill(teacher: Teacher, loss = Attention(p = 2, alpha = 0.9), epochs = 2, lr = 1e-2) }
+}
+
 /// 256 training digits (8 batches of 32) and 64 validation digits.
 fn data() -> DataLoaders {
     let (train, valid) = digits(0.2, 0).unwrap();
@@ -145,4 +150,16 @@ fn mistakes_are_reported_before_the_first_step() {
     assert!(channels.contains("FitNet cannot compare student tap `relu1` (4×8×8) with teacher tap `relu1` (16×8×8)"), "{channels}");
 
     assert!(KnowledgeDistillation::new((), DistillLoss::FitNet, LossWeight::ZERO).unwrap_err().to_string().contains("on_features"));
+}
+
+#[test]
+fn a_compress_block_distils_feature_maps_with_spatial_matching() {
+    let teacher = Cpu::seed_from_u64(1).build_module::<Teacher, f32>();
+    let student = Cpu::seed_from_u64(2).build_module::<Student, f32>();
+    let before = weights(&student);
+    let done = AttentionDistilled::compress(student, &teacher, data(), Output::Quiet).unwrap();
+    let stages: Vec<&str> = done.report.rows().iter().map(|r| r.stage.as_str()).collect();
+    assert_eq!(stages, ["source", "distill"]);
+    assert_ne!(weights(&done.model), before, "the distill stage trained the student");
+    assert_eq!(AttentionDistilled::tap_names(), "relu1, relu2", "the generated type keeps the student's taps");
 }
