@@ -28,3 +28,4 @@ pub use crate::compress::sensitivity::{analyze_learner, targets_for_budget, Budg
 pub use crate::deploy::{accelerate, quantize_static, Accelerated, DeployError, Int8Model, ObserverKind, QuantizeOptions};
 pub use crate::deploy::quantize_dynamic;
 pub use crate::model::{Tap, TapInfo, TappedForward};
+pub use crate::compress::distill::{FeaturePairs, OnFeatures};
