@@ -369,7 +369,7 @@ fn taps(container: &Container, checked: &Checked) -> (TokenStream, TokenStream) 
                 __x: #input_owned,
             ) -> ::core::result::Result<#p::TrainTapped<Self>, #p::NnError> {
                 let (__y, __taps) = #ident::forward_mut_with_taps(self, __x)?;
-                ::core::result::Result::Ok((__y, ::std::vec![#(#views),*]))
+                ::core::result::Result::Ok((__y, ::core::convert::Into::into([#(#views),*])))
             }
 
             fn forward_tapped(
@@ -377,7 +377,7 @@ fn taps(container: &Container, checked: &Checked) -> (TokenStream, TokenStream) 
                 __x: #input_none,
             ) -> ::core::result::Result<#p::InferTapped<Self>, #p::NnError> {
                 let (__y, __taps) = #ident::forward_with_taps(self, __x)?;
-                ::core::result::Result::Ok((__y, ::std::vec![#(#views),*]))
+                ::core::result::Result::Ok((__y, ::core::convert::Into::into([#(#views),*])))
             }
         }
 

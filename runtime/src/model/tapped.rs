@@ -67,16 +67,15 @@ impl<T: Tape<f32, Cpu>> Tap<T> {
     /// let tap = Tap::from_output("fc", x).unwrap();
     /// assert_eq!(*tap.map.shape(), (2, 3, 1, 1));
     /// let odd: Tensor<(usize, Const<2>, Const<3>), f32, Cpu> = dev.zeros_like(&(1, Const, Const));
-    /// assert!(Tap::from_output("odd", odd).is_err());
+    /// let err = Tap::from_output("odd", odd).unwrap_err();
+    /// assert_eq!(err.to_string(), "tap `odd` has shape [1, 2, 3]; a tap must be (batch, C, H, W) or (batch, features)");
     /// ```
     pub fn from_output<S: Shape>(name: &'static str, x: Tensor<S, f32, Cpu, T>) -> Result<Self, NnError> {
         let dims: Vec<usize> = x.shape().concrete().into_iter().collect();
         let target = match dims[..] {
             [b, c, h, w] => (b, c, h, w),
             [b, n] => (b, n, 1, 1),
-            _ => {
-                return Err(NnError::Realize { layer: name, expected: vec![0, 0, 0], found: dims });
-            }
+            _ => return Err(NnError::TapRank { layer: name, shape: dims }),
         };
         Ok(Self { name, map: x.try_reshape_like(&target)? })
     }

@@ -41,6 +41,10 @@ pub struct DistillTerms {
 /// The teacher `T` is any module taking the student's batches `X` and giving the same number `K`
 /// of logits: rustc rejects a teacher predicting another number of classes.
 ///
+/// `On` says what is compared: [`OnLogits`] (built by [`KnowledgeDistillation::new`]) or the two
+/// models' tapped feature maps, [`OnFeatures`] (built by [`KnowledgeDistillation::on_features`],
+/// for a teacher implementing [`crate::model::TappedForward`]).
+///
 /// ```
 /// use fasterai_runtime::prelude::*;
 /// use fasterai_runtime::compress::distill::{DistillLoss, KnowledgeDistillation};
