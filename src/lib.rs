@@ -27,6 +27,7 @@ pub mod __private {
     pub use fasterai_runtime::dfdx::tensor_ops::Device;
     pub use fasterai_runtime::model::generated::{realize, same_type, visits_f32_cpu, IntoLayerError};
     pub use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
+    pub use fasterai_runtime::model::{InferTapped, Tap, TapInfo, TappedForward, TrainTapped};
     pub use fasterai_runtime::nn::NnError;
     pub use fasterai_macros::__compress_with_model as compress_with_model;
     pub use fasterai_runtime::compress::prune::{

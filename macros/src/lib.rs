@@ -36,7 +36,8 @@ mod schedule;
 ///   updates its statistics, Dropout drops) with concrete input and output types such as
 ///   `Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu>`, and `Error = NnError`;
 /// - with `#[tap]` on fields: a `<Name>Taps<T>` struct and `forward_with_taps` /
-///   `forward_mut_with_taps`, returning the output and the tapped activations.
+///   `forward_mut_with_taps`, returning the output and the tapped activations, and
+///   `TappedForward` (the taps as named `(batch, C, H, W)` feature maps, for feature distillation).
 #[proc_macro_derive(Compressible, attributes(compressible, tap))]
 pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let item = syn::parse_macro_input!(input as syn::DeriveInput);

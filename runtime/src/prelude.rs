@@ -28,3 +28,5 @@ pub use crate::quant::{QatError, QuantizeCallback};
 pub use crate::compress::sensitivity::{analyze_learner, targets_for_budget, BudgetOptions, LayerSensitivity, LayerTarget, Perturbation};
 pub use crate::deploy::{accelerate, quantize_static, Accelerated, DeployError, Int8Model, ObserverKind, QuantizeOptions};
 pub use crate::deploy::quantize_dynamic;
+pub use crate::model::{Tap, TapInfo, TappedForward};
+pub use crate::compress::distill::{FeaturePairs, OnFeatures};

@@ -308,8 +308,8 @@ fn modules(container: &Container, checked: &Checked) -> TokenStream {
     }
 }
 
-/// With `#[tap]` fields: a public `<Name>Taps<T>` struct holding each tapped activation, and
-/// `forward_with_taps` / `forward_mut_with_taps`.
+/// With `#[tap]` fields: a public `<Name>Taps<T>` struct holding each tapped activation,
+/// `forward_with_taps` / `forward_mut_with_taps`, and `TappedForward` (the taps as named feature maps).
 fn taps(container: &Container, checked: &Checked) -> (TokenStream, TokenStream) {
     let tapped: Vec<(&Field, Shape)> = container
         .fields
@@ -345,7 +345,42 @@ fn taps(container: &Container, checked: &Checked) -> (TokenStream, TokenStream) 
             #(#fields,)*
         }
     };
+    let tap_infos = tapped.iter().map(|(field, shape)| {
+        let (name, shape) = (&field.name, shape_info(*shape));
+        quote!(#p::TapInfo { name: #name, shape: #shape })
+    });
+    let views: Vec<TokenStream> = tapped
+        .iter()
+        .map(|(field, _)| {
+            let (member, name) = (field.ident, &field.name);
+            quote!(#p::Tap::from_output(#name, __taps.#member)?)
+        })
+        .collect();
+    let (static_input, static_output) = (static_shape(checked.model.input), static_shape(output));
     let taps_impl = quote! {
+        #[automatically_derived]
+        impl #p::TappedForward for #ident {
+            type Input = #static_input;
+            type Output = #static_output;
+            const TAPS: &'static [#p::TapInfo] = &[#(#tap_infos),*];
+
+            fn forward_train_tapped(
+                &mut self,
+                __x: #input_owned,
+            ) -> ::core::result::Result<#p::TrainTapped<Self>, #p::NnError> {
+                let (__y, __taps) = #ident::forward_mut_with_taps(self, __x)?;
+                ::core::result::Result::Ok((__y, ::core::convert::Into::into([#(#views),*])))
+            }
+
+            fn forward_tapped(
+                &self,
+                __x: #input_none,
+            ) -> ::core::result::Result<#p::InferTapped<Self>, #p::NnError> {
+                let (__y, __taps) = #ident::forward_with_taps(self, __x)?;
+                ::core::result::Result::Ok((__y, ::core::convert::Into::into([#(#views),*])))
+            }
+        }
+
         #[automatically_derived]
         impl #ident {
             /// The inference forward (running BatchNorm statistics, no dropout) that also returns

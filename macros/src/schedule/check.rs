@@ -71,6 +71,9 @@ pub fn check(cx: &Ctxt, schedule: &Schedule, source: &Model) -> Option<Checked> 
             continue;
         }
         check_common_options(cx, stage);
+        if name == "distill" {
+            feature_loss_needs_taps(cx, stage, &model);
+        }
         // After a failed stage the later ones are still checked, against the model before it.
         let next = match name.as_str() {
             "prune" => prune(cx, stage, &model, &mut plan_file),
@@ -90,6 +93,20 @@ pub fn check(cx: &Ctxt, schedule: &Schedule, source: &Model) -> Option<Checked> 
         }
     }
     (!failed).then_some(Checked { model, steps, plan_file })
+}
+
+/// A feature loss (`Attention`, `FitNet`, ...) compares `#[tap]` maps: the student must tap some.
+fn feature_loss_needs_taps(cx: &Ctxt, stage: &Stage, model: &Model) {
+    if !super::runner::has_feature_loss(&stage.args) || model.layers.iter().any(|layer| layer.tapped) {
+        return;
+    }
+    if let Some(loss) = named(stage, "loss") {
+        cx.error_at(
+            loss.span(),
+            "this loss compares the student's #[tap] feature maps, but the model has no #[tap] field: \
+             mark the layers to compare with #[tap] (the teacher's too), or use a logit loss such as SoftTarget",
+        );
+    }
 }
 
 /// `energy = 90%` of `factorize`: a share of `Σσ²` above 0.

@@ -59,6 +59,17 @@ fn batch_type(shape: Shape) -> TokenStream {
     }
 }
 
+/// The distillation losses that compare `#[tap]` feature maps rather than logits.
+pub const FEATURE_LOSSES: &[&str] = &["Attention", "FitNet", "Similarity", "ActivationBoundaries"];
+
+/// Whether a `distill` stage's `loss = ...` is a feature loss (run with the models' taps).
+pub fn has_feature_loss(args: &[Arg]) -> bool {
+    args.iter().any(|arg| match arg {
+        Arg::Named { key, value: Value::Call { name, .. } } => key == "loss" && FEATURE_LOSSES.iter().any(|f| name == f),
+        _ => false,
+    })
+}
+
 /// The model's logits count, or `None` when it does not end in a vector.
 fn classes(model: &Model) -> Option<usize> {
     match model.infer().last()? {
@@ -112,7 +123,11 @@ pub fn compress_method(schedule: &Schedule, source: &Model, checked: &Checked, h
         let call = match stage_name.as_str() {
             "distill" => {
                 let ty = teacher.as_ref().expect("checked: distill has a teacher");
-                quote!(let __model = __runner.distill::<#current, #ty, #x, #k>(__model, teacher, &__stages[#i])?;)
+                if has_feature_loss(&stage.args) {
+                    quote!(let __model = __runner.distill_features::<#current, #ty, #x, #k>(__model, teacher, &__stages[#i])?;)
+                } else {
+                    quote!(let __model = __runner.distill::<#current, #ty, #x, #k>(__model, teacher, &__stages[#i])?;)
+                }
             }
             "sparsify" => quote!(let __model = __runner.sparsify::<#current, #x, #k>(__model, &__stages[#i])?;),
             "quantize" => quote! {

@@ -157,6 +157,38 @@ pub enum CompressError {
         /// What is wrong and what to write instead.
         reason: String,
     },
+    /// A feature-distillation pair names a layer the model does not tap.
+    #[error("the {model} has no tapped layer `{name}`; its #[tap] layers: {valid}")]
+    UnknownTap {
+        /// `"student"` or `"teacher"`.
+        model: &'static str,
+        /// The name given.
+        name: String,
+        /// The model's tapped layers, comma-separated.
+        valid: String,
+    },
+    /// A feature-distillation pair whose maps the loss cannot compare.
+    #[error("{loss} cannot compare student tap `{student}` ({student_shape}) with teacher tap `{teacher}` ({teacher_shape}): {why}")]
+    IncompatibleTaps {
+        /// The loss's name.
+        loss: &'static str,
+        /// The student's tapped layer.
+        student: &'static str,
+        /// Its output shape per sample.
+        student_shape: crate::model::ShapeInfo,
+        /// The teacher's tapped layer.
+        teacher: &'static str,
+        /// Its output shape per sample.
+        teacher_shape: crate::model::ShapeInfo,
+        /// Why, and what to pair instead.
+        why: &'static str,
+    },
+    /// Feature distillation with no pair of taps to compare.
+    #[error("no feature-map pair to distill: {reason}")]
+    NoFeaturePairs {
+        /// Why no pair was found.
+        reason: String,
+    },
     /// A granularity, criterion or schedule name that does not exist.
     #[error("unknown {what} `{name}`; valid names: {valid}")]
     UnknownName {

@@ -3,6 +3,7 @@
 use dfdx::prelude::{Const, Cpu, Gradients, OwnedTape, Rank0, Shape, Tensor};
 
 use super::{EpochRecord, Fraction, LearnError};
+use crate::model::{FeatureMap, Tap};
 
 /// What a callback decides after an epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,6 +77,7 @@ pub struct Forward<'a, X: Shape, const K: usize> {
     input: &'a Tensor<X, f32, Cpu>,
     labels: &'a [usize],
     logits: &'a Tensor<(usize, Const<K>), f32, Cpu>,
+    taps: Option<&'a [Tap]>,
 }
 
 impl<'a, X: Shape, const K: usize> Forward<'a, X, K> {
@@ -87,7 +89,33 @@ impl<'a, X: Shape, const K: usize> Forward<'a, X, K> {
         labels: &'a [usize],
         logits: &'a Tensor<(usize, Const<K>), f32, Cpu>,
     ) -> Self {
-        Self { input, labels, logits }
+        Self { input, labels, logits, taps: None }
+    }
+
+    /// Adds the model's tapped activations, values only: the learner does this when built with
+    /// [`crate::learn::Learner::with_taps`]. Like the logits, each must be the forward pass's own
+    /// tensor detached from its tape, for [`Forward::tap`] to reach the model.
+    pub fn with_taps(mut self, taps: &'a [Tap]) -> Self {
+        self.taps = Some(taps);
+        self
+    }
+
+    /// The model's taps (values only), `None` when the learner was not built with taps.
+    pub fn taps(&self) -> Option<&'a [Tap]> {
+        self.taps
+    }
+
+    /// The tapped layers' names, in forward order (none when the learner was not built with taps).
+    pub fn tap_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.taps.unwrap_or_default().iter().map(|tap| tap.name)
+    }
+
+    /// The activation of the tapped layer `name`, `(batch, C, H, W)`, on a fresh tape, like
+    /// [`Forward::logits_on_tape`]: a loss term built from it and added to the loss passed to
+    /// [`Callback::after_loss`] back-propagates through every layer before the tap. `None` for an
+    /// unknown name or a learner built without taps.
+    pub fn tap(&self, name: &str) -> Option<FeatureMap<OwnedTape<f32, Cpu>>> {
+        self.taps?.iter().find(|tap| tap.name == name).map(|tap| tap.map.retaped())
     }
 
     /// The batch's input, without a tape (run a teacher on it).
@@ -154,6 +182,13 @@ pub trait Callback<M, X: Shape, const K: usize> {
     /// Before each training batch's forward pass; may edit the weights (e.g. apply a new mask).
     fn before_batch(&mut self, ctx: &Context, model: &mut M, batch: &crate::data::Batch) -> Result<(), LearnError> {
         Ok(())
+    }
+
+    /// Whether the callback reads the model's `#[tap]` activations ([`Forward::tap`]). When one does,
+    /// training refuses to start unless the learner was built with
+    /// [`crate::learn::Learner::with_taps`] ([`LearnError::TapsRequired`], before `before_fit`).
+    fn needs_taps(&self) -> bool {
+        false
     }
 
     /// After the forward pass, before the loss.

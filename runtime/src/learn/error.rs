@@ -67,6 +67,12 @@ pub enum LearnError {
     /// A tensor could not be allocated or filled on the device.
     #[error("the device failed: {0}")]
     Device(#[from] dfdx::tensor::CpuError),
+    /// A callback needs the model's `#[tap]` activations but the learner was not built with taps.
+    #[error("callback `{callback}` needs the model's #[tap] activations; build the learner with `Learner::with_taps()` (the model must implement TappedForward, as #[derive(Compressible)] does for models with #[tap] fields)")]
+    TapsRequired {
+        /// The callback's name.
+        callback: String,
+    },
     /// A callback failed.
     #[error("callback `{callback}` failed: {source}")]
     Callback {

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use dfdx::nn::ZeroGrads as _;
 use dfdx::prelude::{AsArray as _, Backward as _, ModuleMut, PutTape as _, SplitTape as _, Trace as _};
+use dfdx::tensor::Merge as _;
 
 use super::output::Reporter;
 use super::{
@@ -100,6 +101,11 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
         callbacks: &mut [&mut dyn Callback<M, X, K>],
     ) -> Result<History, LearnError> {
         self.check(&schedule)?;
+        if self.tapped.is_none() {
+            if let Some(cb) = callbacks.iter().find(|cb| cb.needs_taps()) {
+                return Err(LearnError::TapsRequired { callback: cb.name().to_string() });
+            }
+        }
         let n_batches = self.data.train_len();
         let n_iterations = epochs * n_batches;
         let start = schedule.at(Fraction::ZERO);
@@ -141,10 +147,30 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
 
                 let Batch { images, labels, shape } = batch;
                 let input = X::from_images(&self.device, images, shape)?;
-                let logits = ModuleMut::try_forward_mut(&mut self.model, input.trace(grads))
-                    .map_err(|e| LearnError::Model(Box::new(e)))?;
-                let (logits, tape) = logits.split_tape();
-                let forward = Forward::new(&input, &labels, &logits);
+                let (logits, tape, taps) = match self.tapped {
+                    None => {
+                        let logits = ModuleMut::try_forward_mut(&mut self.model, input.trace(grads))
+                            .map_err(|e| LearnError::Model(Box::new(e)))?;
+                        let (logits, tape) = logits.split_tape();
+                        (logits, tape, None)
+                    }
+                    Some(forward) => {
+                        let (logits, taps) = forward(&mut self.model, input.trace(grads))
+                            .map_err(|e| LearnError::Model(Box::new(e)))?;
+                        let (logits, mut tape) = logits.split_tape();
+                        let mut values = Vec::with_capacity(taps.len());
+                        for tap in taps {
+                            let (tap, tap_tape) = tap.split();
+                            tape = tape.merge(tap_tape);
+                            values.push(tap);
+                        }
+                        (logits, tape, Some(values))
+                    }
+                };
+                let forward = match &taps {
+                    None => Forward::new(&input, &labels, &logits),
+                    Some(taps) => Forward::new(&input, &labels, &logits).with_taps(taps),
+                };
                 each!(callbacks, |cb| cb.after_pred(&ctx, &forward));
                 let mut loss = cross_entropy(logits.clone().put_tape(tape), &labels)?;
                 for cb in callbacks.iter_mut() {

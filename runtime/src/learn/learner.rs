@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use dfdx::prelude::{AsArray as _, Axis, Cpu, Module};
+use dfdx::prelude::{AsArray as _, Axis, Const, Cpu, Module, OwnedTape, Tensor};
 
 use super::metric::argmax_rows;
 use super::optimizer::LiveOptimizer;
@@ -11,6 +11,17 @@ use super::{
     OptimizerConfig, Output,
 };
 use crate::data::{Batch, DataLoaders};
+use crate::model::{Tap, TappedForward};
+use crate::nn::NnError;
+
+/// The training forward that also returns the model's taps, as [`Learner::with_taps`] stores it.
+pub(crate) type TappedTrainForward<M, X, const K: usize> = fn(
+    &mut M,
+    Tensor<X, f32, Cpu, OwnedTape<f32, Cpu>>,
+) -> Result<
+    (Tensor<(usize, Const<K>), f32, Cpu, OwnedTape<f32, Cpu>>, Vec<Tap<OwnedTape<f32, Cpu>>>),
+    NnError,
+>;
 
 /// Trains and evaluates a classifier `M` that takes batches of shape `X` and gives `K` logits.
 ///
@@ -52,6 +63,8 @@ pub struct Learner<M, X: BatchInput, const K: usize> {
     pub(crate) metrics: Vec<Box<dyn Metric>>,
     pub(crate) callbacks: Vec<Box<dyn Callback<M, X, K>>>,
     pub(crate) output: Output,
+    /// Set by [`Learner::with_taps`]: the training step runs this forward and hands the taps to callbacks.
+    pub(crate) tapped: Option<TappedTrainForward<M, X, K>>,
 }
 
 /// The model's loss and metrics on the validation set.
@@ -99,6 +112,7 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
             metrics: Vec::new(),
             callbacks: Vec::new(),
             output: Output::Auto,
+            tapped: None,
         }
     }
 
@@ -126,6 +140,11 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
     pub fn with_output(mut self, output: Output) -> Self {
         self.output = output;
         self
+    }
+
+    /// Whether training hands the model's `#[tap]` activations to callbacks ([`Learner::with_taps`]).
+    pub fn has_taps(&self) -> bool {
+        self.tapped.is_some()
     }
 
     /// The model.
@@ -209,5 +228,68 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
         }
         let classes = argmax_rows(&probabilities, K).collect();
         Ok(Prediction { classes, probabilities })
+    }
+}
+
+impl<M, X: BatchInput, const K: usize> Learner<M, X, K>
+where
+    M: Classifier<X, K> + TappedForward<Input = X, Output = (usize, Const<K>)>,
+{
+    /// Trains with the model's tapped forward ([`TappedForward::forward_train_tapped`]), so callbacks
+    /// see its `#[tap]` activations through [`crate::learn::Forward::tap`]: feature-map distillation
+    /// needs this. Without it the training step runs the plain forward and keeps no activation.
+    ///
+    /// A derived model with `#[tap]` fields implements [`TappedForward`]; here one written by hand
+    /// (a linear classifier whose logits are also its tap):
+    /// ```
+    /// use fasterai_runtime::prelude::*;
+    /// use fasterai_runtime::data::{DataLoaders, Dataset};
+    /// # use fasterai_runtime::model::{Coupling, InferTapped, ShapeInfo, TrainTapped};
+    /// # use fasterai_runtime::nn::NnError;
+    /// type Flat2 = (usize, Const<2>);
+    /// # #[derive(Clone)]
+    /// # struct Lin<E: Dtype = f32, D: Device<E> = Cpu>(Linear<2, 2, E, D>);
+    /// # impl TensorCollection<f32, Cpu> for Lin {
+    /// #     type To<E2: Dtype, D2: Device<E2>> = Lin<E2, D2>;
+    /// #     fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Lin<V::E2, V::D2>>, V::Err> {
+    /// #         v.visit_fields(Self::module("0", |s| &s.0, |s| &mut s.0), Lin)
+    /// #     }
+    /// # }
+    /// # impl<T: Tape<f32, Cpu>> Module<Tensor<Flat2, f32, Cpu, T>> for Lin {
+    /// #     type Output = Tensor<Flat2, f32, Cpu, T>;
+    /// #     type Error = CpuError;
+    /// #     fn try_forward(&self, x: Tensor<Flat2, f32, Cpu, T>) -> Result<Self::Output, CpuError> { self.0.try_forward(x) }
+    /// # }
+    /// # impl NonMutableModule for Lin {}
+    /// # impl Compressible for Lin {
+    /// #     const INPUT: ShapeInfo = ShapeInfo::Flat { n: 2 };
+    /// #     const LAYERS: &'static [LayerInfo] = &[];
+    /// #     const COUPLINGS: &'static [Coupling] = &[];
+    /// # }
+    /// impl TappedForward for Lin {
+    ///     type Input = Flat2;
+    ///     type Output = Flat2;
+    ///     const TAPS: &'static [TapInfo] = &[TapInfo { name: "fc", shape: ShapeInfo::Flat { n: 2 } }];
+    ///     fn forward_train_tapped(&mut self, x: Tensor<Flat2, f32, Cpu, OwnedTape<f32, Cpu>>) -> Result<TrainTapped<Self>, NnError> {
+    ///         let y = self.0.try_forward(x)?;
+    ///         let tap = Tap::from_output("fc", y.with_empty_tape())?;
+    ///         Ok((y, vec![tap]))
+    ///     }
+    ///     fn forward_tapped(&self, x: Tensor<Flat2, f32, Cpu>) -> Result<InferTapped<Self>, NnError> {
+    ///         let y = self.0.try_forward(x)?;
+    ///         Ok((y.clone(), vec![Tap::from_output("fc", y)?]))
+    ///     }
+    /// }
+    ///
+    /// let set = Dataset::new(vec![1.0, 0.0, 0.0, 1.0], vec![0, 1], [1, 1, 2], 2).unwrap();
+    /// let model = Lin(Linear::build(&Cpu::seed_from_u64(0)));
+    /// let mut learn: Learner<_, Flat2, 2> =
+    ///     Learner::new(model, DataLoaders::new(set.clone(), set, 2, 0)).with_output(Output::Quiet).with_taps();
+    /// assert!(learn.has_taps());
+    /// learn.fit(1, 1e-2).unwrap();
+    /// ```
+    pub fn with_taps(mut self) -> Self {
+        self.tapped = Some(<M as TappedForward>::forward_train_tapped);
+        self
     }
 }

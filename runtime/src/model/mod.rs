@@ -9,8 +9,10 @@
 
 mod describe;
 mod tensors;
+mod tapped;
 #[doc(hidden)]
 pub mod generated;
 
 pub use describe::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
 pub use tensors::{read_tensor, read_tensors, tensor_names, write_tensor, write_tensors, NamedTensor, TensorAccessError};
+pub use tapped::{FeatureMap, InferTapped, Tap, TapInfo, TappedForward, TrainTapped};

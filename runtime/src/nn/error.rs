@@ -193,4 +193,12 @@ pub enum NnError {
         /// The per-sample shape the layer produced.
         found: Vec<usize>,
     },
+    /// A tapped activation that is neither a feature map nor a vector.
+    #[error("tap `{layer}` has shape {shape:?}; a tap must be (batch, C, H, W) or (batch, features)")]
+    TapRank {
+        /// The tapped field.
+        layer: &'static str,
+        /// The activation's shape, batch first.
+        shape: Vec<usize>,
+    },
 }

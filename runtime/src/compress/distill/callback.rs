@@ -7,20 +7,21 @@
 //! `(1 − w)·task + w·distill`, with `w` a [`LossWeight`], optionally ramped by a [`Schedule`] over
 //! training (`w · progress`, fasterai's `schedule`).
 //!
-//! Feature losses on intermediate activations (`Attention`, `FitNet`, ...) are not driven by this
-//! callback: they need the student's `#[tap]` activations on the tape, which the learner's forward
-//! pass does not hand to callbacks. [`KnowledgeDistillation::new`] rejects them with that reason.
+//! Feature losses on intermediate activations (`Attention`, `FitNet`, ...) take the other
+//! constructor, [`KnowledgeDistillation::on_features`]: the student's `#[tap]` activations (its
+//! learner built with `Learner::with_taps`) are compared with the teacher's, pair by pair
+//! ([`super::FeaturePairs`]); see `callback_features.rs`. [`KnowledgeDistillation::new`] rejects them.
 
 use dfdx::prelude::{AsArray as _, Const, Cpu, Module, RealizeTo as _, Shape, Tensor, TryAdd as _, TryMul as _};
 
-use super::DistillLoss;
+use super::{DistillLoss, FeaturePair, FeaturePairs};
 use crate::compress::sparsify::Schedule;
 use crate::compress::CompressError;
 use crate::learn::{Callback, Context, Forward, Fraction, LearnError, TapedLoss};
 use crate::units::LossWeight;
 
 /// The callback's name in errors and reports.
-const NAME: &str = "KnowledgeDistillation";
+pub(super) const NAME: &str = "KnowledgeDistillation";
 
 /// The parts of the last training loss the callback built.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,6 +40,10 @@ pub struct DistillTerms {
 ///
 /// The teacher `T` is any module taking the student's batches `X` and giving the same number `K`
 /// of logits: rustc rejects a teacher predicting another number of classes.
+///
+/// `On` says what is compared: [`OnLogits`] (built by [`KnowledgeDistillation::new`]) or the two
+/// models' tapped feature maps, [`OnFeatures`] (built by [`KnowledgeDistillation::on_features`],
+/// for a teacher implementing [`crate::model::TappedForward`]).
 ///
 /// ```
 /// use fasterai_runtime::prelude::*;
@@ -66,12 +71,25 @@ pub struct DistillTerms {
 /// assert!((terms.total - mixed).abs() < 1e-5);
 /// ```
 #[derive(Debug, Clone)]
-pub struct KnowledgeDistillation<T> {
-    teacher: T,
-    loss: DistillLoss,
-    weight: LossWeight,
-    schedule: Option<Schedule>,
-    last: Option<DistillTerms>,
+pub struct KnowledgeDistillation<T, On = OnLogits> {
+    pub(super) teacher: T,
+    pub(super) loss: DistillLoss,
+    pub(super) weight: LossWeight,
+    pub(super) schedule: Option<Schedule>,
+    pub(super) last: Option<DistillTerms>,
+    pub(super) on: On,
+}
+
+/// What a [`KnowledgeDistillation`] compares: the two models' logits ([`KnowledgeDistillation::new`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OnLogits;
+
+/// What a [`KnowledgeDistillation`] compares: pairs of tapped feature maps
+/// ([`KnowledgeDistillation::on_features`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnFeatures {
+    pub(super) pairs: FeaturePairs,
+    pub(super) resolved: Vec<FeaturePair>,
 }
 
 impl<T> KnowledgeDistillation<T> {
@@ -84,12 +102,16 @@ impl<T> KnowledgeDistillation<T> {
         if loss.is_feature_loss() {
             return Err(CompressError::WrongInputs {
                 loss: loss.name(),
-                problem: "compares feature maps, but the distillation callback compares logits: use SoftTarget, \
-                          Logits, Mutual or DecoupledKd here, and `DistillLoss::feature_loss` on tapped activations",
+                problem: "compares feature maps, not logits: build the callback with \
+                          `KnowledgeDistillation::on_features` (and the learner with `with_taps()`), or use \
+                          SoftTarget, Logits, Mutual or DecoupledKd here",
             });
         }
-        Ok(Self { teacher, loss, weight, schedule: None, last: None })
+        Ok(Self { teacher, loss, weight, schedule: None, last: None, on: OnLogits })
     }
+}
+
+impl<T, On> KnowledgeDistillation<T, On> {
 
     /// Ramps the weight over training: `w · schedule.progress(pct_train)` (e.g. [`Schedule::lin`]
     /// grows it from 0 to `w`).
@@ -117,7 +139,7 @@ impl<T> KnowledgeDistillation<T> {
         }
     }
 
-    /// The loss the student's logits are compared with.
+    /// The loss the student is trained with.
     pub fn loss(&self) -> DistillLoss {
         self.loss
     }
@@ -138,7 +160,7 @@ impl<T> KnowledgeDistillation<T> {
     }
 }
 
-impl<M, X: Shape, const K: usize, T> Callback<M, X, K> for KnowledgeDistillation<T>
+impl<M, X: Shape, const K: usize, T> Callback<M, X, K> for KnowledgeDistillation<T, OnLogits>
 where
     T: Module<Tensor<X, f32, Cpu>, Output = Tensor<(usize, Const<K>), f32, Cpu>>,
     T::Error: std::error::Error + Send + Sync + 'static,
@@ -166,12 +188,19 @@ where
         let student = forward.logits_on_tape().try_realize::<(usize, usize)>().map_err(|_| not_rows())?;
         let distill =
             self.loss.loss(student, &teacher, Some(forward.labels())).map_err(|e| LearnError::callback(NAME, e))?;
-        let distill_value = distill.array();
-        let w = weight.fraction() as f32;
-        let total = loss.try_mul(1.0 - w)?.try_add(distill.try_mul(w)?)?;
-        self.last = Some(DistillTerms { task, distill: Some(distill_value), weight, total: total.array() });
+        let (total, terms) = mix(loss, distill, weight)?;
+        self.last = Some(terms);
         Ok(total)
     }
+}
+
+/// `(1 − w)·task + w·distill` and its terms.
+pub(super) fn mix(task: TapedLoss, distill: TapedLoss, weight: LossWeight) -> Result<(TapedLoss, DistillTerms), LearnError> {
+    let (task_value, distill_value) = (task.array(), distill.array());
+    let w = weight.fraction() as f32;
+    let total = task.try_mul(1.0 - w)?.try_add(distill.try_mul(w)?)?;
+    let terms = DistillTerms { task: task_value, distill: Some(distill_value), weight, total: total.array() };
+    Ok((total, terms))
 }
 
 /// `(batch, Const<K>)` always views as `(batch, K)`; this error stands in for the impossible case.

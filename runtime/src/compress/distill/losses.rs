@@ -32,8 +32,7 @@ use crate::compress::CompressError;
 
 /// Logits `(batch, classes)` with tape `T`.
 pub type Logits<T = NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
-/// Activations `(batch, C, H, W)` with tape `T`.
-pub type FeatureMap<T = NoneTape> = Tensor<(usize, usize, usize, usize), f32, Cpu, T>;
+pub use crate::model::FeatureMap;
 /// The tape the student's tensors carry.
 pub type Traced = OwnedTape<f32, Cpu>;
 /// A scalar loss on the student's tape.

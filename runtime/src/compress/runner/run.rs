@@ -6,7 +6,7 @@ use dfdx::nn::{Module, TensorCollection};
 use dfdx::prelude::{Const, Cpu, Tensor};
 
 use super::spec::{Stage, StageSpec, Training};
-use crate::compress::distill::KnowledgeDistillation;
+use crate::compress::distill::{FeaturePairs, KnowledgeDistillation};
 use crate::compress::prune::{LayerPlan, PrunePlan};
 use crate::compress::sparsify::{
     Context, Criteria, GlobalOptions, Granularity, SparsityReport, Sparsifier, SparsifyCallback,
@@ -16,7 +16,7 @@ use crate::data::DataLoaders;
 use crate::deploy::{quantize_static, Int8Model, QuantizeOptions};
 use crate::learn::{BatchInput, Classifier, Learner, LrSchedule, OneCycle, Output};
 use crate::measure::{measure_plan, measure_stage, Report};
-use crate::model::{read_tensor, Compressible, LayerKindInfo};
+use crate::model::{read_tensor, Compressible, LayerKindInfo, TappedForward};
 use crate::quant::QuantizeCallback;
 use crate::Error;
 
@@ -147,6 +147,29 @@ impl Runner {
         let mut kd = KnowledgeDistillation::new(teacher.clone(), d.loss, d.weight)?;
         let mut learn = self.learner(model);
         self.say(&format!("distilling for {} epoch(s), one-cycle peak {}", d.training.epochs, d.training.lr));
+        learn.fit_with(d.training.epochs, LrSchedule::OneCycle(OneCycle::new(d.training.lr)), &mut [&mut kd])?;
+        self.measured("distill", learn)
+    }
+
+    /// `distill` with a feature loss: trains `model` (built `with_taps()`) for the stage's epochs
+    /// (one-cycle, peaking at its rate) with `(1 − w)·task + w·feature_loss` between its `#[tap]`
+    /// maps and `teacher`'s, paired by spatial size, then measures. The pairs are checked before the
+    /// first step.
+    pub fn distill_features<M, T, X, const K: usize>(&mut self, model: M, teacher: &T, spec: &Stage) -> Result<M, Error>
+    where
+        M: Classifier<X, K> + TappedForward<Input = X, Output = (usize, Const<K>)> + Sync,
+        T: TappedForward<Input = X> + Clone,
+        X: BatchInput,
+    {
+        let Stage::Distill(d) = spec else { return Err(wrong_stage("distill", spec)) };
+        let mut kd = KnowledgeDistillation::on_features(teacher.clone(), d.loss, d.weight, FeaturePairs::BySpatialSize)?;
+        let mut learn = self.learner(model).with_taps();
+        self.say(&format!(
+            "distilling {} feature maps for {} epoch(s), one-cycle peak {}",
+            d.loss.name(),
+            d.training.epochs,
+            d.training.lr
+        ));
         learn.fit_with(d.training.epochs, LrSchedule::OneCycle(OneCycle::new(d.training.lr)), &mut [&mut kd])?;
         self.measured("distill", learn)
     }

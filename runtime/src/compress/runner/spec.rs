@@ -71,9 +71,13 @@ pub struct Training {
 }
 
 /// `distill(teacher: T, loss = SoftTarget(temperature = 3.0, alpha = 0.5), epochs, lr)`.
+///
+/// A feature loss (`loss = Attention(p = 2, alpha = 0.5)`, `FitNet`, `Similarity`,
+/// `ActivationBoundaries(margin = 2.0)`) compares the student's and the teacher's `#[tap]` feature
+/// maps, paired by spatial size ([`crate::compress::distill::FeaturePairs::BySpatialSize`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DistillSpec {
-    /// The loss between student and teacher logits.
+    /// The loss between student and teacher logits, or between their tapped feature maps.
     pub loss: DistillLoss,
     /// The weight of the distillation term: loss = (1 − w)·task + w·distill.
     pub weight: LossWeight,
@@ -231,7 +235,8 @@ fn ratio(stage: &'static str, value: ArgValue) -> Result<Ratio, CompressError> {
     .map_err(|e| bad(stage, e.to_string()))
 }
 
-/// `SoftTarget(temperature = 3.0)`, `Logits`, `Mutual`, `DecoupledKD(temperature, alpha, beta)`.
+/// `SoftTarget(temperature = 3.0)`, `Logits`, `Mutual`, `DecoupledKD(temperature, alpha, beta)`;
+/// `Attention(p = 2)`, `FitNet`, `Similarity`, `ActivationBoundaries(margin = 2.0)`.
 fn distill_loss(name: &str, args: &[StageArg]) -> Result<DistillLoss, CompressError> {
     let number = |key: &str, default: f32| -> Result<f32, CompressError> {
         match args.iter().find(|a| a.key == Some(key)).map(|a| a.value) {
@@ -248,10 +253,23 @@ fn distill_loss(name: &str, args: &[StageArg]) -> Result<DistillLoss, CompressEr
             // `alpha` of the block is the distillation weight; DKD's own weights are `tckd` and `nckd`.
             DistillLoss::decoupled_kd(number("temperature", 4.0)?, number("tckd", 1.0)?, number("nckd", 8.0)?)
         }
+        // Feature losses: the student's and the teacher's `#[tap]` maps, paired by spatial size.
+        "Attention" => {
+            let p = number("p", 2.0)?;
+            if p.fract() != 0.0 {
+                return Err(bad("distill", format!("`p` of `Attention` is a whole power such as 2, not {p}")));
+            }
+            DistillLoss::attention(p as i32)
+        }
+        "FitNet" => Ok(DistillLoss::FitNet),
+        "Similarity" => Ok(DistillLoss::Similarity),
+        "ActivationBoundaries" => DistillLoss::activation_boundaries(number("margin", 2.0)?),
         other => Err(CompressError::UnknownName {
-            what: "logit distillation loss",
+            what: "distillation loss",
             name: other.to_string(),
-            valid: "SoftTarget, Logits, Mutual, DecoupledKD (feature losses need taps: use the callback directly)".into(),
+            valid: "SoftTarget, Logits, Mutual, DecoupledKD (logits); Attention, FitNet, Similarity, \
+                    ActivationBoundaries (#[tap] feature maps)"
+                .into(),
         }),
     }
 }
@@ -303,12 +321,34 @@ mod tests {
     }
 
     #[test]
+    fn feature_losses_parse_with_their_parameters() {
+        let call = |name: &'static str, args: &'static [StageArg]| StageSpec {
+            name: "distill",
+            args: Box::leak(Box::new([StageArg { key: Some("loss"), value: ArgValue::Call(name, args) }])),
+        };
+        let loss = |spec: StageSpec| match spec.parse().unwrap() {
+            Stage::Distill(d) => (d.loss, d.weight.fraction()),
+            other => panic!("{other:?}"),
+        };
+        let p3 = &[StageArg { key: Some("p"), value: ArgValue::Number(3.0) }, StageArg { key: Some("alpha"), value: ArgValue::Number(0.25) }];
+        assert_eq!(loss(call("Attention", p3)), (DistillLoss::Attention { p: 3 }, 0.25));
+        assert_eq!(loss(call("Attention", &[])), (DistillLoss::Attention { p: 2 }, 0.5));
+        assert_eq!(loss(call("FitNet", &[])).0, DistillLoss::FitNet);
+        assert_eq!(loss(call("Similarity", &[])).0, DistillLoss::Similarity);
+        assert_eq!(loss(call("ActivationBoundaries", &[])).0, DistillLoss::ActivationBoundaries { margin: 2.0 });
+    }
+
+    #[test]
     fn bad_values_name_the_stage_and_the_valid_choices() {
         let spec = StageSpec { name: "sparsify", args: &[StageArg { key: None, value: ArgValue::Percent(50.0) }, StageArg { key: Some("criteria"), value: ArgValue::Word("large_finale") }] };
         let error = spec.parse().unwrap_err().to_string();
         assert!(error.contains("large_finale") && error.contains("large_final"), "{error}");
         let spec = StageSpec { name: "distill", args: &[StageArg { key: Some("loss"), value: ArgValue::Call("SoftTarget", &[StageArg { key: Some("alpha"), value: ArgValue::Number(1.5) }]) }] };
         assert!(spec.parse().unwrap_err().to_string().contains("alpha"));
+        let spec = StageSpec { name: "distill", args: &[StageArg { key: Some("loss"), value: ArgValue::Call("Attention", &[StageArg { key: Some("p"), value: ArgValue::Number(1.5) }]) }] };
+        assert!(spec.parse().unwrap_err().to_string().contains("whole power"));
+        let spec = StageSpec { name: "distill", args: &[StageArg { key: Some("loss"), value: ArgValue::Word("Atention") }] };
+        assert!(spec.parse().unwrap_err().to_string().contains("Attention, FitNet, Similarity"));
         let spec = StageSpec { name: "sparsify", args: &[StageArg { key: None, value: ArgValue::Percent(150.0) }] };
         assert!(spec.parse().unwrap_err().to_string().contains("sparsify"));
         let spec = StageSpec { name: "quantize", args: &[StageArg { key: Some("lr"), value: ArgValue::Number(-1.0) }] };
