@@ -9,12 +9,12 @@
 //! weight quad per row and issues 12 `vpdpbusd` into 12 accumulators, each broadcast feeding two
 //! of them (8 loads per 12 multiply instructions, against 8 per 12 of half the width for AVX-VNNI).
 //! The driver ([`crate::kernels::int8`]) calls it on pairs of panels and the `6 × 16` tile of this
-//! module on an odd last panel. The output stage splits each `zmm` into its `ymm` halves and runs
-//! the AVX2 requantization, so it stays bit-exact with the scalar one.
+//! module on an odd last panel. The output stage requantizes a whole row (one `zmm`) at a time,
+//! bit-exact with the scalar one (`requantize16`).
 
 use std::arch::x86_64::*;
 
-use super::gemm_i8::{store_u8, Acc};
+use super::requantize512::requantize16;
 use crate::kernels::int8::TileStage;
 use crate::kernels::pack_i8::{MR, NR};
 
@@ -70,11 +70,15 @@ fn store_rows_i32(rows: [__m512i; MR], out: &mut [i32; MR * NR]) {
     }
 }
 
-/// Requantizes one `zmm` per row to bytes, through the AVX2 output stage on its two halves.
+/// Requantizes one `zmm` per row (the rows of the stage's channels) and stores them as bytes.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
 fn store_rows_u8(rows: [__m512i; MR], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
-    let halves: Acc = rows.map(|r| [_mm512_castsi512_si256(r), _mm512_extracti64x4_epi64::<1>(r)]);
-    store_u8(&halves, stage, out);
+    for ((row, channel), dst) in rows.iter().zip(stage.channels).zip(out.chunks_exact_mut(NR)) {
+        let v = requantize16(*row, channel, stage.zero_point, stage.clamp_min);
+        // Values are in [0, 255]: the truncating `vpmovdb` is exact.
+        // SAFETY: `dst` holds NR = 16 bytes: one unaligned 128-bit store.
+        unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(v)) };
+    }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]

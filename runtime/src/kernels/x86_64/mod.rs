@@ -6,3 +6,4 @@ pub mod gemm_i8_avx512;
 pub mod gemm_i8_vnni;
 pub mod gemv_i8;
 mod requantize;
+mod requantize512;
