@@ -130,3 +130,45 @@ pub fn avx512vnni_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) 
     // SAFETY: the features are present (checked just above).
     unsafe { gemv_avx512(w, stride, x, out) }
 }
+
+/// Each SIMD GEMV against the portable one, whichever the table holds: row counts around the
+/// four-row groups, lengths around the 32- and 64-byte steps.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::generic::gemv_i8::generic_gemv_u8i8;
+    use crate::kernels::pack_i8::PackedRowsI8;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    #[test]
+    fn simd_gemvs_equal_the_portable_one() {
+        let mut kernels: Vec<(&str, fn(&[i8], usize, &[u8], &mut [i32]))> = Vec::new();
+        for (name, present, f) in [
+            ("avx2", super::super::gemm_i8::available(), avx2_gemv_u8i8 as fn(&[i8], usize, &[u8], &mut [i32])),
+            ("avxvnni", super::super::gemm_i8_vnni::available(), avxvnni_gemv_u8i8),
+            ("avx512vnni", super::super::gemm_i8_avx512::available(), avx512vnni_gemv_u8i8),
+        ] {
+            if present {
+                kernels.push((name, f));
+            } else {
+                eprintln!("skipped the {name} GEMV: this CPU does not have that instruction set");
+            }
+        }
+        let mut rng = SmallRng::seed_from_u64(640);
+        for rows in [1, 3, 4, 5, 9] {
+            for depth in [1, 31, 32, 33, 64, 65, 96, 100, 128, 200] {
+                let w: Vec<i8> = (0..rows * depth).map(|i| if i % 5 == 0 { -127 } else { rng.gen_range(-127..=127) }).collect();
+                let packed = PackedRowsI8::new(&w, rows, depth).unwrap();
+                let mut x: Vec<u8> = (0..depth).map(|i| if i % 3 == 0 { 255 } else { rng.gen() }).collect();
+                x.resize(packed.stride(), 0);
+                let mut want = vec![0; rows];
+                generic_gemv_u8i8(packed.data(), packed.stride(), &x, &mut want);
+                for (name, gemv) in &kernels {
+                    let mut got = vec![-1; rows];
+                    gemv(packed.data(), packed.stride(), &x, &mut got);
+                    assert_eq!(got, want, "{name} rows={rows} depth={depth}");
+                }
+            }
+        }
+    }
+}
