@@ -12,7 +12,7 @@ use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights}
 /// The tables under test: every one this CPU runs; the SIMD ones it cannot run are named and skipped.
 fn tables() -> Vec<Int8Kernels> {
     let all = Int8Kernels::available();
-    for isa in ["avx2", "avxvnni"] {
+    for isa in ["avx2", "avxvnni", "avx512vnni"] {
         if !all.iter().any(|k| k.name.starts_with(isa)) {
             eprintln!("skipped the {isa} kernels: this CPU does not have that instruction set");
         }

@@ -2,13 +2,18 @@
 //! over packed operands, optionally across threads, with the output stage fused.
 //!
 //! Tables, portable first ([`Int8Kernels::available`]); each SIMD one has a portable twin on the
-//! same operand layout, and [`Int8Kernels::best`] is the last one the CPU runs:
-//! | table | layout | inner instruction |
-//! |---|---|---|
-//! | `generic_mmm_u8i8_6x16` | `i16` pairs | plain Rust |
-//! | `generic_mmm_u8i8q4_6x16` | byte quads | plain Rust |
-//! | `avx2_mmm_u8i8_6x16` | `i16` pairs | `vpmaddwd` + `vpaddd` (exact; see [`super::x86_64::gemm_i8`]) |
-//! | `avxvnni_mmm_u8i8q4_6x16` | byte quads | `vpdpbusd` (exact, accumulating) |
+//! same operand layout and tile, and [`Int8Kernels::best`] is the last one the CPU runs:
+//! | table | layout | tile | inner instruction |
+//! |---|---|---|---|
+//! | `generic_mmm_u8i8_6x16` | `i16` pairs | `6 × 16` | plain Rust |
+//! | `generic_mmm_u8i8q4_6x16` | byte quads | `6 × 16` | plain Rust |
+//! | `generic_mmm_u8i8q4_6x32` | byte quads | `6 × 32` + `6 × 16` | plain Rust |
+//! | `avx2_mmm_u8i8_6x16` | `i16` pairs | `6 × 16` | `vpmaddwd` + `vpaddd` (exact; see [`super::x86_64::gemm_i8`]) |
+//! | `avxvnni_mmm_u8i8q4_6x16` | byte quads | `6 × 16` | 256-bit `vpdpbusd` (exact, accumulating) |
+//! | `avx512vnni_mmm_u8i8q4_6x32` | byte quads | `6 × 32` + `6 × 16` | 512-bit `vpdpbusd` (see [`super::x86_64::gemm_i8_avx512`]) |
+//!
+//! A `6 × 32` tile is two adjacent activation panels against one weight panel ([`PairTiles`]): the
+//! driver runs it on pairs of column panels and the `6 × 16` tile on an odd last one.
 //!
 //! ```
 //! use fasterai_runtime::kernels::int8::{Int8Kernels, Split};
@@ -24,7 +29,10 @@
 use rayon::prelude::*;
 
 use super::generic::gemv_i8::generic_gemv_u8i8;
-use super::generic::gemm_i8::{generic_tile_i32_6x16, generic_tile_i32_q4_6x16, generic_tile_u8_6x16, generic_tile_u8_q4_6x16};
+use super::generic::gemm_i8::{
+    generic_pair_i32_q4_6x32, generic_pair_u8_q4_6x32, generic_tile_i32_6x16, generic_tile_i32_q4_6x16, generic_tile_u8_6x16,
+    generic_tile_u8_q4_6x16,
+};
 use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLayout, GEMV_ALIGN, MR, NR};
 use crate::quant::{ChannelRequant, OutputStage, QuantError};
 
@@ -54,6 +62,20 @@ pub struct TileStage<'a> {
 pub type TileI32Fn = fn(&[i32], &[i32], &mut [i32; MR * NR]);
 /// A tile kernel producing requantized `u8`.
 pub type TileU8Fn = fn(&[i32], &[i32], TileStage<'_>, &mut [u8; MR * NR]);
+/// A `6 × 32` tile kernel producing `i32`: weight panel, two adjacent activation panels, their tiles.
+pub type PairI32Fn = fn(&[i32], &[i32], &[i32], &mut [[i32; MR * NR]; 2]);
+/// A `6 × 32` tile kernel producing requantized `u8`, as two tiles.
+pub type PairU8Fn = fn(&[i32], &[i32], &[i32], TileStage<'_>, &mut [[u8; MR * NR]; 2]);
+
+/// Kernels computing two adjacent column panels at once, sharing each weight load between them.
+#[derive(Debug, Clone, Copy)]
+pub struct PairTiles {
+    /// Two tiles to `i32`.
+    pub tile_i32: PairI32Fn,
+    /// Two tiles to `u8` through the output stage.
+    pub tile_u8: PairU8Fn,
+}
+
 /// A matrix-vector kernel: padded weight rows, their stride, the padded activation vector, outputs.
 pub type GemvFn = fn(&[i8], usize, &[u8], &mut [i32]);
 
@@ -69,6 +91,8 @@ pub struct Int8Kernels {
     pub tile_i32: TileI32Fn,
     /// Tile to `u8` through the output stage.
     pub tile_u8: TileU8Fn,
+    /// The `6 × 32` tiles the driver prefers on pairs of column panels, if these kernels have them.
+    pub pair: Option<PairTiles>,
     /// Matrix-vector product (batch-1 Linear layers).
     pub gemv: GemvFn,
 }
@@ -109,6 +133,7 @@ impl Int8Kernels {
             layout: PanelLayout::Pairs16,
             tile_i32: generic_tile_i32_6x16,
             tile_u8: generic_tile_u8_6x16,
+            pair: None,
             gemv: generic_gemv_u8i8,
         }
     }
@@ -120,23 +145,34 @@ impl Int8Kernels {
             layout: PanelLayout::Quads8,
             tile_i32: generic_tile_i32_q4_6x16,
             tile_u8: generic_tile_u8_q4_6x16,
+            pair: None,
             gemv: generic_gemv_u8i8,
+        }
+    }
+
+    /// The portable kernels on byte quads with `6 × 32` tiles (the driver path of the AVX-512 kernels).
+    pub fn generic_quads_pairs() -> Self {
+        Self {
+            name: "generic_mmm_u8i8q4_6x32",
+            pair: Some(PairTiles { tile_i32: generic_pair_i32_q4_6x32, tile_u8: generic_pair_u8_q4_6x32 }),
+            ..Self::generic_quads()
         }
     }
 
     /// Every table this CPU runs, portable first, fastest last.
     pub fn available() -> Vec<Self> {
         #[allow(unused_mut)]
-        let mut all = vec![Self::generic(), Self::generic_quads()];
+        let mut all = vec![Self::generic(), Self::generic_quads(), Self::generic_quads_pairs()];
         #[cfg(target_arch = "x86_64")]
         {
-            use super::x86_64::{gemm_i8, gemm_i8_vnni, gemv_i8};
+            use super::x86_64::{gemm_i8, gemm_i8_avx512, gemm_i8_vnni, gemv_i8};
             if gemm_i8::available() {
                 all.push(Self {
                     name: "avx2_mmm_u8i8_6x16",
                     layout: PanelLayout::Pairs16,
                     tile_i32: gemm_i8::avx2_tile_i32_6x16,
                     tile_u8: gemm_i8::avx2_tile_u8_6x16,
+                    pair: None,
                     gemv: gemv_i8::avx2_gemv_u8i8,
                 });
             }
@@ -146,14 +182,30 @@ impl Int8Kernels {
                     layout: PanelLayout::Quads8,
                     tile_i32: gemm_i8_vnni::avxvnni_tile_i32_6x16,
                     tile_u8: gemm_i8_vnni::avxvnni_tile_u8_6x16,
+                    pair: None,
                     gemv: gemv_i8::avxvnni_gemv_u8i8,
+                });
+            }
+            if gemm_i8_avx512::available() {
+                all.push(Self {
+                    name: "avx512vnni_mmm_u8i8q4_6x32",
+                    layout: PanelLayout::Quads8,
+                    tile_i32: gemm_i8_avx512::avx512vnni_tile_i32_6x16,
+                    tile_u8: gemm_i8_avx512::avx512vnni_tile_u8_6x16,
+                    pair: Some(PairTiles {
+                        tile_i32: gemm_i8_avx512::avx512vnni_pair_i32_6x32,
+                        tile_u8: gemm_i8_avx512::avx512vnni_pair_u8_6x32,
+                    }),
+                    // The 512-bit GEMV is memory-bound and measured no faster than the AVX-VNNI one
+                    // (0.95–1.01×): it serves the AVX-512 CPUs without AVX-VNNI.
+                    gemv: if gemm_i8_vnni::available() { gemv_i8::avxvnni_gemv_u8i8 } else { gemv_i8::avx512vnni_gemv_u8i8 },
                 });
             }
         }
         all
     }
 
-    /// The fastest kernels this CPU runs: AVX-VNNI, else AVX2, else portable.
+    /// The fastest kernels this CPU runs: AVX-512 VNNI, else AVX-VNNI, else AVX2, else portable.
     pub fn best() -> Self {
         *Self::available().last().expect("the generic kernels are always available")
     }
@@ -171,8 +223,11 @@ impl Int8Kernels {
     /// `out[m, n] = a · b` in `i32` (row-major `m × n`).
     pub fn gemm_i32(&self, a: &PackedWeightsI8, b: &PackedActivationsU8, out: &mut [i32], split: Split) -> Result<(), QuantError> {
         self.check(a, b, out.len())?;
-        let tile = |p: usize, q: usize, dst: &mut [i32; MR * NR]| (self.tile_i32)(a.panel(p), b.panel(q), dst);
-        drive(a.rows(), b.cols(), out, split, tile);
+        let one = |p: usize, q: usize, dst: &mut [i32; MR * NR]| (self.tile_i32)(a.panel(p), b.panel(q), dst);
+        let two = self.pair.map(|pair| {
+            move |p: usize, q: usize, dst: &mut [[i32; MR * NR]; 2]| (pair.tile_i32)(a.panel(p), b.panel(q), b.panel(q + 1), dst)
+        });
+        drive(a.rows(), b.cols(), out, split, Tiles { one, two });
         Ok(())
     }
 
@@ -189,12 +244,18 @@ impl Int8Kernels {
         if stage.channels.len() != a.rows() {
             return Err(QuantError::LengthMismatch { what: "output stage", expected: a.rows(), found: stage.channels.len() });
         }
-        let tile = |p: usize, q: usize, dst: &mut [u8; MR * NR]| {
-            let channels = &stage.channels[p * MR..(p * MR + MR).min(a.rows())];
-            let ts = TileStage { channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min };
-            (self.tile_u8)(a.panel(p), b.panel(q), ts, dst)
+        let tile_stage = |p: usize| TileStage {
+            channels: &stage.channels[p * MR..(p * MR + MR).min(a.rows())],
+            zero_point: stage.output_zero_point,
+            clamp_min: stage.clamp_min,
         };
-        drive(a.rows(), b.cols(), out, split, tile);
+        let one = |p: usize, q: usize, dst: &mut [u8; MR * NR]| (self.tile_u8)(a.panel(p), b.panel(q), tile_stage(p), dst);
+        let two = self.pair.map(|pair| {
+            move |p: usize, q: usize, dst: &mut [[u8; MR * NR]; 2]| {
+                (pair.tile_u8)(a.panel(p), b.panel(q), b.panel(q + 1), tile_stage(p), dst)
+            }
+        });
+        drive(a.rows(), b.cols(), out, split, Tiles { one, two });
         Ok(())
     }
 }
@@ -265,12 +326,20 @@ impl Int8Kernels {
     }
 }
 
-/// Runs `tile(row_panel, col_panel, buffer)` over the whole `m × n` output and copies each tile's
-/// valid part into `out`.
-fn drive<T, F>(m: usize, n: usize, out: &mut [T], split: Split, tile: F)
+/// The tile kernels of one product, as closures over its operands: `one(row_panel, col_panel, tile)`
+/// and, when the kernels have them, `two(row_panel, col_panel, tiles)` for column panels
+/// `col_panel` and `col_panel + 1`.
+struct Tiles<F, G> {
+    one: F,
+    two: Option<G>,
+}
+
+/// Runs the tiles over the whole `m × n` output and copies each tile's valid part into `out`.
+fn drive<T, F, G>(m: usize, n: usize, out: &mut [T], split: Split, tiles: Tiles<F, G>)
 where
     T: Copy + Default + Send + Sync,
     F: Fn(usize, usize, &mut [T; MR * NR]) + Sync,
+    G: Fn(usize, usize, &mut [[T; MR * NR]; 2]) + Sync,
 {
     if m == 0 || n == 0 {
         return;
@@ -279,23 +348,25 @@ where
     let threads = rayon::current_num_threads().max(1);
     let whole = Block { rows: 0..row_panels, cols: 0..col_panels, m, n };
     match split.resolve(m, n) {
-        Split::Sequential | Split::Auto => whole.run(out, 0, n, &tile),
+        Split::Sequential | Split::Auto => whole.run(out, 0, n, &tiles),
         Split::Rows => {
             let per = row_panels.div_ceil(2 * threads).max(1);
             out.par_chunks_mut(per * MR * n).enumerate().for_each(|(t, chunk)| {
                 let rows = t * per..((t + 1) * per).min(row_panels);
-                Block { rows, ..whole.clone() }.run(chunk, 0, n, &tile);
+                Block { rows, ..whole.clone() }.run(chunk, 0, n, &tiles);
             });
         }
         Split::Columns => {
             let per = col_panels.div_ceil(4 * threads).max(1);
+            // An even number of panels per thread, so that pairs never straddle two threads.
+            let per = if tiles.two.is_some() { per.next_multiple_of(2) } else { per };
             let parts: Vec<(usize, usize, Vec<T>)> = (0..col_panels.div_ceil(per))
                 .into_par_iter()
                 .map(|t| {
                     let cols = t * per..((t + 1) * per).min(col_panels);
                     let (c0, c1) = (cols.start * NR, (cols.end * NR).min(n));
                     let mut part = vec![T::default(); m * (c1 - c0)];
-                    Block { cols, ..whole.clone() }.run(&mut part, c0, c1 - c0, &tile);
+                    Block { cols, ..whole.clone() }.run(&mut part, c0, c1 - c0, &tiles);
                     (c0, c1 - c0, part)
                 })
                 .collect();
@@ -319,26 +390,36 @@ struct Block {
 
 impl Block {
     /// Writes the block into `dst`, whose first row is the block's first row and whose first column
-    /// is output column `c0`, with `ld` elements per row. Column panels are the outer loop, so an
-    /// activation panel is reused by every weight panel while it is in cache.
-    fn run<T, F>(&self, dst: &mut [T], c0: usize, ld: usize, tile: &F)
+    /// is output column `c0`, with `ld` elements per row. Column panels (or pairs of them) are the
+    /// outer loop, so activation panels are reused by every weight panel while they are in cache.
+    fn run<T, F, G>(&self, dst: &mut [T], c0: usize, ld: usize, tiles: &Tiles<F, G>)
     where
         T: Copy + Default,
         F: Fn(usize, usize, &mut [T; MR * NR]),
+        G: Fn(usize, usize, &mut [[T; MR * NR]; 2]),
     {
-        let mut buf = [T::default(); MR * NR];
+        let mut bufs = [[T::default(); MR * NR]; 2];
         let first_row = self.rows.start * MR;
-        for q in self.cols.clone() {
-            let col = q * NR;
-            let width = NR.min(self.n - col);
+        let mut q = self.cols.start;
+        while q < self.cols.end {
+            let two = tiles.two.as_ref().filter(|_| q + 1 < self.cols.end);
+            let count = if two.is_some() { 2 } else { 1 };
             for p in self.rows.clone() {
-                tile(p, q, &mut buf);
+                match two {
+                    Some(two) => two(p, q, &mut bufs),
+                    None => (tiles.one)(p, q, &mut bufs[0]),
+                }
                 let r0 = p * MR;
-                for r in 0..MR.min(self.m - r0) {
-                    let at = (r0 + r - first_row) * ld + col - c0;
-                    dst[at..at + width].copy_from_slice(&buf[r * NR..r * NR + width]);
+                for (i, buf) in bufs.iter().enumerate().take(count) {
+                    let col = (q + i) * NR;
+                    let width = NR.min(self.n - col);
+                    for r in 0..MR.min(self.m - r0) {
+                        let at = (r0 + r - first_row) * ld + col - c0;
+                        dst[at..at + width].copy_from_slice(&buf[r * NR..r * NR + width]);
+                    }
                 }
             }
+            q += count;
         }
     }
 }

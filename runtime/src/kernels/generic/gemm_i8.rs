@@ -77,3 +77,18 @@ pub fn generic_tile_u8_q4_6x16(a: &[i32], b: &[i32], stage: TileStage<'_>, out: 
         }
     }
 }
+
+/// Two adjacent quads tiles from one weight panel: the portable twin of the `6 × 32` pair kernels,
+/// `out[i]` the tile of activation panel `b_i`.
+pub fn generic_pair_i32_q4_6x32(a: &[i32], b0: &[i32], b1: &[i32], out: &mut [[i32; MR * NR]; 2]) {
+    let [left, right] = out;
+    generic_tile_i32_q4_6x16(a, b0, left);
+    generic_tile_i32_q4_6x16(a, b1, right);
+}
+
+/// Two adjacent quads tiles requantized to `u8` with the rows' output stage.
+pub fn generic_pair_u8_q4_6x32(a: &[i32], b0: &[i32], b1: &[i32], stage: TileStage<'_>, out: &mut [[u8; MR * NR]; 2]) {
+    let [left, right] = out;
+    generic_tile_u8_q4_6x16(a, b0, stage, left);
+    generic_tile_u8_q4_6x16(a, b1, stage, right);
+}

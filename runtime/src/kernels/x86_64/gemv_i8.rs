@@ -3,6 +3,8 @@
 //! four rows.
 //! - AVX2: activations widened to `i16` once per call, weights widened per load, `vpmaddwd`.
 //! - AVX-VNNI: `vpdpbusd` on 32 bytes of each, no widening.
+//! - AVX-512 VNNI: `vpdpbusd` on 64 bytes of each; a row whose length is an odd multiple of 32
+//!   ends with 32 bytes zero-extended to 64.
 
 use std::arch::x86_64::*;
 
@@ -60,6 +62,37 @@ fn gemv_vnni(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
     }
 }
 
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
+fn gemv_avx512(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
+    const WIDE: usize = 2 * GEMV_ALIGN;
+    let tail = stride % WIDE;
+    for (rows, outs) in w.chunks(4 * stride).zip(out.chunks_mut(4)) {
+        let mut acc = [_mm512_setzero_si512(); 4];
+        for (i, xc) in x.chunks_exact(WIDE).enumerate() {
+            // SAFETY: `xc` holds 64 bytes: one unaligned 512-bit load.
+            let xv = unsafe { _mm512_loadu_si512(xc.as_ptr().cast()) };
+            for (a, row) in acc.iter_mut().zip(rows.chunks_exact(stride)) {
+                // SAFETY: row holds `stride` bytes; this reads 64i .. 64i + 64 ≤ stride − tail.
+                let wv = unsafe { _mm512_loadu_si512(row.as_ptr().add(WIDE * i).cast()) };
+                *a = _mm512_dpbusd_epi32(*a, xv, wv);
+            }
+        }
+        if tail != 0 {
+            let at = stride - tail;
+            // SAFETY: the last 32 bytes of `x` and of each row (tail = 32 as stride is a multiple of 32).
+            let xv = _mm512_zextsi256_si512(unsafe { _mm256_loadu_si256(x.as_ptr().add(at).cast()) });
+            for (a, row) in acc.iter_mut().zip(rows.chunks_exact(stride)) {
+                // SAFETY: as above, within the row.
+                let wv = _mm512_zextsi256_si512(unsafe { _mm256_loadu_si256(row.as_ptr().add(at).cast()) });
+                *a = _mm512_dpbusd_epi32(*a, xv, wv);
+            }
+        }
+        for (a, o) in acc.iter().zip(outs) {
+            *o = _mm512_reduce_add_epi32(*a);
+        }
+    }
+}
+
 fn check_padding(stride: usize, x: &[u8]) {
     assert!(stride.is_multiple_of(GEMV_ALIGN) && x.len() == stride, "GEMV operands must be padded to {GEMV_ALIGN}");
 }
@@ -85,4 +118,57 @@ pub fn avxvnni_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
     check_padding(stride, x);
     // SAFETY: AVX2, FMA and AVX-VNNI are present (checked just above).
     unsafe { gemv_vnni(w, stride, x, out) }
+}
+
+/// AVX-512 VNNI matrix-vector product.
+///
+/// # Panics
+/// As [`avx2_gemv_u8i8`], with AVX-512 F/BW/VNNI.
+pub fn avx512vnni_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
+    assert!(super::gemm_i8_avx512::available(), "avx512vnni_gemv_u8i8 needs AVX-512 F/BW/VNNI, AVX2 and FMA");
+    check_padding(stride, x);
+    // SAFETY: the features are present (checked just above).
+    unsafe { gemv_avx512(w, stride, x, out) }
+}
+
+/// Each SIMD GEMV against the portable one, whichever the table holds: row counts around the
+/// four-row groups, lengths around the 32- and 64-byte steps.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::generic::gemv_i8::generic_gemv_u8i8;
+    use crate::kernels::pack_i8::PackedRowsI8;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    #[test]
+    fn simd_gemvs_equal_the_portable_one() {
+        let mut kernels: Vec<(&str, fn(&[i8], usize, &[u8], &mut [i32]))> = Vec::new();
+        for (name, present, f) in [
+            ("avx2", super::super::gemm_i8::available(), avx2_gemv_u8i8 as fn(&[i8], usize, &[u8], &mut [i32])),
+            ("avxvnni", super::super::gemm_i8_vnni::available(), avxvnni_gemv_u8i8),
+            ("avx512vnni", super::super::gemm_i8_avx512::available(), avx512vnni_gemv_u8i8),
+        ] {
+            if present {
+                kernels.push((name, f));
+            } else {
+                eprintln!("skipped the {name} GEMV: this CPU does not have that instruction set");
+            }
+        }
+        let mut rng = SmallRng::seed_from_u64(640);
+        for rows in [1, 3, 4, 5, 9] {
+            for depth in [1, 31, 32, 33, 64, 65, 96, 100, 128, 200] {
+                let w: Vec<i8> = (0..rows * depth).map(|i| if i % 5 == 0 { -127 } else { rng.gen_range(-127..=127) }).collect();
+                let packed = PackedRowsI8::new(&w, rows, depth).unwrap();
+                let mut x: Vec<u8> = (0..depth).map(|i| if i % 3 == 0 { 255 } else { rng.gen() }).collect();
+                x.resize(packed.stride(), 0);
+                let mut want = vec![0; rows];
+                generic_gemv_u8i8(packed.data(), packed.stride(), &x, &mut want);
+                for (name, gemv) in &kernels {
+                    let mut got = vec![-1; rows];
+                    gemv(packed.data(), packed.stride(), &x, &mut got);
+                    assert_eq!(got, want, "{name} rows={rows} depth={depth}");
+                }
+            }
+        }
+    }
 }
