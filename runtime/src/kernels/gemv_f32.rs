@@ -109,14 +109,11 @@ fn rows_times(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
 #[target_feature(enable = "avx512f")]
 fn rows_times_avx512(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
     use std::arch::x86_64::*;
-    let body = cols / LANES * LANES;
-    let full = y.len() / ROWS * ROWS;
-    for (g, out) in y[..full].chunks_exact_mut(ROWS).enumerate() {
-        let rows = &w[g * ROWS * cols..(g + 1) * ROWS * cols];
+    by_groups(w, cols, x, y, |rows, body| {
         let mut acc = [_mm512_setzero_ps(); ROWS];
         for start in (0..body).step_by(LANES) {
-            // SAFETY: start + LANES <= body <= cols = x.len(), and each row r of the group holds
-            // `cols` values from r·cols: every load reads LANES values inside its slice.
+            // SAFETY: start + LANES <= body <= cols = x.len(), and row r of the group holds `cols`
+            // values from r·cols: every load reads LANES values inside its slice.
             unsafe {
                 let xs = _mm512_loadu_ps(x.as_ptr().add(start));
                 for (r, a) in acc.iter_mut().enumerate() {
@@ -124,13 +121,8 @@ fn rows_times_avx512(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
                 }
             }
         }
-        for (r, (o, a)) in out.iter_mut().zip(acc).enumerate() {
-            let row = &rows[r * cols..(r + 1) * cols];
-            let tail: f32 = row[body..].iter().zip(&x[body..]).map(|(w, x)| w * x).sum();
-            *o += _mm512_reduce_add_ps(a) + tail;
-        }
-    }
-    rows_times_portable(&w[full * cols..], cols, x, &mut y[full..]);
+        acc.map(|a| _mm512_reduce_add_ps(a))
+    })
 }
 
 /// AVX2: four rows at a time, two 8-lane accumulators per row (16 columns per step).
@@ -138,16 +130,12 @@ fn rows_times_avx512(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
 #[target_feature(enable = "avx2,fma")]
 fn rows_times_avx2(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
     use std::arch::x86_64::*;
-    let body = cols / LANES * LANES;
-    let full = y.len() / ROWS * ROWS;
-    for (g, out) in y[..full].chunks_exact_mut(ROWS).enumerate() {
-        let rows = &w[g * ROWS * cols..(g + 1) * ROWS * cols];
+    by_groups(w, cols, x, y, |rows, body| {
         let mut acc = [[_mm256_setzero_ps(); 2]; ROWS];
         for start in (0..body).step_by(LANES) {
             // SAFETY: as in the AVX-512 kernel: start + 16 <= body <= cols, inside x and each row.
             unsafe {
-                let x0 = _mm256_loadu_ps(x.as_ptr().add(start));
-                let x1 = _mm256_loadu_ps(x.as_ptr().add(start + 8));
+                let (x0, x1) = (_mm256_loadu_ps(x.as_ptr().add(start)), _mm256_loadu_ps(x.as_ptr().add(start + 8)));
                 for (r, a) in acc.iter_mut().enumerate() {
                     let p = rows.as_ptr().add(r * cols + start);
                     a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(p), x0, a[0]);
@@ -155,13 +143,28 @@ fn rows_times_avx2(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
                 }
             }
         }
-        for (r, (o, a)) in out.iter_mut().zip(acc).enumerate() {
+        acc.map(|[a0, a1]| {
             let mut lanes = [0.0f32; 8];
             // SAFETY: `lanes` holds 8 f32, one unaligned 256-bit store.
-            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(a[0], a[1])) };
-            let row = &rows[r * cols..(r + 1) * cols];
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(a0, a1)) };
+            lanes.iter().sum()
+        })
+    })
+}
+
+/// Runs `group(rows, body)` on each group of four rows (`rows` holds them one after the other;
+/// it returns their dot products with `x` over the first `body` columns, a multiple of 16), adds
+/// the remaining columns, and finishes the last `rows % 4` rows in plain Rust. Inlined into each
+/// SIMD kernel, so `group` is compiled with that kernel's features.
+#[inline(always)]
+fn by_groups(w: &[f32], cols: usize, x: &[f32], y: &mut [f32], group: impl Fn(&[f32], usize) -> [f32; ROWS]) {
+    let body = cols / LANES * LANES;
+    let full = y.len() / ROWS * ROWS;
+    for (rows, out) in w.chunks_exact(ROWS * cols).zip(y[..full].chunks_exact_mut(ROWS)) {
+        let sums = group(rows, body);
+        for ((o, s), row) in out.iter_mut().zip(sums).zip(rows.chunks_exact(cols)) {
             let tail: f32 = row[body..].iter().zip(&x[body..]).map(|(w, x)| w * x).sum();
-            *o += lanes.iter().sum::<f32>() + tail;
+            *o += s + tail;
         }
     }
     rows_times_portable(&w[full * cols..], cols, x, &mut y[full..]);
@@ -171,11 +174,9 @@ fn rows_times_avx2(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
 /// the last `rows % 4` rows of the SIMD kernels.
 fn rows_times_portable(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
     let done = y.len() / ROWS * ROWS;
-    for (g, out) in y.chunks_exact_mut(ROWS).enumerate() {
-        let base = g * ROWS * cols;
-        let row = |i: usize| &w[base + i * cols..base + (i + 1) * cols];
-        let sums = dot4([row(0), row(1), row(2), row(3)], x);
-        for (o, s) in out.iter_mut().zip(sums) {
+    for (rows, out) in w.chunks_exact(ROWS * cols).zip(y.chunks_exact_mut(ROWS)) {
+        let row = |i: usize| &rows[i * cols..(i + 1) * cols];
+        for (o, s) in out.iter_mut().zip(dot4([row(0), row(1), row(2), row(3)], x)) {
             *o += s;
         }
     }

@@ -68,10 +68,31 @@ fn rounding_divide_by_pot8(x: __m256i, exponent: u32) -> __m256i {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::quant::{requantize_one, FixedPointMultiplier};
     use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    /// Random output stages (multipliers from 2⁻³¹ to 2²⁰, zero points, ReLU floors) with `N`
+    /// accumulators each, a third of them at the `i32` extremes; shared by every SIMD stage's test.
+    pub(in crate::kernels::x86_64) fn stage_cases<const N: usize>(seed: u64) -> Vec<(ChannelRequant, u8, u8, [i32; N])> {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let extremes = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
+        let mut cases = Vec::new();
+        for case in 0..5_000 {
+            let real = 2f64.powf(rng.gen_range(-31.0..20.0));
+            let Ok(multiplier) = FixedPointMultiplier::from_real(real) else { continue };
+            let channel = ChannelRequant { multiplier, bias: if case % 7 == 0 { 0 } else { rng.gen() } };
+            let (zp, lo): (u8, u8) = (rng.gen(), if rng.gen() { 0 } else { rng.gen() });
+            let acc: [i32; N] = std::array::from_fn(|i| match rng.gen_range(0..4) {
+                0 => extremes[i % extremes.len()],
+                1 => rng.gen(),
+                _ => rng.gen_range(-100_000..100_000),
+            });
+            cases.push((channel, zp, lo.min(zp), acc));
+        }
+        cases
+    }
 
     #[target_feature(enable = "avx2,fma")]
     fn lanes(acc: [i32; 8], channel: &ChannelRequant, zp: u8, lo: u8) -> [i32; 8] {
@@ -90,19 +111,7 @@ mod tests {
             eprintln!("skipped: this CPU has no AVX2/FMA");
             return;
         }
-        let mut rng = SmallRng::seed_from_u64(8);
-        let extremes = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
-        for case in 0..5_000 {
-            let real = 2f64.powf(rng.gen_range(-31.0..20.0));
-            let Ok(multiplier) = FixedPointMultiplier::from_real(real) else { continue };
-            let channel = ChannelRequant { multiplier, bias: if case % 7 == 0 { 0 } else { rng.gen() } };
-            let (zp, lo): (u8, u8) = (rng.gen(), if rng.gen() { 0 } else { rng.gen() });
-            let lo = lo.min(zp);
-            let acc: [i32; 8] = std::array::from_fn(|i| match rng.gen_range(0..4) {
-                0 => extremes[i % extremes.len()],
-                1 => rng.gen(),
-                _ => rng.gen_range(-100_000..100_000),
-            });
+        for (channel, zp, lo, acc) in stage_cases::<8>(8) {
             // SAFETY: AVX2 and FMA were detected above.
             let got = unsafe { lanes(acc, &channel, zp, lo) };
             for (i, &a) in acc.iter().enumerate() {

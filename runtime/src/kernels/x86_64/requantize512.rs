@@ -68,8 +68,8 @@ fn rounding_divide_by_pot16(x: __m512i, exponent: u32) -> __m512i {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::{requantize_one, FixedPointMultiplier};
-    use rand::{rngs::SmallRng, Rng, SeedableRng};
+    use crate::kernels::x86_64::requantize::tests::stage_cases;
+    use crate::quant::requantize_one;
 
     #[target_feature(enable = "avx512f,avx512bw")]
     fn lanes(acc: [i32; 16], channel: &ChannelRequant, zp: u8, lo: u8) -> [i32; 16] {
@@ -88,19 +88,7 @@ mod tests {
             eprintln!("skipped: this CPU has no AVX-512 F/BW");
             return;
         }
-        let mut rng = SmallRng::seed_from_u64(16);
-        let extremes = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
-        for case in 0..5_000 {
-            let real = 2f64.powf(rng.gen_range(-31.0..20.0));
-            let Ok(multiplier) = FixedPointMultiplier::from_real(real) else { continue };
-            let channel = ChannelRequant { multiplier, bias: if case % 7 == 0 { 0 } else { rng.gen() } };
-            let (zp, lo): (u8, u8) = (rng.gen(), if rng.gen() { 0 } else { rng.gen() });
-            let lo = lo.min(zp);
-            let acc: [i32; 16] = std::array::from_fn(|i| match rng.gen_range(0..4) {
-                0 => extremes[i % extremes.len()],
-                1 => rng.gen(),
-                _ => rng.gen_range(-100_000..100_000),
-            });
+        for (channel, zp, lo, acc) in stage_cases::<16>(16) {
             // SAFETY: AVX-512 F and BW were detected above.
             let got = unsafe { lanes(acc, &channel, zp, lo) };
             for (i, &a) in acc.iter().enumerate() {
