@@ -1,7 +1,9 @@
 //! A quantized convolution: im2col (padding with the input zero point) + int8 GEMM + fused output
 //! stage, one `[C, H, W]` `u8` image in, one `[O, OH, OW]` `u8` image out. The im2col is fused
-//! into the packing of the activations ([`PackedActivationsU8::pack_im2col`]): the patch matrix is
-//! never written whole.
+//! into the packing of the activations: the patch matrix is never written whole. Stride-1 convs
+//! (nearly all of them) pad the input once and read each patch row as one contiguous run of it,
+//! computing a few junk columns per output row that are then dropped; other
+//! strides gather each patch row's columns with bounds checks ([`PackedActivationsU8::pack_im2col`]).
 //!
 //! ```
 //! use fasterai_runtime::kernels::conv_u8::{ConvScratch, QuantizedConv2d};
@@ -20,7 +22,7 @@
 
 use super::generic::im2col_u8::ConvShape;
 use super::int8::{Int8Kernels, Split};
-use super::pack_i8::{PackedActivationsU8, PackedWeightsI8};
+use super::pack_i8::{wide_columns, PackedActivationsU8, PackedWeightsI8};
 use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights};
 
 /// A conv layer in int8: packed weights and the fused output stage.
@@ -33,10 +35,103 @@ pub struct QuantizedConv2d {
     input: ActivationQParams,
 }
 
-/// The packed-activation buffer a conv reuses from call to call.
+/// The buffers a conv reuses from call to call: packed activations, and for stride-1 convs the
+/// padded input and the wide output.
 #[derive(Debug, Clone, Default)]
 pub struct ConvScratch {
     packed: Option<PackedActivationsU8>,
+    padded: Vec<u8>,
+    wide: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+/// How a conv builds its patch matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Patches {
+    /// Stride 1: pad the input once, pack the *wide* patch matrix straight from it (one contiguous
+    /// run per patch row), compute `W + 2p − OW` junk columns per output row and drop them.
+    Wide,
+    /// Any stride: gather each patch row's columns with bounds checks while packing.
+    Gathered,
+}
+
+impl Patches {
+    /// Wide when the stride is 1 and the junk columns add at most a quarter to the GEMM.
+    pub(crate) fn for_shape(shape: ConvShape) -> Self {
+        if shape.stride == 1 && 4 * wide_columns(shape) <= 5 * shape.positions() {
+            Patches::Wide
+        } else {
+            Patches::Gathered
+        }
+    }
+}
+
+impl ConvScratch {
+    /// `out = conv(x)`: one `[C, H, W]` image in, `[O, OH, OW]` out, through `kernels` with packed
+    /// `weights` and the fused `stage`; `zero_point` is the input's (the padding value).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn conv(
+        &mut self,
+        kernels: &Int8Kernels,
+        shape: ConvShape,
+        patches: Patches,
+        weights: &PackedWeightsI8,
+        stage: &OutputStage,
+        zero_point: u8,
+        x: &[u8],
+        out: &mut [u8],
+        split: Split,
+    ) -> Result<(), QuantError> {
+        let packed = match &mut self.packed {
+            Some(p) if p.layout() == kernels.layout => p,
+            slot => slot.insert(kernels.activations()),
+        };
+        if patches == Patches::Gathered || shape.stride != 1 {
+            packed.pack_im2col(x, shape, zero_point)?;
+            return kernels.gemm_u8(weights, packed, stage, out, split);
+        }
+        let len = shape.channels * shape.height * shape.width;
+        if x.len() != len {
+            return Err(QuantError::LengthMismatch { what: "conv input", expected: len, found: x.len() });
+        }
+        let (oh, ow, wp) = (shape.out_height(), shape.out_width(), shape.width + 2 * shape.padding);
+        let padded = if shape.padding == 0 {
+            x
+        } else {
+            pad(x, shape, zero_point, &mut self.padded);
+            &self.padded
+        };
+        let cols = wide_columns(shape);
+        packed.pack_padded_im2col(padded, shape, cols, &mut self.starts);
+        if cols == oh * ow {
+            return kernels.gemm_u8(weights, packed, stage, out, split);
+        }
+        self.wide.resize(weights.rows() * cols, 0);
+        kernels.gemm_u8(weights, packed, stage, &mut self.wide, split)?;
+        let plane = oh * ow;
+        if out.len() != weights.rows() * plane {
+            return Err(QuantError::LengthMismatch { what: "conv output", expected: weights.rows() * plane, found: out.len() });
+        }
+        for (dst, wide) in out.chunks_exact_mut(plane).zip(self.wide.chunks_exact(cols)) {
+            for (y, row) in dst.chunks_exact_mut(ow).enumerate() {
+                row.copy_from_slice(&wide[y * wp..][..ow]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `x` (`[C, H, W]`) surrounded by `padding` rows and columns of `zero_point`, into `dst`.
+fn pad(x: &[u8], shape: ConvShape, zero_point: u8, dst: &mut Vec<u8>) {
+    let (h, w, p) = (shape.height, shape.width, shape.padding);
+    let (hp, wp) = (h + 2 * p, w + 2 * p);
+    dst.clear();
+    dst.resize(shape.channels * hp * wp, zero_point);
+    for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
+        for (row, src) in plane[p * wp..].chunks_exact_mut(wp).zip(src.chunks_exact(w)) {
+            row[p..p + w].copy_from_slice(src);
+        }
+    }
 }
 
 impl QuantizedConv2d {
@@ -80,11 +175,7 @@ impl QuantizedConv2d {
 
     /// Runs the conv on one image `x` (`[C, H, W]`) into `out` (`[O, OH, OW]`).
     pub fn forward(&self, x: &[u8], out: &mut [u8], scratch: &mut ConvScratch, split: Split) -> Result<(), QuantError> {
-        let packed = match &mut scratch.packed {
-            Some(p) if p.layout() == self.kernels.layout => p,
-            slot => slot.insert(self.kernels.activations()),
-        };
-        packed.pack_im2col(x, self.shape, self.input.zero_point)?;
-        self.kernels.gemm_u8(&self.weights, packed, &self.stage, out, split)
+        let patches = Patches::for_shape(self.shape);
+        scratch.conv(&self.kernels, self.shape, patches, &self.weights, &self.stage, self.input.zero_point, x, out, split)
     }
 }

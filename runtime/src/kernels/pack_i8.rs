@@ -253,6 +253,93 @@ impl PackedActivationsU8 {
         Ok(())
     }
 
+    /// Packs the patch matrix of a stride-1 conv in *wide* form, read straight from its padded input
+    /// `padded` (`[C, H + 2p, W + 2p]`, borders holding the zero point): column `q = y·(W + 2p) + x`
+    /// is output position `(y, x)` for `x < OW`, and the `W + 2p − OW` columns after each output row
+    /// are junk whose results the caller drops. Each patch row is then one contiguous run of
+    /// `padded`, so packing is a plain interleave. `cols` is [`wide_columns`]`(shape)`.
+    pub(crate) fn pack_padded_im2col(&mut self, padded: &[u8], shape: ConvShape, cols: usize, starts: &mut Vec<usize>) {
+        debug_assert_eq!(shape.stride, 1);
+        debug_assert_eq!(padded.len(), shape.channels * (shape.height + 2 * shape.padding) * (shape.width + 2 * shape.padding));
+        let (layout, unit, depth) = (self.layout, self.layout.unit(), shape.depth());
+        let panel_len = depth.div_ceil(unit) * NR;
+        self.depth = depth;
+        self.cols = cols;
+        self.data.resize(cols.div_ceil(NR) * panel_len, 0);
+        if panel_len == 0 {
+            return;
+        }
+        starts.clear();
+        starts.extend((0..depth).map(|r| padded_row_start(shape, r)));
+        let starts = &starts[..];
+        let row = move |r: usize, c0: usize, width: usize| &padded[starts[r] + c0..][..width];
+        // One panel (columns `p·NR ..`), unit by unit.
+        let pack_panel = |p: usize, panel: &mut [i32]| {
+            let c0 = p * NR;
+            let width = NR.min(cols - c0);
+            for (j, words) in panel.chunks_exact_mut(NR).enumerate() {
+                let words: &mut [i32; NR] = words.try_into().expect("a panel holds NR words per unit");
+                let full = |u: usize| {
+                    let r = unit * j + u;
+                    (u < unit && r < depth).then(|| <&[u8; NR]>::try_from(row(r, c0, width)).ok()).flatten()
+                };
+                match layout {
+                    PanelLayout::Quads8 => {
+                        if let (Some(a), Some(b), Some(c), Some(d)) = (full(0), full(1), full(2), full(3)) {
+                            interleave_quads(a, b, c, d, words);
+                            continue;
+                        }
+                    }
+                    PanelLayout::Pairs16 => {
+                        if let (Some(e), Some(o)) = (full(0), full(1)) {
+                            interleave_pairs(e, o, words);
+                            continue;
+                        }
+                    }
+                }
+                // The tail panel (columns past `cols` read 0) or the last unit (rows past `depth` read 0).
+                let rows: [Option<&[u8]>; 4] = std::array::from_fn(|u| (u < unit && unit * j + u < depth).then(|| row(unit * j + u, c0, width)));
+                for (i, w) in words.iter_mut().enumerate() {
+                    *w = if i < width { layout.word(rows.iter().map(|r| r.map_or(0, |r| r[i] as i16))) } else { 0 };
+                }
+            }
+        };
+        // Four panels at a time (columns `4·g·NR ..`): with AVX-512, each whole unit of four full
+        // panels is one 64-column interleave; the writes run straight through the buffer, the
+        // reads stay within the padded image.
+        let wide = wide_interleave(layout);
+        let pack_group = |g: usize, group: &mut [i32]| {
+            let c0 = 4 * g * NR;
+            let whole = depth / unit;
+            match wide {
+                #[cfg(target_arch = "x86_64")]
+                Some(pack_units) if group.len() == 4 * panel_len && c0 + 4 * NR <= cols => {
+                    let [p0, p1, p2, p3] = split4(group, panel_len);
+                    // SAFETY: `wide_interleave` returned the kernel only after checking the CPU.
+                    unsafe { pack_units(padded, starts, c0, [&mut *p0, &mut *p1, &mut *p2, &mut *p3]) };
+                    if whole * NR < panel_len {
+                        // The last, partial unit: rows past `depth` read 0.
+                        for (q, panel) in [p0, p1, p2, p3].into_iter().enumerate() {
+                            let (c, words) = (c0 + q * NR, &mut panel[whole * NR..]);
+                            for (i, w) in words.iter_mut().enumerate() {
+                                *w = layout.word((0..unit).map(|u| {
+                                    let r = unit * whole + u;
+                                    if r < depth { padded[starts[r] + c + i] as i16 } else { 0 }
+                                }));
+                            }
+                        }
+                    }
+                }
+                _ => group.chunks_mut(panel_len).enumerate().for_each(|(q, panel)| pack_panel(4 * g + q, panel)),
+            }
+        };
+        if depth * cols < PARALLEL_PACK {
+            self.data.chunks_mut(4 * panel_len).enumerate().for_each(|(g, group)| pack_group(g, group));
+        } else {
+            self.data.par_chunks_mut(4 * panel_len).enumerate().for_each(|(g, group)| pack_group(g, group));
+        }
+    }
+
     fn pack_from(&mut self, source: Source<'_>, depth: usize, cols: usize) {
         let (layout, unit) = (self.layout, self.layout.unit());
         let units = depth.div_ceil(unit);
@@ -388,6 +475,45 @@ enum Source<'a> {
     Matrix(&'a [u8]),
     /// The patch matrix of one image, built on the fly.
     Im2col { x: &'a [u8], shape: ConvShape, zero_point: u8 },
+}
+
+/// The kernel that packs the whole units of four full panels of a wide patch matrix at once, when
+/// the CPU has one for `layout` (see [`super::x86_64::pack512::pack_quads_x4`]).
+#[cfg(target_arch = "x86_64")]
+type WideInterleave = unsafe fn(&[u8], &[usize], usize, [&mut [i32]; 4]);
+#[cfg(not(target_arch = "x86_64"))]
+type WideInterleave = ();
+
+fn wide_interleave(layout: PanelLayout) -> Option<WideInterleave> {
+    #[cfg(target_arch = "x86_64")]
+    if layout == PanelLayout::Quads8 && super::x86_64::pack512::available() {
+        return Some(super::x86_64::pack512::pack_quads_x4);
+    }
+    let _ = layout;
+    None
+}
+
+/// Four consecutive panels of `len` words.
+fn split4(group: &mut [i32], len: usize) -> [&mut [i32]; 4] {
+    let (p0, rest) = group.split_at_mut(len);
+    let (p1, rest) = rest.split_at_mut(len);
+    let (p2, p3) = rest.split_at_mut(len);
+    [p0, p1, p2, p3]
+}
+
+/// Columns of the wide patch matrix of a stride-1 conv: `(OH − 1)·(W + 2p) + OW`, output row `y`
+/// starting at column `y·(W + 2p)`.
+pub(crate) fn wide_columns(shape: ConvShape) -> usize {
+    (shape.out_height() - 1) * (shape.width + 2 * shape.padding) + shape.out_width()
+}
+
+/// Where patch row `r` (channel `c`, kernel tap `(ki, kj)`) starts in the padded input: the input
+/// of output position `(0, 0)` under that tap. Row `r` then runs contiguously over the wide columns.
+#[inline]
+fn padded_row_start(shape: ConvShape, r: usize) -> usize {
+    let (k, hp, wp) = (shape.kernel, shape.height + 2 * shape.padding, shape.width + 2 * shape.padding);
+    let (c, ki, kj) = (r / (k * k), r / k % k, r % k);
+    (c * hp + ki) * wp + kj
 }
 
 /// Packs one depth unit: `rows[u]` holds row `unit·j + u` over the panels' columns (`None` past

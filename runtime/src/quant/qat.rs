@@ -70,7 +70,7 @@ fn quantizable<M: Compressible>() -> impl Iterator<Item = &'static LayerInfo> {
 }
 
 /// Trains with the weights of every convolution and linear layer fake-quantized to int8 (see the
-/// [module documentation](self) for the steps); the float weights stay the ones trained.
+/// documentation of the `qat` module for the steps); the float weights stay the ones trained.
 ///
 /// Add it to a learner of any derived model (`tests/qat_digits.rs` trains one this way):
 /// `Learner::new(model, data).with_callback(QuantizeCallback::new())`. Which layers it quantizes

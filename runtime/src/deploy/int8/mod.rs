@@ -110,7 +110,7 @@ impl<M> Int8Model<M> {
     fn assemble(input: ActivationQParams, layers: Vec<Int8Layer>, input_shape: ShapeInfo, output_shape: ShapeInfo) -> Result<Self, DeployError> {
         let kernels = Int8Kernels::best();
         let compiled = layers.iter().map(|l| Compiled::new(l, &kernels)).collect::<Result<Vec<_>, _>>()?;
-        let buffers = Buffers::new(&layers, input_shape, output_shape, &kernels);
+        let buffers = Buffers::new(&layers, input_shape, output_shape);
         Ok(Self { input, layers, compiled, kernels, input_shape, output_shape, buffers, model: PhantomData })
     }
 

@@ -8,7 +8,7 @@ use super::layer::{Compiled, Int8Layer};
 use crate::deploy::graph::Op;
 use crate::deploy::DeployError;
 use crate::kernels::int8::{GemvScratch, Int8Kernels, Split};
-use crate::kernels::pack_i8::PackedActivationsU8;
+use crate::kernels::conv_u8::{ConvScratch, Patches};
 use crate::model::ShapeInfo;
 use crate::ops::pool2d::{slices, PoolWindow};
 use crate::quant::{round_half_even, ActivationQParams};
@@ -20,7 +20,7 @@ pub(crate) struct Buffers {
     back: Vec<u8>,
     pool_in: Vec<f32>,
     pool_out: Vec<f32>,
-    packed: PackedActivationsU8,
+    conv: ConvScratch,
     gemv: GemvScratch,
     acc: Vec<i32>,
     logits: Vec<f32>,
@@ -34,7 +34,7 @@ fn chw(shape: ShapeInfo) -> (usize, usize, usize) {
 }
 
 impl Buffers {
-    pub(crate) fn new(layers: &[Int8Layer], input: ShapeInfo, output: ShapeInfo, kernels: &Int8Kernels) -> Self {
+    pub(crate) fn new(layers: &[Int8Layer], input: ShapeInfo, output: ShapeInfo) -> Self {
         let widest = layers.iter().map(|l| l.node.output.numel()).fold(input.numel(), usize::max);
         let averages = layers
             .iter()
@@ -51,7 +51,7 @@ impl Buffers {
             back: vec![0; widest],
             pool_in: vec![0.0; float_len],
             pool_out: vec![0.0; float_len],
-            packed: kernels.activations(),
+            conv: ConvScratch::default(),
             gemv: GemvScratch::default(),
             acc: vec![0; acc_len],
             logits: vec![0.0; output.numel()],
@@ -79,8 +79,8 @@ impl Buffers {
             let mut swap = true;
             match (compiled, layer.node.op) {
                 (Compiled::Conv { shape, packed, stage }, _) => {
-                    self.packed.pack_im2col(x, *shape, layer.input.zero_point)?;
-                    kernels.gemm_u8(packed, &self.packed, stage, y, Split::Auto)?;
+                    let patches = Patches::for_shape(*shape);
+                    self.conv.conv(kernels, *shape, patches, packed, stage, layer.input.zero_point, x, y, Split::Auto)?;
                 }
                 (Compiled::Linear { packed, stage, scales, folded }, _) => {
                     let acc = &mut self.acc[..out_len];

@@ -7,3 +7,4 @@ pub mod gemm_i8_vnni;
 pub mod gemv_i8;
 mod requantize;
 mod requantize512;
+pub mod pack512;
