@@ -5,11 +5,14 @@
 //! cargo run --release --example distill_digits
 //! ```
 //!
-//! Both students see only 400 of the 1,437 training images (the teacher sees all of them), the
-//! setting where a teacher's knowledge of which classes look alike should matter most. Measured on
-//! a 2-core Xeon: alone 96.94%, with the teacher 96.88% on average over the five seeds (−0.06
-//! points; an earlier build gave +0.22): less than one of the 359 validation images either way, so
-//! on digits soft targets neither help nor hurt measurably.
+//! Both students see only 400 of the 1,438 training images (the teacher sees all of them), the
+//! setting where a teacher's knowledge of which classes look alike should matter most. The
+//! distillation leans on that knowledge: a high temperature (6) spreads the teacher's probability
+//! over the look-alike classes, and 95% of the loss is the soft-target term. Measured on a 2-core
+//! Xeon (teacher 99.44%): alone 96.73%, with the teacher 97.91% on average over the eight seeds
+//! (+1.18 points), the taught student ahead on seven seeds and level on one. With the milder setting of the
+//! Python library's tutorial (temperature 3, half the loss) the two stayed within noise (±0.2
+//! points), and so did temperature 2 at 70%.
 
 use std::sync::Arc;
 
@@ -43,11 +46,15 @@ pub struct Teacher {
 
 type Input = (usize, Const<1>, Const<8>, Const<8>);
 
-const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
+const SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 const STUDENT_IMAGES: usize = 400;
 const EPOCHS: usize = 6;
 const STUDENT_EPOCHS: usize = 20;
 const LR: f64 = 1e-2;
+/// The softmax temperature of the soft targets.
+const TEMPERATURE: f32 = 6.0;
+/// The share of the soft-target term in the loss.
+const DISTILL_PERCENT: f64 = 95.0;
 
 fn main() -> Result<()> {
     let (train, valid) = digits(0.2, 0)?;
@@ -63,7 +70,8 @@ fn main() -> Result<()> {
     let subset = train.subset(STUDENT_IMAGES, 0)?;
     let few = Arc::new(DataLoaders::new(subset, valid, 64, 0));
     println!(
-        "Student: {} parameters, {STUDENT_EPOCHS} one-cycle epochs on {STUDENT_IMAGES} images, seeds {SEEDS:?}.",
+        "Student: {} parameters, {STUDENT_EPOCHS} one-cycle epochs on {STUDENT_IMAGES} images, seeds {SEEDS:?};\n  \
+         taught with soft targets at temperature {TEMPERATURE}, {DISTILL_PERCENT}% of the loss.",
         Student::num_params()
     );
     let (mut alone, mut taught) = (Vec::new(), Vec::new());
@@ -75,8 +83,8 @@ fn main() -> Result<()> {
 
         let mut kd = KnowledgeDistillation::new(
             teacher.clone(),
-            DistillLoss::soft_target(3.0)?,
-            LossWeight::from_percent(50.0)?,
+            DistillLoss::soft_target(TEMPERATURE)?,
+            LossWeight::from_percent(DISTILL_PERCENT)?,
         )?;
         let mut learn: Learner<Student, Input, 10> = Learner::new(fresh(), few.clone()).with_output(Output::Quiet);
         learn.fit_with(STUDENT_EPOCHS, LrSchedule::OneCycle(OneCycle::new(LR)), &mut [&mut kd])?;
@@ -88,8 +96,10 @@ fn main() -> Result<()> {
         );
     }
     let mean = |v: &[f64]| 100.0 * v.iter().sum::<f64>() / v.len() as f64;
+    let ahead = alone.iter().zip(&taught).filter(|(a, t)| t > a).count();
+    let level = alone.iter().zip(&taught).filter(|(a, t)| t == a).count();
     println!(
-        "Mean over {} seeds: alone {:.2}%, with the teacher {:.2}% ({:+.2} points).",
+        "Mean over {} seeds: alone {:.2}%, with the teacher {:.2}% ({:+.2} points); the taught student ahead on {ahead} seeds, level on {level}.",
         SEEDS.len(),
         mean(&alone),
         mean(&taught),
