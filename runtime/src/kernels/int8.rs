@@ -97,6 +97,12 @@ pub struct Int8Kernels {
     pub gemv: GemvFn,
 }
 
+/// Below this many multiply-adds, [`Split::Auto`] runs a product on one thread. Measured on the
+/// 2-core VM (SmallVgg int8 at batch 1, whose convolutions are 0.2 to 8.2 M multiply-adds; best of
+/// 20 batches of 200 runs): 236–240 µs with every product on one thread, 261–285 µs with the large
+/// ones split over two. VGG16-BN's smallest convolution (184 M) stays split.
+pub const SEQUENTIAL_BELOW_MACS: usize = 1 << 24;
+
 /// How a GEMM is spread over the threads of the current rayon pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
@@ -106,11 +112,22 @@ pub enum Split {
     Rows,
     /// Groups of output columns (positions) per thread; every thread reads all the weights.
     Columns,
-    /// Columns when there are enough of them, else rows (see [`Split::resolve`]).
+    /// One thread for a small product (below [`SEQUENTIAL_BELOW_MACS`]); otherwise columns when there are
+    /// enough of them, else rows (see [`Split::resolve`]).
     Auto,
 }
 
 impl Split {
+    /// `Auto` becomes `Sequential` for a product of fewer than [`SEQUENTIAL_BELOW_MACS`]
+    /// multiply-adds, where waking a second thread costs more than it saves.
+    fn for_work(self, macs: usize) -> Split {
+        if self == Split::Auto && macs < SEQUENTIAL_BELOW_MACS {
+            Split::Sequential
+        } else {
+            self
+        }
+    }
+
     /// The concrete split for an `m × n` product: columns keep each thread's activation panels in
     /// cache and scale best when `n` has a few panels per thread; rows otherwise.
     pub fn resolve(self, m: usize, n: usize) -> Split {
@@ -227,7 +244,7 @@ impl Int8Kernels {
         let two = self.pair.map(|pair| {
             move |p: usize, q: usize, dst: &mut [[i32; MR * NR]; 2]| (pair.tile_i32)(a.panel(p), b.panel(q), b.panel(q + 1), dst)
         });
-        drive(a.rows(), b.cols(), out, split, Tiles { one, two });
+        drive(a.rows(), b.cols(), out, split.for_work(a.rows() * b.cols() * a.depth()), Tiles { one, two });
         Ok(())
     }
 
@@ -255,7 +272,7 @@ impl Int8Kernels {
                 (pair.tile_u8)(a.panel(p), b.panel(q), b.panel(q + 1), tile_stage(p), dst)
             }
         });
-        drive(a.rows(), b.cols(), out, split, Tiles { one, two });
+        drive(a.rows(), b.cols(), out, split.for_work(a.rows() * b.cols() * a.depth()), Tiles { one, two });
         Ok(())
     }
 }
