@@ -179,6 +179,14 @@ fn every_stage_adds_its_row_and_keeps_its_claim() {
     assert_eq!(saved.rows().len(), report.rows().len());
     // serde_json's `float_roundtrip` parses every number back to the same bits.
     assert_eq!(saved, report);
+    // Beside the rows, the file holds each stage's ratios against the baseline, as the recap prints them.
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(settings.out_dir.join(REPORT_FILE)).unwrap()).unwrap();
+    let last = json["against_baseline"].as_array().unwrap().last().unwrap().clone();
+    let want = report.compare("accelerated", "baseline").unwrap();
+    assert_eq!(last["stage"], "accelerated");
+    assert_eq!(last["smaller"].as_f64(), want.smaller.map(|t| t.0));
+    assert_eq!(last["faster"].as_f64(), want.faster.map(|t| t.0));
     let chart = std::fs::read_to_string(settings.out_dir.join(STAGES_CHART)).unwrap();
     assert!(names.iter().all(|n| chart.contains(n)), "{chart}");
     let chart = std::fs::read_to_string(settings.out_dir.join(SPARSITY_CHART)).unwrap();

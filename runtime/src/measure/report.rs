@@ -95,10 +95,17 @@ impl Report {
         Ok(find(stage)?.compare(find(baseline)?))
     }
 
-    /// Writes the report as pretty JSON, through a temporary file renamed into place.
+    /// Writes the report as pretty JSON, through a temporary file renamed into place: `rows`, then
+    /// `against_baseline`, every row compared with the first ([`Comparison`]: the size, speed and
+    /// parameter ratios and the accuracy change in points), so the file holds the recap's figures.
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<(), MeasureError> {
         let path = path.as_ref();
-        let json = serde_json::to_vec_pretty(self).map_err(|source| MeasureError::ReportEncode { source })?;
+        let against_baseline = match self.rows.first() {
+            Some(baseline) => self.rows.iter().map(|row| StageComparison { stage: &row.stage, comparison: row.compare(baseline) }).collect(),
+            None => Vec::new(),
+        };
+        let file = ReportFile { rows: &self.rows, against_baseline };
+        let json = serde_json::to_vec_pretty(&file).map_err(|source| MeasureError::ReportEncode { source })?;
         write_atomic(path, &json).map_err(|source| MeasureError::Io {
             action: "write",
             path: path.to_path_buf(),
@@ -117,6 +124,21 @@ impl Report {
         serde_json::from_slice(&bytes)
             .map_err(|source| MeasureError::BadReportJson { path: path.to_path_buf(), source })
     }
+}
+
+/// What [`Report::save_json`] writes ([`Report::load_json`] reads the rows back and recomputes the rest).
+#[derive(Serialize)]
+struct ReportFile<'a> {
+    rows: &'a [ReportRow],
+    against_baseline: Vec<StageComparison<'a>>,
+}
+
+/// One row of `against_baseline`: the stage and its comparison with the first row.
+#[derive(Serialize)]
+struct StageComparison<'a> {
+    stage: &'a str,
+    #[serde(flatten)]
+    comparison: Comparison,
 }
 
 /// Two decimals from 1 up (`3.48`, as fasterai prints MB and ms); below 1, three significant digits
@@ -248,6 +270,14 @@ mod tests {
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"latency_p50\": 1.36") && text.contains("\"size\": 3484216"), "{text}");
         assert!(!text.contains("notes\": null"), "absent notes are omitted");
+        // The recap's ratios are in the file too, every row against the first.
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let against = json["against_baseline"].as_array().unwrap();
+        assert_eq!(against.len(), 2);
+        assert_eq!((against[0]["stage"].as_str(), against[0]["smaller"].as_f64()), (Some("baseline"), Some(1.0)));
+        let (smaller, faster) = (against[1]["smaller"].as_f64().unwrap(), against[1]["faster"].as_f64().unwrap());
+        assert!((smaller - 3484216.0 / 902000.0).abs() < 1e-9 && (faster - 1.36 / 0.5).abs() < 1e-9, "{text}");
+        assert!((against[1]["accuracy_change"].as_f64().unwrap() + 0.45).abs() < 1e-9, "{text}");
     }
 
     #[test]
