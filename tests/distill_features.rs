@@ -35,6 +35,30 @@ compress! {
     pub AttentionDistilled = Student { distill(teacher: Teacher, loss = Attention(p = 2, alpha = 0.9), epochs = 2, lr = 1e-2) }
 }
 
+compress! {
+    /// The same pairs spatial matching finds, named.
+    pub BothPairsNamed = Student {
+        distill(teacher: Teacher, loss = Attention(p = 2, alpha = 0.9), pairs = "relu1 -> relu1, relu2 -> relu2", epochs = 2, lr = 1e-2)
+    }
+}
+
+compress! {
+    /// Only the deeper maps compared.
+    pub DeepPairNamed = Student {
+        distill(teacher: Teacher, loss = Attention(p = 2, alpha = 0.9), pairs = "relu2 -> relu2", epochs = 2, lr = 1e-2)
+    }
+}
+
+compress! {
+    /// A teacher tap that does not exist: only the run time can tell.
+    pub UnknownTeacherTap = Student { distill(teacher: Teacher, loss = Attention(p = 2), pairs = "relu2 -> conv2") }
+}
+
+compress! {
+    /// A pair spatial matching would never make (8×8 with 4×4): Attention refuses it.
+    pub MismatchedPair = Student { distill(teacher: Teacher, loss = Attention(p = 2), pairs = "relu1 -> relu2") }
+}
+
 /// 256 training digits (8 batches of 32) and 64 validation digits.
 fn data() -> DataLoaders {
     let (train, valid) = digits(0.2, 0).unwrap();
@@ -162,4 +186,29 @@ fn a_compress_block_distils_feature_maps_with_spatial_matching() {
     assert_eq!(stages, ["source", "distill"]);
     assert_ne!(weights(&done.model), before, "the distill stage trained the student");
     assert_eq!(AttentionDistilled::tap_names(), "relu1, relu2", "the generated type keeps the student's taps");
+}
+
+#[test]
+fn a_compress_block_distils_the_pairs_it_names() {
+    let teacher = Cpu::seed_from_u64(1).build_module::<Teacher, f32>();
+    let student = || Cpu::seed_from_u64(2).build_module::<Student, f32>();
+    let spatial = AttentionDistilled::compress(student(), &teacher, data(), Output::Quiet).unwrap();
+    let both = BothPairsNamed::compress(student(), &teacher, data(), Output::Quiet).unwrap();
+    let deep = DeepPairNamed::compress(student(), &teacher, data(), Output::Quiet).unwrap();
+    assert_ne!(weights(&deep.model), weights(&student()), "the named pair trained the student");
+    assert_eq!(weights(&both.model), weights(&spatial.model), "naming the spatial pairs trains the same student");
+    assert_ne!(weights(&deep.model), weights(&spatial.model), "one named pair is not the two spatial ones");
+}
+
+#[test]
+fn a_compress_block_checks_the_named_teacher_taps_before_training() {
+    let teacher = Cpu::seed_from_u64(1).build_module::<Teacher, f32>();
+    let student = || Cpu::seed_from_u64(2).build_module::<Student, f32>();
+    let unknown = UnknownTeacherTap::compress(student(), &teacher, data(), Output::Quiet).unwrap_err().to_string();
+    assert!(unknown.ends_with("the teacher has no tapped layer `conv2`; its #[tap] layers: relu1, relu2"), "{unknown}");
+    let mismatched = MismatchedPair::compress(student(), &teacher, data(), Output::Quiet).unwrap_err().to_string();
+    assert!(
+        mismatched.contains("Attention cannot compare student tap `relu1` (4×8×8) with teacher tap `relu2` (32×4×4)"),
+        "the named pair is used, not spatial matching: {mismatched}"
+    );
 }

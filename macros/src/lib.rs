@@ -53,7 +53,10 @@ pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenS
 /// }
 /// ```
 ///
-/// Stages (each at most once): `distill(teacher: Type, loss = .., epochs = N, lr = x)`,
+/// Stages (each at most once): `distill(teacher: Type, loss = .., epochs = N, lr = x)` (a feature
+/// loss such as `Attention(p = 2)` compares the `#[tap]` maps, paired by spatial size, or as named by
+/// `pairs = "student_tap -> teacher_tap, student_tap2 -> teacher_tap2"`: the student taps are checked
+/// here, the teacher's before the first training step),
 /// `sparsify(50%, granularity = .., context = local|global, criteria = .., schedule = .., epochs, lr)`,
 /// `prune(50%)`, `prune(conv1 = 16, conv3 = 48)` or `prune(plan = "plan.json")` (path relative to
 /// Cargo.toml, read at compile time; cargo rebuilds when it changes), `fold()`,

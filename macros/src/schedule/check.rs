@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use proc_macro2::Span;
 use syn::Ident;
 
+use super::pair_syntax::{parse_pairs, PAIRS_FORM};
 use super::parse::{Arg, Schedule, Stage, Value};
 use super::plan_file::{self, PlanFile};
 use crate::ctxt::Ctxt;
@@ -19,7 +20,7 @@ pub const STAGES: &[&str] = &["distill", "sparsify", "prune", "fold", "factorize
 /// The named options of each stage (besides layer names for `prune` and `factorize`).
 fn options(stage: &str) -> &'static [&'static str] {
     match stage {
-        "distill" => &["teacher", "loss", "epochs", "lr"],
+        "distill" => &["teacher", "loss", "pairs", "epochs", "lr"],
         "sparsify" => &["granularity", "context", "criteria", "schedule", "epochs", "lr"],
         "prune" => &["plan", "context", "epochs", "lr"],
         "factorize" => &["energy", "epochs", "lr"],
@@ -73,6 +74,7 @@ pub fn check(cx: &Ctxt, schedule: &Schedule, source: &Model) -> Option<Checked> 
         check_common_options(cx, stage);
         if name == "distill" {
             feature_loss_needs_taps(cx, stage, &model);
+            named_pairs(cx, stage, &model);
         }
         // After a failed stage the later ones are still checked, against the model before it.
         let next = match name.as_str() {
@@ -106,6 +108,50 @@ fn feature_loss_needs_taps(cx: &Ctxt, stage: &Stage, model: &Model) {
             "this loss compares the student's #[tap] feature maps, but the model has no #[tap] field: \
              mark the layers to compare with #[tap] (the teacher's too), or use a logit loss such as SoftTarget",
         );
+    }
+}
+
+/// `pairs = "student_tap -> teacher_tap, .."`: a well-formed string, with a feature loss, whose
+/// student taps are `#[tap]` fields of the student. The teacher's taps are checked at run time,
+/// before the first step (the teacher's fields are not known here).
+fn named_pairs(cx: &Ctxt, stage: &Stage, model: &Model) {
+    let Some(value) = named(stage, "pairs") else { return };
+    let Value::Str(lit) = value else {
+        cx.error_at(value.span(), format!("`pairs` is a string such as {PAIRS_FORM}"));
+        return;
+    };
+    if !super::runner::has_feature_loss(&stage.args) {
+        cx.error_spanned_by(
+            lit,
+            format!(
+                "`pairs` only applies to feature losses ({}), which compare #[tap] feature maps; this stage's loss \
+                 compares logits: drop `pairs`, or use a feature loss",
+                super::runner::FEATURE_LOSSES.join(", ")
+            ),
+        );
+        return;
+    }
+    let pairs = match parse_pairs(&lit.value()) {
+        Ok(pairs) => pairs,
+        Err(problem) => {
+            cx.error_spanned_by(lit, format!("malformed `pairs`: {problem}; write {PAIRS_FORM}"));
+            return;
+        }
+    };
+    let tapped: Vec<&str> = model.layers.iter().filter(|l| l.tapped).map(|l| l.name.as_str()).collect();
+    if tapped.is_empty() {
+        return; // `feature_loss_needs_taps` said so.
+    }
+    for (student, _) in &pairs {
+        if !tapped.contains(&student.as_str()) {
+            cx.error_spanned_by(
+                lit,
+                format!(
+                    "`{student}` is not a #[tap] field of the student; its #[tap] fields are: {}",
+                    tapped.join(", ")
+                ),
+            );
+        }
     }
 }
 

@@ -11,6 +11,9 @@
 mod check;
 mod convert;
 mod generate;
+// The grammar of `distill(pairs = "s -> t, ..")`, shared with the run time that parses it again.
+#[path = "../../../runtime/src/compress/distill/pair_syntax.rs"]
+mod pair_syntax;
 mod parse;
 mod plan_file;
 mod runner;

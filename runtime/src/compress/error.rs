@@ -157,6 +157,14 @@ pub enum CompressError {
         /// What is wrong and what to write instead.
         reason: String,
     },
+    /// A pairs string (`pairs = "student_tap -> teacher_tap, .."`) that does not parse.
+    #[error("feature pairs {text:?}: {problem}; write {form}", form = crate::compress::distill::PAIRS_FORM)]
+    BadPairs {
+        /// The string as given.
+        text: String,
+        /// What is wrong with it.
+        problem: crate::compress::distill::PairSyntaxError,
+    },
     /// A feature-distillation pair names a layer the model does not tap.
     #[error("the {model} has no tapped layer `{name}`; its #[tap] layers: {valid}")]
     UnknownTap {

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::pair_syntax::parse_pairs;
 use super::DistillLoss;
 use crate::compress::CompressError;
 use crate::model::{ShapeInfo, TapInfo, TappedForward};
@@ -31,6 +32,27 @@ impl FeaturePairs {
     /// ```
     pub fn named<A: Into<String>, B: Into<String>>(pairs: impl IntoIterator<Item = (A, B)>) -> Self {
         Self::Named(pairs.into_iter().map(|(s, t)| (s.into(), t.into())).collect())
+    }
+}
+
+/// Named pairs from their text form, `"student_tap -> teacher_tap, student_tap2 -> teacher_tap2"`
+/// (the `pairs = ".."` of `compress!`'s `distill`; grammar in [`parse_pairs`]). A malformed string
+/// is a [`CompressError::BadPairs`] saying what is wrong.
+///
+/// ```
+/// use fasterai_runtime::compress::distill::FeaturePairs;
+/// let pairs: FeaturePairs = "relu1 -> relu2, relu2 -> relu4".parse().unwrap();
+/// assert_eq!(pairs, FeaturePairs::named([("relu1", "relu2"), ("relu2", "relu4")]));
+/// let error = "relu1 relu2".parse::<FeaturePairs>().unwrap_err().to_string();
+/// assert!(error.contains("`relu1 relu2` has no `->`"), "{error}");
+/// ```
+impl std::str::FromStr for FeaturePairs {
+    type Err = CompressError;
+
+    fn from_str(text: &str) -> Result<Self, CompressError> {
+        parse_pairs(text)
+            .map(FeaturePairs::Named)
+            .map_err(|problem| CompressError::BadPairs { text: text.to_string(), problem })
     }
 }
 

@@ -153,8 +153,8 @@ impl Runner {
 
     /// `distill` with a feature loss: trains `model` (built `with_taps()`) for the stage's epochs
     /// (one-cycle, peaking at its rate) with `(1 − w)·task + w·feature_loss` between its `#[tap]`
-    /// maps and `teacher`'s, paired by spatial size, then measures. The pairs are checked before the
-    /// first step.
+    /// maps and `teacher`'s, paired as the stage's `pairs = ".."` names them, or by spatial size
+    /// without it, then measures. The pairs are checked before the first step.
     pub fn distill_features<M, T, X, const K: usize>(&mut self, model: M, teacher: &T, spec: &Stage) -> Result<M, Error>
     where
         M: Classifier<X, K> + TappedForward<Input = X, Output = (usize, Const<K>)> + Sync,
@@ -162,10 +162,14 @@ impl Runner {
         X: BatchInput,
     {
         let Stage::Distill(d) = spec else { return Err(wrong_stage("distill", spec)) };
-        let mut kd = KnowledgeDistillation::on_features(teacher.clone(), d.loss, d.weight, FeaturePairs::BySpatialSize)?;
+        let mut kd = KnowledgeDistillation::on_features(teacher.clone(), d.loss, d.weight, d.pairs.clone())?;
         let mut learn = self.learner(model).with_taps();
+        let pairs = match &d.pairs {
+            FeaturePairs::Named(named) => named.iter().map(|(s, t)| format!("{s} -> {t}")).collect::<Vec<_>>().join(", "),
+            FeaturePairs::BySpatialSize => "paired by spatial size".to_string(),
+        };
         self.say(&format!(
-            "distilling {} feature maps for {} epoch(s), one-cycle peak {}",
+            "distilling {} feature maps ({pairs}) for {} epoch(s), one-cycle peak {}",
             d.loss.name(),
             d.training.epochs,
             d.training.lr

@@ -21,7 +21,7 @@
 //! assert_eq!(s.training.epochs, 2);
 //! ```
 
-use crate::compress::distill::DistillLoss;
+use crate::compress::distill::{DistillLoss, FeaturePairs, PAIRS_FORM};
 use crate::compress::sparsify::{ConvGranularity, Criterion, Schedule};
 use crate::compress::CompressError;
 use crate::units::{LossWeight, Ratio, Sparsity};
@@ -74,11 +74,15 @@ pub struct Training {
 ///
 /// A feature loss (`loss = Attention(p = 2, alpha = 0.5)`, `FitNet`, `Similarity`,
 /// `ActivationBoundaries(margin = 2.0)`) compares the student's and the teacher's `#[tap]` feature
-/// maps, paired by spatial size ([`crate::compress::distill::FeaturePairs::BySpatialSize`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// maps, paired by spatial size ([`FeaturePairs::BySpatialSize`]), or as named by
+/// `pairs = "student_tap -> teacher_tap, .."` ([`FeaturePairs::Named`]; grammar in
+/// [`crate::compress::distill::parse_pairs`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DistillSpec {
     /// The loss between student and teacher logits, or between their tapped feature maps.
     pub loss: DistillLoss,
+    /// Which student tap is compared with which teacher tap (feature losses only).
+    pub pairs: FeaturePairs,
     /// The weight of the distillation term: loss = (1 − w)·task + w·distill.
     pub weight: LossWeight,
     /// Epochs (default 1) and peak learning rate (default 1e-3).
@@ -200,7 +204,22 @@ impl StageSpec {
         };
         let weight = LossWeight::from_fraction(weight)
             .map_err(|_| bad("distill", format!("the distillation weight `alpha` is {weight}, outside [0, 1]")))?;
-        Ok(DistillSpec { loss, weight, training: self.training(1, 1e-3)? })
+        let pairs = match self.get("pairs") {
+            None => FeaturePairs::BySpatialSize,
+            Some(_) if !loss.is_feature_loss() => {
+                return Err(bad(
+                    "distill",
+                    format!(
+                        "`pairs` names the #[tap] feature maps a feature loss compares, but `{}` compares logits: \
+                         drop `pairs`, or use a feature loss (Attention, FitNet, Similarity, ActivationBoundaries)",
+                        loss.name()
+                    ),
+                ))
+            }
+            Some(ArgValue::Str(text)) => text.parse()?,
+            Some(other) => return Err(bad("distill", format!("`pairs` is a string such as {PAIRS_FORM}, not {other:?}"))),
+        };
+        Ok(DistillSpec { loss, pairs, weight, training: self.training(1, 1e-3)? })
     }
 
     fn sparsify(&self) -> Result<SparsifySpec, CompressError> {
@@ -277,6 +296,7 @@ fn distill_loss(name: &str, args: &[StageArg]) -> Result<DistillLoss, CompressEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compress::distill::PairSyntaxError;
 
     const DESIGN: &[StageSpec] = &[
         StageSpec {
@@ -336,6 +356,37 @@ mod tests {
         assert_eq!(loss(call("FitNet", &[])).0, DistillLoss::FitNet);
         assert_eq!(loss(call("Similarity", &[])).0, DistillLoss::Similarity);
         assert_eq!(loss(call("ActivationBoundaries", &[])).0, DistillLoss::ActivationBoundaries { margin: 2.0 });
+    }
+
+    #[test]
+    fn pairs_name_the_feature_maps_or_default_to_spatial_matching() {
+        let distill = |loss: ArgValue, pairs: Option<ArgValue>| {
+            let mut args = vec![StageArg { key: Some("loss"), value: loss }];
+            args.extend(pairs.map(|value| StageArg { key: Some("pairs"), value }));
+            StageSpec { name: "distill", args: Box::leak(args.into_boxed_slice()) }.parse()
+        };
+        let attention = ArgValue::Call("Attention", &[]);
+        let pairs_of = |stage: Result<Stage, CompressError>| match stage.unwrap() {
+            Stage::Distill(d) => d.pairs,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(pairs_of(distill(attention, None)), FeaturePairs::BySpatialSize);
+        assert_eq!(
+            pairs_of(distill(attention, Some(ArgValue::Str("relu1 -> relu2, relu2 -> relu4")))),
+            FeaturePairs::named([("relu1", "relu2"), ("relu2", "relu4")])
+        );
+
+        let malformed = distill(attention, Some(ArgValue::Str("relu1 -> relu2, relu1 -> relu4"))).unwrap_err();
+        assert!(matches!(malformed, CompressError::BadPairs { ref problem, .. } if *problem == PairSyntaxError::DuplicateStudent { name: "relu1".into() }));
+        assert_eq!(
+            malformed.to_string(),
+            "feature pairs \"relu1 -> relu2, relu1 -> relu4\": student tap `relu1` is paired twice: give each student \
+             tap one teacher tap; write \"student_tap -> teacher_tap, student_tap2 -> teacher_tap2\""
+        );
+        let logits = distill(ArgValue::Call("SoftTarget", &[]), Some(ArgValue::Str("relu1 -> relu2"))).unwrap_err().to_string();
+        assert!(logits.contains("`SoftTarget` compares logits") && logits.contains("drop `pairs`"), "{logits}");
+        let not_a_string = distill(attention, Some(ArgValue::Word("relu1"))).unwrap_err().to_string();
+        assert!(not_a_string.contains("`pairs` is a string such as \"student_tap -> teacher_tap"), "{not_a_string}");
     }
 
     #[test]
