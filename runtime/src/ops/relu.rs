@@ -10,15 +10,24 @@ use super::tensor_io::read_vec;
 const CHUNK: usize = 1 << 14;
 
 /// Rectified linear unit of any shape, recording its backward on `x`'s tape.
+///
+/// One pass on all cores clamps a copy of `x` in place; with a gradient tape it also keeps one
+/// byte per element saying where `x` was positive, all the backward needs (instead of a second
+/// copy of the input and a separate output buffer).
 pub(crate) fn relu<S: Shape, T: Tape<f32, Cpu>>(
     x: Tensor<S, f32, Cpu, T>,
 ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
     let (x, mut tape) = x.split_tape();
-    let xs = read_vec(&x)?;
-    let mut ys = vec![0.0; xs.len()];
-    ys.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(y, x)| {
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = x.max(0.0);
+    let mut ys = read_vec(&x)?;
+    if !T::OWNS_TAPE {
+        ys.par_chunks_mut(CHUNK).for_each(|y| y.iter_mut().for_each(|y| *y = y.max(0.0)));
+        return Ok(x.device().tensor_from_vec(ys, *x.shape()).put_tape(tape));
+    }
+    let mut positive = vec![false; ys.len()];
+    ys.par_chunks_mut(CHUNK).zip(positive.par_chunks_mut(CHUNK)).for_each(|(y, p)| {
+        for (y, p) in y.iter_mut().zip(p) {
+            *p = *y > 0.0;
+            *y = y.max(0.0);
         }
     });
     let out = x.device().tensor_from_vec(ys, *x.shape());
@@ -26,10 +35,10 @@ pub(crate) fn relu<S: Shape, T: Tape<f32, Cpu>>(
     tape.add_backward_op(move |grads| {
         let dy = grads.get_or_alloc_mut(&og)?.to_vec();
         let dx: &mut [f32] = grads.get_or_alloc_mut(&xg)?;
-        dx.par_chunks_mut(CHUNK).zip(dy.par_chunks(CHUNK)).zip(xs.par_chunks(CHUNK)).for_each(
-            |((dx, dy), x)| {
-                for ((d, &g), &x) in dx.iter_mut().zip(dy).zip(x) {
-                    if x > 0.0 {
+        dx.par_chunks_mut(CHUNK).zip(dy.par_chunks(CHUNK)).zip(positive.par_chunks(CHUNK)).for_each(
+            |((dx, dy), positive)| {
+                for ((d, &g), &p) in dx.iter_mut().zip(dy).zip(positive) {
+                    if p {
                         *d += g;
                     }
                 }
@@ -55,6 +64,16 @@ mod tests {
         let g = (y * weights).sum().backward();
         let want: Vec<f32> = v.iter().enumerate().map(|(i, &x)| if x > 0.0 { (i % 5) as f32 } else { 0.0 }).collect();
         assert_eq!(g.get(&x).as_vec(), want);
+    }
+
+    #[test]
+    fn without_a_tape_the_values_are_the_same() {
+        let dev: Cpu = Default::default();
+        let v = vec![-2.0, -0.0, 0.0, 0.5, f32::NAN, 3.0, -1e-30, 1e-30];
+        let traced = relu(dev.tensor_from_vec(v.clone(), (v.len(),)).leaky_trace()).unwrap().as_vec();
+        let plain = relu(dev.tensor_from_vec(v.clone(), (v.len(),))).unwrap().as_vec();
+        assert_eq!(plain, vec![0.0, 0.0, 0.0, 0.5, 0.0, 3.0, 0.0, 1e-30]);
+        assert_eq!(traced, plain);
     }
 
     #[test]
