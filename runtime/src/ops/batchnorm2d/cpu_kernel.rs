@@ -72,7 +72,8 @@ pub(crate) fn normalize(
     });
 }
 
-/// Gradients of batch normalisation: `(dgamma, dbeta, dx)`.
+/// Gradients of batch normalisation: returns `(dgamma, dbeta)` and adds the input gradient into `dx`
+/// (`x.len()` values, accumulated as dfdx expects).
 ///
 /// In training mode the batch statistics depend on `x`:
 /// `dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))` with `M = N*H*W`.
@@ -85,7 +86,8 @@ pub(crate) fn backward(
     gamma: &[f32],
     mode: Mode,
     d: Dims,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    dx: &mut [f32],
+) -> (Vec<f32>, Vec<f32>) {
     let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = (0..d.c)
         .into_par_iter()
         .map(|c| {
@@ -104,7 +106,6 @@ pub(crate) fn backward(
         })
         .unzip();
     let m = (d.n * d.hw) as f32;
-    let mut dx = vec![0.0; x.len()];
     dx.par_chunks_mut(d.hw).enumerate().for_each(|(i, dxp)| {
         let c = i % d.c;
         let r = i * d.hw..(i + 1) * d.hw;
@@ -112,7 +113,7 @@ pub(crate) fn backward(
         match mode {
             Mode::Eval => {
                 for (o, &g) in dxp.iter_mut().zip(&dy[r]) {
-                    *o = g * k;
+                    *o += g * k;
                 }
             }
             Mode::Train => {
@@ -120,10 +121,10 @@ pub(crate) fn backward(
                 let (db, dg) = (dbeta[c] / m, dgamma[c] / m);
                 for ((o, &g), &xv) in dxp.iter_mut().zip(&dy[r.clone()]).zip(&x[r]) {
                     let xhat = (xv - mu) * is;
-                    *o = k * (g - db - xhat * dg);
+                    *o += k * (g - db - xhat * dg);
                 }
             }
         }
     });
-    (dgamma, dbeta, dx)
+    (dgamma, dbeta)
 }

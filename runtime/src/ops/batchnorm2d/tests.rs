@@ -144,3 +144,26 @@ fn backward_matches_central_differences() {
         }
     }
 }
+
+/// The backward adds into the input gradient it is given (dfdx accumulates a tensor's gradient
+/// over every use of the tensor): starting from ones gives one plus the gradient from zeros.
+#[test]
+fn backward_accumulates_into_the_input_gradient() {
+    use super::cpu_kernel::{backward, Dims};
+    let s = setup(2, 3, 2, 12);
+    let d = Dims { n: 2, c: C, hw: 6 };
+    let dy: Vec<f32> = (0..s.x.len()).map(|i| (i % 7) as f32 * 0.25 - 0.5).collect();
+    let (mean, invstd) = (vec![0.1, -0.2, 0.3], vec![1.5, 0.8, 1.1]);
+    let gamma = s.gamma.as_vec();
+    for mode in [Mode::Train, Mode::Eval] {
+        let mut fresh = vec![0.0; s.x.len()];
+        let (dg, db) = backward(&s.x, &dy, &mean, &invstd, &gamma, mode, d, &mut fresh);
+        let mut added = vec![1.0; s.x.len()];
+        let (dg2, db2) = backward(&s.x, &dy, &mean, &invstd, &gamma, mode, d, &mut added);
+        assert_eq!((dg, db), (dg2, db2));
+        assert!(fresh.iter().any(|&v| v != 0.0));
+        for (a, f) in added.iter().zip(&fresh) {
+            assert_eq!(*a, 1.0 + f, "{mode:?}");
+        }
+    }
+}
