@@ -95,6 +95,10 @@ impl ConvScratch {
             return Err(QuantError::LengthMismatch { what: "conv input", expected: len, found: x.len() });
         }
         let (oh, ow, wp) = (shape.out_height(), shape.out_width(), shape.width + 2 * shape.padding);
+        let plane = oh * ow;
+        if out.len() != weights.rows() * plane {
+            return Err(QuantError::LengthMismatch { what: "conv output", expected: weights.rows() * plane, found: out.len() });
+        }
         let padded = if shape.padding == 0 {
             x
         } else {
@@ -108,10 +112,6 @@ impl ConvScratch {
         }
         self.wide.resize(weights.rows() * cols, 0);
         kernels.gemm_u8(weights, packed, stage, &mut self.wide, split)?;
-        let plane = oh * ow;
-        if out.len() != weights.rows() * plane {
-            return Err(QuantError::LengthMismatch { what: "conv output", expected: weights.rows() * plane, found: out.len() });
-        }
         for (dst, wide) in out.chunks_exact_mut(plane).zip(self.wide.chunks_exact(cols)) {
             for (y, row) in dst.chunks_exact_mut(ow).enumerate() {
                 row.copy_from_slice(&wide[y * wp..][..ow]);

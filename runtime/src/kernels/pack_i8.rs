@@ -262,77 +262,38 @@ impl PackedActivationsU8 {
         debug_assert_eq!(shape.stride, 1);
         debug_assert_eq!(padded.len(), shape.channels * (shape.height + 2 * shape.padding) * (shape.width + 2 * shape.padding));
         let (layout, unit, depth) = (self.layout, self.layout.unit(), shape.depth());
-        let panel_len = depth.div_ceil(unit) * NR;
-        self.depth = depth;
-        self.cols = cols;
-        self.data.resize(cols.div_ceil(NR) * panel_len, 0);
+        let panel_len = self.reset(depth, cols);
         if panel_len == 0 {
             return;
         }
         starts.clear();
         starts.extend((0..depth).map(|r| padded_row_start(shape, r)));
         let starts = &starts[..];
-        let row = move |r: usize, c0: usize, width: usize| &padded[starts[r] + c0..][..width];
-        // One panel (columns `p·NR ..`), unit by unit.
-        let pack_panel = |p: usize, panel: &mut [i32]| {
-            let c0 = p * NR;
-            let width = NR.min(cols - c0);
-            for (j, words) in panel.chunks_exact_mut(NR).enumerate() {
-                let words: &mut [i32; NR] = words.try_into().expect("a panel holds NR words per unit");
-                let full = |u: usize| {
-                    let r = unit * j + u;
-                    (u < unit && r < depth).then(|| <&[u8; NR]>::try_from(row(r, c0, width)).ok()).flatten()
-                };
-                match layout {
-                    PanelLayout::Quads8 => {
-                        if let (Some(a), Some(b), Some(c), Some(d)) = (full(0), full(1), full(2), full(3)) {
-                            interleave_quads(a, b, c, d, words);
-                            continue;
-                        }
-                    }
-                    PanelLayout::Pairs16 => {
-                        if let (Some(e), Some(o)) = (full(0), full(1)) {
-                            interleave_pairs(e, o, words);
-                            continue;
-                        }
-                    }
-                }
-                // The tail panel (columns past `cols` read 0) or the last unit (rows past `depth` read 0).
-                let rows: [Option<&[u8]>; 4] = std::array::from_fn(|u| (u < unit && unit * j + u < depth).then(|| row(unit * j + u, c0, width)));
-                for (i, w) in words.iter_mut().enumerate() {
-                    *w = if i < width { layout.word(rows.iter().map(|r| r.map_or(0, |r| r[i] as i16))) } else { 0 };
-                }
-            }
+        // Unit `j` of columns `c0 .. c0 + width`: `unit` runs of the padded image (`None` past `depth`).
+        let rows = |j: usize, c0: usize, width: usize| -> [Option<&[u8]>; 4] {
+            std::array::from_fn(|u| (u < unit && unit * j + u < depth).then(|| &padded[starts[unit * j + u] + c0..][..width]))
         };
-        // Four panels at a time (columns `4·g·NR ..`): with AVX-512, each whole unit of four full
-        // panels is one 64-column interleave; the writes run straight through the buffer, the
-        // reads stay within the padded image.
+        // Four panels at a time (columns `4·g·NR ..`), so the writes run straight through the buffer
+        // and the reads stay within the padded image. With AVX-512, each whole unit of four full
+        // panels is one 64-column interleave; the rest goes through `pack_unit`.
         let wide = wide_interleave(layout);
         let pack_group = |g: usize, group: &mut [i32]| {
             let c0 = 4 * g * NR;
-            let whole = depth / unit;
-            match wide {
-                #[cfg(target_arch = "x86_64")]
-                Some(pack_units) if group.len() == 4 * panel_len && c0 + 4 * NR <= cols => {
-                    let [p0, p1, p2, p3] = split4(group, panel_len);
-                    // SAFETY: `wide_interleave` returned the kernel only after checking the CPU.
-                    unsafe { pack_units(padded, starts, c0, [&mut *p0, &mut *p1, &mut *p2, &mut *p3]) };
-                    if whole * NR < panel_len {
-                        // The last, partial unit: rows past `depth` read 0.
-                        for (q, panel) in [p0, p1, p2, p3].into_iter().enumerate() {
-                            let (c, words) = (c0 + q * NR, &mut panel[whole * NR..]);
-                            for (i, w) in words.iter_mut().enumerate() {
-                                *w = layout.word((0..unit).map(|u| {
-                                    let r = unit * whole + u;
-                                    if r < depth { padded[starts[r] + c + i] as i16 } else { 0 }
-                                }));
-                            }
-                        }
-                    }
-                }
-                _ => group.chunks_mut(panel_len).enumerate().for_each(|(q, panel)| pack_panel(4 * g + q, panel)),
+            let width = (4 * NR).min(cols - c0);
+            let mut first = 0;
+            #[cfg(target_arch = "x86_64")]
+            if let Some(pack_units) = wide.filter(|_| width == 4 * NR) {
+                let [p0, p1, p2, p3] = split4(group, panel_len);
+                // SAFETY: `wide_interleave` returned the kernel only after checking the CPU.
+                unsafe { pack_units(padded, starts, c0, [p0, p1, p2, p3]) };
+                first = depth / unit;
+            }
+            for j in first..panel_len / NR {
+                pack_unit(layout, rows(j, c0, width), &mut group[j * NR..], panel_len);
             }
         };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = wide;
         if depth * cols < PARALLEL_PACK {
             self.data.chunks_mut(4 * panel_len).enumerate().for_each(|(g, group)| pack_group(g, group));
         } else {
@@ -340,20 +301,25 @@ impl PackedActivationsU8 {
         }
     }
 
-    fn pack_from(&mut self, source: Source<'_>, depth: usize, cols: usize) {
-        let (layout, unit) = (self.layout, self.layout.unit());
-        let units = depth.div_ceil(unit);
-        let panel_len = units * NR;
+    /// Sizes the buffer for `depth × cols` and zeroes the tail panel's missing columns (every other
+    /// word is written by the packing); returns the words per panel.
+    fn reset(&mut self, depth: usize, cols: usize) -> usize {
+        let panel_len = depth.div_ceil(self.layout.unit()) * NR;
         let panels = cols.div_ceil(NR);
         self.depth = depth;
         self.cols = cols;
-        // Every word of a full panel is written below; only the tail panel's missing columns
-        // need zeros, so the buffer is not cleared.
         self.data.resize(panels * panel_len, 0);
         if !cols.is_multiple_of(NR) {
             let tail = &mut self.data[(panels - 1) * panel_len..];
             tail.chunks_exact_mut(NR).for_each(|words| words[cols % NR..].fill(0));
         }
+        panel_len
+    }
+
+    fn pack_from(&mut self, source: Source<'_>, depth: usize, cols: usize) {
+        let (layout, unit) = (self.layout, self.layout.unit());
+        let units = depth.div_ceil(unit);
+        let panel_len = self.reset(depth, cols);
         if units == 0 {
             return;
         }
