@@ -44,6 +44,17 @@ pub struct PoolZoo {
     fc: Linear<12, 5>,
 }
 
+/// VGG's head in small: an adaptive pooling that enlarges 3×3 maps to 7×7 before the first Linear
+/// (folded into it by the plan), and one that shrinks (kept).
+#[derive(Compressible, Clone)]
+#[compressible(input = [3, 6, 6])]
+pub struct EnlargingHead {
+    conv1: Conv2D<3, 8, 3, 1, 1>, relu1: ReLU, pool1: MaxPool2D<2, 2>, wide: AdaptiveAvgPool2D<7, 7>,
+    flatten: Flatten, drop: Dropout,
+    fc1: Linear<392, 16>, bn1: BatchNorm1D<16>, relu2: ReLU,
+    fc2: Linear<16, 5>,
+}
+
 /// An MLP on a flat input.
 #[derive(Compressible, Clone)]
 #[compressible(input = [12])]
@@ -112,6 +123,18 @@ fn every_pooling_kind_equals_the_eval_forward() {
     let mut model = dev.build_module::<PoolZoo, f32>();
     randomize_batch_norms(&mut model, 3);
     check_against_dfdx::<_, 3, 12, 12>(&model, 4, 12);
+}
+
+#[test]
+fn an_enlarging_adaptive_pool_folds_into_the_next_linear() {
+    let dev = Cpu::default();
+    let mut model = dev.build_module::<EnlargingHead, f32>();
+    randomize_batch_norms(&mut model, 4);
+    check_against_dfdx::<_, 3, 6, 6>(&model, 3, 13);
+    // fc1 reads the 8×3×3 map: 16 × 72 weights instead of 16 × 392.
+    let plan = accelerate(&model).unwrap();
+    let conv = 8 * 27 + 8;
+    assert_eq!(plan.parameters(), conv + 16 * 72 + 16 + 16 * 5 + 5);
 }
 
 #[test]

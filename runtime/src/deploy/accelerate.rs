@@ -2,9 +2,10 @@
 //! fused, weights laid out once for the GEMM, and every activation buffer allocated at build time;
 //! a run touches no tape and allocates nothing.
 //!
-//! Convolutions run as im2col + the packed GEMM of [`crate::kernels::gemm`] (on every core of the
-//! current rayon pool when the layer is large enough to pay for it), linear layers as a GEMM with
-//! one column, pooling on the slice kernels of [`crate::ops::pool2d::slices`].
+//! Stride-1 convolutions run on [`ConvF32`] (patch rows read in place from the padded image, bias and
+//! ReLU fused), other strides as im2col + the packed GEMM of [`crate::kernels::gemm`]; either on
+//! every core of the current rayon pool when the layer is large enough to pay for it. Linear layers
+//! run as a matrix-vector product, pooling on the slice kernels of [`crate::ops::pool2d::slices`].
 
 use std::marker::PhantomData;
 
@@ -14,7 +15,7 @@ use dfdx::prelude::Cpu;
 use super::dynamic::{DynamicLinear, DynamicScratch};
 use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
-use crate::kernels::{gemm, gemv_f32, im2col, Accumulate, ConvGeometry, MatMut, MatRef, Parallelism};
+use crate::kernels::{gemm, gemv_f32, im2col, Accumulate, ConvF32, ConvGeometry, ConvScratchF32, MatMut, MatRef, Parallelism};
 use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
 use crate::ops::pool2d::slices;
@@ -34,6 +35,9 @@ struct Layer {
     geometry: Option<ConvGeometry>,
     /// The `i8` form of a linear layer after [`quantize_dynamic`] (its `f32` weights are then dropped).
     dynamic: Option<DynamicLinear>,
+    /// Stride-1 convolutions: the direct kernel with its weight panels (the im2col + GEMM path
+    /// runs the others).
+    direct: Option<ConvF32>,
 }
 
 impl Layer {
@@ -60,6 +64,7 @@ pub struct Accelerated<M> {
     back: Vec<f32>,
     col: Vec<f32>,
     scratch: DynamicScratch,
+    padded: ConvScratchF32,
     model: PhantomData<fn() -> M>,
 }
 
@@ -74,6 +79,7 @@ impl<M> Clone for Accelerated<M> {
             back: self.back.clone(),
             col: self.col.clone(),
             scratch: self.scratch.clone(),
+            padded: self.padded.clone(),
             model: PhantomData,
         }
     }
@@ -143,13 +149,19 @@ where
             }
             _ => None,
         };
-        if let Some(g) = geometry {
+        let direct = match (node.op, geometry) {
+            (Op::Conv { out_channels, relu, .. }, Some(g)) if g.stride() == 1 => {
+                Some(ConvF32::new(g, &weight, out_channels, bias.as_deref(), relu)?)
+            }
+            _ => None,
+        };
+        if let (Some(g), None) = (geometry, &direct) {
             if !g.is_pointwise() {
                 widest_col = widest_col.max(g.col_len());
             }
         }
         widest = widest.max(node.output.numel());
-        layers.push(Layer { node, weight, bias, geometry, dynamic: None });
+        layers.push(Layer { node, weight, bias, geometry, dynamic: None, direct });
     }
     Ok(Accelerated {
         layers,
@@ -159,6 +171,7 @@ where
         back: vec![0.0; widest],
         col: vec![0.0; widest_col],
         scratch: DynamicScratch::default(),
+        padded: ConvScratchF32::default(),
         model: PhantomData,
     })
 }
@@ -241,7 +254,7 @@ impl<M> Accelerated<M> {
         for (index, layer) in self.layers.iter().enumerate() {
             let out_len = layer.node.output.numel();
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
-            let swap = run_layer(layer, x, y, &mut self.col, &mut self.scratch)?;
+            let swap = run_layer(layer, x, y, &mut self.col, &mut self.scratch, &mut self.padded)?;
             if swap {
                 std::mem::swap(&mut self.front, &mut self.back);
             } else {
@@ -294,9 +307,19 @@ fn hw(shape: ShapeInfo) -> (usize, usize, usize) {
 }
 
 /// Runs one layer from `x` into `y`; returns false when it ran in place on `x` instead (a lone ReLU).
-fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], col: &mut [f32], scratch: &mut DynamicScratch) -> Result<bool, DeployError> {
+fn run_layer(
+    layer: &Layer,
+    x: &[f32],
+    y: &mut [f32],
+    col: &mut [f32],
+    scratch: &mut DynamicScratch,
+    padded: &mut ConvScratchF32,
+) -> Result<bool, DeployError> {
     let (c, h, w) = hw(layer.node.input);
     match layer.node.op {
+        Op::Conv { .. } if layer.direct.is_some() => {
+            layer.direct.as_ref().expect("checked by the guard").forward(x, y, padded, Parallelism::AllCores)?;
+        }
         Op::Conv { out_channels, relu, .. } => {
             let g = layer.geometry.expect("conv layers carry their geometry");
             let (l, r) = (g.out_len(), g.col_rows());

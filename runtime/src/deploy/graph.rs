@@ -6,6 +6,11 @@
 //! folds its BatchNorm (`W' = W·γ/√(σ²+ε)`, `b' = (b−μ)·γ/√(σ²+ε)+β`, the arithmetic of
 //! [`crate::compress::fold::fold_into`]).
 //!
+//! An `AdaptiveAvgPool2D` that *enlarges* the map right before a `Linear` (VGG's 4×4 → 7×7 at
+//! 128×128 inputs) is folded into the Linear: both are linear maps, so the plan stores
+//! `W' = W·P` over the small map (`P` the pooling) and never builds the large one. For VGG16-BN that
+//! turns `fc1`'s 25088 inputs into 8192: a third of the weights to read per image.
+//!
 //! Supported: `Conv2D` (biased or not), `BatchNorm2D` right after a conv, `ReLU`, `MaxPool2D`,
 //! `AvgPool2D`, `AdaptiveAvgPool2D`, `GlobalAvgPool`, `Flatten` (free), `Linear` (biased or not;
 //! factorized pairs are two linears), `BatchNorm1D` right after a linear, `Dropout` (identity in
@@ -17,7 +22,7 @@ use dfdx::prelude::{Cpu, Shape, Tensor};
 use super::DeployError;
 use crate::compress::fold::{fold_into, BnStats};
 use crate::model::{read_tensor, Compressible, LayerInfo, LayerKindInfo, ShapeInfo};
-use crate::ops::pool2d::PoolWindow;
+use crate::ops::pool2d::{adaptive_bin, PoolWindow};
 
 /// What one node of the plan computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +54,9 @@ pub enum Op {
         batch_norm: Option<&'static str>,
         /// Whether a ReLU follows (fused).
         relu: bool,
+        /// An enlarging adaptive average pooling to `(out_h, out_w)` before it, folded into its
+        /// weights: the node then reads the pooling's (smaller) input map.
+        adaptive_pool: Option<(usize, usize)>,
     },
     /// A ReLU that follows no conv/linear layer directly (after a pooling, say).
     Relu,
@@ -134,7 +142,16 @@ pub fn plan_nodes<M: Compressible>() -> Result<Vec<Node>, DeployError> {
                 nodes.push(node(Op::Conv { out_channels, kernel, stride, padding, bias, batch_norm: None, relu: false }));
             }
             LayerKindInfo::Linear { out_features, bias, .. } => {
-                nodes.push(node(Op::Linear { out_features, bias, batch_norm: None, relu: false }));
+                let mut linear = node(Op::Linear { out_features, bias, batch_norm: None, relu: false, adaptive_pool: None });
+                if let Some(&Node { op: Op::AdaptiveAvgPool { out_h, out_w }, input, output, .. }) = nodes.last() {
+                    // Only Flatten/Dropout (no nodes) can sit between them: the sizes agree.
+                    if output.numel() == layer.input.numel() && output.numel() > input.numel() {
+                        nodes.pop();
+                        linear.input = input;
+                        linear.op = Op::Linear { out_features, bias, batch_norm: None, relu: false, adaptive_pool: Some((out_h, out_w)) };
+                    }
+                }
+                nodes.push(linear);
             }
             LayerKindInfo::BatchNorm2D { .. } | LayerKindInfo::BatchNorm1D { .. } => {
                 let conv = matches!(layer.kind, LayerKindInfo::BatchNorm2D { .. });
@@ -253,7 +270,10 @@ where
         Op::Conv { bias, batch_norm, .. } | Op::Linear { bias, batch_norm, .. } => (bias, batch_norm),
         _ => return Ok(None),
     };
-    let weight = read_tensor(model, &format!("{}.weight", node.layer))?.data;
+    let mut weight = read_tensor(model, &format!("{}.weight", node.layer))?.data;
+    if let (Op::Linear { out_features, adaptive_pool: Some(pooled), .. }, ShapeInfo::Chw { c, h, w }) = (node.op, node.input) {
+        weight = fold_adaptive_pool(&weight, out_features, (c, h, w), pooled);
+    }
     let bias = if bias { Some(read_tensor(model, &format!("{}.bias", node.layer))?.data) } else { None };
     let Some(bn) = batch_norm else { return Ok(Some(FoldedWeights { weight, bias })) };
     let gamma_name = match node.op {
@@ -266,6 +286,30 @@ where
     let stats = BnStats { gamma: &gamma, beta: &beta, mean: &mean, var: &var, epsilon };
     let (weight, bias) = fold_into(node.layer, &weight, bias.as_deref(), &stats)?;
     Ok(Some(FoldedWeights { weight, bias: Some(bias) }))
+}
+
+/// `W·P` for the `[O, C·OH·OW]` weight `w` of a Linear reading an adaptive average pooling of
+/// `(c, h, w)` maps to `(OH, OW)` (PyTorch's bins): `[O, C·H·W]`, each input pixel's weight the sum of
+/// the weights of the bins that average it, each divided by its bin's size.
+fn fold_adaptive_pool(weight: &[f32], outputs: usize, (c, h, w): (usize, usize, usize), (oh, ow): (usize, usize)) -> Vec<f32> {
+    let mut folded = vec![0.0; outputs * c * h * w];
+    for (row, folded) in weight.chunks_exact(c * oh * ow).zip(folded.chunks_exact_mut(c * h * w)) {
+        for (bins, pixels) in row.chunks_exact(oh * ow).zip(folded.chunks_exact_mut(h * w)) {
+            for by in 0..oh {
+                let rows = adaptive_bin(by, h, oh);
+                for bx in 0..ow {
+                    let cols = adaptive_bin(bx, w, ow);
+                    let share = bins[by * ow + bx] / (rows.len() * cols.len()) as f32;
+                    for y in rows.clone() {
+                        for v in &mut pixels[y * w + cols.start..y * w + cols.end] {
+                            *v += share;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    folded
 }
 
 #[cfg(test)]
@@ -317,13 +361,52 @@ mod tests {
                 ("conv", Op::Conv { out_channels: 2, kernel: 3, stride: 1, padding: 1, bias: false, batch_norm: Some("bn"), relu: true }),
                 ("pool", Op::MaxPool(PoolWindow { kernel: 2, stride: 2, padding: 0 })),
                 ("relu2", Op::Relu),
-                ("fc", Op::Linear { out_features: 3, bias: true, batch_norm: None, relu: false }),
+                ("fc", Op::Linear { out_features: 3, bias: true, batch_norm: None, relu: false, adaptive_pool: None }),
             ]
         );
         assert_eq!(nodes[3].input, FLAT);
         assert_eq!(nodes[0].weight_shape(), Some(vec![2, 2, 3, 3]));
         assert_eq!(nodes[3].weight_shape(), Some(vec![3, 8]));
         assert_eq!(nodes[1].weight_shape(), None);
+    }
+
+    const WIDE: ShapeInfo = ShapeInfo::Chw { c: 2, h: 5, w: 5 };
+    const WIDE_FLAT: ShapeInfo = ShapeInfo::Flat { n: 50 };
+    const HALF_FLAT: ShapeInfo = ShapeInfo::Flat { n: 8 };
+    described!(Enlarging, HALF, [
+        layer("wide", LayerKindInfo::AdaptiveAvgPool2D { out_h: 5, out_w: 5 }, HALF, WIDE),
+        layer("flatten", LayerKindInfo::Flatten, WIDE, WIDE_FLAT),
+        layer("fc", LayerKindInfo::Linear { in_features: 50, out_features: 3, bias: true }, WIDE_FLAT, ShapeInfo::Flat { n: 3 }),
+    ]);
+    described!(Shrinking, MAP, [
+        layer("narrow", LayerKindInfo::AdaptiveAvgPool2D { out_h: 2, out_w: 2 }, MAP, HALF),
+        layer("flatten", LayerKindInfo::Flatten, HALF, HALF_FLAT),
+        layer("fc", LayerKindInfo::Linear { in_features: 8, out_features: 3, bias: true }, HALF_FLAT, ShapeInfo::Flat { n: 3 }),
+    ]);
+
+    #[test]
+    fn only_an_enlarging_adaptive_pool_folds_into_the_linear_after_it() {
+        let nodes = plan_nodes::<Enlarging>().unwrap();
+        assert_eq!(nodes.len(), 1);
+        assert_eq!((nodes[0].layer, nodes[0].input), ("fc", HALF));
+        assert!(matches!(nodes[0].op, Op::Linear { adaptive_pool: Some((5, 5)), .. }));
+        assert_eq!(nodes[0].weight_shape(), Some(vec![3, 8]));
+        let nodes = plan_nodes::<Shrinking>().unwrap();
+        assert_eq!(nodes.len(), 2);
+        assert!(matches!(nodes[1].op, Op::Linear { adaptive_pool: None, .. }));
+    }
+
+    #[test]
+    fn the_folded_weight_reads_each_pixel_through_its_bins() {
+        // One output, one 2×2 channel pooled to 3×3: bins (rows × cols) are {0}, {0,1}, {1} each way.
+        let w: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        let folded = fold_adaptive_pool(&w, 1, (1, 2, 2), (3, 3));
+        // Pixel (0,0) is in bins (0,0) alone, (0,1) and (1,0) shared by 2, (1,1) shared by 4.
+        let expected0 = 1.0 + 2.0 / 2.0 + 4.0 / 2.0 + 5.0 / 4.0;
+        assert_eq!(folded[0], expected0);
+        let expected3 = 9.0 + 8.0 / 2.0 + 6.0 / 2.0 + 5.0 / 4.0;
+        assert_eq!(folded[3], expected3);
+        assert_eq!(folded.iter().sum::<f32>(), 45.0); // every bin's weight is spread whole
     }
 
     described!(NormFirst, MAP, [layer("bn", BN, MAP, MAP), layer("conv", CONV, MAP, MAP)]);

@@ -106,6 +106,12 @@ pub enum KernelError {
         /// Values given.
         found: usize,
     },
+    /// A kernel that only runs stride-1 convolutions was given another stride.
+    #[error("this convolution kernel runs stride 1 only, the geometry has stride {stride}; run other strides through im2col and gemm")]
+    StrideNotOne {
+        /// The geometry's stride.
+        stride: usize,
+    },
     /// `rows × cols` does not fit in `usize`.
     #[error("a {rows} × {cols} matrix has more elements than memory can address")]
     SizeOverflow {

@@ -1,10 +1,12 @@
 //! Numeric kernels: fast versions beside the plain reference versions the tests compare them with.
 
+mod conv_f32;
 mod error;
 mod gemm;
 mod gemv_f32;
 mod im2col;
 
+pub use conv_f32::{ConvF32, ConvScratchF32};
 pub use error::KernelError;
 pub use gemm::{gemm, gemm_ref, Accumulate, MatMut, MatRef, Parallelism};
 pub use gemv_f32::{gemv_f32, gemv_f32_ref};

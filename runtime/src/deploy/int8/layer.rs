@@ -159,7 +159,7 @@ mod tests {
             layer: "fc",
             input: ShapeInfo::Flat { n: 3 },
             output: ShapeInfo::Flat { n: 2 },
-            op: Op::Linear { out_features: 2, bias: true, batch_norm: None, relu: true },
+            op: Op::Linear { out_features: 2, bias: true, batch_norm: None, relu: true, adaptive_pool: None },
         };
         let layer = Int8Layer { node, input, output: Some(output), weights: Some(w.clone()), bias: bias.clone() };
         let ours = output_stage(&layer, output, true).unwrap();

@@ -1,0 +1,597 @@
+//! A stride-1 fp32 convolution for batch-1 inference plans that never builds a patch matrix.
+//!
+//! With stride 1, pad the image once; then the patch row of input channel `c` and kernel offset
+//! `(ky, kx)` over the *wide* output positions `q = y·(W + 2p) + x` is one contiguous run of the
+//! padded image, starting at `c·Hp·Wp + ky·Wp + kx`. The tile kernel reads those runs in place (one
+//! offset per depth step), multiplies them with a panel of [`MR`] output channels' weights, adds the
+//! bias, applies the ReLU, and stores each output row's lanes straight to their `[O, OH, OW]` place
+//! (masked stores; the `Wp − OW` junk positions per row are computed and never written). No im2col
+//! buffer, no packing of the activations, no compaction pass.
+//!
+//! Kernels: AVX-512F (`8 × 32` tile), AVX2+FMA (`8 × 8`), and [`ConvF32::forward_portable`], a plain
+//! twin of the same tiling the tests compare them with (next to a reference built from
+//! [`im2col_ref`](super::im2col_ref) and [`gemm_ref`](super::gemm_ref)).
+//!
+//! ```
+//! use fasterai_runtime::kernels::{ConvF32, ConvGeometry, ConvScratchF32, Parallelism};
+//! let g = ConvGeometry::new(1, 3, 3, 3, 1, 1)?;
+//! let identity = [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+//! let conv = ConvF32::new(g, &identity, 1, Some(&[0.5]), false)?;
+//! let mut out = [0.0; 9];
+//! let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+//! conv.forward(&image, &mut out, &mut ConvScratchF32::default(), Parallelism::Sequential)?;
+//! assert_eq!(out, [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5]);
+//! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
+//! ```
+
+use rayon::prelude::*;
+
+use super::{ConvGeometry, KernelError, Parallelism};
+
+/// Output channels per weight panel (rows of a tile).
+pub const MR: usize = 8;
+
+/// Depth steps per block: a tile's 32-wide runs of 3×3 kernels for this many steps take about 16 KB.
+const DEPTH_BLOCK: usize = 512;
+
+/// Below this many multiply-adds a conv runs on the calling thread: splitting costs more than it
+/// saves (measured on SmallVgg's 3.6–7.2 M multiply-add layers on the 2-core VM).
+const PARALLEL_MACS: usize = 1 << 24;
+
+/// Weight panels whose bytes fit this budget are run together over every column tile, so they stay
+/// in a core's L2 cache while the image streams past.
+const PANEL_BLOCK_BYTES: usize = 1 << 20;
+
+/// Which tile kernel a conv runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+impl Isa {
+    fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
+    }
+
+    /// Every kernel this CPU runs, portable first.
+    #[cfg(test)]
+    fn available() -> Vec<Self> {
+        let mut all = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                all.push(Isa::Avx2);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                all.push(Isa::Avx512);
+            }
+        }
+        all
+    }
+
+    /// Output positions per tile.
+    fn columns(self) -> usize {
+        match self {
+            Isa::Avx512 => 32,
+            Isa::Avx2 => 8,
+            Isa::Portable => 16,
+        }
+    }
+}
+
+/// A stride-1 convolution with its weights laid out in panels of [`MR`] output channels, bias and
+/// ReLU fused. Build it with [`ConvF32::new`], run it with [`ConvF32::forward`].
+#[derive(Debug, Clone)]
+pub struct ConvF32 {
+    geometry: ConvGeometry,
+    out_channels: usize,
+    /// Panel `p`, depth step `k`, lane `r`: weight of output channel `p·MR + r` at depth `k`
+    /// (zero for the lanes past the last channel).
+    panels: Vec<f32>,
+    /// One per output channel, padded with zeros to whole panels.
+    bias: Vec<f32>,
+    /// Offset of depth step `k = (c, ky, kx)`'s run in the padded image.
+    offsets: Vec<usize>,
+    relu: bool,
+    isa: Isa,
+}
+
+/// The padded image a conv reuses from call to call.
+#[derive(Debug, Clone, Default)]
+pub struct ConvScratchF32 {
+    padded: Vec<f32>,
+}
+
+/// Where the lanes of one column tile go: for each output row the tile touches, the lanes in that
+/// row (a bit mask) and the output index of lane 0 if it were in that row.
+#[derive(Debug, Clone, Copy, Default)]
+struct Segment {
+    mask: u64,
+    shift: isize,
+}
+
+/// Segments of a tile: each holds at least one of its at most 32 columns.
+const MAX_SEGMENTS: usize = 32;
+
+impl ConvF32 {
+    /// A conv of geometry `g` (stride 1) with row-major weights `[O, C·K·K]`, an optional bias per
+    /// output channel and an optional fused ReLU.
+    pub fn new(g: ConvGeometry, weight: &[f32], out_channels: usize, bias: Option<&[f32]>, relu: bool) -> Result<Self, KernelError> {
+        if g.stride() != 1 {
+            return Err(KernelError::StrideNotOne { stride: g.stride() });
+        }
+        let depth = g.col_rows();
+        let expected = out_channels.checked_mul(depth).ok_or(KernelError::SizeOverflow { rows: out_channels, cols: depth })?;
+        if weight.len() != expected {
+            return Err(KernelError::OperandLength { operand: "weight", expected, found: weight.len() });
+        }
+        if let Some(b) = bias {
+            if b.len() != out_channels {
+                return Err(KernelError::OperandLength { operand: "bias", expected: out_channels, found: b.len() });
+            }
+        }
+        let panels_count = out_channels.div_ceil(MR);
+        let mut panels = vec![0.0; panels_count * depth * MR];
+        for (o, row) in weight.chunks_exact(depth.max(1)).enumerate().take(out_channels) {
+            let panel = &mut panels[(o / MR) * depth * MR..][..depth * MR];
+            for (k, &v) in row.iter().enumerate() {
+                panel[k * MR + o % MR] = v;
+            }
+        }
+        let mut padded_bias = vec![0.0; panels_count * MR];
+        if let Some(b) = bias {
+            padded_bias[..out_channels].copy_from_slice(b);
+        }
+        let (kk, p) = (g.kernel(), g.padding());
+        let (hp, wp) = (g.height() + 2 * p, g.width() + 2 * p);
+        let mut offsets = Vec::with_capacity(depth);
+        for c in 0..g.channels() {
+            for ky in 0..kk {
+                for kx in 0..kk {
+                    offsets.push(c * hp * wp + ky * wp + kx);
+                }
+            }
+        }
+        Ok(Self { geometry: g, out_channels, panels, bias: padded_bias, offsets, relu, isa: Isa::best() })
+    }
+
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.out_channels
+    }
+
+    /// The input geometry.
+    pub fn geometry(&self) -> ConvGeometry {
+        self.geometry
+    }
+
+    /// `out = relu?(conv(x) + bias)`: one `[C, H, W]` image in, `[O, OH, OW]` out, with the fastest
+    /// tile kernel the CPU runs. [`Parallelism::AllCores`] splits large convs' output channels over
+    /// the current rayon pool.
+    pub fn forward(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism) -> Result<(), KernelError> {
+        self.run(self.isa, x, out, scratch, parallelism)
+    }
+
+    /// [`Self::forward`] on the portable tile kernel (same tiling and order of additions per output).
+    pub fn forward_portable(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32) -> Result<(), KernelError> {
+        self.run(Isa::Portable, x, out, scratch, Parallelism::Sequential)
+    }
+
+    fn run(&self, isa: Isa, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism) -> Result<(), KernelError> {
+        let g = &self.geometry;
+        let plane = g.out_len();
+        if x.len() != g.image_len() || out.len() != self.out_channels * plane {
+            return Err(KernelError::ConvBuffers {
+                input: x.len(),
+                weight: self.out_channels * g.col_rows(),
+                output: out.len(),
+                expected_input: g.image_len(),
+                expected_weight: self.out_channels * g.col_rows(),
+                expected_output: self.out_channels * plane,
+            });
+        }
+        if self.out_channels == 0 || plane == 0 {
+            return Ok(());
+        }
+        let padded = pad(x, g, &mut scratch.padded);
+        let depth = g.col_rows();
+        let panel_len = depth * MR;
+        let macs = self.out_channels * depth * plane;
+        let threads = rayon::current_num_threads();
+        let per_block = (PANEL_BLOCK_BYTES / (4 * panel_len).max(1)).max(1);
+        let run_block = |first_panel: usize, out: &mut [f32]| {
+            let panels = &self.panels[first_panel * panel_len..];
+            let rows = out.len() / plane;
+            self.panels_times_image(isa, panels, &self.bias[first_panel * MR..], rows, padded, out);
+        };
+        if parallelism == Parallelism::AllCores && threads > 1 && macs >= PARALLEL_MACS {
+            // Whole panels per task, about one task per thread (or per cache-sized block if smaller).
+            let share = self.out_channels.div_ceil(MR).div_ceil(threads).min(per_block).max(1);
+            out.par_chunks_mut(share * MR * plane).enumerate().for_each(|(i, out)| run_block(i * share, out));
+        } else {
+            for (i, out) in out.chunks_mut(per_block * MR * plane).enumerate() {
+                run_block(i * per_block, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Output channels `rows` (the panels from `panels`, biases from `bias`) over every column tile,
+    /// into `out` (`rows` planes).
+    fn panels_times_image(&self, isa: Isa, panels: &[f32], bias: &[f32], rows: usize, padded: &[f32], out: &mut [f32]) {
+        let g = &self.geometry;
+        let (oh, ow, wp) = (g.out_height(), g.out_width(), g.width() + 2 * g.padding());
+        let plane = oh * ow;
+        let wide = (oh - 1) * wp + ow;
+        let depth = g.col_rows();
+        let nr = isa.columns();
+        let mut segments = [Segment::default(); MAX_SEGMENTS];
+        // Depth in blocks of at most DEPTH_BLOCK steps: a tile's runs for one block stay in L1 while
+        // every panel sweeps over them; partial sums wait in `out`.
+        let blocks = depth.div_ceil(DEPTH_BLOCK);
+        let step = depth.div_ceil(blocks);
+        for k0 in (0..depth).step_by(step) {
+            let k1 = (k0 + step).min(depth);
+            for q0 in (0..wide).step_by(nr) {
+                let cols = nr.min(wide - q0);
+                let used = tile_segments(q0, cols, wp, ow, &mut segments);
+                for (p, out) in out.chunks_mut(MR * plane).enumerate() {
+                    let tile = Tile {
+                        panel: &panels[p * depth * MR..][k0 * MR..k1 * MR],
+                        bias: bias[p * MR..][..MR].try_into().expect("bias is padded to whole panels"),
+                        image: &padded[q0..],
+                        offsets: &self.offsets[k0..k1],
+                        cols,
+                        segments: &segments[..used],
+                        relu: self.relu,
+                        first: k0 == 0,
+                        last: k1 == depth,
+                        rows: (rows - p * MR).min(MR),
+                        plane,
+                    };
+                    match isa {
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: `Isa::best` picked AVX-512 only on a CPU that has it.
+                        Isa::Avx512 => unsafe { tile_avx512(&tile, out) },
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: `Isa::best` picked AVX2 only on a CPU that has AVX2 and FMA.
+                        Isa::Avx2 => unsafe { tile_avx2(&tile, out) },
+                        _ => tile_portable(&tile, out),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One tile's operands: a block of depth steps of a weight panel against `cols` wide positions
+/// starting at `image[0]`.
+struct Tile<'a> {
+    /// The block's depth steps of the panel.
+    panel: &'a [f32],
+    bias: &'a [f32; MR],
+    /// The padded image from the tile's first wide position on.
+    image: &'a [f32],
+    /// The block's depth steps' offsets.
+    offsets: &'a [usize],
+    cols: usize,
+    segments: &'a [Segment],
+    relu: bool,
+    /// The block starts the sum (else it continues the partial sums stored in `out`).
+    first: bool,
+    /// The block ends the sum: add the bias, apply the ReLU.
+    last: bool,
+    /// Valid output channels of the panel (planes of `out`).
+    rows: usize,
+    plane: usize,
+}
+
+impl Tile<'_> {
+    /// The value stored for accumulator `a` of row `r`: a partial sum, or the finished output.
+    fn finish(&self, a: f32, r: usize) -> f32 {
+        if !self.last {
+            return a;
+        }
+        let v = a + self.bias[r];
+        if self.relu {
+            v.max(0.0)
+        } else {
+            v
+        }
+    }
+}
+
+/// Splits the wide positions `q0 .. q0 + cols` by output row; returns how many segments it wrote.
+fn tile_segments(q0: usize, cols: usize, wp: usize, ow: usize, segments: &mut [Segment; MAX_SEGMENTS]) -> usize {
+    let mut used = 0;
+    for y in q0 / wp..=(q0 + cols - 1) / wp {
+        let (start, end) = ((y * wp).max(q0), (y * wp + ow).min(q0 + cols));
+        if start >= end {
+            continue; // only junk positions of this row
+        }
+        let mask = (1u64 << (end - q0)) - (1u64 << (start - q0));
+        segments[used] = Segment { mask, shift: q0 as isize - (y * (wp - ow)) as isize };
+        used += 1;
+    }
+    used
+}
+
+/// `x` (`[C, H, W]`) inside `padding` zeros on every side, in `dst` (or `x` itself without padding).
+fn pad<'a>(x: &'a [f32], g: &ConvGeometry, dst: &'a mut Vec<f32>) -> &'a [f32] {
+    let (h, w, p) = (g.height(), g.width(), g.padding());
+    if p == 0 {
+        return x;
+    }
+    let (hp, wp) = (h + 2 * p, w + 2 * p);
+    dst.clear();
+    dst.resize(g.channels() * hp * wp, 0.0);
+    for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
+        for (row, src) in plane[p * wp..].chunks_exact_mut(wp).zip(src.chunks_exact(w)) {
+            row[p..p + w].copy_from_slice(src);
+        }
+    }
+    dst
+}
+
+/// The plain twin: the same depth order per output as the SIMD tiles.
+fn tile_portable(t: &Tile<'_>, out: &mut [f32]) {
+    let mut acc = [[0.0f32; 32]; MR];
+    if !t.first {
+        for (r, acc) in acc.iter_mut().enumerate().take(t.rows) {
+            let row = &out[r * t.plane..][..t.plane];
+            for s in t.segments {
+                for (lane, a) in acc.iter_mut().enumerate().take(t.cols) {
+                    if s.mask >> lane & 1 == 1 {
+                        *a = row[(s.shift + lane as isize) as usize];
+                    }
+                }
+            }
+        }
+    }
+    for (k, &off) in t.offsets.iter().enumerate() {
+        let run = &t.image[off..][..t.cols];
+        let w = &t.panel[k * MR..][..MR];
+        for (acc, &w) in acc.iter_mut().zip(w) {
+            for (a, &v) in acc.iter_mut().zip(run) {
+                *a = w.mul_add(v, *a);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate().take(t.rows) {
+        let row = &mut out[r * t.plane..][..t.plane];
+        for s in t.segments {
+            for (lane, &a) in acc.iter().enumerate().take(t.cols) {
+                if s.mask >> lane & 1 == 1 {
+                    row[(s.shift + lane as isize) as usize] = t.finish(a, r);
+                }
+            }
+        }
+    }
+}
+
+/// AVX-512F: `8 × 32` accumulators in 16 registers (two per output channel); the tile's runs
+/// loaded with masks past `cols`. (An `8 × 48` tile, 24 accumulators, measured a third slower.)
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn tile_avx512(t: &Tile<'_>, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let all = (1u64 << t.cols) - 1;
+    let (m0, m1) = (all as __mmask16, (all >> 16) as __mmask16);
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    let last = t.offsets.last().copied().unwrap_or(0); // offsets increase with the depth step
+    assert!(t.panel.len() >= t.offsets.len() * MR && t.image.len() >= last + t.cols, "tile operands cover the tile");
+    if !t.first {
+        for (r, acc) in acc.iter_mut().enumerate().take(t.rows) {
+            let row = &out[r * t.plane..][..t.plane];
+            for s in t.segments {
+                let base = row.as_ptr().wrapping_offset(s.shift);
+                // SAFETY: as for the stores below: the segment's lanes are inside the row.
+                unsafe {
+                    acc[0] = _mm512_mask_loadu_ps(acc[0], s.mask as __mmask16, base);
+                    acc[1] = _mm512_mask_loadu_ps(acc[1], (s.mask >> 16) as __mmask16, base.wrapping_add(16));
+                }
+            }
+        }
+    }
+    for (k, &off) in t.offsets.iter().enumerate() {
+        // SAFETY: lanes past `cols` are masked off (not read), and off + cols <= image.len() (checked
+        // above); the panel holds MR weights per depth step.
+        unsafe {
+            let run = t.image.as_ptr().add(off);
+            let (a, b) = (_mm512_maskz_loadu_ps(m0, run), _mm512_maskz_loadu_ps(m1, run.add(16)));
+            let w = t.panel.as_ptr().add(k * MR);
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let w = _mm512_set1_ps(*w.add(r));
+                acc[0] = _mm512_fmadd_ps(w, a, acc[0]);
+                acc[1] = _mm512_fmadd_ps(w, b, acc[1]);
+            }
+        }
+    }
+    let zero = _mm512_setzero_ps();
+    for (r, acc) in acc.iter().enumerate().take(t.rows) {
+        let bias = _mm512_set1_ps(if t.last { t.bias[r] } else { 0.0 });
+        let (mut lo, mut hi) = (_mm512_add_ps(acc[0], bias), _mm512_add_ps(acc[1], bias));
+        if t.relu && t.last {
+            (lo, hi) = (_mm512_max_ps(lo, zero), _mm512_max_ps(hi, zero));
+        }
+        let row = &mut out[r * t.plane..][..t.plane];
+        for s in t.segments {
+            let base = row.as_mut_ptr().wrapping_offset(s.shift);
+            // SAFETY: a segment's lanes l map to row[shift + l] with 0 <= shift + l < plane (they are
+            // the valid positions of one output row); masked-off lanes are not written.
+            unsafe {
+                _mm512_mask_storeu_ps(base, s.mask as __mmask16, lo);
+                _mm512_mask_storeu_ps(base.wrapping_add(16), (s.mask >> 16) as __mmask16, hi);
+            }
+        }
+    }
+}
+
+/// AVX2+FMA: `8 × 8` accumulators; the last partial run is copied into a zeroed block first.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn tile_avx2(t: &Tile<'_>, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_ps(); MR];
+    let last = t.offsets.last().copied().unwrap_or(0); // offsets increase with the depth step
+    assert!(t.panel.len() >= t.offsets.len() * MR && t.image.len() >= last + t.cols, "tile operands cover the tile");
+    let full = t.cols == 8 && t.image.len() >= last + 8;
+    if !t.first {
+        for (r, acc) in acc.iter_mut().enumerate().take(t.rows) {
+            let mut lanes = [0.0f32; 8];
+            let row = &out[r * t.plane..][..t.plane];
+            for s in t.segments {
+                for (lane, v) in lanes.iter_mut().enumerate().take(t.cols) {
+                    if s.mask >> lane & 1 == 1 {
+                        *v = row[(s.shift + lane as isize) as usize];
+                    }
+                }
+            }
+            // SAFETY: `lanes` holds 8 values.
+            *acc = unsafe { _mm256_loadu_ps(lanes.as_ptr()) };
+        }
+    }
+    for (k, &off) in t.offsets.iter().enumerate() {
+        // SAFETY: a full tile reads 8 values from off <= last, inside the image (checked); a partial
+        // one reads a local copy. The panel holds MR weights per depth step.
+        unsafe {
+            let a = if full {
+                _mm256_loadu_ps(t.image.as_ptr().add(off))
+            } else {
+                let mut run = [0.0f32; 8];
+                run[..t.cols].copy_from_slice(&t.image[off..off + t.cols]);
+                _mm256_loadu_ps(run.as_ptr())
+            };
+            let w = t.panel.as_ptr().add(k * MR);
+            for (r, acc) in acc.iter_mut().enumerate() {
+                *acc = _mm256_fmadd_ps(_mm256_set1_ps(*w.add(r)), a, *acc);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate().take(t.rows) {
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: `lanes` holds 8 values.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *acc) };
+        let row = &mut out[r * t.plane..][..t.plane];
+        for s in t.segments {
+            for (lane, &a) in lanes.iter().enumerate().take(t.cols) {
+                if s.mask >> lane & 1 == 1 {
+                    row[(s.shift + lane as isize) as usize] = t.finish(a, r);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{gemm_ref, im2col_ref, Accumulate, MatMut, MatRef};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// im2col + the plain GEMM + bias + ReLU, in f64 sums.
+    fn reference(g: ConvGeometry, x: &[f32], w: &[f32], o: usize, bias: &[f32], relu: bool) -> Vec<f32> {
+        let mut col = vec![0.0; g.col_len()];
+        im2col_ref(x, &g, &mut col).unwrap();
+        let l = g.out_len();
+        let mut out = vec![0.0; o * l];
+        let dst = MatMut::new(&mut out, o, l, l, 1).unwrap();
+        gemm_ref(dst, MatRef::row_major(w, o, g.col_rows()).unwrap(), MatRef::row_major(&col, g.col_rows(), l).unwrap(), Accumulate::Overwrite).unwrap();
+        for (plane, &b) in out.chunks_exact_mut(l).zip(bias) {
+            for v in plane {
+                *v += b;
+                if relu {
+                    *v = v.max(0.0);
+                }
+            }
+        }
+        out
+    }
+
+    fn random(n: usize, rng: &mut StdRng) -> Vec<f32> {
+        (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
+    }
+
+    fn close(a: &[f32], b: &[f32], depth: usize) {
+        assert_eq!(a.len(), b.len());
+        let tol = 1e-5 * depth as f32;
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "output {i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn every_kernel_equals_the_reference() {
+        let mut rng = StdRng::seed_from_u64(7);
+        // (C, H, W, K, P, O): paddings 0/1/2, kernels 1/2/3/5, one channel, partial panels and tiles,
+        // rows narrower and wider than a tile, non-square images, more than one depth block.
+        let shapes = [
+            (1, 28, 28, 3, 1, 32),
+            (3, 9, 7, 3, 1, 5),
+            (4, 5, 13, 5, 2, 9),
+            (2, 4, 4, 1, 0, 8),
+            (5, 6, 3, 2, 0, 17),
+            (2, 1, 40, 1, 0, 3),
+            (8, 14, 14, 3, 1, 16),
+            (1, 3, 3, 3, 2, 1),
+            (60, 5, 6, 3, 1, 9), // 540 depth steps: two depth blocks
+        ];
+        for (c, h, w, k, p, o) in shapes {
+            let g = ConvGeometry::new(c, h, w, k, 1, p).unwrap();
+            let (x, wt, b) = (random(g.image_len(), &mut rng), random(o * g.col_rows(), &mut rng), random(o, &mut rng));
+            for relu in [false, true] {
+                let expected = reference(g, &x, &wt, o, &b, relu);
+                let conv = ConvF32::new(g, &wt, o, Some(&b), relu).unwrap();
+                let mut scratch = ConvScratchF32::default();
+                for isa in Isa::available() {
+                    for parallelism in [Parallelism::Sequential, Parallelism::AllCores] {
+                        let mut out = vec![f32::NAN; o * g.out_len()];
+                        conv.run(isa, &x, &mut out, &mut scratch, parallelism).unwrap();
+                        close(&out, &expected, g.col_rows());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn large_convs_split_over_threads_give_the_sequential_result() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let g = ConvGeometry::new(64, 20, 20, 3, 1, 1).unwrap(); // 64·9·400·80 ≈ 18 M multiply-adds
+        let o = 80;
+        let (x, wt) = (random(g.image_len(), &mut rng), random(o * g.col_rows(), &mut rng));
+        let conv = ConvF32::new(g, &wt, o, None, true).unwrap();
+        let (mut seq, mut par) = (vec![0.0; o * g.out_len()], vec![1.0; o * g.out_len()]);
+        let mut scratch = ConvScratchF32::default();
+        conv.forward(&x, &mut seq, &mut scratch, Parallelism::Sequential).unwrap();
+        conv.forward(&x, &mut par, &mut scratch, Parallelism::AllCores).unwrap();
+        assert_eq!(seq, par);
+        close(&seq, &reference(g, &x, &wt, o, &vec![0.0; o], true), g.col_rows());
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let g = ConvGeometry::new(2, 5, 5, 3, 2, 1).unwrap();
+        assert!(matches!(ConvF32::new(g, &[0.0; 36], 2, None, false), Err(KernelError::StrideNotOne { stride: 2 })));
+        let g = ConvGeometry::new(2, 5, 5, 3, 1, 1).unwrap();
+        assert!(matches!(ConvF32::new(g, &[0.0; 35], 2, None, false), Err(KernelError::OperandLength { operand: "weight", .. })));
+        assert!(matches!(ConvF32::new(g, &[0.0; 36], 2, Some(&[0.0]), false), Err(KernelError::OperandLength { operand: "bias", .. })));
+        let conv = ConvF32::new(g, &[0.0; 36], 2, None, false).unwrap();
+        let mut out = vec![0.0; 50];
+        let err = conv.forward(&[0.0; 49], &mut out, &mut ConvScratchF32::default(), Parallelism::Sequential);
+        assert!(matches!(err, Err(KernelError::ConvBuffers { input: 49, expected_input: 50, .. })));
+        let err = conv.forward(&[0.0; 50], &mut out[..49], &mut ConvScratchF32::default(), Parallelism::Sequential);
+        assert!(matches!(err, Err(KernelError::ConvBuffers { output: 49, expected_output: 50, .. })));
+    }
+}
