@@ -3,8 +3,8 @@
 //! a run touches no tape and allocates nothing.
 //!
 //! Stride-1 convolutions run on [`ConvF32`] (patch rows read in place from the padded image, bias and
-//! ReLU fused), other strides as im2col + the packed GEMM of [`crate::kernels::gemm`]; either on
-//! every core of the current rayon pool when the layer is large enough to pay for it. Linear layers
+//! ReLU fused, split over the spinning threads of [`crate::kernels::team::Team`] when large enough),
+//! other strides as im2col + the packed GEMM of [`crate::kernels::gemm`] (on the rayon pool). Linear layers
 //! run as a matrix-vector product, pooling on the slice kernels of [`crate::ops::pool2d::slices`].
 
 use std::marker::PhantomData;

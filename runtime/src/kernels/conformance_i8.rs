@@ -95,7 +95,7 @@ fn gemv_equals_the_triple_loop() {
     use super::pack_i8::PackedRowsI8;
     let mut rng = SmallRng::seed_from_u64(64);
     let mut scratch = GemvScratch::default();
-    let sizes = (1..=17).flat_map(|m| [1, 2, 15, 16, 17, 31, 32, 33, 63, 65].map(|k| (m, k))).chain([(256, 3136), (10, 256), (7, 1001)]);
+    let sizes = (1..=17).flat_map(|m| [1, 2, 15, 16, 17, 31, 32, 33, 63, 65].map(|k| (m, k))).chain([(256, 3136), (61, 4500), (10, 256), (7, 1001)]); // the first two split over the team
     for (m, k) in sizes {
         let (a, x) = operands(&mut rng, m, 1, k);
         let want = reference_gemm_u8i8(m, 1, k, &a, &x);

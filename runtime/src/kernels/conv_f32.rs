@@ -24,8 +24,7 @@
 //! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 //! ```
 
-use rayon::prelude::*;
-
+use super::team::{for_each_chunk, Team};
 use super::{ConvGeometry, KernelError, Parallelism};
 
 /// Output channels per weight panel (rows of a tile).
@@ -34,9 +33,9 @@ pub const MR: usize = 8;
 /// Depth steps per block: a tile's 32-wide runs of 3×3 kernels for this many steps take about 16 KB.
 const DEPTH_BLOCK: usize = 512;
 
-/// Below this many multiply-adds a conv runs on the calling thread: splitting costs more than it
-/// saves (measured on SmallVgg's 3.6–7.2 M multiply-add layers on the 2-core VM).
-const PARALLEL_MACS: usize = 1 << 24;
+/// Below this many multiply-adds a conv runs on the calling thread (SmallVgg's first conv, 0.2 M):
+/// handing out shares costs more than it saves.
+const PARALLEL_MACS: usize = 1 << 20;
 
 /// Weight panels whose bytes fit this budget are run together over every column tile, so they stay
 /// in a core's L2 cache while the image streams past.
@@ -178,7 +177,7 @@ impl ConvF32 {
 
     /// `out = relu?(conv(x) + bias)`: one `[C, H, W]` image in, `[O, OH, OW]` out, with the fastest
     /// tile kernel the CPU runs. [`Parallelism::AllCores`] splits large convs' output channels over
-    /// the current rayon pool.
+    /// the threads of [`Team::global`].
     pub fn forward(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism) -> Result<(), KernelError> {
         self.run(self.isa, x, out, scratch, parallelism)
     }
@@ -208,22 +207,17 @@ impl ConvF32 {
         let depth = g.col_rows();
         let panel_len = depth * MR;
         let macs = self.out_channels * depth * plane;
-        let threads = rayon::current_num_threads();
         let per_block = (PANEL_BLOCK_BYTES / (4 * panel_len).max(1)).max(1);
         let run_block = |first_panel: usize, out: &mut [f32]| {
             let panels = &self.panels[first_panel * panel_len..];
             let rows = out.len() / plane;
             self.panels_times_image(isa, panels, &self.bias[first_panel * MR..], rows, padded, out);
         };
-        if parallelism == Parallelism::AllCores && threads > 1 && macs >= PARALLEL_MACS {
-            // Whole panels per task, about one task per thread (or per cache-sized block if smaller).
-            let share = self.out_channels.div_ceil(MR).div_ceil(threads).min(per_block).max(1);
-            out.par_chunks_mut(share * MR * plane).enumerate().for_each(|(i, out)| run_block(i * share, out));
-        } else {
-            for (i, out) in out.chunks_mut(per_block * MR * plane).enumerate() {
-                run_block(i * per_block, out);
-            }
-        }
+        let threads = Team::global().threads();
+        let parallel = parallelism == Parallelism::AllCores && threads > 1 && macs >= PARALLEL_MACS;
+        // Whole panels per task: one share per thread (or per cache-sized block if smaller).
+        let share = if parallel { self.out_channels.div_ceil(MR).div_ceil(threads).min(per_block) } else { per_block };
+        for_each_chunk(out, share * MR * plane, parallel, |i, out| run_block(i * share, out));
         Ok(())
     }
 

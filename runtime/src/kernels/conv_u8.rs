@@ -21,7 +21,7 @@
 //! ```
 
 use super::generic::im2col_u8::ConvShape;
-use super::int8::{Int8Kernels, Split};
+use super::int8::{Columns, Int8Kernels, Split};
 use super::pack_i8::{wide_columns, PackedActivationsU8, PackedWeightsI8};
 use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights};
 
@@ -36,12 +36,11 @@ pub struct QuantizedConv2d {
 }
 
 /// The buffers a conv reuses from call to call: packed activations, and for stride-1 convs the
-/// padded input and the wide output.
+/// padded input.
 #[derive(Debug, Clone, Default)]
 pub struct ConvScratch {
     packed: Option<PackedActivationsU8>,
     padded: Vec<u8>,
-    wide: Vec<u8>,
     starts: Vec<usize>,
 }
 
@@ -49,7 +48,8 @@ pub struct ConvScratch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Patches {
     /// Stride 1: pad the input once, pack the *wide* patch matrix straight from it (one contiguous
-    /// run per patch row), compute `W + 2p − OW` junk columns per output row and drop them.
+    /// run per patch row), compute `W + 2p − OW` junk columns per output row and drop them as the
+    /// tiles are stored.
     Wide,
     /// Any stride: gather each patch row's columns with bounds checks while packing.
     Gathered,
@@ -107,17 +107,8 @@ impl ConvScratch {
         };
         let cols = wide_columns(shape);
         packed.pack_padded_im2col(padded, shape, cols, &mut self.starts);
-        if cols == oh * ow {
-            return kernels.gemm_u8(weights, packed, stage, out, split);
-        }
-        self.wide.resize(weights.rows() * cols, 0);
-        kernels.gemm_u8(weights, packed, stage, &mut self.wide, split)?;
-        for (dst, wide) in out.chunks_exact_mut(plane).zip(self.wide.chunks_exact(cols)) {
-            for (y, row) in dst.chunks_exact_mut(ow).enumerate() {
-                row.copy_from_slice(&wide[y * wp..][..ow]);
-            }
-        }
-        Ok(())
+        // The GEMM's output stage drops the junk columns as it stores each tile.
+        kernels.gemm_u8_into(weights, packed, stage, out, Columns::Wide { wp, ow, plane }, split)
     }
 }
 

@@ -8,8 +8,7 @@
 //! computed together so each load of `x` serves four rows. Kernels: AVX-512 and AVX2+FMA (explicit
 //! fused multiply-adds, picked at run time from the CPU's features) and a portable twin.
 
-use rayon::prelude::*;
-
+use super::team::{for_each_chunk, Team};
 use super::{Accumulate, KernelError, Parallelism};
 
 /// Lanes of one accumulator: one AVX-512 register, two AVX2 ones.
@@ -22,7 +21,7 @@ const PARALLEL_WEIGHTS: usize = 1 << 17;
 /// `y = W·x` (or `y += W·x` with [`Accumulate::Add`]) for a row-major `rows × cols` matrix `w`.
 ///
 /// With [`Parallelism::AllCores`] and a large enough matrix, the rows are split over the threads of
-/// the current rayon pool. Results equal [`gemv_f32_ref`]'s up to the order of the additions.
+/// [`Team::global`] (spinning helpers: a batch-1 plan calls this every few microseconds). Results equal [`gemv_f32_ref`]'s up to the order of the additions.
 ///
 /// ```
 /// use fasterai_runtime::kernels::{gemv_f32, Accumulate, Parallelism};
@@ -47,14 +46,14 @@ pub fn gemv_f32(
     if rows == 0 || cols == 0 {
         return Ok(());
     }
-    let threads = rayon::current_num_threads();
-    if parallelism == Parallelism::Sequential || threads < 2 || w.len() < PARALLEL_WEIGHTS {
+    let team = Team::global();
+    if parallelism == Parallelism::Sequential || team.threads() < 2 || w.len() < PARALLEL_WEIGHTS {
         rows_times(w, cols, x, y);
         return Ok(());
     }
     // One share per thread, in whole groups of ROWS.
-    let share = rows.div_ceil(threads).div_ceil(ROWS) * ROWS;
-    y.par_chunks_mut(share).zip(w.par_chunks(share * cols)).for_each(|(y, w)| rows_times(w, cols, x, y));
+    let share = rows.div_ceil(team.threads()).div_ceil(ROWS) * ROWS;
+    for_each_chunk(y, share, true, |i, y| rows_times(&w[i * share * cols..][..y.len() * cols], cols, x, y));
     Ok(())
 }
 

@@ -26,7 +26,7 @@
 //! assert_eq!(c, vec![1 - 6 + 15, 2 - 8 + 18, 4 + 15 - 30, 8 + 20 - 36]);
 //! ```
 
-use rayon::prelude::*;
+use super::team::{for_each_chunk, Team};
 
 use super::generic::gemv_i8::generic_gemv_u8i8;
 use super::generic::gemm_i8::{
@@ -97,13 +97,16 @@ pub struct Int8Kernels {
     pub gemv: GemvFn,
 }
 
-/// Below this many multiply-adds, [`Split::Auto`] runs a product on one thread. Measured on the
-/// 2-core VM (SmallVgg int8 at batch 1, whose convolutions are 0.2 to 8.2 M multiply-adds; best of
-/// 20 batches of 200 runs): 236–240 µs with every product on one thread, 261–285 µs with the large
-/// ones split over two. VGG16-BN's smallest convolution (184 M) stays split.
-pub const SEQUENTIAL_BELOW_MACS: usize = 1 << 24;
+/// Below this many multiply-adds, [`Split::Auto`] runs a product on one thread. Since shares go to
+/// the spinning helpers of [`Team::global`] (not to parked rayon workers), SmallVgg's 3.6–7.2 M
+/// multiply-add convolutions gain from the split: four alternating runs of 5000 images on the
+/// 2-core VM, 292–359 µs split at 1 M against 359–411 µs split at 16 M only.
+pub const SEQUENTIAL_BELOW_MACS: usize = 1 << 20;
 
-/// How a GEMM is spread over the threads of the current rayon pool.
+/// Matrix-vector products with at least this many weight bytes split their rows over the team.
+const PARALLEL_GEMV_BYTES: usize = 1 << 18;
+
+/// How a GEMM is spread over the threads of [`Team::global`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
     /// One thread.
@@ -131,7 +134,7 @@ impl Split {
     /// The concrete split for an `m × n` product: columns keep each thread's activation panels in
     /// cache and scale best when `n` has a few panels per thread; rows otherwise.
     pub fn resolve(self, m: usize, n: usize) -> Split {
-        let threads = rayon::current_num_threads();
+        let threads = Team::global().threads();
         match self {
             Split::Auto if threads <= 1 => Split::Sequential,
             Split::Auto if n.div_ceil(NR) >= 4 * threads => Split::Columns,
@@ -244,7 +247,8 @@ impl Int8Kernels {
         let two = self.pair.map(|pair| {
             move |p: usize, q: usize, dst: &mut [[i32; MR * NR]; 2]| (pair.tile_i32)(a.panel(p), b.panel(q), b.panel(q + 1), dst)
         });
-        drive(a.rows(), b.cols(), out, split.for_work(a.rows() * b.cols() * a.depth()), Tiles { one, two });
+        let sink = Sink::new(out, a.rows(), b.cols(), Columns::Dense)?;
+        drive(a.rows(), b.cols(), &sink, split.for_work(a.rows() * b.cols() * a.depth()), Tiles { one, two });
         Ok(())
     }
 
@@ -257,7 +261,20 @@ impl Int8Kernels {
         out: &mut [u8],
         split: Split,
     ) -> Result<(), QuantError> {
-        self.check(a, b, out.len())?;
+        self.gemm_u8_into(a, b, stage, out, Columns::Dense, split)
+    }
+
+    /// [`Self::gemm_u8`] with the product's columns placed in `out` by `columns`.
+    pub(crate) fn gemm_u8_into(
+        &self,
+        a: &PackedWeightsI8,
+        b: &PackedActivationsU8,
+        stage: &OutputStage,
+        out: &mut [u8],
+        columns: Columns,
+        split: Split,
+    ) -> Result<(), QuantError> {
+        self.check(a, b, a.rows() * b.cols())?; // the operands; `Sink::new` checks `out` against `columns`
         if stage.channels.len() != a.rows() {
             return Err(QuantError::LengthMismatch { what: "output stage", expected: a.rows(), found: stage.channels.len() });
         }
@@ -272,7 +289,8 @@ impl Int8Kernels {
                 (pair.tile_u8)(a.panel(p), b.panel(q), b.panel(q + 1), tile_stage(p), dst)
             }
         });
-        drive(a.rows(), b.cols(), out, split.for_work(a.rows() * b.cols() * a.depth()), Tiles { one, two });
+        let sink = Sink::new(out, a.rows(), b.cols(), columns)?;
+        drive(a.rows(), b.cols(), &sink, split.for_work(a.rows() * b.cols() * a.depth()), Tiles { one, two });
         Ok(())
     }
 }
@@ -306,7 +324,11 @@ impl Int8Kernels {
         scratch.padded.clear();
         scratch.padded.extend_from_slice(x);
         scratch.padded.resize(w.stride(), 0);
-        (self.gemv)(w.data(), w.stride(), &scratch.padded, out);
+        let (data, stride, x) = (w.data(), w.stride(), &scratch.padded);
+        // Large matrices (VGG's classifier) are read by every thread of the team, a share of rows each.
+        let parallel = data.len() >= PARALLEL_GEMV_BYTES && Team::global().threads() > 1;
+        let share = if parallel { w.rows().div_ceil(Team::global().threads()).next_multiple_of(8) } else { w.rows() };
+        for_each_chunk(out, share, parallel, |i, out| (self.gemv)(&data[i * share * stride..][..out.len() * stride], stride, x, out));
         Ok(())
     }
 
@@ -351,8 +373,89 @@ struct Tiles<F, G> {
     two: Option<G>,
 }
 
-/// Runs the tiles over the whole `m × n` output and copies each tile's valid part into `out`.
-fn drive<T, F, G>(m: usize, n: usize, out: &mut [T], split: Split, tiles: Tiles<F, G>)
+/// Where column `c` of row `r` of an `m × n` product lands in the output buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Columns {
+    /// Row-major `m × n`.
+    Dense,
+    /// The wide columns of a stride-1 conv, `q = y·wp + x`: kept when `x < ow`, at
+    /// `r·plane + y·ow + x` (`plane = oh·ow`); the junk columns `x ≥ ow` are dropped.
+    Wide {
+        /// Padded row length `W + 2p`.
+        wp: usize,
+        /// Output row length.
+        ow: usize,
+        /// Output positions per channel.
+        plane: usize,
+    },
+}
+
+impl Columns {
+    /// Output elements of an `m × n` product.
+    pub(crate) fn len(self, m: usize, n: usize) -> usize {
+        match self {
+            Columns::Dense => m * n,
+            Columns::Wide { plane, .. } => m * plane,
+        }
+    }
+}
+
+/// The output of one product, written through a raw pointer by whichever thread computed each
+/// tile: every `(row, column)` is written by one thread once, and distinct ones land on distinct
+/// elements (`Columns` is injective on the columns it keeps).
+struct Sink<T> {
+    ptr: *mut T,
+    len: usize,
+    n: usize,
+    columns: Columns,
+}
+
+// SAFETY: see the type's doc: writes from different threads never touch the same element.
+unsafe impl<T: Send> Sync for Sink<T> {}
+
+impl<T: Copy> Sink<T> {
+    fn new(out: &mut [T], m: usize, n: usize, columns: Columns) -> Result<Self, QuantError> {
+        let expected = columns.len(m, n);
+        if out.len() != expected {
+            return Err(QuantError::LengthMismatch { what: "GEMM output", expected, found: out.len() });
+        }
+        if let Columns::Wide { wp, ow, plane } = columns {
+            // Rows of `ow` kept columns out of every `wp`, the last row without its junk.
+            let fits = ow > 0 && ow <= wp && plane % ow == 0 && plane > 0 && n == (plane / ow - 1) * wp + ow;
+            if !fits {
+                return Err(QuantError::LengthMismatch { what: "wide conv columns", expected: plane, found: n });
+            }
+        }
+        Ok(Self { ptr: out.as_mut_ptr(), len: out.len(), n, columns })
+    }
+
+    /// Writes `values`, columns `col..col + values.len()` of row `row`.
+    fn put(&self, row: usize, col: usize, values: &[T]) {
+        let write = |at: usize, values: &[T]| {
+            assert!(at + values.len() <= self.len, "a tile wrote past the output");
+            // SAFETY: in bounds (checked); no other thread writes these elements (type doc).
+            unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(at), values.len()) };
+        };
+        match self.columns {
+            Columns::Dense => write(row * self.n + col, values),
+            Columns::Wide { wp, ow, plane } => {
+                let mut done = 0;
+                while done < values.len() {
+                    let q = col + done;
+                    let (y, x) = (q / wp, q % wp);
+                    let run = if x < ow { (ow - x).min(values.len() - done) } else { (wp - x).min(values.len() - done) };
+                    if x < ow {
+                        write(row * plane + y * ow + x, &values[done..done + run]);
+                    }
+                    done += run;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the tiles over the whole `m × n` product and hands each tile's valid part to `sink`.
+fn drive<T, F, G>(m: usize, n: usize, sink: &Sink<T>, split: Split, tiles: Tiles<F, G>)
 where
     T: Copy + Default + Send + Sync,
     F: Fn(usize, usize, &mut [T; MR * NR]) + Sync,
@@ -362,36 +465,27 @@ where
         return;
     }
     let (row_panels, col_panels) = (m.div_ceil(MR), n.div_ceil(NR));
-    let threads = rayon::current_num_threads().max(1);
+    let team = Team::global();
     let whole = Block { rows: 0..row_panels, cols: 0..col_panels, m, n };
     match split.resolve(m, n) {
-        Split::Sequential | Split::Auto => whole.run(out, 0, n, &tiles),
+        Split::Sequential | Split::Auto => whole.run(sink, &tiles),
         Split::Rows => {
-            let per = row_panels.div_ceil(2 * threads).max(1);
-            out.par_chunks_mut(per * MR * n).enumerate().for_each(|(t, chunk)| {
-                let rows = t * per..((t + 1) * per).min(row_panels);
-                Block { rows, ..whole.clone() }.run(chunk, 0, n, &tiles);
+            let per = row_panels.div_ceil(team.threads()).max(1);
+            team.run(row_panels.div_ceil(per), &|shares| {
+                for t in shares {
+                    Block { rows: t * per..((t + 1) * per).min(row_panels), ..whole.clone() }.run(sink, &tiles);
+                }
             });
         }
         Split::Columns => {
-            let per = col_panels.div_ceil(4 * threads).max(1);
+            let per = col_panels.div_ceil(team.threads()).max(1);
             // An even number of panels per thread, so that pairs never straddle two threads.
             let per = if tiles.two.is_some() { per.next_multiple_of(2) } else { per };
-            let parts: Vec<(usize, usize, Vec<T>)> = (0..col_panels.div_ceil(per))
-                .into_par_iter()
-                .map(|t| {
-                    let cols = t * per..((t + 1) * per).min(col_panels);
-                    let (c0, c1) = (cols.start * NR, (cols.end * NR).min(n));
-                    let mut part = vec![T::default(); m * (c1 - c0)];
-                    Block { cols, ..whole.clone() }.run(&mut part, c0, c1 - c0, &tiles);
-                    (c0, c1 - c0, part)
-                })
-                .collect();
-            for (c0, width, part) in parts {
-                for (dst, src) in out.chunks_exact_mut(n).zip(part.chunks_exact(width)) {
-                    dst[c0..c0 + width].copy_from_slice(src);
+            team.run(col_panels.div_ceil(per), &|shares| {
+                for t in shares {
+                    Block { cols: t * per..((t + 1) * per).min(col_panels), ..whole.clone() }.run(sink, &tiles);
                 }
-            }
+            });
         }
     }
 }
@@ -406,17 +500,16 @@ struct Block {
 }
 
 impl Block {
-    /// Writes the block into `dst`, whose first row is the block's first row and whose first column
-    /// is output column `c0`, with `ld` elements per row. Column panels (or pairs of them) are the
-    /// outer loop, so activation panels are reused by every weight panel while they are in cache.
-    fn run<T, F, G>(&self, dst: &mut [T], c0: usize, ld: usize, tiles: &Tiles<F, G>)
+    /// Computes the block's tiles and hands their valid parts to `sink`. Column panels (or pairs of
+    /// them) are the outer loop, so activation panels are reused by every weight panel while they
+    /// are in cache.
+    fn run<T, F, G>(&self, sink: &Sink<T>, tiles: &Tiles<F, G>)
     where
         T: Copy + Default,
         F: Fn(usize, usize, &mut [T; MR * NR]),
         G: Fn(usize, usize, &mut [[T; MR * NR]; 2]),
     {
         let mut bufs = [[T::default(); MR * NR]; 2];
-        let first_row = self.rows.start * MR;
         let mut q = self.cols.start;
         while q < self.cols.end {
             let two = tiles.two.as_ref().filter(|_| q + 1 < self.cols.end);
@@ -431,8 +524,7 @@ impl Block {
                     let col = (q + i) * NR;
                     let width = NR.min(self.n - col);
                     for r in 0..MR.min(self.m - r0) {
-                        let at = (r0 + r - first_row) * ld + col - c0;
-                        dst[at..at + width].copy_from_slice(&buf[r * NR..r * NR + width]);
+                        sink.put(r0 + r, col, &buf[r * NR..r * NR + width]);
                     }
                 }
             }

@@ -15,6 +15,7 @@ pub mod conv_u8;
 pub mod generic;
 pub mod int8;
 pub mod pack_i8;
+pub mod team;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 #[cfg(test)]

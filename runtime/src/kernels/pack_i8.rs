@@ -10,7 +10,7 @@
 //! `k` is padded with zeros to a whole unit, and rows past `m` are zero. Columns past `n` in the
 //! last activation panel are zero too; they only ever reach tile outputs that are discarded.
 
-use rayon::prelude::*;
+use super::team::for_each_chunk;
 
 use super::generic::im2col_u8::{im2col_segment, ConvShape};
 use crate::quant::{QuantError, QuantizedWeights};
@@ -294,11 +294,7 @@ impl PackedActivationsU8 {
         };
         #[cfg(not(target_arch = "x86_64"))]
         let _ = wide;
-        if depth * cols < PARALLEL_PACK {
-            self.data.chunks_mut(4 * panel_len).enumerate().for_each(|(g, group)| pack_group(g, group));
-        } else {
-            self.data.par_chunks_mut(4 * panel_len).enumerate().for_each(|(g, group)| pack_group(g, group));
-        }
+        for_each_chunk(&mut self.data, 4 * panel_len, depth * cols >= PARALLEL_PACK, pack_group);
     }
 
     /// Sizes the buffer for `depth × cols` and zeroes the tail panel's missing columns (every other
@@ -351,11 +347,7 @@ impl PackedActivationsU8 {
         // Blocks of a few panels: a block's words are contiguous, so the writes of one depth unit
         // stay within a few pages instead of striding over every panel of a wide matrix.
         let block = PANELS_PER_BLOCK * panel_len;
-        if depth * cols < PARALLEL_PACK {
-            self.data.chunks_mut(block).enumerate().for_each(|(b, data)| pack_panels(b * PANELS_PER_BLOCK, data));
-        } else {
-            self.data.par_chunks_mut(block).enumerate().for_each(|(b, data)| pack_panels(b * PANELS_PER_BLOCK, data));
-        }
+        for_each_chunk(&mut self.data, block, depth * cols >= PARALLEL_PACK, |b, data| pack_panels(b * PANELS_PER_BLOCK, data));
     }
 
     /// `k`: the reduction length.
