@@ -31,7 +31,7 @@ use super::{ConvGeometry, KernelError, Parallelism};
 pub const MR: usize = 8;
 
 /// Depth steps per block: a tile's 32-wide runs of 3×3 kernels for this many steps take about 16 KB.
-const DEPTH_BLOCK: usize = 512;
+const DEPTH_BLOCK: usize = 256;
 
 /// Below this many multiply-adds a conv runs on the calling thread (SmallVgg's first conv, 0.2 M):
 /// handing out shares costs more than it saves.

@@ -429,29 +429,47 @@ impl<T: Copy> Sink<T> {
         Ok(Self { ptr: out.as_mut_ptr(), len: out.len(), n, columns })
     }
 
-    /// Writes `values`, columns `col..col + values.len()` of row `row`.
-    fn put(&self, row: usize, col: usize, values: &[T]) {
-        let write = |at: usize, values: &[T]| {
-            assert!(at + values.len() <= self.len, "a tile wrote past the output");
-            // SAFETY: in bounds (checked); no other thread writes these elements (type doc).
-            unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(at), values.len()) };
-        };
+    /// Where columns `col..col + width` (at most [`NR`]) of any row go.
+    fn place(&self, col: usize, width: usize) -> Placement {
+        let mut place = Placement { runs: [(0, 0, 0); NR], count: 0 };
         match self.columns {
-            Columns::Dense => write(row * self.n + col, values),
-            Columns::Wide { wp, ow, plane } => {
+            Columns::Dense => (place.runs[0], place.count) = ((0, col, width), 1),
+            Columns::Wide { wp, ow, .. } => {
                 let mut done = 0;
-                while done < values.len() {
-                    let q = col + done;
-                    let (y, x) = (q / wp, q % wp);
-                    let run = if x < ow { (ow - x).min(values.len() - done) } else { (wp - x).min(values.len() - done) };
+                while done < width {
+                    let (y, x) = ((col + done) / wp, (col + done) % wp);
+                    let run = if x < ow { ow - x } else { wp - x }.min(width - done);
                     if x < ow {
-                        write(row * plane + y * ow + x, &values[done..done + run]);
+                        place.runs[place.count] = (done, y * ow + x, run);
+                        place.count += 1;
                     }
                     done += run;
                 }
             }
         }
+        place
     }
+
+    /// Writes one tile row, `values`, placed by `place`, into output row `row`.
+    fn put(&self, row: usize, place: &Placement, values: &[T]) {
+        let base = row * match self.columns {
+            Columns::Dense => self.n,
+            Columns::Wide { plane, .. } => plane,
+        };
+        for &(src, dst, len) in &place.runs[..place.count] {
+            let (at, values) = (base + dst, &values[src..src + len]);
+            assert!(at + len <= self.len, "a tile wrote past the output");
+            // SAFETY: in bounds (checked); no other thread writes these elements (type doc).
+            unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(at), len) };
+        }
+    }
+}
+
+/// The runs of one column panel's values in an output row: (first value, offset in the row, length).
+/// Each run holds at least one kept column, so a panel has at most [`NR`].
+struct Placement {
+    runs: [(usize, usize, usize); NR],
+    count: usize,
 }
 
 /// Runs the tiles over the whole `m × n` product and hands each tile's valid part to `sink`.
@@ -514,17 +532,19 @@ impl Block {
         while q < self.cols.end {
             let two = tiles.two.as_ref().filter(|_| q + 1 < self.cols.end);
             let count = if two.is_some() { 2 } else { 1 };
+            let places: [Placement; 2] = std::array::from_fn(|i| {
+                let col = ((q + i) * NR).min(self.n);
+                sink.place(col, NR.min(self.n - col))
+            });
             for p in self.rows.clone() {
                 match two {
                     Some(two) => two(p, q, &mut bufs),
                     None => (tiles.one)(p, q, &mut bufs[0]),
                 }
                 let r0 = p * MR;
-                for (i, buf) in bufs.iter().enumerate().take(count) {
-                    let col = (q + i) * NR;
-                    let width = NR.min(self.n - col);
+                for (buf, place) in bufs.iter().zip(&places).take(count) {
                     for r in 0..MR.min(self.m - r0) {
-                        sink.put(r0 + r, col, &buf[r * NR..r * NR + width]);
+                        sink.put(r0 + r, place, &buf[r * NR..(r + 1) * NR]);
                     }
                 }
             }
