@@ -55,6 +55,15 @@ pub struct EnlargingHead {
     fc2: Linear<16, 5>,
 }
 
+/// A wide 3×3 conv (128 input channels): the plan runs it by Winograd's algorithm.
+#[derive(Compressible, Clone)]
+#[compressible(input = [128, 5, 6])]
+pub struct WideConv {
+    conv1: UnbiasedConv2D<128, 9, 3, 1, 1>, bn1: BatchNorm2D<9>, relu1: ReLU,
+    flatten: Flatten,
+    fc: Linear<270, 4>,
+}
+
 /// An MLP on a flat input.
 #[derive(Compressible, Clone)]
 #[compressible(input = [12])]
@@ -135,6 +144,14 @@ fn an_enlarging_adaptive_pool_folds_into_the_next_linear() {
     let plan = accelerate(&model).unwrap();
     let conv = 8 * 27 + 8;
     assert_eq!(plan.parameters(), conv + 16 * 72 + 16 + 16 * 5 + 5);
+}
+
+#[test]
+fn a_winograd_conv_equals_the_eval_forward() {
+    let dev = Cpu::default();
+    let mut model = dev.build_module::<WideConv, f32>();
+    randomize_batch_norms(&mut model, 5);
+    check_against_dfdx::<_, 128, 5, 6>(&model, 2, 14);
 }
 
 #[test]

@@ -112,6 +112,12 @@ pub enum KernelError {
         /// The geometry's stride.
         stride: usize,
     },
+    /// A kernel for 3×3 convolutions only was given another kernel size.
+    #[error("this convolution kernel runs 3×3 kernels only, the geometry has {kernel}×{kernel}; run other sizes through the direct kernel")]
+    KernelNotThree {
+        /// The geometry's kernel side.
+        kernel: usize,
+    },
     /// `rows × cols` does not fit in `usize`.
     #[error("a {rows} × {cols} matrix has more elements than memory can address")]
     SizeOverflow {

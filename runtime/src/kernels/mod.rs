@@ -5,11 +5,13 @@ mod error;
 mod gemm;
 mod gemv_f32;
 mod im2col;
+mod winograd;
 
 pub use conv_f32::{ConvF32, ConvScratchF32};
 pub use error::KernelError;
 pub use gemm::{gemm, gemm_ref, Accumulate, MatMut, MatRef, Parallelism};
 pub use gemv_f32::{gemv_f32, gemv_f32_ref};
+pub use winograd::{WinogradConv, WinogradScratch};
 pub use im2col::{col2im, col2im_ref, col2im_rows, im2col, im2col_ref, im2col_rows, ConvGeometry};
 pub mod conv_u8;
 pub mod generic;

@@ -1,0 +1,302 @@
+//! A 3×3 stride-1 fp32 convolution by Winograd's minimal filtering `F(2×2, 3×3)`: every 2×2 block
+//! of outputs from a 4×4 block of input with 16 multiplies per input channel instead of 36, so
+//! 2.25× fewer multiply-adds than [`ConvF32`](super::ConvF32) on the large layers of VGG-style nets.
+//!
+//! With `d` a 4×4 input tile, `g` a 3×3 kernel: `y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A`. Summed over input
+//! channels, the elementwise products become 16 independent GEMMs, `M[ξ] = U[ξ] · V[ξ]` with
+//! `U[ξ]` the `O × C` transformed weights (computed once) and `V[ξ]` the `C × T` transformed input
+//! tiles. The output transform adds the bias and applies the ReLU. Threads of
+//! [`Team::global`](super::team::Team) take input channels for the input transform, then output
+//! channels for the 16 GEMMs and their output transform.
+//!
+//! The transforms' constants are 0, ±1 and ½: results equal the direct convolution up to float
+//! rounding (the tests compare with im2col + the plain GEMM).
+//!
+//! ```
+//! use fasterai_runtime::kernels::{ConvGeometry, Parallelism, WinogradConv, WinogradScratch};
+//! let g = ConvGeometry::new(1, 4, 4, 3, 1, 1)?;
+//! let identity = [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+//! let conv = WinogradConv::new(g, &identity, 1, None, false)?;
+//! let image: Vec<f32> = (0..16).map(|v| v as f32).collect();
+//! let mut out = vec![0.0; 16];
+//! conv.forward(&image, &mut out, &mut WinogradScratch::default(), Parallelism::Sequential)?;
+//! assert_eq!(out, image);
+//! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
+//! ```
+
+use super::team::{for_each_chunk, Team};
+use super::{gemm, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism};
+
+/// Values of one transformed tile (4 × 4).
+const XI: usize = 16;
+
+/// A 3×3 stride-1 conv with its weights transformed for `F(2×2, 3×3)`. See the module docs.
+#[derive(Debug, Clone)]
+pub struct WinogradConv {
+    geometry: ConvGeometry,
+    out_channels: usize,
+    /// `U[ξ]`, `ξ = 4·row + col`: sixteen row-major `O × C` matrices.
+    transformed: Vec<f32>,
+    bias: Vec<f32>,
+    relu: bool,
+}
+
+/// Buffers a [`WinogradConv`] reuses from call to call.
+#[derive(Debug, Clone, Default)]
+pub struct WinogradScratch {
+    /// The input, zero-padded to whole tiles: `[C, 2·TH + 2, 2·TW + 2]`.
+    padded: Vec<f32>,
+    /// `V`: `[C, 16, T]`.
+    tiles: Vec<f32>,
+    /// `M`: `[O, 16, T]`.
+    products: Vec<f32>,
+}
+
+impl WinogradConv {
+    /// A conv of geometry `g` (3×3 kernel, stride 1, any padding) with row-major weights
+    /// `[O, C·3·3]`, an optional bias per output channel and an optional fused ReLU.
+    pub fn new(g: ConvGeometry, weight: &[f32], out_channels: usize, bias: Option<&[f32]>, relu: bool) -> Result<Self, KernelError> {
+        if g.stride() != 1 {
+            return Err(KernelError::StrideNotOne { stride: g.stride() });
+        }
+        if g.kernel() != 3 {
+            return Err(KernelError::KernelNotThree { kernel: g.kernel() });
+        }
+        let c = g.channels();
+        if weight.len() != out_channels * c * 9 {
+            return Err(KernelError::OperandLength { operand: "weight", expected: out_channels * c * 9, found: weight.len() });
+        }
+        if let Some(b) = bias {
+            if b.len() != out_channels {
+                return Err(KernelError::OperandLength { operand: "bias", expected: out_channels, found: b.len() });
+            }
+        }
+        let mut transformed = vec![0.0; XI * out_channels * c];
+        for (oc, kernel) in weight.chunks_exact(9).enumerate() {
+            let u = transform_kernel(kernel.try_into().expect("chunks of 9"));
+            for (xi, &v) in u.iter().enumerate() {
+                transformed[xi * out_channels * c + oc] = v;
+            }
+        }
+        let bias = bias.map_or_else(|| vec![0.0; out_channels], <[f32]>::to_vec);
+        Ok(Self { geometry: g, out_channels, transformed, bias, relu })
+    }
+
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.out_channels
+    }
+
+    /// `out = relu?(conv(x) + bias)`: one `[C, H, W]` image in, `[O, OH, OW]` out.
+    /// [`Parallelism::AllCores`] spreads channels over [`Team::global`](super::team::Team).
+    pub fn forward(&self, x: &[f32], out: &mut [f32], scratch: &mut WinogradScratch, parallelism: Parallelism) -> Result<(), KernelError> {
+        let g = &self.geometry;
+        let (c, o) = (g.channels(), self.out_channels);
+        let (oh, ow) = (g.out_height(), g.out_width());
+        if x.len() != g.image_len() || out.len() != o * oh * ow {
+            return Err(KernelError::ConvBuffers {
+                input: x.len(),
+                weight: self.transformed.len() / XI * 9,
+                output: out.len(),
+                expected_input: g.image_len(),
+                expected_weight: o * c * 9,
+                expected_output: o * oh * ow,
+            });
+        }
+        if o == 0 || oh == 0 || ow == 0 {
+            return Ok(());
+        }
+        let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
+        let t = th * tw;
+        let (ph, pw) = (2 * th + 2, 2 * tw + 2);
+        pad_to_tiles(x, g, (ph, pw), &mut scratch.padded);
+        scratch.tiles.resize(c * XI * t, 0.0);
+        scratch.products.resize(o * XI * t, 0.0);
+        let parallel = parallelism == Parallelism::AllCores && Team::global().threads() > 1;
+        let threads = if parallel { Team::global().threads() } else { 1 };
+        let padded = &scratch.padded;
+        let per_c = c.div_ceil(threads).max(1);
+        for_each_chunk(&mut scratch.tiles, per_c * XI * t, parallel, |i, tiles| {
+            let mut rows = [vec![0.0f32; pw], vec![0.0; pw], vec![0.0; pw], vec![0.0; pw]];
+            for (k, v) in tiles.chunks_exact_mut(XI * t).enumerate() {
+                let plane = &padded[(i * per_c + k) * ph * pw..][..ph * pw];
+                transform_input(plane, (th, tw), pw, &mut rows, v);
+            }
+        });
+        let tiles = &scratch.tiles;
+        let per_o = o.div_ceil(threads).max(1);
+        let plane = oh * ow;
+        let first_error = std::sync::Mutex::new(Ok(()));
+        // Output channels per task: their sixteen products, then their output transform.
+        let mut outs: Vec<(&mut [f32], &mut [f32])> =
+            scratch.products.chunks_mut(per_o * XI * t).zip(out.chunks_mut(per_o * plane)).collect();
+        for_each_chunk(&mut outs, 1, parallel, |i, pair| {
+            let (products, out) = &mut pair[0];
+            let (o0, rows) = (i * per_o, out.len() / plane);
+            let result = (0..XI).try_for_each(|xi| {
+                let u = &self.transformed[xi * o * c..][..o * c];
+                let lhs = MatRef::row_major(&u[o0 * c..(o0 + rows) * c], rows, c)?;
+                let rhs = MatRef::new(&tiles[xi * t..], c, t, XI * t, 1)?;
+                let dst = MatMut::new(&mut products[xi * t..], rows, t, XI * t, 1)?;
+                gemm(dst, lhs, rhs, Accumulate::Overwrite, Parallelism::Sequential)
+            });
+            if let Err(e) = result {
+                *first_error.lock().expect("no task panics holding it") = Err(e);
+                return;
+            }
+            for (r, (m, y)) in products.chunks_exact(XI * t).zip(out.chunks_exact_mut(plane)).enumerate() {
+                transform_output(m, (th, tw), (oh, ow), self.bias[o0 + r], self.relu, y);
+            }
+        });
+        first_error.into_inner().expect("no task panicked")
+    }
+}
+
+/// `G g Gᵀ` for `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`, row-major 4×4.
+fn transform_kernel(g: &[f32; 9]) -> [f32; XI] {
+    let row = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
+    // G g: 4 rows of 3.
+    let gg: [[f32; 3]; 4] = [
+        [g[0], g[1], g[2]],
+        [0.5 * (g[0] + g[3] + g[6]), 0.5 * (g[1] + g[4] + g[7]), 0.5 * (g[2] + g[5] + g[8])],
+        [0.5 * (g[0] - g[3] + g[6]), 0.5 * (g[1] - g[4] + g[7]), 0.5 * (g[2] - g[5] + g[8])],
+        [g[6], g[7], g[8]],
+    ];
+    let mut u = [0.0; XI];
+    for (i, r) in gg.iter().enumerate() {
+        u[4 * i..4 * i + 4].copy_from_slice(&row(r[0], r[1], r[2]));
+    }
+    u
+}
+
+/// One channel's tiles `Bᵀ d B` (`Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]`)
+/// into `v` (`[16, T]`), from its plane padded to `(2·TH + 2) × pw`; `rows` are four `pw` buffers.
+fn transform_input(plane: &[f32], (th, tw): (usize, usize), pw: usize, rows: &mut [Vec<f32>; 4], v: &mut [f32]) {
+    let t = th * tw;
+    for i in 0..th {
+        let d: [&[f32]; 4] = std::array::from_fn(|k| &plane[(2 * i + k) * pw..][..pw]);
+        // Bᵀ d, whole rows at once.
+        for x in 0..pw {
+            rows[0][x] = d[0][x] - d[2][x];
+            rows[1][x] = d[1][x] + d[2][x];
+            rows[2][x] = d[2][x] - d[1][x];
+            rows[3][x] = d[1][x] - d[3][x];
+        }
+        // (·) B, four columns per tile.
+        for (k, r) in rows.iter().enumerate() {
+            for j in 0..tw {
+                let (a, b, c, e) = (r[2 * j], r[2 * j + 1], r[2 * j + 2], r[2 * j + 3]);
+                let at = i * tw + j;
+                v[(4 * k) * t + at] = a - c;
+                v[(4 * k + 1) * t + at] = b + c;
+                v[(4 * k + 2) * t + at] = c - b;
+                v[(4 * k + 3) * t + at] = b - e;
+            }
+        }
+    }
+}
+
+/// One output channel: `Aᵀ m A` (`Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]`) of each tile of `m`
+/// (`[16, T]`), plus `bias`, through the ReLU, into the `oh × ow` plane `y` (edge tiles clipped).
+fn transform_output(m: &[f32], (th, tw): (usize, usize), (oh, ow): (usize, usize), bias: f32, relu: bool, y: &mut [f32]) {
+    let t = th * tw;
+    let at = |xi: usize, tile: usize| m[xi * t + tile];
+    let finish = |v: f32| if relu { (v + bias).max(0.0) } else { v + bias };
+    for i in 0..th {
+        for j in 0..tw {
+            let tile = i * tw + j;
+            // Aᵀ m: two rows of four.
+            let u0: [f32; 4] = std::array::from_fn(|l| at(l, tile) + at(4 + l, tile) + at(8 + l, tile));
+            let u1: [f32; 4] = std::array::from_fn(|l| at(4 + l, tile) - at(8 + l, tile) - at(12 + l, tile));
+            let out = [[u0[0] + u0[1] + u0[2], u0[1] - u0[2] - u0[3]], [u1[0] + u1[1] + u1[2], u1[1] - u1[2] - u1[3]]];
+            for (dy, row) in out.iter().enumerate() {
+                let yy = 2 * i + dy;
+                if yy >= oh {
+                    continue;
+                }
+                for (dx, &v) in row.iter().enumerate() {
+                    let xx = 2 * j + dx;
+                    if xx < ow {
+                        y[yy * ow + xx] = finish(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `x` with `padding` zeros before each row and column, and zeros after up to `ph × pw` per channel.
+fn pad_to_tiles(x: &[f32], g: &ConvGeometry, (ph, pw): (usize, usize), dst: &mut Vec<f32>) {
+    let (h, w, p) = (g.height(), g.width(), g.padding());
+    dst.clear();
+    dst.resize(g.channels() * ph * pw, 0.0);
+    for (plane, src) in dst.chunks_exact_mut(ph * pw).zip(x.chunks_exact(h * w)) {
+        for (row, src) in plane[p * pw..].chunks_exact_mut(pw).zip(src.chunks_exact(w)) {
+            row[p..p + w].copy_from_slice(src);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{gemm_ref, im2col_ref};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    fn reference(g: ConvGeometry, x: &[f32], w: &[f32], o: usize, bias: &[f32], relu: bool) -> Vec<f32> {
+        let mut col = vec![0.0; g.col_len()];
+        im2col_ref(x, &g, &mut col).unwrap();
+        let l = g.out_len();
+        let mut out = vec![0.0; o * l];
+        let dst = MatMut::new(&mut out, o, l, l, 1).unwrap();
+        gemm_ref(dst, MatRef::row_major(w, o, g.col_rows()).unwrap(), MatRef::row_major(&col, g.col_rows(), l).unwrap(), Accumulate::Overwrite).unwrap();
+        for (plane, &b) in out.chunks_exact_mut(l).zip(bias) {
+            for v in plane {
+                *v += b;
+                if relu {
+                    *v = v.max(0.0);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn equals_the_direct_convolution() {
+        let mut rng = StdRng::seed_from_u64(9);
+        // (C, H, W, P, O): odd and even sides (clipped edge tiles), paddings 0/1/2, one channel,
+        // more channels than threads, non-square.
+        for (c, h, w, p, o) in [(1, 4, 4, 1, 1), (3, 7, 5, 1, 4), (8, 6, 9, 0, 5), (2, 5, 5, 2, 3), (16, 14, 14, 1, 12), (5, 3, 3, 0, 2)] {
+            let g = ConvGeometry::new(c, h, w, 3, 1, p).unwrap();
+            let x: Vec<f32> = (0..g.image_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let wt: Vec<f32> = (0..o * c * 9).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let b: Vec<f32> = (0..o).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            for relu in [false, true] {
+                let want = reference(g, &x, &wt, o, &b, relu);
+                let conv = WinogradConv::new(g, &wt, o, Some(&b), relu).unwrap();
+                let mut scratch = WinogradScratch::default();
+                for parallelism in [Parallelism::Sequential, Parallelism::AllCores] {
+                    let mut got = vec![f32::NAN; want.len()];
+                    conv.forward(&x, &mut got, &mut scratch, parallelism).unwrap();
+                    let tol = 1e-5 * (c * 9) as f32;
+                    for (i, (a, e)) in got.iter().zip(&want).enumerate() {
+                        assert!((a - e).abs() <= tol * (1.0 + e.abs()), "{c}x{h}x{w} p{p} o{o}: output {i}: {a} vs {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_kernels_and_strides_are_errors() {
+        let g = ConvGeometry::new(1, 5, 5, 3, 2, 1).unwrap();
+        assert!(matches!(WinogradConv::new(g, &[0.0; 9], 1, None, false), Err(KernelError::StrideNotOne { stride: 2 })));
+        let g = ConvGeometry::new(1, 5, 5, 5, 1, 1).unwrap();
+        assert!(matches!(WinogradConv::new(g, &[0.0; 25], 1, None, false), Err(KernelError::KernelNotThree { kernel: 5 })));
+        let g = ConvGeometry::new(2, 5, 5, 3, 1, 1).unwrap();
+        assert!(matches!(WinogradConv::new(g, &[0.0; 17], 1, None, false), Err(KernelError::OperandLength { operand: "weight", .. })));
+        let conv = WinogradConv::new(g, &[0.0; 18], 1, None, false).unwrap();
+        let err = conv.forward(&[0.0; 49], &mut [0.0; 25], &mut WinogradScratch::default(), Parallelism::Sequential);
+        assert!(matches!(err, Err(KernelError::ConvBuffers { input: 49, expected_input: 50, .. })));
+    }
+}
