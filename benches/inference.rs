@@ -9,7 +9,8 @@
 //!
 //! `cargo bench --bench inference` (`-- --warm-up-time 1 --measurement-time 3` for a quick run;
 //! `-- smallvgg` or `-- vgg16` for one model).
-//! Compare them as ratios measured in the same run: the machine is shared.
+//! Compare them as ratios measured in the same run: the machine is shared. ONNX Runtime's figures on
+//! the same architectures come from `python3 benches/onnxruntime_reference.py`, run in the same hour.
 
 use std::time::Duration;
 

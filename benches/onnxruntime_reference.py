@@ -1,0 +1,169 @@
+"""ONNX Runtime's batch-1 latency on the two architectures of `benches/inference.rs`, measured on the
+same machine in the same hour as our bench, so the comparison does not depend on a figure taken on
+another day (the VM's speed varies by ±30% from hour to hour).
+
+    pip install onnxruntime onnx numpy
+    python3 benches/onnxruntime_reference.py            # both models, fp32 and int8
+    python3 benches/onnxruntime_reference.py smallvgg   # one model
+
+Not part of CI (it needs packages the Rust build does not). The models are built node by node with
+random weights (latency does not depend on them): SmallVgg at 1x28x28 and torchvision's VGG16-BN
+layout with 10 classes at 3x128x128, BatchNorms folded into the convs (as an eval-mode export does), the
+4x4 -> 7x7 adaptive average pooling as the equivalent MatMul with the pooling matrix. int8 is ORT's
+static QDQ quantization, per-channel symmetric int8 weights, uint8 activations calibrated on 32
+random images: the setting of the issue's reference figures. Two intra-op threads, full graph
+optimisation, spinning on (ORT's default).
+"""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+RNG = np.random.default_rng(0)
+
+
+class Graph:
+    def __init__(self, shape):
+        self.nodes, self.inits, self.count = [], [], 0
+        self.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, *shape])
+        self.last, self.shape = "x", list(shape)
+
+    def name(self, kind):
+        self.count += 1
+        return f"{kind}{self.count}"
+
+    def init(self, kind, array):
+        n = self.name(kind)
+        self.inits.append(numpy_helper.from_array(array.astype(np.float32), n))
+        return n
+
+    def node(self, op, inputs, **attrs):
+        out = self.name(op.lower())
+        self.nodes.append(helper.make_node(op, [self.last, *inputs], [out], **attrs))
+        self.last = out
+
+    def conv_bn_relu(self, out_channels):
+        c = self.shape[0]
+        bound = 1 / np.sqrt(c * 9)
+        w = self.init("w", RNG.uniform(-bound, bound, (out_channels, c, 3, 3)))
+        b = self.init("b", RNG.uniform(-bound, bound, out_channels))
+        # The BatchNorm is already folded into w and b, as torch.onnx.export does in eval mode.
+        self.node("Conv", [w, b], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        self.node("Relu", [])
+        self.shape[0] = out_channels
+
+    def max_pool(self):
+        self.node("MaxPool", [], kernel_shape=[2, 2], strides=[2, 2])
+        self.shape = [self.shape[0], self.shape[1] // 2, self.shape[2] // 2]
+
+    def flatten(self):
+        self.node("Flatten", [], axis=1)
+        self.shape = [int(np.prod(self.shape))]
+
+    def linear(self, out_features, relu):
+        n = self.shape[0]
+        bound = 1 / np.sqrt(n)
+        w = self.init("fc", RNG.uniform(-bound, bound, (out_features, n)))
+        b = self.init("fb", RNG.uniform(-bound, bound, out_features))
+        self.node("Gemm", [w, b], transB=1)
+        if relu:
+            self.node("Relu", [])
+        self.shape = [out_features]
+
+    def adaptive_avg_pool(self, out_h, out_w):
+        c, h, w = self.shape
+        pool = np.zeros((h * w, out_h * out_w))
+        for oy in range(out_h):
+            ys = range(oy * h // out_h, -(-(oy + 1) * h // out_h))
+            for ox in range(out_w):
+                xs = range(ox * w // out_w, -(-(ox + 1) * w // out_w))
+                for y in ys:
+                    for x in xs:
+                        pool[y * w + x, oy * out_w + ox] = 1 / (len(ys) * len(xs))
+        shape = self.init("shape", np.array([1, c, h * w]))
+        self.inits[-1] = numpy_helper.from_array(np.array([1, c, h * w], dtype=np.int64), shape)
+        self.node("Reshape", [shape])
+        self.node("MatMul", [self.init("pool", pool)])
+        self.shape = [c, out_h, out_w]
+
+    def model(self):
+        out = helper.make_tensor_value_info(self.last, TensorProto.FLOAT, None)
+        graph = helper.make_graph(self.nodes, "net", [self.input], [out], self.inits)
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def small_vgg():
+    g = Graph([1, 28, 28])
+    for channels, pool in [(32, False), (32, True), (64, False), (64, True)]:
+        g.conv_bn_relu(channels)
+        if pool:
+            g.max_pool()
+    g.flatten()
+    g.linear(256, True)
+    g.linear(10, False)
+    return g
+
+
+def vgg16_bn():
+    g = Graph([3, 128, 128])
+    for block in [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]:
+        for channels in block:
+            g.conv_bn_relu(channels)
+        g.max_pool()
+    g.adaptive_avg_pool(7, 7)
+    g.flatten()
+    g.linear(4096, True)
+    g.linear(4096, True)
+    g.linear(10, False)
+    return g
+
+
+class Images(CalibrationDataReader):
+    def __init__(self, shape, n=32):
+        self.batches = iter([{"x": RNG.uniform(0, 1, (1, *shape)).astype(np.float32)} for _ in range(n)])
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+def latency(path, shape, runs):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    x = {"x": RNG.uniform(0, 1, (1, *shape)).astype(np.float32)}
+    for _ in range(max(3, runs // 10)):
+        session.run(None, x)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, x)
+        times.append(time.perf_counter() - start)
+    return np.median(times) * 1e3, np.min(times) * 1e3
+
+
+def main():
+    wanted = sys.argv[1:] or ["smallvgg", "vgg16"]
+    models = {"smallvgg": (small_vgg, [1, 28, 28], 2000), "vgg16": (vgg16_bn, [3, 128, 128], 40)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for key in wanted:
+            build, shape, runs = models[key]
+            fp32, int8 = Path(tmp) / f"{key}.onnx", Path(tmp) / f"{key}_int8.onnx"
+            onnx.save(build().model(), fp32)
+            quantize_static(str(fp32), str(int8), Images(shape), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+            for label, path in [("fp32", fp32), ("int8", int8)]:
+                median, best = latency(path, shape, runs)
+                print(f"{key} onnxruntime {ort.__version__} {label}: median {median:.3f} ms, best {best:.3f} ms ({runs} runs, 2 threads)")
+
+
+if __name__ == "__main__":
+    main()
