@@ -489,13 +489,13 @@ fn tile_avx2(t: &Tile<'_>, out: &mut [f32]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::kernels::{gemm_ref, im2col_ref, Accumulate, MatMut, MatRef};
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
-    /// im2col + the plain GEMM + bias + ReLU, in f64 sums.
-    fn reference(g: ConvGeometry, x: &[f32], w: &[f32], o: usize, bias: &[f32], relu: bool) -> Vec<f32> {
+    /// im2col + the plain GEMM + bias + ReLU, in f64 sums (the reference of every fp32 conv kernel).
+    pub(crate) fn reference(g: ConvGeometry, x: &[f32], w: &[f32], o: usize, bias: &[f32], relu: bool) -> Vec<f32> {
         let mut col = vec![0.0; g.col_len()];
         im2col_ref(x, &g, &mut col).unwrap();
         let l = g.out_len();

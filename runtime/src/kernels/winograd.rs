@@ -240,26 +240,8 @@ fn pad_to_tiles(x: &[f32], g: &ConvGeometry, (ph, pw): (usize, usize), dst: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{gemm_ref, im2col_ref};
+    use crate::kernels::conv_f32::tests::reference;
     use rand::{rngs::StdRng, Rng, SeedableRng};
-
-    fn reference(g: ConvGeometry, x: &[f32], w: &[f32], o: usize, bias: &[f32], relu: bool) -> Vec<f32> {
-        let mut col = vec![0.0; g.col_len()];
-        im2col_ref(x, &g, &mut col).unwrap();
-        let l = g.out_len();
-        let mut out = vec![0.0; o * l];
-        let dst = MatMut::new(&mut out, o, l, l, 1).unwrap();
-        gemm_ref(dst, MatRef::row_major(w, o, g.col_rows()).unwrap(), MatRef::row_major(&col, g.col_rows(), l).unwrap(), Accumulate::Overwrite).unwrap();
-        for (plane, &b) in out.chunks_exact_mut(l).zip(bias) {
-            for v in plane {
-                *v += b;
-                if relu {
-                    *v = v.max(0.0);
-                }
-            }
-        }
-        out
-    }
 
     #[test]
     fn equals_the_direct_convolution() {
