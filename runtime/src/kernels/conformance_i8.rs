@@ -303,14 +303,37 @@ fn wide_and_gathered_patches_agree_with_the_reference() {
         for kernels in tables() {
             let weights = PackedWeightsI8::from_quantized(&qw, kernels.layout).unwrap();
             for patches in [Patches::Wide, Patches::Gathered] {
-                let mut got = vec![0; o * s.positions()];
-                let mut scratch = ConvScratch::default();
-                for _ in 0..2 {
-                    // Twice through one scratch: buffers left by a call do not leak into the next.
-                    scratch.conv(&kernels, s, patches, &weights, &stage, input.zero_point, x, &mut got, Split::Auto).unwrap();
-                    assert_eq!(got, want, "{} {patches:?} {s:?}", kernels.name);
+                // Every split: the threaded ones store tiles of one output from two threads.
+                for split in [Split::Auto, Split::Rows, Split::Columns] {
+                    let mut got = vec![0; o * s.positions()];
+                    let mut scratch = ConvScratch::default();
+                    for _ in 0..2 {
+                        // Twice through one scratch: buffers left by a call do not leak into the next.
+                        scratch.conv(&kernels, s, patches, &weights, &stage, input.zero_point, x, &mut got, split).unwrap();
+                        assert_eq!(got, want, "{} {patches:?} {split:?} {s:?}", kernels.name);
+                    }
                 }
             }
         }
+    }
+}
+
+#[test]
+fn wide_columns_that_do_not_fit_the_output_are_errors() {
+    use super::int8::Columns;
+    let kernels = Int8Kernels::best();
+    let w = QuantizedWeights::quantize(&[0.1; 6], 2).unwrap(); // 2 × 3
+    let a = super::pack_i8::PackedWeightsI8::from_quantized(&w, kernels.layout).unwrap();
+    let mut b = kernels.activations();
+    b.pack(&[1; 3 * 7], 3, 7).unwrap(); // 7 wide columns: rows of 3 kept out of 4, two rows
+    let p = ActivationQParams::from_range(0.0, 1.0).unwrap();
+    let stage = OutputStage::new(p, &w, None, p, false).unwrap();
+    let mut out = vec![0; 2 * 6];
+    let good = Columns::Wide { wp: 4, ow: 3, plane: 6 };
+    kernels.gemm_u8_into(&a, &b, &stage, &mut out, good, Split::Sequential).unwrap();
+    for bad in [Columns::Wide { wp: 4, ow: 5, plane: 10 }, Columns::Wide { wp: 3, ow: 3, plane: 6 }, Columns::Wide { wp: 4, ow: 3, plane: 9 }] {
+        let mut out = vec![0; bad.len(2, 7)];
+        let err = kernels.gemm_u8_into(&a, &b, &stage, &mut out, bad, Split::Sequential);
+        assert!(matches!(err, Err(QuantError::LengthMismatch { .. })), "{bad:?}");
     }
 }
