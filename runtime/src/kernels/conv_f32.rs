@@ -24,6 +24,7 @@
 //! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 //! ```
 
+use super::im2col::pad_planes;
 use super::team::{for_each_chunk, Team};
 use super::{ConvGeometry, KernelError, Parallelism};
 
@@ -327,14 +328,7 @@ fn pad<'a>(x: &'a [f32], g: &ConvGeometry, dst: &'a mut Vec<f32>) -> &'a [f32] {
     if p == 0 {
         return x;
     }
-    let (hp, wp) = (h + 2 * p, w + 2 * p);
-    dst.clear();
-    dst.resize(g.channels() * hp * wp, 0.0);
-    for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
-        for (row, src) in plane[p * wp..].chunks_exact_mut(wp).zip(src.chunks_exact(w)) {
-            row[p..p + w].copy_from_slice(src);
-        }
-    }
+    pad_planes(x, (h, w), p, (h + 2 * p, w + 2 * p), 0.0, dst);
     dst
 }
 

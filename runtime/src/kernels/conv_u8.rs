@@ -21,6 +21,7 @@
 //! ```
 
 use super::generic::im2col_u8::ConvShape;
+use super::im2col::pad_planes;
 use super::int8::{Columns, Int8Kernels, Split};
 use super::pack_i8::{wide_columns, PackedActivationsU8, PackedWeightsI8};
 use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights};
@@ -102,26 +103,14 @@ impl ConvScratch {
         let padded = if shape.padding == 0 {
             x
         } else {
-            pad(x, shape, zero_point, &mut self.padded);
+            let (h, w, p) = (shape.height, shape.width, shape.padding);
+            pad_planes(x, (h, w), p, (h + 2 * p, w + 2 * p), zero_point, &mut self.padded);
             &self.padded
         };
         let cols = wide_columns(shape);
         packed.pack_padded_im2col(padded, shape, cols, &mut self.starts);
         // The GEMM's output stage drops the junk columns as it stores each tile.
         kernels.gemm_u8_into(weights, packed, stage, out, Columns::Wide { wp, ow, plane }, split)
-    }
-}
-
-/// `x` (`[C, H, W]`) surrounded by `padding` rows and columns of `zero_point`, into `dst`.
-fn pad(x: &[u8], shape: ConvShape, zero_point: u8, dst: &mut Vec<u8>) {
-    let (h, w, p) = (shape.height, shape.width, shape.padding);
-    let (hp, wp) = (h + 2 * p, w + 2 * p);
-    dst.clear();
-    dst.resize(shape.channels * hp * wp, zero_point);
-    for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
-        for (row, src) in plane[p * wp..].chunks_exact_mut(wp).zip(src.chunks_exact(w)) {
-            row[p..p + w].copy_from_slice(src);
-        }
     }
 }
 

@@ -547,3 +547,17 @@ mod tests {
         ));
     }
 }
+
+/// `x` (`channels` planes of `h × w`) with `padding` rows and columns of `fill` before each plane's
+/// rows and columns, and `fill` after them up to `ph × pw` per plane, into `dst` (resized). Shared by
+/// the convolutions that read a padded image in place (fp32 direct, Winograd, int8).
+pub(crate) fn pad_planes<T: Copy>(x: &[T], (h, w): (usize, usize), padding: usize, (ph, pw): (usize, usize), fill: T, dst: &mut Vec<T>) {
+    let channels = x.len() / (h * w).max(1);
+    dst.clear();
+    dst.resize(channels * ph * pw, fill);
+    for (plane, src) in dst.chunks_exact_mut(ph * pw).zip(x.chunks_exact(h * w)) {
+        for (row, src) in plane[padding * pw..].chunks_exact_mut(pw).zip(src.chunks_exact(w)) {
+            row[padding..padding + w].copy_from_slice(src);
+        }
+    }
+}

@@ -24,6 +24,7 @@
 //! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 //! ```
 
+use super::im2col::pad_planes;
 use super::team::{for_each_chunk, Team};
 use super::{gemm, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism};
 
@@ -109,7 +110,7 @@ impl WinogradConv {
         let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
         let t = th * tw;
         let (ph, pw) = (2 * th + 2, 2 * tw + 2);
-        pad_to_tiles(x, g, (ph, pw), &mut scratch.padded);
+        pad_planes(x, (g.height(), g.width()), g.padding(), (ph, pw), 0.0, &mut scratch.padded);
         scratch.tiles.resize(c * XI * t, 0.0);
         scratch.products.resize(o * XI * t, 0.0);
         let parallel = parallelism == Parallelism::AllCores && Team::global().threads() > 1;
@@ -221,18 +222,6 @@ fn transform_output(m: &[f32], (th, tw): (usize, usize), (oh, ow): (usize, usize
                     }
                 }
             }
-        }
-    }
-}
-
-/// `x` with `padding` zeros before each row and column, and zeros after up to `ph × pw` per channel.
-fn pad_to_tiles(x: &[f32], g: &ConvGeometry, (ph, pw): (usize, usize), dst: &mut Vec<f32>) {
-    let (h, w, p) = (g.height(), g.width(), g.padding());
-    dst.clear();
-    dst.resize(g.channels() * ph * pw, 0.0);
-    for (plane, src) in dst.chunks_exact_mut(ph * pw).zip(x.chunks_exact(h * w)) {
-        for (row, src) in plane[p * pw..].chunks_exact_mut(pw).zip(src.chunks_exact(w)) {
-            row[p..p + w].copy_from_slice(src);
         }
     }
 }
