@@ -328,8 +328,9 @@ struct Trainer {
 impl Trainer {
     fn new(batch: usize, fused_bn: bool) -> Self {
         let dev = Cpu::seed_from_u64(0);
-        // dfdx's allocation cache (like PyTorch's caching allocator): reuses freed buffers.
-        if std::env::var_os("NO_DFDX_CACHE").is_none() {
+        // dfdx's allocation cache only when asked (`DFDX_CACHE=1`): our layers' buffers fill it
+        // without being reused (see benches/train_step.rs).
+        if std::env::var_os("DFDX_CACHE").is_some() {
             dev.enable_cache();
         }
         let model = SmallVgg {

@@ -45,8 +45,10 @@ struct DerivedTrainer {
 
 impl DerivedTrainer {
     fn new(batch: usize) -> Self {
+        // No `dev.enable_cache()`, as in `Learner`: our layers hand dfdx buffers it never allocated,
+        // which its cache keeps on drop and never hands back to us (measured: 1.4 GB resident after
+        // 23 steps instead of 115 MB, ten times the page faults, 20% fewer images/s).
         let dev = Cpu::seed_from_u64(0);
-        dev.enable_cache();
         let model = dev.build_module::<DerivedSmallVgg, f32>();
         let opt = Adam::new(&model, AdamConfig { lr: 1e-3, ..Default::default() });
         let grads = Some(model.alloc_grads());

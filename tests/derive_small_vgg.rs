@@ -3,7 +3,7 @@
 //! round-trip through safetensors under the field names.
 
 use fasterai::dfdx::nn::{LoadFromSafetensors, NumParams, SaveToSafetensors, ZeroGrads};
-use fasterai::dfdx::prelude::{Backward, Const, DeviceBuildExt, RealizeTo, SumTo, Trace};
+use fasterai::dfdx::prelude::{Backward, Const, DeviceBuildExt, Gradients, ModuleMut, OwnedTape, RealizeTo, SumTo, Trace};
 use fasterai::dfdx::tensor::{AsArray, SampleTensor, TensorFromVec};
 use fasterai::prelude::*;
 
@@ -96,6 +96,54 @@ fn training_forward_updates_statistics_and_reaches_the_first_conv() {
     let conv1 = grads.get(&model.conv1.weight).as_vec();
     assert!(fc1.iter().any(|g| *g != 0.0), "the gradient of fc1.weight is all zeros");
     assert!(conv1.iter().any(|g| *g != 0.0), "the gradient of conv1.weight is all zeros");
+}
+
+/// The training forward written out layer by layer: each batch norm, then its ReLU.
+fn by_hand_training(m: &mut SmallVgg, x: Images, grads: Gradients<f32, Cpu>, dev: &Cpu) -> Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>> {
+    let x = x.traced(grads).realize::<(usize, Const<1>, usize, usize)>();
+    let x = m.relu1.forward(m.bn1.forward_mut(m.conv1.try_forward(x).unwrap()));
+    let x = m.relu2.forward(m.bn2.forward_mut(m.conv2.try_forward(x).unwrap()));
+    let x = m.pool1.try_forward(x).unwrap();
+    let x = m.relu3.forward(m.bn3.forward_mut(m.conv3.try_forward(x).unwrap()));
+    let x = m.relu4.forward(m.bn4.forward_mut(m.conv4.try_forward(x).unwrap()));
+    let x = m.pool2.try_forward(x).unwrap();
+    let x = m.flatten.try_forward(x).unwrap().realize::<(usize, Const<3136>)>();
+    let y = m.fc2.forward(m.relu5.forward(m.fc1.forward(x)));
+    (y * weights(dev)).sum()
+}
+
+/// Fixed output weights, so the loss's gradient differs per logit.
+fn weights(dev: &Cpu) -> Tensor<(usize, Const<10>), f32, Cpu> {
+    dev.tensor_from_vec((0..40).map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0).collect(), (4, Const))
+}
+
+fn assert_close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= 1e-4 * scale, "{what}[{i}]: {x} vs {y} (largest {scale})");
+    }
+}
+
+#[test]
+fn training_forward_fuses_batch_norm_and_relu_with_the_same_result() {
+    // The derive runs each `BatchNorm2D` + `ReLU` pair as one fused op while training: same values,
+    // gradients and running statistics as the two layers one after the other, up to float rounding.
+    let dev = Cpu::default();
+    let mut derived = model(&dev);
+    let mut layers = derived.clone();
+    let x = images(&dev, 4);
+    let y = derived.forward_mut(x.clone().traced(derived.alloc_grads()));
+    let fused = (y * weights(&dev)).sum();
+    let grads = layers.alloc_grads();
+    let by_hand = by_hand_training(&mut layers, x, grads, &dev);
+    assert_close(&[fused.array()], &[by_hand.array()], "loss");
+    let (g_fused, g_hand) = (fused.backward(), by_hand.backward());
+    assert_close(&g_fused.get(&derived.conv1.weight).as_vec(), &g_hand.get(&layers.conv1.weight).as_vec(), "conv1.weight grad");
+    assert_close(&g_fused.get(&derived.bn2.weight).as_vec(), &g_hand.get(&layers.bn2.weight).as_vec(), "bn2.weight grad");
+    assert_close(&g_fused.get(&derived.bn4.bias).as_vec(), &g_hand.get(&layers.bn4.bias).as_vec(), "bn4.bias grad");
+    assert_close(&derived.bn3.running_mean.as_vec(), &layers.bn3.running_mean.as_vec(), "bn3 running mean");
+    assert_close(&derived.bn1.running_var.as_vec(), &layers.bn1.running_var.as_vec(), "bn1 running var");
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! Code generation for a checked model: the static description, dfdx's `TensorCollection`,
 //! `BuildOnDevice`, `Module`/`ModuleMut` with concrete shapes, and the forward with taps.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::Ident;
 
 use super::ast::{Container, Field};
 use super::check::Checked;
-use crate::ir::{LayerKind, Shape};
+use crate::ir::{Activation, Layer, LayerKind, Shape};
 
 /// Every path the generated code uses starts here.
 fn private() -> TokenStream {
@@ -226,23 +227,26 @@ fn forward_body(container: &Container, checked: &Checked, mode: Mode, taps_type:
     let p = private();
     let mut statements = Vec::new();
     let mut tap_fields = Vec::new();
-    for ((field, layer), (input, output)) in container.fields.iter().zip(&checked.model.layers).zip(&checked.shapes) {
+    let layers = &checked.model.layers;
+    // The ReLU right after a fused batch norm: its call is already made.
+    let mut fused_relu = false;
+    for (i, ((field, layer), (input, output))) in container.fields.iter().zip(layers).zip(&checked.shapes).enumerate() {
         let (member, name, span) = (field.ident, &field.name, field.ty.span());
-        if let Some(dynamic) = dynamic_input(&layer.kind, *input) {
-            let dims = input.dims();
-            statements.push(quote!(let __x = #p::realize::<_, #dynamic, _>(__x, #name, &[#(#dims),*])?;));
-        }
-        let call = if mode == Mode::Train && layer.kind.trains_differently() {
-            quote_spanned!(span=> #p::ModuleMut::try_forward_mut(&mut self.#member, __x))
+        if std::mem::take(&mut fused_relu) {
+            // Nothing to run; the tap (if any) sees the fused output, which is this ReLU's.
+        } else if mode == Mode::Train && fuses_with_relu(layer, layers.get(i + 1)) {
+            // Batch norm + ReLU in one pass (one read of the input, one output, one backward).
+            let (Shape::Chw { c, .. }, dims) = (*input, input.dims()) else { unreachable!("a batch norm 2D input is C×H×W") };
+            let target = static_shape(*output);
+            statements.push(quote!(
+                let __x = #p::realize::<_, (usize, #p::Const<#c>, usize, usize), _>(__x, #name, &[#(#dims),*])?;
+                let __x = #p::batch_norm2d_train(__x, &mut self.#member, #p::BnActivation::Relu)
+                    .map_err(|__e| #p::IntoLayerError::into_layer_error(__e, #name))?;
+                let __x = #p::realize::<_, #target, _>(__x, #name, &[#(#dims),*])?;
+            ));
+            fused_relu = true;
         } else {
-            quote_spanned!(span=> #p::Module::try_forward(&self.#member, __x))
-        };
-        statements.push(quote!(
-            let __x = #call.map_err(|__e| #p::IntoLayerError::into_layer_error(__e, #name))?;
-        ));
-        if dynamic_input(&layer.kind, *input).is_some() {
-            let (target, dims) = (static_shape(*output), output.dims());
-            statements.push(quote!(let __x = #p::realize::<_, #target, _>(__x, #name, &[#(#dims),*])?;));
+            statements.extend(layer_call(layer, member, name, span, *input, *output, mode));
         }
         if layer.tapped {
             let tap = format_ident!("__tap_{}", name);
@@ -261,6 +265,37 @@ fn forward_body(container: &Container, checked: &Checked, mode: Mode, taps_type:
         #(#statements)*
         ::core::result::Result::Ok(#result)
     }
+}
+
+/// A training batch norm whose output only feeds a ReLU (not tapped itself) runs fused with it.
+fn fuses_with_relu(layer: &Layer, next: Option<&Layer>) -> bool {
+    matches!(layer.kind, LayerKind::BatchNorm2D { .. })
+        && !layer.tapped
+        && matches!(next.map(|n| &n.kind), Some(LayerKind::Activation(Activation::ReLU)))
+}
+
+/// The statements running one layer on `__x` (relabelling the shape around layers that take
+/// dynamic dimensions).
+fn layer_call(layer: &Layer, member: &Ident, name: &str, span: Span, input: Shape, output: Shape, mode: Mode) -> Vec<TokenStream> {
+    let p = private();
+    let mut statements = Vec::new();
+    if let Some(dynamic) = dynamic_input(&layer.kind, input) {
+        let dims = input.dims();
+        statements.push(quote!(let __x = #p::realize::<_, #dynamic, _>(__x, #name, &[#(#dims),*])?;));
+    }
+    let call = if mode == Mode::Train && layer.kind.trains_differently() {
+        quote_spanned!(span=> #p::ModuleMut::try_forward_mut(&mut self.#member, __x))
+    } else {
+        quote_spanned!(span=> #p::Module::try_forward(&self.#member, __x))
+    };
+    statements.push(quote!(
+        let __x = #call.map_err(|__e| #p::IntoLayerError::into_layer_error(__e, #name))?;
+    ));
+    if dynamic_input(&layer.kind, input).is_some() {
+        let (target, dims) = (static_shape(output), output.dims());
+        statements.push(quote!(let __x = #p::realize::<_, #target, _>(__x, #name, &[#(#dims),*])?;));
+    }
+    statements
 }
 
 /// `Module` (inference, `NoneTape`) and `ModuleMut` (training, `OwnedTape`; and `NoneTape`, which

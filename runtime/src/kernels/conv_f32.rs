@@ -180,15 +180,31 @@ impl ConvF32 {
     /// tile kernel the CPU runs. [`Parallelism::AllCores`] splits large convs' output channels over
     /// the threads of [`Team::global`].
     pub fn forward(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism) -> Result<(), KernelError> {
-        self.run(self.isa, x, out, scratch, parallelism)
+        self.run(self.isa, x, out, scratch, parallelism, false)
+    }
+
+    /// `out = relu?(out + conv(x) + bias)`: [`Self::forward`] adding into what `out` holds (a
+    /// training step's input gradient, which other consumers of the input may have started).
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::{ConvF32, ConvGeometry, ConvScratchF32, Parallelism};
+    /// let g = ConvGeometry::new(1, 1, 2, 1, 1, 0)?;
+    /// let conv = ConvF32::new(g, &[2.0], 1, None, false)?;
+    /// let mut out = [10.0, 20.0];
+    /// conv.forward_accumulate(&[1.0, 2.0], &mut out, &mut ConvScratchF32::default(), Parallelism::Sequential)?;
+    /// assert_eq!(out, [12.0, 24.0]);
+    /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
+    /// ```
+    pub fn forward_accumulate(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism) -> Result<(), KernelError> {
+        self.run(self.isa, x, out, scratch, parallelism, true)
     }
 
     /// [`Self::forward`] on the portable tile kernel (same tiling and order of additions per output).
     pub fn forward_portable(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32) -> Result<(), KernelError> {
-        self.run(Isa::Portable, x, out, scratch, Parallelism::Sequential)
+        self.run(Isa::Portable, x, out, scratch, Parallelism::Sequential, false)
     }
 
-    fn run(&self, isa: Isa, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism) -> Result<(), KernelError> {
+    fn run(&self, isa: Isa, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism, accumulate: bool) -> Result<(), KernelError> {
         let g = &self.geometry;
         let plane = g.out_len();
         if x.len() != g.image_len() || out.len() != self.out_channels * plane {
@@ -212,7 +228,7 @@ impl ConvF32 {
         let run_block = |first_panel: usize, out: &mut [f32]| {
             let panels = &self.panels[first_panel * panel_len..];
             let rows = out.len() / plane;
-            self.panels_times_image(isa, panels, &self.bias[first_panel * MR..], rows, padded, out);
+            self.panels_times_image(isa, panels, &self.bias[first_panel * MR..], rows, padded, out, accumulate);
         };
         let threads = Team::global().threads();
         let parallel = parallelism == Parallelism::AllCores && threads > 1 && macs >= PARALLEL_MACS;
@@ -223,8 +239,9 @@ impl ConvF32 {
     }
 
     /// Output channels `rows` (the panels from `panels`, biases from `bias`) over every column tile,
-    /// into `out` (`rows` planes).
-    fn panels_times_image(&self, isa: Isa, panels: &[f32], bias: &[f32], rows: usize, padded: &[f32], out: &mut [f32]) {
+    /// into `out` (`rows` planes), adding to what `out` holds if `accumulate`.
+    #[allow(clippy::too_many_arguments)]
+    fn panels_times_image(&self, isa: Isa, panels: &[f32], bias: &[f32], rows: usize, padded: &[f32], out: &mut [f32], accumulate: bool) {
         let g = &self.geometry;
         let (oh, ow, wp) = (g.out_height(), g.out_width(), g.width() + 2 * g.padding());
         let plane = oh * ow;
@@ -250,7 +267,7 @@ impl ConvF32 {
                         cols,
                         segments: &segments[..used],
                         relu: self.relu,
-                        first: k0 == 0,
+                        first: k0 == 0 && !accumulate,
                         last: k1 == depth,
                         rows: (rows - p * MR).min(MR),
                         plane,
@@ -568,8 +585,15 @@ pub(crate) mod tests {
                 for isa in Isa::available() {
                     for parallelism in [Parallelism::Sequential, Parallelism::AllCores] {
                         let mut out = vec![f32::NAN; o * g.out_len()];
-                        conv.run(isa, &x, &mut out, &mut scratch, parallelism).unwrap();
+                        conv.run(isa, &x, &mut out, &mut scratch, parallelism, false).unwrap();
                         close(&out, &expected, g.col_rows());
+                        // Accumulating adds into the start values (then bias, then ReLU of the total).
+                        let start = random(o * g.out_len(), &mut rng);
+                        let plain = reference(g, &x, &wt, o, &b, false);
+                        let want: Vec<f32> = start.iter().zip(&plain).map(|(s, v)| if relu { (s + v).max(0.0) } else { s + v }).collect();
+                        let mut out = start.clone();
+                        conv.run(isa, &x, &mut out, &mut scratch, parallelism, true).unwrap();
+                        close(&out, &want, g.col_rows());
                     }
                 }
             }

@@ -33,7 +33,8 @@ pub(crate) fn relu<S: Shape, T: Tape<f32, Cpu>>(
     let out = x.device().tensor_from_vec(ys, *x.shape());
     let (xg, og) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
-        let dy = grads.get_or_alloc_mut(&og)?.to_vec();
+        // Borrow the output gradient by moving it out (no copy) and back once done.
+        let dy: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
         let dx: &mut [f32] = grads.get_or_alloc_mut(&xg)?;
         dx.par_chunks_mut(CHUNK).zip(dy.par_chunks(CHUNK)).zip(positive.par_chunks(CHUNK)).for_each(
             |((dx, dy), positive)| {
@@ -44,6 +45,7 @@ pub(crate) fn relu<S: Shape, T: Tape<f32, Cpu>>(
                 }
             },
         );
+        **grads.get_or_alloc_mut(&og)? = dy;
         Ok(())
     });
     Ok(out.put_tape(tape))

@@ -23,8 +23,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::kernels::{
-    col2im_rows, gemm, im2col_rows, Accumulate, ConvGeometry, KernelError, MatMut, MatRef,
-    Parallelism,
+    col2im_rows, gemm, im2col_rows, Accumulate, ConvF32, ConvGeometry, ConvScratchF32, KernelError,
+    MatMut, MatRef, Parallelism,
 };
 
 /// Target size of one block of columns: 48 Ki floats = 192 KiB, half of Zen 3's L2 (the rest
@@ -35,6 +35,30 @@ thread_local! {
     /// Per-thread scratch (column block, column-gradient block), taken and put back by
     /// [`with_scratch`] so a re-entrant call just gets fresh buffers.
     static SCRATCH: Cell<(Vec<f32>, Vec<f32>)> = const { Cell::new((Vec::new(), Vec::new())) };
+    /// Per-thread padded image of the direct kernel, taken and put back like [`SCRATCH`].
+    static PADDED: Cell<Option<ConvScratchF32>> = const { Cell::new(None) };
+}
+
+/// Runs `conv` on one image with this thread's padded-image scratch, overwriting or adding into `out`.
+fn direct_image(conv: &ConvF32, x: &[f32], out: &mut [f32], accumulate: Accumulate) -> Result<(), KernelError> {
+    let mut scratch = PADDED.with(Cell::take).unwrap_or_default();
+    let result = match accumulate {
+        Accumulate::Overwrite => conv.forward(x, out, &mut scratch, Parallelism::Sequential),
+        Accumulate::Add => conv.forward_accumulate(x, out, &mut scratch, Parallelism::Sequential),
+    };
+    PADDED.with(|cell| cell.set(Some(scratch)));
+    result
+}
+
+/// The direct kernel for a batch whose images run in parallel (one image per task, each on one
+/// core): stride-1 convs with a real window read the padded image in place (no patch matrix, no
+/// packing). `None` where im2col + GEMM runs instead (strided, pointwise, or too few images to
+/// keep every core busy, where the GEMM splits one image over the cores).
+fn direct_conv(g: &ConvGeometry, w: &[f32], out_channels: usize, bias: Option<&[f32]>, image_parallel: bool) -> Option<ConvF32> {
+    if !image_parallel || g.stride() != 1 || g.is_pointwise() {
+        return None;
+    }
+    ConvF32::new(*g, w, out_channels, bias, false).ok()
 }
 
 fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
@@ -229,7 +253,11 @@ pub fn forward(
         return Ok(());
     }
     let (in_len, out_len) = (p.in_image_len().max(1), p.out_image_len());
-    if p.image_parallel() {
+    if let Some(conv) = direct_conv(&p.geometry, w, p.out_channels, bias, p.image_parallel()) {
+        out.par_chunks_mut(out_len)
+            .zip(x.par_chunks(in_len))
+            .try_for_each(|(out_n, x_n)| direct_image(&conv, x_n, out_n, Accumulate::Overwrite))
+    } else if p.image_parallel() {
         out.par_chunks_mut(out_len)
             .zip(x.par_chunks(in_len))
             .try_for_each(|(out_n, x_n)| {
@@ -268,12 +296,20 @@ impl BackwardScratch {
     }
 }
 
+/// How a backward pass gets the input gradient: as a convolution of the output gradient (run
+/// directly or through im2col + GEMM), or through col2im.
+struct Transposed {
+    geometry: ConvGeometry,
+    flipped: Vec<f32>,
+    direct: Option<ConvF32>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn backward_image(
     p: &ConvProblem,
     x: &[f32],
     w: &[f32],
-    transposed: Option<&(ConvGeometry, Vec<f32>)>,
+    transposed: Option<&Transposed>,
     g_out: &[f32],
     g_in: &mut [f32],
     s: &mut BackwardScratch,
@@ -335,11 +371,12 @@ fn backward_image(
     })?;
     match transposed {
         // Input: a forward convolution of the output gradient, added into g_in.
-        Some((gt, flipped)) => conv_image(
-            gt,
+        Some(Transposed { direct: Some(conv), .. }) => direct_image(conv, g_out, g_in, Accumulate::Add),
+        Some(t) => conv_image(
+            &t.geometry,
             g.channels(),
             g_out,
-            flipped,
+            &t.flipped,
             g_in,
             Accumulate::Add,
             parallelism,
@@ -359,7 +396,10 @@ pub fn backward(
 ) -> Result<(Vec<f32>, Vec<f32>), KernelError> {
     p.check(x.len(), w.len(), None, g_out.len())?;
     p.check(g_in.len(), w.len(), None, g_out.len())?;
-    let transposed = transposed_conv(p, w);
+    let transposed = transposed_conv(p, w).map(|(geometry, flipped)| {
+        let direct = direct_conv(&geometry, &flipped, p.geometry.channels(), None, p.image_parallel());
+        Transposed { geometry, flipped, direct }
+    });
     let (in_len, out_len) = (p.in_image_len().max(1), p.out_image_len().max(1));
     let total = if p.batch == 0 || p.out_image_len() == 0 {
         BackwardScratch::new(p)
