@@ -5,12 +5,14 @@ mod error;
 mod gemm;
 mod gemv_f32;
 mod im2col;
+mod widest;
 mod winograd;
 
 pub use conv_f32::{ConvF32, ConvScratchF32};
 pub use error::KernelError;
 pub use gemm::{gemm, gemm_ref, Accumulate, MatMut, MatRef, Parallelism};
 pub use gemv_f32::{gemv_f32, gemv_f32_ref};
+pub(crate) use widest::widest_fn;
 pub use winograd::{WinogradConv, WinogradScratch};
 pub use im2col::{col2im, col2im_ref, col2im_rows, im2col, im2col_ref, im2col_rows, ConvGeometry};
 pub mod conv_u8;

@@ -7,6 +7,8 @@
 
 use rayon::prelude::*;
 
+use crate::kernels::widest_fn;
+
 /// Per-channel statistics of a batch.
 #[derive(Debug, Clone)]
 pub(crate) struct ChannelStats {
@@ -24,41 +26,106 @@ fn per_channel(channels: usize, partial: Vec<f64>) -> Vec<f64> {
     total
 }
 
-/// Lanes of the manual accumulators: float sums only vectorise with independent partial sums.
-const LANES: usize = 8;
+/// Lanes of the manual accumulators: float sums only vectorise with independent partial sums
+/// (16: one AVX-512 register, two AVX2 ones, four SSE ones).
+const LANES: usize = 16;
 
-/// `(Σ f(v), Σ g(v))` over a slice with `LANES` independent f32 accumulators.
+/// The f32 lane sums and the f64 sum of the leftover values, added in f64.
+fn finish(lanes: &[f32; LANES], rest: f64) -> f64 {
+    rest + lanes.iter().map(|&v| v as f64).sum::<f64>()
+}
+
+widest_fn! {
+    /// `Σ x` over one plane.
+    fn plane_sum(xs: &[f32]) -> f64 {
+        let mut acc = [0.0f32; LANES];
+        let chunks = xs.chunks_exact(LANES);
+        let rest: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
+        for x in chunks {
+            for l in 0..LANES {
+                acc[l] += x[l];
+            }
+        }
+        finish(&acc, rest)
+    }
+}
+
+widest_fn! {
+    /// `Σ (x − m)²` over one plane.
+    fn plane_squared_deviations(xs: &[f32], m: f32) -> f64 {
+        let mut acc = [0.0f32; LANES];
+        let chunks = xs.chunks_exact(LANES);
+        let rest: f64 = chunks.remainder().iter().map(|&v| ((v - m) * (v - m)) as f64).sum();
+        for x in chunks {
+            for l in 0..LANES {
+                let d = x[l] - m;
+                acc[l] += d * d;
+            }
+        }
+        finish(&acc, rest)
+    }
+}
+
+/// The gradient reaching the pre-activation `v · a + b`: all of it, or none where the ReLU cut.
 #[inline(always)]
-fn lane_sums2(xs: &[f32], ys: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
-    let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
-    let (xc, yc) = (xs.chunks_exact(LANES), ys.chunks_exact(LANES));
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (x, y) in xc.zip(yc) {
-        for l in 0..LANES {
-            let (p, q) = f(x[l], y[l]);
-            a[l] += p;
-            b[l] += q;
+fn passed(v: f32, g: f32, a: f32, b: f32, relu: bool) -> f32 {
+    if !relu || v * a + b > 0.0 {
+        g
+    } else {
+        0.0
+    }
+}
+
+widest_fn! {
+    /// `(Σ g', Σ g'·(x − m))` over one plane, `g'` the gradient the ReLU passed.
+    fn plane_gradient_sums(xs: &[f32], gs: &[f32], a: f32, b: f32, m: f32, relu: bool) -> (f64, f64) {
+        let (mut sum_g, mut sum_gc) = ([0.0f32; LANES], [0.0f32; LANES]);
+        let (xc, gc) = (xs.chunks_exact(LANES), gs.chunks_exact(LANES));
+        let (mut rest_g, mut rest_gc) = (0.0f64, 0.0f64);
+        for (&v, &g) in xc.remainder().iter().zip(gc.remainder()) {
+            let g = passed(v, g, a, b, relu);
+            rest_g += g as f64;
+            rest_gc += (g * (v - m)) as f64;
+        }
+        for (x, g) in xc.zip(gc) {
+            for l in 0..LANES {
+                let g = passed(x[l], g[l], a, b, relu);
+                sum_g[l] += g;
+                sum_gc[l] += g * (x[l] - m);
+            }
+        }
+        (finish(&sum_g, rest_g), finish(&sum_gc, rest_gc))
+    }
+}
+
+widest_fn! {
+    /// `d += k · (n·g' − Σg' − (x − m)·inv_std·Σg'(x − m)·inv_std)` over one plane: the input gradient.
+    fn plane_input_gradient(d: &mut [f32], xs: &[f32], gs: &[f32], p: GradientTerms) {
+        for ((d, &v), &g) in d.iter_mut().zip(xs).zip(gs) {
+            let g = passed(v, g, p.a, p.b, p.relu);
+            *d += p.k * (p.count * g - p.db - (v - p.mean) * p.inv_std * p.ds);
         }
     }
-    let (mut sa, mut sb) = (0.0f64, 0.0f64);
-    for (&x, &y) in xr.iter().zip(yr) {
-        let (p, q) = f(x, y);
-        sa += p as f64;
-        sb += q as f64;
-    }
-    (
-        sa + a.iter().map(|&v| v as f64).sum::<f64>(),
-        sb + b.iter().map(|&v| v as f64).sum::<f64>(),
-    )
+}
+
+/// The per-channel constants of [`plane_input_gradient`].
+#[derive(Clone, Copy)]
+struct GradientTerms {
+    a: f32,
+    b: f32,
+    mean: f32,
+    inv_std: f32,
+    k: f32,
+    count: f32,
+    db: f32,
+    ds: f32,
+    relu: bool,
 }
 
 /// Mean and biased variance of every channel of `x` (`batch × C × plane`).
 pub(crate) fn channel_stats(x: &[f32], channels: usize, plane: usize) -> ChannelStats {
     let count = (x.len() / channels.max(1)).max(1) as f64;
-    let sums = x
-        .par_chunks(plane.max(1))
-        .map(|p| lane_sums2(p, p, |v, _| (v, 0.0)).0)
-        .collect();
+    let sums = x.par_chunks(plane.max(1)).map(plane_sum).collect();
     let mean: Vec<f64> = per_channel(channels, sums)
         .into_iter()
         .map(|s| s / count)
@@ -66,10 +133,7 @@ pub(crate) fn channel_stats(x: &[f32], channels: usize, plane: usize) -> Channel
     let squares = x
         .par_chunks(plane.max(1))
         .enumerate()
-        .map(|(i, p)| {
-            let m = mean[i % channels] as f32;
-            lane_sums2(p, p, |v, _| ((v - m) * (v - m), 0.0)).0
-        })
+        .map(|(i, p)| plane_squared_deviations(p, mean[i % channels] as f32))
         .collect();
     let var = per_channel(channels, squares)
         .into_iter()
@@ -81,24 +145,28 @@ pub(crate) fn channel_stats(x: &[f32], channels: usize, plane: usize) -> Channel
     }
 }
 
+widest_fn! {
+    /// `out = relu?(x · a + b)` over one plane.
+    fn plane_affine(out: &mut [f32], xs: &[f32], a: f32, b: f32, relu: bool) {
+        if relu {
+            for (o, &v) in out.iter_mut().zip(xs) {
+                *o = (v * a + b).max(0.0);
+            }
+        } else {
+            for (o, &v) in out.iter_mut().zip(xs) {
+                *o = v * a + b;
+            }
+        }
+    }
+}
+
 /// `out = relu?(x · a[c] + b[c])`, plane by plane in parallel (the affine form of a batch norm).
 pub(crate) fn affine(x: &[f32], a: &[f32], b: &[f32], relu: bool, plane: usize, out: &mut [f32]) {
     let channels = a.len();
     out.par_chunks_mut(plane.max(1))
         .zip(x.par_chunks(plane.max(1)))
         .enumerate()
-        .for_each(|(i, (o, xs))| {
-            let (ac, bc) = (a[i % channels], b[i % channels]);
-            if relu {
-                for (o, &v) in o.iter_mut().zip(xs) {
-                    *o = (v * ac + bc).max(0.0);
-                }
-            } else {
-                for (o, &v) in o.iter_mut().zip(xs) {
-                    *o = v * ac + bc;
-                }
-            }
-        });
+        .for_each(|(i, (o, xs))| plane_affine(o, xs, a[i % channels], b[i % channels], relu));
 }
 
 /// Backward of `y = relu?(scale · (x − mean) · inv_std + bias)` with batch statistics:
@@ -120,18 +188,13 @@ pub(crate) fn backward(
     // Per channel: the pre-activation is `v · a + b`; the ReLU passes the gradient where it is > 0.
     let a: Vec<f32> = (0..channels).map(|c| scale[c] * inv_std[c]).collect();
     let b: Vec<f32> = (0..channels).map(|c| bias[c] - mean[c] * a[c]).collect();
-    let pass = move |v: f32, g: f32, a: f32, b: f32| if !relu || v * a + b > 0.0 { g } else { 0.0 };
     let partial: Vec<(f64, f64)> = x
         .par_chunks(plane)
         .zip(g_out.par_chunks(plane))
         .enumerate()
         .map(|(i, (xs, gs))| {
             let c = i % channels;
-            let (ac, bc, m) = (a[c], b[c], mean[c]);
-            let (sum_g, sum_g_centered) = lane_sums2(xs, gs, |v, g| {
-                let g = pass(v, g, ac, bc);
-                (g, g * (v - m))
-            });
+            let (sum_g, sum_g_centered) = plane_gradient_sums(xs, gs, a[c], b[c], mean[c], relu);
             (sum_g, sum_g_centered * inv_std[c] as f64)
         })
         .collect();
@@ -144,13 +207,18 @@ pub(crate) fn backward(
         .enumerate()
         .for_each(|(i, ((gi, xs), gs))| {
             let c = i % channels;
-            let (ac, bc, m, is) = (a[c], b[c], mean[c], inv_std[c]);
-            let k = scale[c] * is / count;
-            let (db, ds) = (dbias[c] as f32, dscale[c] as f32);
-            for ((d, &v), &g) in gi.iter_mut().zip(xs).zip(gs) {
-                let g = pass(v, g, ac, bc);
-                *d += k * (count * g - db - (v - m) * is * ds);
-            }
+            let terms = GradientTerms {
+                a: a[c],
+                b: b[c],
+                mean: mean[c],
+                inv_std: inv_std[c],
+                k: scale[c] * inv_std[c] / count,
+                count,
+                db: dbias[c] as f32,
+                ds: dscale[c] as f32,
+                relu,
+            };
+            plane_input_gradient(gi, xs, gs, terms);
         });
     (
         dscale.into_iter().map(|v| v as f32).collect(),
