@@ -60,6 +60,8 @@ fn quick(c: &mut Criterion) -> &mut Criterion {
 fn conv_kernels(c: &mut Criterion) {
     let mut rng = SmallRng::seed_from_u64(0);
     for batch in [64usize, 1] {
+        // Σ FLOP and Σ FLOP / (fraction of the ceiling) over the layers: the whole forward's fraction.
+        let (mut all_flops, mut ceiling_flops) = (0.0f64, 0.0f64);
         for (name, i, o, side) in VGG_CONVS {
             let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
             let p = ConvProblem {
@@ -525,6 +527,8 @@ fn cpu_time_rates() {
     };
     println!("median of 3 interleaved rounds; GFLOP/s per wall second | per CPU second x {threads} (idle estimate); % of the GEMM ceiling measured alongside");
     for batch in [64usize, 1] {
+        // Σ FLOP and Σ FLOP / (fraction of the ceiling) over the layers: the whole forward's fraction.
+        let (mut all_flops, mut ceiling_flops) = (0.0f64, 0.0f64);
         for (name, i, o, side) in VGG_CONVS {
             let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
             let p = ConvProblem {
@@ -552,11 +556,17 @@ fn cpu_time_rates() {
                 let _ = cw;
             }
             let med = |k: usize| median(rows.iter().map(|r| r[k]).collect());
+            all_flops += flops as f64;
+            ceiling_flops += flops as f64 / med(2);
             println!(
                 "b{batch:<2} {name}  forward {:>6.1} | {:>6.1} GFLOP/s ({:>3.0}% of ceiling)   backward {:>6.1} | {:>6.1} GFLOP/s ({:>3.0}%)",
                 med(0) / 1e9, med(1) / 1e9, 100.0 * med(2), med(3) / 1e9, med(4) / 1e9, 100.0 * med(5)
             );
         }
+        println!(
+            "b{batch:<2} all four convs forward, time-weighted: {:.0}% of ceiling",
+            100.0 * all_flops / ceiling_flops
+        );
     }
     let (cw, cc) = ceiling();
     println!(
