@@ -10,7 +10,7 @@
 //!   (momentum, unbiased variance in the running estimate), gradients to `x`, `scale`, `bias`.
 //! - [`batch_norm2d_infer`]: running statistics, no tape.
 
-mod cpu_kernel;
+pub(crate) mod cpu_kernel;
 #[cfg(test)]
 mod tests;
 

@@ -1,10 +1,12 @@
-//! The loops of batch normalisation, parallel over channels.
+//! The loops of batch normalisation: the training passes are the fused op's
+//! ([`crate::ops::batch_norm2d`], without its ReLU); the eval-mode backward is here.
 //!
 //! Layout is NCHW: channel `c` of sample `b` is the contiguous run `x[(b*C + c)*HW ..][..HW]`.
 
 use rayon::prelude::*;
 
 use super::Mode;
+use crate::ops::batch_norm2d::cpu_kernel as fused;
 
 /// Sizes of an NCHW activation, spatial dimensions flattened.
 #[derive(Debug, Clone, Copy)]
@@ -22,37 +24,15 @@ impl Dims {
     }
 }
 
-/// Per-channel mean and biased variance, accumulated in `f64` (two passes).
+/// Per-channel mean and biased variance (the fused op's statistics: 16-lane partial sums per plane,
+/// added per channel in `f64`).
 pub(crate) fn batch_stats(x: &[f32], d: Dims) -> (Vec<f64>, Vec<f64>) {
-    let count = (d.n * d.hw).max(1) as f64;
-    (0..d.c)
-        .into_par_iter()
-        .map(|c| {
-            let sum: f64 = (0..d.n).map(|b| sum_f32(&x[d.plane(x, b, c)]) as f64).sum();
-            let mean = sum / count;
-            let m = mean as f32;
-            let ss: f64 = (0..d.n)
-                .map(|b| x[d.plane(x, b, c)].iter().map(|&v| (v - m) * (v - m)).sum::<f32>() as f64)
-                .sum();
-            (mean, ss / count)
-        })
-        .unzip()
+    let stats = fused::channel_stats(x, d.c, d.hw);
+    let widen = |v: Vec<f32>| v.into_iter().map(f64::from).collect();
+    (widen(stats.mean), widen(stats.var))
 }
 
-fn sum_f32(v: &[f32]) -> f32 {
-    // Eight independent accumulators: vectorisable and less rounding than one running sum.
-    let mut acc = [0.0f32; 8];
-    let chunks = v.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for ch in chunks {
-        for i in 0..8 {
-            acc[i] += ch[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// `y = (x - mean) * invstd * gamma + beta`, per channel.
+/// `y = (x - mean) * invstd * gamma + beta`, per channel (the fused op's affine pass, no ReLU).
 pub(crate) fn normalize(
     x: &[f32],
     y: &mut [f32],
@@ -62,22 +42,18 @@ pub(crate) fn normalize(
     beta: &[f32],
     d: Dims,
 ) {
-    y.par_chunks_mut(d.hw).zip(x.par_chunks(d.hw)).enumerate().for_each(|(i, (yp, xp))| {
-        let c = i % d.c;
-        let scale = invstd[c] * gamma[c];
-        let shift = beta[c] - mean[c] * scale;
-        for (yv, &xv) in yp.iter_mut().zip(xp) {
-            *yv = xv * scale + shift;
-        }
-    });
+    let scale: Vec<f32> = (0..d.c).map(|c| invstd[c] * gamma[c]).collect();
+    let shift: Vec<f32> = (0..d.c).map(|c| beta[c] - mean[c] * scale[c]).collect();
+    fused::affine(x, &scale, &shift, false, d.hw, y);
 }
 
 /// Gradients of batch normalisation: returns `(dgamma, dbeta)` and adds the input gradient into `dx`
 /// (`x.len()` values, accumulated as dfdx expects).
 ///
-/// In training mode the batch statistics depend on `x`:
+/// In training mode the batch statistics depend on `x` (the fused op's backward, no ReLU):
 /// `dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))` with `M = N*H*W`.
 /// In eval mode they are constants: `dx = dy * gamma * invstd`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     x: &[f32],
     dy: &[f32],
@@ -88,6 +64,11 @@ pub(crate) fn backward(
     d: Dims,
     dx: &mut [f32],
 ) -> (Vec<f32>, Vec<f32>) {
+    if mode == Mode::Train {
+        // Without the ReLU the shift never matters.
+        let unused_shift = vec![0.0; d.c];
+        return fused::backward(x, dy, mean, invstd, gamma, &unused_shift, false, d.hw, dx);
+    }
     let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = (0..d.c)
         .into_par_iter()
         .map(|c| {
@@ -105,25 +86,11 @@ pub(crate) fn backward(
             ((sdyx * invstd[c] as f64) as f32, sdy as f32)
         })
         .unzip();
-    let m = (d.n * d.hw) as f32;
-    dx.par_chunks_mut(d.hw).enumerate().for_each(|(i, dxp)| {
+    dx.par_chunks_mut(d.hw).zip(dy.par_chunks(d.hw)).enumerate().for_each(|(i, (dxp, dyp))| {
         let c = i % d.c;
-        let r = i * d.hw..(i + 1) * d.hw;
         let k = gamma[c] * invstd[c];
-        match mode {
-            Mode::Eval => {
-                for (o, &g) in dxp.iter_mut().zip(&dy[r]) {
-                    *o += g * k;
-                }
-            }
-            Mode::Train => {
-                let (mu, is) = (mean[c], invstd[c]);
-                let (db, dg) = (dbeta[c] / m, dgamma[c] / m);
-                for ((o, &g), &xv) in dxp.iter_mut().zip(&dy[r.clone()]).zip(&x[r]) {
-                    let xhat = (xv - mu) * is;
-                    *o += k * (g - db - xhat * dg);
-                }
-            }
+        for (o, &g) in dxp.iter_mut().zip(dyp) {
+            *o += g * k;
         }
     });
     (dgamma, dbeta)

@@ -89,10 +89,12 @@ pub(crate) fn batchnorm2d<const C: usize, B: Dim, H: Dim, W: Dim, T: Tape<f32, C
 
     let (xg, og, wg, bg) = (x.ghost(), out.ghost(), p.weight.ghost(), p.bias.ghost());
     tape.add_backward_op(move |grads| {
-        let dy = grads.get_or_alloc_mut(&og)?.to_vec();
+        // Borrow the output gradient by moving it out (no copy) and back once done.
+        let dy: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
         // The input gradient is accumulated straight into its buffer, on all cores.
         let dx: &mut [f32] = grads.get_or_alloc_mut(&xg)?;
         let (dgamma, dbeta) = cpu_kernel::backward(&xs, &dy, &mean, &invstd, &gamma, mode, dims, dx);
+        **grads.get_or_alloc_mut(&og)? = dy;
         add_into(grads.get_or_alloc_mut(&wg)?, &dgamma);
         add_into(grads.get_or_alloc_mut(&bg)?, &dbeta);
         Ok(())
