@@ -168,3 +168,26 @@ fn spatial_matching_pairs_the_last_tap_of_each_shared_size() {
         "the teacher has no tapped layer `conv3`; its #[tap] layers: relu1, relu2, relu3, gap"
     );
 }
+
+/// A batch norm whose own output is tapped, before its ReLU.
+#[rustfmt::skip]
+#[derive(Compressible, Clone)]
+#[compressible(input = [1, 8, 8])]
+pub struct TappedNorm {
+    conv: Conv2D<1, 4, 3, 1, 1>, #[tap] bn: BatchNorm2D<4>, #[tap] relu: ReLU,
+    gap: GlobalAvgPool,
+    fc: Linear<4, 10>,
+}
+
+#[test]
+fn a_tapped_batch_norm_is_not_fused_with_its_relu_while_training() {
+    // Training fuses BatchNorm2D + ReLU, except where the batch norm's own output is a tap: the tap
+    // must hold the normalised values before the ReLU (about half of them negative).
+    let dev = Cpu::seed_from_u64(5);
+    let mut model = dev.build_module::<TappedNorm, f32>();
+    let x = images(&dev, 4);
+    let (_, taps) = model.forward_mut_with_taps(x.traced(model.alloc_grads())).unwrap();
+    let (bn, relu) = (taps.bn.as_vec(), taps.relu.as_vec());
+    assert!(bn.iter().filter(|v| **v < 0.0).count() > bn.len() / 4, "the batch norm tap is before the ReLU");
+    assert_eq!(relu, bn.iter().map(|v| v.max(0.0)).collect::<Vec<_>>());
+}

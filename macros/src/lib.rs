@@ -34,7 +34,9 @@ mod schedule;
 ///   work; converting to another dtype or device is not supported;
 /// - `Module` on `NoneTape` (inference) and `ModuleMut` on `OwnedTape` (training: BatchNorm
 ///   updates its statistics, Dropout drops) with concrete input and output types such as
-///   `Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu>`, and `Error = NnError`;
+///   `Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu>`, and `Error = NnError`; while
+///   training, a `BatchNorm2D` field followed by a `ReLU` field runs as one fused pass (the same
+///   values up to float rounding; not when the batch norm itself is `#[tap]`ped);
 /// - with `#[tap]` on fields: a `<Name>Taps<T>` struct and `forward_with_taps` /
 ///   `forward_mut_with_taps`, returning the output and the tapped activations, and
 ///   `TappedForward` (the taps as named `(batch, C, H, W)` feature maps, for feature distillation).
