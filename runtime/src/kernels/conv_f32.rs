@@ -1,4 +1,5 @@
-//! A stride-1 fp32 convolution for batch-1 inference plans that never builds a patch matrix.
+//! A stride-1 fp32 convolution that never builds a patch matrix: the inference plans' conv, and the
+//! training step's forward and input gradient (one image per task).
 //!
 //! With stride 1, pad the image once; then the patch row of input channel `c` and kernel offset
 //! `(ky, kx)` over the *wide* output positions `q = y·(W + 2p) + x` is one contiguous run of the

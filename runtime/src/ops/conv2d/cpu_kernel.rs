@@ -1,4 +1,9 @@
-//! The CPU loops of conv2d: im2col + GEMM per image, images spread over the rayon pool.
+//! The CPU loops of conv2d: per image, images spread over the rayon pool.
+//!
+//! With at least as many images as threads, stride-1 convs with a real window (nearly all) run the
+//! direct kernel of the inference plans ([`ConvF32`]: the padded image read in place, no patch
+//! matrix) for the forward and for the input gradient (a transposed conv, below, added into `dx`
+//! with [`ConvF32::forward_accumulate`]). Everything else, and the weight gradient, is im2col + GEMM:
 //!
 //! Layout choices (NCHW, `L = OH·OW` output positions, `R = C·K·K` receptive-field length):
 //! every product puts `L`, the largest dimension, as the contiguous row dimension `m` of the
