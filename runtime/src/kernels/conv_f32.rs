@@ -25,8 +25,11 @@
 //! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 //! ```
 
-use super::im2col::pad_planes;
-use super::team::{for_each_chunk, Team};
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use super::team::Team;
 use super::{ConvGeometry, KernelError, Parallelism};
 
 /// Output channels per weight panel (rows of a tile).
@@ -178,8 +181,10 @@ impl ConvF32 {
     }
 
     /// `out = relu?(conv(x) + bias)`: one `[C, H, W]` image in, `[O, OH, OW]` out, with the fastest
-    /// tile kernel the CPU runs. [`Parallelism::AllCores`] splits large convs' output channels over
-    /// the threads of [`Team::global`].
+    /// tile kernel the CPU runs. [`Parallelism::AllCores`] splits a large conv over the threads of
+    /// [`Team::global`]: one band of output rows each (a thread pads and reads only the image rows
+    /// its band needs, so little data crosses between cores), or groups of output channels when the
+    /// map has fewer rows than threads.
     pub fn forward(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism) -> Result<(), KernelError> {
         self.run(self.isa, x, out, scratch, parallelism, false)
     }
@@ -221,34 +226,64 @@ impl ConvF32 {
         if self.out_channels == 0 || plane == 0 {
             return Ok(());
         }
-        let padded = pad(x, g, &mut scratch.padded);
-        let depth = g.col_rows();
-        let panel_len = depth * MR;
-        let macs = self.out_channels * depth * plane;
-        let per_block = (PANEL_BLOCK_BYTES / (4 * panel_len).max(1)).max(1);
-        let run_block = |first_panel: usize, out: &mut [f32]| {
-            let panels = &self.panels[first_panel * panel_len..];
-            let rows = out.len() / plane;
-            self.panels_times_image(isa, panels, &self.bias[first_panel * MR..], rows, padded, out, accumulate);
-        };
-        let threads = Team::global().threads();
-        let parallel = parallelism == Parallelism::AllCores && threads > 1 && macs >= PARALLEL_MACS;
-        // Whole panels per task: one share per thread (or per cache-sized block if smaller).
-        let share = if parallel { self.out_channels.div_ceil(MR).div_ceil(threads).min(per_block) } else { per_block };
-        for_each_chunk(out, share * MR * plane, parallel, |i, out| run_block(i * share, out));
+        let (panels, oh) = (self.out_channels.div_ceil(MR), g.out_height());
+        let out = OutPtr::new(out);
+        let team = Team::global();
+        let threads = team.threads();
+        let macs = self.out_channels * g.col_rows() * plane;
+        if parallelism == Parallelism::Sequential || threads < 2 || macs < PARALLEL_MACS {
+            let task = Task { panels: 0..panels, rows: 0..oh };
+            self.task(isa, x, task, &mut scratch.padded, &out, accumulate);
+            return Ok(());
+        }
+        // Bands of output rows: each thread pads and reads only its rows of the image (plus the
+        // kernel's overlap) and writes only its rows of every output plane, so little crosses
+        // between cores. Maps with fewer rows than threads split the output channels instead.
+        let by_rows = oh >= threads;
+        let parts = if by_rows { threads } else { threads.min(panels) };
+        team.run(parts, &|range| {
+            let mut padded = TASK_PADDED.with(Cell::take);
+            for i in range {
+                let share = |n: usize| i * n / parts..(i + 1) * n / parts;
+                let task = if by_rows { Task { panels: 0..panels, rows: share(oh) } } else { Task { panels: share(panels), rows: 0..oh } };
+                self.task(isa, x, task, &mut padded, &out, accumulate);
+            }
+            TASK_PADDED.with(|cell| cell.set(padded));
+        });
         Ok(())
     }
 
-    /// Output channels `rows` (the panels from `panels`, biases from `bias`) over every column tile,
-    /// into `out` (`rows` planes), adding to what `out` holds if `accumulate`.
-    #[allow(clippy::too_many_arguments)]
-    fn panels_times_image(&self, isa: Isa, panels: &[f32], bias: &[f32], rows: usize, padded: &[f32], out: &mut [f32], accumulate: bool) {
+    /// Runs one task: pads the image rows it reads into `padded`, then runs its panels (in blocks
+    /// whose weights fit [`PANEL_BLOCK_BYTES`]) over its rows.
+    fn task(&self, isa: Isa, x: &[f32], task: Task, padded: &mut Vec<f32>, out: &OutPtr<'_>, accumulate: bool) {
         let g = &self.geometry;
-        let (oh, ow, wp) = (g.out_height(), g.out_width(), g.width() + 2 * g.padding());
-        let plane = oh * ow;
-        let wide = (oh - 1) * wp + ow;
+        let (ow, kk) = (g.out_width(), g.kernel());
+        let image = if g.padding() == 0 {
+            x
+        } else {
+            pad_rows(x, g, task.rows.start..task.rows.end + kk - 1, padded);
+            &padded[..]
+        };
+        // SAFETY: the tasks of one run cover disjoint rows or disjoint output channels, and this
+        // task touches only its own rows of its own panels' channels.
+        let mut view = unsafe { out.view(g.out_len(), task.rows.start * ow..task.rows.end * ow) };
+        let panel_len = g.col_rows() * MR;
+        let per_block = (PANEL_BLOCK_BYTES / (4 * panel_len).max(1)).max(1);
+        for first in task.panels.clone().step_by(per_block) {
+            let panels = first..(first + per_block).min(task.panels.end);
+            self.panels_times_image(isa, panels, task.rows.clone(), image, &mut view, accumulate);
+        }
+    }
+
+    /// Panels `panels` over the output rows `rows`, every column tile, into `out` (adding to what
+    /// it holds if `accumulate`).
+    fn panels_times_image(&self, isa: Isa, panels: Range<usize>, rows: Range<usize>, padded: &[f32], out: &mut OutView<'_>, accumulate: bool) {
+        let g = &self.geometry;
+        let (ow, wp) = (g.out_width(), g.width() + 2 * g.padding());
         let depth = g.col_rows();
         let nr = isa.columns();
+        // Wide positions of the rows: from the first row's start to the last row's last output.
+        let (q_start, q_end) = (rows.start * wp, (rows.end - 1) * wp + ow);
         let mut segments = [Segment::default(); MAX_SEGMENTS];
         // Depth in blocks of at most DEPTH_BLOCK steps: a tile's runs for one block stay in L1 while
         // every panel sweeps over them; partial sums wait in `out`.
@@ -256,13 +291,13 @@ impl ConvF32 {
         let step = depth.div_ceil(blocks);
         for k0 in (0..depth).step_by(step) {
             let k1 = (k0 + step).min(depth);
-            for q0 in (0..wide).step_by(nr) {
-                let cols = nr.min(wide - q0);
-                let used = tile_segments(q0, cols, wp, ow, &mut segments);
-                for (p, out) in out.chunks_mut(MR * plane).enumerate() {
+            for q0 in (q_start..q_end).step_by(nr) {
+                let cols = nr.min(q_end - q0);
+                let used = tile_segments(q0, cols, (wp, ow), rows.start * ow, &mut segments);
+                for p in panels.clone() {
                     let tile = Tile {
-                        panel: &panels[p * depth * MR..][k0 * MR..k1 * MR],
-                        bias: bias[p * MR..][..MR].try_into().expect("bias is padded to whole panels"),
+                        panel: &self.panels[p * depth * MR..][k0 * MR..k1 * MR],
+                        bias: self.bias[p * MR..][..MR].try_into().expect("bias is padded to whole panels"),
                         image: &padded[q0..],
                         offsets: &self.offsets[k0..k1],
                         cols,
@@ -270,8 +305,8 @@ impl ConvF32 {
                         relu: self.relu,
                         first: k0 == 0 && !accumulate,
                         last: k1 == depth,
-                        rows: (rows - p * MR).min(MR),
-                        plane,
+                        channel: p * MR,
+                        rows: (self.out_channels - p * MR).min(MR),
                     };
                     match isa {
                         #[cfg(target_arch = "x86_64")]
@@ -285,6 +320,62 @@ impl ConvF32 {
                 }
             }
         }
+    }
+}
+
+thread_local! {
+    /// A team thread's padded image rows for the tasks of parallel runs (sequential runs use the
+    /// caller's [`ConvScratchF32`]). Taken and put back, so a re-entrant call gets a fresh one.
+    static TASK_PADDED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// A share of one run: output rows `rows` of the output channels of panels `panels`.
+#[derive(Debug, Clone)]
+struct Task {
+    panels: Range<usize>,
+    rows: Range<usize>,
+}
+
+/// The output of a run, shared by its tasks, which write disjoint parts of it.
+struct OutPtr<'a> {
+    ptr: *mut f32,
+    len: usize,
+    marker: PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: tasks reach the buffer only through `view`, whose caller promises disjoint parts.
+unsafe impl Sync for OutPtr<'_> {}
+
+impl<'a> OutPtr<'a> {
+    fn new(out: &'a mut [f32]) -> Self {
+        Self { ptr: out.as_mut_ptr(), len: out.len(), marker: PhantomData }
+    }
+
+    /// The flat positions `range` of every plane of `plane` values.
+    ///
+    /// # Safety
+    /// While the view lives, no other view may reach the same positions of the same channel.
+    unsafe fn view(&self, plane: usize, range: Range<usize>) -> OutView<'_> {
+        assert!(range.start <= range.end && range.end <= plane, "the view lies inside a plane");
+        OutView { out: self, plane, range }
+    }
+}
+
+/// One task's part of the output: positions `range` of each channel's plane.
+struct OutView<'a> {
+    out: &'a OutPtr<'a>,
+    plane: usize,
+    range: Range<usize>,
+}
+
+impl OutView<'_> {
+    /// The view's positions of output channel `channel`.
+    fn channel(&mut self, channel: usize) -> &mut [f32] {
+        let start = channel * self.plane + self.range.start;
+        assert!(start + self.range.len() <= self.out.len, "channel {channel} is inside the output");
+        // SAFETY: inside the buffer (checked); `OutPtr::view`'s caller keeps other tasks off these
+        // positions, and `&mut self` keeps this view from handing out two slices at once.
+        unsafe { std::slice::from_raw_parts_mut(self.out.ptr.add(start), self.range.len()) }
     }
 }
 
@@ -305,9 +396,10 @@ struct Tile<'a> {
     first: bool,
     /// The block ends the sum: add the bias, apply the ReLU.
     last: bool,
-    /// Valid output channels of the panel (planes of `out`).
+    /// The panel's first output channel.
+    channel: usize,
+    /// Valid output channels of the panel.
     rows: usize,
-    plane: usize,
 }
 
 impl Tile<'_> {
@@ -326,7 +418,8 @@ impl Tile<'_> {
 }
 
 /// Splits the wide positions `q0 .. q0 + cols` by output row; returns how many segments it wrote.
-fn tile_segments(q0: usize, cols: usize, wp: usize, ow: usize, segments: &mut [Segment; MAX_SEGMENTS]) -> usize {
+/// A segment's shift maps lane `l` to flat output position `shift + l`, counted from `origin`.
+fn tile_segments(q0: usize, cols: usize, (wp, ow): (usize, usize), origin: usize, segments: &mut [Segment; MAX_SEGMENTS]) -> usize {
     let mut used = 0;
     for y in q0 / wp..=(q0 + cols - 1) / wp {
         let (start, end) = ((y * wp).max(q0), (y * wp + ow).min(q0 + cols));
@@ -334,28 +427,38 @@ fn tile_segments(q0: usize, cols: usize, wp: usize, ow: usize, segments: &mut [S
             continue; // only junk positions of this row
         }
         let mask = (1u64 << (end - q0)) - (1u64 << (start - q0));
-        segments[used] = Segment { mask, shift: q0 as isize - (y * (wp - ow)) as isize };
+        segments[used] = Segment { mask, shift: q0 as isize - (y * (wp - ow)) as isize - origin as isize };
         used += 1;
     }
     used
 }
 
-/// `x` (`[C, H, W]`) inside `padding` zeros on every side, in `dst` (or `x` itself without padding).
-fn pad<'a>(x: &'a [f32], g: &ConvGeometry, dst: &'a mut Vec<f32>) -> &'a [f32] {
+/// Rows `rows` of the padded image (`[C, H + 2p, W + 2p]`, zeros around `x`) written into `dst`,
+/// which is sized for the whole padded image; its other rows keep whatever they held.
+fn pad_rows(x: &[f32], g: &ConvGeometry, rows: Range<usize>, dst: &mut Vec<f32>) {
     let (h, w, p) = (g.height(), g.width(), g.padding());
-    if p == 0 {
-        return x;
+    let (hp, wp) = (h + 2 * p, w + 2 * p);
+    dst.resize(g.channels() * hp * wp, 0.0);
+    for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
+        for py in rows.clone() {
+            let row = &mut plane[py * wp..][..wp];
+            if py < p || py >= h + p {
+                row.fill(0.0);
+            } else {
+                row[..p].fill(0.0);
+                row[p..p + w].copy_from_slice(&src[(py - p) * w..][..w]);
+                row[p + w..].fill(0.0);
+            }
+        }
     }
-    pad_planes(x, (h, w), p, (h + 2 * p, w + 2 * p), 0.0, dst);
-    dst
 }
 
 /// The plain twin: the same depth order per output as the SIMD tiles.
-fn tile_portable(t: &Tile<'_>, out: &mut [f32]) {
+fn tile_portable(t: &Tile<'_>, out: &mut OutView<'_>) {
     let mut acc = [[0.0f32; 32]; MR];
     if !t.first {
         for (r, acc) in acc.iter_mut().enumerate().take(t.rows) {
-            let row = &out[r * t.plane..][..t.plane];
+            let row = out.channel(t.channel + r);
             for s in t.segments {
                 for (lane, a) in acc.iter_mut().enumerate().take(t.cols) {
                     if s.mask >> lane & 1 == 1 {
@@ -375,7 +478,7 @@ fn tile_portable(t: &Tile<'_>, out: &mut [f32]) {
         }
     }
     for (r, acc) in acc.iter().enumerate().take(t.rows) {
-        let row = &mut out[r * t.plane..][..t.plane];
+        let row = out.channel(t.channel + r);
         for s in t.segments {
             for (lane, &a) in acc.iter().enumerate().take(t.cols) {
                 if s.mask >> lane & 1 == 1 {
@@ -390,7 +493,7 @@ fn tile_portable(t: &Tile<'_>, out: &mut [f32]) {
 /// loaded with masks past `cols`. (An `8 × 48` tile, 24 accumulators, measured a third slower.)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn tile_avx512(t: &Tile<'_>, out: &mut [f32]) {
+fn tile_avx512(t: &Tile<'_>, out: &mut OutView<'_>) {
     use std::arch::x86_64::*;
     let all = (1u64 << t.cols) - 1;
     let (m0, m1) = (all as __mmask16, (all >> 16) as __mmask16);
@@ -399,7 +502,7 @@ fn tile_avx512(t: &Tile<'_>, out: &mut [f32]) {
     assert!(t.panel.len() >= t.offsets.len() * MR && t.image.len() >= last + t.cols, "tile operands cover the tile");
     if !t.first {
         for (r, acc) in acc.iter_mut().enumerate().take(t.rows) {
-            let row = &out[r * t.plane..][..t.plane];
+            let row = out.channel(t.channel + r);
             for s in t.segments {
                 let base = row.as_ptr().wrapping_offset(s.shift);
                 // SAFETY: as for the stores below: the segment's lanes are inside the row.
@@ -437,7 +540,7 @@ fn tile_avx512(t: &Tile<'_>, out: &mut [f32]) {
         if t.relu && t.last {
             (lo, hi) = (_mm512_max_ps(lo, zero), _mm512_max_ps(hi, zero));
         }
-        let row = &mut out[r * t.plane..][..t.plane];
+        let row = out.channel(t.channel + r);
         for s in t.segments {
             let base = row.as_mut_ptr().wrapping_offset(s.shift);
             // SAFETY: a segment's lanes l map to row[shift + l] with 0 <= shift + l < plane (they are
@@ -470,7 +573,7 @@ unsafe fn fma_rows(acc: &mut [[std::arch::x86_64::__m512; 2]; MR], w: *const f32
 /// AVX2+FMA: `8 × 8` accumulators; the last partial run is copied into a zeroed block first.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn tile_avx2(t: &Tile<'_>, out: &mut [f32]) {
+fn tile_avx2(t: &Tile<'_>, out: &mut OutView<'_>) {
     use std::arch::x86_64::*;
     let mut acc = [_mm256_setzero_ps(); MR];
     let last = t.offsets.last().copied().unwrap_or(0); // offsets increase with the depth step
@@ -479,7 +582,7 @@ fn tile_avx2(t: &Tile<'_>, out: &mut [f32]) {
     if !t.first {
         for (r, acc) in acc.iter_mut().enumerate().take(t.rows) {
             let mut lanes = [0.0f32; 8];
-            let row = &out[r * t.plane..][..t.plane];
+            let row = out.channel(t.channel + r);
             for s in t.segments {
                 for (lane, v) in lanes.iter_mut().enumerate().take(t.cols) {
                     if s.mask >> lane & 1 == 1 {
@@ -512,7 +615,7 @@ fn tile_avx2(t: &Tile<'_>, out: &mut [f32]) {
         let mut lanes = [0.0f32; 8];
         // SAFETY: `lanes` holds 8 values.
         unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *acc) };
-        let row = &mut out[r * t.plane..][..t.plane];
+        let row = out.channel(t.channel + r);
         for s in t.segments {
             for (lane, &a) in lanes.iter().enumerate().take(t.cols) {
                 if s.mask >> lane & 1 == 1 {
@@ -604,16 +707,23 @@ pub(crate) mod tests {
     #[test]
     fn large_convs_split_over_threads_give_the_sequential_result() {
         let mut rng = StdRng::seed_from_u64(3);
-        let g = ConvGeometry::new(64, 20, 20, 3, 1, 1).unwrap(); // 64·9·400·80 ≈ 18 M multiply-adds
-        let o = 80;
-        let (x, wt) = (random(g.image_len(), &mut rng), random(o * g.col_rows(), &mut rng));
-        let conv = ConvF32::new(g, &wt, o, None, true).unwrap();
-        let (mut seq, mut par) = (vec![0.0; o * g.out_len()], vec![1.0; o * g.out_len()]);
-        let mut scratch = ConvScratchF32::default();
-        conv.forward(&x, &mut seq, &mut scratch, Parallelism::Sequential).unwrap();
-        conv.forward(&x, &mut par, &mut scratch, Parallelism::AllCores).unwrap();
-        assert_eq!(seq, par);
-        close(&seq, &reference(g, &x, &wt, o, &vec![0.0; o], true), g.col_rows());
+        // Bands of rows (20 rows), and output channels for a map of one row (fewer rows than threads).
+        for (c, h, w, o) in [(64, 20, 20, 80), (64, 1, 600, 70)] {
+            let g = ConvGeometry::new(c, h, w, 3, 1, 1).unwrap(); // 18–24 M multiply-adds
+            let (x, wt, b) = (random(g.image_len(), &mut rng), random(o * g.col_rows(), &mut rng), random(o, &mut rng));
+            let conv = ConvF32::new(g, &wt, o, Some(&b), true).unwrap();
+            let (mut seq, mut par) = (vec![0.0; o * g.out_len()], vec![1.0; o * g.out_len()]);
+            let mut scratch = ConvScratchF32::default();
+            conv.forward(&x, &mut seq, &mut scratch, Parallelism::Sequential).unwrap();
+            conv.forward(&x, &mut par, &mut scratch, Parallelism::AllCores).unwrap();
+            assert_eq!(seq, par, "{c}×{h}×{w} → {o}");
+            close(&seq, &reference(g, &x, &wt, o, &b, true), g.col_rows());
+            let start = random(o * g.out_len(), &mut rng);
+            let (mut seq, mut par) = (start.clone(), start);
+            conv.forward_accumulate(&x, &mut seq, &mut scratch, Parallelism::Sequential).unwrap();
+            conv.forward_accumulate(&x, &mut par, &mut scratch, Parallelism::AllCores).unwrap();
+            assert_eq!(seq, par, "{c}×{h}×{w} → {o}, accumulating");
+        }
     }
 
     #[test]
