@@ -12,7 +12,7 @@ use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights}
 /// The tables under test: every one this CPU runs; the SIMD ones it cannot run are named and skipped.
 fn tables() -> Vec<Int8Kernels> {
     let all = Int8Kernels::available();
-    for isa in ["avx2", "avxvnni", "avx512vnni"] {
+    for isa in ["avx2", "avxvnni", "avx512vnni", "amx"] {
         if !all.iter().any(|k| k.name.starts_with(isa)) {
             eprintln!("skipped the {isa} kernels: this CPU does not have that instruction set");
         }
@@ -286,7 +286,6 @@ fn quantized_conv_equals_the_integer_reference_and_tracks_the_float_conv() {
 #[test]
 fn wide_and_gathered_patches_agree_with_the_reference() {
     use super::conv_u8::Patches;
-    use super::pack_i8::PackedWeightsI8;
     let mut rng = SmallRng::seed_from_u64(69);
     let cases = [(1, 5, 7, 3, 3, 1), (3, 6, 6, 7, 3, 0), (2, 9, 4, 5, 2, 1), (4, 8, 8, 13, 5, 2), (6, 3, 11, 2, 1, 0), (8, 14, 14, 17, 3, 1), (1, 20, 40, 5, 3, 1), (5, 20, 30, 9, 3, 1)];
     for (c, h, w, o, k, pad) in cases {
@@ -301,7 +300,7 @@ fn wide_and_gathered_patches_agree_with_the_reference() {
         let acc = reference_conv_acc(x, &qw.values, s, o, input.zero_point);
         let want: Vec<u8> = acc.iter().enumerate().map(|(i, &v)| stage.requantize(i / s.positions(), v)).collect();
         for kernels in tables() {
-            let weights = PackedWeightsI8::from_quantized(&qw, kernels.layout).unwrap();
+            let weights = kernels.pack_weights(&qw.values, o, s.depth()).unwrap();
             for patches in [Patches::Wide, Patches::Gathered] {
                 // Every split: the threaded ones store tiles of one output from two threads.
                 for split in [Split::Auto, Split::Rows, Split::Columns] {
@@ -323,7 +322,7 @@ fn wide_columns_that_do_not_fit_the_output_are_errors() {
     use super::int8::Columns;
     let kernels = Int8Kernels::best();
     let w = QuantizedWeights::quantize(&[0.1; 6], 2).unwrap(); // 2 × 3
-    let a = super::pack_i8::PackedWeightsI8::from_quantized(&w, kernels.layout).unwrap();
+    let a = kernels.pack_weights(&w.values, 2, 3).unwrap();
     let mut b = kernels.activations();
     b.pack(&[1; 3 * 7], 3, 7).unwrap(); // 7 wide columns: rows of 3 kept out of 4, two rows
     let p = ActivationQParams::from_range(0.0, 1.0).unwrap();

@@ -23,6 +23,12 @@
 use super::generic::im2col_u8::ConvShape;
 use super::im2col::pad_planes;
 use super::int8::{Columns, Int8Kernels, Split};
+#[cfg(target_arch = "x86_64")]
+use super::int8::{Sink, TileStage};
+#[cfg(target_arch = "x86_64")]
+use super::int8_amx::conv_wide;
+#[cfg(target_arch = "x86_64")]
+use super::pack_tiles::TILE_ROWS;
 use super::pack_i8::{wide_columns, PackedActivationsU8, PackedWeightsI8};
 use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights};
 
@@ -84,7 +90,7 @@ impl ConvScratch {
         split: Split,
     ) -> Result<(), QuantError> {
         let packed = match &mut self.packed {
-            Some(p) if p.layout() == kernels.layout => p,
+            Some(p) if p.layout() == kernels.layout && p.unit_multiple() == kernels.activations().unit_multiple() => p,
             slot => slot.insert(kernels.activations()),
         };
         if patches == Patches::Gathered || shape.stride != 1 {
@@ -108,6 +114,18 @@ impl ConvScratch {
             &self.padded
         };
         let cols = wide_columns(shape);
+        #[cfg(target_arch = "x86_64")]
+        if let (true, Some(tiles), true) = (kernels.amx, weights.tiles(), packed.unit_multiple() == TILE_ROWS) {
+            if stage.channels.len() != weights.rows() {
+                return Err(QuantError::LengthMismatch { what: "output stage", expected: weights.rows(), found: stage.channels.len() });
+            }
+            let sink = Sink::new(out, weights.rows(), cols, Columns::Wide { wp, ow, plane })?;
+            let tile_stage = TileStage { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min };
+            // SAFETY: `amx` is set only in the table built after checking AMX; `packed` was made
+            // for tiles (checked).
+            unsafe { conv_wide(tiles, weights.rows(), packed, (padded, shape, cols), &mut self.starts, tile_stage, &sink, split) };
+            return Ok(());
+        }
         packed.pack_padded_im2col(padded, shape, cols, &mut self.starts);
         // The GEMM's output stage drops the junk columns as it stores each tile.
         kernels.gemm_u8_into(weights, packed, stage, out, Columns::Wide { wp, ow, plane }, split)
@@ -132,7 +150,7 @@ impl QuantizedConv2d {
         Ok(Self {
             kernels: *kernels,
             shape,
-            weights: PackedWeightsI8::from_quantized(weights, kernels.layout)?,
+            weights: kernels.pack_weights(&weights.values, weights.out_channels, weights.fan_in)?,
             stage: OutputStage::new(input, weights, bias, output, relu)?,
             input,
         })

@@ -11,6 +11,7 @@
 //! | `avx2_mmm_u8i8_6x16` | `i16` pairs | `6 × 16` | `vpmaddwd` + `vpaddd` (exact; see [`super::x86_64::gemm_i8`]) |
 //! | `avxvnni_mmm_u8i8q4_6x16` | byte quads | `6 × 16` | 256-bit `vpdpbusd` (exact, accumulating) |
 //! | `avx512vnni_mmm_u8i8q4_6x32` | byte quads | `6 × 32` + `6 × 16` | 512-bit `vpdpbusd` (see [`super::x86_64::gemm_i8_avx512`]) |
+//! | `amx_mmm_u8i8q4_32x32` | byte quads + tile-order weights | `32 × 32` | AMX `tdpbsud` for products to `u8` (see [`super::x86_64::gemm_i8_amx`]); the rest as the AVX-512 table |
 //!
 //! A `6 × 32` tile is two adjacent activation panels against one weight panel ([`PairTiles`]): the
 //! driver runs it on pairs of column panels and the `6 × 16` tile on an odd last one.
@@ -34,6 +35,7 @@ use super::generic::gemm_i8::{
     generic_tile_u8_q4_6x16,
 };
 use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLayout, GEMV_ALIGN, MR, NR};
+use super::pack_tiles::TILE_ROWS;
 use crate::quant::{ChannelRequant, OutputStage, QuantError};
 
 /// Longest reduction the kernels accept: `|Σ u8·i8| ≤ 2³⁰` for any data, so adding an `i32` bias of
@@ -95,6 +97,9 @@ pub struct Int8Kernels {
     pub pair: Option<PairTiles>,
     /// Matrix-vector product (batch-1 Linear layers).
     pub gemv: GemvFn,
+    /// Products to `u8` run on AMX tiles (`16 × 64` weights × `16 × 16` sums per instruction)
+    /// when the weights carry a tile-order copy, which [`Self::pack_weights`] then builds.
+    pub amx: bool,
 }
 
 /// Below this many multiply-adds, [`Split::Auto`] runs a product on one thread. Since shares go to
@@ -123,7 +128,7 @@ pub enum Split {
 impl Split {
     /// `Auto` becomes `Sequential` for a product of fewer than [`SEQUENTIAL_BELOW_MACS`]
     /// multiply-adds, where waking a second thread costs more than it saves.
-    fn for_work(self, macs: usize) -> Split {
+    pub(crate) fn for_work(self, macs: usize) -> Split {
         if self == Split::Auto && macs < SEQUENTIAL_BELOW_MACS {
             Split::Sequential
         } else {
@@ -155,6 +160,7 @@ impl Int8Kernels {
             tile_u8: generic_tile_u8_6x16,
             pair: None,
             gemv: generic_gemv_u8i8,
+            amx: false,
         }
     }
 
@@ -167,6 +173,7 @@ impl Int8Kernels {
             tile_u8: generic_tile_u8_q4_6x16,
             pair: None,
             gemv: generic_gemv_u8i8,
+            amx: false,
         }
     }
 
@@ -185,7 +192,7 @@ impl Int8Kernels {
         let mut all = vec![Self::generic(), Self::generic_quads(), Self::generic_quads_pairs()];
         #[cfg(target_arch = "x86_64")]
         {
-            use super::x86_64::{gemm_i8, gemm_i8_avx512, gemm_i8_vnni, gemv_i8};
+            use super::x86_64::{gemm_i8, gemm_i8_amx, gemm_i8_avx512, gemm_i8_vnni, gemv_i8};
             if gemm_i8::available() {
                 all.push(Self {
                     name: "avx2_mmm_u8i8_6x16",
@@ -194,6 +201,7 @@ impl Int8Kernels {
                     tile_u8: gemm_i8::avx2_tile_u8_6x16,
                     pair: None,
                     gemv: gemv_i8::avx2_gemv_u8i8,
+                    amx: false,
                 });
             }
             if gemm_i8_vnni::available() {
@@ -204,6 +212,7 @@ impl Int8Kernels {
                     tile_u8: gemm_i8_vnni::avxvnni_tile_u8_6x16,
                     pair: None,
                     gemv: gemv_i8::avxvnni_gemv_u8i8,
+                    amx: false,
                 });
             }
             if gemm_i8_avx512::available() {
@@ -219,7 +228,13 @@ impl Int8Kernels {
                     // The 512-bit GEMV is memory-bound and measured no faster than the AVX-VNNI one
                     // (0.95–1.01×): it serves the AVX-512 CPUs without AVX-VNNI.
                     gemv: if gemm_i8_vnni::available() { gemv_i8::avxvnni_gemv_u8i8 } else { gemv_i8::avx512vnni_gemv_u8i8 },
+                    amx: false,
                 });
+            }
+            if gemm_i8_amx::available() {
+                // The AVX-512 table with products to `u8` on AMX tiles (the rest stays on VNNI).
+                let vnni = *all.last().expect("AMX CPUs have AVX-512 VNNI");
+                all.push(Self { name: "amx_mmm_u8i8q4_32x32", amx: true, ..vnni });
             }
         }
         all
@@ -230,14 +245,23 @@ impl Int8Kernels {
         *Self::available().last().expect("the generic kernels are always available")
     }
 
-    /// Packs a row-major `[rows, depth]` weight matrix for these kernels.
+    /// Packs a row-major `[rows, depth]` weight matrix for these kernels (with a tile-order copy
+    /// for [`Self::amx`] kernels).
     pub fn pack_weights(&self, values: &[i8], rows: usize, depth: usize) -> Result<PackedWeightsI8, QuantError> {
-        PackedWeightsI8::new(values, rows, depth, self.layout)
+        if self.amx {
+            PackedWeightsI8::new_with_tiles(values, rows, depth, self.layout)
+        } else {
+            PackedWeightsI8::new(values, rows, depth, self.layout)
+        }
     }
 
-    /// An empty activation buffer for these kernels.
+    /// An empty activation buffer for these kernels (panels of whole tiles for [`Self::amx`]).
     pub fn activations(&self) -> PackedActivationsU8 {
-        PackedActivationsU8::new(self.layout)
+        if self.amx {
+            PackedActivationsU8::new_for_tiles(self.layout)
+        } else {
+            PackedActivationsU8::new(self.layout)
+        }
     }
 
     /// `out[m, n] = a · b` in `i32` (row-major `m × n`).
@@ -277,6 +301,14 @@ impl Int8Kernels {
         self.check(a, b, a.rows() * b.cols())?; // the operands; `Sink::new` checks `out` against `columns`
         if stage.channels.len() != a.rows() {
             return Err(QuantError::LengthMismatch { what: "output stage", expected: a.rows(), found: stage.channels.len() });
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let (true, Some(tiles), true) = (self.amx, a.tiles(), b.unit_multiple() == TILE_ROWS) {
+            let sink = Sink::new(out, a.rows(), b.cols(), columns)?;
+            let stage = TileStage { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min };
+            // SAFETY: `amx` is set only in the table `available` builds after checking AMX.
+            unsafe { super::int8_amx::gemm_u8(tiles, a.rows(), b, stage, &sink, split) };
+            return Ok(());
         }
         let tile_stage = |p: usize| TileStage {
             channels: &stage.channels[p * MR..(p * MR + MR).min(a.rows())],
@@ -403,7 +435,7 @@ impl Columns {
 /// The output of one product, written through a raw pointer by whichever thread computed each
 /// tile: every `(row, column)` is written by one thread once, and distinct ones land on distinct
 /// elements (`Columns` is injective on the columns it keeps).
-struct Sink<T> {
+pub(crate) struct Sink<T> {
     ptr: *mut T,
     len: usize,
     n: usize,
@@ -414,7 +446,7 @@ struct Sink<T> {
 unsafe impl<T: Send> Sync for Sink<T> {}
 
 impl<T: Copy> Sink<T> {
-    fn new(out: &mut [T], m: usize, n: usize, columns: Columns) -> Result<Self, QuantError> {
+    pub(crate) fn new(out: &mut [T], m: usize, n: usize, columns: Columns) -> Result<Self, QuantError> {
         let expected = columns.len(m, n);
         if out.len() != expected {
             return Err(QuantError::LengthMismatch { what: "GEMM output", expected, found: out.len() });
@@ -430,7 +462,7 @@ impl<T: Copy> Sink<T> {
     }
 
     /// Where columns `col..col + width` (at most [`NR`]) of any row go.
-    fn place(&self, col: usize, width: usize) -> Placement {
+    pub(crate) fn place(&self, col: usize, width: usize) -> Placement {
         let mut place = Placement { runs: [(0, 0, 0); NR], count: 0 };
         match self.columns {
             Columns::Dense => (place.runs[0], place.count) = ((0, col, width), 1),
@@ -451,11 +483,8 @@ impl<T: Copy> Sink<T> {
     }
 
     /// Writes one tile row, `values`, placed by `place`, into output row `row`.
-    fn put(&self, row: usize, place: &Placement, values: &[T]) {
-        let base = row * match self.columns {
-            Columns::Dense => self.n,
-            Columns::Wide { plane, .. } => plane,
-        };
+    pub(crate) fn put(&self, row: usize, place: &Placement, values: &[T]) {
+        let base = self.row_start(row);
         for &(src, dst, len) in &place.runs[..place.count] {
             let (at, values) = (base + dst, &values[src..src + len]);
             assert!(at + len <= self.len, "a tile wrote past the output");
@@ -465,11 +494,27 @@ impl<T: Copy> Sink<T> {
     }
 }
 
+impl<T> Sink<T> {
+    /// Index of output row `row`'s first element.
+    pub(crate) fn row_start(&self, row: usize) -> usize {
+        row * match self.columns {
+            Columns::Dense => self.n,
+            Columns::Wide { plane, .. } => plane,
+        }
+    }
+
+    /// The output buffer, for kernels that store their runs themselves: its first element and
+    /// length. Each element may be written by one thread only (see the type's doc).
+    pub(crate) fn raw(&self) -> (*mut T, usize) {
+        (self.ptr, self.len)
+    }
+}
+
 /// The runs of one column panel's values in an output row: (first value, offset in the row, length).
 /// Each run holds at least one kept column, so a panel has at most [`NR`].
-struct Placement {
-    runs: [(usize, usize, usize); NR],
-    count: usize,
+pub(crate) struct Placement {
+    pub(crate) runs: [(usize, usize, usize); NR],
+    pub(crate) count: usize,
 }
 
 /// Runs the tiles over the whole `m × n` product and hands each tile's valid part to `sink`.

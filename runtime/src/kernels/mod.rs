@@ -19,6 +19,10 @@ pub mod conv_u8;
 pub mod generic;
 pub mod int8;
 pub mod pack_i8;
+pub mod pack_tiles;
+mod pack_wide;
+#[cfg(target_arch = "x86_64")]
+mod int8_amx;
 pub mod team;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;

@@ -13,6 +13,8 @@
 use super::team::for_each_chunk;
 
 use super::generic::im2col_u8::{im2col_segment, ConvShape};
+use super::pack_tiles::{TiledWeightsI8, TILE_ROWS};
+pub(crate) use super::pack_wide::WidePack;
 use crate::quant::{QuantError, QuantizedWeights};
 
 /// Rows of a weight panel (and of a tile).
@@ -152,6 +154,8 @@ pub struct PackedWeightsI8 {
     rows: usize,
     depth: usize,
     layout: PanelLayout,
+    /// The same weights in tile order, for kernels that run on matrix tiles (AMX).
+    tiles: Option<TiledWeightsI8>,
 }
 
 impl PackedWeightsI8 {
@@ -171,7 +175,19 @@ impl PackedWeightsI8 {
                 }
             }
         }
-        Ok(Self { data, rows, depth, layout })
+        Ok(Self { data, rows, depth, layout, tiles: None })
+    }
+
+    /// [`Self::new`], plus a tile-order copy ([`TiledWeightsI8`]) for the AMX kernels.
+    pub fn new_with_tiles(values: &[i8], rows: usize, depth: usize, layout: PanelLayout) -> Result<Self, QuantError> {
+        let mut packed = Self::new(values, rows, depth, layout)?;
+        packed.tiles = Some(TiledWeightsI8::new(values, rows, depth));
+        Ok(packed)
+    }
+
+    /// The tile-order copy, when built by [`Self::new_with_tiles`].
+    pub fn tiles(&self) -> Option<&TiledWeightsI8> {
+        self.tiles.as_ref()
     }
 
     /// Packs the weights of a quantized layer (`out_channels × fan_in`).
@@ -210,9 +226,9 @@ impl PackedWeightsI8 {
         self.rows.div_ceil(MR)
     }
 
-    /// Bytes held.
+    /// Bytes held (both copies when there is a tile-order one).
     pub fn bytes(&self) -> usize {
-        self.data.len() * 4
+        self.data.len() * 4 + self.tiles.as_ref().map_or(0, TiledWeightsI8::bytes)
     }
 }
 
@@ -224,12 +240,19 @@ pub struct PackedActivationsU8 {
     depth: usize,
     cols: usize,
     layout: PanelLayout,
+    unit_multiple: usize,
 }
 
 impl PackedActivationsU8 {
     /// An empty buffer for operands of `layout`.
     pub fn new(layout: PanelLayout) -> Self {
-        Self { data: Vec::new(), depth: 0, cols: 0, layout }
+        Self { data: Vec::new(), depth: 0, cols: 0, layout, unit_multiple: 1 }
+    }
+
+    /// An empty buffer whose panels hold a multiple of 16 depth units, as tile kernels (AMX) read
+    /// them. The units past `k` meet zero weights; they may hold anything.
+    pub fn new_for_tiles(layout: PanelLayout) -> Self {
+        Self { unit_multiple: TILE_ROWS, ..Self::new(layout) }
     }
 
     /// Packs the row-major `[depth, cols]` matrix `x` (an im2col output); big ones in parallel.
@@ -259,51 +282,32 @@ impl PackedActivationsU8 {
     /// are junk whose results the caller drops. Each patch row is then one contiguous run of
     /// `padded`, so packing is a plain interleave. `cols` is [`wide_columns`]`(shape)`.
     pub(crate) fn pack_padded_im2col(&mut self, padded: &[u8], shape: ConvShape, cols: usize, starts: &mut Vec<usize>) {
+        let parallel = shape.depth() * cols >= PARALLEL_PACK;
+        let (pack, data) = self.wide_pack(padded, shape, cols, starts);
+        for_each_chunk(data, pack.group_len().max(1), parallel, |g, group| pack.pack_group(g, group));
+    }
+
+    /// Sizes the buffer for the wide patch matrix of [`Self::pack_padded_im2col`] and returns its
+    /// packer with the buffer's panels, for callers that pack groups of panels themselves (each
+    /// thread the panels it multiplies).
+    pub(crate) fn wide_pack<'a>(&'a mut self, padded: &'a [u8], shape: ConvShape, cols: usize, starts: &'a mut Vec<usize>) -> (WidePack<'a>, &'a mut [i32]) {
         debug_assert_eq!(shape.stride, 1);
         debug_assert_eq!(padded.len(), shape.channels * (shape.height + 2 * shape.padding) * (shape.width + 2 * shape.padding));
-        let (layout, unit, depth) = (self.layout, self.layout.unit(), shape.depth());
+        let (layout, depth) = (self.layout, shape.depth());
         let panel_len = self.reset(depth, cols);
-        if panel_len == 0 {
-            return;
-        }
         starts.clear();
         starts.extend((0..depth).map(|r| padded_row_start(shape, r)));
-        let starts = &starts[..];
-        // Unit `j` of columns `c0 .. c0 + width`: `unit` runs of the padded image (`None` past `depth`).
-        let rows = |j: usize, c0: usize, width: usize| -> [Option<&[u8]>; 4] {
-            std::array::from_fn(|u| (u < unit && unit * j + u < depth).then(|| &padded[starts[unit * j + u] + c0..][..width]))
-        };
-        // Four panels at a time (columns `4·g·NR ..`), so the writes run straight through the buffer
-        // and the reads stay within the padded image. With AVX-512, each whole unit of four full
-        // panels is one 64-column interleave; the rest goes through `pack_unit`.
-        let wide = wide_interleave(layout);
-        let pack_group = |g: usize, group: &mut [i32]| {
-            let c0 = 4 * g * NR;
-            let width = (4 * NR).min(cols - c0);
-            let mut first = 0;
-            #[cfg(target_arch = "x86_64")]
-            if let Some(pack_units) = wide.filter(|_| width == 4 * NR) {
-                let [p0, p1, p2, p3] = split4(group, panel_len);
-                // SAFETY: `wide_interleave` returned the kernel only after checking the CPU.
-                unsafe { pack_units(padded, starts, c0, [p0, p1, p2, p3]) };
-                first = depth / unit;
-            }
-            for j in first..panel_len / NR {
-                pack_unit(layout, rows(j, c0, width), &mut group[j * NR..], panel_len);
-            }
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = wide;
-        for_each_chunk(&mut self.data, 4 * panel_len, depth * cols >= PARALLEL_PACK, pack_group);
+        let len = self.panels() * panel_len;
+        (WidePack::new(padded, starts, layout, cols, panel_len), &mut self.data[..len])
     }
 
     /// Sizes the buffer for `depth × cols` and zeroes the tail panel's missing columns (every other
     /// word is written by the packing); returns the words per panel.
     fn reset(&mut self, depth: usize, cols: usize) -> usize {
-        let panel_len = depth.div_ceil(self.layout.unit()) * NR;
-        let panels = cols.div_ceil(NR);
         self.depth = depth;
         self.cols = cols;
+        let panel_len = self.units() * NR;
+        let panels = cols.div_ceil(NR);
         self.data.resize(panels * panel_len, 0);
         if !cols.is_multiple_of(NR) {
             let tail = &mut self.data[(panels - 1) * panel_len..];
@@ -314,8 +318,8 @@ impl PackedActivationsU8 {
 
     fn pack_from(&mut self, source: Source<'_>, depth: usize, cols: usize) {
         let (layout, unit) = (self.layout, self.layout.unit());
-        let units = depth.div_ceil(unit);
         let panel_len = self.reset(depth, cols);
+        let units = self.units();
         if units == 0 {
             return;
         }
@@ -347,7 +351,8 @@ impl PackedActivationsU8 {
         // Blocks of a few panels: a block's words are contiguous, so the writes of one depth unit
         // stay within a few pages instead of striding over every panel of a wide matrix.
         let block = PANELS_PER_BLOCK * panel_len;
-        for_each_chunk(&mut self.data, block, depth * cols >= PARALLEL_PACK, |b, data| pack_panels(b * PANELS_PER_BLOCK, data));
+        let len = self.panels() * panel_len;
+        for_each_chunk(&mut self.data[..len], block, depth * cols >= PARALLEL_PACK, |b, data| pack_panels(b * PANELS_PER_BLOCK, data));
     }
 
     /// `k`: the reduction length.
@@ -365,9 +370,15 @@ impl PackedActivationsU8 {
         self.layout
     }
 
-    /// Words per column of a panel: `k` in depth units.
+    /// Words per column of a panel: `k` in depth units, rounded up to [`Self::unit_multiple`].
     pub fn units(&self) -> usize {
-        self.depth.div_ceil(self.layout.unit())
+        self.depth.div_ceil(self.layout.unit()).next_multiple_of(self.unit_multiple)
+    }
+
+    /// Panels hold a multiple of this many depth units: 1, or 16 for tile kernels, which read 16
+    /// units at a time ([`Self::new_for_tiles`]).
+    pub fn unit_multiple(&self) -> usize {
+        self.unit_multiple
     }
 
     /// Number of panels.
@@ -438,11 +449,11 @@ enum Source<'a> {
 /// The kernel that packs the whole units of four full panels of a wide patch matrix at once, when
 /// the CPU has one for `layout` (see [`super::x86_64::pack512::pack_quads_x4`]).
 #[cfg(target_arch = "x86_64")]
-type WideInterleave = unsafe fn(&[u8], &[usize], usize, [&mut [i32]; 4]);
+pub(crate) type WideInterleave = unsafe fn(&[u8], &[usize], usize, [&mut [i32]; 4]);
 #[cfg(not(target_arch = "x86_64"))]
-type WideInterleave = ();
+pub(crate) type WideInterleave = ();
 
-fn wide_interleave(layout: PanelLayout) -> Option<WideInterleave> {
+pub(crate) fn wide_interleave(layout: PanelLayout) -> Option<WideInterleave> {
     #[cfg(target_arch = "x86_64")]
     if layout == PanelLayout::Quads8 && super::x86_64::pack512::available() {
         return Some(super::x86_64::pack512::pack_quads_x4);
@@ -452,7 +463,7 @@ fn wide_interleave(layout: PanelLayout) -> Option<WideInterleave> {
 }
 
 /// Four consecutive panels of `len` words.
-fn split4(group: &mut [i32], len: usize) -> [&mut [i32]; 4] {
+pub(crate) fn split4(group: &mut [i32], len: usize) -> [&mut [i32]; 4] {
     let (p0, rest) = group.split_at_mut(len);
     let (p1, rest) = rest.split_at_mut(len);
     let (p2, p3) = rest.split_at_mut(len);
@@ -476,7 +487,7 @@ fn padded_row_start(shape: ConvShape, r: usize) -> usize {
 
 /// Packs one depth unit: `rows[u]` holds row `unit·j + u` over the panels' columns (`None` past
 /// `depth`); `data` starts at that unit's words in the first panel.
-fn pack_unit(layout: PanelLayout, rows: [Option<&[u8]>; 4], data: &mut [i32], panel_len: usize) {
+pub(crate) fn pack_unit(layout: PanelLayout, rows: [Option<&[u8]>; 4], data: &mut [i32], panel_len: usize) {
     match (layout, rows) {
         (PanelLayout::Pairs16, [Some(r0), Some(r1), ..]) => {
             for (p, (e, o)) in r0.chunks(NR).zip(r1.chunks(NR)).enumerate() {

@@ -122,7 +122,7 @@ impl Compiled {
                 let output = layer.output.ok_or(QuantError::LengthMismatch { what: "conv output parameters", expected: 1, found: 0 })?;
                 Ok(Compiled::Conv {
                     shape,
-                    packed: PackedWeightsI8::from_quantized(weights, kernels.layout)?,
+                    packed: kernels.pack_weights(&weights.values, weights.out_channels, weights.fan_in)?,
                     stage: output_stage(layer, output, relu)?,
                 })
             }

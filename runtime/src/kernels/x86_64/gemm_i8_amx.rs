@@ -1,0 +1,179 @@
+//! Intel AMX (Sapphire Rapids and later): the int8 product on tile registers.
+//!
+//! One `tdpbsud` multiplies a `16 × 64` tile of signed weights (16 output channels, 64 values of
+//! `k` each) by a `16 × 64`-byte tile of unsigned activations (16 depth units of the
+//! [`PanelLayout::Quads8`](crate::kernels::pack_i8::PanelLayout) panel, 16 columns of 4 bytes) into
+//! `16 × 16` `i32` sums: 16 384 multiply-adds, 16 times what one 512-bit `vpdpbusd` does. The
+//! activation panels are the ones the AVX-512 VNNI kernels read, unchanged; only the weights get a
+//! second, tile-major copy ([`TiledWeightsI8`]).
+//!
+//! Rust has no stable AMX intrinsics, so the instructions are written in `asm!`. The compiler never
+//! emits AMX code itself, so tile registers keep their values between the `asm!` statements of one
+//! block. Linux hands out the tile state only on request: [`available`] asks once per process
+//! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`) and reports `false` if the CPU or the
+//! kernel says no.
+
+use std::arch::asm;
+use std::arch::x86_64::*;
+use std::sync::OnceLock;
+
+use super::requantize512::requantize16;
+use crate::kernels::int8::TileStage;
+use crate::kernels::pack_i8::NR;
+use crate::kernels::pack_tiles::{TiledWeightsI8, TILE_BYTES, TILE_DEPTH, TILE_ROWS};
+
+/// True when the CPU has AMX-TILE, AMX-INT8 and AVX-512 F/BW/VL (the output stage) and the OS lets
+/// this process use the tile state.
+pub fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        // CPUID leaf 7: EDX bit 24 is AMX-TILE, bit 25 AMX-INT8.
+        let leaf7 = __cpuid_count(7, 0);
+        let cpu = leaf7.edx & (1 << 24) != 0 && leaf7.edx & (1 << 25) != 0;
+        // SAFETY: the syscall only changes this process's permitted extended state.
+        cpu && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && unsafe { request_tile_state() }
+    })
+}
+
+/// `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`: true when Linux grants the tile data.
+///
+/// # Safety
+/// A raw system call; it changes nothing but the process's permitted XSAVE features.
+#[cfg(target_os = "linux")]
+unsafe fn request_tile_state() -> bool {
+    const SYS_ARCH_PRCTL: i64 = 158;
+    const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
+    const XFEATURE_XTILEDATA: i64 = 18;
+    let result: i64;
+    // SAFETY: the x86-64 Linux system call convention; rcx and r11 are clobbered by `syscall`.
+    unsafe {
+        asm!("syscall", inlateout("rax") SYS_ARCH_PRCTL => result, in("rdi") ARCH_REQ_XCOMP_PERM,
+             in("rsi") XFEATURE_XTILEDATA, lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    result == 0
+}
+
+#[cfg(not(target_os = "linux"))]
+unsafe fn request_tile_state() -> bool {
+    false
+}
+
+/// The tile configuration: palette 1, every tile used `16 × 64` bytes.
+#[repr(C, align(64))]
+struct TileConfig {
+    palette: u8,
+    start_row: u8,
+    reserved: [u8; 14],
+    colsb: [u16; 16],
+    rows: [u8; 16],
+}
+
+/// Loads the tile configuration on this thread; [`release`] ends its use. Everything in between
+/// may run [`block`].
+///
+/// # Safety
+/// [`available`] must have returned true.
+pub unsafe fn configure() {
+    let mut config = TileConfig { palette: 1, start_row: 0, reserved: [0; 14], colsb: [0; 16], rows: [0; 16] };
+    for t in 0..8 {
+        config.colsb[t] = TILE_DEPTH as u16;
+        config.rows[t] = TILE_ROWS as u8;
+    }
+    // SAFETY: the caller checked AMX; the configuration is a valid palette-1 layout.
+    unsafe { asm!("ldtilecfg [{0}]", in(reg) &config as *const TileConfig, options(nostack, readonly)) };
+}
+
+/// Releases the tile state of this thread.
+///
+/// # Safety
+/// [`available`] must have returned true.
+pub unsafe fn release() {
+    // SAFETY: the caller checked AMX.
+    unsafe { asm!("tilerelease", options(nostack, nomem)) };
+}
+
+/// The `i32` sums of two row tiles (`i`, `i + 1`) against one or two activation panels:
+/// `sums[2·a + b]` is row tile `i + a` times panel `b`, row-major `16 × 16`.
+pub type BlockSums = [[i32; TILE_ROWS * NR]; 4];
+
+/// Runs rows tiles `i`, `i + 1` of `w` against the panels starting at `panels[0]` (and
+/// `panels[1]` if given), each `w.chunks() · 16` depth units of 16 words, into `sums`.
+///
+/// # Safety
+/// [`configure`] must have run on this thread, and each panel pointer must have
+/// `w.chunks() · 16 · NR` readable `i32` words (words past the panel's depth may hold anything:
+/// the weights there are zero).
+pub unsafe fn block(w: &TiledWeightsI8, i: usize, panels: [Option<*const i32>; 2], sums: &mut BlockSums) {
+    let (a0, a1) = (i, i + 1);
+    let stride = TILE_DEPTH;
+    debug_assert_eq!(TILE_BYTES, TILE_ROWS * TILE_DEPTH);
+    // SAFETY (all asm below): the tiles are configured `16 × 64`; every load reads 16 rows of 64
+    // bytes from memory the caller (panels) or `TiledWeightsI8::tile` (weights) vouches for, and the
+    // stores write 16 rows of 64 bytes into `sums`.
+    unsafe {
+        asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
+        for j in 0..w.chunks() {
+            asm!("tileloadd tmm4, [{0} + {1}*1]", in(reg) w.tile(a0, j).as_ptr(), in(reg) stride, options(nostack, readonly));
+            asm!("tileloadd tmm5, [{0} + {1}*1]", in(reg) w.tile(a1, j).as_ptr(), in(reg) stride, options(nostack, readonly));
+            if let Some(p) = panels[0] {
+                asm!("tileloadd tmm6, [{0} + {1}*1]", in(reg) p.add(j * TILE_ROWS * NR), in(reg) stride, options(nostack, readonly));
+                asm!("tdpbsud tmm0, tmm4, tmm6", "tdpbsud tmm2, tmm5, tmm6", options(nostack, nomem));
+            }
+            if let Some(p) = panels[1] {
+                asm!("tileloadd tmm7, [{0} + {1}*1]", in(reg) p.add(j * TILE_ROWS * NR), in(reg) stride, options(nostack, readonly));
+                asm!("tdpbsud tmm1, tmm4, tmm7", "tdpbsud tmm3, tmm5, tmm7", options(nostack, nomem));
+            }
+        }
+        let row_bytes = NR * 4;
+        asm!("tilestored [{0} + {1}*1], tmm0", in(reg) sums[0].as_mut_ptr(), in(reg) row_bytes, options(nostack));
+        asm!("tilestored [{0} + {1}*1], tmm1", in(reg) sums[1].as_mut_ptr(), in(reg) row_bytes, options(nostack));
+        asm!("tilestored [{0} + {1}*1], tmm2", in(reg) sums[2].as_mut_ptr(), in(reg) row_bytes, options(nostack));
+        asm!("tilestored [{0} + {1}*1], tmm3", in(reg) sums[3].as_mut_ptr(), in(reg) row_bytes, options(nostack));
+    }
+}
+
+/// Where a block's rows go: output row `c` of the product starts at `out + c · row_stride`, and
+/// `runs[k]` places the 16 columns of panel `k` in a row: `(first lane, offset, length)`.
+pub struct BlockPlace<'a> {
+    /// The product's first output element.
+    pub out: *mut u8,
+    /// Elements from one output row to the next.
+    pub row_stride: usize,
+    /// The runs of each of the block's two panels within a row.
+    pub runs: [&'a [(usize, usize, usize)]; 2],
+}
+
+/// The sums of one [`block`] through the output stage, stored as bytes: rows `first_channel ..
+/// channels` (at most 32 of them) of `count` panels; masked stores, no copy through memory.
+///
+/// # Safety
+/// [`available`] must have returned true (it checks AVX-512 F/BW/VL). For every stored row `c` and
+/// run `(lane, offset, length)`: `lane + length <= 16`, and `out + c · row_stride + offset ..` is
+/// writable for `length` bytes and written by no other thread.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub unsafe fn store_block(sums: &BlockSums, count: usize, stage: &TileStage<'_>, first_channel: usize, channels: usize, place: &BlockPlace<'_>) {
+    for a in 0..2 {
+        for r in 0..TILE_ROWS {
+            let channel = first_channel + a * TILE_ROWS + r;
+            if channel >= channels {
+                return;
+            }
+            let row = place.out.wrapping_add(channel * place.row_stride);
+            for (k, runs) in place.runs.iter().enumerate().take(count) {
+                // SAFETY: 16 readable i32 of the tile row.
+                let acc = unsafe { _mm512_loadu_si512(sums[2 * a + k][r * NR..].as_ptr().cast()) };
+                let bytes = _mm512_cvtepi32_epi8(requantize16(acc, &stage.channels[channel], stage.zero_point, stage.clamp_min));
+                for &(lane, offset, len) in runs.iter() {
+                    // Lane `l` of the run goes to `row + offset + l − lane`: store from `lane` lanes
+                    // back, with the lanes outside the run masked off (never touched).
+                    let mask = (((1u32 << len) - 1) << lane) as __mmask16;
+                    let base = row.wrapping_add(offset).wrapping_sub(lane);
+                    // SAFETY: the unmasked lanes land on the run's bytes, writable by the contract.
+                    unsafe { _mm_mask_storeu_epi8(base.cast(), mask, bytes) };
+                }
+            }
+        }
+    }
+}
