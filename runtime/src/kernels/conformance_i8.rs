@@ -287,7 +287,13 @@ fn quantized_conv_equals_the_integer_reference_and_tracks_the_float_conv() {
 fn wide_and_gathered_patches_agree_with_the_reference() {
     use super::conv_u8::Patches;
     let mut rng = SmallRng::seed_from_u64(69);
-    let cases = [(1, 5, 7, 3, 3, 1), (3, 6, 6, 7, 3, 0), (2, 9, 4, 5, 2, 1), (4, 8, 8, 13, 5, 2), (6, 3, 11, 2, 1, 0), (8, 14, 14, 17, 3, 1), (1, 20, 40, 5, 3, 1), (5, 20, 30, 9, 3, 1)];
+    // The last five read channel quads on AMX: 32 channels, 45 (three missing in the last quad),
+    // 128 (two tiles of quads per kernel offset), a 5×5 kernel, no padding.
+    let cases = [
+        (1, 5, 7, 3, 3, 1), (3, 6, 6, 7, 3, 0), (2, 9, 4, 5, 2, 1), (4, 8, 8, 13, 5, 2), (6, 3, 11, 2, 1, 0), (8, 14, 14, 17, 3, 1),
+        (1, 20, 40, 5, 3, 1), (5, 20, 30, 9, 3, 1),
+        (32, 6, 7, 9, 3, 1), (45, 5, 5, 33, 3, 1), (128, 4, 5, 18, 3, 1), (40, 7, 6, 20, 5, 2), (32, 6, 6, 16, 3, 0),
+    ];
     for (c, h, w, o, k, pad) in cases {
         let s = ConvShape::new(c, h, w, k, 1, pad).unwrap();
         let x: Vec<u8> = (0..c * h * w).map(|_| if rng.gen_range(0..4) == 0 { 255 } else { rng.gen() }).collect();
@@ -301,6 +307,7 @@ fn wide_and_gathered_patches_agree_with_the_reference() {
         let want: Vec<u8> = acc.iter().enumerate().map(|(i, &v)| stage.requantize(i / s.positions(), v)).collect();
         for kernels in tables() {
             let weights = kernels.pack_weights(&qw.values, o, s.depth()).unwrap();
+            let quads = kernels.quad_conv(s, &qw.values, o);
             for patches in [Patches::Wide, Patches::Gathered] {
                 // Every split: the threaded ones store tiles of one output from two threads.
                 for split in [Split::Auto, Split::Rows, Split::Columns] {
@@ -308,7 +315,7 @@ fn wide_and_gathered_patches_agree_with_the_reference() {
                     let mut scratch = ConvScratch::default();
                     for _ in 0..2 {
                         // Twice through one scratch: buffers left by a call do not leak into the next.
-                        scratch.conv(&kernels, s, patches, &weights, &stage, input.zero_point, x, &mut got, split).unwrap();
+                        scratch.conv(&kernels, s, patches, (&weights, quads.as_ref()), &stage, input.zero_point, x, &mut got, split).unwrap();
                         assert_eq!(got, want, "{} {patches:?} {split:?} {s:?}", kernels.name);
                     }
                 }

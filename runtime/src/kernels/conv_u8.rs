@@ -20,13 +20,14 @@
 //! assert_eq!(out, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
 //! ```
 
+use super::conv_quads::QuadConv;
 use super::generic::im2col_u8::ConvShape;
 use super::im2col::pad_planes;
 use super::int8::{Columns, Int8Kernels, Split};
 #[cfg(target_arch = "x86_64")]
 use super::int8::{Sink, TileStage};
 #[cfg(target_arch = "x86_64")]
-use super::int8_amx::conv_wide;
+use super::int8_amx::{conv_quads, conv_wide};
 #[cfg(target_arch = "x86_64")]
 use super::pack_tiles::TILE_ROWS;
 use super::pack_i8::{wide_columns, PackedActivationsU8, PackedWeightsI8};
@@ -38,6 +39,8 @@ pub struct QuantizedConv2d {
     kernels: Int8Kernels,
     shape: ConvShape,
     weights: PackedWeightsI8,
+    /// The channel-quad form for tile kernels, when they run and the channels fit.
+    quads: Option<QuadConv>,
     stage: OutputStage,
     input: ActivationQParams,
 }
@@ -49,6 +52,8 @@ pub struct ConvScratch {
     packed: Option<PackedActivationsU8>,
     padded: Vec<u8>,
     starts: Vec<usize>,
+    /// The input as channel quads ([`QuadConv`]).
+    quads: Vec<u8>,
 }
 
 /// How a conv builds its patch matrix.
@@ -82,7 +87,7 @@ impl ConvScratch {
         kernels: &Int8Kernels,
         shape: ConvShape,
         patches: Patches,
-        weights: &PackedWeightsI8,
+        (weights, quads): (&PackedWeightsI8, Option<&QuadConv>),
         stage: &OutputStage,
         zero_point: u8,
         x: &[u8],
@@ -106,6 +111,21 @@ impl ConvScratch {
         if out.len() != weights.rows() * plane {
             return Err(QuantError::LengthMismatch { what: "conv output", expected: weights.rows() * plane, found: out.len() });
         }
+        #[cfg(target_arch = "x86_64")]
+        if let (true, Some(quads)) = (kernels.amx && patches == Patches::Wide, quads) {
+            if stage.channels.len() != weights.rows() || quads.geometry().shape() != shape {
+                return Err(QuantError::LengthMismatch { what: "output stage", expected: weights.rows(), found: stage.channels.len() });
+            }
+            let cols = wide_columns(shape);
+            let sink = Sink::new(out, weights.rows(), cols, Columns::Wide { wp, ow, plane })?;
+            let tile_stage = TileStage { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min };
+            quads.geometry().fill(x, zero_point, &mut self.quads);
+            // SAFETY: `amx` is set only in the table built after checking AMX.
+            unsafe { conv_quads(quads.weights(), weights.rows(), (quads.geometry(), &self.quads, quads.steps()), cols, tile_stage, &sink, split) };
+            return Ok(());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = quads;
         let padded = if shape.padding == 0 {
             x
         } else {
@@ -151,6 +171,7 @@ impl QuantizedConv2d {
             kernels: *kernels,
             shape,
             weights: kernels.pack_weights(&weights.values, weights.out_channels, weights.fan_in)?,
+            quads: kernels.quad_conv(shape, &weights.values, weights.out_channels),
             stage: OutputStage::new(input, weights, bias, output, relu)?,
             input,
         })
@@ -174,6 +195,6 @@ impl QuantizedConv2d {
     /// Runs the conv on one image `x` (`[C, H, W]`) into `out` (`[O, OH, OW]`).
     pub fn forward(&self, x: &[u8], out: &mut [u8], scratch: &mut ConvScratch, split: Split) -> Result<(), QuantError> {
         let patches = Patches::for_shape(self.shape);
-        scratch.conv(&self.kernels, self.shape, patches, &self.weights, &self.stage, self.input.zero_point, x, out, split)
+        scratch.conv(&self.kernels, self.shape, patches, (&self.weights, self.quads.as_ref()), &self.stage, self.input.zero_point, x, out, split)
     }
 }

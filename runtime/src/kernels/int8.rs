@@ -36,6 +36,8 @@ use super::generic::gemm_i8::{
 };
 use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLayout, GEMV_ALIGN, MR, NR};
 use super::pack_tiles::TILE_ROWS;
+use super::conv_quads::QuadConv;
+use super::generic::im2col_u8::ConvShape;
 use crate::quant::{ChannelRequant, OutputStage, QuantError};
 
 /// Longest reduction the kernels accept: `|Σ u8·i8| ≤ 2³⁰` for any data, so adding an `i32` bias of
@@ -252,6 +254,17 @@ impl Int8Kernels {
             PackedWeightsI8::new_with_tiles(values, rows, depth, self.layout)
         } else {
             PackedWeightsI8::new(values, rows, depth, self.layout)
+        }
+    }
+
+    /// The channel-quad form of a stride-1 conv's weights (`[rows, C·K·K]`) for [`Self::amx`]
+    /// kernels, read straight from the input without a patch matrix
+    /// ([`super::conv_quads`]); `None` for other kernels or channel counts.
+    pub fn quad_conv(&self, shape: ConvShape, values: &[i8], rows: usize) -> Option<QuadConv> {
+        if self.amx {
+            QuadConv::new(shape, values, rows)
+        } else {
+            None
         }
     }
 

@@ -14,7 +14,8 @@ use super::int8::{Sink, Split, TileStage};
 use super::pack_i8::{PackedActivationsU8, NR};
 use super::pack_tiles::{TiledWeightsI8, TILE_ROWS};
 use super::team::{Chunks, Team};
-use super::x86_64::gemm_i8_amx::{block, configure, release, store_block, BlockPlace, BlockSums};
+use super::conv_quads::QuadGeometry;
+use super::x86_64::gemm_i8_amx::{block, block_strided, configure, release, store_block, BlockPlace, BlockSums};
 
 /// The operands and output of one product: weights (`m` rows), the output stage and the sink.
 struct Product<'a> {
@@ -26,25 +27,23 @@ struct Product<'a> {
 }
 
 impl Product<'_> {
-    /// Row-tile pairs `rows` × column-panel pairs `cols`, reading activation panel `q` from `panel(q)`.
+    /// Row-tile pairs `rows` × column-panel pairs `cols`: `sums(i, q, count, sums)` computes row
+    /// tiles `i, i + 1` against `count` (1 or 2) panels from `q` on (a [`block`] or
+    /// [`block_strided`] checked against its operands), and this stores them.
     ///
     /// # Safety
-    /// AMX must be available, and every panel `panel` returns must hold the depth units of
-    /// `w.chunks()` tiles.
-    unsafe fn run<'p>(&self, rows: Range<usize>, cols: Range<usize>, panel: impl Fn(usize) -> &'p [i32]) {
-        let (w, m, n, sink) = (self.w, self.m, self.n, self.sink);
+    /// AMX must be available; `sums` runs on the tile configuration this sets.
+    unsafe fn run(&self, rows: Range<usize>, cols: Range<usize>, sums: impl Fn(usize, usize, usize, &mut BlockSums)) {
+        let (m, n, sink) = (self.m, self.n, self.sink);
         let col_panels = n.div_ceil(NR);
-        let words = w.chunks() * TILE_ROWS * NR;
         let (out, len) = sink.raw();
         let stride = sink.row_start(1);
         // SAFETY: the caller checked AMX; configure/release bracket every block on this thread.
         unsafe { configure() };
-        let mut sums: BlockSums = [[0; TILE_ROWS * NR]; 4];
+        let mut tile_sums: BlockSums = [[0; TILE_ROWS * NR]; 4];
         for pair in cols {
             let first = 2 * pair;
             let count = if first + 1 < col_panels { 2 } else { 1 };
-            let panels: [Option<&[i32]>; 2] = std::array::from_fn(|k| (k < count).then(|| panel(first + k)));
-            assert!(panels.iter().flatten().all(|p| p.len() >= words), "activation panels hold the weights' depth");
             let places: [_; 2] = std::array::from_fn(|k| {
                 let col = ((first + k) * NR).min(n);
                 sink.place(col, NR.min(n - col))
@@ -58,18 +57,31 @@ impl Product<'_> {
                 let place = BlockPlace { out, row_stride: stride, runs: places.each_ref().map(|p| &p.runs[..p.count]) };
                 let fits = |runs: &[(usize, usize, usize)]| runs.iter().all(|&(lane, at, n)| lane + n <= NR && last * stride + at + n <= len);
                 assert!(place.runs.iter().take(count).all(|r| fits(r)), "a tile wrote past the output");
-                // SAFETY: configured above; each panel holds the words `block` reads (checked).
-                // AMX (checked by the caller) implies AVX-512 F/BW/VL; every run of every row is
-                // inside the output (checked for the last row, the others start lower) and this
-                // thread is the only one writing it (the sink's contract: one thread per element).
-                unsafe {
-                    block(w, 2 * rp, panels.map(|p| p.map(<[i32]>::as_ptr)), &mut sums);
-                    store_block(&sums, count, &self.stage, first_channel, m, &place);
-                }
+                sums(2 * rp, first, count, &mut tile_sums);
+                // SAFETY: AMX (checked by the caller) implies AVX-512 F/BW/VL; every run of every
+                // row is inside the output (checked for the last row, the others start lower) and
+                // this thread is the only one writing it (the sink's contract: one thread per element).
+                unsafe { store_block(&tile_sums, count, &self.stage, first_channel, m, &place) };
             }
         }
         // SAFETY: as for `configure`.
         unsafe { release() };
+    }
+
+    /// [`Self::run`] reading activation panel `q` from `panel(q)` (packed panels).
+    ///
+    /// # Safety
+    /// AMX must be available.
+    unsafe fn run_packed<'p>(&self, rows: Range<usize>, cols: Range<usize>, panel: impl Fn(usize) -> &'p [i32]) {
+        let words = self.w.chunks() * TILE_ROWS * NR;
+        let sums = |i: usize, q: usize, count: usize, sums: &mut BlockSums| {
+            let panels: [Option<&[i32]>; 2] = std::array::from_fn(|k| (k < count).then(|| panel(q + k)));
+            assert!(panels.iter().flatten().all(|p| p.len() >= words), "activation panels hold the weights' depth");
+            // SAFETY: `run` configured the tiles; each panel holds the words `block` reads (checked).
+            unsafe { block(self.w, i, panels.map(|p| p.map(<[i32]>::as_ptr)), sums) };
+        };
+        // SAFETY: the caller checked AMX.
+        unsafe { self.run(rows, cols, sums) };
     }
 
     /// How `split` spreads this product: `None` on the calling thread, else by rows or columns.
@@ -102,12 +114,12 @@ pub(crate) unsafe fn gemm_u8(w: &TiledWeightsI8, m: usize, b: &PackedActivations
     let threads = team.threads();
     // SAFETY (every `run`): the caller checked AMX; `b`'s panels hold the weights' depth.
     match product.split(split) {
-        None => unsafe { product.run(0..row_pairs, 0..col_pairs, panel) },
+        None => unsafe { product.run_packed(0..row_pairs, 0..col_pairs, panel) },
         Some(Split::Rows) => {
             let per = row_pairs.div_ceil(threads).max(1);
             team.run(row_pairs.div_ceil(per), &|shares| {
                 for t in shares {
-                    unsafe { product.run(t * per..((t + 1) * per).min(row_pairs), 0..col_pairs, panel) };
+                    unsafe { product.run_packed(t * per..((t + 1) * per).min(row_pairs), 0..col_pairs, panel) };
                 }
             });
         }
@@ -115,7 +127,7 @@ pub(crate) unsafe fn gemm_u8(w: &TiledWeightsI8, m: usize, b: &PackedActivations
             let per = col_pairs.div_ceil(threads).max(1);
             team.run(col_pairs.div_ceil(per), &|shares| {
                 for t in shares {
-                    unsafe { product.run(0..row_pairs, t * per..((t + 1) * per).min(col_pairs), panel) };
+                    unsafe { product.run_packed(0..row_pairs, t * per..((t + 1) * per).min(col_pairs), panel) };
                 }
             });
         }
@@ -165,7 +177,62 @@ pub(crate) unsafe fn conv_wide(
             let pairs = 2 * t * per..(2 * (t + 1) * per).min(col_pairs);
             // SAFETY: the caller checked AMX and made `packed` for tiles, so its panels hold the
             // weights' depth; this share reads only the panels it packed.
-            unsafe { product.run(0..row_pairs, pairs, |q| &share[(q - first_panel) * panel_len..][..panel_len]) };
+            unsafe { product.run_packed(0..row_pairs, pairs, |q| &share[(q - first_panel) * panel_len..][..panel_len]) };
         }
     });
+}
+
+/// A stride-1 conv read in place from its channel-quad input `quads` (laid out by
+/// [`QuadGeometry::fill`]), with `w` from [`QuadGeometry::weights`] and `steps` from
+/// [`QuadGeometry::steps`]; the `cols` wide columns are split over the team by pairs of panels.
+///
+/// # Safety
+/// [`super::x86_64::gemm_i8_amx::available`] must have returned true.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn conv_quads(
+    w: &TiledWeightsI8,
+    m: usize,
+    (geometry, quads, steps): (&QuadGeometry, &[u8], &[usize]),
+    cols: usize,
+    stage: TileStage<'_>,
+    sink: &Sink<u8>,
+    split: Split,
+) {
+    let product = Product { w, m, n: cols, stage, sink };
+    if m == 0 || cols == 0 {
+        return;
+    }
+    assert_eq!(steps.len(), w.chunks(), "one weight tile per depth step");
+    let stride = geometry.plane();
+    let reach = steps.iter().max().copied().unwrap_or(0) + (TILE_ROWS - 1) * stride + 4 * NR;
+    let sums = |i: usize, q: usize, count: usize, sums: &mut BlockSums| {
+        // Panel `q`'s words start `4·NR·q` bytes in; every tile read stays below `reach` past it.
+        assert!(4 * NR * (q + count - 1) + reach <= quads.len(), "activation tiles inside the quads");
+        let columns: [Option<*const u8>; 2] = std::array::from_fn(|k| (k < count).then(|| quads[4 * NR * (q + k)..].as_ptr()));
+        // SAFETY: `run` configured the tiles; every row read is inside `quads` (checked).
+        unsafe { block_strided(w, i, columns, steps, stride, sums) };
+    };
+    let (row_pairs, col_pairs) = (w.row_tiles() / 2, cols.div_ceil(NR).div_ceil(2));
+    let team = Team::global();
+    let threads = team.threads();
+    // SAFETY (every `run`): the caller checked AMX.
+    match product.split(split) {
+        None => unsafe { product.run(0..row_pairs, 0..col_pairs, sums) },
+        Some(Split::Rows) => {
+            let per = row_pairs.div_ceil(threads).max(1);
+            team.run(row_pairs.div_ceil(per), &|shares| {
+                for t in shares {
+                    unsafe { product.run(t * per..((t + 1) * per).min(row_pairs), 0..col_pairs, sums) };
+                }
+            });
+        }
+        Some(_) => {
+            let per = col_pairs.div_ceil(threads).max(1);
+            team.run(col_pairs.div_ceil(per), &|shares| {
+                for t in shares {
+                    unsafe { product.run(0..row_pairs, t * per..((t + 1) * per).min(col_pairs), sums) };
+                }
+            });
+        }
+    }
 }

@@ -8,6 +8,7 @@ use super::layer::{Compiled, Int8Layer};
 use crate::deploy::graph::Op;
 use crate::deploy::DeployError;
 use crate::kernels::int8::{GemvScratch, Int8Kernels, Split};
+use crate::kernels::team::{for_each_chunk, Team};
 use crate::kernels::conv_u8::{ConvScratch, Patches};
 use crate::model::ShapeInfo;
 use crate::ops::pool2d::{slices, PoolWindow};
@@ -78,9 +79,10 @@ impl Buffers {
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
             let mut swap = true;
             match (compiled, layer.node.op) {
-                (Compiled::Conv { shape, packed, stage }, _) => {
+                (Compiled::Conv { shape, packed, quads, stage }, _) => {
                     let patches = Patches::for_shape(*shape);
-                    self.conv.conv(kernels, *shape, patches, packed, stage, layer.input.zero_point, x, y, Split::Auto)?;
+                    let weights = (packed, quads.as_ref());
+                    self.conv.conv(kernels, *shape, patches, weights, stage, layer.input.zero_point, x, y, Split::Auto)?;
                 }
                 (Compiled::Linear { packed, stage, scales, folded }, _) => {
                     let acc = &mut self.acc[..out_len];
@@ -144,20 +146,30 @@ impl Buffers {
     }
 }
 
+/// Maps of at least this many bytes are max-pooled by every thread of the team.
+const PARALLEL_POOL_BYTES: usize = 8 * 1024;
+
 /// Max pooling of a `C×H×W` `u8` map into `output`'s shape; padding never wins.
 pub(crate) fn max_pool_u8(x: &[u8], input: ShapeInfo, output: ShapeInfo, window: PoolWindow, y: &mut [u8]) {
     let ((c, h, w), (_, oh, ow)) = (chw(input), chw(output));
     let PoolWindow { kernel, stride, padding } = window;
     if (kernel, stride, padding) == (2, 2, 0) {
-        // The common case: pairs of rows, pairs of columns, no bounds to check.
-        for (plane, out) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(oh * ow)).take(c) {
-            for (rows, out_row) in plane.chunks_exact(2 * w).zip(out.chunks_exact_mut(ow)) {
-                let (top, bottom) = rows.split_at(w);
-                for ((o, t), b) in out_row.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
-                    *o = t[0].max(t[1]).max(b[0].max(b[1]));
+        // The common case: pairs of rows, pairs of columns, no bounds to check; a group of planes
+        // per thread of the team from 8 KB on.
+        let per = c.div_ceil(Team::global().threads()).max(1);
+        let parallel = x.len() >= PARALLEL_POOL_BYTES;
+        let y = &mut y[..c * oh * ow];
+        for_each_chunk(y, per * oh * ow, parallel, |t, out| {
+            let planes = x[t * per * h * w..].chunks_exact(h * w);
+            for (plane, out) in planes.zip(out.chunks_exact_mut(oh * ow)) {
+                for (rows, out_row) in plane.chunks_exact(2 * w).zip(out.chunks_exact_mut(ow)) {
+                    let (top, bottom) = rows.split_at(w);
+                    for ((o, t), b) in out_row.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                        *o = t[0].max(t[1]).max(b[0].max(b[1]));
+                    }
                 }
             }
-        }
+        });
         return;
     }
     let span = |o: usize, size: usize| {

@@ -134,6 +134,38 @@ pub unsafe fn block(w: &TiledWeightsI8, i: usize, panels: [Option<*const i32>; 2
     }
 }
 
+/// [`block`] with activation tiles read in place: step `j`'s tile for panel `k` starts at
+/// `columns[k] + steps[j]` and its rows lie `stride` bytes apart (the channel-quad planes of
+/// [`crate::kernels::conv_quads`]).
+///
+/// # Safety
+/// [`configure`] must have run on this thread; `steps.len() == w.chunks()`; every tile read
+/// (16 rows of 64 bytes from `columns[k] + steps[j]`, `stride` apart) must be readable.
+pub unsafe fn block_strided(w: &TiledWeightsI8, i: usize, columns: [Option<*const u8>; 2], steps: &[usize], stride: usize, sums: &mut BlockSums) {
+    debug_assert_eq!(steps.len(), w.chunks());
+    // SAFETY (all asm below): as for `block`, with the activation rows the caller vouches for.
+    unsafe {
+        asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
+        for (j, &step) in steps.iter().enumerate() {
+            asm!("tileloadd tmm4, [{0} + {1}*1]", in(reg) w.tile(i, j).as_ptr(), in(reg) TILE_DEPTH, options(nostack, readonly));
+            asm!("tileloadd tmm5, [{0} + {1}*1]", in(reg) w.tile(i + 1, j).as_ptr(), in(reg) TILE_DEPTH, options(nostack, readonly));
+            if let Some(p) = columns[0] {
+                asm!("tileloadd tmm6, [{0} + {1}*1]", in(reg) p.add(step), in(reg) stride, options(nostack, readonly));
+                asm!("tdpbsud tmm0, tmm4, tmm6", "tdpbsud tmm2, tmm5, tmm6", options(nostack, nomem));
+            }
+            if let Some(p) = columns[1] {
+                asm!("tileloadd tmm7, [{0} + {1}*1]", in(reg) p.add(step), in(reg) stride, options(nostack, readonly));
+                asm!("tdpbsud tmm1, tmm4, tmm7", "tdpbsud tmm3, tmm5, tmm7", options(nostack, nomem));
+            }
+        }
+        let row_bytes = NR * 4;
+        asm!("tilestored [{0} + {1}*1], tmm0", in(reg) sums[0].as_mut_ptr(), in(reg) row_bytes, options(nostack));
+        asm!("tilestored [{0} + {1}*1], tmm1", in(reg) sums[1].as_mut_ptr(), in(reg) row_bytes, options(nostack));
+        asm!("tilestored [{0} + {1}*1], tmm2", in(reg) sums[2].as_mut_ptr(), in(reg) row_bytes, options(nostack));
+        asm!("tilestored [{0} + {1}*1], tmm3", in(reg) sums[3].as_mut_ptr(), in(reg) row_bytes, options(nostack));
+    }
+}
+
 /// Where a block's rows go: output row `c` of the product starts at `out + c · row_stride`, and
 /// `runs[k]` places the 16 columns of panel `k` in a row: `(first lane, offset, length)`.
 pub struct BlockPlace<'a> {
