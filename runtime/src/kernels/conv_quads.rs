@@ -42,7 +42,7 @@ impl QuadGeometry {
     /// or a multiple of 64).
     pub(crate) fn new(shape: ConvShape) -> Option<Self> {
         let quads = shape.channels.div_ceil(4);
-        (shape.stride == 1 && quads >= MIN_QUADS && (quads <= TILE_ROWS || quads % TILE_ROWS == 0))
+        (shape.stride == 1 && quads >= MIN_QUADS && (quads <= TILE_ROWS || quads.is_multiple_of(TILE_ROWS)))
             .then(|| Self { shape, quads, groups: quads.div_ceil(TILE_ROWS) })
     }
 
