@@ -62,9 +62,14 @@ impl QuadGeometry {
         4 * hp * wp
     }
 
-    /// Bytes of the buffer: every tile reads 16 planes, so at least 16 of them, plus slack.
+    /// Depth units (quads) per activation tile: all of them up to 16, else 16.
+    pub(crate) fn tile_units(&self) -> usize {
+        self.quads.min(TILE_ROWS)
+    }
+
+    /// Bytes of the buffer: the planes, plus slack.
     fn len(&self) -> usize {
-        self.groups * TILE_ROWS * self.plane() + SLACK
+        self.quads * self.plane() + SLACK
     }
 
     /// Byte offset of each depth step's first tile row from a column's word: step
@@ -75,7 +80,7 @@ impl QuadGeometry {
         for ky in 0..k {
             for kx in 0..k {
                 for g in 0..self.groups {
-                    steps.push(g * TILE_ROWS * self.plane() + 4 * (ky * wp + kx));
+                    steps.push(g * self.tile_units() * self.plane() + 4 * (ky * wp + kx));
                 }
             }
         }

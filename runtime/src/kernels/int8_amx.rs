@@ -33,13 +33,13 @@ impl Product<'_> {
     ///
     /// # Safety
     /// AMX must be available; `sums` runs on the tile configuration this sets.
-    unsafe fn run(&self, rows: Range<usize>, cols: Range<usize>, sums: impl Fn(usize, usize, usize, &mut BlockSums)) {
+    unsafe fn run(&self, rows: Range<usize>, cols: Range<usize>, units: usize, sums: impl Fn(usize, usize, usize, &mut BlockSums)) {
         let (m, n, sink) = (self.m, self.n, self.sink);
         let col_panels = n.div_ceil(NR);
         let (out, len) = sink.raw();
         let stride = sink.row_start(1);
         // SAFETY: the caller checked AMX; configure/release bracket every block on this thread.
-        unsafe { configure() };
+        unsafe { configure(units) };
         let mut tile_sums: BlockSums = [[0; TILE_ROWS * NR]; 4];
         for pair in cols {
             let first = 2 * pair;
@@ -81,7 +81,7 @@ impl Product<'_> {
             unsafe { block(self.w, i, panels.map(|p| p.map(<[i32]>::as_ptr)), sums) };
         };
         // SAFETY: the caller checked AMX.
-        unsafe { self.run(rows, cols, sums) };
+        unsafe { self.run(rows, cols, TILE_ROWS, sums) };
     }
 
     /// How `split` spreads this product: `None` on the calling thread, else by rows or columns.
@@ -91,7 +91,9 @@ impl Product<'_> {
         match split.for_work(self.m * self.n * self.w.chunks() * 64) {
             Split::Sequential => None,
             Split::Auto if threads <= 1 => None,
-            Split::Auto if col_pairs >= 2 * threads || row_pairs < threads => Some(Split::Columns),
+            // The split whose largest share has fewer blocks; columns on a tie (each thread then
+            // reads only its own activations). SmallVgg's 14×14 convs (2 × 7 blocks) go by rows.
+            Split::Auto if col_pairs.div_ceil(threads) * row_pairs <= row_pairs.div_ceil(threads) * col_pairs => Some(Split::Columns),
             Split::Auto => Some(Split::Rows),
             other => Some(other),
         }
@@ -203,8 +205,8 @@ pub(crate) unsafe fn conv_quads(
         return;
     }
     assert_eq!(steps.len(), w.chunks(), "one weight tile per depth step");
-    let stride = geometry.plane();
-    let reach = steps.iter().max().copied().unwrap_or(0) + (TILE_ROWS - 1) * stride + 4 * NR;
+    let (stride, units) = (geometry.plane(), geometry.tile_units());
+    let reach = steps.iter().max().copied().unwrap_or(0) + (units - 1) * stride + 4 * NR;
     let sums = |i: usize, q: usize, count: usize, sums: &mut BlockSums| {
         // Panel `q`'s words start `4·NR·q` bytes in; every tile read stays below `reach` past it.
         assert!(4 * NR * (q + count - 1) + reach <= quads.len(), "activation tiles inside the quads");
@@ -217,12 +219,12 @@ pub(crate) unsafe fn conv_quads(
     let threads = team.threads();
     // SAFETY (every `run`): the caller checked AMX.
     match product.split(split) {
-        None => unsafe { product.run(0..row_pairs, 0..col_pairs, sums) },
+        None => unsafe { product.run(0..row_pairs, 0..col_pairs, units, sums) },
         Some(Split::Rows) => {
             let per = row_pairs.div_ceil(threads).max(1);
             team.run(row_pairs.div_ceil(per), &|shares| {
                 for t in shares {
-                    unsafe { product.run(t * per..((t + 1) * per).min(row_pairs), 0..col_pairs, sums) };
+                    unsafe { product.run(t * per..((t + 1) * per).min(row_pairs), 0..col_pairs, units, sums) };
                 }
             });
         }
@@ -230,7 +232,7 @@ pub(crate) unsafe fn conv_quads(
             let per = col_pairs.div_ceil(threads).max(1);
             team.run(col_pairs.div_ceil(per), &|shares| {
                 for t in shares {
-                    unsafe { product.run(0..row_pairs, t * per..((t + 1) * per).min(col_pairs), sums) };
+                    unsafe { product.run(0..row_pairs, t * per..((t + 1) * per).min(col_pairs), units, sums) };
                 }
             });
         }

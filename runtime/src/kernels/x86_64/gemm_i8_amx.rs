@@ -71,15 +71,21 @@ struct TileConfig {
 }
 
 /// Loads the tile configuration on this thread; [`release`] ends its use. Everything in between
-/// may run [`block`].
+/// may run [`block`] (with `units == 16`) or [`block_strided`]: sums `16 × 16`, weights `16` rows of
+/// `4·units` bytes, activations `units` rows of 64 bytes (a depth step of `units` depth units).
 ///
 /// # Safety
 /// [`available`] must have returned true.
-pub unsafe fn configure() {
+///
+/// # Panics
+/// If `units` is not in `1..=16`.
+pub unsafe fn configure(units: usize) {
+    assert!((1..=TILE_ROWS).contains(&units), "a tile holds 1 to 16 depth units, not {units}");
     let mut config = TileConfig { palette: 1, start_row: 0, reserved: [0; 14], colsb: [0; 16], rows: [0; 16] };
     for t in 0..8 {
-        config.colsb[t] = TILE_DEPTH as u16;
-        config.rows[t] = TILE_ROWS as u8;
+        // tmm0-3: sums; tmm4-5: weights; tmm6-7: activations.
+        config.colsb[t] = if t == 4 || t == 5 { 4 * units as u16 } else { TILE_DEPTH as u16 };
+        config.rows[t] = if t >= 6 { units as u8 } else { TILE_ROWS as u8 };
     }
     // SAFETY: the caller checked AMX; the configuration is a valid palette-1 layout.
     unsafe { asm!("ldtilecfg [{0}]", in(reg) &config as *const TileConfig, options(nostack, readonly)) };
@@ -102,7 +108,7 @@ pub type BlockSums = [[i32; TILE_ROWS * NR]; 4];
 /// `panels[1]` if given), each `w.chunks() · 16` depth units of 16 words, into `sums`.
 ///
 /// # Safety
-/// [`configure`] must have run on this thread, and each panel pointer must have
+/// [`configure`]`(16)` must have run on this thread, and each panel pointer must have
 /// `w.chunks() · 16 · NR` readable `i32` words (words past the panel's depth may hold anything:
 /// the weights there are zero).
 pub unsafe fn block(w: &TiledWeightsI8, i: usize, panels: [Option<*const i32>; 2], sums: &mut BlockSums) {
@@ -139,8 +145,9 @@ pub unsafe fn block(w: &TiledWeightsI8, i: usize, panels: [Option<*const i32>; 2
 /// [`crate::kernels::conv_quads`]).
 ///
 /// # Safety
-/// [`configure`] must have run on this thread; `steps.len() == w.chunks()`; every tile read
-/// (16 rows of 64 bytes from `columns[k] + steps[j]`, `stride` apart) must be readable.
+/// [`configure`] must have run on this thread (with `units` depth units per step);
+/// `steps.len() == w.chunks()`; every tile read (`units` rows of 64 bytes from
+/// `columns[k] + steps[j]`, `stride` apart) must be readable.
 pub unsafe fn block_strided(w: &TiledWeightsI8, i: usize, columns: [Option<*const u8>; 2], steps: &[usize], stride: usize, sums: &mut BlockSums) {
     debug_assert_eq!(steps.len(), w.chunks());
     // SAFETY (all asm below): as for `block`, with the activation rows the caller vouches for.
