@@ -81,7 +81,7 @@ impl Product<'_> {
             unsafe { block(self.w, i, panels.map(|p| p.map(<[i32]>::as_ptr)), sums) };
         };
         // SAFETY: the caller checked AMX.
-        unsafe { self.run(rows, cols, TILE_ROWS, sums) };
+        unsafe { self.run(rows, cols, self.w.tile_units(), sums) };
     }
 
     /// How `split` spreads this product: `None` on the calling thread, else by rows or columns.

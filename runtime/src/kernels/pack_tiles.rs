@@ -23,6 +23,7 @@ pub struct TiledWeightsI8 {
     data: Vec<i8>,
     row_tiles: usize,
     chunks: usize,
+    depth: usize,
 }
 
 impl TiledWeightsI8 {
@@ -41,7 +42,7 @@ impl TiledWeightsI8 {
                 data[at..at + part.len()].copy_from_slice(part);
             }
         }
-        Self { data, row_tiles, chunks }
+        Self { data, row_tiles, chunks, depth }
     }
 
     /// Row tiles (an even number).
@@ -52,6 +53,21 @@ impl TiledWeightsI8 {
     /// Tiles along `k`.
     pub fn chunks(&self) -> usize {
         self.chunks
+    }
+
+    /// `k`: the reduction length.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Depth units (of 4 values) a kernel needs to read per tile: 16, or fewer when the whole
+    /// depth fits one tile (a conv over 1 to 3 channels reads 3 to 7 instead of 16).
+    pub fn tile_units(&self) -> usize {
+        if self.chunks > 1 {
+            TILE_ROWS
+        } else {
+            self.depth.div_ceil(4).max(1)
+        }
     }
 
     /// Tile `(i, j)`: [`TILE_BYTES`] bytes, row-major `16 × 64`.

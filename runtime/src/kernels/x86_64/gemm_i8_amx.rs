@@ -71,7 +71,7 @@ struct TileConfig {
 }
 
 /// Loads the tile configuration on this thread; [`release`] ends its use. Everything in between
-/// may run [`block`] (with `units == 16`) or [`block_strided`]: sums `16 × 16`, weights `16` rows of
+/// may run [`block`] (with `units` = [`TiledWeightsI8::tile_units`]) or [`block_strided`]: sums `16 × 16`, weights `16` rows of
 /// `4·units` bytes, activations `units` rows of 64 bytes (a depth step of `units` depth units).
 ///
 /// # Safety
@@ -108,7 +108,7 @@ pub type BlockSums = [[i32; TILE_ROWS * NR]; 4];
 /// `panels[1]` if given), each `w.chunks() · 16` depth units of 16 words, into `sums`.
 ///
 /// # Safety
-/// [`configure`]`(16)` must have run on this thread, and each panel pointer must have
+/// [`configure`]`(w.tile_units())` must have run on this thread, and each panel pointer must have
 /// `w.chunks() · 16 · NR` readable `i32` words (words past the panel's depth may hold anything:
 /// the weights there are zero).
 pub unsafe fn block(w: &TiledWeightsI8, i: usize, panels: [Option<*const i32>; 2], sums: &mut BlockSums) {
