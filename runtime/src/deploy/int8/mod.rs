@@ -4,7 +4,11 @@
 //! - Activations: per tensor, asymmetric `u8`, ranges chosen by an observer over calibration images
 //!   run through the fp32 plan ([`ObserverKind`]).
 //! - Bias in `i32` accumulator steps; fixed-point requantization; conv + bias + ReLU fused in the
-//!   GEMM's output stage ([`crate::kernels::int8`]); batch-1 linear layers on the GEMV kernels;
+//!   GEMM's output stage ([`crate::kernels::int8`]). On CPUs with AMX (Intel Sapphire Rapids and
+//!   later) the convs run on tile registers, and those over 29 channels or more read their
+//!   activation tiles in place from a channel-quad copy of the input, with no patch matrix
+//!   ([`crate::kernels::conv_quads`]); the integers, and so the outputs, are the same on every
+//!   kernel. Batch-1 linear layers run on the GEMV kernels;
 //!   max pooling directly on `u8`; Flatten free; the last linear layer's logits dequantized straight
 //!   from its `i32` accumulators.
 //! - Saved as safetensors (`I8` weights, `I32` biases, `F32` scales, `U8` zero points) and loaded
