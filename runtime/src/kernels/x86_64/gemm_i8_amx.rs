@@ -119,7 +119,7 @@ pub unsafe fn block(w: &TiledWeightsI8, i: usize, panels: [Option<*const i32>; 2
     // bytes from memory the caller (panels) or `TiledWeightsI8::tile` (weights) vouches for, and the
     // stores write 16 rows of 64 bytes into `sums`.
     unsafe {
-        asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
+        zero_sums();
         for j in 0..w.chunks() {
             asm!("tileloadd tmm4, [{0} + {1}*1]", in(reg) w.tile(a0, j).as_ptr(), in(reg) stride, options(nostack, readonly));
             asm!("tileloadd tmm5, [{0} + {1}*1]", in(reg) w.tile(a1, j).as_ptr(), in(reg) stride, options(nostack, readonly));
@@ -132,11 +132,7 @@ pub unsafe fn block(w: &TiledWeightsI8, i: usize, panels: [Option<*const i32>; 2
                 asm!("tdpbsud tmm1, tmm4, tmm7", "tdpbsud tmm3, tmm5, tmm7", options(nostack, nomem));
             }
         }
-        let row_bytes = NR * 4;
-        asm!("tilestored [{0} + {1}*1], tmm0", in(reg) sums[0].as_mut_ptr(), in(reg) row_bytes, options(nostack));
-        asm!("tilestored [{0} + {1}*1], tmm1", in(reg) sums[1].as_mut_ptr(), in(reg) row_bytes, options(nostack));
-        asm!("tilestored [{0} + {1}*1], tmm2", in(reg) sums[2].as_mut_ptr(), in(reg) row_bytes, options(nostack));
-        asm!("tilestored [{0} + {1}*1], tmm3", in(reg) sums[3].as_mut_ptr(), in(reg) row_bytes, options(nostack));
+        store_sums(sums);
     }
 }
 
@@ -152,7 +148,7 @@ pub unsafe fn block_strided(w: &TiledWeightsI8, i: usize, columns: [Option<*cons
     debug_assert_eq!(steps.len(), w.chunks());
     // SAFETY (all asm below): as for `block`, with the activation rows the caller vouches for.
     unsafe {
-        asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
+        zero_sums();
         for (j, &step) in steps.iter().enumerate() {
             asm!("tileloadd tmm4, [{0} + {1}*1]", in(reg) w.tile(i, j).as_ptr(), in(reg) TILE_DEPTH, options(nostack, readonly));
             asm!("tileloadd tmm5, [{0} + {1}*1]", in(reg) w.tile(i + 1, j).as_ptr(), in(reg) TILE_DEPTH, options(nostack, readonly));
@@ -165,7 +161,30 @@ pub unsafe fn block_strided(w: &TiledWeightsI8, i: usize, columns: [Option<*cons
                 asm!("tdpbsud tmm1, tmm4, tmm7", "tdpbsud tmm3, tmm5, tmm7", options(nostack, nomem));
             }
         }
-        let row_bytes = NR * 4;
+        store_sums(sums);
+    }
+}
+
+/// Zeroes the four sum tiles (tmm0-3).
+///
+/// # Safety
+/// [`configure`] must have run on this thread.
+#[inline(always)]
+unsafe fn zero_sums() {
+    // SAFETY: the caller configured the tiles.
+    unsafe { asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem)) };
+}
+
+/// Stores the four sum tiles (tmm0-3) into `sums`, 64 bytes per row.
+///
+/// # Safety
+/// [`configure`] must have run on this thread.
+#[inline(always)]
+unsafe fn store_sums(sums: &mut BlockSums) {
+    let row_bytes = NR * 4;
+    // SAFETY: the caller configured the tiles; each store writes the 16 rows of 64 bytes of one
+    // `[i32; 256]` of `sums`.
+    unsafe {
         asm!("tilestored [{0} + {1}*1], tmm0", in(reg) sums[0].as_mut_ptr(), in(reg) row_bytes, options(nostack));
         asm!("tilestored [{0} + {1}*1], tmm1", in(reg) sums[1].as_mut_ptr(), in(reg) row_bytes, options(nostack));
         asm!("tilestored [{0} + {1}*1], tmm2", in(reg) sums[2].as_mut_ptr(), in(reg) row_bytes, options(nostack));
