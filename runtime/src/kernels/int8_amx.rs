@@ -98,6 +98,33 @@ impl Product<'_> {
             other => Some(other),
         }
     }
+
+    /// Runs `run(row_pairs, col_pairs)` over the whole product as [`Self::split`] decides: on this
+    /// thread, or one contiguous share of row-tile pairs or column-panel pairs per team thread.
+    fn spread(&self, split: Split, run: impl Fn(Range<usize>, Range<usize>) + Sync) {
+        let (row_pairs, col_pairs) = (self.w.row_tiles() / 2, self.n.div_ceil(NR).div_ceil(2));
+        let team = Team::global();
+        let share = |count: usize| count.div_ceil(team.threads()).max(1);
+        match self.split(split) {
+            None => run(0..row_pairs, 0..col_pairs),
+            Some(Split::Rows) => {
+                let per = share(row_pairs);
+                team.run(row_pairs.div_ceil(per), &|shares| {
+                    for t in shares {
+                        run(t * per..((t + 1) * per).min(row_pairs), 0..col_pairs);
+                    }
+                });
+            }
+            Some(_) => {
+                let per = share(col_pairs);
+                team.run(col_pairs.div_ceil(per), &|shares| {
+                    for t in shares {
+                        run(0..row_pairs, t * per..((t + 1) * per).min(col_pairs));
+                    }
+                });
+            }
+        }
+    }
 }
 
 /// `sink ← stage(w · b)` for the `m` rows of `w` and the packed activations `b`, whose panels hold
@@ -107,33 +134,12 @@ impl Product<'_> {
 /// [`super::x86_64::gemm_i8_amx::available`] must have returned true.
 pub(crate) unsafe fn gemm_u8(w: &TiledWeightsI8, m: usize, b: &PackedActivationsU8, stage: TileStage<'_>, sink: &Sink<u8>, split: Split) {
     let product = Product { w, m, n: b.cols(), stage, sink };
-    let (row_pairs, col_pairs) = (w.row_tiles() / 2, b.cols().div_ceil(NR).div_ceil(2));
     if m == 0 || b.cols() == 0 {
         return;
     }
     let panel = |q: usize| b.panel(q);
-    let team = Team::global();
-    let threads = team.threads();
-    // SAFETY (every `run`): the caller checked AMX; `b`'s panels hold the weights' depth.
-    match product.split(split) {
-        None => unsafe { product.run_packed(0..row_pairs, 0..col_pairs, panel) },
-        Some(Split::Rows) => {
-            let per = row_pairs.div_ceil(threads).max(1);
-            team.run(row_pairs.div_ceil(per), &|shares| {
-                for t in shares {
-                    unsafe { product.run_packed(t * per..((t + 1) * per).min(row_pairs), 0..col_pairs, panel) };
-                }
-            });
-        }
-        Some(_) => {
-            let per = col_pairs.div_ceil(threads).max(1);
-            team.run(col_pairs.div_ceil(per), &|shares| {
-                for t in shares {
-                    unsafe { product.run_packed(0..row_pairs, t * per..((t + 1) * per).min(col_pairs), panel) };
-                }
-            });
-        }
-    }
+    // SAFETY: the caller checked AMX; `b`'s panels hold the weights' depth (checked per block).
+    product.spread(split, |rows, cols| unsafe { product.run_packed(rows, cols, panel) });
 }
 
 /// The wide patch matrix of a stride-1 conv (`cols` columns, read from `padded`) packed into
@@ -214,27 +220,6 @@ pub(crate) unsafe fn conv_quads(
         // SAFETY: `run` configured the tiles; every row read is inside `quads` (checked).
         unsafe { block_strided(w, i, columns, steps, stride, sums) };
     };
-    let (row_pairs, col_pairs) = (w.row_tiles() / 2, cols.div_ceil(NR).div_ceil(2));
-    let team = Team::global();
-    let threads = team.threads();
-    // SAFETY (every `run`): the caller checked AMX.
-    match product.split(split) {
-        None => unsafe { product.run(0..row_pairs, 0..col_pairs, units, sums) },
-        Some(Split::Rows) => {
-            let per = row_pairs.div_ceil(threads).max(1);
-            team.run(row_pairs.div_ceil(per), &|shares| {
-                for t in shares {
-                    unsafe { product.run(t * per..((t + 1) * per).min(row_pairs), 0..col_pairs, units, sums) };
-                }
-            });
-        }
-        Some(_) => {
-            let per = col_pairs.div_ceil(threads).max(1);
-            team.run(col_pairs.div_ceil(per), &|shares| {
-                for t in shares {
-                    unsafe { product.run(0..row_pairs, t * per..((t + 1) * per).min(col_pairs), units, sums) };
-                }
-            });
-        }
-    }
+    // SAFETY: the caller checked AMX.
+    product.spread(split, |rows, cols| unsafe { product.run(rows, cols, units, sums) });
 }
