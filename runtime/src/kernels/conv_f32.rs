@@ -38,9 +38,13 @@ pub const MR: usize = 8;
 /// Depth steps per block: a tile's 32-wide runs of 3×3 kernels for this many steps take about 16 KB.
 const DEPTH_BLOCK: usize = 256;
 
-/// Below this many multiply-adds a conv runs on the calling thread (SmallVgg's first conv, 0.2 M):
+/// Below this many multiply-adds a conv split by output channels runs on the calling thread:
 /// handing out shares costs more than it saves.
 const PARALLEL_MACS: usize = 1 << 20;
+
+/// The same for a split into bands of rows, which pays off sooner: each thread then writes the rows
+/// that its band of the next layer reads. SmallVgg's first conv (0.2 M) is split.
+const PARALLEL_BAND_MACS: usize = 1 << 17;
 
 /// Weight panels whose bytes fit this budget are run together over every column tile, so they stay
 /// in a core's L2 cache while the image streams past.
@@ -231,15 +235,16 @@ impl ConvF32 {
         let team = Team::global();
         let threads = team.threads();
         let macs = self.out_channels * g.col_rows() * plane;
-        if parallelism == Parallelism::Sequential || threads < 2 || macs < PARALLEL_MACS {
-            let task = Task { panels: 0..panels, rows: 0..oh };
-            self.task(isa, x, task, &mut scratch.padded, &out, accumulate);
-            return Ok(());
-        }
         // Bands of output rows: each thread pads and reads only its rows of the image (plus the
         // kernel's overlap) and writes only its rows of every output plane, so little crosses
         // between cores. Maps with fewer rows than threads split the output channels instead.
         let by_rows = oh >= threads;
+        let least = if by_rows { PARALLEL_BAND_MACS } else { PARALLEL_MACS };
+        if parallelism == Parallelism::Sequential || threads < 2 || macs < least {
+            let task = Task { panels: 0..panels, rows: 0..oh };
+            self.task(isa, x, task, &mut scratch.padded, &out, accumulate);
+            return Ok(());
+        }
         let parts = if by_rows { threads } else { threads.min(panels) };
         team.run(parts, &|range| {
             let mut padded = TASK_PADDED.with(Cell::take);
