@@ -401,7 +401,7 @@ const PARALLEL_POOL_VALUES: usize = 8 * 1024;
 /// [`slices::max_pool2d`] of `planes` planes, split over the team by groups of planes when large.
 fn max_pool_on_team(x: &[f32], planes: usize, hw: (usize, usize), window: PoolWindow, y: &mut [f32]) -> Result<(), DeployError> {
     let team = Team::global();
-    if x.len() < PARALLEL_POOL_VALUES || team.threads() < 2 || planes < 2 || y.len() % planes != 0 {
+    if x.len() < PARALLEL_POOL_VALUES || team.threads() < 2 || planes < 2 || !y.len().is_multiple_of(planes) {
         slices::max_pool2d(x, planes, hw, window, y)?;
         return Ok(());
     }
