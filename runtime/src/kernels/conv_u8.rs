@@ -113,7 +113,9 @@ impl ConvScratch {
         }
         #[cfg(target_arch = "x86_64")]
         if let (true, Some(quads)) = (kernels.amx && patches == Patches::Wide, quads) {
-            if stage.channels.len() != weights.rows() || quads.geometry().shape() != shape {
+            // The quad form is built from the conv's own shape (`Int8Kernels::quad_conv`).
+            assert_eq!(quads.geometry().shape(), shape, "the channel-quad weights belong to this conv");
+            if stage.channels.len() != weights.rows() {
                 return Err(QuantError::LengthMismatch { what: "output stage", expected: weights.rows(), found: stage.channels.len() });
             }
             let cols = wide_columns(shape);
