@@ -7,18 +7,21 @@
 //! or, for 3×3 kernels over many channels, on [`WinogradConv`];
 //! other strides as im2col + the packed GEMM of [`crate::kernels::gemm`] (on the rayon pool). Linear layers
 //! run as a matrix-vector product, pooling on the slice kernels of [`crate::ops::pool2d::slices`].
+//! Runs of direct convs ending in an unpadded max pool run as *bands* ([`super::bands`]): each
+//! thread takes the whole run over its own rows, so activations stay in its core's cache.
 
 use std::marker::PhantomData;
 
 use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
+use super::bands::{max_pool_rows, BandLayer, BandSchedule, RowMap};
 use super::dynamic::{DynamicLinear, DynamicScratch};
 use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
 use crate::kernels::{
-    gemm, gemv_f32, im2col, Accumulate, ConvF32, ConvGeometry, ConvScratchF32, MatMut, MatRef, Parallelism, WinogradConv,
-    WinogradScratch,
+    gemm, gemv_f32, im2col, Accumulate, ConvF32, ConvGeometry, ConvScratchF32, MatMut, MatRef, OutPtr, Parallelism,
+    WinogradConv, WinogradScratch,
 };
 use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
@@ -63,6 +66,45 @@ enum ConvKernel {
 const WINOGRAD_MIN_CHANNELS: usize = 128;
 
 impl Layer {
+    /// The layer as the band schedule sees it, if it is row-local: a direct conv, or a max pool
+    /// with an unpadded window over a map.
+    fn band(&self) -> Option<BandLayer> {
+        let (input, output) = (self.node.input.numel(), self.node.output.numel());
+        let (ShapeInfo::Chw { h, .. }, ShapeInfo::Chw { h: out_h, .. }) = (self.node.input, self.node.output) else {
+            return None;
+        };
+        let map = match (&self.direct, self.node.op) {
+            (Some(ConvKernel::Direct(conv)), _) => {
+                let g = conv.geometry();
+                RowMap::Conv { kernel: g.kernel(), padding: g.padding() }
+            }
+            (None, Op::MaxPool(window)) if window.padding == 0 => RowMap::Pool { kernel: window.kernel, stride: window.stride },
+            _ => return None,
+        };
+        let macs = match (&self.direct, map) {
+            (Some(ConvKernel::Direct(conv)), RowMap::Conv { .. }) => self.weight.len() * conv.geometry().out_len(),
+            _ => 0,
+        };
+        Some(BandLayer { map, rows: (h, out_h), len: (input, output), macs })
+    }
+
+    /// Output rows `rows` of this row-local layer (see [`Self::band`]) into `out`.
+    ///
+    /// # Safety
+    /// No other thread may reach rows `rows` of `out` while this runs.
+    unsafe fn run_rows(&self, x: &[f32], out: &OutPtr<'_>, rows: std::ops::Range<usize>, padded: &mut Vec<f32>) -> Result<(), DeployError> {
+        let (c, h, w) = hw(self.node.input);
+        // SAFETY: passed on from the caller.
+        unsafe {
+            match (&self.direct, self.node.op) {
+                (Some(ConvKernel::Direct(conv)), _) => conv.forward_rows(x, out, rows, padded)?,
+                (None, Op::MaxPool(window)) => max_pool_rows(x, c, (h, w), window, out, rows)?,
+                _ => unreachable!("the band schedule holds only row-local layers"),
+            }
+        }
+        Ok(())
+    }
+
     fn parallelism(&self) -> Parallelism {
         let macs = match self.geometry {
             Some(g) => self.weight.len() * g.out_len(),
@@ -88,6 +130,8 @@ pub struct Accelerated<M> {
     scratch: DynamicScratch,
     padded: ConvScratchF32,
     winograd: WinogradScratch,
+    /// Runs of row-local layers each thread runs over its own band of rows ([`BandSchedule`]).
+    bands: BandSchedule,
     model: PhantomData<fn() -> M>,
 }
 
@@ -104,6 +148,7 @@ impl<M> Clone for Accelerated<M> {
             scratch: self.scratch.clone(),
             padded: self.padded.clone(),
             winograd: self.winograd.clone(),
+            bands: self.bands.clone(),
             model: PhantomData,
         }
     }
@@ -191,7 +236,9 @@ where
         widest = widest.max(node.output.numel());
         layers.push(Layer { node, weight, bias, geometry, dynamic: None, direct });
     }
+    let row_local: Vec<Option<BandLayer>> = layers.iter().map(Layer::band).collect();
     Ok(Accelerated {
+        bands: BandSchedule::new(&row_local, Team::global().threads()),
         layers,
         input: M::INPUT,
         output: M::output(),
@@ -249,7 +296,50 @@ impl<M> Accelerated<M> {
 
     /// Runs one image (`C·H·W` values, NCHW) and returns the output, valid until the next run.
     pub fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
-        self.run_observed(image, |_, _| Ok(()))
+        self.check_input(image)?;
+        let mut len = image.len();
+        self.front[..len].copy_from_slice(image);
+        let mut index = 0;
+        while index < self.layers.len() {
+            (index, len) = match self.bands.starting_at(index) {
+                Some(segment) => {
+                    let out_len = self.layers[segment.layers.end - 1].node.output.numel();
+                    let layers = &self.layers;
+                    self.bands.run(segment, &self.front[..len], &mut self.back[..out_len], |i, x, out, rows, padded| {
+                        // SAFETY: the schedule hands each thread its own rows of the segment's
+                        // output, and its own buffers for the layers inside.
+                        unsafe { layers[i].run_rows(x, out, rows, padded) }
+                    })?;
+                    std::mem::swap(&mut self.front, &mut self.back);
+                    (segment.layers.end, out_len)
+                }
+                None => (index + 1, self.step_layer(index, len)?),
+            };
+        }
+        Ok(&self.front[..len])
+    }
+
+    /// An error unless `image` has the plan's input length.
+    fn check_input(&self, image: &[f32]) -> Result<(), DeployError> {
+        if image.len() == self.input_len() {
+            return Ok(());
+        }
+        Err(DeployError::InputLength { expected: self.input_len(), shape: self.input.to_string(), found: image.len() })
+    }
+
+    /// Runs layer `index` on the `len` values in `front`; its output is then in `front`, and its
+    /// length is returned.
+    fn step_layer(&mut self, index: usize, len: usize) -> Result<usize, DeployError> {
+        let layer = &self.layers[index];
+        let out_len = layer.node.output.numel();
+        let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
+        let scratch = Scratch { col: &mut self.col, dynamic: &mut self.scratch, direct: &mut self.padded, winograd: &mut self.winograd };
+        if run_layer(layer, x, y, scratch)? {
+            std::mem::swap(&mut self.front, &mut self.back);
+        } else {
+            relu_in_place(&mut self.front[..out_len]);
+        }
+        Ok(out_len)
     }
 
     /// Runs `images` (`n` images one after the other) and returns their outputs, one after the other.
@@ -265,32 +355,18 @@ impl<M> Accelerated<M> {
         Ok(out)
     }
 
-    /// Like [`Self::run`], calling `observe(node_index, output)` after every node (for calibration).
+    /// Like [`Self::run`], layer by layer (no bands: every layer's whole output is seen), calling
+    /// `observe(node_index, output)` after every node (for calibration).
     pub(crate) fn run_observed(
         &mut self,
         image: &[f32],
         mut observe: impl FnMut(usize, &[f32]) -> Result<(), DeployError>,
     ) -> Result<&[f32], DeployError> {
-        if image.len() != self.input_len() {
-            return Err(DeployError::InputLength {
-                expected: self.input_len(),
-                shape: self.input.to_string(),
-                found: image.len(),
-            });
-        }
+        self.check_input(image)?;
         let mut len = image.len();
         self.front[..len].copy_from_slice(image);
-        for (index, layer) in self.layers.iter().enumerate() {
-            let out_len = layer.node.output.numel();
-            let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
-            let scratch = Scratch { col: &mut self.col, dynamic: &mut self.scratch, direct: &mut self.padded, winograd: &mut self.winograd };
-            let swap = run_layer(layer, x, y, scratch)?;
-            if swap {
-                std::mem::swap(&mut self.front, &mut self.back);
-            } else {
-                relu_in_place(&mut self.front[..out_len]);
-            }
-            len = out_len;
+        for index in 0..self.layers.len() {
+            len = self.step_layer(index, len)?;
             observe(index, &self.front[..len])?;
         }
         Ok(&self.front[..len])

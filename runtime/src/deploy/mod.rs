@@ -11,6 +11,7 @@
 //! model) by walking `M::LAYERS` ([`graph`]); a layer they cannot run is an error naming it.
 
 mod accelerate;
+mod bands;
 pub mod dynamic;
 mod error;
 pub mod graph;

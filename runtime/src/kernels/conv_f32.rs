@@ -217,16 +217,7 @@ impl ConvF32 {
     fn run(&self, isa: Isa, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism, accumulate: bool) -> Result<(), KernelError> {
         let g = &self.geometry;
         let plane = g.out_len();
-        if x.len() != g.image_len() || out.len() != self.out_channels * plane {
-            return Err(KernelError::ConvBuffers {
-                input: x.len(),
-                weight: self.out_channels * g.col_rows(),
-                output: out.len(),
-                expected_input: g.image_len(),
-                expected_weight: self.out_channels * g.col_rows(),
-                expected_output: self.out_channels * plane,
-            });
-        }
+        self.check_buffers(x.len(), out.len())?;
         if self.out_channels == 0 || plane == 0 {
             return Ok(());
         }
@@ -255,6 +246,41 @@ impl ConvF32 {
             }
             TASK_PADDED.with(|cell| cell.set(padded));
         });
+        Ok(())
+    }
+
+    /// An error unless the image holds `C·H·W` values and the output `O·OH·OW`.
+    fn check_buffers(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        let g = &self.geometry;
+        let expected_output = self.out_channels * g.out_len();
+        if input == g.image_len() && output == expected_output {
+            return Ok(());
+        }
+        Err(KernelError::ConvBuffers {
+            input,
+            weight: self.out_channels * g.col_rows(),
+            output,
+            expected_input: g.image_len(),
+            expected_weight: self.out_channels * g.col_rows(),
+            expected_output,
+        })
+    }
+
+    /// Output rows `rows` of every output channel, on the calling thread, into `out` (the whole
+    /// `[O, OH, OW]` output; its other rows are not touched). Only the image rows the band reads
+    /// need to hold data (`rows` widened by the kernel, less the padding). The fp32 plan's band
+    /// schedule runs several layers this way on each thread; every output equals [`Self::forward`]'s
+    /// bit for bit.
+    ///
+    /// # Safety
+    /// No other thread may reach rows `rows` of `out` while this runs.
+    pub(crate) unsafe fn forward_rows(&self, x: &[f32], out: &OutPtr<'_>, rows: Range<usize>, padded: &mut Vec<f32>) -> Result<(), KernelError> {
+        self.check_buffers(x.len(), out.len)?;
+        assert!(rows.start <= rows.end && rows.end <= self.geometry.out_height(), "the band {rows:?} lies inside the output");
+        if self.out_channels == 0 || rows.is_empty() || self.geometry.out_width() == 0 {
+            return Ok(());
+        }
+        self.task(self.isa, x, Task { panels: 0..self.out_channels.div_ceil(MR), rows }, padded, out, false);
         Ok(())
     }
 
@@ -341,8 +367,8 @@ struct Task {
     rows: Range<usize>,
 }
 
-/// The output of a run, shared by its tasks, which write disjoint parts of it.
-struct OutPtr<'a> {
+/// An output shared by the tasks of a run, which write disjoint parts of it.
+pub(crate) struct OutPtr<'a> {
     ptr: *mut f32,
     len: usize,
     marker: PhantomData<&'a mut [f32]>,
@@ -352,22 +378,27 @@ struct OutPtr<'a> {
 unsafe impl Sync for OutPtr<'_> {}
 
 impl<'a> OutPtr<'a> {
-    fn new(out: &'a mut [f32]) -> Self {
+    pub(crate) fn new(out: &'a mut [f32]) -> Self {
         Self { ptr: out.as_mut_ptr(), len: out.len(), marker: PhantomData }
+    }
+
+    /// Values of the whole output.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// The flat positions `range` of every plane of `plane` values.
     ///
     /// # Safety
     /// While the view lives, no other view may reach the same positions of the same channel.
-    unsafe fn view(&self, plane: usize, range: Range<usize>) -> OutView<'_> {
+    pub(crate) unsafe fn view(&self, plane: usize, range: Range<usize>) -> OutView<'_> {
         assert!(range.start <= range.end && range.end <= plane, "the view lies inside a plane");
         OutView { out: self, plane, range }
     }
 }
 
 /// One task's part of the output: positions `range` of each channel's plane.
-struct OutView<'a> {
+pub(crate) struct OutView<'a> {
     out: &'a OutPtr<'a>,
     plane: usize,
     range: Range<usize>,
@@ -375,7 +406,7 @@ struct OutView<'a> {
 
 impl OutView<'_> {
     /// The view's positions of output channel `channel`.
-    fn channel(&mut self, channel: usize) -> &mut [f32] {
+    pub(crate) fn channel(&mut self, channel: usize) -> &mut [f32] {
         let start = channel * self.plane + self.range.start;
         assert!(start + self.range.len() <= self.out.len, "channel {channel} is inside the output");
         // SAFETY: inside the buffer (checked); `OutPtr::view`'s caller keeps other tasks off these

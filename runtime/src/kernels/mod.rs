@@ -9,6 +9,7 @@ mod widest;
 mod winograd;
 
 pub use conv_f32::{ConvF32, ConvScratchF32};
+pub(crate) use conv_f32::OutPtr;
 pub use error::KernelError;
 pub use gemm::{gemm, gemm_ref, Accumulate, MatMut, MatRef, Parallelism};
 pub use gemv_f32::{gemv_f32, gemv_f32_ref};

@@ -1,0 +1,350 @@
+//! The fp32 plan's band schedule: a run of row-local layers (stride-1 direct convs, unpadded max
+//! pools) that each thread of the [team](crate::kernels::team::Team) runs start to end on its own
+//! band of rows, instead of every layer being split over the threads on its own.
+//!
+//! Split layer by layer, each layer reads rows the other core wrote a moment before, and the threads
+//! meet after every layer. In a band, thread `t` owns rows of the segment's *last* output; walking
+//! back through the layers, it computes the rows each one needs (its band widened by the kernels'
+//! overlap, a row or two per conv) into its own buffers, so every intermediate row stays in its
+//! core's cache and the threads meet once per segment. The overlap rows are computed by both
+//! neighbours: a little more arithmetic, no data crossing between cores. Every output equals the
+//! layer-by-layer run's bit for bit (the same kernels, the same order of additions per output).
+//!
+//! A segment ends after a pooling layer (halos would grow through the next block), before any layer
+//! that is not row-local, and only runs split when its last output has a row per thread and its
+//! convs enough work to share.
+
+use std::ops::Range;
+use std::sync::Mutex;
+
+use super::DeployError;
+use crate::kernels::team::Team;
+use crate::kernels::OutPtr;
+use crate::ops::pool2d::{slices, PoolWindow};
+
+/// Segments whose layers do fewer multiply-adds than this run layer by layer.
+const MIN_SEGMENT_MACS: usize = 1 << 17;
+
+/// Which input rows a row-local layer's output rows read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RowMap {
+    /// A stride-1 conv: output row `y` reads input rows `y − padding .. y − padding + kernel`.
+    Conv { kernel: usize, padding: usize },
+    /// An unpadded pooling window: output row `y` reads input rows `y·stride .. y·stride + kernel`.
+    Pool { kernel: usize, stride: usize },
+}
+
+impl RowMap {
+    /// The input rows (of `input_rows`) that output rows `out` read.
+    fn input_rows(self, out: Range<usize>, input_rows: usize) -> Range<usize> {
+        if out.is_empty() {
+            return 0..0;
+        }
+        let (start, end) = match self {
+            RowMap::Conv { kernel, padding } => (out.start.saturating_sub(padding), (out.end - 1 + kernel).saturating_sub(padding)),
+            RowMap::Pool { kernel, stride } => (out.start * stride, (out.end - 1) * stride + kernel),
+        };
+        start.min(input_rows)..end.min(input_rows)
+    }
+}
+
+/// A layer the band schedule can run: how its rows map, its sizes, and its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct BandLayer {
+    pub map: RowMap,
+    /// Rows of the input and of the output maps.
+    pub rows: (usize, usize),
+    /// Values of the whole input and output (`C·H·W`).
+    pub len: (usize, usize),
+    /// Multiply-adds (convs) or 0 (pools).
+    pub macs: usize,
+}
+
+/// Consecutive layers that every thread runs over its own band. See the module docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Segment {
+    /// The plan's layers of the segment.
+    pub layers: Range<usize>,
+    /// `bands[t][i]`: the output rows thread `t` computes of the segment's layer `i`; the last
+    /// layer's bands are disjoint and cover its output.
+    bands: Vec<Vec<Range<usize>>>,
+    /// Values of each layer's output.
+    out_len: Vec<usize>,
+    /// Values of each layer's input.
+    in_len: Vec<usize>,
+}
+
+/// A thread's buffers: two whole-size maps taken in turn by the segment's inner layers, and the
+/// padded rows of its convs.
+#[derive(Debug, Default)]
+struct BandScratch {
+    maps: [Vec<f32>; 2],
+    padded: Vec<f32>,
+}
+
+/// The segments of a plan and each thread's buffers.
+#[derive(Debug, Default)]
+pub(super) struct BandSchedule {
+    segments: Vec<Segment>,
+    scratch: Vec<Mutex<BandScratch>>,
+}
+
+impl Clone for BandSchedule {
+    fn clone(&self) -> Self {
+        Self::with_segments(self.segments.clone(), self.scratch.len())
+    }
+}
+
+impl BandSchedule {
+    /// The segments of a plan whose layers are `layers` (`None`: not row-local), for `threads`.
+    pub(super) fn new(layers: &[Option<BandLayer>], threads: usize) -> Self {
+        let mut segments = Vec::new();
+        if threads >= 2 {
+            let mut start = 0;
+            while start < layers.len() {
+                let end = segment_end(layers, start);
+                if let Some(segment) = Segment::new(&layers[start..end], start, threads) {
+                    segments.push(segment);
+                }
+                start = end.max(start + 1);
+            }
+        }
+        Self::with_segments(segments, threads)
+    }
+
+    fn with_segments(segments: Vec<Segment>, threads: usize) -> Self {
+        let scratch = if segments.is_empty() { Vec::new() } else { (0..threads).map(|_| Mutex::default()).collect() };
+        Self { segments, scratch }
+    }
+
+    /// The segment that starts at layer `layer`, if any.
+    pub(super) fn starting_at(&self, layer: usize) -> Option<&Segment> {
+        self.segments.iter().find(|s| s.layers.start == layer)
+    }
+
+    /// Runs `segment` from `x` (its first layer's whole input) into `y` (its last layer's whole
+    /// output) on the team. `step(layer, input, output, rows, padded)` computes output rows `rows`
+    /// of the plan's layer `layer`, touching no other rows of `output`.
+    pub(super) fn run<F>(&self, segment: &Segment, x: &[f32], y: &mut [f32], step: F) -> Result<(), DeployError>
+    where
+        F: Fn(usize, &[f32], &OutPtr<'_>, Range<usize>, &mut Vec<f32>) -> Result<(), DeployError> + Sync,
+    {
+        let last = segment.bands[0].len() - 1;
+        assert!(x.len() == segment.in_len[0] && y.len() == segment.out_len[last], "the segment's buffers have its sizes");
+        let out = OutPtr::new(y);
+        let failure = Mutex::new(None);
+        Team::global().run(segment.bands.len(), &|threads| {
+            for t in threads {
+                let mut scratch = self.scratch[t].lock().unwrap_or_else(|poison| poison.into_inner());
+                if let Err(e) = segment.run_band(t, x, &out, &mut scratch, &step) {
+                    *failure.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(e);
+                }
+            }
+        });
+        match failure.into_inner().unwrap_or_else(|poison| poison.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The plan's segments.
+    #[cfg(test)]
+    fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+}
+
+/// The end of the run of row-local layers from `start`: the first layer that is not, or just past
+/// the first pool.
+fn segment_end(layers: &[Option<BandLayer>], start: usize) -> usize {
+    let mut end = start;
+    while let Some(Some(layer)) = layers.get(end) {
+        end += 1;
+        if matches!(layer.map, RowMap::Pool { .. }) {
+            break;
+        }
+    }
+    end
+}
+
+impl Segment {
+    /// The segment of `layers` (the plan's layers from `first`), or `None` when it would not pay:
+    /// fewer than two layers, fewer output rows than threads, or too little work.
+    fn new(layers: &[Option<BandLayer>], first: usize, threads: usize) -> Option<Self> {
+        let layers: Vec<BandLayer> = layers.iter().map(|l| l.expect("segments hold row-local layers")).collect();
+        let last = layers.last()?;
+        if layers.len() < 2 || last.rows.1 < threads || layers.iter().map(|l| l.macs).sum::<usize>() < MIN_SEGMENT_MACS {
+            return None;
+        }
+        let rows = last.rows.1;
+        let bands = (0..threads)
+            .map(|t| {
+                let mut band = vec![0..0; layers.len()];
+                band[layers.len() - 1] = t * rows / threads..(t + 1) * rows / threads;
+                for i in (1..layers.len()).rev() {
+                    band[i - 1] = layers[i].map.input_rows(band[i].clone(), layers[i].rows.0);
+                }
+                band
+            })
+            .collect();
+        Some(Self {
+            layers: first..first + layers.len(),
+            bands,
+            out_len: layers.iter().map(|l| l.len.1).collect(),
+            in_len: layers.iter().map(|l| l.len.0).collect(),
+        })
+    }
+
+    /// Thread `t`'s band: the inner layers into its own maps, the last into its rows of `out`.
+    fn run_band<F>(&self, t: usize, x: &[f32], out: &OutPtr<'_>, scratch: &mut BandScratch, step: &F) -> Result<(), DeployError>
+    where
+        F: Fn(usize, &[f32], &OutPtr<'_>, Range<usize>, &mut Vec<f32>) -> Result<(), DeployError>,
+    {
+        let BandScratch { maps, padded } = scratch;
+        let last = self.bands[t].len() - 1;
+        for (i, rows) in self.bands[t].iter().enumerate() {
+            let layer = self.layers.start + i;
+            // Layer i reads map (i − 1) % 2 and writes map i % 2; the first reads `x`.
+            let [even, odd] = maps;
+            let (input, output) = if i % 2 == 0 { (&*odd, even) } else { (&*even, odd) };
+            let input = if i == 0 { x } else { &input[..self.in_len[i]] };
+            if i == last {
+                step(layer, input, out, rows.clone(), padded)?;
+            } else {
+                if output.len() < self.out_len[i] {
+                    output.resize(self.out_len[i], 0.0);
+                }
+                step(layer, input, &OutPtr::new(&mut output[..self.out_len[i]]), rows.clone(), padded)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Max pooling (an unpadded `window`) of output rows `rows` of `planes` maps of `height × width`
+/// from `x` into `out` (the whole output); other rows of `out` are not touched.
+///
+/// # Safety
+/// No other thread may reach rows `rows` of `out` while this runs.
+pub(super) unsafe fn max_pool_rows(x: &[f32], planes: usize, (height, width): (usize, usize), window: PoolWindow, out: &OutPtr<'_>, rows: Range<usize>) -> Result<(), DeployError> {
+    assert_eq!(window.padding, 0, "banded pooling windows are unpadded");
+    let (out_h, out_w) = (window.output_len(height), window.output_len(width));
+    let (Some(out_h), Some(out_w)) = (out_h, out_w) else {
+        // The whole-map kernel names what is wrong with the window.
+        slices::max_pool2d(x, planes, (height, width), window, &mut [])?;
+        unreachable!("a window with no output is an error");
+    };
+    assert!(rows.end <= out_h && out.len() == planes * out_h * out_w, "the band lies inside the output");
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let reads = RowMap::Pool { kernel: window.kernel, stride: window.stride }.input_rows(rows.clone(), height);
+    // SAFETY: the caller keeps other threads off these rows.
+    let mut view = unsafe { out.view(out_h * out_w, rows.start * out_w..rows.end * out_w) };
+    for (plane, image) in x.chunks_exact(height * width).take(planes).enumerate() {
+        // The band's input rows are a `reads.len() × width` image whose pooled rows are the band.
+        let band = &image[reads.start * width..reads.end * width];
+        slices::max_pool2d(band, 1, (reads.len(), width), window, view.channel(plane))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{ConvF32, ConvGeometry, ConvScratchF32, Parallelism};
+
+    fn conv(c: usize, o: usize, side: usize, seed: usize) -> ConvF32 {
+        let g = ConvGeometry::new(c, side, side, 3, 1, 1).unwrap();
+        let w: Vec<f32> = (0..o * c * 9).map(|i| (((i + seed) * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let b: Vec<f32> = (0..o).map(|i| i as f32 * 0.01 - 0.1).collect();
+        ConvF32::new(g, &w, o, Some(&b), true).unwrap()
+    }
+
+    fn conv_layer(conv: &ConvF32) -> Option<BandLayer> {
+        let g = conv.geometry();
+        Some(BandLayer {
+            map: RowMap::Conv { kernel: g.kernel(), padding: g.padding() },
+            rows: (g.height(), g.out_height()),
+            len: (g.image_len(), conv.out_channels() * g.out_len()),
+            macs: conv.out_channels() * g.col_rows() * g.out_len(),
+        })
+    }
+
+    const POOL: PoolWindow = PoolWindow { kernel: 2, stride: 2, padding: 0 };
+
+    #[test]
+    fn input_rows_widen_by_the_kernel_and_stop_at_the_borders() {
+        let conv = RowMap::Conv { kernel: 3, padding: 1 };
+        assert_eq!(conv.input_rows(0..7, 14), 0..8);
+        assert_eq!(conv.input_rows(7..14, 14), 6..14);
+        assert_eq!(RowMap::Conv { kernel: 5, padding: 0 }.input_rows(2..4, 10), 2..8);
+        assert_eq!(RowMap::Pool { kernel: 2, stride: 2 }.input_rows(3..7, 14), 6..14);
+        assert_eq!(RowMap::Pool { kernel: 3, stride: 2 }.input_rows(0..3, 7), 0..7);
+        assert_eq!(conv.input_rows(4..4, 14), 0..0);
+    }
+
+    #[test]
+    fn segments_end_after_pools_and_skip_what_does_not_pay() {
+        let (c1, c2, c3) = (conv(1, 32, 28, 1), conv(32, 32, 28, 2), conv(32, 64, 14, 3));
+        let pool = |c: usize, side: usize| {
+            Some(BandLayer { map: RowMap::Pool { kernel: 2, stride: 2 }, rows: (side, side / 2), len: (c * side * side, c * side * side / 4), macs: 0 })
+        };
+        // conv, conv, pool | conv, conv | (not row-local) | conv alone.
+        let layers = [conv_layer(&c1), conv_layer(&c2), pool(32, 28), conv_layer(&c3), conv_layer(&conv(64, 64, 14, 4)), None, conv_layer(&c3)];
+        let schedule = BandSchedule::new(&layers, 2);
+        let found: Vec<_> = schedule.segments().iter().map(|s| s.layers.clone()).collect();
+        assert_eq!(found, [0..3, 3..5]);
+        // Thread 1 of the first segment: pool rows 7..14 ← conv2 rows 14..28 ← conv1 rows 13..28.
+        assert_eq!(schedule.segments()[0].bands[1], [13..28, 14..28, 7..14]);
+        assert!(BandSchedule::new(&layers, 1).segments().is_empty(), "one thread needs no bands");
+        let tiny = [conv_layer(&conv(1, 2, 6, 5)), conv_layer(&conv(2, 2, 6, 6))];
+        assert!(BandSchedule::new(&tiny, 2).segments().is_empty(), "too little work to share");
+    }
+
+    #[test]
+    fn a_banded_segment_equals_the_layer_by_layer_run_bit_for_bit() {
+        // Odd sizes: 3 threads over 9 pooled rows of a 19-row map (the last input row is dropped).
+        let (c1, c2) = (conv(3, 24, 19, 1), conv(24, 16, 19, 2));
+        let layers = [
+            conv_layer(&c1),
+            conv_layer(&c2),
+            Some(BandLayer { map: RowMap::Pool { kernel: 2, stride: 2 }, rows: (19, 9), len: (16 * 19 * 19, 16 * 9 * 9), macs: 0 }),
+        ];
+        let x: Vec<f32> = (0..3 * 19 * 19).map(|i| ((i * 31) % 101) as f32 / 50.0 - 1.0).collect();
+        let mut s = ConvScratchF32::default();
+        let (mut a, mut b, mut want) = (vec![0.0; 24 * 361], vec![0.0; 16 * 361], vec![0.0; 16 * 81]);
+        c1.forward(&x, &mut a, &mut s, Parallelism::Sequential).unwrap();
+        c2.forward(&a, &mut b, &mut s, Parallelism::Sequential).unwrap();
+        slices::max_pool2d(&b, 16, (19, 19), POOL, &mut want).unwrap();
+        for threads in [2, 3] {
+            let schedule = BandSchedule::new(&layers, threads);
+            let segment = schedule.starting_at(0).expect("the three layers make a segment");
+            let mut got = vec![f32::NAN; want.len()];
+            schedule
+                .run(segment, &x, &mut got, |layer, input, out, rows, padded| {
+                    // SAFETY: the schedule hands each thread its own rows.
+                    unsafe {
+                        match layer {
+                            0 => c1.forward_rows(input, out, rows, padded)?,
+                            1 => c2.forward_rows(input, out, rows, padded)?,
+                            _ => max_pool_rows(input, 16, (19, 19), POOL, out, rows)?,
+                        }
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(got, want, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_failing_step_is_an_error() {
+        let layers = [conv_layer(&conv(1, 32, 28, 1)), conv_layer(&conv(32, 32, 28, 2))];
+        let schedule = BandSchedule::new(&layers, 2);
+        let segment = schedule.starting_at(0).unwrap();
+        let mut y = vec![0.0; 32 * 784];
+        let failed = schedule.run(segment, &[0.0; 784], &mut y, |_, _, _, _, _| Err(DeployError::MissingScalar { name: "probe".into() }));
+        assert!(failed.is_err());
+    }
+}
