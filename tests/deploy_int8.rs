@@ -191,6 +191,14 @@ fn int8_plan_equals_the_integer_reference_exactly() {
         // Not a degenerate agreement: the logits differ between images and are not all zero.
         assert!(outputs.iter().any(|o| o != &outputs[0]) && max_abs(&outputs[0]) > 0.0, "{outputs:?}");
     }
+    // SmallVgg: on a CPU with AMX its convs run as bands (each thread through conv → conv → pool
+    // on its own rows), elsewhere layer by layer; the integers are the same either way.
+    let vgg: SmallVgg = model(11);
+    let mut int8 = quantize_static(&vgg, &random_images(8, 784, 12, true), 8, QuantizeOptions::default()).unwrap();
+    for image in random_images(3, 784, 13, true).chunks(784) {
+        let want = integer_reference(&int8, image);
+        assert_eq!(int8.run(image).unwrap(), want.as_slice(), "SmallVgg");
+    }
     let head: GlobalHead = model(4);
     let mut int8 = quantize_static(&head, &random_images(8, 64, 5, true), 8, QuantizeOptions::default()).unwrap();
     for image in random_images(8, 64, 6, true).chunks(64) {

@@ -131,7 +131,7 @@ pub struct Accelerated<M> {
     padded: ConvScratchF32,
     winograd: WinogradScratch,
     /// Runs of row-local layers each thread runs over its own band of rows ([`BandSchedule`]).
-    bands: BandSchedule,
+    bands: BandSchedule<f32>,
     model: PhantomData<fn() -> M>,
 }
 

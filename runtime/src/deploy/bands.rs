@@ -36,7 +36,7 @@ pub(super) enum RowMap {
 
 impl RowMap {
     /// The input rows (of `input_rows`) that output rows `out` read.
-    fn input_rows(self, out: Range<usize>, input_rows: usize) -> Range<usize> {
+    pub(super) fn input_rows(self, out: Range<usize>, input_rows: usize) -> Range<usize> {
         if out.is_empty() {
             return 0..0;
         }
@@ -75,27 +75,27 @@ pub(super) struct Segment {
 }
 
 /// A thread's buffers: two whole-size maps taken in turn by the segment's inner layers, and the
-/// padded rows of its convs.
-#[derive(Debug, Default)]
-struct BandScratch {
-    maps: [Vec<f32>; 2],
-    padded: Vec<f32>,
+/// padded input rows of its convs (or, in the int8 plan, their channel quads).
+#[derive(Debug)]
+struct BandScratch<T> {
+    maps: [Vec<T>; 2],
+    padded: Vec<T>,
 }
 
-/// The segments of a plan and each thread's buffers.
-#[derive(Debug, Default)]
-pub(super) struct BandSchedule {
+/// The segments of a plan (of `f32` or `u8` maps) and each thread's buffers.
+#[derive(Debug)]
+pub(super) struct BandSchedule<T> {
     segments: Vec<Segment>,
-    scratch: Vec<Mutex<BandScratch>>,
+    scratch: Vec<Mutex<BandScratch<T>>>,
 }
 
-impl Clone for BandSchedule {
+impl<T> Clone for BandSchedule<T> {
     fn clone(&self) -> Self {
         Self::with_segments(self.segments.clone(), self.scratch.len())
     }
 }
 
-impl BandSchedule {
+impl<T> BandSchedule<T> {
     /// The segments of a plan whose layers are `layers` (`None`: not row-local), for `threads`.
     pub(super) fn new(layers: &[Option<BandLayer>], threads: usize) -> Self {
         let mut segments = Vec::new();
@@ -113,7 +113,8 @@ impl BandSchedule {
     }
 
     fn with_segments(segments: Vec<Segment>, threads: usize) -> Self {
-        let scratch = if segments.is_empty() { Vec::new() } else { (0..threads).map(|_| Mutex::default()).collect() };
+        let fresh = || Mutex::new(BandScratch { maps: [Vec::new(), Vec::new()], padded: Vec::new() });
+        let scratch = if segments.is_empty() { Vec::new() } else { (0..threads).map(|_| fresh()).collect() };
         Self { segments, scratch }
     }
 
@@ -125,9 +126,10 @@ impl BandSchedule {
     /// Runs `segment` from `x` (its first layer's whole input) into `y` (its last layer's whole
     /// output) on the team. `step(layer, input, output, rows, padded)` computes output rows `rows`
     /// of the plan's layer `layer`, touching no other rows of `output`.
-    pub(super) fn run<F>(&self, segment: &Segment, x: &[f32], y: &mut [f32], step: F) -> Result<(), DeployError>
+    pub(super) fn run<F>(&self, segment: &Segment, x: &[T], y: &mut [T], step: F) -> Result<(), DeployError>
     where
-        F: Fn(usize, &[f32], &OutPtr<'_>, Range<usize>, &mut Vec<f32>) -> Result<(), DeployError> + Sync,
+        T: Copy + Default + Send + Sync,
+        F: Fn(usize, &[T], &OutPtr<'_, T>, Range<usize>, &mut Vec<T>) -> Result<(), DeployError> + Sync,
     {
         let last = segment.bands[0].len() - 1;
         assert!(x.len() == segment.in_len[0] && y.len() == segment.out_len[last], "the segment's buffers have its sizes");
@@ -196,9 +198,10 @@ impl Segment {
     }
 
     /// Thread `t`'s band: the inner layers into its own maps, the last into its rows of `out`.
-    fn run_band<F>(&self, t: usize, x: &[f32], out: &OutPtr<'_>, scratch: &mut BandScratch, step: &F) -> Result<(), DeployError>
+    fn run_band<T, F>(&self, t: usize, x: &[T], out: &OutPtr<'_, T>, scratch: &mut BandScratch<T>, step: &F) -> Result<(), DeployError>
     where
-        F: Fn(usize, &[f32], &OutPtr<'_>, Range<usize>, &mut Vec<f32>) -> Result<(), DeployError>,
+        T: Copy + Default,
+        F: Fn(usize, &[T], &OutPtr<'_, T>, Range<usize>, &mut Vec<T>) -> Result<(), DeployError>,
     {
         let BandScratch { maps, padded } = scratch;
         let last = self.bands[t].len() - 1;
@@ -212,7 +215,7 @@ impl Segment {
                 step(layer, input, out, rows.clone(), padded)?;
             } else {
                 if output.len() < self.out_len[i] {
-                    output.resize(self.out_len[i], 0.0);
+                    output.resize(self.out_len[i], T::default());
                 }
                 step(layer, input, &OutPtr::new(&mut output[..self.out_len[i]]), rows.clone(), padded)?;
             }
@@ -292,14 +295,14 @@ mod tests {
         };
         // conv, conv, pool | conv, conv | (not row-local) | conv alone.
         let layers = [conv_layer(&c1), conv_layer(&c2), pool(32, 28), conv_layer(&c3), conv_layer(&conv(64, 64, 14, 4)), None, conv_layer(&c3)];
-        let schedule = BandSchedule::new(&layers, 2);
+        let schedule = BandSchedule::<f32>::new(&layers, 2);
         let found: Vec<_> = schedule.segments().iter().map(|s| s.layers.clone()).collect();
         assert_eq!(found, [0..3, 3..5]);
         // Thread 1 of the first segment: pool rows 7..14 ← conv2 rows 14..28 ← conv1 rows 13..28.
         assert_eq!(schedule.segments()[0].bands[1], [13..28, 14..28, 7..14]);
-        assert!(BandSchedule::new(&layers, 1).segments().is_empty(), "one thread needs no bands");
+        assert!(BandSchedule::<f32>::new(&layers, 1).segments().is_empty(), "one thread needs no bands");
         let tiny = [conv_layer(&conv(1, 2, 6, 5)), conv_layer(&conv(2, 2, 6, 6))];
-        assert!(BandSchedule::new(&tiny, 2).segments().is_empty(), "too little work to share");
+        assert!(BandSchedule::<f32>::new(&tiny, 2).segments().is_empty(), "too little work to share");
     }
 
     #[test]
@@ -318,7 +321,7 @@ mod tests {
         c2.forward(&a, &mut b, &mut s, Parallelism::Sequential).unwrap();
         slices::max_pool2d(&b, 16, (19, 19), POOL, &mut want).unwrap();
         for threads in [2, 3] {
-            let schedule = BandSchedule::new(&layers, threads);
+            let schedule = BandSchedule::<f32>::new(&layers, threads);
             let segment = schedule.starting_at(0).expect("the three layers make a segment");
             let mut got = vec![f32::NAN; want.len()];
             schedule
@@ -341,7 +344,7 @@ mod tests {
     #[test]
     fn a_failing_step_is_an_error() {
         let layers = [conv_layer(&conv(1, 32, 28, 1)), conv_layer(&conv(32, 32, 28, 2))];
-        let schedule = BandSchedule::new(&layers, 2);
+        let schedule = BandSchedule::<f32>::new(&layers, 2);
         let segment = schedule.starting_at(0).unwrap();
         let mut y = vec![0.0; 32 * 784];
         let failed = schedule.run(segment, &[0.0; 784], &mut y, |_, _, _, _, _| Err(DeployError::MissingScalar { name: "probe".into() }));

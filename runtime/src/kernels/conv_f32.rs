@@ -368,17 +368,18 @@ struct Task {
 }
 
 /// An output shared by the tasks of a run, which write disjoint parts of it.
-pub(crate) struct OutPtr<'a> {
-    ptr: *mut f32,
+pub(crate) struct OutPtr<'a, T = f32> {
+    ptr: *mut T,
     len: usize,
-    marker: PhantomData<&'a mut [f32]>,
+    marker: PhantomData<&'a mut [T]>,
 }
 
-// SAFETY: tasks reach the buffer only through `view`, whose caller promises disjoint parts.
-unsafe impl Sync for OutPtr<'_> {}
+// SAFETY: tasks reach the buffer only through `view` (or, for the int8 kernels, through a sink
+// over some rows), whose callers promise disjoint parts.
+unsafe impl<T: Send> Sync for OutPtr<'_, T> {}
 
-impl<'a> OutPtr<'a> {
-    pub(crate) fn new(out: &'a mut [f32]) -> Self {
+impl<'a, T> OutPtr<'a, T> {
+    pub(crate) fn new(out: &'a mut [T]) -> Self {
         Self { ptr: out.as_mut_ptr(), len: out.len(), marker: PhantomData }
     }
 
@@ -387,26 +388,31 @@ impl<'a> OutPtr<'a> {
         self.len
     }
 
+    /// The first value, for sinks that write through it under the same contract as [`Self::view`].
+    pub(crate) fn ptr(&self) -> *mut T {
+        self.ptr
+    }
+
     /// The flat positions `range` of every plane of `plane` values.
     ///
     /// # Safety
     /// While the view lives, no other view may reach the same positions of the same channel.
-    pub(crate) unsafe fn view(&self, plane: usize, range: Range<usize>) -> OutView<'_> {
+    pub(crate) unsafe fn view(&self, plane: usize, range: Range<usize>) -> OutView<'_, T> {
         assert!(range.start <= range.end && range.end <= plane, "the view lies inside a plane");
         OutView { out: self, plane, range }
     }
 }
 
 /// One task's part of the output: positions `range` of each channel's plane.
-pub(crate) struct OutView<'a> {
-    out: &'a OutPtr<'a>,
+pub(crate) struct OutView<'a, T = f32> {
+    out: &'a OutPtr<'a, T>,
     plane: usize,
     range: Range<usize>,
 }
 
-impl OutView<'_> {
+impl<T> OutView<'_, T> {
     /// The view's positions of output channel `channel`.
-    pub(crate) fn channel(&mut self, channel: usize) -> &mut [f32] {
+    pub(crate) fn channel(&mut self, channel: usize) -> &mut [T] {
         let start = channel * self.plane + self.range.start;
         assert!(start + self.range.len() <= self.out.len, "channel {channel} is inside the output");
         // SAFETY: inside the buffer (checked); `OutPtr::view`'s caller keeps other tasks off these

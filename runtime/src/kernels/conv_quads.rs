@@ -12,6 +12,8 @@
 //! Used when the quads of a step fill at least half a tile and fit whole tiles: 29 to 64 channels,
 //! or a multiple of 64.
 
+use std::ops::Range;
+
 use super::generic::im2col_u8::ConvShape;
 use super::pack_i8::{interleave_quads, NR};
 use super::pack_tiles::{TiledWeightsI8, TILE_DEPTH, TILE_ROWS};
@@ -110,43 +112,67 @@ impl QuadGeometry {
     /// Lays out `x` (`[C, H, W]`) as padded channel quads in `dst`; borders and missing channels
     /// hold `zero_point`.
     pub(crate) fn fill(&self, x: &[u8], zero_point: u8, dst: &mut Vec<u8>) {
-        let s = &self.shape;
-        let (h, w, p) = (s.height, s.width, s.padding);
-        let wp = self.padded().1;
+        let hp = self.padded().0;
         dst.resize(self.len(), 0);
-        let missing = vec![zero_point; w];
         let plane_len = self.plane();
-        let fill_plane = |g: usize, plane: &mut [u8]| {
-            plane.fill(zero_point);
-            let channel = |i: usize, y: usize| -> &[u8] {
-                let ch = 4 * g + i;
-                if ch < s.channels {
-                    &x[(ch * h + y) * w..][..w]
-                } else {
-                    &missing
-                }
-            };
-            for y in 0..h {
-                let row = &mut plane[4 * ((y + p) * wp + p)..][..4 * w];
-                let (r0, r1, r2, r3) = (channel(0, y), channel(1, y), channel(2, y), channel(3, y));
-                let mut words = [0i32; NR];
-                let full = w / NR * NR;
-                for (x0, dst) in (0..full).step_by(NR).zip(row.chunks_exact_mut(4 * NR)) {
-                    let run = |r: &[u8]| -> [u8; NR] { r[x0..x0 + NR].try_into().expect("NR bytes") };
-                    interleave_quads(&run(r0), &run(r1), &run(r2), &run(r3), &mut words);
-                    for (d, word) in dst.chunks_exact_mut(4).zip(&words) {
-                        d.copy_from_slice(&word.to_le_bytes());
-                    }
-                }
-                for x in full..w {
-                    row[4 * x..][..4].copy_from_slice(&[r0[x], r1[x], r2[x], r3[x]]);
-                }
-            }
-        };
         // Planes in parallel once there is a few tens of KB to write (the conv reads them on every
         // thread anyway).
         let parallel = self.quads * plane_len >= PARALLEL_FILL_BYTES;
-        for_each_chunk(&mut dst[..self.quads * plane_len], plane_len, parallel, fill_plane);
+        let missing = vec![zero_point; self.shape.width];
+        for_each_chunk(&mut dst[..self.quads * plane_len], plane_len, parallel, |g, plane| self.fill_plane(x, (zero_point, &missing), g, 0..hp, plane));
+    }
+
+    /// [`Self::fill`] of the padded rows `rows` only, on the calling thread: what a band of output
+    /// rows `rows.start .. rows.end − K + 1` reads. The other rows of `dst` keep what they held.
+    pub(crate) fn fill_rows(&self, x: &[u8], zero_point: u8, rows: Range<usize>, dst: &mut Vec<u8>) {
+        assert!(rows.end <= self.padded().0, "the rows {rows:?} lie inside the padded image");
+        if dst.len() < self.len() {
+            dst.resize(self.len(), 0);
+        }
+        let (plane_len, missing) = (self.plane(), vec![zero_point; self.shape.width]);
+        for (g, plane) in dst[..self.quads * plane_len].chunks_exact_mut(plane_len).enumerate() {
+            self.fill_plane(x, (zero_point, &missing), g, rows.clone(), plane);
+        }
+    }
+
+    /// Padded rows `rows` of quad `g`'s plane; `missing` is a row of `W` zero points, read for
+    /// channels past the last.
+    fn fill_plane(&self, x: &[u8], (zero_point, missing): (u8, &[u8]), g: usize, rows: Range<usize>, plane: &mut [u8]) {
+        let s = &self.shape;
+        let (h, w, p) = (s.height, s.width, s.padding);
+        let wp = self.padded().1;
+        let channel = |i: usize, y: usize| -> &[u8] {
+            let ch = 4 * g + i;
+            if ch < s.channels {
+                &x[(ch * h + y) * w..][..w]
+            } else {
+                missing
+            }
+        };
+        for py in rows {
+            let row = &mut plane[4 * py * wp..][..4 * wp];
+            if py < p || py >= h + p {
+                row.fill(zero_point);
+                continue;
+            }
+            row[..4 * p].fill(zero_point);
+            row[4 * (p + w)..].fill(zero_point);
+            let row = &mut row[4 * p..][..4 * w];
+            let y = py - p;
+            let (r0, r1, r2, r3) = (channel(0, y), channel(1, y), channel(2, y), channel(3, y));
+            let mut words = [0i32; NR];
+            let full = w / NR * NR;
+            for (x0, dst) in (0..full).step_by(NR).zip(row.chunks_exact_mut(4 * NR)) {
+                let run = |r: &[u8]| -> [u8; NR] { r[x0..x0 + NR].try_into().expect("NR bytes") };
+                interleave_quads(&run(r0), &run(r1), &run(r2), &run(r3), &mut words);
+                for (d, word) in dst.chunks_exact_mut(4).zip(&words) {
+                    d.copy_from_slice(&word.to_le_bytes());
+                }
+            }
+            for x in full..w {
+                row[4 * x..][..4].copy_from_slice(&[r0[x], r1[x], r2[x], r3[x]]);
+            }
+        }
     }
 }
 

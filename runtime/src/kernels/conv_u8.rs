@@ -120,7 +120,7 @@ impl ConvScratch {
             }
             let cols = wide_columns(shape);
             let sink = Sink::new(out, weights.rows(), cols, Columns::Wide { wp, ow, plane })?;
-            let tile_stage = TileStage { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min };
+            let tile_stage = TileStage::whole(stage);
             quads.geometry().fill(x, zero_point, &mut self.quads);
             // SAFETY: `amx` is set only in the table built after checking AMX.
             unsafe { conv_quads(quads.weights(), weights.rows(), (quads.geometry(), &self.quads, quads.steps()), cols, tile_stage, &sink, split) };
@@ -142,7 +142,7 @@ impl ConvScratch {
                 return Err(QuantError::LengthMismatch { what: "output stage", expected: weights.rows(), found: stage.channels.len() });
             }
             let sink = Sink::new(out, weights.rows(), cols, Columns::Wide { wp, ow, plane })?;
-            let tile_stage = TileStage { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min };
+            let tile_stage = TileStage::whole(stage);
             // SAFETY: `amx` is set only in the table built after checking AMX; `packed` was made
             // for tiles (checked).
             unsafe { conv_wide(tiles, weights.rows(), packed, (padded, shape, cols), &mut self.starts, tile_stage, &sink, split) };
@@ -152,6 +152,50 @@ impl ConvScratch {
         // The GEMM's output stage drops the junk columns as it stores each tile.
         kernels.gemm_u8_into(weights, packed, stage, out, Columns::Wide { wp, ow, plane }, split)
     }
+}
+
+/// Output rows `rows` of a stride-1 conv on the AMX channel-quad path (`quads`, with the fused
+/// `stage`; `zero_point` is the input's), on the calling thread, into `out` (the whole `[O, OH,
+/// OW]` output; its other rows are not touched). `buffer` receives the quads of only the input rows
+/// the band reads. The int8 plan's band schedule runs its convs this way; the outputs are those of
+/// [`ConvScratch::conv`], integer for integer.
+///
+/// # Safety
+/// AMX must be available (an [`Int8Kernels`] with `amx` set), and no other thread may reach rows
+/// `rows` of `out` while this runs.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn conv_quad_rows(
+    (quads, stage): (&QuadConv, &OutputStage),
+    zero_point: u8,
+    x: &[u8],
+    out: &super::OutPtr<'_, u8>,
+    rows: std::ops::Range<usize>,
+    buffer: &mut Vec<u8>,
+) -> Result<(), QuantError> {
+    let geometry = quads.geometry();
+    let shape = geometry.shape();
+    let m = stage.channels.len();
+    let len = shape.channels * shape.height * shape.width;
+    if x.len() != len {
+        return Err(QuantError::LengthMismatch { what: "conv input", expected: len, found: x.len() });
+    }
+    let (oh, ow, wp) = (shape.out_height(), shape.out_width(), shape.width + 2 * shape.padding);
+    if out.len() != m * oh * ow {
+        return Err(QuantError::LengthMismatch { what: "conv output", expected: m * oh * ow, found: out.len() });
+    }
+    assert!(rows.start <= rows.end && rows.end <= oh, "the band {rows:?} lies inside the output");
+    if rows.is_empty() || m == 0 || ow == 0 {
+        return Ok(());
+    }
+    geometry.fill_rows(x, zero_point, rows.start..rows.end + shape.kernel - 1, buffer);
+    // SAFETY: passed on from the caller: no other thread reaches these rows.
+    let sink = unsafe { Sink::band(out, m, rows.clone(), (wp, ow, oh * ow)) };
+    let cols = (rows.len() - 1) * wp + ow;
+    // The band's wide positions start at its first row; its tiles read the quads from there on.
+    let band = &buffer[4 * rows.start * wp..];
+    // SAFETY: the caller checked AMX; one thread (`Split::Sequential`).
+    unsafe { conv_quads(quads.weights(), m, (geometry, band, quads.steps()), cols, TileStage::whole(stage), &sink, Split::Sequential) };
+    Ok(())
 }
 
 impl QuantizedConv2d {

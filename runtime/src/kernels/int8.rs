@@ -62,6 +62,13 @@ pub struct TileStage<'a> {
     pub clamp_min: u8,
 }
 
+impl<'a> TileStage<'a> {
+    /// The stage of every channel of `stage` (for kernels that index channels themselves).
+    pub(crate) fn whole(stage: &'a OutputStage) -> Self {
+        Self { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min }
+    }
+}
+
 /// A tile kernel producing `i32` accumulators: weight panel, activation panel, tile.
 pub type TileI32Fn = fn(&[i32], &[i32], &mut [i32; MR * NR]);
 /// A tile kernel producing requantized `u8`.
@@ -318,7 +325,7 @@ impl Int8Kernels {
         #[cfg(target_arch = "x86_64")]
         if let (true, Some(tiles), true) = (self.amx, a.tiles(), b.unit_multiple() == TILE_ROWS) {
             let sink = Sink::new(out, a.rows(), b.cols(), columns)?;
-            let stage = TileStage { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min };
+            let stage = TileStage::whole(stage);
             // SAFETY: `amx` is set only in the table `available` builds after checking AMX.
             unsafe { super::int8_amx::gemm_u8(tiles, a.rows(), b, stage, &sink, split) };
             return Ok(());
@@ -472,6 +479,21 @@ impl<T: Copy> Sink<T> {
             }
         }
         Ok(Self { ptr: out.as_mut_ptr(), len: out.len(), n, columns })
+    }
+
+    /// The sink of output rows `rows` of a stride-1 conv's `[m, OH, OW]` output `out` (`plane =
+    /// OH·OW`, padded rows of `wp`): its columns are the band's wide positions from its first row,
+    /// `0 .. (rows.len() − 1)·wp + ow`. Only rows `rows` of each channel are written.
+    ///
+    /// # Safety
+    /// While the sink is in use, no other thread may reach rows `rows` of `out`.
+    pub(crate) unsafe fn band(out: &super::OutPtr<'_, T>, m: usize, rows: std::ops::Range<usize>, (wp, ow, plane): (usize, usize, usize)) -> Self {
+        assert!(!rows.is_empty() && ow > 0 && ow <= wp && rows.end * ow <= plane && out.len() == m * plane, "the band lies inside the conv's output");
+        let n = (rows.len() - 1) * wp + ow;
+        let skip = rows.start * ow;
+        // SAFETY: `skip < plane <= out.len()`. The sink writes element `r·plane + y·ow + x` past
+        // it for `y < rows.len()`: inside the band's rows (the caller keeps other threads off them).
+        Self { ptr: unsafe { out.ptr().add(skip) }, len: out.len() - skip, n, columns: Columns::Wide { wp, ow, plane } }
     }
 
     /// Where columns `col..col + width` (at most [`NR`]) of any row go.

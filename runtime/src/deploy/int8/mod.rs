@@ -7,8 +7,10 @@
 //!   GEMM's output stage ([`crate::kernels::int8`]). On CPUs with AMX (Intel Sapphire Rapids and
 //!   later) the convs run on tile registers, and those over 29 channels or more read their
 //!   activation tiles in place from a channel-quad copy of the input, with no patch matrix
-//!   ([`crate::kernels::conv_quads`]); the integers, and so the outputs, are the same on every
-//!   kernel. Batch-1 linear layers run on the GEMV kernels;
+//!   ([`crate::kernels::conv_quads`]). Runs of such convs ending in an unpadded max pool run as
+//!   bands, as in the fp32 plan: each thread takes the whole run over its own rows. The integers,
+//!   and so the outputs, are the same on every kernel and schedule. Batch-1 linear layers run on
+//!   the GEMV kernels;
 //!   max pooling directly on `u8`; Flatten free; the last linear layer's logits dequantized straight
 //!   from its `i32` accumulators.
 //! - Saved as safetensors (`I8` weights, `I32` biases, `F32` scales, `U8` zero points) and loaded
@@ -114,7 +116,7 @@ impl<M> Int8Model<M> {
     fn assemble(input: ActivationQParams, layers: Vec<Int8Layer>, input_shape: ShapeInfo, output_shape: ShapeInfo) -> Result<Self, DeployError> {
         let kernels = Int8Kernels::best();
         let compiled = layers.iter().map(|l| Compiled::new(l, &kernels)).collect::<Result<Vec<_>, _>>()?;
-        let buffers = Buffers::new(&layers, input_shape, output_shape);
+        let buffers = Buffers::new(&layers, &compiled, &kernels, input_shape, output_shape);
         Ok(Self { input, layers, compiled, kernels, input_shape, output_shape, buffers, model: PhantomData })
     }
 

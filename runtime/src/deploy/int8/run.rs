@@ -4,11 +4,17 @@
 //! (the map `q ↦ s·(q − z)` is increasing). The average pools average `q − z` (so padding counts as
 //! real 0) on the `f32` slice kernels and round half to even back onto the same grid.
 
+use std::ops::Range;
+
 use super::layer::{Compiled, Int8Layer};
+use crate::deploy::bands::{BandLayer, BandSchedule, RowMap};
 use crate::deploy::graph::Op;
 use crate::deploy::DeployError;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::conv_u8::conv_quad_rows;
 use crate::kernels::int8::{GemvScratch, Int8Kernels, Split};
 use crate::kernels::team::{for_each_chunk, Team};
+use crate::kernels::OutPtr;
 use crate::kernels::conv_u8::{ConvScratch, Patches};
 use crate::model::ShapeInfo;
 use crate::ops::pool2d::{slices, PoolWindow};
@@ -25,6 +31,8 @@ pub(crate) struct Buffers {
     gemv: GemvScratch,
     acc: Vec<i32>,
     logits: Vec<f32>,
+    /// Runs of AMX quad convs ending in a max pool, each thread over its own rows ([`BandSchedule`]).
+    bands: BandSchedule<u8>,
 }
 
 fn chw(shape: ShapeInfo) -> (usize, usize, usize) {
@@ -35,7 +43,8 @@ fn chw(shape: ShapeInfo) -> (usize, usize, usize) {
 }
 
 impl Buffers {
-    pub(crate) fn new(layers: &[Int8Layer], input: ShapeInfo, output: ShapeInfo) -> Self {
+    pub(crate) fn new(layers: &[Int8Layer], compiled: &[Compiled], kernels: &Int8Kernels, input: ShapeInfo, output: ShapeInfo) -> Self {
+        let row_local: Vec<Option<BandLayer>> = layers.iter().zip(compiled).map(|(l, c)| band_layer(l, c, kernels)).collect();
         let widest = layers.iter().map(|l| l.node.output.numel()).fold(input.numel(), usize::max);
         let averages = layers
             .iter()
@@ -56,6 +65,7 @@ impl Buffers {
             gemv: GemvScratch::default(),
             acc: vec![0; acc_len],
             logits: vec![0.0; output.numel()],
+            bands: BandSchedule::new(&row_local, Team::global().threads()),
         }
     }
 
@@ -74,7 +84,23 @@ impl Buffers {
         }
         let mut current = input;
         let mut logits_written = false;
-        for (layer, compiled) in layers.iter().zip(compiled) {
+        let mut index = 0;
+        while index < layers.len() {
+            if let Some(segment) = self.bands.starting_at(index) {
+                let end = segment.layers.end;
+                let out_len = layers[end - 1].node.output.numel();
+                self.bands.run(segment, &self.front[..len], &mut self.back[..out_len], |i, x, out, rows, quads| {
+                    // SAFETY: the schedule hands each thread its own rows of the segment's output,
+                    // and its own buffers for the layers inside.
+                    unsafe { run_rows(&layers[i], &compiled[i], x, out, rows, quads) }
+                })?;
+                std::mem::swap(&mut self.front, &mut self.back);
+                current = layers[index..end].iter().fold(current, |q, l| l.output.unwrap_or(q));
+                (index, len) = (end, out_len);
+                continue;
+            }
+            let (layer, compiled) = (&layers[index], &compiled[index]);
+            index += 1;
             let out_len = layer.node.output.numel();
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
             let mut swap = true;
@@ -143,6 +169,63 @@ impl Buffers {
             }
         }
         Ok(&self.logits)
+    }
+}
+
+/// The layer as the band schedule sees it, if it is row-local: a conv on the AMX channel-quad path,
+/// or a max pool with an unpadded window.
+fn band_layer(layer: &Int8Layer, compiled: &Compiled, kernels: &Int8Kernels) -> Option<BandLayer> {
+    let (ShapeInfo::Chw { h, .. }, ShapeInfo::Chw { h: out_h, .. }) = (layer.node.input, layer.node.output) else {
+        return None;
+    };
+    let (map, macs) = match (compiled, layer.node.op) {
+        // The condition under which `ConvScratch::conv` takes the quad path.
+        (Compiled::Conv { shape, quads: Some(_), stage, .. }, _) if kernels.amx && Patches::for_shape(*shape) == Patches::Wide => {
+            (RowMap::Conv { kernel: shape.kernel, padding: shape.padding }, stage.channels.len() * shape.depth() * shape.positions())
+        }
+        (Compiled::Plain, Op::MaxPool(window)) if window.padding == 0 => (RowMap::Pool { kernel: window.kernel, stride: window.stride }, 0),
+        _ => return None,
+    };
+    Some(BandLayer { map, rows: (h, out_h), len: (layer.node.input.numel(), layer.node.output.numel()), macs })
+}
+
+/// Output rows `rows` of the row-local `layer` (see [`band_layer`]) into `out`; `quads` is the
+/// thread's buffer for a conv's channel quads.
+///
+/// # Safety
+/// No other thread may reach rows `rows` of `out` while this runs.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+unsafe fn run_rows(layer: &Int8Layer, compiled: &Compiled, x: &[u8], out: &OutPtr<'_, u8>, rows: Range<usize>, quads: &mut Vec<u8>) -> Result<(), DeployError> {
+    match (compiled, layer.node.op) {
+        // SAFETY: `band_layer` takes quad convs only from a table with AMX; the caller keeps other
+        // threads off these rows.
+        #[cfg(target_arch = "x86_64")]
+        (Compiled::Conv { quads: Some(form), stage, .. }, _) => unsafe { conv_quad_rows((form, stage), layer.input.zero_point, x, out, rows, quads)? },
+        // SAFETY: passed on from the caller.
+        (Compiled::Plain, Op::MaxPool(window)) => unsafe { max_pool_u8_rows(x, (layer.node.input, layer.node.output), window, out, rows) },
+        _ => unreachable!("the band schedule holds only row-local layers"),
+    }
+    Ok(())
+}
+
+/// [`max_pool_u8`] of output rows `rows` (an unpadded window) into `out`; other rows untouched.
+///
+/// # Safety
+/// No other thread may reach rows `rows` of `out` while this runs.
+unsafe fn max_pool_u8_rows(x: &[u8], (input, output): (ShapeInfo, ShapeInfo), window: PoolWindow, out: &OutPtr<'_, u8>, rows: Range<usize>) {
+    let ((c, h, w), (_, oh, ow)) = (chw(input), chw(output));
+    assert!(window.padding == 0 && rows.end <= oh && out.len() == c * oh * ow, "an unpadded pool's band inside its output");
+    if rows.is_empty() {
+        return;
+    }
+    let reads = RowMap::Pool { kernel: window.kernel, stride: window.stride }.input_rows(rows.clone(), h);
+    // SAFETY: passed on from the caller.
+    let mut view = unsafe { out.view(oh * ow, rows.start * ow..rows.end * ow) };
+    for (plane, image) in x.chunks_exact(h * w).take(c).enumerate() {
+        // The band's input rows are a `reads.len() × w` map whose pooled rows are the band.
+        let band = &image[reads.start * w..reads.end * w];
+        let shapes = (ShapeInfo::Chw { c: 1, h: reads.len(), w }, ShapeInfo::Chw { c: 1, h: rows.len(), w: ow });
+        max_pool_u8(band, shapes.0, shapes.1, window, view.channel(plane));
     }
 }
 
