@@ -122,6 +122,12 @@ fn inference(c: &mut Criterion) {
     group.bench_function("fp32_accelerated", |b| b.iter(|| fp32.run(&image).map(|y| y[0])));
     group.bench_function("fp32_conv_int8_dynamic_linear", |b| b.iter(|| dynamic.run(&image).map(|y| y[0])));
     group.bench_function("int8_accelerated", |b| b.iter(|| int8.run(&image).map(|y| y[0])));
+    // The same plans with every layer split over the threads on its own (no bands): the baseline
+    // of the band schedule, measured in the same process.
+    fp32.set_bands(false);
+    int8.set_bands(false);
+    group.bench_function("fp32_layer_by_layer", |b| b.iter(|| fp32.run(&image).map(|y| y[0])));
+    group.bench_function("int8_layer_by_layer", |b| b.iter(|| int8.run(&image).map(|y| y[0])));
     group.finish();
 }
 

@@ -119,6 +119,25 @@ fn small_vgg_plan_equals_the_eval_forward() {
 }
 
 #[test]
+fn small_vgg_bands_equal_the_layer_by_layer_run_bit_for_bit() {
+    let dev = Cpu::default();
+    let mut model = dev.build_module::<SmallVgg, f32>();
+    randomize_batch_norms(&mut model, 3);
+    let mut plan = accelerate(&model).unwrap();
+    if fasterai::kernels::team::Team::global().threads() >= 2 {
+        // conv1 → conv2 → pool1, then conv3 → conv4 → pool2.
+        assert_eq!(plan.banded_layers(), [0..3, 3..6]);
+    }
+    for image in random_images(3, 784, 4, true).chunks(784) {
+        plan.set_bands(true);
+        let banded = plan.run(image).unwrap().to_vec();
+        plan.set_bands(false);
+        assert!(plan.banded_layers().is_empty());
+        assert_eq!(plan.run(image).unwrap(), banded.as_slice());
+    }
+}
+
+#[test]
 fn digits_net_plan_equals_the_eval_forward() {
     let dev = Cpu::default();
     let mut model = dev.build_module::<DigitsNet, f32>();

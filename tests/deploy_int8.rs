@@ -197,7 +197,10 @@ fn int8_plan_equals_the_integer_reference_exactly() {
     let mut int8 = quantize_static(&vgg, &random_images(8, 784, 12, true), 8, QuantizeOptions::default()).unwrap();
     for image in random_images(3, 784, 13, true).chunks(784) {
         let want = integer_reference(&int8, image);
-        assert_eq!(int8.run(image).unwrap(), want.as_slice(), "SmallVgg");
+        int8.set_bands(true);
+        assert_eq!(int8.run(image).unwrap(), want.as_slice(), "SmallVgg, bands");
+        int8.set_bands(false);
+        assert_eq!(int8.run(image).unwrap(), want.as_slice(), "SmallVgg, layer by layer");
     }
     let head: GlobalHead = model(4);
     let mut int8 = quantize_static(&head, &random_images(8, 64, 5, true), 8, QuantizeOptions::default()).unwrap();

@@ -319,6 +319,27 @@ impl<M> Accelerated<M> {
         Ok(&self.front[..len])
     }
 
+    /// Turns the band schedule on (the default) or off. On, each run of direct convs ending in an
+    /// unpadded max pool runs as one job per thread over its own rows; off, every layer is split
+    /// over the threads on its own. The outputs are the same bit for bit; only the speed differs.
+    ///
+    /// ```
+    /// # use fasterai_runtime::deploy::accelerate;
+    /// # fn demo<M>(plan: &mut fasterai_runtime::deploy::Accelerated<M>) {
+    /// plan.set_bands(false);
+    /// assert!(plan.banded_layers().is_empty());
+    /// # }
+    /// ```
+    pub fn set_bands(&mut self, on: bool) {
+        self.bands.set_enabled(on);
+    }
+
+    /// The layers (indices into the plan's nodes) of each run that goes as bands: none on one
+    /// thread, on models without such runs, or after [`Self::set_bands`]`(false)`.
+    pub fn banded_layers(&self) -> Vec<std::ops::Range<usize>> {
+        self.bands.banded()
+    }
+
     /// An error unless `image` has the plan's input length.
     fn check_input(&self, image: &[f32]) -> Result<(), DeployError> {
         if image.len() == self.input_len() {

@@ -162,6 +162,17 @@ impl<M> Int8Model<M> {
         self.buffers.run(&self.kernels, self.input, &self.layers, &self.compiled, image)
     }
 
+    /// Turns the band schedule on (the default) or off: see [`crate::deploy::Accelerated::set_bands`].
+    /// Here the runs are of convs on AMX's channel-quad path; the integers are the same either way.
+    pub fn set_bands(&mut self, on: bool) {
+        self.buffers.set_bands(on);
+    }
+
+    /// The layers (indices into [`Self::layers`]) of each run that goes as bands.
+    pub fn banded_layers(&self) -> Vec<std::ops::Range<usize>> {
+        self.buffers.banded_layers()
+    }
+
     /// Runs `images` (`n` images one after the other) and returns their logits, one after the other.
     pub fn predict(&mut self, images: &[f32], n: usize) -> Result<Vec<f32>, DeployError> {
         let per_image = self.input_len();

@@ -69,6 +69,16 @@ impl Buffers {
         }
     }
 
+    /// Switches the band schedule on or off.
+    pub(crate) fn set_bands(&mut self, on: bool) {
+        self.bands.set_enabled(on);
+    }
+
+    /// The layers of each run that goes as bands.
+    pub(crate) fn banded_layers(&self) -> Vec<Range<usize>> {
+        self.bands.banded()
+    }
+
     /// Runs `image` (already checked to be the input's length) through `layers`.
     pub(crate) fn run(
         &mut self,
