@@ -10,7 +10,9 @@
 //! `cargo bench --bench inference` (`-- --warm-up-time 1 --measurement-time 3` for a quick run;
 //! `-- smallvgg` or `-- vgg16` for one model).
 //! Compare them as ratios measured in the same run: the machine is shared. ONNX Runtime's figures on
-//! the same architectures come from `python3 benches/onnxruntime_reference.py`, run in the same hour.
+//! the same architectures come from `python3 benches/onnxruntime_reference.py`, run in the same hour;
+//! `python3 benches/onnxruntime_reference.py alternate` interleaves SmallVgg's plans (this bench with
+//! `-- --serve`) with ONNX Runtime's, round by round.
 
 use std::time::Duration;
 
@@ -131,8 +133,48 @@ fn inference(c: &mut Criterion) {
     group.finish();
 }
 
+/// `-- --serve`: for `benches/onnxruntime_reference.py alternate`. Builds SmallVgg's two plans,
+/// prints `ready`, then for every count `n` read from stdin runs each plan `n` times and prints the
+/// two medians in ms (fp32, int8); 0 or end of input stops. Rounds alternate with ONNX Runtime's in
+/// the same seconds, so the VM's drift does not pick the winner.
+fn serve() {
+    use std::io::BufRead;
+    let dev = Cpu::default();
+    let model = model(&dev);
+    let image = images(1, 2);
+    let mut fp32 = accelerate(&model).expect("SmallVgg runs on the fp32 plan");
+    let mut int8 = quantize_static(&model, &images(32, 3), 32, QuantizeOptions::default()).expect("SmallVgg quantizes");
+    let median = |run: &mut dyn FnMut() -> f32, n: usize| {
+        for _ in 0..n / 10 {
+            std::hint::black_box(run());
+        }
+        let mut ms: Vec<f64> = (0..n)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                std::hint::black_box(run());
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        ms[n / 2]
+    };
+    println!("ready");
+    for line in std::io::stdin().lock().lines() {
+        let n: usize = line.map_or(0, |l| l.trim().parse().unwrap_or(0));
+        if n == 0 {
+            break;
+        }
+        let f = median(&mut || fp32.run(&image).expect("an image of the input's size")[0], n);
+        let q = median(&mut || int8.run(&image).expect("an image of the input's size")[0], n);
+        println!("{f:.4} {q:.4}");
+    }
+}
+
 fn main() {
     keep_freed_memory();
+    if std::env::args().any(|a| a == "--serve") {
+        return serve();
+    }
     let mut c = Criterion::default()
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))

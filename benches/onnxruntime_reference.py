@@ -5,6 +5,7 @@ another day (the VM's speed varies by ±30% from hour to hour).
     pip install onnxruntime onnx numpy
     python3 benches/onnxruntime_reference.py            # both models, fp32 and int8
     python3 benches/onnxruntime_reference.py smallvgg   # one model
+    python3 benches/onnxruntime_reference.py alternate  # SmallVgg, ours and theirs round by round
 
 Not part of CI (it needs packages the Rust build does not). The models are built node by node with
 random weights (latency does not depend on them): SmallVgg at 1x28x28 and torchvision's VGG16-BN
@@ -15,6 +16,7 @@ random images: the setting of the issue's reference figures. Two intra-op thread
 optimisation, spinning on (ORT's default).
 """
 
+import subprocess
 import sys
 import tempfile
 import time
@@ -133,24 +135,78 @@ class Images(CalibrationDataReader):
         return next(self.batches, None)
 
 
-def latency(path, shape, runs):
+def session(path):
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    x = {"x": RNG.uniform(0, 1, (1, *shape)).astype(np.float32)}
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def times_ms(run, runs):
+    """`runs` timed calls of `run` (after a tenth as many untimed), in ms."""
     for _ in range(max(3, runs // 10)):
-        session.run(None, x)
+        run()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        session.run(None, x)
-        times.append(time.perf_counter() - start)
-    return np.median(times) * 1e3, np.min(times) * 1e3
+        run()
+        times.append((time.perf_counter() - start) * 1e3)
+    return np.array(times)
+
+
+def median_ms(run, runs):
+    return float(np.median(times_ms(run, runs)))
+
+
+def latency(path, shape, runs):
+    """Median and best of `runs` batch-1 runs of the model at `path`, in ms."""
+    s = session(path)
+    x = {"x": RNG.uniform(0, 1, (1, *shape)).astype(np.float32)}
+    times = times_ms(lambda: s.run(None, x), runs)
+    return np.median(times), np.min(times)
+
+
+def alternate(rounds, runs):
+    """SmallVgg, fp32 and int8: ONNX Runtime's median over `runs` runs, then ours (the inference
+    bench in `--serve` mode, started once), round after round, so both sides of a round meet the
+    VM in the same state."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32, int8 = Path(tmp) / "smallvgg.onnx", Path(tmp) / "smallvgg_int8.onnx"
+        onnx.save(small_vgg().model(), fp32)
+        quantize_static(str(fp32), str(int8), Images([1, 28, 28]), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        sessions = [session(fp32), session(int8)]
+        x = {"x": RNG.uniform(0, 1, (1, 1, 28, 28)).astype(np.float32)}
+        ours = subprocess.Popen(["cargo", "bench", "-q", "--bench", "inference", "--", "--serve"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if ours.stdout.readline().strip() != "ready":
+            sys.exit("the inference bench did not start in --serve mode")
+        rows = []
+        for r in range(rounds):
+            theirs = [median_ms(lambda s=s: s.run(None, x), runs) for s in sessions]
+            time.sleep(0.3)  # let ONNX Runtime's threads stop spinning
+            ours.stdin.write(f"{runs}\n")
+            ours.stdin.flush()
+            mine = [float(v) for v in ours.stdout.readline().split()]
+            time.sleep(0.3)
+            rows.append(theirs + mine)
+            print(f"round {r}: onnxruntime fp32 {theirs[0]:.3f} ms, int8 {theirs[1]:.3f} ms | "
+                  f"fasterai fp32 {mine[0]:.3f} ms, int8 {mine[1]:.3f} ms", flush=True)
+        ours.stdin.write("0\n")
+        ours.stdin.close()
+        ours.wait()
+    rows = np.array(rows)
+    med = np.median(rows, axis=0)
+    print(f"median of {rounds} rounds ({runs} runs each, 2 threads): onnxruntime {ort.__version__} fp32 {med[0]:.3f} ms, "
+          f"int8 {med[1]:.3f} ms; fasterai fp32 {med[2]:.3f} ms, int8 {med[3]:.3f} ms; rounds fasterai was faster: "
+          f"fp32 {int((rows[:, 2] < rows[:, 0]).sum())}/{rounds}, int8 {int((rows[:, 3] < rows[:, 1]).sum())}/{rounds}")
 
 
 def main():
+    if sys.argv[1:2] == ["alternate"]:
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+        return alternate(rounds, 1000)
     wanted = sys.argv[1:] or ["smallvgg", "vgg16"]
     models = {"smallvgg": (small_vgg, [1, 28, 28], 2000), "vgg16": (vgg16_bn, [3, 128, 128], 40)}
     with tempfile.TemporaryDirectory() as tmp:
