@@ -11,8 +11,10 @@
 //! layer-by-layer run's bit for bit (the same kernels, the same order of additions per output).
 //!
 //! A segment ends after a pooling layer (halos would grow through the next block), before any layer
-//! that is not row-local, and only runs split when its last output has a row per thread and its
-//! convs enough work to share.
+//! that is not row-local, and only runs split when its last output has a row per thread, its convs
+//! enough work to share, and the overlap rows little of it. The fp32 plan's segments hold direct
+//! convs; the int8 plan's, convs on the AMX channel-quad path (each thread copies only its rows into
+//! quads). Both pool on `u8` or `f32` rows the same way.
 
 use std::ops::Range;
 use std::sync::Mutex;
