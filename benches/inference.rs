@@ -12,12 +12,13 @@
 //! Compare them as ratios measured in the same run: the machine is shared. ONNX Runtime's figures on
 //! the same architectures come from `python3 benches/onnxruntime_reference.py`, run in the same hour;
 //! `python3 benches/onnxruntime_reference.py alternate` interleaves SmallVgg's plans (this bench with
-//! `-- --serve`) with ONNX Runtime's, round by round.
+//! `-- --serve`) with ONNX Runtime's, round by round. `-- --bands` compares SmallVgg's plans with
+//! and without the band schedule, alternating in one process.
 
 use std::time::Duration;
 
 use criterion::Criterion;
-use fasterai::deploy::{accelerate, quantize_dynamic, quantize_static, QuantizeOptions};
+use fasterai::deploy::{accelerate, quantize_dynamic, quantize_static, Accelerated, Int8Model, QuantizeOptions};
 use fasterai::model::{read_tensors, write_tensors};
 use fasterai::prelude::*;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
@@ -133,17 +134,21 @@ fn inference(c: &mut Criterion) {
     group.finish();
 }
 
+/// SmallVgg's fp32 and int8 plans (the int8 one calibrated on 32 random images) and an image.
+fn small_vgg_plans() -> (Accelerated<SmallVgg>, Int8Model<SmallVgg>, Vec<f32>) {
+    let model = model(&Cpu::default());
+    let fp32 = accelerate(&model).expect("SmallVgg runs on the fp32 plan");
+    let int8 = quantize_static(&model, &images(32, 3), 32, QuantizeOptions::default()).expect("SmallVgg quantizes");
+    (fp32, int8, images(1, 2))
+}
+
 /// `-- --serve`: for `benches/onnxruntime_reference.py alternate`. Builds SmallVgg's two plans,
 /// prints `ready`, then for every count `n` read from stdin runs each plan `n` times and prints the
 /// two medians in ms (fp32, int8); 0 or end of input stops. Rounds alternate with ONNX Runtime's in
 /// the same seconds, so the VM's drift does not pick the winner.
 fn serve() {
     use std::io::BufRead;
-    let dev = Cpu::default();
-    let model = model(&dev);
-    let image = images(1, 2);
-    let mut fp32 = accelerate(&model).expect("SmallVgg runs on the fp32 plan");
-    let mut int8 = quantize_static(&model, &images(32, 3), 32, QuantizeOptions::default()).expect("SmallVgg quantizes");
+    let (mut fp32, mut int8, image) = small_vgg_plans();
     let median = |run: &mut dyn FnMut() -> f32, n: usize| {
         for _ in 0..n / 10 {
             std::hint::black_box(run());
@@ -170,10 +175,48 @@ fn serve() {
     }
 }
 
+/// `-- --bands`: SmallVgg's plans with the band schedule on and off, alternating 200 blocks of 50
+/// runs in this one process (so the VM's drift hits both alike); prints the medians of the per-run
+/// means and of the per-block ratios.
+fn bands_against_layers() {
+    let (mut fp32, mut int8, image) = small_vgg_plans();
+    println!("banded layers: fp32 {:?}, int8 {:?}", fp32.banded_layers(), int8.banded_layers());
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (blocks, runs) = (200, 50);
+    // [fp32 on, fp32 off, int8 on, int8 off]: µs per run of each block.
+    let mut us: [Vec<f64>; 4] = Default::default();
+    for _ in 0..blocks {
+        for (k, on) in [(0, true), (1, false)] {
+            fp32.set_bands(on);
+            int8.set_bands(on);
+            let start = std::time::Instant::now();
+            for _ in 0..runs {
+                std::hint::black_box(fp32.run(&image).expect("an image of the input's size")[0]);
+            }
+            us[k].push(start.elapsed().as_secs_f64() * 1e6 / runs as f64);
+            let start = std::time::Instant::now();
+            for _ in 0..runs {
+                std::hint::black_box(int8.run(&image).expect("an image of the input's size")[0]);
+            }
+            us[k + 2].push(start.elapsed().as_secs_f64() * 1e6 / runs as f64);
+        }
+    }
+    for (name, on, off) in [("fp32", 0, 1), ("int8", 2, 3)] {
+        let ratio = median(us[on].iter().zip(&us[off]).map(|(a, b)| a / b).collect());
+        println!("{name}: bands {:.1} µs, layer by layer {:.1} µs; bands/layers per block, median {ratio:.3}", median(us[on].clone()), median(us[off].clone()));
+    }
+}
+
 fn main() {
     keep_freed_memory();
     if std::env::args().any(|a| a == "--serve") {
         return serve();
+    }
+    if std::env::args().any(|a| a == "--bands") {
+        return bands_against_layers();
     }
     let mut c = Criterion::default()
         .sample_size(30)
