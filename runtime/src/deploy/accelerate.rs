@@ -73,17 +73,13 @@ impl Layer {
         let (ShapeInfo::Chw { h, .. }, ShapeInfo::Chw { h: out_h, .. }) = (self.node.input, self.node.output) else {
             return None;
         };
-        let map = match (&self.direct, self.node.op) {
+        let (map, macs) = match (&self.direct, self.node.op) {
             (Some(ConvKernel::Direct(conv)), _) => {
                 let g = conv.geometry();
-                RowMap::Conv { kernel: g.kernel(), padding: g.padding() }
+                (RowMap::Conv { kernel: g.kernel(), padding: g.padding() }, self.weight.len() * g.out_len())
             }
-            (None, Op::MaxPool(window)) if window.padding == 0 => RowMap::Pool { kernel: window.kernel, stride: window.stride },
+            (None, Op::MaxPool(window)) if window.padding == 0 => (RowMap::Pool { kernel: window.kernel, stride: window.stride }, 0),
             _ => return None,
-        };
-        let macs = match (&self.direct, map) {
-            (Some(ConvKernel::Direct(conv)), RowMap::Conv { .. }) => self.weight.len() * conv.geometry().out_len(),
-            _ => 0,
         };
         Some(BandLayer { map, rows: (h, out_h), len: (input, output), macs })
     }
