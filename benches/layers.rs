@@ -60,8 +60,6 @@ fn quick(c: &mut Criterion) -> &mut Criterion {
 fn conv_kernels(c: &mut Criterion) {
     let mut rng = SmallRng::seed_from_u64(0);
     for batch in [64usize, 1] {
-        // Σ FLOP and Σ FLOP / (fraction of the ceiling) over the layers: the whole forward's fraction.
-        let (mut all_flops, mut ceiling_flops) = (0.0f64, 0.0f64);
         for (name, i, o, side) in VGG_CONVS {
             let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
             let p = ConvProblem {

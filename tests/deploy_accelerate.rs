@@ -124,9 +124,9 @@ fn small_vgg_bands_equal_the_layer_by_layer_run_bit_for_bit() {
     let mut model = dev.build_module::<SmallVgg, f32>();
     randomize_batch_norms(&mut model, 3);
     let mut plan = accelerate(&model).unwrap();
-    if fasterai::kernels::team::Team::global().threads() >= 2 {
-        // conv1 → conv2 → pool1, then conv3 → conv4 → pool2.
-        assert_eq!(plan.banded_layers(), [0..3, 3..6]);
+    if fasterai::kernels::team::Team::global().threads() == 2 {
+        // conv1 → conv2 → pool1; conv3 → conv4 (pool2's 7 rows would split unevenly); pool2.
+        assert_eq!(plan.banded_layers(), [0..3, 3..5, 5..6]);
     }
     for image in random_images(3, 784, 4, true).chunks(784) {
         plan.set_bands(true);

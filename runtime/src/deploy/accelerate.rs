@@ -15,7 +15,8 @@ use std::marker::PhantomData;
 use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
-use super::bands::{max_pool_rows, BandLayer, BandSchedule, RowMap};
+use super::bands::{BandLayer, BandSchedule, RowMap};
+use super::pool_rows::max_pool_rows;
 use super::dynamic::{DynamicLinear, DynamicScratch};
 use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;

@@ -12,7 +12,10 @@
 //!
 //! A segment ends after a pooling layer (halos would grow through the next block), before any layer
 //! that is not row-local, and only runs split when its last output has a row per thread, its convs
-//! enough work to share, and the overlap rows little of it. The fp32 plan's segments hold direct
+//! enough work to share, and the overlap rows little of it. A pool whose rows do not split evenly
+//! (SmallVgg's second: 7 rows over 2 threads would give one thread 8 of the 14 conv rows before it)
+//! is left out of the segment when the convs then split more evenly; a large pool left out of every
+//! segment runs as one of its own, each thread pooling the rows it has just written. The fp32 plan's segments hold direct
 //! convs; the int8 plan's, convs on the AMX channel-quad path (each thread copies only its rows into
 //! quads). Both pool on `u8` or `f32` rows the same way.
 
@@ -22,10 +25,13 @@ use std::sync::Mutex;
 use super::DeployError;
 use crate::kernels::team::Team;
 use crate::kernels::OutPtr;
-use crate::ops::pool2d::{slices, PoolWindow};
 
 /// Segments whose layers do fewer multiply-adds than this run layer by layer.
 const MIN_SEGMENT_MACS: usize = 1 << 17;
+
+/// A max pool that is not part of a segment runs as one on its own (every thread pooling the rows
+/// it wrote in the segment before) when its input has at least this many values.
+const MIN_POOL_VALUES: usize = 8 * 1024;
 
 /// Segments whose overlap rows add more than this part (`1/16`) to their multiply-adds run layer by
 /// layer. SmallVgg's adds 5%; VGG16's blocks at 16×16 and 8×8 would add 12% and 25%.
@@ -78,6 +84,8 @@ pub(super) struct Segment {
     out_len: Vec<usize>,
     /// Values of each layer's input.
     in_len: Vec<usize>,
+    /// Multiply-adds of the thread with the most (its band's overlap rows included).
+    busiest: usize,
 }
 
 /// A thread's buffers: two whole-size maps taken in turn by the segment's inner layers, and the
@@ -110,8 +118,19 @@ impl<T> BandSchedule<T> {
         if threads >= 2 {
             let mut start = 0;
             while start < layers.len() {
-                let end = segment_end(layers, start);
-                if let Some(segment) = Segment::new(&layers[start..end], start, threads) {
+                let mut end = segment_end(layers, start);
+                let mut segment = Segment::new(&layers[start..end], start, threads);
+                // A pool whose rows do not split evenly leaves one thread a larger band of every
+                // layer before it. When the convs alone split better, they go without it, and the
+                // pool runs as a segment of its own.
+                if end - start > 2 && matches!(layers[end - 1], Some(BandLayer { map: RowMap::Pool { .. }, .. })) {
+                    if let (Some(with), Some(without)) = (&segment, Segment::new(&layers[start..end - 1], start, threads)) {
+                        if without.busiest < with.busiest {
+                            (segment, end) = (Some(without), end - 1);
+                        }
+                    }
+                }
+                if let Some(segment) = segment {
                     segments.push(segment);
                 }
                 start = end.max(start + 1);
@@ -194,7 +213,9 @@ impl Segment {
     fn new(layers: &[Option<BandLayer>], first: usize, threads: usize) -> Option<Self> {
         let layers: Vec<BandLayer> = layers.iter().map(|l| l.expect("segments hold row-local layers")).collect();
         let last = layers.last()?;
-        if layers.len() < 2 || last.rows.1 < threads || layers.iter().map(|l| l.macs).sum::<usize>() < MIN_SEGMENT_MACS {
+        let macs: usize = layers.iter().map(|l| l.macs).sum();
+        let lone_pool = layers.len() == 1 && matches!(last.map, RowMap::Pool { .. }) && last.len.0 >= MIN_POOL_VALUES;
+        if last.rows.1 < threads || !(lone_pool || layers.len() >= 2 && macs >= MIN_SEGMENT_MACS) {
             return None;
         }
         let rows = last.rows.1;
@@ -210,13 +231,14 @@ impl Segment {
             .collect();
         // Overlap rows are computed by both neighbours: on small maps (VGG's last blocks) that
         // costs more than the split saves.
-        let computed: usize = bands.iter().flat_map(|band: &Vec<Range<usize>>| band.iter().zip(&layers).map(|(rows, l)| rows.len() * l.macs / l.rows.1.max(1))).sum();
-        let macs: usize = layers.iter().map(|l| l.macs).sum();
+        let work = |band: &Vec<Range<usize>>| -> usize { band.iter().zip(&layers).map(|(rows, l)| rows.len() * l.macs / l.rows.1.max(1)).sum() };
+        let computed: usize = bands.iter().map(work).sum();
         if computed > macs + macs / MAX_OVERLAP_PART {
             return None;
         }
         Some(Self {
             layers: first..first + layers.len(),
+            busiest: bands.iter().map(work).max().unwrap_or(0),
             bands,
             out_len: layers.iter().map(|l| l.len.1).collect(),
             in_len: layers.iter().map(|l| l.len.0).collect(),
@@ -250,38 +272,12 @@ impl Segment {
     }
 }
 
-/// Max pooling (an unpadded `window`) of output rows `rows` of `planes` maps of `height × width`
-/// from `x` into `out` (the whole output); other rows of `out` are not touched.
-///
-/// # Safety
-/// No other thread may reach rows `rows` of `out` while this runs.
-pub(super) unsafe fn max_pool_rows(x: &[f32], planes: usize, (height, width): (usize, usize), window: PoolWindow, out: &OutPtr<'_>, rows: Range<usize>) -> Result<(), DeployError> {
-    assert_eq!(window.padding, 0, "banded pooling windows are unpadded");
-    let (out_h, out_w) = (window.output_len(height), window.output_len(width));
-    let (Some(out_h), Some(out_w)) = (out_h, out_w) else {
-        // The whole-map kernel names what is wrong with the window.
-        slices::max_pool2d(x, planes, (height, width), window, &mut [])?;
-        unreachable!("a window with no output is an error");
-    };
-    assert!(rows.end <= out_h && out.len() == planes * out_h * out_w, "the band lies inside the output");
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let reads = RowMap::Pool { kernel: window.kernel, stride: window.stride }.input_rows(rows.clone(), height);
-    // SAFETY: the caller keeps other threads off these rows.
-    let mut view = unsafe { out.view(out_h * out_w, rows.start * out_w..rows.end * out_w) };
-    for (plane, image) in x.chunks_exact(height * width).take(planes).enumerate() {
-        // The band's input rows are a `reads.len() × width` image whose pooled rows are the band.
-        let band = &image[reads.start * width..reads.end * width];
-        slices::max_pool2d(band, 1, (reads.len(), width), window, view.channel(plane))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::pool_rows::max_pool_rows;
     use crate::kernels::{ConvF32, ConvGeometry, ConvScratchF32, Parallelism};
+    use crate::ops::pool2d::{slices, PoolWindow};
 
     fn conv(c: usize, o: usize, side: usize, seed: usize) -> ConvF32 {
         let g = ConvGeometry::new(c, side, side, 3, 1, 1).unwrap();
@@ -333,6 +329,12 @@ mod tests {
         let small = conv(64, 64, 8, 7);
         let late = [conv_layer(&small), conv_layer(&small), conv_layer(&small), pool(64, 8)];
         assert!(BandSchedule::<f32>::new(&late, 2).segments().is_empty(), "a quarter of the work done twice");
+        // 7 pooled rows split 3 + 4 would give one thread 8 + 9 conv rows, the other 6 + 7: the
+        // convs go alone (7 + 8 rows each), then the pool.
+        let (c3, c4) = (conv_layer(&conv(32, 64, 14, 9)), conv_layer(&conv(64, 64, 14, 10)));
+        let uneven = BandSchedule::<f32>::new(&[c3, c4, pool(64, 14)], 2);
+        assert_eq!(uneven.segments().iter().map(|s| s.layers.clone()).collect::<Vec<_>>(), [0..2, 2..3]);
+        assert_eq!(uneven.segments()[1].bands, [vec![0..3], vec![3..7]]);
         let larger = conv(64, 64, 16, 8);
         let block = [conv_layer(&larger), conv_layer(&larger), pool(64, 16)];
         assert_eq!(BandSchedule::<f32>::new(&block, 2).segments().len(), 1, "a sixteenth done twice");
@@ -353,24 +355,36 @@ mod tests {
         c1.forward(&x, &mut a, &mut s, Parallelism::Sequential).unwrap();
         c2.forward(&a, &mut b, &mut s, Parallelism::Sequential).unwrap();
         slices::max_pool2d(&b, 16, (19, 19), POOL, &mut want).unwrap();
-        for threads in [2, 3] {
+        let step = |layer: usize, input: &[f32], out: &OutPtr<'_>, rows: Range<usize>, padded: &mut Vec<f32>| {
+            // SAFETY: the schedule hands each thread its own rows; a layer outside a segment runs
+            // on this thread alone.
+            unsafe {
+                match layer {
+                    0 => c1.forward_rows(input, out, rows, padded)?,
+                    1 => c2.forward_rows(input, out, rows, padded)?,
+                    _ => max_pool_rows(input, 16, (19, 19), POOL, out, rows)?,
+                }
+            }
+            Ok(())
+        };
+        // 3 threads share the 9 pooled rows evenly; 2 would split them 4 + 5, so the convs go
+        // alone (the pool's map is too small to split).
+        for (threads, segments) in [(3, vec![0..3]), (2, vec![0..2])] {
             let schedule = BandSchedule::<f32>::new(&layers, threads);
-            let segment = schedule.starting_at(0).expect("the three layers make a segment");
-            let mut got = vec![f32::NAN; want.len()];
-            schedule
-                .run(segment, &x, &mut got, |layer, input, out, rows, padded| {
-                    // SAFETY: the schedule hands each thread its own rows.
-                    unsafe {
-                        match layer {
-                            0 => c1.forward_rows(input, out, rows, padded)?,
-                            1 => c2.forward_rows(input, out, rows, padded)?,
-                            _ => max_pool_rows(input, 16, (19, 19), POOL, out, rows)?,
-                        }
-                    }
-                    Ok(())
-                })
-                .unwrap();
-            assert_eq!(got, want, "{threads} threads");
+            assert_eq!(schedule.banded(), segments, "{threads} threads");
+            let (mut input, mut next) = (x.clone(), 0);
+            while next < layers.len() {
+                let segment = schedule.starting_at(next);
+                let end = segment.map_or(next + 1, |s| s.layers.end);
+                let mut out = vec![f32::NAN; layers[end - 1].unwrap().len.1];
+                match segment {
+                    Some(segment) => schedule.run(segment, &input, &mut out, step).unwrap(),
+                    None => step(next, &input, &OutPtr::new(&mut out), 0..layers[next].unwrap().rows.1, &mut Vec::new()).unwrap(),
+                }
+                next = end;
+                input = out;
+            }
+            assert_eq!(input, want, "{threads} threads");
         }
     }
 

@@ -5,6 +5,7 @@ mod error;
 mod gemm;
 mod gemv_f32;
 mod im2col;
+mod pool_2x2;
 mod widest;
 mod winograd;
 
@@ -13,6 +14,7 @@ pub(crate) use conv_f32::OutPtr;
 pub use error::KernelError;
 pub use gemm::{gemm, gemm_ref, Accumulate, MatMut, MatRef, Parallelism};
 pub use gemv_f32::{gemv_f32, gemv_f32_ref};
+pub use pool_2x2::{max_pool_2x2, max_pool_2x2_portable, PoolValue};
 pub(crate) use widest::widest_fn;
 pub use winograd::{WinogradConv, WinogradScratch};
 pub use im2col::{col2im, col2im_ref, col2im_rows, im2col, im2col_ref, im2col_rows, ConvGeometry};

@@ -8,13 +8,14 @@ use std::ops::Range;
 
 use super::layer::{Compiled, Int8Layer};
 use crate::deploy::bands::{BandLayer, BandSchedule, RowMap};
+use crate::deploy::pool_rows::max_pool_rows;
 use crate::deploy::graph::Op;
 use crate::deploy::DeployError;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::conv_u8::conv_quad_rows;
 use crate::kernels::int8::{GemvScratch, Int8Kernels, Split};
 use crate::kernels::team::{for_each_chunk, Team};
-use crate::kernels::OutPtr;
+use crate::kernels::{max_pool_2x2, OutPtr};
 use crate::kernels::conv_u8::{ConvScratch, Patches};
 use crate::model::ShapeInfo;
 use crate::ops::pool2d::{slices, PoolWindow};
@@ -212,31 +213,13 @@ unsafe fn run_rows(layer: &Int8Layer, compiled: &Compiled, x: &[u8], out: &OutPt
         #[cfg(target_arch = "x86_64")]
         (Compiled::Conv { quads: Some(form), stage, .. }, _) => unsafe { conv_quad_rows((form, stage), layer.input.zero_point, x, out, rows, quads)? },
         // SAFETY: passed on from the caller.
-        (Compiled::Plain, Op::MaxPool(window)) => unsafe { max_pool_u8_rows(x, (layer.node.input, layer.node.output), window, out, rows) },
+        (Compiled::Plain, Op::MaxPool(window)) => {
+            let (c, h, w) = chw(layer.node.input);
+            unsafe { max_pool_rows(x, c, (h, w), window, out, rows)? }
+        }
         _ => unreachable!("the band schedule holds only row-local layers"),
     }
     Ok(())
-}
-
-/// [`max_pool_u8`] of output rows `rows` (an unpadded window) into `out`; other rows untouched.
-///
-/// # Safety
-/// No other thread may reach rows `rows` of `out` while this runs.
-unsafe fn max_pool_u8_rows(x: &[u8], (input, output): (ShapeInfo, ShapeInfo), window: PoolWindow, out: &OutPtr<'_, u8>, rows: Range<usize>) {
-    let ((c, h, w), (_, oh, ow)) = (chw(input), chw(output));
-    assert!(window.padding == 0 && rows.end <= oh && out.len() == c * oh * ow, "an unpadded pool's band inside its output");
-    if rows.is_empty() {
-        return;
-    }
-    let reads = RowMap::Pool { kernel: window.kernel, stride: window.stride }.input_rows(rows.clone(), h);
-    // SAFETY: passed on from the caller.
-    let mut view = unsafe { out.view(oh * ow, rows.start * ow..rows.end * ow) };
-    for (plane, image) in x.chunks_exact(h * w).take(c).enumerate() {
-        // The band's input rows are a `reads.len() × w` map whose pooled rows are the band.
-        let band = &image[reads.start * w..reads.end * w];
-        let shapes = (ShapeInfo::Chw { c: 1, h: reads.len(), w }, ShapeInfo::Chw { c: 1, h: rows.len(), w: ow });
-        max_pool_u8(band, shapes.0, shapes.1, window, view.channel(plane));
-    }
 }
 
 /// Maps of at least this many bytes are max-pooled by every thread of the team.
@@ -255,12 +238,7 @@ pub(crate) fn max_pool_u8(x: &[u8], input: ShapeInfo, output: ShapeInfo, window:
         for_each_chunk(y, per * oh * ow, parallel, |t, out| {
             let planes = x[t * per * h * w..].chunks_exact(h * w);
             for (plane, out) in planes.zip(out.chunks_exact_mut(oh * ow)) {
-                for (rows, out_row) in plane.chunks_exact(2 * w).zip(out.chunks_exact_mut(ow)) {
-                    let (top, bottom) = rows.split_at(w);
-                    for ((o, t), b) in out_row.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
-                        *o = t[0].max(t[1]).max(b[0].max(b[1]));
-                    }
-                }
+                max_pool_2x2(&plane[..2 * oh * w], w, out);
             }
         });
         return;

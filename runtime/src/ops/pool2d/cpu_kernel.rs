@@ -55,7 +55,7 @@ fn beats(candidate: f32, best: f32) -> bool {
 /// The larger of `a` and `b`, or NaN if either is NaN: the value [`beats`] picks, in a branch-free
 /// form the compiler vectorises (order does not matter for the value, only for the argmax).
 #[inline(always)]
-fn max_keeping_nan(a: f32, b: f32) -> f32 {
+pub(crate) fn max_keeping_nan(a: f32, b: f32) -> f32 {
     let larger = if b > a { b } else { a };
     if a.is_nan() || b.is_nan() {
         a + b

@@ -44,6 +44,7 @@ mod staging;
 mod tests;
 
 pub use geometry::{adaptive_bin, PoolWindow};
+pub(crate) use cpu_kernel::max_keeping_nan;
 
 use dfdx::prelude::{
     Cpu, Dim, HasShape, PutTape, ReshapeTo, SplitTape, Tape, Tensor, TensorFromVec,
