@@ -29,6 +29,7 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use super::im2col::pad_rows;
 use super::team::Team;
 use super::{ConvGeometry, KernelError, Parallelism};
 
@@ -295,7 +296,7 @@ impl ConvF32 {
         let image = if g.padding() == 0 {
             x
         } else {
-            pad_rows(x, g, task.rows.start..task.rows.end + kk - 1, padded);
+            pad_rows(x, (g.height(), g.width()), g.padding(), task.rows.start..task.rows.end + kk - 1, 0.0, 0, padded);
             &padded[..]
         };
         // SAFETY: the tasks of one run cover disjoint rows or disjoint output channels, and this
@@ -476,26 +477,6 @@ fn tile_segments(q0: usize, cols: usize, (wp, ow): (usize, usize), origin: usize
         used += 1;
     }
     used
-}
-
-/// Rows `rows` of the padded image (`[C, H + 2p, W + 2p]`, zeros around `x`) written into `dst`,
-/// which is sized for the whole padded image; its other rows keep whatever they held.
-fn pad_rows(x: &[f32], g: &ConvGeometry, rows: Range<usize>, dst: &mut Vec<f32>) {
-    let (h, w, p) = (g.height(), g.width(), g.padding());
-    let (hp, wp) = (h + 2 * p, w + 2 * p);
-    dst.resize(g.channels() * hp * wp, 0.0);
-    for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
-        for py in rows.clone() {
-            let row = &mut plane[py * wp..][..wp];
-            if py < p || py >= h + p {
-                row.fill(0.0);
-            } else {
-                row[..p].fill(0.0);
-                row[p..p + w].copy_from_slice(&src[(py - p) * w..][..w]);
-                row[p + w..].fill(0.0);
-            }
-        }
-    }
 }
 
 /// The plain twin: the same depth order per output as the SIMD tiles.

@@ -561,3 +561,27 @@ pub(crate) fn pad_planes<T: Copy>(x: &[T], (h, w): (usize, usize), padding: usiz
         }
     }
 }
+
+/// Rows `rows` (in padded coordinates) of `x` padded as [`pad_planes`] pads it (`padding` rows and
+/// columns of `fill` around each of its `channels` planes of `h × w`), written into `dst`, which is
+/// grown to at least the whole padded image plus `slack` values; its other rows keep what they held. A
+/// thread computing a band of output rows pads only the input rows the band reads.
+pub(crate) fn pad_rows<T: Copy>(x: &[T], (h, w): (usize, usize), padding: usize, rows: Range<usize>, fill: T, slack: usize, dst: &mut Vec<T>) {
+    let (hp, wp) = (h + 2 * padding, w + 2 * padding);
+    let channels = x.len() / (h * w).max(1);
+    if dst.len() < channels * hp * wp + slack {
+        dst.resize(channels * hp * wp + slack, fill);
+    }
+    for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
+        for py in rows.clone() {
+            let row = &mut plane[py * wp..][..wp];
+            if py < padding || py >= h + padding {
+                row.fill(fill);
+            } else {
+                row[..padding].fill(fill);
+                row[padding..padding + w].copy_from_slice(&src[(py - padding) * w..][..w]);
+                row[padding + w..].fill(fill);
+            }
+        }
+    }
+}

@@ -27,6 +27,7 @@
 //! assert_eq!(c, vec![1 - 6 + 15, 2 - 8 + 18, 4 + 15 - 30, 8 + 20 - 36]);
 //! ```
 
+use super::conv_u8_shallow::ShallowConvU8;
 use super::team::{for_each_chunk, Team};
 
 use super::generic::gemv_i8::generic_gemv_u8i8;
@@ -270,6 +271,18 @@ impl Int8Kernels {
     pub fn quad_conv(&self, shape: ConvShape, values: &[i8], rows: usize) -> Option<QuadConv> {
         if self.amx {
             QuadConv::new(shape, values, rows)
+        } else {
+            None
+        }
+    }
+
+    /// A shallow stride-1 conv's weights (`[rows, C·K·K]`, depth at most
+    /// [`MAX_DEPTH`](super::conv_u8_shallow::MAX_DEPTH)) for the direct AVX-512 VNNI kernel
+    /// ([`super::conv_u8_shallow`]), for the AVX-512 VNNI and AMX tables; `None` for other kernels
+    /// or convs.
+    pub fn shallow_conv(&self, shape: ConvShape, values: &[i8], rows: usize) -> Option<ShallowConvU8> {
+        if self.amx || self.name.starts_with("avx512vnni") {
+            ShallowConvU8::new(shape, values, rows)
         } else {
             None
         }

@@ -19,6 +19,7 @@ pub(crate) use widest::widest_fn;
 pub use winograd::{WinogradConv, WinogradScratch};
 pub use im2col::{col2im, col2im_ref, col2im_rows, im2col, im2col_ref, im2col_rows, ConvGeometry};
 pub mod conv_u8;
+pub mod conv_u8_shallow;
 pub mod conv_quads;
 pub mod generic;
 pub mod int8;

@@ -56,8 +56,8 @@ impl PoolValue for u8 {
 
     fn simd() -> Option<fn(&[Self], usize, &mut [Self])> {
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
-            // SAFETY: AVX-512 F and BW were detected just above.
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vl") {
+            // SAFETY: AVX-512 F, BW and VL were detected just above.
             return Some(|rows, width, out| unsafe { avx512::pool_u8(rows, width, out) });
         }
         None
@@ -156,8 +156,8 @@ mod avx512 {
     }
 
     /// # Safety
-    /// AVX-512 F and BW must be available; the slices are checked by the caller.
-    #[target_feature(enable = "avx512f,avx512bw")]
+    /// AVX-512 F, BW and VL must be available; the slices are checked by the caller.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
     pub(super) unsafe fn pool_u8(rows: &[u8], width: usize, out: &mut [u8]) {
         let ow = width / 2;
         if ow == 0 {

@@ -12,6 +12,7 @@
 use crate::deploy::graph::Node;
 use crate::kernels::generic::im2col_u8::ConvShape;
 use crate::kernels::conv_quads::QuadConv;
+use crate::kernels::conv_u8_shallow::ShallowConvU8;
 use crate::kernels::int8::Int8Kernels;
 use crate::kernels::pack_i8::{PackedRowsI8, PackedWeightsI8};
 use crate::quant::{ActivationQParams, ChannelRequant, FixedPointMultiplier, OutputStage, QuantError, QuantizedWeights};
@@ -103,8 +104,9 @@ pub(crate) fn output_stage(layer: &Int8Layer, output: ActivationQParams, relu: b
 /// A layer in the form the kernels run.
 #[derive(Debug, Clone)]
 pub(crate) enum Compiled {
-    /// im2col + GEMM with the output stage fused.
-    Conv { shape: ConvShape, packed: PackedWeightsI8, quads: Option<QuadConv>, stage: OutputStage },
+    /// im2col + GEMM with the output stage fused; shallow convs (a network's first) on the direct
+    /// kernel instead, when the CPU runs it.
+    Conv { shape: ConvShape, packed: PackedWeightsI8, quads: Option<QuadConv>, shallow: Option<ShallowConvU8>, stage: OutputStage },
     /// GEMV, then the output stage (`Some`) or the `f32` dequantization (`None`: `scale[o]`, folded bias).
     Linear { packed: PackedRowsI8, stage: Option<OutputStage>, scales: Vec<f64>, folded: Vec<i64> },
     /// Pooling or a lone ReLU: nothing to prepare.
@@ -125,6 +127,7 @@ impl Compiled {
                     shape,
                     packed: kernels.pack_weights(&weights.values, weights.out_channels, weights.fan_in)?,
                     quads: kernels.quad_conv(shape, &weights.values, weights.out_channels),
+                    shallow: kernels.shallow_conv(shape, &weights.values, weights.out_channels),
                     stage: output_stage(layer, output, relu)?,
                 })
             }

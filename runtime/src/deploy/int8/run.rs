@@ -17,6 +17,7 @@ use crate::kernels::int8::{GemvScratch, Int8Kernels, Split};
 use crate::kernels::team::{for_each_chunk, Team};
 use crate::kernels::{max_pool_2x2, OutPtr};
 use crate::kernels::conv_u8::{ConvScratch, Patches};
+use crate::kernels::conv_u8_shallow as shallow;
 use crate::model::ShapeInfo;
 use crate::ops::pool2d::{slices, PoolWindow};
 use crate::quant::{round_half_even, ActivationQParams};
@@ -29,6 +30,8 @@ pub(crate) struct Buffers {
     pool_in: Vec<f32>,
     pool_out: Vec<f32>,
     conv: ConvScratch,
+    /// One buffer per thread for shallow convs run whole ([`ShallowConvU8::forward`]).
+    shallow: Vec<Vec<u8>>,
     gemv: GemvScratch,
     acc: Vec<i32>,
     logits: Vec<f32>,
@@ -63,6 +66,7 @@ impl Buffers {
             pool_in: vec![0.0; float_len],
             pool_out: vec![0.0; float_len],
             conv: ConvScratch::default(),
+            shallow: Vec::new(),
             gemv: GemvScratch::default(),
             acc: vec![0; acc_len],
             logits: vec![0.0; output.numel()],
@@ -116,7 +120,11 @@ impl Buffers {
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
             let mut swap = true;
             match (compiled, layer.node.op) {
-                (Compiled::Conv { shape, packed, quads, stage }, _) => {
+                (Compiled::Conv { shallow: Some(conv), stage, .. }, _) => {
+                    let macs = stage.channels.len() * conv.shape().depth() * conv.shape().positions();
+                    conv.forward(x, layer.input.zero_point, stage, y, &mut self.shallow, macs >= shallow::PARALLEL_MACS)?;
+                }
+                (Compiled::Conv { shape, packed, quads, stage, .. }, _) => {
                     let patches = Patches::for_shape(*shape);
                     let weights = (packed, quads.as_ref());
                     self.conv.conv(kernels, *shape, patches, weights, stage, layer.input.zero_point, x, y, Split::Auto)?;
@@ -183,13 +191,16 @@ impl Buffers {
     }
 }
 
-/// The layer as the band schedule sees it, if it is row-local: a conv on the AMX channel-quad path,
-/// or a max pool with an unpadded window.
+/// The layer as the band schedule sees it, if it is row-local: a shallow conv on its direct kernel, a
+/// conv on the AMX channel-quad path, or a max pool with an unpadded window.
 fn band_layer(layer: &Int8Layer, compiled: &Compiled, kernels: &Int8Kernels) -> Option<BandLayer> {
     let (ShapeInfo::Chw { h, .. }, ShapeInfo::Chw { h: out_h, .. }) = (layer.node.input, layer.node.output) else {
         return None;
     };
     let (map, macs) = match (compiled, layer.node.op) {
+        (Compiled::Conv { shape, shallow: Some(_), stage, .. }, _) => {
+            (RowMap::Conv { kernel: shape.kernel, padding: shape.padding }, stage.channels.len() * shape.depth() * shape.positions())
+        }
         // The condition under which `ConvScratch::conv` takes the quad path.
         (Compiled::Conv { shape, quads: Some(_), stage, .. }, _) if kernels.amx && Patches::for_shape(*shape) == Patches::Wide => {
             (RowMap::Conv { kernel: shape.kernel, padding: shape.padding }, stage.channels.len() * shape.depth() * shape.positions())
@@ -201,13 +212,15 @@ fn band_layer(layer: &Int8Layer, compiled: &Compiled, kernels: &Int8Kernels) -> 
 }
 
 /// Output rows `rows` of the row-local `layer` (see [`band_layer`]) into `out`; `quads` is the
-/// thread's buffer for a conv's channel quads.
+/// thread's buffer for a conv's channel quads or padded rows.
 ///
 /// # Safety
 /// No other thread may reach rows `rows` of `out` while this runs.
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 unsafe fn run_rows(layer: &Int8Layer, compiled: &Compiled, x: &[u8], out: &OutPtr<'_, u8>, rows: Range<usize>, quads: &mut Vec<u8>) -> Result<(), DeployError> {
     match (compiled, layer.node.op) {
+        // SAFETY: the caller keeps other threads off these rows.
+        (Compiled::Conv { shallow: Some(conv), stage, .. }, _) => unsafe { conv.forward_rows(x, layer.input.zero_point, stage, out, rows, quads)? },
         // SAFETY: `band_layer` takes quad convs only from a table with AMX; the caller keeps other
         // threads off these rows.
         #[cfg(target_arch = "x86_64")]

@@ -7,5 +7,5 @@ pub mod gemm_i8_amx;
 pub mod gemm_i8_vnni;
 pub mod gemv_i8;
 mod requantize;
-mod requantize512;
+pub(crate) mod requantize512;
 pub mod pack512;

@@ -7,7 +7,7 @@ use crate::quant::ChannelRequant;
 
 /// `clamp(z + M·(acc + bias), lo, 255)` on sixteen lanes of one channel, as `i32`.
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn requantize16(acc: __m512i, channel: &ChannelRequant, zero_point: u8, clamp_min: u8) -> __m512i {
+pub(crate) fn requantize16(acc: __m512i, channel: &ChannelRequant, zero_point: u8, clamp_min: u8) -> __m512i {
     let x = _mm512_add_epi32(acc, _mm512_set1_epi32(channel.bias));
     let left = channel.multiplier.left_shift();
     let x = if left > 0 { saturating_shl16(x, left) } else { x };
