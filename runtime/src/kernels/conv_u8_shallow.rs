@@ -10,6 +10,23 @@
 //! ([`ShallowConvU8::forward_rows_portable`]) and the im2col + GEMM path.
 //!
 //! Runs where the CPU has AVX-512 VNNI, BW and VL ([`ShallowConvU8::new`] returns `None` elsewhere).
+//!
+//! ```
+//! use fasterai_runtime::kernels::conv_u8_shallow::ShallowConvU8;
+//! use fasterai_runtime::kernels::generic::im2col_u8::ConvShape;
+//! use fasterai_runtime::quant::{ActivationQParams, OutputStage, QuantizedWeights};
+//! let shape = ConvShape::new(1, 3, 3, 3, 1, 1)?;
+//! let w = QuantizedWeights::quantize(&[0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0], 1)?; // identity
+//! let p = ActivationQParams::from_range(0.0, 2.55)?;
+//! let stage = OutputStage::new(p, &w, None, p, true)?;
+//! let image = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+//! if let Some(conv) = ShallowConvU8::new(shape, &w.values, 1) {
+//!     let mut out = [0; 9];
+//!     conv.forward(&image, p.zero_point, &stage, &mut out, &mut Vec::new(), false)?;
+//!     assert_eq!(out, image);
+//! }
+//! # Ok::<(), fasterai_runtime::quant::QuantError>(())
+//! ```
 
 use std::ops::Range;
 
