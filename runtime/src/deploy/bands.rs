@@ -310,6 +310,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)] // lists of one band
     fn segments_end_after_pools_and_skip_what_does_not_pay() {
         let (c1, c2, c3) = (conv(1, 32, 28, 1), conv(32, 32, 28, 2), conv(32, 64, 14, 3));
         let pool = |c: usize, side: usize| {
@@ -334,13 +335,14 @@ mod tests {
         let (c3, c4) = (conv_layer(&conv(32, 64, 14, 9)), conv_layer(&conv(64, 64, 14, 10)));
         let uneven = BandSchedule::<f32>::new(&[c3, c4, pool(64, 14)], 2);
         assert_eq!(uneven.segments().iter().map(|s| s.layers.clone()).collect::<Vec<_>>(), [0..2, 2..3]);
-        assert_eq!(uneven.segments()[1].bands, [vec![0..3], vec![3..7]]);
+        assert_eq!(uneven.segments()[1].bands, [[0..3].to_vec(), [3..7].to_vec()]);
         let larger = conv(64, 64, 16, 8);
         let block = [conv_layer(&larger), conv_layer(&larger), pool(64, 16)];
         assert_eq!(BandSchedule::<f32>::new(&block, 2).segments().len(), 1, "a sixteenth done twice");
     }
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)] // lists of one band
     fn a_banded_segment_equals_the_layer_by_layer_run_bit_for_bit() {
         // Odd sizes: 3 threads over 9 pooled rows of a 19-row map (the last input row is dropped).
         let (c1, c2) = (conv(3, 24, 19, 1), conv(24, 16, 19, 2));
@@ -369,7 +371,7 @@ mod tests {
         };
         // 3 threads share the 9 pooled rows evenly; 2 would split them 4 + 5, so the convs go
         // alone (the pool's map is too small to split).
-        for (threads, segments) in [(3, vec![0..3]), (2, vec![0..2])] {
+        for (threads, segments) in [(3, [0..3]), (2, [0..2])] {
             let schedule = BandSchedule::<f32>::new(&layers, threads);
             assert_eq!(schedule.banded(), segments, "{threads} threads");
             let (mut input, mut next) = (x.clone(), 0);

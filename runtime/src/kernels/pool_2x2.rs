@@ -16,6 +16,9 @@
 
 use crate::ops::pool2d::max_keeping_nan;
 
+/// A 2×2 pooling kernel: row pairs of the given width in, one output row per pair out.
+pub type PoolFn<T> = fn(&[T], usize, &mut [T]);
+
 /// A map value the 2×2 pool compares.
 pub trait PoolValue: Copy + sealed::Sealed {
     /// `a ⊔ b`: the larger value, the first on ties; for `f32`, NaN when either is NaN.
@@ -23,7 +26,7 @@ pub trait PoolValue: Copy + sealed::Sealed {
 
     /// The fastest kernel this CPU runs for the type, if any beats the plain loop.
     #[doc(hidden)]
-    fn simd() -> Option<fn(&[Self], usize, &mut [Self])>;
+    fn simd() -> Option<PoolFn<Self>>;
 }
 
 mod sealed {
@@ -38,7 +41,7 @@ impl PoolValue for f32 {
         max_keeping_nan(self, other)
     }
 
-    fn simd() -> Option<fn(&[Self], usize, &mut [Self])> {
+    fn simd() -> Option<PoolFn<Self>> {
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: AVX-512F was detected just above.
@@ -54,7 +57,7 @@ impl PoolValue for u8 {
         self.max(other)
     }
 
-    fn simd() -> Option<fn(&[Self], usize, &mut [Self])> {
+    fn simd() -> Option<PoolFn<Self>> {
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vl") {
             // SAFETY: AVX-512 F, BW and VL were detected just above.
@@ -95,7 +98,7 @@ pub fn max_pool_2x2_portable<T: PoolValue>(rows: &[T], width: usize, out: &mut [
 fn check<T>(rows: &[T], width: usize, out: &[T]) {
     let ow = width / 2;
     // Rows of one value pool into nothing.
-    let pairs = if ow == 0 { rows.len() / (2 * width).max(1) } else { out.len() / ow };
+    let pairs = out.len().checked_div(ow).unwrap_or(rows.len() / (2 * width).max(1));
     assert!(out.len() == pairs * ow && rows.len() == pairs * 2 * width, "{} values pool into {} outputs of rows of {width}", rows.len(), out.len());
 }
 

@@ -106,7 +106,7 @@ pub(crate) fn output_stage(layer: &Int8Layer, output: ActivationQParams, relu: b
 pub(crate) enum Compiled {
     /// im2col + GEMM with the output stage fused; shallow convs (a network's first) on the direct
     /// kernel instead, when the CPU runs it.
-    Conv { shape: ConvShape, packed: PackedWeightsI8, quads: Option<QuadConv>, shallow: Option<ShallowConvU8>, stage: OutputStage },
+    Conv { shape: ConvShape, packed: PackedWeightsI8, quads: Option<QuadConv>, shallow: Option<Box<ShallowConvU8>>, stage: OutputStage },
     /// GEMV, then the output stage (`Some`) or the `f32` dequantization (`None`: `scale[o]`, folded bias).
     Linear { packed: PackedRowsI8, stage: Option<OutputStage>, scales: Vec<f64>, folded: Vec<i64> },
     /// Pooling or a lone ReLU: nothing to prepare.
@@ -127,7 +127,7 @@ impl Compiled {
                     shape,
                     packed: kernels.pack_weights(&weights.values, weights.out_channels, weights.fan_in)?,
                     quads: kernels.quad_conv(shape, &weights.values, weights.out_channels),
-                    shallow: kernels.shallow_conv(shape, &weights.values, weights.out_channels),
+                    shallow: kernels.shallow_conv(shape, &weights.values, weights.out_channels).map(Box::new),
                     stage: output_stage(layer, output, relu)?,
                 })
             }
