@@ -16,7 +16,7 @@ use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
 use super::bands::{BandLayer, BandSchedule, RowMap};
-use super::pool_rows::max_pool_rows;
+use super::max_pool::{max_pool_on_team, max_pool_rows};
 use super::dynamic::{DynamicLinear, DynamicScratch};
 use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
@@ -26,10 +26,8 @@ use crate::kernels::{
 };
 use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
-use std::sync::Mutex;
-
-use crate::kernels::team::{for_each_chunk, Team};
-use crate::ops::pool2d::{slices, PoolWindow};
+use crate::kernels::team::Team;
+use crate::ops::pool2d::slices;
 
 /// Layers with at least this many multiply-accumulates run their GEMM on every core; smaller ones
 /// finish before threads would have started.
@@ -488,32 +486,6 @@ fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], scratch: Scratch<'_>) -> R
     Ok(true)
 }
 
-/// Maps of at least this many values are max-pooled by every thread of the team, a group of planes
-/// each.
-const PARALLEL_POOL_VALUES: usize = 8 * 1024;
-
-/// [`slices::max_pool2d`] of `planes` planes, split over the team by groups of planes when large.
-fn max_pool_on_team(x: &[f32], planes: usize, hw: (usize, usize), window: PoolWindow, y: &mut [f32]) -> Result<(), DeployError> {
-    let team = Team::global();
-    if x.len() < PARALLEL_POOL_VALUES || team.threads() < 2 || planes < 2 || !y.len().is_multiple_of(planes) {
-        slices::max_pool2d(x, planes, hw, window, y)?;
-        return Ok(());
-    }
-    let (in_plane, out_plane) = (x.len() / planes, y.len() / planes);
-    let per = planes.div_ceil(team.threads());
-    let failure = Mutex::new(None);
-    for_each_chunk(y, per * out_plane, true, |t, out| {
-        let count = out.len() / out_plane.max(1);
-        if let Err(e) = slices::max_pool2d(&x[t * per * in_plane..][..count * in_plane], count, hw, window, out) {
-            *failure.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(e);
-        }
-    });
-    match failure.into_inner().unwrap_or_else(|poison| poison.into_inner()) {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
-}
-
 /// Fills each output plane of `len` values with its bias; tells the GEMM whether to add to it.
 fn fill_bias(y: &mut [f32], bias: Option<&[f32]>, len: usize) -> Accumulate {
     match bias {
@@ -524,26 +496,5 @@ fn fill_bias(y: &mut [f32], bias: Option<&[f32]>, len: usize) -> Accumulate {
             Accumulate::Add
         }
         None => Accumulate::Overwrite,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn max_pooling_on_the_team_equals_the_slice_kernel() {
-        // 16 and 5 planes (one share shorter than the other), and a map too small to split.
-        for (planes, side, window) in [(16, 24, PoolWindow { kernel: 2, stride: 2, padding: 0 }), (5, 48, PoolWindow { kernel: 3, stride: 2, padding: 1 }), (2, 8, PoolWindow { kernel: 2, stride: 2, padding: 0 })] {
-            let x: Vec<f32> = (0..planes * side * side).map(|i| ((i * 7919) % 1000) as f32 - 500.0).collect();
-            let out_side = window.output_len(side).unwrap();
-            let mut want = vec![0.0; planes * out_side * out_side];
-            slices::max_pool2d(&x, planes, (side, side), window, &mut want).unwrap();
-            let mut got = vec![f32::NAN; want.len()];
-            max_pool_on_team(&x, planes, (side, side), window, &mut got).unwrap();
-            assert_eq!(got, want, "{planes} planes of {side}×{side}");
-        }
-        let mut short = vec![0.0; 7];
-        assert!(max_pool_on_team(&[0.0; 16 * 24 * 24], 16, (24, 24), PoolWindow { kernel: 2, stride: 2, padding: 0 }, &mut short).is_err());
     }
 }

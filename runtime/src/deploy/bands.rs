@@ -275,7 +275,7 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::pool_rows::max_pool_rows;
+    use crate::deploy::max_pool::max_pool_rows;
     use crate::kernels::{ConvF32, ConvGeometry, ConvScratchF32, Parallelism};
     use crate::ops::pool2d::{slices, PoolWindow};
 

@@ -16,8 +16,8 @@ pub mod dynamic;
 mod error;
 pub mod graph;
 pub mod int8;
+mod max_pool;
 mod plan;
-mod pool_rows;
 
 pub use accelerate::{accelerate, quantize_dynamic, Accelerated};
 pub use error::DeployError;

@@ -31,8 +31,6 @@ use std::marker::PhantomData;
 
 use layer::Compiled;
 use run::Buffers;
-#[cfg(test)]
-pub(crate) use run::max_pool_u8;
 
 use super::DeployError;
 use crate::kernels::int8::Int8Kernels;

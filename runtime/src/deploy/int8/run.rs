@@ -8,18 +8,18 @@ use std::ops::Range;
 
 use super::layer::{Compiled, Int8Layer};
 use crate::deploy::bands::{BandLayer, BandSchedule, RowMap};
-use crate::deploy::pool_rows::max_pool_rows;
+use crate::deploy::max_pool::{max_pool_on_team, max_pool_rows};
 use crate::deploy::graph::Op;
 use crate::deploy::DeployError;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::conv_u8::conv_quad_rows;
 use crate::kernels::int8::{GemvScratch, Int8Kernels, Split};
-use crate::kernels::team::{for_each_chunk, Team};
-use crate::kernels::{max_pool_2x2, OutPtr};
+use crate::kernels::team::Team;
+use crate::kernels::OutPtr;
 use crate::kernels::conv_u8::{ConvScratch, Patches};
 use crate::kernels::conv_u8_shallow as shallow;
 use crate::model::ShapeInfo;
-use crate::ops::pool2d::{slices, PoolWindow};
+use crate::ops::pool2d::slices;
 use crate::quant::{round_half_even, ActivationQParams};
 
 /// Everything a run writes, sized at build time.
@@ -156,7 +156,10 @@ impl Buffers {
                     }
                     swap = false;
                 }
-                (Compiled::Plain, Op::MaxPool(window)) => max_pool_u8(x, layer.node.input, layer.node.output, window, y),
+                (Compiled::Plain, Op::MaxPool(window)) => {
+                    let (c, h, w) = chw(layer.node.input);
+                    max_pool_on_team(x, c, (h, w), window, y)?;
+                }
                 (Compiled::Plain, op) => {
                     let z = layer.input.zero_point as f32;
                     let (c, h, w) = chw(layer.node.input);
@@ -233,75 +236,4 @@ unsafe fn run_rows(layer: &Int8Layer, compiled: &Compiled, x: &[u8], out: &OutPt
         _ => unreachable!("the band schedule holds only row-local layers"),
     }
     Ok(())
-}
-
-/// Maps of at least this many bytes are max-pooled by every thread of the team.
-const PARALLEL_POOL_BYTES: usize = 8 * 1024;
-
-/// Max pooling of a `C×H×W` `u8` map into `output`'s shape; padding never wins.
-pub(crate) fn max_pool_u8(x: &[u8], input: ShapeInfo, output: ShapeInfo, window: PoolWindow, y: &mut [u8]) {
-    let ((c, h, w), (_, oh, ow)) = (chw(input), chw(output));
-    let PoolWindow { kernel, stride, padding } = window;
-    if (kernel, stride, padding) == (2, 2, 0) {
-        // The common case: pairs of rows, pairs of columns, no bounds to check; a group of planes
-        // per thread of the team from 8 KB on.
-        let per = c.div_ceil(Team::global().threads()).max(1);
-        let parallel = x.len() >= PARALLEL_POOL_BYTES;
-        let y = &mut y[..c * oh * ow];
-        for_each_chunk(y, per * oh * ow, parallel, |t, out| {
-            let planes = x[t * per * h * w..].chunks_exact(h * w);
-            for (plane, out) in planes.zip(out.chunks_exact_mut(oh * ow)) {
-                max_pool_2x2(&plane[..2 * oh * w], w, out);
-            }
-        });
-        return;
-    }
-    let span = |o: usize, size: usize| {
-        let start = (o * stride).saturating_sub(padding);
-        let end = (o * stride + kernel).saturating_sub(padding).min(size);
-        start..end
-    };
-    for ch in 0..c {
-        let plane = &x[ch * h * w..(ch + 1) * h * w];
-        let out = &mut y[ch * oh * ow..(ch + 1) * oh * ow];
-        for i in 0..oh {
-            let rows = span(i, h);
-            for j in 0..ow {
-                let cols = span(j, w);
-                let mut best = 0u8;
-                for r in rows.clone() {
-                    best = plane[r * w + cols.start..r * w + cols.end].iter().fold(best, |m, &v| m.max(v));
-                }
-                out[i * ow + j] = best;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::{rngs::SmallRng, Rng, SeedableRng};
-
-    /// Max pooling on `u8` equals the `f32` slice kernel on the same values (padding never wins).
-    #[test]
-    fn u8_max_pool_equals_the_float_kernel() {
-        let mut rng = SmallRng::seed_from_u64(5);
-        for (c, h, w, window) in [
-            (3, 6, 6, PoolWindow { kernel: 2, stride: 2, padding: 0 }),
-            (2, 7, 5, PoolWindow { kernel: 3, stride: 2, padding: 1 }),
-            (1, 5, 5, PoolWindow { kernel: 3, stride: 1, padding: 1 }),
-            (4, 7, 9, PoolWindow { kernel: 2, stride: 2, padding: 0 }),
-        ] {
-            let x: Vec<u8> = (0..c * h * w).map(|_| rng.gen()).collect();
-            let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-            let oh = (h + 2 * window.padding - window.kernel) / window.stride + 1;
-            let ow = (w + 2 * window.padding - window.kernel) / window.stride + 1;
-            let mut want = vec![0.0; c * oh * ow];
-            slices::max_pool2d(&xf, c, (h, w), window, &mut want).unwrap();
-            let mut got = vec![0u8; c * oh * ow];
-            max_pool_u8(&x, ShapeInfo::Chw { c, h, w }, ShapeInfo::Chw { c, h: oh, w: ow }, window, &mut got);
-            assert_eq!(got.iter().map(|&v| v as f32).collect::<Vec<_>>(), want, "{window:?}");
-        }
-    }
 }

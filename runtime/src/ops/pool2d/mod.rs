@@ -45,6 +45,7 @@ mod tests;
 
 pub use geometry::{adaptive_bin, PoolWindow};
 pub(crate) use cpu_kernel::max_keeping_nan;
+pub(crate) use geometry::PlaneGeometry;
 
 use dfdx::prelude::{
     Cpu, Dim, HasShape, PutTape, ReshapeTo, SplitTape, Tape, Tensor, TensorFromVec,

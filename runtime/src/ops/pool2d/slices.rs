@@ -24,7 +24,7 @@ use super::PoolWindow;
 use crate::nn::NnError;
 
 /// Checks that `buffer` holds `planes` planes of `height × width`.
-fn check_len(
+pub(crate) fn check_len(
     op: &'static str,
     buffer: &'static str,
     found: usize,
