@@ -15,9 +15,11 @@
 //! enough work to share, and the overlap rows little of it. A pool whose rows do not split evenly
 //! (SmallVgg's second: 7 rows over 2 threads would give one thread 8 of the 14 conv rows before it)
 //! is left out of the segment when the convs then split more evenly; a large pool left out of every
-//! segment runs as one of its own, each thread pooling the rows it has just written. The fp32 plan's segments hold direct
-//! convs; the int8 plan's, convs on the AMX channel-quad path (each thread copies only its rows into
-//! quads). Both pool on `u8` or `f32` rows the same way.
+//! segment runs as one of its own, each thread pooling the rows it has just written.
+//!
+//! The fp32 plan's segments hold direct convs; the int8 plan's, shallow first convs on their direct
+//! kernel and convs on the AMX channel-quad path (each thread pads, or copies into quads, only the
+//! input rows its band reads). Both pool with [`max_pool_rows`](super::max_pool::max_pool_rows).
 
 use std::ops::Range;
 use std::sync::Mutex;

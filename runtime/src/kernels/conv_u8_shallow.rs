@@ -157,7 +157,8 @@ impl ShallowConvU8 {
         Ok(())
     }
 
-    /// [`Self::forward_rows`] as plain loops over the same quads, into a `[O, OH, OW]` slice.
+    /// Output rows `rows` of every channel, as plain loops over the same quads (the twin the SIMD
+    /// kernel is tested against), into a `[O, OH, OW]` slice; its other rows are not touched.
     pub fn forward_rows_portable(&self, x: &[u8], zero_point: u8, stage: &OutputStage, out: &mut [u8], rows: Range<usize>) -> Result<(), QuantError> {
         self.check(x, stage, out.len())?;
         let s = &self.shape;

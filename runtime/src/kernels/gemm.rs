@@ -281,7 +281,7 @@ pub fn gemm(
     Ok(())
 }
 
-/// The plain triple loop twin of [`gemm`], accumulating in `f64`. For tests only: it is slow.
+/// The plain triple loop twin of [`gemm()`], accumulating in `f64`. For tests only: it is slow.
 pub fn gemm_ref(
     dst: MatMut<'_>,
     lhs: MatRef<'_>,

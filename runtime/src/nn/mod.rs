@@ -2,7 +2,7 @@
 //!
 //! dfdx's own `Conv2D`, pooling and `Flatten2D` exist only behind its nightly feature, so this folder
 //! provides them on stable Rust, one layer a file, built on the tape-aware ops of [`crate::ops`].
-//! dfdx's stable layers are re-exported with `f32`/[`Cpu`](dfdx::prelude::Cpu) defaults.
+//! dfdx's stable layers are re-exported with `f32`/[`Cpu`] defaults.
 //!
 //! # The layers and their shapes
 //!

@@ -105,7 +105,7 @@ impl Isa {
     }
 }
 
-/// A stride-1 convolution with its weights laid out in panels of [`MR`] output channels, bias and
+/// A stride-1 convolution with its weights laid out in panels of `MR` (8) output channels, bias and
 /// ReLU fused. Build it with [`ConvF32::new`], run it with [`ConvF32::forward`].
 #[derive(Debug, Clone)]
 pub struct ConvF32 {
