@@ -37,8 +37,11 @@ const PARALLEL_MACS: usize = 1 << 20;
 #[derive(Debug, Clone)]
 struct Layer {
     node: Node,
-    /// Out-channel-major weight: row `o` holds every weight of output `o` (`[O, C·K·K]` or `[O, I]`).
+    /// Out-channel-major weight: row `o` holds every weight of output `o` (`[O, C·K·K]` or `[O, I]`);
+    /// empty once a direct kernel holds the weights in its own layout (or [`quantize_dynamic`] did).
     weight: Vec<f32>,
+    /// Weights the layer stores, in `weight` or in its kernel's layout.
+    weight_count: usize,
     bias: Option<Vec<f32>>,
     /// Convolution geometry (conv layers only).
     geometry: Option<ConvGeometry>,
@@ -75,7 +78,7 @@ impl Layer {
         let (map, macs) = match (&self.direct, self.node.op) {
             (Some(ConvKernel::Direct(conv)), _) => {
                 let g = conv.geometry();
-                (RowMap::Conv { kernel: g.kernel(), padding: g.padding() }, self.weight.len() * g.out_len())
+                (RowMap::Conv { kernel: g.kernel(), padding: g.padding() }, self.weight_count * g.out_len())
             }
             (None, Op::MaxPool(window)) if window.padding == 0 => (RowMap::Pool { kernel: window.kernel, stride: window.stride }, 0),
             _ => return None,
@@ -102,8 +105,8 @@ impl Layer {
 
     fn parallelism(&self) -> Parallelism {
         let macs = match self.geometry {
-            Some(g) => self.weight.len() * g.out_len(),
-            None => self.weight.len(),
+            Some(g) => self.weight_count * g.out_len(),
+            None => self.weight_count,
         };
         if macs >= PARALLEL_MACS {
             Parallelism::AllCores
@@ -229,7 +232,10 @@ where
             }
         }
         widest = widest.max(node.output.numel());
-        layers.push(Layer { node, weight, bias, geometry, dynamic: None, direct });
+        let weight_count = weight.len();
+        // A direct kernel keeps its own copy of the weights: the row-major one would only take memory.
+        let weight = if direct.is_some() { Vec::new() } else { weight };
+        layers.push(Layer { node, weight, weight_count, bias, geometry, dynamic: None, direct });
     }
     let row_local: Vec<Option<BandLayer>> = layers.iter().map(Layer::band).collect();
     Ok(Accelerated {
@@ -278,14 +284,14 @@ impl<M> Accelerated<M> {
 
     /// Weights and biases stored (after folding: a folded BatchNorm leaves only a bias per channel).
     pub fn parameters(&self) -> usize {
-        let own = |l: &Layer| l.weight.len() + l.bias.as_ref().map_or(0, Vec::len);
+        let own = |l: &Layer| l.weight_count + l.bias.as_ref().map_or(0, Vec::len);
         self.layers.iter().map(|l| l.dynamic.as_ref().map_or_else(|| own(l), DynamicLinear::parameters)).sum()
     }
 
     /// Bytes of the stored weights and biases: 4 per `f32` value; dynamically quantized linear
     /// layers hold 1 per weight plus their `f32` scales and biases.
     pub fn size_bytes(&self) -> Bytes {
-        let own = |l: &Layer| 4 * (l.weight.len() + l.bias.as_ref().map_or(0, Vec::len));
+        let own = |l: &Layer| 4 * (l.weight_count + l.bias.as_ref().map_or(0, Vec::len));
         Bytes(self.layers.iter().map(|l| l.dynamic.as_ref().map_or_else(|| own(l), DynamicLinear::size_bytes) as u64).sum())
     }
 
@@ -406,12 +412,6 @@ impl<M> Accelerated<M> {
     /// The nodes of the plan, in order.
     pub(crate) fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.layers.iter().map(|l| &l.node)
-    }
-
-    /// The folded weight and bias of node `index`.
-    pub(crate) fn weights(&self, index: usize) -> (&[f32], Option<&[f32]>) {
-        let layer = &self.layers[index];
-        (&layer.weight, layer.bias.as_deref())
     }
 }
 

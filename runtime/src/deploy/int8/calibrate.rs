@@ -7,7 +7,7 @@ use dfdx::prelude::Cpu;
 use super::file::float_logits;
 use super::layer::{quantize_bias, Int8Layer};
 use super::{Int8Model, ObserverKind, QuantizeOptions};
-use crate::deploy::graph::Op;
+use crate::deploy::graph::{folded_weights, FoldedWeights, Op};
 use crate::deploy::{accelerate, DeployError};
 use crate::model::Compressible;
 use crate::quant::{MinMaxObserver, MseObserver, Observer, PercentileObserver, QuantError, QuantizedWeights};
@@ -111,9 +111,10 @@ where
     for (index, node) in nodes.iter().enumerate() {
         let layer = match (node.op, &observers[index]) {
             (Op::Conv { out_channels, .. } | Op::Linear { out_features: out_channels, .. }, Some(obs)) => {
-                let (weight, bias) = plan.weights(index);
-                let weights = QuantizedWeights::quantize(weight, out_channels)?;
-                let bias = quantize_bias(bias, current, &weights)?;
+                // The plan's kernels hold the weights in their own layouts: fold them again.
+                let FoldedWeights { weight, bias } = folded_weights(model, node)?.unwrap_or_default();
+                let weights = QuantizedWeights::quantize(&weight, out_channels)?;
+                let bias = quantize_bias(bias.as_deref(), current, &weights)?;
                 let output = if float_logits(&nodes, index) { None } else { Some(obs.qparams()?) };
                 Int8Layer { node: *node, input: current, output, weights: Some(weights), bias }
             }
