@@ -4,9 +4,8 @@
 //! Output positions go in the lanes. For sixteen positions of one output row, depth step `d =
 //! (c, ky, kx)` reads sixteen consecutive bytes of the padded input; four steps' bytes, interleaved,
 //! are the sixteen `u8` quads one `vpdpbusd` multiplies by a broadcast quad of channel `o`'s `i8`
-//! weights. The band's quads are built once, then every output channel runs over them with its
-//! output stage fixed (bias, multiplier, zero point in registers) and stores sixteen bytes of its
-//! plane per step. Exact integers: the results equal the portable twin
+//! weights. The band's quads are built once, then every output channel runs over them through its
+//! output stage and stores sixteen bytes of its plane per step. Exact integers: the results equal the portable twin
 //! ([`ShallowConvU8::forward_rows_portable`]) and the im2col + GEMM path.
 //!
 //! Runs where the CPU has AVX-512 VNNI, BW and VL ([`ShallowConvU8::new`] returns `None` elsewhere).
@@ -22,12 +21,13 @@
 //! let image = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 //! if let Some(conv) = ShallowConvU8::new(shape, &w.values, 1) {
 //!     let mut out = [0; 9];
-//!     conv.forward(&image, p.zero_point, &stage, &mut out, &mut Vec::new(), false)?;
+//!     conv.forward(&image, p.zero_point, &stage, &mut out, false)?;
 //!     assert_eq!(out, image);
 //! }
 //! # Ok::<(), fasterai_runtime::quant::QuantError>(())
 //! ```
 
+use std::cell::Cell;
 use std::ops::Range;
 
 use super::generic::im2col_u8::ConvShape;
@@ -49,6 +49,12 @@ const LANES: usize = 16;
 
 /// Bytes a group's loads may read past the padded image (the junk lanes of a row's last group).
 const SLACK: usize = 2 * LANES;
+
+thread_local! {
+    /// A thread's padded rows and quads for whole-image runs (the band schedule passes its own).
+    /// Taken and put back, so a re-entrant call gets a fresh one.
+    static THREAD_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
 
 /// A stride-1 conv of depth at most [`MAX_DEPTH`] with its weights as quads. See the module docs.
 #[derive(Debug, Clone)]
@@ -122,23 +128,27 @@ impl ShallowConvU8 {
         self.out_channels
     }
 
+    /// Multiply-adds of one image.
+    pub fn macs(&self) -> usize {
+        self.out_channels * self.shape.depth() * self.shape.positions()
+    }
+
     /// `out = stage(conv(x))`: the whole `[C, H, W]` image (`zero_point` is its quantization's, the
-    /// padding value) into `[O, OH, OW]`, rows split over [`Team::global`] when `parallel`.
-    /// `buffers` holds one scratch buffer per share.
-    pub fn forward(&self, x: &[u8], zero_point: u8, stage: &OutputStage, out: &mut [u8], buffers: &mut Vec<Vec<u8>>, parallel: bool) -> Result<(), QuantError> {
+    /// padding value) into `[O, OH, OW]`, rows split over [`Team::global`] when `parallel`. Each
+    /// thread keeps its buffer from call to call.
+    pub fn forward(&self, x: &[u8], zero_point: u8, stage: &OutputStage, out: &mut [u8], parallel: bool) -> Result<(), QuantError> {
         self.check(x, stage, out.len())?;
         let oh = self.shape.out_height();
         let team = Team::global();
         let parts = if parallel { team.threads().min(oh).max(1) } else { 1 };
-        buffers.resize_with(parts, Vec::new);
-        let shares: Vec<std::sync::Mutex<&mut Vec<u8>>> = buffers.iter_mut().map(std::sync::Mutex::new).collect();
         let out = OutPtr::new(out);
         team.run(parts, &|range| {
+            let mut buffer = THREAD_BUFFER.with(Cell::take);
             for i in range {
-                let mut buffer = shares[i].lock().unwrap_or_else(|poison| poison.into_inner());
                 // SAFETY: the shares' rows are disjoint; the CPU was checked in `new`.
                 unsafe { self.rows_unchecked(x, zero_point, stage, &out, i * oh / parts..(i + 1) * oh / parts, &mut buffer) };
             }
+            THREAD_BUFFER.with(|cell| cell.set(buffer));
         });
         Ok(())
     }
@@ -372,7 +382,7 @@ mod tests {
             conv.forward_rows_portable(&x, zp, &stage, &mut want, 0..s.out_height()).unwrap();
             for parallel in [false, true] {
                 let mut got = vec![1u8; want.len()];
-                conv.forward(&x, zp, &stage, &mut got, &mut Vec::new(), parallel).unwrap();
+                conv.forward(&x, zp, &stage, &mut got, parallel).unwrap();
                 assert_eq!(got, want, "{s:?} → {o}, parallel {parallel}");
             }
             let split = s.out_height() / 3;

@@ -30,8 +30,6 @@ pub(crate) struct Buffers {
     pool_in: Vec<f32>,
     pool_out: Vec<f32>,
     conv: ConvScratch,
-    /// One buffer per thread for shallow convs run whole ([`ShallowConvU8::forward`]).
-    shallow: Vec<Vec<u8>>,
     gemv: GemvScratch,
     acc: Vec<i32>,
     logits: Vec<f32>,
@@ -66,7 +64,6 @@ impl Buffers {
             pool_in: vec![0.0; float_len],
             pool_out: vec![0.0; float_len],
             conv: ConvScratch::default(),
-            shallow: Vec::new(),
             gemv: GemvScratch::default(),
             acc: vec![0; acc_len],
             logits: vec![0.0; output.numel()],
@@ -121,8 +118,7 @@ impl Buffers {
             let mut swap = true;
             match (compiled, layer.node.op) {
                 (Compiled::Conv { shallow: Some(conv), stage, .. }, _) => {
-                    let macs = stage.channels.len() * conv.shape().depth() * conv.shape().positions();
-                    conv.forward(x, layer.input.zero_point, stage, y, &mut self.shallow, macs >= shallow::PARALLEL_MACS)?;
+                    conv.forward(x, layer.input.zero_point, stage, y, conv.macs() >= shallow::PARALLEL_MACS)?;
                 }
                 (Compiled::Conv { shape, packed, quads, stage, .. }, _) => {
                     let patches = Patches::for_shape(*shape);
@@ -201,9 +197,7 @@ fn band_layer(layer: &Int8Layer, compiled: &Compiled, kernels: &Int8Kernels) -> 
         return None;
     };
     let (map, macs) = match (compiled, layer.node.op) {
-        (Compiled::Conv { shape, shallow: Some(_), stage, .. }, _) => {
-            (RowMap::Conv { kernel: shape.kernel, padding: shape.padding }, stage.channels.len() * shape.depth() * shape.positions())
-        }
+        (Compiled::Conv { shape, shallow: Some(conv), .. }, _) => (RowMap::Conv { kernel: shape.kernel, padding: shape.padding }, conv.macs()),
         // The condition under which `ConvScratch::conv` takes the quad path.
         (Compiled::Conv { shape, quads: Some(_), stage, .. }, _) if kernels.amx && Patches::for_shape(*shape) == Patches::Wide => {
             (RowMap::Conv { kernel: shape.kernel, padding: shape.padding }, stage.channels.len() * shape.depth() * shape.positions())
