@@ -29,7 +29,8 @@ pub mod __private {
     pub use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
     pub use fasterai_runtime::model::{InferTapped, Tap, TapInfo, TappedForward, TrainTapped};
     pub use fasterai_runtime::nn::NnError;
-    pub use fasterai_runtime::ops::batch_norm2d::{batch_norm2d_train, Activation as BnActivation};
+    pub use fasterai_runtime::nn::batch_norm2d_train;
+    pub use fasterai_runtime::ops::batch_norm2d::Activation as BnActivation;
     pub use fasterai_macros::__compress_with_model as compress_with_model;
     pub use fasterai_runtime::compress::prune::{
         select_batchnorm1d, select_batchnorm2d, select_conv_in, select_conv_out, select_conv_weight_out,
@@ -37,7 +38,7 @@ pub mod __private {
     };
     pub use fasterai_runtime::compress::{PruneError, StructError};
     pub use fasterai_runtime::compress::prune::FromPrunePlan;
-    pub use fasterai_runtime::compress::runner::{parse_stages, ArgValue, Compressed, Runner, StageArg, StageSpec};
+    pub use fasterai_runtime::runner::{parse_stages, ArgValue, Compressed, Runner, StageArg, StageSpec};
     pub use fasterai_runtime::data::DataLoaders;
     pub use fasterai_runtime::learn::Output;
     pub use fasterai_runtime::Error;

@@ -5,7 +5,8 @@
 use fasterai::data::{DataLoaders, Dataset};
 use fasterai::model::{read_tensor, read_tensors};
 use fasterai::prelude::*;
-use fasterai::quant::{quantize_weights_in_place, QuantizedWeights};
+use fasterai::compress::quantize::quantize_weights_in_place;
+use fasterai::quant::QuantizedWeights;
 
 /// A folded digits CNN (no BatchNorm: QAT runs after `fold()`).
 #[rustfmt::skip]

@@ -32,18 +32,36 @@ pub enum Error {
     /// A named tensor was missing or given the wrong number of values (see [`crate::model::TensorAccessError`]).
     #[error(transparent)]
     TensorAccess(#[from] crate::model::TensorAccessError),
-    /// A stage's model could not be measured (see [`crate::measure::StageMeasureError`]).
+    /// A stage's model could not be measured (see [`crate::runner::StageMeasureError`]).
     #[error(transparent)]
-    StageMeasure(#[from] crate::measure::StageMeasureError),
-    /// Quantization-aware training could not quantize or restore a weight (see [`crate::quant::QatError`]).
+    StageMeasure(#[from] crate::runner::StageMeasureError),
+    /// Quantization-aware training could not quantize or restore a weight (see [`crate::compress::quantize::QatError`]).
     #[error(transparent)]
-    Qat(#[from] crate::quant::QatError),
+    Qat(#[from] crate::compress::quantize::QatError),
     /// A sensitivity analysis or a sparsity budget failed (see [`crate::compress::sensitivity::SensitivityError`]).
     #[error(transparent)]
     Sensitivity(#[from] crate::compress::sensitivity::SensitivityError),
     /// An inference plan (accelerated fp32 or int8) could not be built, run, saved or loaded (see [`crate::deploy::DeployError`]).
     #[error(transparent)]
     Deploy(#[from] crate::deploy::DeployError),
+}
+
+impl From<crate::compress::FoldError> for crate::Error {
+    fn from(e: crate::compress::FoldError) -> Self {
+        crate::compress::StructError::from(e).into()
+    }
+}
+
+impl From<crate::compress::FactorizeError> for crate::Error {
+    fn from(e: crate::compress::FactorizeError) -> Self {
+        crate::compress::StructError::from(e).into()
+    }
+}
+
+impl From<crate::compress::PruneError> for crate::Error {
+    fn from(e: crate::compress::PruneError) -> Self {
+        crate::compress::StructError::from(e).into()
+    }
 }
 
 /// `Result` with fasterai's [`Error`].

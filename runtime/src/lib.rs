@@ -26,9 +26,12 @@ pub mod nn;
 pub mod ops;
 pub mod prelude;
 pub mod quant;
+pub mod runner;
 pub mod units;
 
 pub use dfdx;
 pub use error::{Error, Result};
 mod fsutil;
+#[cfg(test)]
+mod test_support;
 pub mod deploy;

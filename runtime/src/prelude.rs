@@ -24,7 +24,7 @@ pub use crate::compress::sparsify::{LayerChoice, LotteryTicket, Schedule, Sparsi
 pub use crate::compress::prune::PruneCallback;
 pub use crate::units::LossWeight;
 pub use crate::compress::distill::{DistillLoss, DistillTerms, KnowledgeDistillation};
-pub use crate::quant::{QatError, QuantizeCallback};
+pub use crate::compress::quantize::{QatError, QuantizeCallback};
 pub use crate::compress::sensitivity::{analyze_learner, targets_for_budget, BudgetOptions, LayerSensitivity, LayerTarget, Perturbation};
 pub use crate::deploy::{accelerate, quantize_static, Accelerated, DeployError, Int8Model, ObserverKind, QuantizeOptions};
 pub use crate::deploy::quantize_dynamic;

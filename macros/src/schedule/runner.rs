@@ -1,5 +1,5 @@
 //! `NewName::STAGES` and `NewName::compress(source, [teacher,] data, output)`: the whole block run
-//! in order by `fasterai::compress::runner::Runner` — training stages through the Learner,
+//! in order by `fasterai::runner::Runner` — training stages through the Learner,
 //! structural stages through the generated conversions, each followed by a measurement.
 
 use proc_macro2::{Literal, TokenStream};
@@ -89,7 +89,7 @@ pub fn compress_method(schedule: &Schedule, source: &Model, checked: &Checked, h
         quote!(#p::StageSpec { name: #stage_name, args: &[#(#args),*] })
     });
     let stages_const = quote! {
-        /// The stages of this `compress!` block as written, in order (see `fasterai::compress::runner`).
+        /// The stages of this `compress!` block as written, in order (see `fasterai::runner`).
         pub const STAGES: &'static [#p::StageSpec] = &[#(#specs),*];
     };
     let Some(k) = classes(source) else { return quote!(impl #name { #stages_const }) };

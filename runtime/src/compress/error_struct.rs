@@ -1,45 +1,12 @@
-//! Errors of the structural passes: folding BatchNorm, factorizing a Linear, pruning filters.
+//! Errors of the structural passes: folding BatchNorm (its error lives beside the arithmetic, in
+//! `nn::fold`), factorizing a Linear, pruning filters.
 //!
 //! Every variant names the layer (the model's field name, as the generated code passes it) and
 //! carries the values that were wrong, so a message reads without the source at hand.
 
 use std::path::PathBuf;
 
-/// Folding a BatchNorm into the layer before it failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FoldError {
-    /// The slices given do not describe one layer and one BatchNorm of matching width.
-    #[error(
-        "cannot fold into `{layer}`: {what} has {got} values where {expected} were expected \
-         (weights are out-channel-major, one BatchNorm entry per output channel)"
-    )]
-    Length {
-        /// The layer being folded.
-        layer: String,
-        /// Which slice ("weight", "bias", "running_var", ...).
-        what: &'static str,
-        /// Values expected.
-        expected: usize,
-        /// Values given.
-        got: usize,
-    },
-    /// `running_var + epsilon` is not a positive finite number, so `1/sqrt(·)` does not exist.
-    #[error(
-        "cannot fold the BatchNorm after `{layer}`: channel {channel} has running_var {variance} and \
-         epsilon {epsilon}, whose sum is not positive and finite; check the BatchNorm's statistics"
-    )]
-    BadVariance {
-        /// The layer being folded.
-        layer: String,
-        /// The output channel.
-        channel: usize,
-        /// Its running variance.
-        variance: f64,
-        /// The BatchNorm's epsilon.
-        epsilon: f64,
-    },
-}
+pub use crate::nn::fold::FoldError;
 
 /// Factorizing a Linear layer by truncated SVD failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -304,6 +271,12 @@ pub enum PruneError {
         /// What is wrong in it.
         source: Box<PruneError>,
     },
+    /// Scoring the filters of the model failed.
+    #[error(transparent)]
+    Scoring(#[from] super::CompressError),
+    /// A tensor of the model could not be read.
+    #[error(transparent)]
+    Tensor(#[from] crate::model::TensorAccessError),
 }
 
 /// Any error of the structural passes (fold, factorize, prune).
@@ -321,20 +294,3 @@ pub enum StructError {
     Prune(#[from] PruneError),
 }
 
-impl From<FoldError> for crate::Error {
-    fn from(e: FoldError) -> Self {
-        StructError::from(e).into()
-    }
-}
-
-impl From<FactorizeError> for crate::Error {
-    fn from(e: FactorizeError) -> Self {
-        StructError::from(e).into()
-    }
-}
-
-impl From<PruneError> for crate::Error {
-    fn from(e: PruneError) -> Self {
-        StructError::from(e).into()
-    }
-}

@@ -350,7 +350,7 @@ fn to_matrix(layer: &str, weight: &[f32], outputs: usize, inputs: usize) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compress::test_support::random_vec;
+    use crate::test_support::random_vec;
     use crate::nn::Linear;
     use dfdx::prelude::*;
     use rand::{rngs::SmallRng, SeedableRng};

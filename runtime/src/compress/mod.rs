@@ -12,10 +12,8 @@ mod error_struct;
 pub mod factorize;
 pub mod fold;
 pub mod prune;
-pub mod runner;
+pub mod quantize;
 pub mod sparsify;
-#[cfg(test)]
-mod test_support;
 
 pub use error::CompressError;
 pub use error_struct::{FactorizeError, FoldError, PruneError, StructError};

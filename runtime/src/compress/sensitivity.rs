@@ -19,7 +19,8 @@ use crate::compress::sparsify::{ConvGranularity, Criteria, Criterion, Granularit
 use crate::compress::CompressError;
 use crate::learn::{BatchInput, BoxedError, Classifier, Learner};
 use crate::model::{read_tensor, write_tensor, Compressible, LayerKindInfo, TensorAccessError};
-use crate::quant::{fake_quantize_weight_values_to_bits, QuantError};
+use crate::ops::fake_quant::fake_quantize_weight_values_to_bits;
+use crate::quant::QuantError;
 use crate::units::Sparsity;
 
 /// What to do to one layer.

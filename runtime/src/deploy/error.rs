@@ -102,7 +102,7 @@ pub enum DeployError {
     Tensor(#[from] crate::model::TensorAccessError),
     /// A BatchNorm could not be folded.
     #[error(transparent)]
-    Fold(#[from] crate::compress::FoldError),
+    Fold(#[from] crate::nn::fold::FoldError),
     /// A kernel rejected its operands.
     #[error(transparent)]
     Kernel(#[from] crate::kernels::KernelError),
@@ -112,4 +112,7 @@ pub enum DeployError {
     /// A pooling layer rejected its buffers.
     #[error(transparent)]
     Nn(#[from] crate::nn::NnError),
+    /// A figure of the plan could not be formed (an accuracy over an empty set).
+    #[error(transparent)]
+    Measure(#[from] crate::measure::MeasureError),
 }

@@ -4,7 +4,7 @@
 //! [`plan_nodes`] reads the structure only (so a quantized file can be checked against a model type
 //! without any weights); [`folded_weights`] reads one conv/linear node's weights from a model and
 //! folds its BatchNorm (`W' = W·γ/√(σ²+ε)`, `b' = (b−μ)·γ/√(σ²+ε)+β`, the arithmetic of
-//! [`crate::compress::fold::fold_into`]).
+//! [`crate::nn::fold::fold_into`]).
 //!
 //! An `AdaptiveAvgPool2D` that *enlarges* the map right before a `Linear` (VGG's 4×4 → 7×7 at
 //! 128×128 inputs) is folded into the Linear: both are linear maps, so the plan stores
@@ -20,7 +20,7 @@ use dfdx::nn::{RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, 
 use dfdx::prelude::{Cpu, Shape, Tensor};
 
 use super::DeployError;
-use crate::compress::fold::{fold_into, BnStats};
+use crate::nn::fold::{fold_into, BnStats};
 use crate::model::{read_tensor, Compressible, LayerInfo, LayerKindInfo, ShapeInfo};
 use crate::ops::pool2d::{adaptive_bin, PoolWindow};
 

@@ -18,7 +18,7 @@ pub trait InferencePlan: Send {
 
     /// The share of `set`'s images whose largest logit is their label.
     /// Errors: an image the plan cannot take, or an empty set.
-    fn accuracy(&mut self, set: &Dataset) -> Result<Accuracy, crate::Error> {
+    fn accuracy(&mut self, set: &Dataset) -> Result<Accuracy, DeployError> {
         let mut correct = 0;
         for i in 0..set.len() {
             let logits = self.run(set.image(i))?;

@@ -12,7 +12,6 @@ mod macs;
 mod params;
 mod report;
 mod size;
-mod stage;
 mod units;
 
 pub use compare::Comparison;
@@ -22,5 +21,4 @@ pub use macs::{conv2d_macs, linear_macs, Macs};
 pub use params::num_params;
 pub use report::{Report, ReportRow};
 pub use size::{model_size, model_size_in_memory};
-pub use stage::{measure_plan, measure_stage, single_image_latency, StageMeasureError, STAGE_LATENCY_RUNS};
 pub use units::{Accuracy, Bytes, Millis, Points, Times};

@@ -5,9 +5,11 @@ use dfdx::nn::ScalarOptions;
 use dfdx::prelude::*;
 
 use dfdx::tensor::CpuError;
-use crate::ops::batchnorm2d::{batchnorm2d, BnParams, Mode};
+
+use crate::ops::batch_norm2d::{self as op, Activation, BnParams, Images};
+use crate::ops::NnError;
 #[cfg(test)]
-use crate::ops::batchnorm2d::Nchw;
+type Nchw<const C: usize> = (usize, Const<C>, usize, usize);
 
 /// Batch normalisation over the channels of `(batch, C, H, W)` activations, as PyTorch's
 /// `BatchNorm2d`: `y = (x - mean) / sqrt(var + epsilon) * weight + bias`.
@@ -85,26 +87,92 @@ impl<const C: usize> BuildOnDevice<Cpu, f32> for BatchNorm2D<C, f32, Cpu> {
 }
 
 impl<const C: usize> BatchNorm2D<C, f32, Cpu> {
-    fn run<B: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
-        &self,
-        x: Tensor<(B, Const<C>, H, W), f32, Cpu, T>,
-        running: Option<(&mut Tensor<Rank1<C>, f32, Cpu>, &mut Tensor<Rank1<C>, f32, Cpu>)>,
-    ) -> Result<Tensor<(B, Const<C>, H, W), f32, Cpu, T>, CpuError> {
-        let (mut rm, mut rv) = (self.running_mean.clone(), self.running_var.clone());
-        let (mode, running_mean, running_var) = match running {
-            Some((m, v)) => (Mode::Train, m, v),
-            None => (Mode::Eval, &mut rm, &mut rv),
-        };
-        let params = BnParams {
+    /// The layer's tensors as the op borrows them.
+    fn params(&mut self) -> BnParams<'_, C> {
+        BnParams {
             weight: &self.weight,
             bias: &self.bias,
-            running_mean,
-            running_var,
+            running_mean: &mut self.running_mean,
+            running_var: &mut self.running_var,
             epsilon: self.epsilon,
             momentum: self.momentum,
-        };
-        batchnorm2d(x, params, mode)
+        }
     }
+
+    /// Runs the op on any `(B, C, H, W)` shape: a view as `(usize, C, usize, usize)` and back.
+    fn run<B: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
+        &mut self,
+        x: Tensor<(B, Const<C>, H, W), f32, Cpu, T>,
+        train: bool,
+    ) -> Result<Tensor<(B, Const<C>, H, W), f32, Cpu, T>, CpuError> {
+        let shape = *x.shape();
+        let x = x.try_reshape_like(&(shape.0.size(), Const::<C>, shape.2.size(), shape.3.size()))?;
+        let y = if train {
+            op::batch_norm2d_train(x, self.params(), Activation::Identity)
+        } else {
+            op::batch_norm2d_eval(x, self.params(), Activation::Identity)
+        };
+        let y = y.map_err(|e| match e {
+            NnError::Device(e) => e,
+            // The op has no other failure on a contiguous input; keep dfdx's error type.
+            _ => CpuError::WrongNumElements,
+        })?;
+        y.try_reshape_like(&shape)
+    }
+}
+
+/// A derived model's training batch norm (+ ReLU), one fused pass: batch statistics, running
+/// statistics updated, backward recorded on `x`'s tape.
+///
+/// Errors with [`NnError::BatchNormTooFewValues`] when a channel has fewer than two values.
+///
+/// ```
+/// use fasterai_runtime::dfdx::prelude::*;
+/// use fasterai_runtime::nn::{batch_norm2d_train, BatchNorm2D};
+/// use fasterai_runtime::ops::batch_norm2d::Activation;
+/// let dev = Cpu::default();
+/// let mut bn: BatchNorm2D<2> = BuildModule::build(&dev);
+/// let x = dev.tensor_from_vec(vec![1.0, 3.0, 0.0, 0.0, 5.0, 7.0, 2.0, 2.0], (2, Const::<2>, 1, 2));
+/// let y = batch_norm2d_train(x.leaky_trace(), &mut bn, Activation::Relu)?;
+/// assert!(y.as_vec().iter().all(|&v| v >= 0.0));
+/// assert_eq!(bn.running_mean.as_vec(), vec![0.4, 0.1]); // 0.1 · batch mean (4, 1)
+/// # Ok::<(), fasterai_runtime::nn::NnError>(())
+/// ```
+pub fn batch_norm2d_train<const C: usize, T: Tape<f32, Cpu>>(
+    x: Images<C, T>,
+    bn: &mut BatchNorm2D<C>,
+    activation: Activation,
+) -> Result<Images<C, T>, NnError> {
+    let (batch, _, height, width) = *x.shape();
+    let count = batch * height * width;
+    if count < 2 {
+        return Err(NnError::BatchNormTooFewValues { count });
+    }
+    op::batch_norm2d_train(x, bn.params(), activation)
+}
+
+/// A derived model's inference batch norm (+ ReLU) with the running statistics: one parallel pass.
+///
+/// ```
+/// use fasterai_runtime::dfdx::prelude::*;
+/// use fasterai_runtime::nn::{batch_norm2d_infer, BatchNorm2D};
+/// use fasterai_runtime::ops::batch_norm2d::Activation;
+/// let dev = Cpu::default();
+/// let bn: BatchNorm2D<1> = BuildModule::build(&dev); // mean 0, var 1, scale 1, bias 0
+/// let x = dev.tensor_from_vec(vec![-2.0, 3.0], (1, Const::<1>, 1, 2));
+/// let y = batch_norm2d_infer(x, &bn, Activation::Relu)?.as_vec();
+/// assert_eq!(y[0], 0.0);
+/// assert!((y[1] - 3.0).abs() < 1e-4);
+/// # Ok::<(), fasterai_runtime::nn::NnError>(())
+/// ```
+pub fn batch_norm2d_infer<const C: usize>(
+    x: Images<C, NoneTape>,
+    bn: &BatchNorm2D<C>,
+    activation: Activation,
+) -> Result<Images<C, NoneTape>, NnError> {
+    // The running statistics are only read: the op borrows copies of their handles.
+    let mut bn = bn.clone();
+    op::batch_norm2d_eval(x, bn.params(), activation)
 }
 
 /// Evaluation: normalises with the running statistics (gradients still flow if `x` has a tape).
@@ -115,7 +183,8 @@ impl<const C: usize, B: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>> Module<Tensor<(B
     type Error = CpuError;
 
     fn try_forward(&self, x: Tensor<(B, Const<C>, H, W), f32, Cpu, T>) -> Result<Self::Output, CpuError> {
-        self.run(x, None)
+        // Evaluation only reads the running statistics: run on a handle copy.
+        self.clone().run(x, false)
     }
 }
 
@@ -127,15 +196,7 @@ impl<const C: usize, B: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>> ModuleMut<Tensor
     type Error = CpuError;
 
     fn try_forward_mut(&mut self, x: Tensor<(B, Const<C>, H, W), f32, Cpu, T>) -> Result<Self::Output, CpuError> {
-        if T::OWNS_TAPE {
-            let (mut rm, mut rv) = (self.running_mean.clone(), self.running_var.clone());
-            let y = self.run(x, Some((&mut rm, &mut rv)))?;
-            self.running_mean = rm;
-            self.running_var = rv;
-            Ok(y)
-        } else {
-            self.run(x, None)
-        }
+        self.run(x, T::OWNS_TAPE)
     }
 }
 

@@ -49,15 +49,14 @@
 
 mod activation;
 mod batchnorm2d;
-mod error;
 mod adaptive_pool;
 mod flatten;
 mod global_pool;
 mod pool2d;
 
 pub use activation::ReLU;
-pub use batchnorm2d::BatchNorm2D;
-pub use error::NnError;
+pub use batchnorm2d::{batch_norm2d_infer, batch_norm2d_train, BatchNorm2D};
+pub use crate::ops::NnError;
 pub use adaptive_pool::AdaptiveAvgPool2D;
 pub use flatten::{FlatRows, Flatten, FlattenTo};
 pub use global_pool::GlobalAvgPool;
@@ -77,6 +76,7 @@ pub type BatchNorm1D<const C: usize, E = f32, D = Cpu> = dfdx::nn::modules::Batc
 pub use dfdx::nn::modules::Dropout;
 
 mod conv2d;
+pub mod fold;
 mod weights;
 
 pub use conv2d::{Conv2D, UnbiasedConv2D};

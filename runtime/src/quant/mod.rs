@@ -7,9 +7,9 @@
 //! - Calibration: [`MinMaxObserver`], [`PercentileObserver`], [`MseObserver`] behind the [`Observer`] trait.
 //! - Accumulate in `i32`; bias in `i32`; requantize with a [`FixedPointMultiplier`]; fused ReLU by
 //!   clamping at the output zero point ([`OutputStage`]).
-//! - Quantization-aware training: fake quantization with a straight-through gradient
-//!   ([`fake_quantize_weights`], [`fake_quantize_activations`]) and [`QuantizeCallback`], which
-//!   trains a model's float weights with its conv and linear weights on the int8 grid.
+//!
+//! Quantization-aware training builds on this: the fake-quantization op is
+//! [`crate::ops::fake_quant`], the training callback `compress::quantize::QuantizeCallback`.
 //!
 //! ```
 //! use fasterai_runtime::quant::*;
@@ -37,11 +37,3 @@ pub use requantize::{requantize_one, ChannelRequant, OutputStage};
 pub use rounding::round_half_even;
 pub use scale::Scale;
 pub use weight::{QuantizedWeights, WEIGHT_MAX};
-mod fake_quant;
-mod qat;
-pub use fake_quant::{
-    fake_quantize_activation_values, fake_quantize_activations, fake_quantize_weight_values,
-    fake_quantize_weight_values_to_bits, fake_quantize_weight_values_with_scales, fake_quantize_weights,
-    fake_quantize_weights_with_scales, FakeQuantized,
-};
-pub use qat::{quantize_weights_in_place, QatError, QuantizeCallback};

@@ -10,7 +10,7 @@ use crate::compress::sparsify::{
     global_masks, local_mask, resolve_targets, Context, ConvGranularity, Criteria, Granularity, LayerChoice,
     LayerScores, SparsifyTarget, WeightState,
 };
-use crate::compress::CompressError;
+use crate::compress::{CompressError, PruneError};
 use crate::model::{read_tensor, Compressible};
 use crate::units::Sparsity;
 
@@ -37,7 +37,7 @@ impl Producer {
 /// The producers of `M::COUPLINGS` (every conv and linear layer but the classifier), in model
 /// order, resolved like sparsification targets with one group per output channel (`filter` on a
 /// conv, `row` on a linear layer).
-fn producers<M>(model: &M) -> Result<Vec<Producer>, crate::Error>
+fn producers<M>(model: &M) -> Result<Vec<Producer>, PruneError>
 where
     M: Compressible + TensorCollection<f32, Cpu>,
 {
@@ -71,12 +71,12 @@ impl PrunePlan {
     /// use fasterai_runtime::dfdx::{nn::TensorCollection, prelude::Cpu};
     /// use fasterai_runtime::model::Compressible;
     /// /// The width each prunable layer keeps, for printing.
-    /// fn widths<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<Vec<(String, usize)>, fasterai_runtime::Error> {
+    /// fn widths<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<Vec<(String, usize)>, fasterai_runtime::compress::PruneError> {
     ///     let plan = PrunePlan::from_model(model)?;
     ///     Ok(plan.layers().iter().map(|l| (l.name.clone(), l.new_width())).collect())
     /// }
     /// ```
-    pub fn from_model<M>(model: &M) -> Result<Self, crate::Error>
+    pub fn from_model<M>(model: &M) -> Result<Self, PruneError>
     where
         M: Compressible + TensorCollection<f32, Cpu>,
     {
@@ -98,7 +98,7 @@ impl PrunePlan {
     /// use fasterai_runtime::model::Compressible;
     /// use fasterai_runtime::units::Sparsity;
     /// /// Half the channels, ranked across layers with per-layer normalisation and a floor.
-    /// fn half<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<PrunePlan, fasterai_runtime::Error> {
+    /// fn half<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<PrunePlan, fasterai_runtime::compress::PruneError> {
     ///     let half = Sparsity::from_percent(50.0)?;
     ///     PrunePlan::from_criterion(model, half, Context::Global(GlobalOptions::balanced()), Criteria::new(Criterion::LargeFinal))
     /// }
@@ -108,7 +108,7 @@ impl PrunePlan {
         sparsity: Sparsity,
         context: Context,
         criteria: Criteria,
-    ) -> Result<Self, crate::Error>
+    ) -> Result<Self, PruneError>
     where
         M: Compressible + TensorCollection<f32, Cpu>,
     {

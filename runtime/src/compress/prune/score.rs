@@ -193,7 +193,7 @@ fn global_keep_counts(
 mod tests {
     use super::*;
     use crate::compress::prune::BnAffine;
-    use crate::compress::test_support::random_vec;
+    use crate::test_support::random_vec;
     use rand::{rngs::SmallRng, SeedableRng};
 
     fn filters<'a>(name: &'a str, width: usize, weight: &'a [f32]) -> LayerFilters<'a> {

@@ -5,7 +5,7 @@ use dfdx::prelude::*;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 
 use super::*;
-use crate::compress::test_support::{batchnorm_eval_reference, conv2d_reference, random_vec, ConvGeometry};
+use crate::test_support::{batchnorm_eval_reference, conv2d_reference, random_vec, ConvGeometry};
 use crate::nn::{BatchNorm2D, Linear};
 
 const I: usize = 3;

@@ -122,6 +122,55 @@ struct GradientTerms {
     relu: bool,
 }
 
+widest_fn! {
+    /// `d += a · g'` over one plane: the input gradient with fixed (running) statistics.
+    fn plane_scaled_gradient(d: &mut [f32], xs: &[f32], gs: &[f32], a: f32, b: f32, relu: bool) {
+        for ((d, &v), &g) in d.iter_mut().zip(xs).zip(gs) {
+            *d += a * passed(v, g, a, b, relu);
+        }
+    }
+}
+
+/// Backward of `y = relu?(x · a + b)` with fixed statistics (`a = scale · inv_std`,
+/// `b = bias − mean · a`): adds `dx = a · g'` into `g_in` and returns `(dscale, dbias)` with
+/// `dscale = Σ g' · (x − mean) · inv_std`, `dbias = Σ g'`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_backward(
+    x: &[f32],
+    g_out: &[f32],
+    mean: &[f32],
+    inv_std: &[f32],
+    a: &[f32],
+    b: &[f32],
+    relu: bool,
+    plane: usize,
+    g_in: &mut [f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let channels = mean.len();
+    let plane = plane.max(1);
+    let partial: Vec<(f64, f64)> = x
+        .par_chunks(plane)
+        .zip(g_out.par_chunks(plane))
+        .enumerate()
+        .map(|(i, (xs, gs))| {
+            let c = i % channels;
+            let (sum_g, sum_g_centered) = plane_gradient_sums(xs, gs, a[c], b[c], mean[c], relu);
+            (sum_g, sum_g_centered * inv_std[c] as f64)
+        })
+        .collect();
+    let dbias = per_channel(channels, partial.iter().map(|p| p.0).collect());
+    let dscale = per_channel(channels, partial.iter().map(|p| p.1).collect());
+    g_in.par_chunks_mut(plane)
+        .zip(x.par_chunks(plane))
+        .zip(g_out.par_chunks(plane))
+        .enumerate()
+        .for_each(|(i, ((gi, xs), gs))| {
+            let c = i % channels;
+            plane_scaled_gradient(gi, xs, gs, a[c], b[c], relu);
+        });
+    (dscale.into_iter().map(|v| v as f32).collect(), dbias.into_iter().map(|v| v as f32).collect())
+}
+
 /// Mean and biased variance of every channel of `x` (`batch × C × plane`).
 pub(crate) fn channel_stats(x: &[f32], channels: usize, plane: usize) -> ChannelStats {
     let count = (x.len() / channels.max(1)).max(1) as f64;

@@ -18,7 +18,7 @@ use dfdx::prelude::{
 use dfdx::tensor::{CpuError, Gradients};
 
 use crate::kernels::{ConvGeometry, KernelError};
-use crate::nn::NnError;
+use crate::ops::NnError;
 pub use cpu_kernel::ConvProblem;
 /// The slice-level kernels behind [`conv2d`], for callers that manage their own buffers
 /// (inference plans, benchmarks): `forward_kernel(problem, x, w, bias, out)` overwrites `out`;

@@ -5,7 +5,7 @@ use rand::{rngs::SmallRng, Rng, SeedableRng};
 
 use super::{conv2d, reference, Conv2dParams};
 use crate::kernels::ConvGeometry;
-use crate::nn::NnError;
+use crate::ops::NnError;
 
 fn random(len: usize, rng: &mut SmallRng) -> Vec<f32> {
     (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()

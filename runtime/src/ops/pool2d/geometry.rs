@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use crate::nn::NnError;
+use crate::ops::NnError;
 
 /// A square pooling window: `kernel × kernel` pixels, moved by `stride`, over an input padded by
 /// `padding` pixels on every side (PyTorch's `kernel_size`, `stride`, `padding`, with `ceil_mode=False`

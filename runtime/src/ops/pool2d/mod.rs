@@ -52,7 +52,7 @@ use dfdx::prelude::{
 };
 use dfdx::tensor::CpuError;
 
-use crate::nn::NnError;
+use crate::ops::NnError;
 use geometry::AdaptiveGeometry;
 
 /// The `(batch, C, H, W)` tensors the pooling ops take and give.

@@ -21,7 +21,7 @@
 use super::cpu_kernel;
 use super::geometry::AdaptiveGeometry;
 use super::PoolWindow;
-use crate::nn::NnError;
+use crate::ops::NnError;
 
 /// Checks that `buffer` holds `planes` planes of `height × width`.
 pub(crate) fn check_len(

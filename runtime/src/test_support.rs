@@ -1,5 +1,6 @@
-//! Plain reference implementations the structural passes are tested against: a direct
-//! (seven-loop) convolution and an evaluation-mode BatchNorm on NCHW slices, and random data.
+//! Test helpers shared by every floor's unit tests (the bottom floor: it imports nothing of the crate):
+//! plain reference implementations (a direct seven-loop convolution, an evaluation-mode BatchNorm on
+//! NCHW slices) and random data.
 
 use rand::{rngs::SmallRng, Rng};
 

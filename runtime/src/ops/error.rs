@@ -1,4 +1,4 @@
-//! Errors of the layers.
+//! Errors of the layers and the ops behind them (re-exported as `nn::NnError`).
 
 /// What can go wrong running or loading a layer.
 #[derive(Debug, thiserror::Error)]

@@ -19,14 +19,15 @@
 //! Activations are not observed here: the learner's hooks do not see a model's intermediate
 //! activations (a derived model exposes only its `#[tap]` fields, through `forward_with_taps`). Their
 //! ranges come from calibration after QAT (the observers of [`crate::quant`]); a custom forward can
-//! fake-quantize them with [`super::fake_quantize_activations`].
+//! fake-quantize them with [`crate::ops::fake_quant::fake_quantize_activations`].
 //!
 //! Run QAT on the model whose weights the int8 model will use, i.e. after `fold()` (DESIGN's order),
 //! so the BatchNorm scale is already inside the weights quantized during training.
 
 use dfdx::prelude::{Cpu, Shape, TensorCollection};
 
-use super::{fake_quantize_weight_values, QuantError};
+use crate::ops::fake_quant::fake_quantize_weight_values;
+use crate::quant::QuantError;
 use crate::learn::{Callback, Context, LearnError};
 use crate::model::{read_tensors, write_tensors, Compressible, LayerInfo, LayerKindInfo, TensorAccessError};
 
@@ -77,7 +78,7 @@ fn quantizable<M: Compressible>() -> impl Iterator<Item = &'static LayerInfo> {
 /// follows from the model's description:
 /// ```
 /// use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
-/// use fasterai_runtime::quant::QuantizeCallback;
+/// use fasterai_runtime::compress::quantize::QuantizeCallback;
 ///
 /// struct Tiny; // what `#[derive(Compressible)]` writes for conv1 → bn1 → fc
 /// const fn layer(name: &'static str, kind: LayerKindInfo) -> LayerInfo {

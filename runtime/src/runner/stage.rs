@@ -3,7 +3,7 @@
 
 use dfdx::prelude::Cpu;
 
-use super::{cpu_latency, model_size, num_params, Accuracy, Latency, LatencyOptions, MeasureError, ReportRow};
+use crate::measure::{cpu_latency, model_size, num_params, Accuracy, Latency, LatencyOptions, MeasureError, ReportRow};
 use crate::learn::{BatchInput, Classifier, LearnError, Learner};
 
 /// Timed single-image runs per latency measurement (after the default warm-up).
@@ -40,7 +40,7 @@ where
 /// ```
 /// use fasterai_runtime::prelude::*;
 /// use fasterai_runtime::data::{digits, DataLoaders};
-/// use fasterai_runtime::measure::measure_stage;
+/// use fasterai_runtime::runner::measure_stage;
 /// let (train, valid) = digits(0.2, 0)?;
 /// let model = Linear::<64, 10>::build(&Cpu::default());
 /// let mut learn: Learner<_, (usize, Const<64>), 10> = Learner::new(model, DataLoaders::new(train, valid, 64, 0))

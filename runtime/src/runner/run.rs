@@ -15,9 +15,10 @@ use crate::compress::CompressError;
 use crate::data::DataLoaders;
 use crate::deploy::{quantize_static, Int8Model, QuantizeOptions};
 use crate::learn::{BatchInput, Classifier, Learner, LrSchedule, OneCycle, Output};
-use crate::measure::{measure_plan, measure_stage, Report};
+use super::stage::{measure_plan, measure_stage};
+use crate::measure::Report;
 use crate::model::{read_tensor, Compressible, LayerKindInfo, TappedForward};
-use crate::quant::QuantizeCallback;
+use crate::compress::quantize::QuantizeCallback;
 use crate::Error;
 
 /// Images of the training set used to calibrate the int8 activations after QAT.

@@ -14,7 +14,8 @@
 //!
 //! ```
 //! use fasterai_runtime::prelude::*;
-//! use fasterai_runtime::quant::{fake_quantize_activations, ActivationQParams, Scale};
+//! use fasterai_runtime::ops::fake_quant::fake_quantize_activations;
+//! use fasterai_runtime::quant::{ActivationQParams, Scale};
 //! let dev = Cpu::default();
 //! let x = dev.tensor([-1.0f32, 0.26, 0.9, 3.0]);
 //! let p = ActivationQParams { scale: Scale::new(0.5).unwrap(), zero_point: 1 }; // grid −0.5, 0, 0.5, ..., 127
@@ -26,7 +27,7 @@
 
 use dfdx::prelude::{Cpu, HasShape as _, PutTape as _, Shape, SplitTape as _, Tape, Tensor, TensorFromVec as _};
 
-use super::{round_half_even, ActivationQParams, QuantError, QuantizedWeights, Scale, WEIGHT_MAX};
+use crate::quant::{round_half_even, ActivationQParams, QuantError, QuantizedWeights, Scale, WEIGHT_MAX};
 
 /// Values on the per-channel int8 grid and where the straight-through gradient passes.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +43,7 @@ pub struct FakeQuantized {
 /// followed by [`QuantizedWeights::dequantize`] gives, every one of them passing the gradient.
 ///
 /// ```
-/// use fasterai_runtime::quant::fake_quantize_weight_values;
+/// use fasterai_runtime::ops::fake_quant::fake_quantize_weight_values;
 /// // Row 0 has absmax 127 (scale 1), row 1 absmax 63.5 (scale 0.5).
 /// let fq = fake_quantize_weight_values(&[127.0, -0.5, 3.2, 63.5, 1.25, -0.3], 2).unwrap();
 /// assert_eq!(fq.values, [127.0, 0.0, 3.0, 63.5, 1.0, -0.5]); // −0.5 and 2.5 steps round half to even
@@ -57,7 +58,8 @@ pub fn fake_quantize_weight_values(weights: &[f32], out_channels: usize) -> Resu
 /// scales frozen before the end of training: `scale[c] · clamp(round(x / scale[c]), −127, 127)`.
 ///
 /// ```
-/// use fasterai_runtime::quant::{fake_quantize_weight_values_with_scales, Scale};
+/// use fasterai_runtime::ops::fake_quant::fake_quantize_weight_values_with_scales;
+/// use fasterai_runtime::quant::Scale;
 /// let fq = fake_quantize_weight_values_with_scales(&[10.0, 63.75, -70.0], &[Scale::new(0.5).unwrap()]).unwrap();
 /// assert_eq!(fq.values, [10.0, 63.5, -63.5]);
 /// assert_eq!(fq.passes, [true, false, false]); // 127.5 rounds to 128 and −140 lies below −127
@@ -88,7 +90,7 @@ pub fn fake_quantize_weight_values_with_scales(weights: &[f32], scales: &[Scale]
 /// even; at 8 bits exactly [`fake_quantize_weight_values`]. For sensitivity analysis at lower precision.
 ///
 /// ```
-/// use fasterai_runtime::quant::fake_quantize_weight_values_to_bits;
+/// use fasterai_runtime::ops::fake_quant::fake_quantize_weight_values_to_bits;
 /// // 4 bits: integers in [−7, 7]; absmax 7 gives scale 1.
 /// let fq = fake_quantize_weight_values_to_bits(&[7.0, 2.5, -3.6, 0.4], 1, 4).unwrap();
 /// assert_eq!(fq.values, [7.0, 2.0, -4.0, 0.0]);
@@ -128,7 +130,8 @@ pub fn fake_quantize_weight_values_to_bits(
 /// value, the gradient passing where `round(x / scale) + zero_point` lies in `[0, 255]`.
 ///
 /// ```
-/// use fasterai_runtime::quant::{fake_quantize_activation_values, ActivationQParams};
+/// use fasterai_runtime::ops::fake_quant::fake_quantize_activation_values;
+/// use fasterai_runtime::quant::ActivationQParams;
 /// let p = ActivationQParams::from_range(0.0, 255.0).unwrap(); // scale 1, zero point 0
 /// let fq = fake_quantize_activation_values(&[-0.6, 2.5, 300.0], p).unwrap();
 /// assert_eq!(fq.values, [0.0, 2.0, 255.0]);
@@ -159,7 +162,7 @@ fn check_finite(x: &[f32]) -> Result<(), QuantError> {
 ///
 /// ```
 /// use fasterai_runtime::prelude::*;
-/// use fasterai_runtime::quant::fake_quantize_weights;
+/// use fasterai_runtime::ops::fake_quant::fake_quantize_weights;
 /// let dev = Cpu::default();
 /// let w = dev.tensor([[127.0f32, -0.5], [63.5, 1.25]]); // scales 1 and 0.5
 /// let y = fake_quantize_weights(w.leaky_trace()).unwrap();
@@ -215,5 +218,4 @@ fn straight_through<S: Shape, T: Tape<f32, Cpu>>(
 }
 
 #[cfg(test)]
-#[path = "fake_quant_tests.rs"]
 mod tests;

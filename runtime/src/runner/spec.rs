@@ -6,7 +6,7 @@
 //! starts, so a typo fails in milliseconds with the list of valid names.
 //!
 //! ```
-//! use fasterai_runtime::compress::runner::{ArgValue, StageArg, StageSpec, Stage};
+//! use fasterai_runtime::runner::{ArgValue, StageArg, StageSpec, Stage};
 //! let spec = StageSpec {
 //!     name: "sparsify",
 //!     args: &[
