@@ -19,7 +19,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fasterai::dfdx::prelude::*;
 use fasterai::nn::MaxPool2D;
-use fasterai::ops::pool2d::{slices, PoolWindow};
+use fasterai::internals::ops::pool2d::{slices, PoolWindow};
 
 type Images = Tensor<(usize, usize, usize, usize), f32, Cpu>;
 

@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ranking::Local,
         Criteria::new(Criterion::LargeFinal),
     );
-    let mut sparsify = SparsifyCallback::<DigitsCnn>::new(sparsifier, Schedule::cos())?.with_output(Output::Lines);
+    let mut sparsify = SparsifyCallback::<DigitsCnn>::new(sparsifier, SparsitySchedule::cos())?.with_output(Output::Lines);
     let mut learn: Learner<DigitsCnn, Input, 10> = Learner::new(model, data.clone()).with_output(Output::Lines);
     learn.fit_with(4, LrSchedule::OneCycle(OneCycle::new(1e-2)), &mut [&mut sparsify])?;
     let sparse_accuracy = learn.validate()?.accuracy;

@@ -2,35 +2,29 @@
 //! fold → factorize through hidden intermediate types, and `factorize(.., energy = ..)` picks the
 //! rank at run time within the type's maximum.
 
+#[macro_use]
+mod support;
+
 use fasterai::compress::prune::LayerPlan;
 use fasterai::dfdx::shapes::Const;
 use fasterai::dfdx::tensor::SampleTensor;
 use fasterai::prelude::*;
+use support::models::DigitsNet;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 8, 8])]
-pub struct Digits {
-    conv1: Conv2D<1, 16, 3, 1, 1>,  bn1: BatchNorm2D<16>, relu1: ReLU,
-    conv2: Conv2D<16, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<512, 64>, relu3: ReLU,
-    fc2: Linear<64, 10>,
-}
 
 compress! {
     /// Half the filters, BatchNorms folded, fc1 at full rank (so outputs are unchanged).
-    pub Chained = Digits { prune(conv1 = 8, conv2 = 16), fold(), factorize(fc1 = 64) }
+    pub Chained = DigitsNet { prune(conv1 = 8, conv2 = 16), fold(), factorize(fc1 = 64) }
 }
 
 compress! {
     /// fc1 at most rank 32, the rank chosen to keep 99% of the energy.
-    pub Energetic = Digits { factorize(fc1 = 32, energy = 99%) }
+    pub Energetic = DigitsNet { factorize(fc1 = 32, energy = 99%) }
 }
 
 compress! {
     /// Fold then factorize: no prune, so `from_source` takes no plan.
-    pub FoldedLowRank = Digits { fold(), factorize(fc1 = 64) }
+    pub FoldedLowRank = DigitsNet { fold(), factorize(fc1 = 64) }
 }
 
 type Images = Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu>;
@@ -57,7 +51,7 @@ fn worst_gap(a: &[f32], b: &[f32]) -> f32 {
 fn prune_fold_factorize_in_one_block_keeps_the_outputs() {
     let dev = Cpu::default();
     let mut rng = StdRng::seed_from_u64(3);
-    let mut model = dev.build_module::<Digits, f32>();
+    let mut model = dev.build_module::<DigitsNet, f32>();
     let conv1_kept: Vec<usize> = (0..16).filter(|c| c % 2 == 1).collect();
     let conv2_kept: Vec<usize> = (0..32).filter(|c| c % 4 < 2).collect();
     randomize(&dev, &mut rng, &mut model.bn1, &conv1_kept);
@@ -83,7 +77,7 @@ fn prune_fold_factorize_in_one_block_keeps_the_outputs() {
 fn a_chain_without_prune_takes_no_plan() {
     let dev = Cpu::default();
     let mut rng = StdRng::seed_from_u64(4);
-    let mut model = dev.build_module::<Digits, f32>();
+    let mut model = dev.build_module::<DigitsNet, f32>();
     randomize(&dev, &mut rng, &mut model.bn1, &(0..16).collect::<Vec<_>>());
     randomize(&dev, &mut rng, &mut model.bn2, &(0..32).collect::<Vec<_>>());
     let converted = FoldedLowRank::from_source(&model).unwrap();
@@ -95,7 +89,7 @@ fn a_chain_without_prune_takes_no_plan() {
 #[test]
 fn the_energy_rule_keeps_a_low_rank_layer_exactly_and_zero_fills_the_rest() {
     let dev = Cpu::default();
-    let mut model = dev.build_module::<Digits, f32>();
+    let mut model = dev.build_module::<DigitsNet, f32>();
     // fc1 of rank 2: the sum of two outer products.
     let mut rng = StdRng::seed_from_u64(5);
     let vecs: Vec<Vec<f32>> = (0..4).map(|i| (0..if i % 2 == 0 { 64 } else { 512 }).map(|_| rng.gen_range(-0.1..0.1)).collect()).collect();

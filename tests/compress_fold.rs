@@ -1,22 +1,14 @@
 //! `compress!`'s generated `from_source` for a `fold()` schedule: BatchNorms merged into the
 //! convolutions before them, outputs within 1e-4 in eval mode, safetensors round trip.
 
+#[macro_use]
+mod support;
+
 use fasterai::dfdx::shapes::Const;
 use fasterai::dfdx::tensor::SampleTensor;
 use fasterai::prelude::*;
+use support::models::SmallVgg;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 28, 28])]
-pub struct SmallVgg {
-    conv1: Conv2D<1, 32, 3, 1, 1>,  bn1: BatchNorm2D<32>, relu1: ReLU,
-    conv2: Conv2D<32, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool1: MaxPool2D<2, 2>,
-    conv3: Conv2D<32, 64, 3, 1, 1>, bn3: BatchNorm2D<64>, relu3: ReLU,
-    conv4: Conv2D<64, 64, 3, 1, 1>, bn4: BatchNorm2D<64>, relu4: ReLU, pool2: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<3136, 256>, relu5: ReLU,
-    fc2: Linear<256, 10>,
-}
 
 compress! {
     /// SmallVgg with its BatchNorms folded.

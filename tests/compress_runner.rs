@@ -2,23 +2,17 @@
 //! prune (the zero filters the sparsify stage left), fold, factorize, quantize — one report row
 //! per stage, every settings mistake caught before training.
 
+#[macro_use]
+mod support;
+
 use fasterai::data::{digits, DataLoaders};
 use fasterai::prelude::*;
-
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 8, 8])]
-pub struct Net {
-    conv1: Conv2D<1, 8, 3, 1, 1>,  bn1: BatchNorm2D<8>,  relu1: ReLU,
-    conv2: Conv2D<8, 16, 3, 1, 1>, bn2: BatchNorm2D<16>, relu2: ReLU, pool: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<256, 32>, relu3: ReLU,
-    fc2: Linear<32, 10>,
-}
+use support::models::SmallDigitsNet;
 
 compress! {
     /// The whole story on a digits CNN, one epoch per training stage.
-    pub Deployed = Net {
-        distill(teacher: Net, loss = SoftTarget(temperature = 3.0, alpha = 0.5), epochs = 1, lr = 1e-2),
+    pub Deployed = SmallDigitsNet {
+        distill(teacher: SmallDigitsNet, loss = SoftTarget(temperature = 3.0, alpha = 0.5), epochs = 1, lr = 1e-2),
         sparsify(50%, granularity = filter, context = local, criteria = large_final, schedule = cos, epochs = 1, lr = 1e-3),
         prune(conv1 = 4, conv2 = 8),
         fold(),
@@ -29,14 +23,14 @@ compress! {
 
 compress! {
     /// A criterion name the run time does not know.
-    pub Misspelt = Net { sparsify(50%, criteria = large_finale, epochs = 1), prune(conv1 = 4, conv2 = 8) }
+    pub Misspelt = SmallDigitsNet { sparsify(50%, criteria = large_finale, epochs = 1), prune(conv1 = 4, conv2 = 8) }
 }
 
 type Input = (usize, Const<1>, Const<8>, Const<8>);
 
-fn trained(data: &std::sync::Arc<DataLoaders>, seed: u64, epochs: usize) -> Net {
-    let model = Cpu::seed_from_u64(seed).build_module::<Net, f32>();
-    let mut learn: Learner<Net, Input, 10> = Learner::new(model, data.clone()).with_output(Output::Quiet);
+fn trained(data: &std::sync::Arc<DataLoaders>, seed: u64, epochs: usize) -> SmallDigitsNet {
+    let model = Cpu::seed_from_u64(seed).build_module::<SmallDigitsNet, f32>();
+    let mut learn: Learner<SmallDigitsNet, Input, 10> = Learner::new(model, data.clone()).with_output(Output::Quiet);
     learn.fit_one_cycle(epochs, 1e-2).unwrap();
     learn.into_model()
 }
@@ -81,7 +75,7 @@ fn the_block_runs_every_stage_and_reports_each() {
 fn a_bad_setting_fails_before_any_training() {
     let (train, valid) = digits(0.2, 0).unwrap();
     let data = DataLoaders::new(train, valid, 64, 0);
-    let model = Cpu::seed_from_u64(3).build_module::<Net, f32>();
+    let model = Cpu::seed_from_u64(3).build_module::<SmallDigitsNet, f32>();
     let error = Misspelt::compress(model, data, Output::Quiet).unwrap_err().to_string();
     assert!(error.contains("large_finale") && error.contains("large_final"), "{error}");
 }

@@ -1,25 +1,15 @@
 //! `accelerate` on derived models: the fp32 plan equals the dfdx eval forward (BatchNorms folded,
 //! ReLUs fused, every pooling kind), and layers it cannot run are errors naming them.
 
-mod deploy_support;
+#[macro_use]
+mod support;
 
-use deploy_support::{max_abs, max_abs_diff, random_images, randomize_batch_norms};
+use support::deploy::{max_abs, max_abs_diff, random_images, randomize_batch_norms};
 use fasterai::deploy::{accelerate, DeployError};
 use fasterai::dfdx::nn::modules::Tanh;
 use fasterai::dfdx::prelude::{Const, DeviceBuildExt, TensorFromVec};
 use fasterai::prelude::*;
-
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 28, 28])]
-pub struct SmallVgg {
-    conv1: Conv2D<1, 32, 3, 1, 1>,  bn1: BatchNorm2D<32>, relu1: ReLU,
-    conv2: Conv2D<32, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool1: MaxPool2D<2, 2>,
-    conv3: Conv2D<32, 64, 3, 1, 1>, bn3: BatchNorm2D<64>, relu3: ReLU,
-    conv4: Conv2D<64, 64, 3, 1, 1>, bn4: BatchNorm2D<64>, relu4: ReLU, pool2: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<3136, 256>, relu5: ReLU,
-    fc2: Linear<256, 10>,
-}
+use support::models::SmallVgg;
 
 /// A digits-sized net: unbiased conv, BatchNorm1D after a linear, dropout, a factorized pair.
 #[derive(Compressible, Clone)]
@@ -124,7 +114,7 @@ fn small_vgg_bands_equal_the_layer_by_layer_run_bit_for_bit() {
     let mut model = dev.build_module::<SmallVgg, f32>();
     randomize_batch_norms(&mut model, 3);
     let mut plan = accelerate(&model).unwrap();
-    if fasterai::kernels::team::Team::global().threads() == 2 {
+    if fasterai::internals::kernels::team::Team::global().threads() == 2 {
         // conv1 → conv2 → pool1; conv3 → conv4 (pool2's 7 rows would split unevenly); pool2.
         assert_eq!(plan.banded_layers(), [0..3, 3..5, 5..6]);
     }

@@ -1,27 +1,17 @@
 //! Static int8 quantization of derived models: the int8 plan equals a plain integer reference of the
 //! same arithmetic exactly, its logits stay close to fp32, and the safetensors round trip is exact.
 
-mod deploy_support;
+#[macro_use]
+mod support;
 
-use deploy_support::{argmax, max_abs, random_images, randomize_batch_norms};
+use support::deploy::{argmax, max_abs, random_images, randomize_batch_norms};
 use fasterai::deploy::graph::Op;
 use fasterai::deploy::{accelerate, quantize_dynamic, quantize_static, DeployError, Int8Model, ObserverKind, QuantizeOptions};
 use fasterai::dfdx::prelude::DeviceBuildExt;
 use fasterai::model::ShapeInfo;
 use fasterai::prelude::*;
+use support::models::SmallVgg;
 use fasterai::quant::{ActivationQParams, FixedPointMultiplier};
-
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 28, 28])]
-pub struct SmallVgg {
-    conv1: Conv2D<1, 32, 3, 1, 1>,  bn1: BatchNorm2D<32>, relu1: ReLU,
-    conv2: Conv2D<32, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool1: MaxPool2D<2, 2>,
-    conv3: Conv2D<32, 64, 3, 1, 1>, bn3: BatchNorm2D<64>, relu3: ReLU,
-    conv4: Conv2D<64, 64, 3, 1, 1>, bn4: BatchNorm2D<64>, relu4: ReLU, pool2: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<3136, 256>, relu5: ReLU,
-    fc2: Linear<256, 10>,
-}
 
 /// Every op the int8 plan runs: conv (+BN, +ReLU, strided, padded, pointwise), a lone ReLU, max,
 /// average, adaptive and global pooling, linear (+BN1D, +ReLU) and the final float linear.
@@ -221,7 +211,7 @@ fn int8_logits_follow_the_fp32_logits() {
         let reference = fp32.run(image).unwrap().to_vec();
         let quantized = int8.run(image).unwrap();
         agree += usize::from(argmax(&reference) == argmax(quantized));
-        let err = deploy_support::max_abs_diff(&reference, quantized);
+        let err = support::deploy::max_abs_diff(&reference, quantized);
         assert!(err <= 0.1 * max_abs(&reference), "int8 error {err} vs fp32 logits {reference:?}");
     }
     eprintln!("SmallVgg int8 vs fp32 argmax agreement: {agree}/{n}");
@@ -239,7 +229,7 @@ fn dynamic_linear_quantization_follows_fp32_and_shrinks_the_linear_layers() {
         let reference = fp32.run(image).unwrap().to_vec();
         let quantized = dynamic.run(image).unwrap();
         agree += usize::from(argmax(&reference) == argmax(quantized));
-        let err = deploy_support::max_abs_diff(&reference, quantized);
+        let err = support::deploy::max_abs_diff(&reference, quantized);
         assert!(err <= 0.05 * max_abs(&reference), "dynamic error {err} vs fp32 logits {reference:?}");
     }
     assert!(agree * 100 >= 90 * n, "argmax agreement {agree}/{n}");

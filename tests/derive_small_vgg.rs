@@ -2,23 +2,14 @@
 //! called by hand with the same weights, training mode reaches every layer, and the weights
 //! round-trip through safetensors under the field names.
 
+#[macro_use]
+mod support;
+
 use fasterai::dfdx::nn::{LoadFromSafetensors, NumParams, SaveToSafetensors, ZeroGrads};
 use fasterai::dfdx::prelude::{Backward, Const, DeviceBuildExt, Gradients, ModuleMut, OwnedTape, RealizeTo, SumTo, Trace};
 use fasterai::dfdx::tensor::{AsArray, SampleTensor, TensorFromVec};
 use fasterai::prelude::*;
-
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 28, 28])]
-pub struct SmallVgg {
-    conv1: Conv2D<1, 32, 3, 1, 1>,  bn1: BatchNorm2D<32>, relu1: ReLU,
-    conv2: Conv2D<32, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool1: MaxPool2D<2, 2>,
-    conv3: Conv2D<32, 64, 3, 1, 1>, bn3: BatchNorm2D<64>, relu3: ReLU,
-    conv4: Conv2D<64, 64, 3, 1, 1>, bn4: BatchNorm2D<64>, relu4: ReLU, pool2: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    #[tap]
-    fc1: Linear<3136, 256>, relu5: ReLU,
-    fc2: Linear<256, 10>,
-}
+use support::models::SmallVgg;
 
 type Images = Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu>;
 

@@ -3,34 +3,27 @@
 //! learner), the conversion to `compress!`-generated pruned types through `PrunePlan::convert`, and
 //! the errors for a ratio the pruned type was not declared with.
 
+#[macro_use]
+mod support;
+
 use fasterai::compress::prune::{PruneCallback, PrunePlan};
-use fasterai::compress::sparsify::{Budget, Context as Ranking, Criteria, Criterion, GlobalOptions, Schedule};
+use fasterai::compress::sparsify::{Budget, Context as Ranking, Criteria, Criterion, GlobalOptions, SparsitySchedule};
 use fasterai::compress::{PruneError, StructError};
 use fasterai::data::DataLoaders;
 use fasterai::dfdx::shapes::Const;
 use fasterai::dfdx::tensor::SampleTensor;
 use fasterai::learn::LrSchedule;
 use fasterai::prelude::*;
-
-#[rustfmt::skip]
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 8, 8])]
-pub struct Net {
-    conv1: Conv2D<1, 8, 3, 1, 1>,  bn1: BatchNorm2D<8>, relu1: ReLU,
-    conv2: Conv2D<8, 16, 3, 1, 1>, bn2: BatchNorm2D<16>, relu2: ReLU, pool: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<256, 32>, relu3: ReLU,
-    fc2: Linear<32, 10>,
-}
+use support::models::SmallDigitsNet;
 
 compress! {
     /// Half the filters of each convolution.
-    pub Pruned = Net { prune(conv1 = 4, conv2 = 8) }
+    pub Pruned = SmallDigitsNet { prune(conv1 = 4, conv2 = 8) }
 }
 
 compress! {
     /// Half the filters, then the BatchNorms folded (a chained conversion).
-    pub PrunedFolded = Net { prune(conv1 = 4, conv2 = 8), fold() }
+    pub PrunedFolded = SmallDigitsNet { prune(conv1 = 4, conv2 = 8), fold() }
 }
 
 type Input = (usize, Const<1>, Const<8>, Const<8>);
@@ -43,18 +36,18 @@ fn large_final() -> Criteria {
     Criteria::new(Criterion::LargeFinal)
 }
 
-fn learner(seed: u64) -> Learner<Net, Input, 10> {
+fn learner(seed: u64) -> Learner<SmallDigitsNet, Input, 10> {
     let (train, valid) = fasterai::data::digits(0.2, 0).unwrap();
     let data = DataLoaders::new(train.subset(96, 1).unwrap(), valid.subset(32, 2).unwrap(), 16, 0);
     let dev = Cpu::seed_from_u64(seed);
-    let mut model = dev.build_module::<Net, f32>();
+    let mut model = dev.build_module::<SmallDigitsNet, f32>();
     model.bn1.bias = dev.sample_normal();
     model.bn2.bias = dev.sample_normal();
     Learner::new(model, data).with_output(Output::Quiet)
 }
 
 /// The largest difference between the two models' logits on random images, relative to their scale.
-fn relative_gap(masked: &Net, pruned: &impl Module<Tensor<Input, f32, Cpu>, Output = Tensor<(usize, Const<10>), f32, Cpu>>) -> f32 {
+fn relative_gap(masked: &SmallDigitsNet, pruned: &impl Module<Tensor<Input, f32, Cpu>, Output = Tensor<(usize, Const<10>), f32, Cpu>>) -> f32 {
     let x: Tensor<Input, f32, Cpu> = Cpu::seed_from_u64(99).sample_normal_like(&(8, Const, Const, Const));
     let before = masked.forward(x.clone()).as_vec();
     let after = pruned.forward(x).as_vec();
@@ -65,7 +58,7 @@ fn relative_gap(masked: &Net, pruned: &impl Module<Tensor<Input, f32, Cpu>, Outp
 
 #[test]
 fn half_the_filters_while_training_then_the_pruned_type_computes_the_same() {
-    let callback = PruneCallback::<Net>::new(half(), Schedule::cos(), Ranking::Local, large_final())
+    let callback = PruneCallback::<SmallDigitsNet>::new(half(), SparsitySchedule::cos(), Ranking::Local, large_final())
         .unwrap()
         .with_output(Output::Quiet);
     callback.check_fits::<Pruned>().unwrap();
@@ -95,7 +88,7 @@ fn global_pruning_shares_the_filters_across_layers() {
     // Balanced ranking with the budget counted in filters: exactly half of all filters go.
     let filters_budget = GlobalOptions { budget: Budget::Groups, ..GlobalOptions::balanced() };
     let mut callback =
-        PruneCallback::<Net>::new(half(), Schedule::lin(), Ranking::Global(filters_budget), large_final())
+        PruneCallback::<SmallDigitsNet>::new(half(), SparsitySchedule::lin(), Ranking::Global(filters_budget), large_final())
             .unwrap()
             .with_output(Output::Quiet);
     assert_eq!(callback.targets().iter().map(|t| t.name).collect::<Vec<_>>(), ["conv1", "conv2"]);
@@ -114,7 +107,7 @@ fn global_pruning_shares_the_filters_across_layers() {
 #[test]
 fn a_ratio_the_pruned_type_was_not_declared_with_is_refused() {
     let quarter = Ratio::from_percent(25.0).unwrap();
-    let mut callback = PruneCallback::<Net>::new(quarter, Schedule::lin(), Ranking::Local, large_final())
+    let mut callback = PruneCallback::<SmallDigitsNet>::new(quarter, SparsitySchedule::lin(), Ranking::Local, large_final())
         .unwrap()
         .with_output(Output::Quiet);
     // Before training: 25% of conv1's 8 filters keeps 6, and `Pruned` declares 4.

@@ -2,20 +2,13 @@
 //! prunable (or quantizable) layer, the model untouched afterwards, and per-layer targets that meet
 //! the global budget.
 
+#[macro_use]
+mod support;
+
 use fasterai::data::{DataLoaders, Dataset};
 use fasterai::model::read_tensors;
 use fasterai::prelude::*;
-
-#[rustfmt::skip]
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 8, 8])]
-struct Net {
-    conv1: Conv2D<1, 8, 3, 1, 1>, bn1: BatchNorm2D<8>, relu1: ReLU,
-    conv2: Conv2D<8, 16, 3, 1, 1>, bn2: BatchNorm2D<16>, relu2: ReLU, pool: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<256, 32>, relu3: ReLU,
-    fc2: Linear<32, 10>,
-}
+use support::models::SmallDigitsNet;
 
 type Input = (usize, Const<1>, Const<8>, Const<8>);
 
@@ -24,7 +17,7 @@ fn sensitivities_and_budget_on_a_trained_cnn() {
     let (train, valid) = digits(0.2, 0).unwrap();
     let first = |set: &Dataset, n: usize| set.select(&(0..n).collect::<Vec<_>>()).unwrap();
     let data = DataLoaders::new(first(&train, 512), valid, 32, 0);
-    let model = Cpu::seed_from_u64(4).build_module::<Net, f32>();
+    let model = Cpu::seed_from_u64(4).build_module::<SmallDigitsNet, f32>();
     let mut learn: Learner<_, Input, 10> = Learner::new(model, data).with_output(Output::Quiet);
     learn.fit_one_cycle(2, 1e-2).unwrap();
     let before = read_tensors(learn.model());

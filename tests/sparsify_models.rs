@@ -2,10 +2,13 @@
 //! `SparsifyCallback` with schedules and lottery tickets, and the prune plan read back from the
 //! sparsified model, whose pruned type computes the same outputs.
 
+#[macro_use]
+mod support;
+
 use fasterai::compress::prune::PrunePlan;
 use fasterai::compress::sparsify::{
     Context as Ranking, ConvGranularity, Criteria, Criterion, GlobalOptions, Granularity, LayerChoice, LotteryTicket,
-    NmPattern, Schedule, Sparsifier, SparsifyCallback,
+    NmPattern, SparsitySchedule, Sparsifier, SparsifyCallback,
 };
 use fasterai::compress::CompressError;
 use fasterai::data::{Batch, DataLoaders};
@@ -14,21 +17,11 @@ use fasterai::dfdx::tensor::SampleTensor;
 use fasterai::learn::{Callback, Context, Fraction, LrSchedule};
 use fasterai::model::read_tensor;
 use fasterai::prelude::*;
-
-#[rustfmt::skip]
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 8, 8])]
-pub struct Net {
-    conv1: Conv2D<1, 16, 3, 1, 1>,  bn1: BatchNorm2D<16>, relu1: ReLU,
-    conv2: Conv2D<16, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<512, 64>, relu3: ReLU,
-    fc2: Linear<64, 10>,
-}
+use support::models::DigitsNet;
 
 compress! {
     /// Half the filters of each convolution.
-    pub Pruned = Net { prune(conv1 = 8, conv2 = 16) }
+    pub Pruned = DigitsNet { prune(conv1 = 8, conv2 = 16) }
 }
 
 type Input = (usize, Const<1>, Const<8>, Const<8>);
@@ -45,9 +38,9 @@ fn large_final() -> Criteria {
 }
 
 /// A model whose BatchNorms have non-trivial γ, β and statistics, so silencing shows.
-fn model(seed: u64) -> Net {
+fn model(seed: u64) -> DigitsNet {
     let dev = Cpu::seed_from_u64(seed);
-    let mut m = dev.build_module::<Net, f32>();
+    let mut m = dev.build_module::<DigitsNet, f32>();
     m.bn1.weight = dev.sample_normal();
     m.bn1.bias = dev.sample_normal();
     m.bn2.bias = dev.sample_normal();
@@ -60,11 +53,11 @@ fn data(train: usize) -> DataLoaders {
     DataLoaders::new(train_set.subset(train, 1).unwrap(), valid_set.subset(32, 2).unwrap(), 16, 0)
 }
 
-fn learner(model: Net, train: usize) -> Learner<Net, Input, 10> {
+fn learner(model: DigitsNet, train: usize) -> Learner<DigitsNet, Input, 10> {
     Learner::new(model, data(train)).with_output(Output::Quiet)
 }
 
-fn values(model: &Net, name: &str) -> Vec<f32> {
+fn values(model: &DigitsNet, name: &str) -> Vec<f32> {
     read_tensor(model, name).unwrap().data
 }
 
@@ -77,8 +70,8 @@ fn masks_stay_applied_after_every_optimizer_step() {
     let sparsifier =
         Sparsifier::new(pct(50.0), WEIGHT, Ranking::Local, large_final()).layers(LayerChoice::ConvolutionsAndLinear);
     // One-shot over the whole run: the full target from the first batch on.
-    let schedule = Schedule::one_shot().with_window(0.0, 1.0).unwrap();
-    let mut cb = SparsifyCallback::<Net>::new(sparsifier, schedule).unwrap().with_output(Output::Quiet);
+    let schedule = SparsitySchedule::one_shot().with_window(0.0, 1.0).unwrap();
+    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, schedule).unwrap().with_output(Output::Quiet);
     let start = model(1);
     let mut learn = learner(start.clone(), 64);
     learn.fit_with(2, LrSchedule::Constant { lr: 1e-2 }, &mut [&mut cb]).unwrap();
@@ -181,10 +174,10 @@ fn ctx_at(iteration: usize, n_iterations: usize) -> Context {
 #[test]
 fn scheduled_sparsity_follows_the_schedule() {
     let sparsifier = Sparsifier::new(pct(60.0), FILTER, Ranking::Local, large_final());
-    let mut cb = SparsifyCallback::<Net>::new(sparsifier, Schedule::cos()).unwrap().with_output(Output::Quiet);
+    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, SparsitySchedule::cos()).unwrap().with_output(Output::Quiet);
     let mut net = model(4);
     let batch = Batch { images: vec![0.0; 64], labels: vec![0], shape: [1, 8, 8] };
-    let hooks: &mut dyn Callback<Net, Input, 10> = &mut cb;
+    let hooks: &mut dyn Callback<DigitsNet, Input, 10> = &mut cb;
     hooks.before_fit(&ctx_at(0, 100), &mut net).unwrap();
     for iteration in [0, 10, 25, 50, 75, 99] {
         hooks.before_batch(&ctx_at(iteration, 100), &mut net, &batch).unwrap();
@@ -206,7 +199,7 @@ fn scheduled_sparsity_follows_the_schedule() {
 fn a_lottery_ticket_rewinds_survivors_to_the_snapshot() {
     let sparsifier = Sparsifier::new(pct(50.0), FILTER, Ranking::Local, large_final());
     let ticket = LotteryTicket::new(0).reset_end(true);
-    let mut cb = SparsifyCallback::<Net>::new(sparsifier, Schedule::one_shot())
+    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, SparsitySchedule::one_shot())
         .unwrap()
         .lottery_ticket(ticket)
         .with_output(Output::Quiet);
@@ -230,10 +223,10 @@ fn a_lottery_ticket_rewinds_survivors_to_the_snapshot() {
 
 #[test]
 fn init_and_gradient_criteria_get_what_they_need() {
-    let schedule = || Schedule::iterative(2).unwrap().with_window(0.0, 1.0).unwrap();
+    let schedule = || SparsitySchedule::iterative(2).unwrap().with_window(0.0, 1.0).unwrap();
     for criterion in [Criterion::Movement, Criterion::UpdatingMovement, Criterion::Taylor, Criterion::LargeInit] {
         let sparsifier = Sparsifier::new(pct(50.0), FILTER, Ranking::Local, Criteria::new(criterion));
-        let mut cb = SparsifyCallback::<Net>::new(sparsifier, schedule()).unwrap().with_output(Output::Quiet);
+        let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, schedule()).unwrap().with_output(Output::Quiet);
         let mut learn = learner(model(6), 64);
         learn.fit_with(1, LrSchedule::Constant { lr: 1e-2 }, &mut [&mut cb]).unwrap();
         // 4 steps: 25% at iteration 1 (after a gradient exists), 50% at iteration 3.
@@ -247,7 +240,7 @@ fn init_and_gradient_criteria_get_what_they_need() {
 fn filter_sparsified_then_pruned_computes_the_same_outputs() {
     // 50% of the filters, local, large_final, cos: the last step reaches the full target.
     let sparsifier = Sparsifier::new(pct(50.0), FILTER, Ranking::Local, large_final());
-    let mut cb = SparsifyCallback::<Net>::new(sparsifier, Schedule::cos()).unwrap().with_output(Output::Quiet);
+    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, SparsitySchedule::cos()).unwrap().with_output(Output::Quiet);
     let mut learn = learner(model(7), 128);
     let history = learn.fit_with(2, LrSchedule::Constant { lr: 1e-2 }, &mut [&mut cb]).unwrap();
     let last = history.last().unwrap().accuracy;
@@ -314,23 +307,22 @@ fn bad_settings_are_errors_before_training() {
     assert!(Sparsity::from_percent(120.0).is_err() && Sparsity::from_fraction(-0.1).is_err());
     let base = || Sparsifier::new(pct(50.0), FILTER, Ranking::Local, large_final());
 
-    let unknown = SparsifyCallback::<Net>::new(base().per_layer([("conv3", pct(30.0))]), Schedule::cos());
+    let unknown = SparsifyCallback::<DigitsNet>::new(base().per_layer([("conv3", pct(30.0))]), SparsitySchedule::cos());
     let text = unknown.unwrap_err().to_string();
     assert!(text.contains("conv3") && text.contains("conv1, conv2, fc1"), "{text}");
 
-    let classifier = SparsifyCallback::<Net>::new(base().layers(LayerChoice::named(["fc2"])), Schedule::cos());
+    let classifier = SparsifyCallback::<DigitsNet>::new(base().layers(LayerChoice::named(["fc2"])), SparsitySchedule::cos());
     assert!(classifier.unwrap_err().to_string().contains("classifier"));
 
-    let nm = SparsifyCallback::<Net>::new(base().nm(NmPattern::TWO_FOUR), Schedule::cos()).unwrap_err();
+    let nm = SparsifyCallback::<DigitsNet>::new(base().nm(NmPattern::TWO_FOUR), SparsitySchedule::cos()).unwrap_err();
     assert_eq!(nm, CompressError::NmIndivisible { layer: "conv1".into(), in_channels: 1, n: 2, m: 4 });
 
     let global = Sparsifier::new(pct(50.0), FILTER, Ranking::Global(GlobalOptions::default()), large_final())
         .per_layer([("conv1", pct(30.0))]);
-    assert_eq!(SparsifyCallback::<Net>::new(global, Schedule::cos()).unwrap_err(), CompressError::PerLayerNeedsLocal);
-
+    assert_eq!(SparsifyCallback::<DigitsNet>::new(global, SparsitySchedule::cos()).unwrap_err(), CompressError::PerLayerNeedsLocal);
 
     // one_shot prunes at half of 2 epochs: rewinding at epoch 2 is too late, and nothing trains.
-    let mut late = SparsifyCallback::<Net>::new(base(), Schedule::one_shot())
+    let mut late = SparsifyCallback::<DigitsNet>::new(base(), SparsitySchedule::one_shot())
         .unwrap()
         .lottery_ticket(LotteryTicket::new(2))
         .with_output(Output::Quiet);
@@ -342,7 +334,7 @@ fn bad_settings_are_errors_before_training() {
 }
 
 /// Output channels whose weights are all zero.
-fn dropped_filters(model: &Net, layer: &str, width: usize) -> usize {
+fn dropped_filters(model: &DigitsNet, layer: &str, width: usize) -> usize {
     let w = values(model, layer);
     let per = w.len() / width;
     (0..width).filter(|&o| w[o * per..(o + 1) * per].iter().all(|&x| x == 0.0)).count()
@@ -362,10 +354,10 @@ fn round_to_keeps_a_multiple_of_the_filters() {
 #[test]
 fn dense_sparse_dense_lets_pruned_filters_grow_back() {
     let sparsifier = Sparsifier::new(pct(50.0), FILTER, Ranking::Local, large_final());
-    let mut cb = SparsifyCallback::<Net>::new(sparsifier, Schedule::dsd()).unwrap().with_output(Output::Quiet);
+    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, SparsitySchedule::dsd()).unwrap().with_output(Output::Quiet);
     let mut net = model(12);
     let batch = Batch { images: vec![0.0; 64], labels: vec![0], shape: [1, 8, 8] };
-    let hooks: &mut dyn Callback<Net, Input, 10> = &mut cb;
+    let hooks: &mut dyn Callback<DigitsNet, Input, 10> = &mut cb;
     hooks.before_fit(&ctx_at(0, 100), &mut net).unwrap();
     hooks.before_batch(&ctx_at(50, 100), &mut net, &batch).unwrap();
     assert_eq!(dropped_filters(&net, "conv2.weight", 32), 16, "the full target at mid-run");
@@ -374,7 +366,7 @@ fn dense_sparse_dense_lets_pruned_filters_grow_back() {
     let progress = 1.0 - (1.0 - (std::f64::consts::PI * -0.8).cos()) / 2.0;
     let want = (0.5 * progress * 32.0 + 1e-9).floor() as usize;
     assert!(want < 16);
-    let mask_zeros = |cb: &SparsifyCallback<Net>| {
+    let mask_zeros = |cb: &SparsifyCallback<DigitsNet>| {
         let m = cb.sparsifier().masks().iter().find(|m| m.name == "conv2").unwrap();
         zeros(m.outputs.as_ref().unwrap())
     };
@@ -382,7 +374,7 @@ fn dense_sparse_dense_lets_pruned_filters_grow_back() {
     // The regrown filters restart from 0: still zero until a step moves them, and no longer masked.
     assert_eq!(dropped_filters(&net, "conv2.weight", 32), 16);
     net.conv2.weight = net.conv2.weight.clone() + 1.0;
-    let hooks: &mut dyn Callback<Net, Input, 10> = &mut cb;
+    let hooks: &mut dyn Callback<DigitsNet, Input, 10> = &mut cb;
     // Step 89 ends at pct_train 0.9, where the schedule already is: only the masks are applied.
     hooks.after_step(&ctx_at(89, 100), &mut net).unwrap();
     assert_eq!(dropped_filters(&net, "conv2.weight", 32), want);
@@ -391,10 +383,10 @@ fn dense_sparse_dense_lets_pruned_filters_grow_back() {
 #[test]
 fn global_context_on_a_schedule_counts_all_layers_together() {
     let sparsifier = Sparsifier::new(pct(50.0), WEIGHT, Ranking::Global(GlobalOptions::default()), large_final());
-    let mut cb = SparsifyCallback::<Net>::new(sparsifier, Schedule::lin()).unwrap().with_output(Output::Quiet);
+    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, SparsitySchedule::lin()).unwrap().with_output(Output::Quiet);
     let mut net = model(13);
     let batch = Batch { images: vec![0.0; 64], labels: vec![0], shape: [1, 8, 8] };
-    let hooks: &mut dyn Callback<Net, Input, 10> = &mut cb;
+    let hooks: &mut dyn Callback<DigitsNet, Input, 10> = &mut cb;
     hooks.before_fit(&ctx_at(0, 10), &mut net).unwrap();
     hooks.before_batch(&ctx_at(6, 10), &mut net, &batch).unwrap();
     let total = 16 * 9 + 32 * 16 * 9;

@@ -2,11 +2,14 @@
 //! plan against a hand computation, Wanda masks on a literal two-layer model, Wanda while training
 //! on digits with `SparsifyCallback`, and the error when no calibration is given.
 
+#[macro_use]
+mod support;
+
 use std::num::NonZeroUsize;
 
 use fasterai::compress::sparsify::{
     input_norms, ActivationStat, Context as Ranking, ConvGranularity, Criteria, Criterion, Granularity, LayerChoice,
-    Schedule, Sparsifier, SparsifyCallback,
+    SparsitySchedule, Sparsifier, SparsifyCallback,
 };
 use fasterai::compress::CompressError;
 use fasterai::data::DataLoaders;
@@ -14,6 +17,7 @@ use fasterai::dfdx::shapes::Const;
 use fasterai::learn::LrSchedule;
 use fasterai::model::{read_tensor, write_tensors};
 use fasterai::prelude::*;
+use support::models::SmallDigitsNet;
 
 #[rustfmt::skip]
 #[derive(Compressible, Clone)]
@@ -174,17 +178,6 @@ fn wanda_without_calibration_says_how_to_give_it() {
     assert_eq!(read_tensor(&model, "fc1.weight").unwrap().data, [2.0, 0.5, 0.3, 1.0], "nothing changed");
 }
 
-#[rustfmt::skip]
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 8, 8])]
-pub struct Digits {
-    conv1: Conv2D<1, 8, 3, 1, 1>,  bn1: BatchNorm2D<8>, relu1: ReLU,
-    conv2: Conv2D<8, 16, 3, 1, 1>, bn2: BatchNorm2D<16>, relu2: ReLU, pool: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<256, 32>, relu3: ReLU,
-    fc2: Linear<32, 10>,
-}
-
 #[test]
 fn wanda_while_training_calibrates_on_the_last_training_batches() {
     let (train, valid) = fasterai::data::digits(0.2, 0).unwrap();
@@ -196,12 +189,12 @@ fn wanda_while_training_calibrates_on_the_last_training_batches() {
         Criteria::new(Criterion::Wanda),
     )
     .layers(LayerChoice::ConvolutionsAndLinear);
-    let mut cb = SparsifyCallback::<Digits>::new(sparsifier, Schedule::lin())
+    let mut cb = SparsifyCallback::<SmallDigitsNet>::new(sparsifier, SparsitySchedule::lin())
         .unwrap()
         .calibration_batches(NonZeroUsize::new(3).unwrap())
         .with_output(Output::Quiet);
-    let mut learn: Learner<Digits, (usize, Const<1>, Const<8>, Const<8>), 10> =
-        Learner::new(Cpu::default().build_module::<Digits, f32>(), data).with_output(Output::Quiet);
+    let mut learn: Learner<SmallDigitsNet, (usize, Const<1>, Const<8>, Const<8>), 10> =
+        Learner::new(Cpu::default().build_module::<SmallDigitsNet, f32>(), data).with_output(Output::Quiet);
     learn.fit_with(2, LrSchedule::Constant { lr: 1e-2 }, &mut [&mut cb]).unwrap(); // 8 steps
     let trained = learn.model();
 
@@ -236,9 +229,9 @@ fn a_callback_calibrates_on_batches_only_when_it_must() {
             None => s,
         }
     };
-    let own = SparsifyCallback::<Digits>::new(wanda(Some(&[0.5; 128])), Schedule::cos()).unwrap();
+    let own = SparsifyCallback::<SmallDigitsNet>::new(wanda(Some(&[0.5; 128])), SparsitySchedule::cos()).unwrap();
     assert!(own.calibration_window().is_none(), "the sparsifier's own images win");
-    let batches = SparsifyCallback::<Digits>::new(wanda(None), Schedule::cos()).unwrap();
+    let batches = SparsifyCallback::<SmallDigitsNet>::new(wanda(None), SparsitySchedule::cos()).unwrap();
     assert_eq!(batches.calibration_window().map(|w| w.capacity().get()), Some(5), "fasterai's default");
     let magnitude = Sparsifier::new(
         Sparsity::from_percent(50.0).unwrap(),
@@ -246,7 +239,7 @@ fn a_callback_calibrates_on_batches_only_when_it_must() {
         Ranking::Local,
         Criteria::new(Criterion::LargeFinal),
     );
-    let cb = SparsifyCallback::<Digits>::new(magnitude, Schedule::cos())
+    let cb = SparsifyCallback::<SmallDigitsNet>::new(magnitude, SparsitySchedule::cos())
         .unwrap()
         .calibration_batches(NonZeroUsize::new(2).unwrap());
     assert!(cb.calibration_window().is_none(), "no calibration without an activation criterion");
@@ -257,16 +250,16 @@ fn wanda_prunes_filters_through_prune_callback_too() {
     use fasterai::compress::prune::PruneCallback;
     let (train, valid) = fasterai::data::digits(0.2, 0).unwrap();
     let data = DataLoaders::new(train.subset(48, 1).unwrap(), valid.subset(16, 2).unwrap(), 16, 0);
-    let mut cb = PruneCallback::<Digits>::new(
+    let mut cb = PruneCallback::<SmallDigitsNet>::new(
         Ratio::from_percent(50.0).unwrap(),
-        Schedule::cos(),
+        SparsitySchedule::cos(),
         Ranking::Local,
         Criteria::new(Criterion::Wanda),
     )
     .unwrap()
     .with_output(Output::Quiet);
-    let mut learn: Learner<Digits, (usize, Const<1>, Const<8>, Const<8>), 10> =
-        Learner::new(Cpu::default().build_module::<Digits, f32>(), data).with_output(Output::Quiet);
+    let mut learn: Learner<SmallDigitsNet, (usize, Const<1>, Const<8>, Const<8>), 10> =
+        Learner::new(Cpu::default().build_module::<SmallDigitsNet, f32>(), data).with_output(Output::Quiet);
     learn.fit_with(1, LrSchedule::Constant { lr: 1e-2 }, &mut [&mut cb]).unwrap();
     let widths: Vec<usize> = cb.plan().unwrap().layers().iter().map(|l| l.new_width()).collect();
     assert_eq!(widths, [4, 8, 32], "half the filters of conv1 and conv2; fc1 untouched");

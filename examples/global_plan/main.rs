@@ -73,7 +73,7 @@ fn sparsify() -> Result<()> {
         Context::Global(GlobalOptions::balanced()),
         Criteria::new(Criterion::LargeFinal),
     );
-    let mut callback = SparsifyCallback::<Net>::new(sparsifier, Schedule::cos())?;
+    let mut callback = SparsifyCallback::<Net>::new(sparsifier, SparsitySchedule::cos())?;
     println!("Sparsifying 50% of all filters, ranked across layers:");
     learn.fit_with(4, LrSchedule::Constant { lr: 1e-3 }, &mut [&mut callback])?;
     let plan = PrunePlan::from_model(learn.model())?;

@@ -26,6 +26,11 @@ use fasterai::compress::prune::{FilterData, LayerFilters};
 use fasterai::measure::{Bytes, Millis};
 use fasterai::prelude::*;
 
+#[macro_use]
+#[path = "../../tests/support/vgg16_bn.rs"]
+mod vgg16_bn;
+use vgg16_bn::Vgg16Bn;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -42,30 +47,6 @@ const LATENCY_RUNS: usize = 5;
 /// Random images the int8 activation ranges are calibrated on.
 const CALIBRATION_IMAGES: usize = 4;
 
-/// torchvision's VGG16-BN layout with 10 classes at 3×128×128.
-#[rustfmt::skip] // one line per block of layers
-#[derive(Compressible)]
-#[compressible(input = [3, 128, 128])]
-pub struct Vgg16Bn {
-    conv1: Conv2D<3, 64, 3, 1, 1>,     bn1: BatchNorm2D<64>,   relu1: ReLU,
-    conv2: Conv2D<64, 64, 3, 1, 1>,    bn2: BatchNorm2D<64>,   relu2: ReLU,  pool1: MaxPool2D<2, 2>,
-    conv3: Conv2D<64, 128, 3, 1, 1>,   bn3: BatchNorm2D<128>,  relu3: ReLU,
-    conv4: Conv2D<128, 128, 3, 1, 1>,  bn4: BatchNorm2D<128>,  relu4: ReLU,  pool2: MaxPool2D<2, 2>,
-    conv5: Conv2D<128, 256, 3, 1, 1>,  bn5: BatchNorm2D<256>,  relu5: ReLU,
-    conv6: Conv2D<256, 256, 3, 1, 1>,  bn6: BatchNorm2D<256>,  relu6: ReLU,
-    conv7: Conv2D<256, 256, 3, 1, 1>,  bn7: BatchNorm2D<256>,  relu7: ReLU,  pool3: MaxPool2D<2, 2>,
-    conv8: Conv2D<256, 512, 3, 1, 1>,  bn8: BatchNorm2D<512>,  relu8: ReLU,
-    conv9: Conv2D<512, 512, 3, 1, 1>,  bn9: BatchNorm2D<512>,  relu9: ReLU,
-    conv10: Conv2D<512, 512, 3, 1, 1>, bn10: BatchNorm2D<512>, relu10: ReLU, pool4: MaxPool2D<2, 2>,
-    conv11: Conv2D<512, 512, 3, 1, 1>, bn11: BatchNorm2D<512>, relu11: ReLU,
-    conv12: Conv2D<512, 512, 3, 1, 1>, bn12: BatchNorm2D<512>, relu12: ReLU,
-    conv13: Conv2D<512, 512, 3, 1, 1>, bn13: BatchNorm2D<512>, relu13: ReLU, pool5: MaxPool2D<2, 2>,
-    avgpool: AdaptiveAvgPool2D<7, 7>,
-    flatten: Flatten,
-    fc1: Linear<25088, 4096>, relu_fc1: ReLU, drop1: Dropout,
-    fc2: Linear<4096, 4096>,  relu_fc2: ReLU, drop2: Dropout,
-    fc3: Linear<4096, 10>,
-}
 
 compress! {
     /// [`Vgg16Bn`] with the filters of the plan file kept (half of each convolution).

@@ -1,32 +1,64 @@
-//! Everything a user needs for `use fasterai::prelude::*;`.
+//! Everything a user needs for `use fasterai::prelude::*;`, grouped by what they do.
 //!
-//! One `pub use` line per item group; add lines, do not reorder others.
-//! dfdx's prelude comes in whole (tensors, ops, optimizers); the names defined here shadow dfdx's
-//! where both exist (our `Conv2D`, `BatchNorm2D`, `ReLU`, ... are the stable, fast ones).
+//! Tensors, shapes, devices, tensor ops, losses and optimizers are dfdx's own (their traits bring
+//! methods such as `sum`, `relu` and `backward`). dfdx's layer builders are left out, so every
+//! layer name here (`Conv2D`, `BatchNorm2D`, `ReLU`, ...) is this crate's and nothing is shadowed.
+//!
+//! ```
+//! use fasterai_runtime::prelude::*;
+//! let dev = Cpu::default();
+//! let conv: Conv2D<1, 4, 3, 1, 1> = dev.build_module::<Conv2D<1, 4, 3, 1, 1>, f32>();
+//! let x: Tensor<(usize, Const<1>, usize, usize), f32, Cpu> = dev.zeros_like(&(2, Const, 8, 8));
+//! assert_eq!(conv.try_forward(x)?.shape().2, 8);
+//! assert_eq!(num_params(&conv), 4 * 9 + 4);
+//! # Ok::<(), NnError>(())
+//! ```
 
-pub use dfdx::prelude::*;
-pub use crate::nn::{BatchNorm1D, BatchNorm2D, Dropout, Linear, ReLU, UnbiasedLinear};
-pub use crate::error::{Error, Result};
-pub use crate::units::{Ratio, Sparsity, UnitError};
-pub use crate::data::{digits, fashion_mnist_dir, idx_dir, mnist_dir, Normalization, ValidSplit};
-pub use crate::measure::{cpu_latency, model_size, model_size_in_memory, num_params, LatencyOptions, Macs, Report, ReportRow};
-pub use crate::learn::{
-    Accuracy, Callback, Context, Control, EpochRecord, Fraction, History, Learner, LearnError, LrSchedule, Metric,
-    OneCycle, OptimizerConfig, Output,
+// Tensors and their ops (dfdx).
+pub use dfdx::losses::*;
+pub use dfdx::optim::{Adam, Optimizer, OptimizerUpdateError, RMSprop, Sgd, UnusedTensors};
+pub use dfdx::shapes::*;
+pub use dfdx::tensor::*;
+pub use dfdx::tensor_ops::*;
+// Module traits (dfdx): build, run, walk a model's tensors, save and load them.
+pub use dfdx::nn::{
+    BuildModule, BuildOnDevice, DeviceBuildExt, LoadFromSafetensors, Module, ModuleMut, NumParams, ResetParams,
+    SaveToSafetensors, TensorCollection, ZeroGrads,
 };
+
+// Build: layers, the derive's trait and what it describes.
+pub use crate::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo, Tap, TapInfo, TappedForward};
+pub use crate::nn::{load_weights, save_weights, NnError};
 pub use crate::nn::{AdaptiveAvgPool2D, AvgPool2D, Flatten, FlattenTo, GlobalAvgPool, MaxPool2D};
+pub use crate::nn::{BatchNorm1D, BatchNorm2D, Dropout, Linear, ReLU, UnbiasedLinear};
 pub use crate::nn::{Conv2D, UnbiasedConv2D};
-pub use crate::nn::{load_weights, save_weights};
-pub use crate::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
-pub use crate::units::Energy;
-pub use crate::compress::prune::{PrunePlan, Ranking};
-pub use crate::compress::sparsify::{LayerChoice, LotteryTicket, Schedule, Sparsifier, SparsifyCallback};
-pub use crate::compress::prune::PruneCallback;
-pub use crate::units::LossWeight;
-pub use crate::compress::distill::{DistillLoss, DistillTerms, KnowledgeDistillation};
+
+// Train: data and the learner.
+pub use crate::data::{digits, fashion_mnist_dir, idx_dir, mnist_dir, Normalization, ValidSplit};
+pub use crate::learn::{
+    AccuracyMetric, Callback, Context, Control, EpochRecord, Fraction, History, LearnError, Learner, LrSchedule,
+    Metric, OneCycle, OptimizerConfig, Output,
+};
+
+// Compress: the techniques' callbacks and plans.
+pub use crate::compress::distill::{DistillLoss, DistillTerms, FeaturePairs, KnowledgeDistillation, OnFeatures};
+pub use crate::compress::prune::{PruneCallback, PrunePlan, Ranking};
 pub use crate::compress::quantize::{QatError, QuantizeCallback};
-pub use crate::compress::sensitivity::{analyze_learner, targets_for_budget, BudgetOptions, LayerSensitivity, LayerTarget, Perturbation};
-pub use crate::deploy::{accelerate, quantize_static, Accelerated, DeployError, Int8Model, ObserverKind, QuantizeOptions};
-pub use crate::deploy::quantize_dynamic;
-pub use crate::model::{Tap, TapInfo, TappedForward};
-pub use crate::compress::distill::{FeaturePairs, OnFeatures};
+pub use crate::compress::sensitivity::{
+    analyze_learner, targets_for_budget, BudgetOptions, LayerSensitivity, LayerTarget, Perturbation,
+};
+pub use crate::compress::sparsify::{LayerChoice, LotteryTicket, Sparsifier, SparsifyCallback, SparsitySchedule};
+
+// Deploy: the frozen fp32 and int8 plans.
+pub use crate::deploy::{
+    accelerate, quantize_dynamic, quantize_static, Accelerated, DeployError, Int8Model, ObserverKind, QuantizeOptions,
+};
+
+// Measure.
+pub use crate::measure::{
+    cpu_latency, model_size, model_size_in_memory, num_params, LatencyOptions, Macs, Report, ReportRow,
+};
+
+// Units and errors.
+pub use crate::error::{Error, Result};
+pub use crate::units::{Energy, LossWeight, Ratio, Sparsity, UnitError};

@@ -40,7 +40,7 @@ where
         Criteria::new(Criterion::LargeFinal),
     );
     let mut callback =
-        SparsifyCallback::<M>::new(sparsifier, Schedule::cos()).stage(SPARSIFIED)?.with_output(story.settings().output);
+        SparsifyCallback::<M>::new(sparsifier, SparsitySchedule::cos()).stage(SPARSIFIED)?.with_output(story.settings().output);
     let mut learn = story.learner(model);
     let (n, lr) = (story.settings().finetune_epochs, story.settings().finetune_lr);
     println!("Training for {} at a constant rate of {lr} while the filters are zeroed:", epochs(n));

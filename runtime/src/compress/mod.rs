@@ -8,7 +8,7 @@
 
 pub mod distill;
 pub mod error;
-mod error_struct;
+mod structural_error;
 pub mod factorize;
 pub mod fold;
 pub mod prune;
@@ -16,5 +16,5 @@ pub mod quantize;
 pub mod sparsify;
 
 pub use error::CompressError;
-pub use error_struct::{FactorizeError, FoldError, PruneError, StructError};
+pub use structural_error::{FactorizeError, FoldError, PruneError, StructError};
 pub mod sensitivity;

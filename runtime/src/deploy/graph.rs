@@ -16,8 +16,8 @@
 //! factorized pairs are two linears), `BatchNorm1D` right after a linear, `Dropout` (identity in
 //! inference). Anything else is a [`DeployError`] naming the layer.
 
-use dfdx::nn::{RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef};
-use dfdx::prelude::{Cpu, Shape, Tensor};
+use dfdx::nn::TensorCollection;
+use dfdx::prelude::Cpu;
 
 use super::DeployError;
 use crate::nn::fold::{fold_into, BnStats};
@@ -210,45 +210,16 @@ pub fn plan_nodes<M: Compressible>() -> Result<Vec<Node>, DeployError> {
     Ok(nodes)
 }
 
-/// Finds a scalar (a BatchNorm's `epsilon`) by name.
-struct ScalarReader<'n> {
-    name: &'n str,
-    found: Option<f64>,
-}
-
-impl TensorVisitor<f32, Cpu> for ScalarReader<'_> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = std::convert::Infallible;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, f32, Cpu>,
-        _: (&Tensor<S, f32, Cpu>, String),
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        Ok(None)
-    }
-
-    fn visit_scalar<N: num_traits::NumCast>(
-        &mut self,
-        _: ScalarOptions<N>,
-        (value, name): (&N, String),
-    ) -> Result<Option<N>, Self::Err> {
-        if name == self.name {
-            self.found = value.to_f64();
-        }
-        Ok(None)
-    }
-}
-
 fn read_scalar<M: TensorCollection<f32, Cpu>>(model: &M, name: &str) -> Result<f64, DeployError> {
-    let mut reader = ScalarReader { name, found: None };
-    match M::iter_tensors(&mut RecursiveWalker { m: (model, String::new()), f: &mut reader }) {
-        Ok(_) => {}
-        Err(never) => match never {},
-    }
-    reader.found.ok_or_else(|| DeployError::MissingScalar { name: name.to_string() })
+    let mut found = None;
+    crate::nn::walk::walk::<f32, Cpu, M>(model, |item| {
+        if let crate::nn::walk::Item::Scalar { name: n, value } = item {
+            if n == name {
+                found = Some(value);
+            }
+        }
+    });
+    found.ok_or_else(|| DeployError::MissingScalar { name: name.to_string() })
 }
 
 /// The weights of a conv/linear node with its BatchNorm folded in.

@@ -7,7 +7,7 @@ use dfdx::prelude::{AsArray as _, Axis, Const, Cpu, Module, OwnedTape, Tensor};
 use super::metric::argmax_rows;
 use super::optimizer::LiveOptimizer;
 use super::{
-    cross_entropy, Accuracy, BatchInput, Callback, Classifier, Fraction, LearnError, Metric, MetricValue,
+    cross_entropy, AccuracyMetric, BatchInput, Callback, Classifier, Fraction, LearnError, Metric, MetricValue,
     OptimizerConfig, Output,
 };
 use crate::data::{Batch, DataLoaders};
@@ -188,7 +188,7 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
         if self.data.valid.is_empty() {
             return Err(LearnError::EmptyDataset { which: "validation" });
         }
-        let mut accuracy = Accuracy::default();
+        let mut accuracy = AccuracyMetric::default();
         self.metrics.iter_mut().for_each(|m| m.reset());
         let (mut loss_sum, mut seen) = (0.0f64, 0usize);
         for Batch { images, labels, shape } in self.data.valid_batches() {

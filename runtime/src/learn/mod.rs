@@ -1,7 +1,7 @@
 //! The learner: fit a model on [`crate::data::DataLoaders`], with callbacks and metrics.
 //!
 //! - [`Learner`] holds a model, the data, an optimizer ([`OptimizerConfig`], fastai's Adam by
-//!   default), the loss (cross-entropy from labels) and metrics ([`Accuracy`] always, more through
+//!   default), the loss (cross-entropy from labels) and metrics ([`AccuracyMetric`] always, more through
 //!   [`Metric`]); [`Learner::fit`] trains at a constant learning rate, [`Learner::fit_one_cycle`]
 //!   with fastai's one-cycle policy ([`OneCycle`]).
 //! - [`Callback`] hooks into every stage of the loop; decisions come back as values ([`Control`]).
@@ -20,7 +20,7 @@ mod loss;
 pub mod metric;
 mod optimizer;
 mod output;
-pub mod schedule;
+pub mod lr_schedule;
 
 pub use callback::{Callback, Context, Control, Forward, TapedLoss};
 pub use classifier::Classifier;
@@ -30,7 +30,7 @@ pub use history::{format_mm_ss, EpochRecord, History};
 pub use input::BatchInput;
 pub use learner::{Learner, Prediction, Validation};
 pub use loss::{cross_entropy, one_hot};
-pub use metric::{Accuracy, Metric, MetricValue};
+pub use metric::{AccuracyMetric, Metric, MetricValue};
 pub use optimizer::OptimizerConfig;
 pub use output::Output;
-pub use schedule::{Hyper, LrSchedule, OneCycle};
+pub use lr_schedule::{Hyper, LrSchedule, OneCycle};

@@ -12,7 +12,7 @@ mod macs;
 mod params;
 mod report;
 mod size;
-mod units;
+mod figures;
 
 pub use compare::Comparison;
 pub use error::MeasureError;
@@ -21,4 +21,4 @@ pub use macs::{conv2d_macs, linear_macs, Macs};
 pub use params::num_params;
 pub use report::{Report, ReportRow};
 pub use size::{model_size, model_size_in_memory};
-pub use units::{Accuracy, Bytes, Millis, Points, Times};
+pub use figures::{Accuracy, Bytes, Millis, Points, Times};

@@ -8,18 +8,16 @@
 use std::{borrow::Cow, fs};
 
 use dfdx::{
-    nn::{
-        RecursiveWalker, SaveToSafetensors, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor,
-        ViewTensorName, ViewTensorRef,
-    },
-    shapes::{Dtype, HasShape, Shape},
-    tensor::{safetensors::SafeDtype, Tensor},
+    nn::{SaveToSafetensors, TensorCollection},
+    shapes::Dtype,
+    tensor::safetensors::SafeDtype,
     tensor_ops::Device,
 };
 use safetensors::{Dtype as SafeType, View};
 
 use super::{Bytes, MeasureError};
 use crate::fsutil::ScratchDir;
+use crate::nn::walk::{walk, Item};
 
 /// Bytes of the safetensors file `model.save_safetensors(..)` writes.
 ///
@@ -65,16 +63,20 @@ where
     D: Device<E>,
     M: TensorCollection<E, D>,
 {
-    let mut layout = Layout(Vec::new());
-    let walked = M::iter_tensors(&mut RecursiveWalker { m: (model, String::new()), f: &mut layout });
-    match walked {
-        Ok(_) => {}
-        Err(never) => match never {},
-    }
-    let data: u64 = layout.0.iter().map(|(_, t)| t.len as u64).sum();
+    let mut layout: Vec<(String, TensorLayout)> = Vec::new();
+    walk::<E, D, M>(model, |item| match item {
+        Item::Tensor(t) => {
+            let dtype = E::safe_dtype();
+            let len = t.numel() * dtype.size();
+            layout.push((t.name, TensorLayout { dtype, shape: t.shape, len }));
+        }
+        // dfdx stores every scalar as one F64 of shape [].
+        Item::Scalar { name, .. } => layout.push((name, TensorLayout { dtype: SafeType::F64, shape: Vec::new(), len: 8 })),
+    });
+    let data: u64 = layout.iter().map(|(_, t)| t.len as u64).sum();
     // The views report their lengths but hold no bytes: `serialize` returns the 8-byte length
     // prefix and the padded JSON header, with offsets computed from those lengths.
-    let header = safetensors::serialize(layout.0.iter().map(|(name, t)| (name.as_str(), t)), &None)
+    let header = safetensors::serialize(layout.iter().map(|(name, t)| (name.as_str(), t)), &None)
         .map_err(|source| MeasureError::SafeTensorsHeader { source })?;
     Ok(Bytes(header.len() as u64 + data))
 }
@@ -99,38 +101,6 @@ impl View for &TensorLayout {
     }
     fn data_len(&self) -> usize {
         self.len
-    }
-}
-
-/// Collects the name and layout of every tensor and scalar, as dfdx's safetensors writer visits them.
-struct Layout(Vec<(String, TensorLayout)>);
-
-impl<E: Dtype + SafeDtype, D: Device<E>> TensorVisitor<E, D> for Layout {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = std::convert::Infallible;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, E, D>,
-        (t, name): (&Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, Self::Err> {
-        let dtype = E::safe_dtype();
-        let shape: Vec<usize> = t.shape().concrete().into();
-        let len = shape.iter().product::<usize>() * dtype.size();
-        self.0.push((name, TensorLayout { dtype, shape, len }));
-        Ok(None)
-    }
-
-    fn visit_scalar<N: num_traits::NumCast>(
-        &mut self,
-        _: ScalarOptions<N>,
-        (_, name): (&N, String),
-    ) -> Result<Option<N>, Self::Err> {
-        // dfdx stores every scalar as one F64 of shape [].
-        self.0.push((name, TensorLayout { dtype: SafeType::F64, shape: Vec::new(), len: 8 }));
-        Ok(None)
     }
 }
 

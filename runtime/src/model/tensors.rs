@@ -18,7 +18,6 @@
 
 use dfdx::nn::{
     RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
-    ViewTensorRef,
 };
 use dfdx::prelude::{Cpu, HasShape, Shape, Tensor};
 
@@ -65,39 +64,6 @@ pub enum TensorAccessError {
     },
 }
 
-/// Copies out every tensor whose name `wanted` accepts.
-struct Reader<'f> {
-    wanted: &'f dyn Fn(&str) -> bool,
-    found: Vec<NamedTensor>,
-}
-
-impl TensorVisitor<f32, Cpu> for Reader<'_> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = std::convert::Infallible;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, f32, Cpu>,
-        (tensor, name): (&Tensor<S, f32, Cpu>, String),
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        if (self.wanted)(&name) {
-            let shape = tensor.shape().concrete().into_iter().collect();
-            self.found.push(NamedTensor { name, shape, data: tensor.as_vec() });
-        }
-        Ok(None)
-    }
-
-    fn visit_scalar<N: num_traits::NumCast>(
-        &mut self,
-        _: ScalarOptions<N>,
-        _: (&N, String),
-    ) -> Result<Option<N>, Self::Err> {
-        Ok(None)
-    }
-}
-
 /// Overwrites the tensors named in `updates`, recording the ones it wrote.
 struct Writer<'u> {
     updates: &'u [(&'u str, &'u [f32])],
@@ -140,12 +106,14 @@ impl TensorVisitor<f32, Cpu> for Writer<'_> {
 }
 
 fn read_where<M: TensorCollection<f32, Cpu>>(model: &M, wanted: &dyn Fn(&str) -> bool) -> Vec<NamedTensor> {
-    let mut reader = Reader { wanted, found: Vec::new() };
-    let walked = M::iter_tensors(&mut RecursiveWalker { m: (model, String::new()), f: &mut reader });
-    match walked {
-        Ok(_) => reader.found,
-        Err(never) => match never {},
-    }
+    let mut found = Vec::new();
+    crate::nn::walk::walk_tensors::<f32, Cpu, M>(model, |t| {
+        if wanted(&t.name) {
+            let data = t.values();
+            found.push(NamedTensor { name: t.name, shape: t.shape, data });
+        }
+    });
+    found
 }
 
 /// Every tensor of `model`, in visiting order (field order for a derived model).

@@ -77,6 +77,7 @@ pub use dfdx::nn::modules::Dropout;
 
 mod conv2d;
 pub mod fold;
+pub mod walk;
 mod weights;
 
 pub use conv2d::{Conv2D, UnbiasedConv2D};

@@ -9,63 +9,22 @@
 use std::path::{Path, PathBuf};
 
 use dfdx::nn::SaveToSafetensors;
-use dfdx::nn::{
-    RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName,
-    ViewTensorRef,
-};
-use dfdx::prelude::{Dtype, HasShape, Shape, Tensor};
+use dfdx::nn::{RecursiveWalker, TensorCollection};
+use dfdx::prelude::Dtype;
 use dfdx::tensor::safetensors::SafeDtype;
 use dfdx::tensor_ops::Device;
 use safetensors::{SafeTensorError, SafeTensors};
 
 use super::NnError;
 
-/// Collects the name and shape of every tensor of a model.
-struct ShapeCollector {
-    entries: Vec<(String, Vec<usize>)>,
-}
-
-impl<E: Dtype, D: Device<E>> TensorVisitor<E, D> for ShapeCollector {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = std::convert::Infallible;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, E, D>,
-        (tensor, name): (&Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, Self::Err> {
-        self.entries.push((name, tensor.shape().concrete().into()));
-        Ok(None)
-    }
-
-    fn visit_scalar<N: num_traits::NumCast>(
-        &mut self,
-        _: ScalarOptions<N>,
-        _: (&N, String),
-    ) -> Result<Option<N>, Self::Err> {
-        // Scalars (batch-norm momentum, epsilon) fall back to their defaults when absent.
-        Ok(None)
-    }
-}
-
 /// The `(name, shape)` of every tensor in `model`, in visiting order, names as in its
 /// safetensors file (`conv1.weight`, ...).
 pub fn tensor_shapes<E: Dtype, D: Device<E>, M: TensorCollection<E, D>>(
     model: &M,
 ) -> Vec<(String, Vec<usize>)> {
-    let mut collector = ShapeCollector {
-        entries: Vec::new(),
-    };
-    let walked = M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut collector,
-    });
-    match walked {
-        Ok(_) => collector.entries,
-        Err(never) => match never {},
-    }
+    let mut entries = Vec::new();
+    super::walk::walk_tensors::<E, D, M>(model, |t| entries.push((t.name, t.shape)));
+    entries
 }
 
 fn safetensors_error(path: &Path, e: impl std::fmt::Debug) -> NnError {

@@ -22,7 +22,7 @@
 //! ```
 
 use crate::compress::distill::{DistillLoss, FeaturePairs, PAIRS_FORM};
-use crate::compress::sparsify::{ConvGranularity, Criterion, Schedule};
+use crate::compress::sparsify::{ConvGranularity, Criterion, SparsitySchedule};
 use crate::compress::CompressError;
 use crate::units::{LossWeight, Ratio, Sparsity};
 
@@ -101,7 +101,7 @@ pub struct SparsifySpec {
     /// How weights are scored (default `large_final`).
     pub criterion: Criterion,
     /// How sparsity grows over training (default `cos`).
-    pub schedule: Schedule,
+    pub schedule: SparsitySchedule,
     /// Epochs (default 1) and learning rate (default 1e-4).
     pub training: Training,
 }
@@ -239,7 +239,7 @@ impl StageSpec {
             granularity: self.word("granularity", "filter")?.parse()?,
             global,
             criterion: self.word("criteria", "large_final")?.parse()?,
-            schedule: Schedule::by_name(self.word("schedule", "cos")?)?,
+            schedule: SparsitySchedule::by_name(self.word("schedule", "cos")?)?,
             training: self.training(1, 1e-4)?,
         })
     }

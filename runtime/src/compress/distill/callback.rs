@@ -4,7 +4,7 @@
 //! In `after_loss` the teacher runs on the batch's input without a tape (in evaluation mode: its
 //! BatchNorm uses running statistics, its Dropout is off), the chosen [`DistillLoss`] compares the
 //! student's logits with the teacher's, and the loss back-propagated becomes
-//! `(1 − w)·task + w·distill`, with `w` a [`LossWeight`], optionally ramped by a [`Schedule`] over
+//! `(1 − w)·task + w·distill`, with `w` a [`LossWeight`], optionally ramped by a [`SparsitySchedule`] over
 //! training (`w · progress`, fasterai's `schedule`).
 //!
 //! Feature losses on intermediate activations (`Attention`, `FitNet`, ...) take the other
@@ -15,7 +15,7 @@
 use dfdx::prelude::{AsArray as _, Const, Cpu, Module, RealizeTo as _, Shape, Tensor, TryAdd as _, TryMul as _};
 
 use super::{DistillLoss, FeaturePair, FeaturePairs};
-use crate::compress::sparsify::Schedule;
+use crate::compress::sparsify::SparsitySchedule;
 use crate::compress::CompressError;
 use crate::learn::{Callback, Context, Forward, Fraction, LearnError, TapedLoss};
 use crate::units::LossWeight;
@@ -75,7 +75,7 @@ pub struct KnowledgeDistillation<T, On = OnLogits> {
     pub(super) teacher: T,
     pub(super) loss: DistillLoss,
     pub(super) weight: LossWeight,
-    pub(super) schedule: Option<Schedule>,
+    pub(super) schedule: Option<SparsitySchedule>,
     pub(super) last: Option<DistillTerms>,
     pub(super) on: On,
 }
@@ -113,9 +113,9 @@ impl<T> KnowledgeDistillation<T> {
 
 impl<T, On> KnowledgeDistillation<T, On> {
 
-    /// Ramps the weight over training: `w · schedule.progress(pct_train)` (e.g. [`Schedule::lin`]
+    /// Ramps the weight over training: `w · schedule.progress(pct_train)` (e.g. [`SparsitySchedule::lin`]
     /// grows it from 0 to `w`).
-    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
+    pub fn with_schedule(mut self, schedule: SparsitySchedule) -> Self {
         self.schedule = Some(schedule);
         self
     }
@@ -124,11 +124,11 @@ impl<T, On> KnowledgeDistillation<T, On> {
     ///
     /// ```
     /// # use fasterai_runtime::compress::distill::{DistillLoss, KnowledgeDistillation};
-    /// # use fasterai_runtime::compress::sparsify::Schedule;
+    /// # use fasterai_runtime::compress::sparsify::SparsitySchedule;
     /// # use fasterai_runtime::learn::Fraction;
     /// # use fasterai_runtime::units::LossWeight;
     /// let w = LossWeight::from_fraction(0.8).unwrap();
-    /// let kd = KnowledgeDistillation::new((), DistillLoss::Logits, w).unwrap().with_schedule(Schedule::lin());
+    /// let kd = KnowledgeDistillation::new((), DistillLoss::Logits, w).unwrap().with_schedule(SparsitySchedule::lin());
     /// assert_eq!(kd.weight_at(Fraction::ZERO).fraction(), 0.0);
     /// assert_eq!(kd.weight_at(Fraction::ONE), w);
     /// ```

@@ -149,7 +149,7 @@ impl Module<Tensor<Flat2, f32, Cpu>> for Refuses {
 #[test]
 fn a_scheduled_weight_of_zero_leaves_the_loss_alone_and_skips_the_teacher() {
     let mut kd =
-        KnowledgeDistillation::new(Refuses, DistillLoss::Mutual, weight(0.6)).unwrap().with_schedule(Schedule::lin());
+        KnowledgeDistillation::new(Refuses, DistillLoss::Mutual, weight(0.6)).unwrap().with_schedule(SparsitySchedule::lin());
     let (loss, grad, terms) = run(&mut kd, Fraction::ZERO).unwrap();
     let (ce, ce_grad) = by_hand(0.0, 1.0);
     assert!((f64::from(loss) - ce).abs() < 1e-5, "only the task loss at the start: {loss} vs {ce}");
@@ -162,7 +162,7 @@ fn a_scheduled_weight_of_zero_leaves_the_loss_alone_and_skips_the_teacher() {
 
 #[test]
 fn the_schedule_scales_the_weight_with_progress() {
-    let kd = KnowledgeDistillation::new((), DistillLoss::Logits, weight(0.8)).unwrap().with_schedule(Schedule::lin());
+    let kd = KnowledgeDistillation::new((), DistillLoss::Logits, weight(0.8)).unwrap().with_schedule(SparsitySchedule::lin());
     for (pct, want) in [(0.0, 0.0), (0.5, 0.4), (1.0, 0.8)] {
         let got = kd.weight_at(Fraction::new(pct).unwrap()).fraction();
         assert!((got - want).abs() < 1e-12, "pct_train {pct}: {got} vs {want}");

@@ -9,7 +9,7 @@ use dfdx::prelude::{Cpu, Gradients, Shape};
 use super::plan::PrunePlan;
 use crate::compress::sparsify::mask::units_to_drop;
 use crate::compress::sparsify::{
-    Context, ConvGranularity, Criteria, Granularity, Schedule, Sparsifier, SparsifyCallback, SparsifyTarget,
+    Context, ConvGranularity, Criteria, Granularity, SparsitySchedule, Sparsifier, SparsifyCallback, SparsifyTarget,
     SparsityReport,
 };
 use crate::compress::{CompressError, PruneError};
@@ -45,7 +45,7 @@ impl PlanHandle {
 ///
 /// It is a [`SparsifyCallback`] with filter granularity on every convolution, plus the plan at the
 /// end; it adds no mask logic of its own:
-/// - during training, the masks follow the [`Schedule`] exactly as in [`SparsifyCallback`]: when
+/// - during training, the masks follow the [`SparsitySchedule`] exactly as in [`SparsifyCallback`]: when
 ///   the scheduled share of filters changes, the filters the criteria rank lowest are zeroed (per
 ///   layer with [`Context::Local`], across layers with [`Context::Global`]), with their bias entry
 ///   and the γ and β of the BatchNorm after them, and the masks are applied again after every
@@ -65,7 +65,7 @@ impl PlanHandle {
 ///
 /// ```
 /// use fasterai_runtime::compress::prune::PruneCallback;
-/// use fasterai_runtime::compress::sparsify::{Context, Criteria, Criterion, Schedule};
+/// use fasterai_runtime::compress::sparsify::{Context, Criteria, Criterion, SparsitySchedule};
 /// use fasterai_runtime::units::Ratio;
 /// use fasterai_runtime::model::Compressible;
 ///
@@ -73,7 +73,7 @@ impl PlanHandle {
 /// /// against the pruned type `P` before any training.
 /// fn half<M: Compressible, P: Compressible>() -> Result<PruneCallback<M>, fasterai_runtime::Error> {
 ///     let half = Ratio::from_percent(50.0)?;
-///     let callback = PruneCallback::new(half, Schedule::cos(), Context::Local, Criteria::new(Criterion::LargeFinal))?;
+///     let callback = PruneCallback::new(half, SparsitySchedule::cos(), Context::Local, Criteria::new(Criterion::LargeFinal))?;
 ///     callback.check_fits::<P>()?;
 ///     Ok(callback)
 /// }
@@ -108,7 +108,7 @@ impl<M> Clone for PruneCallback<M> {
 impl<M: Compressible> PruneCallback<M> {
     /// Removes `ratio` of the filters of every convolution of `M` by the end of training, along
     /// `schedule`, ranked in `context` by `criteria`. Checks the settings against `M` now.
-    pub fn new(ratio: Ratio, schedule: Schedule, context: Context, criteria: Criteria) -> Result<Self, CompressError> {
+    pub fn new(ratio: Ratio, schedule: SparsitySchedule, context: Context, criteria: Criteria) -> Result<Self, CompressError> {
         let sparsity = Sparsity::FULL.scaled(ratio.fraction());
         let filters = Granularity::Conv(ConvGranularity::Filter);
         let sparsifier = Sparsifier::new(sparsity, filters, context, criteria);

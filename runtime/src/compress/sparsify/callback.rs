@@ -1,4 +1,4 @@
-//! `SparsifyCallback`: reach a target sparsity over training, following a [`Schedule`].
+//! `SparsifyCallback`: reach a target sparsity over training, following a [`SparsitySchedule`].
 //!
 //! On the [`Learner`](crate::learn::Learner)'s hooks:
 //! - `before_fit`: resets the schedule, checks the lottery-ticket settings against the number of
@@ -32,7 +32,7 @@
 //!
 //! ```
 //! use fasterai_runtime::compress::sparsify::{
-//!     Context, ConvGranularity, Criteria, Criterion, Granularity, Schedule, Sparsifier, SparsifyCallback,
+//!     Context, ConvGranularity, Criteria, Criterion, Granularity, SparsitySchedule, Sparsifier, SparsifyCallback,
 //! };
 //! use fasterai_runtime::compress::CompressError;
 //! use fasterai_runtime::model::Compressible;
@@ -46,7 +46,7 @@
 //!         Context::Local,
 //!         Criteria::new(Criterion::LargeFinal),
 //!     );
-//!     SparsifyCallback::new(sparsifier, Schedule::cos())
+//!     SparsifyCallback::new(sparsifier, SparsitySchedule::cos())
 //! }
 //! // then: Learner::new(model, data).with_callback(half_filters()?)
 //! ```
@@ -63,7 +63,7 @@ use dfdx::tensor::CpuError;
 use super::calibration::CalibrationWindow;
 use super::lottery::{LotteryTicket, Snapshot};
 use super::mask::SparsityReport;
-use super::schedule::{ProgressTracker, Schedule};
+use super::sparsity_schedule::{ProgressTracker, SparsitySchedule};
 use super::sparsifier::{apply_masks, report, uses_gradient, weights_of, Sparsifier};
 use super::target::SparsifyTarget;
 use crate::compress::CompressError;
@@ -121,7 +121,7 @@ impl<M: Compressible> SparsifyCallback<M> {
     /// A callback that brings `sparsifier`'s layers to their targets along `schedule`. Checks every
     /// setting against `M` now (unknown layers, N:M on a layer whose input channels do not divide,
     /// per-layer targets with a global context), so mistakes surface before training.
-    pub fn new(sparsifier: Sparsifier, schedule: Schedule) -> Result<Self, CompressError> {
+    pub fn new(sparsifier: Sparsifier, schedule: SparsitySchedule) -> Result<Self, CompressError> {
         let targets = sparsifier.targets::<M>()?;
         let calibrates = sparsifier.criteria().criterion.needs_activations() && sparsifier.calibration().is_none();
         let window = calibrates.then(|| CalibrationWindow::new(CalibrationWindow::DEFAULT_BATCHES));

@@ -13,17 +13,17 @@
 //! epoch the schedule starts pruning at; [`LotteryTicket::check`] refuses it before training.
 //!
 //! ```
-//! use fasterai_runtime::compress::sparsify::{LotteryTicket, Schedule};
+//! use fasterai_runtime::compress::sparsify::{LotteryTicket, SparsitySchedule};
 //! let ticket = LotteryTicket::new(1).reset_end(true);
 //! // agp starts at 20% of training: epoch 2 of 10.
-//! assert!(ticket.check(&Schedule::agp(), 10).is_ok());
-//! assert!(ticket.check(&Schedule::agp(), 4).unwrap_err().to_string().contains("epoch 0.80 of 4"));
+//! assert!(ticket.check(&SparsitySchedule::agp(), 10).is_ok());
+//! assert!(ticket.check(&SparsitySchedule::agp(), 4).unwrap_err().to_string().contains("epoch 0.80 of 4"));
 //! ```
 
 use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
-use super::schedule::Schedule;
+use super::sparsity_schedule::SparsitySchedule;
 use super::sparsifier::{apply_masks, LayerMask};
 use super::target::SparsifyTarget;
 use crate::compress::CompressError;
@@ -51,7 +51,7 @@ impl LotteryTicket {
 
     /// Checks that the snapshot is taken no later than `schedule` starts pruning in a fit of
     /// `n_epochs` epochs (at `start_pct · n_epochs`). Errors with [`CompressError::RewindAfterStart`].
-    pub fn check(&self, schedule: &Schedule, n_epochs: usize) -> Result<(), CompressError> {
+    pub fn check(&self, schedule: &SparsitySchedule, n_epochs: usize) -> Result<(), CompressError> {
         let start_epoch = schedule.start_pct() * n_epochs as f64;
         // A tolerance for start_pct·n_epochs landing a hair below an integer.
         if self.rewind_epoch as f64 > start_epoch + 1e-9 {
@@ -111,12 +111,12 @@ mod tests {
     fn the_rewind_epoch_may_not_follow_the_start_of_pruning() {
         // (schedule, epochs, rewind epoch, accepted, reason)
         let rows = [
-            (Schedule::cos(), 5, 0, true, "cos starts at once: only epoch 0"),
-            (Schedule::cos(), 5, 1, false, "cos starts at once"),
-            (Schedule::one_shot(), 4, 2, true, "one_shot prunes at half: epoch 2"),
-            (Schedule::one_shot(), 4, 3, false, "epoch 3 is after the half"),
-            (Schedule::agp(), 5, 1, true, "agp starts at 20%: epoch 1 exactly"),
-            (Schedule::agp(), 3, 1, false, "20% of 3 epochs is 0.6"),
+            (SparsitySchedule::cos(), 5, 0, true, "cos starts at once: only epoch 0"),
+            (SparsitySchedule::cos(), 5, 1, false, "cos starts at once"),
+            (SparsitySchedule::one_shot(), 4, 2, true, "one_shot prunes at half: epoch 2"),
+            (SparsitySchedule::one_shot(), 4, 3, false, "epoch 3 is after the half"),
+            (SparsitySchedule::agp(), 5, 1, true, "agp starts at 20%: epoch 1 exactly"),
+            (SparsitySchedule::agp(), 3, 1, false, "20% of 3 epochs is 0.6"),
         ];
         for (schedule, n_epochs, rewind, ok, why) in rows {
             let result = LotteryTicket::new(rewind).check(&schedule, n_epochs);

@@ -1,7 +1,7 @@
 //! Sparsification: zero the least important groups of weights, following a schedule.
 //!
 //! The pieces, each usable alone:
-//! - [`schedule`]: how far towards the target sparsity training has come.
+//! - [`sparsity_schedule`]: how far towards the target sparsity training has come.
 //! - [`granularity`]: which weights form one prunable group.
 //! - [`criteria`]: how important each weight (then each group) is.
 //! - [`mask`]: which groups to drop, locally, globally, rounded, or N:M; and the sparsity report.
@@ -20,7 +20,7 @@ pub mod criteria;
 pub mod granularity;
 pub mod lottery;
 pub mod mask;
-pub mod schedule;
+pub mod sparsity_schedule;
 pub mod sparsifier;
 pub mod target;
 
@@ -30,7 +30,7 @@ pub use mask::{
     global_masks, local_mask, nm_mask, Budget, GlobalOptions, LayerScores, LayerSparsity, MinKept, NmPattern,
     SparsityReport,
 };
-pub use schedule::{Curve, ProgressTracker, Schedule};
+pub use sparsity_schedule::{Curve, ProgressTracker, SparsitySchedule};
 pub use sparsifier::{Context, LayerMask, Sparsifier};
 pub use target::{granularity_for, resolve_targets, sparsifiable_layers, BnKind, LayerChoice, SparsifyTarget, TargetKind};
 pub use callback::SparsifyCallback;

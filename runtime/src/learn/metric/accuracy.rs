@@ -6,25 +6,25 @@ use crate::learn::Fraction;
 /// Share of samples whose largest logit is at their label.
 ///
 /// ```
-/// use fasterai_runtime::learn::{Accuracy, Fraction, Metric};
-/// let mut acc = Accuracy::default();
+/// use fasterai_runtime::learn::{AccuracyMetric, Fraction, Metric};
+/// let mut acc = AccuracyMetric::default();
 /// acc.accumulate(&[0.1, 0.9, 0.8, 0.2], &[1, 1]);
 /// assert_eq!(acc.fraction(), Fraction::of(1, 2));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Accuracy {
+pub struct AccuracyMetric {
     correct: usize,
     seen: usize,
 }
 
-impl Accuracy {
+impl AccuracyMetric {
     /// The accuracy so far as a fraction; zero before any sample.
     pub fn fraction(&self) -> Fraction {
         Fraction::of(self.correct, self.seen)
     }
 }
 
-impl Metric for Accuracy {
+impl Metric for AccuracyMetric {
     fn name(&self) -> &str {
         "accuracy"
     }
@@ -55,7 +55,7 @@ mod tests {
 
     #[test]
     fn counts_top1_hits_over_batches() {
-        let mut acc = Accuracy::default();
+        let mut acc = AccuracyMetric::default();
         for (logits, labels, why) in [
             (vec![3.0, 1.0, 2.0], vec![0], "clear winner at the label"),
             (vec![1.0, 1.0, 0.0], vec![1], "a tie goes to the first class, so this misses"),

@@ -2,7 +2,7 @@
 
 mod accuracy;
 
-pub use accuracy::Accuracy;
+pub use accuracy::AccuracyMetric;
 
 /// A number computed over the whole validation set from the model's logits.
 ///

@@ -1,16 +1,16 @@
 //! Schedules: how far towards its target a compression is at a given point of training.
 //!
-//! A [`Schedule`] maps the fraction of training done (`pct_train` in `[0, 1]`) to a *progress*
+//! A [`SparsitySchedule`] maps the fraction of training done (`pct_train` in `[0, 1]`) to a *progress*
 //! between `start_val` and `end_val`; the caller multiplies its target (a sparsity, a distillation
 //! weight) by that progress. Before `start_pct` the progress is `start_val`; from `end_pct` on it is the
 //! curve's value at 1; in between the curve is evaluated at `(pct − start_pct) / (end_pct − start_pct)`.
 //!
 //! ```
-//! use fasterai_runtime::compress::sparsify::Schedule;
+//! use fasterai_runtime::compress::sparsify::SparsitySchedule;
 //! use fasterai_runtime::units::Sparsity;
 //!
 //! let target = Sparsity::from_percent(50.0).unwrap();
-//! let cos = Schedule::cos();
+//! let cos = SparsitySchedule::cos();
 //! assert_eq!(cos.progress(0.0), 0.0);
 //! assert!((cos.progress(0.5) - 0.5).abs() < 1e-12);
 //! assert_eq!(target.scaled(cos.progress(1.0)), target);
@@ -98,11 +98,11 @@ impl Segment {
 
 /// A progress schedule: one curve over a window of training, or several chained one after the other.
 ///
-/// Built with [`Schedule::one_shot`], [`Schedule::iterative`], [`Schedule::agp`], [`Schedule::one_cycle`],
-/// [`Schedule::cos`], [`Schedule::lin`] or [`Schedule::dsd`], adjusted with [`Schedule::with_window`] and
-/// [`Schedule::with_values`], combined with [`Schedule::chain`].
+/// Built with [`SparsitySchedule::one_shot`], [`SparsitySchedule::iterative`], [`SparsitySchedule::agp`], [`SparsitySchedule::one_cycle`],
+/// [`SparsitySchedule::cos`], [`SparsitySchedule::lin`] or [`SparsitySchedule::dsd`], adjusted with [`SparsitySchedule::with_window`] and
+/// [`SparsitySchedule::with_values`], combined with [`SparsitySchedule::chain`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Schedule {
+pub struct SparsitySchedule {
     /// Never empty; ordered by start and not overlapping.
     segments: Vec<Segment>,
 }
@@ -111,7 +111,7 @@ fn fraction(what: &'static str, value: f64) -> Result<Ratio, CompressError> {
     Ratio::from_fraction(value).map_err(|_| CompressError::ScheduleOutOfRange { what, value })
 }
 
-impl Schedule {
+impl SparsitySchedule {
     fn single(curve: Curve, start_pct: f64) -> Self {
         // The literals below are valid fractions.
         let r = |v| Ratio::from_fraction(v).unwrap_or(Ratio::ZERO);
@@ -129,8 +129,8 @@ impl Schedule {
     /// Jump to the end value at half of training (fasterai's `one_shot`, `start_pct = 0.5`).
     ///
     /// ```
-    /// # use fasterai_runtime::compress::sparsify::Schedule;
-    /// let s = Schedule::one_shot();
+    /// # use fasterai_runtime::compress::sparsify::SparsitySchedule;
+    /// let s = SparsitySchedule::one_shot();
     /// assert_eq!((s.progress(0.49), s.progress(0.5)), (0.0, 1.0));
     /// ```
     pub fn one_shot() -> Self {
@@ -140,10 +140,10 @@ impl Schedule {
     /// `n_steps` equal jumps from 20% of training on (fasterai's `iterative` uses 3).
     ///
     /// ```
-    /// # use fasterai_runtime::compress::sparsify::Schedule;
-    /// let s = Schedule::iterative(4).unwrap();
+    /// # use fasterai_runtime::compress::sparsify::SparsitySchedule;
+    /// let s = SparsitySchedule::iterative(4).unwrap();
     /// assert_eq!(s.progress(0.21), 0.25);
-    /// assert!(Schedule::iterative(0).is_err());
+    /// assert!(SparsitySchedule::iterative(0).is_err());
     /// ```
     pub fn iterative(n_steps: usize) -> Result<Self, CompressError> {
         let n_steps = NonZeroUsize::new(n_steps).ok_or(CompressError::ZeroSteps)?;
@@ -179,8 +179,8 @@ impl Schedule {
     /// pruned weights grow back (at zero) in the second half.
     ///
     /// ```
-    /// # use fasterai_runtime::compress::sparsify::Schedule;
-    /// let s = Schedule::dsd();
+    /// # use fasterai_runtime::compress::sparsify::SparsitySchedule;
+    /// let s = SparsitySchedule::dsd();
     /// assert_eq!(s.progress(0.5), 1.0);
     /// assert!(s.progress(0.75) < s.progress(0.5));
     /// ```
@@ -188,15 +188,15 @@ impl Schedule {
         Self::single(Curve::Dsd, 0.0)
     }
 
-    /// The names [`Schedule::by_name`] reads.
+    /// The names [`SparsitySchedule::by_name`] reads.
     pub const NAMES: [&'static str; 7] = ["one_shot", "iterative", "agp", "one_cycle", "cos", "lin", "dsd"];
 
     /// A schedule from its fasterai name, with fasterai's defaults (`iterative` takes 3 steps).
     ///
     /// ```
-    /// # use fasterai_runtime::compress::sparsify::Schedule;
-    /// assert_eq!(Schedule::by_name("agp").unwrap(), Schedule::agp());
-    /// assert!(Schedule::by_name("cosine").unwrap_err().to_string().contains("cos, lin"));
+    /// # use fasterai_runtime::compress::sparsify::SparsitySchedule;
+    /// assert_eq!(SparsitySchedule::by_name("agp").unwrap(), SparsitySchedule::agp());
+    /// assert!(SparsitySchedule::by_name("cosine").unwrap_err().to_string().contains("cos, lin"));
     /// ```
     pub fn by_name(name: &str) -> Result<Self, CompressError> {
         Ok(match name {
@@ -228,10 +228,10 @@ impl Schedule {
     /// segment's window before chaining).
     ///
     /// ```
-    /// # use fasterai_runtime::compress::sparsify::Schedule;
-    /// let s = Schedule::lin().with_window(0.2, 0.6).unwrap();
+    /// # use fasterai_runtime::compress::sparsify::SparsitySchedule;
+    /// let s = SparsitySchedule::lin().with_window(0.2, 0.6).unwrap();
     /// assert!((s.progress(0.4) - 0.5).abs() < 1e-12);
-    /// assert!(Schedule::lin().with_window(0.6, 0.2).is_err());
+    /// assert!(SparsitySchedule::lin().with_window(0.6, 0.2).is_err());
     /// ```
     pub fn with_window(mut self, start_pct: f64, end_pct: f64) -> Result<Self, CompressError> {
         let start = fraction("start_pct", start_pct)?;
@@ -249,10 +249,10 @@ impl Schedule {
     /// decreasing schedule has `start_val > end_val`).
     ///
     /// ```
-    /// # use fasterai_runtime::compress::sparsify::Schedule;
-    /// let s = Schedule::lin().with_values(1.0, 0.5).unwrap();
+    /// # use fasterai_runtime::compress::sparsify::SparsitySchedule;
+    /// let s = SparsitySchedule::lin().with_values(1.0, 0.5).unwrap();
     /// assert_eq!(s.progress(1.0), 0.5);
-    /// assert!(Schedule::lin().with_values(0.0, 1.5).is_err());
+    /// assert!(SparsitySchedule::lin().with_values(0.0, 1.5).is_err());
     /// ```
     pub fn with_values(mut self, start_val: f64, end_val: f64) -> Result<Self, CompressError> {
         let start = fraction("start_val", start_val)?;
@@ -277,17 +277,17 @@ impl Schedule {
     /// holds. Segments must be given in training order and must not overlap.
     ///
     /// ```
-    /// # use fasterai_runtime::compress::sparsify::Schedule;
+    /// # use fasterai_runtime::compress::sparsify::SparsitySchedule;
     /// // Ramp to 50% of the target in the first quarter, hold, then ramp to 100% in the last quarter.
-    /// let s = Schedule::chain(vec![
-    ///     Schedule::lin().with_window(0.0, 0.25)?.with_values(0.0, 0.5)?,
-    ///     Schedule::lin().with_window(0.75, 1.0)?.with_values(0.5, 1.0)?,
+    /// let s = SparsitySchedule::chain(vec![
+    ///     SparsitySchedule::lin().with_window(0.0, 0.25)?.with_values(0.0, 0.5)?,
+    ///     SparsitySchedule::lin().with_window(0.75, 1.0)?.with_values(0.5, 1.0)?,
     /// ])?;
     /// assert_eq!(s.progress(0.5), 0.5);
     /// assert_eq!(s.progress(0.875), 0.75);
     /// # Ok::<(), fasterai_runtime::compress::CompressError>(())
     /// ```
-    pub fn chain(schedules: Vec<Schedule>) -> Result<Self, CompressError> {
+    pub fn chain(schedules: Vec<SparsitySchedule>) -> Result<Self, CompressError> {
         let segments: Vec<Segment> = schedules.into_iter().flat_map(|s| s.segments).collect();
         if segments.is_empty() {
             return Err(CompressError::BadChain { reason: "no schedule was given".into() });
@@ -320,9 +320,9 @@ impl Schedule {
     /// holds the start value, so a compression following this schedule starts there.
     ///
     /// ```
-    /// # use fasterai_runtime::compress::sparsify::Schedule;
-    /// assert_eq!(Schedule::agp().start_pct(), 0.2);
-    /// assert_eq!(Schedule::cos().start_pct(), 0.0);
+    /// # use fasterai_runtime::compress::sparsify::SparsitySchedule;
+    /// assert_eq!(SparsitySchedule::agp().start_pct(), 0.2);
+    /// assert_eq!(SparsitySchedule::cos().start_pct(), 0.0);
     /// ```
     pub fn start_pct(&self) -> f64 {
         self.segments[0].start_pct.fraction()
@@ -335,11 +335,11 @@ impl Schedule {
 }
 
 /// Remembers the last progress acted upon, so a callback re-sparsifies only when the schedule moved
-/// (fasterai's `Schedule.changed` / `after_step`).
+/// (fasterai's `SparsitySchedule.changed` / `after_step`).
 ///
 /// ```
-/// use fasterai_runtime::compress::sparsify::{ProgressTracker, Schedule};
-/// let mut t = ProgressTracker::new(Schedule::iterative(2).unwrap().with_window(0.0, 1.0).unwrap());
+/// use fasterai_runtime::compress::sparsify::{ProgressTracker, SparsitySchedule};
+/// let mut t = ProgressTracker::new(SparsitySchedule::iterative(2).unwrap().with_window(0.0, 1.0).unwrap());
 /// assert_eq!(t.advance(0.0), None); // still at the start value
 /// assert_eq!(t.advance(0.1), Some(0.5)); // first jump: act on it
 /// assert_eq!(t.advance(0.3), None); // same step: nothing to do
@@ -347,13 +347,13 @@ impl Schedule {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgressTracker {
-    schedule: Schedule,
+    schedule: SparsitySchedule,
     applied: f64,
 }
 
 impl ProgressTracker {
     /// A tracker at the schedule's initial value.
-    pub fn new(schedule: Schedule) -> Self {
+    pub fn new(schedule: SparsitySchedule) -> Self {
         let applied = schedule.initial_value();
         Self { schedule, applied }
     }
@@ -379,7 +379,7 @@ impl ProgressTracker {
     }
 
     /// The schedule being tracked.
-    pub fn schedule(&self) -> &Schedule {
+    pub fn schedule(&self) -> &SparsitySchedule {
         &self.schedule
     }
 }
@@ -388,7 +388,7 @@ impl ProgressTracker {
 mod tests {
     use super::*;
 
-    /// Expected values from this Python script (fasterai's formulas and `Schedule.progress`):
+    /// Expected values from this Python script (fasterai's formulas and `SparsitySchedule.progress`):
     /// ```text
     /// import math
     /// def one_shot(s,e,p): return e
@@ -410,7 +410,7 @@ mod tests {
     /// ```
     const POINTS: [f64; 6] = [0.0, 0.2, 0.25, 0.5, 0.75, 1.0];
 
-    fn check(schedule: &Schedule, expected: [f64; 6]) {
+    fn check(schedule: &SparsitySchedule, expected: [f64; 6]) {
         for (pct, want) in POINTS.into_iter().zip(expected) {
             let got = schedule.progress(pct);
             assert!((got - want).abs() < 1e-12, "at {pct}: got {got}, want {want}");
@@ -419,15 +419,15 @@ mod tests {
 
     #[test]
     fn one_shot_jumps_at_half() {
-        check(&Schedule::one_shot(), [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
-        assert_eq!(Schedule::one_shot().progress(0.4999), 0.0);
+        check(&SparsitySchedule::one_shot(), [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        assert_eq!(SparsitySchedule::one_shot().progress(0.4999), 0.0);
     }
 
     #[test]
     fn iterative_takes_three_steps_after_a_fifth() {
-        check(&Schedule::iterative(3).unwrap(), [0.0, 0.0, 0.3333333333333333, 0.6666666666666666, 1.0, 1.0]);
+        check(&SparsitySchedule::iterative(3).unwrap(), [0.0, 0.0, 0.3333333333333333, 0.6666666666666666, 1.0, 1.0]);
         // n_steps = 5 over the whole run: python gives 0.2 at 0.1 and 0.2, 0.4 at 0.21, 1.0 at 0.99.
-        let five = Schedule::iterative(5).unwrap().with_window(0.0, 1.0).unwrap();
+        let five = SparsitySchedule::iterative(5).unwrap().with_window(0.0, 1.0).unwrap();
         for (pct, want) in [(0.1, 0.2), (0.2, 0.2), (0.21, 0.4), (0.99, 1.0)] {
             assert!((five.progress(pct) - want).abs() < 1e-12, "at {pct}");
         }
@@ -435,7 +435,7 @@ mod tests {
 
     #[test]
     fn agp_is_cubic_after_a_fifth() {
-        check(&Schedule::agp(), [0.0, 0.0, 0.176025390625, 0.755859375, 0.969482421875, 1.0]);
+        check(&SparsitySchedule::agp(), [0.0, 0.0, 0.176025390625, 0.755859375, 0.969482421875, 1.0]);
     }
 
     #[test]
@@ -448,20 +448,20 @@ mod tests {
             0.9893448342886618,
             1.0,
         ];
-        check(&Schedule::one_cycle(), want);
+        check(&SparsitySchedule::one_cycle(), want);
     }
 
     #[test]
     fn cos_and_lin() {
-        check(&Schedule::cos(), [0.0, 0.09549150281252633, 0.14644660940672627, 0.5, 0.8535533905932737, 1.0]);
-        check(&Schedule::lin(), [0.0, 0.2, 0.25, 0.5, 0.75, 1.0]);
+        check(&SparsitySchedule::cos(), [0.0, 0.09549150281252633, 0.14644660940672627, 0.5, 0.8535533905932737, 1.0]);
+        check(&SparsitySchedule::lin(), [0.0, 0.2, 0.25, 0.5, 0.75, 1.0]);
     }
 
     #[test]
     fn dsd_regrows_after_the_middle() {
-        check(&Schedule::dsd(), [0.0, 0.34549150281252633, 0.5, 1.0, 0.5, 0.0]);
+        check(&SparsitySchedule::dsd(), [0.0, 0.34549150281252633, 0.5, 1.0, 0.5, 0.0]);
         // python: dsd(0,1,0.4) = dsd(0,1,0.6) = 0.9045084971874737, dsd(0,1,0.9) = 0.09549150281252627
-        let s = Schedule::dsd();
+        let s = SparsitySchedule::dsd();
         assert!((s.progress(0.4) - 0.9045084971874737).abs() < 1e-12);
         assert!((s.progress(0.6) - 0.9045084971874737).abs() < 1e-12);
         assert!((s.progress(0.9) - 0.09549150281252627).abs() < 1e-12);
@@ -473,7 +473,7 @@ mod tests {
     #[test]
     fn window_and_values_are_honoured_at_their_boundaries() {
         // python: [(x, progress(cos,0.2,0.6,0.1,0.9,x)) for x in [0,0.2,0.3,0.4,0.6,0.8]]
-        let s = Schedule::cos().with_window(0.2, 0.6).unwrap().with_values(0.1, 0.9).unwrap();
+        let s = SparsitySchedule::cos().with_window(0.2, 0.6).unwrap().with_values(0.1, 0.9).unwrap();
         let want =
             [(0.0, 0.1), (0.2, 0.1), (0.3, 0.21715728752538102), (0.4, 0.5000000000000002), (0.6, 0.9), (0.8, 0.9)];
         for (pct, v) in want {
@@ -483,35 +483,35 @@ mod tests {
 
     #[test]
     fn invalid_schedules_are_typed_errors() {
-        assert_eq!(Schedule::iterative(0), Err(CompressError::ZeroSteps));
+        assert_eq!(SparsitySchedule::iterative(0), Err(CompressError::ZeroSteps));
         assert_eq!(
-            Schedule::cos().with_window(0.7, 0.3),
+            SparsitySchedule::cos().with_window(0.7, 0.3),
             Err(CompressError::ScheduleReversed { start_pct: 0.7, end_pct: 0.3 })
         );
         assert_eq!(
-            Schedule::cos().with_window(-0.1, 0.3),
+            SparsitySchedule::cos().with_window(-0.1, 0.3),
             Err(CompressError::ScheduleOutOfRange { what: "start_pct", value: -0.1 })
         );
         assert_eq!(
-            Schedule::cos().with_values(0.0, 50.0),
+            SparsitySchedule::cos().with_values(0.0, 50.0),
             Err(CompressError::ScheduleOutOfRange { what: "end_val", value: 50.0 })
         );
-        assert!(matches!(Schedule::chain(vec![]), Err(CompressError::BadChain { .. })));
-        let overlapping = Schedule::chain(vec![
-            Schedule::lin().with_window(0.0, 0.6).unwrap(),
-            Schedule::lin().with_window(0.5, 1.0).unwrap(),
+        assert!(matches!(SparsitySchedule::chain(vec![]), Err(CompressError::BadChain { .. })));
+        let overlapping = SparsitySchedule::chain(vec![
+            SparsitySchedule::lin().with_window(0.0, 0.6).unwrap(),
+            SparsitySchedule::lin().with_window(0.5, 1.0).unwrap(),
         ]);
         assert!(matches!(overlapping, Err(CompressError::BadChain { .. })));
-        let chained = Schedule::chain(vec![Schedule::lin(), Schedule::cos()]);
+        let chained = SparsitySchedule::chain(vec![SparsitySchedule::lin(), SparsitySchedule::cos()]);
         assert!(chained.is_err(), "two full-run segments overlap");
     }
 
     #[test]
     fn chain_applies_each_segment_then_holds_the_last_reached() {
-        let s = Schedule::chain(vec![
-            Schedule::lin().with_window(0.1, 0.3).unwrap().with_values(0.2, 0.6).unwrap(),
-            Schedule::one_shot().with_window(0.5, 0.5).unwrap().with_values(0.6, 0.8).unwrap(),
-            Schedule::lin().with_window(0.7, 0.9).unwrap().with_values(0.8, 1.0).unwrap(),
+        let s = SparsitySchedule::chain(vec![
+            SparsitySchedule::lin().with_window(0.1, 0.3).unwrap().with_values(0.2, 0.6).unwrap(),
+            SparsitySchedule::one_shot().with_window(0.5, 0.5).unwrap().with_values(0.6, 0.8).unwrap(),
+            SparsitySchedule::lin().with_window(0.7, 0.9).unwrap().with_values(0.8, 1.0).unwrap(),
         ])
         .unwrap();
         let want = [
@@ -531,30 +531,30 @@ mod tests {
 
     #[test]
     fn every_name_builds_its_schedule() {
-        let built: Vec<Schedule> = Schedule::NAMES.iter().map(|n| Schedule::by_name(n).unwrap()).collect();
+        let built: Vec<SparsitySchedule> = SparsitySchedule::NAMES.iter().map(|n| SparsitySchedule::by_name(n).unwrap()).collect();
         let want = [
-            Schedule::one_shot(),
-            Schedule::iterative(3).unwrap(),
-            Schedule::agp(),
-            Schedule::one_cycle(),
-            Schedule::cos(),
-            Schedule::lin(),
-            Schedule::dsd(),
+            SparsitySchedule::one_shot(),
+            SparsitySchedule::iterative(3).unwrap(),
+            SparsitySchedule::agp(),
+            SparsitySchedule::one_cycle(),
+            SparsitySchedule::cos(),
+            SparsitySchedule::lin(),
+            SparsitySchedule::dsd(),
         ];
         assert_eq!(built, want);
-        assert!(matches!(Schedule::by_name("linear"), Err(CompressError::UnknownName { .. })));
+        assert!(matches!(SparsitySchedule::by_name("linear"), Err(CompressError::UnknownName { .. })));
     }
 
     #[test]
     fn tracker_reports_changes_once() {
-        let mut t = ProgressTracker::new(Schedule::one_shot());
+        let mut t = ProgressTracker::new(SparsitySchedule::one_shot());
         let seen: Vec<Option<f64>> = [0.0, 0.25, 0.5, 0.75, 1.0].into_iter().map(|p| t.advance(p)).collect();
         assert_eq!(seen, [None, None, Some(1.0), None, None]);
         t.reset();
         assert_eq!(t.applied(), 0.0);
         assert_eq!(t.advance(0.9), Some(1.0));
         // dsd goes back down: every move is a change.
-        let mut d = ProgressTracker::new(Schedule::dsd());
+        let mut d = ProgressTracker::new(SparsitySchedule::dsd());
         assert_eq!(d.advance(0.5), Some(1.0));
         assert_eq!(d.advance(1.0), Some(0.0));
     }

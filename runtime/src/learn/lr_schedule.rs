@@ -13,7 +13,7 @@ use super::{Fraction, LearnError};
 /// fastai's `sched_cos`: a half cosine from `start` (at `pos = 0`) to `end` (at `pos = 1`).
 ///
 /// ```
-/// use fasterai_runtime::learn::schedule::sched_cos;
+/// use fasterai_runtime::learn::lr_schedule::sched_cos;
 /// assert_eq!(sched_cos(1.0, 3.0, 0.0), 1.0);
 /// assert!((sched_cos(1.0, 3.0, 0.5) - 2.0).abs() < 1e-12);
 /// assert_eq!(sched_cos(1.0, 3.0, 1.0), 3.0);

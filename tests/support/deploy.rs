@@ -1,5 +1,4 @@
-//! Shared by the deploy tests: models with random BatchNorm statistics, random images.
-#![allow(dead_code)]
+//! Helpers of the deploy tests: models with random BatchNorm statistics, random images, comparisons.
 
 use fasterai::model::{read_tensors, write_tensors, Compressible, LayerKindInfo};
 use fasterai::prelude::*;
