@@ -438,7 +438,7 @@ fn rank4_images_and_batchnorm_train_and_evaluate_in_their_modes() {
 
 /// Share of misclassified samples, as an extra metric column.
 #[derive(Default)]
-struct ErrorRate(fasterai_runtime::learn::Accuracy);
+struct ErrorRate(fasterai_runtime::learn::AccuracyMetric);
 
 impl fasterai_runtime::learn::Metric for ErrorRate {
     fn name(&self) -> &str {
