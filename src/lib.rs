@@ -9,6 +9,9 @@
 pub use fasterai_runtime::*;
 /// `#[derive(Compressible)]`: shapes computed and checked at compile time (see the README).
 pub use fasterai_macros::Compressible;
+/// The words of `compress!` blocks (stages, options, criteria, schedules, losses, ...), shared by
+/// the macros and the run time.
+pub use fasterai_vocab as vocab;
 
 /// Everything a user needs in scope.
 pub mod prelude {
@@ -26,6 +29,8 @@ pub mod __private {
     pub use fasterai_runtime::dfdx::tensor::{Cpu, NoneTape, OwnedTape, Tensor, WithEmptyTape};
     pub use fasterai_runtime::dfdx::tensor_ops::Device;
     pub use fasterai_runtime::model::generated::{realize, same_type, visits_f32_cpu, IntoLayerError};
+    pub use fasterai_runtime::model::generated::{assert_layer, assert_model};
+    pub use fasterai_runtime::prelude as layers;
     pub use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
     pub use fasterai_runtime::model::{InferTapped, Tap, TapInfo, TappedForward, TrainTapped};
     pub use fasterai_runtime::nn::NnError;
