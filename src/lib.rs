@@ -45,6 +45,10 @@ pub mod internals {
     pub use fasterai_runtime::{kernels, ops, runner};
 }
 
+/// The words of `compress!` blocks (stages, options, criteria, schedules, losses, ...), shared by
+/// the macros and the run time.
+pub use fasterai_vocab as vocab;
+
 /// Everything a user needs in scope.
 pub mod prelude {
     pub use fasterai_macros::compress;
@@ -71,12 +75,15 @@ pub mod __private {
     pub use fasterai_runtime::dfdx::tensor::{Cpu, NoneTape, OwnedTape, Tensor, WithEmptyTape};
     pub use fasterai_runtime::dfdx::tensor_ops::Device;
     pub use fasterai_runtime::learn::Output;
+    pub use fasterai_runtime::model::generated::{assert_layer, assert_model};
     pub use fasterai_runtime::model::generated::{realize, same_type, visits_f32_cpu, IntoLayerError};
     pub use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
     pub use fasterai_runtime::model::{InferTapped, Tap, TapInfo, TappedForward, TrainTapped};
     pub use fasterai_runtime::nn::batch_norm2d_train;
     pub use fasterai_runtime::nn::NnError;
     pub use fasterai_runtime::ops::batch_norm2d::Activation as BnActivation;
+    /// The layer types the derive binds each field to (`assert_layer`).
+    pub use fasterai_runtime::prelude as layers;
     pub use fasterai_runtime::runner::{parse_stages, ArgValue, Compressed, Runner, StageArg, StageSpec};
     pub use fasterai_runtime::Error;
 }

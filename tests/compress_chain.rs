@@ -13,8 +13,9 @@ use support::models::DigitsNet;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 compress! {
-    /// Half the filters, BatchNorms folded, fc1 at full rank (so outputs are unchanged).
-    pub Chained = DigitsNet { prune(conv1 = 8, conv2 = 16), fold(), factorize(fc1 = 64) }
+    /// Half the filters, BatchNorms folded, fc1 at rank 32 (the tests give fc1 a rank-2 weight, so
+    /// outputs are unchanged; full rank would make fc1 bigger, which `compress!` refuses).
+    pub Chained = DigitsNet { prune(conv1 = 8, conv2 = 16), fold(), factorize(fc1 = 32) }
 }
 
 compress! {
@@ -24,10 +25,17 @@ compress! {
 
 compress! {
     /// Fold then factorize: no prune, so `from_source` takes no plan.
-    pub FoldedLowRank = DigitsNet { fold(), factorize(fc1 = 64) }
+    pub FoldedLowRank = DigitsNet { fold(), factorize(fc1 = 32) }
 }
 
 type Images = Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu>;
+
+/// Gives fc1 a weight of rank 2 (the sum of two outer products), which any rank ≥ 2 keeps exactly.
+fn rank_two_fc1(dev: &Cpu, rng: &mut StdRng, model: &mut DigitsNet) {
+    let vecs: Vec<Vec<f32>> = (0..4).map(|i| (0..if i % 2 == 0 { 64 } else { 512 }).map(|_| rng.gen_range(-0.1..0.1)).collect()).collect();
+    let weight: Vec<f32> = (0..64 * 512).map(|k| (k / 512, k % 512)).map(|(o, i)| vecs[0][o] * vecs[1][i] + vecs[2][o] * vecs[3][i]).collect();
+    model.fc1.weight = dev.tensor_from_vec(weight, (Const::<64>, Const::<512>));
+}
 
 /// Random BatchNorm statistics (as after training), and γ = β = 0 outside `kept`.
 fn randomize<const C: usize>(dev: &Cpu, rng: &mut StdRng, bn: &mut BatchNorm2D<C>, kept: &[usize]) {
@@ -56,6 +64,7 @@ fn prune_fold_factorize_in_one_block_keeps_the_outputs() {
     let conv2_kept: Vec<usize> = (0..32).filter(|c| c % 4 < 2).collect();
     randomize(&dev, &mut rng, &mut model.bn1, &conv1_kept);
     randomize(&dev, &mut rng, &mut model.bn2, &conv2_kept);
+    rank_two_fc1(&dev, &mut rng, &mut model);
     let plan = PrunePlan::new(vec![
         LayerPlan { name: "conv1".into(), width: 16, kept: conv1_kept },
         LayerPlan { name: "conv2".into(), width: 32, kept: conv2_kept },
@@ -64,7 +73,7 @@ fn prune_fold_factorize_in_one_block_keeps_the_outputs() {
 
     let chained = Chained::from_source(&model, &plan).unwrap();
     assert!(Chained::LAYERS.iter().all(|l| !matches!(l.kind, LayerKindInfo::BatchNorm2D { .. })));
-    assert_eq!(Chained::layer("fc1_in").unwrap().kind, LayerKindInfo::Linear { in_features: 256, out_features: 64, bias: false });
+    assert_eq!(Chained::layer("fc1_in").unwrap().kind, LayerKindInfo::Linear { in_features: 256, out_features: 32, bias: false });
 
     let x: Images = dev.sample_normal_like(&(5, Const, Const, Const));
     let before = model.forward(x.clone()).as_vec();
@@ -80,6 +89,7 @@ fn a_chain_without_prune_takes_no_plan() {
     let mut model = dev.build_module::<DigitsNet, f32>();
     randomize(&dev, &mut rng, &mut model.bn1, &(0..16).collect::<Vec<_>>());
     randomize(&dev, &mut rng, &mut model.bn2, &(0..32).collect::<Vec<_>>());
+    rank_two_fc1(&dev, &mut rng, &mut model);
     let converted = FoldedLowRank::from_source(&model).unwrap();
     let x: Images = dev.sample_normal_like(&(3, Const, Const, Const));
     let gap = worst_gap(&model.forward(x.clone()).as_vec(), &converted.forward(x).as_vec());
@@ -90,11 +100,8 @@ fn a_chain_without_prune_takes_no_plan() {
 fn the_energy_rule_keeps_a_low_rank_layer_exactly_and_zero_fills_the_rest() {
     let dev = Cpu::default();
     let mut model = dev.build_module::<DigitsNet, f32>();
-    // fc1 of rank 2: the sum of two outer products.
     let mut rng = StdRng::seed_from_u64(5);
-    let vecs: Vec<Vec<f32>> = (0..4).map(|i| (0..if i % 2 == 0 { 64 } else { 512 }).map(|_| rng.gen_range(-0.1..0.1)).collect()).collect();
-    let weight: Vec<f32> = (0..64 * 512).map(|k| (k / 512, k % 512)).map(|(o, i)| vecs[0][o] * vecs[1][i] + vecs[2][o] * vecs[3][i]).collect();
-    model.fc1.weight = dev.tensor_from_vec(weight, (Const::<64>, Const::<512>));
+    rank_two_fc1(&dev, &mut rng, &mut model);
 
     let converted = Energetic::from_source(&model).unwrap();
     let first = converted.fc1_in.weight.as_vec();

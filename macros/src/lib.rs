@@ -13,7 +13,11 @@ mod schedule;
 /// attribute giving the shape of an input sample (without the batch dimension):
 /// `#[compressible(input = [C, H, W])]` for images, `#[compressible(input = [N])]` for vectors.
 ///
-/// Known layer types (recognised by their last path segment; every size an integer literal):
+/// Known layer types (recognised by their last path segment; every size an integer literal; the
+/// derive then asserts that the field's type IS that fasterai layer, so a type of one's own named
+/// `ReLU` is a compile error, and dfdx's spelling `Linear<4, 8, f32, Cpu>` of the same type is
+/// accepted). For an alias, name the layer on the field: `#[layer(Linear<4, 8>)] fc1: Hidden`
+/// (rustc checks that `Hidden` is that type):
 /// `Conv2D<IN, OUT, KERNEL, STRIDE = 1, PADDING = 0>`, `UnbiasedConv2D<..same..>`,
 /// `BatchNorm2D<C>`, `BatchNorm1D<N>`, `MaxPool2D<KERNEL, STRIDE = KERNEL, PADDING = 0>`,
 /// `AvgPool2D<..same..>`, `AdaptiveAvgPool2D<OUT_H, OUT_W>`, `GlobalAvgPool`, `Flatten`,
@@ -39,8 +43,12 @@ mod schedule;
 ///   values up to float rounding; not when the batch norm itself is `#[tap]`ped);
 /// - with `#[tap]` on fields: a `<Name>Taps<T>` struct and `forward_with_taps` /
 ///   `forward_mut_with_taps`, returning the output and the tapped activations, and
-///   `TappedForward` (the taps as named `(batch, C, H, W)` feature maps, for feature distillation).
-#[proc_macro_derive(Compressible, attributes(compressible, tap))]
+///   `TappedForward` (the taps as named `(batch, C, H, W)` feature maps, for feature distillation);
+/// - a hidden `macro_rules!` that hands the layers to `compress!`, re-exported under the struct's
+///   name in the macro namespace, so `compress!` finds it wherever the struct can be named.
+///
+/// The derive works inside a `macro_rules!` expansion too (its locals are its own).
+#[proc_macro_derive(Compressible, attributes(compressible, tap, layer))]
 pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let item = syn::parse_macro_input!(input as syn::DeriveInput);
     derive::derive(&item).into()
@@ -78,9 +86,17 @@ pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenS
 /// factorizes by truncated SVD. Several structural stages go through hidden intermediate types, one
 /// per stage, so every intermediate shape is checked by rustc too.
 ///
-/// The model's layers reach this macro through a hidden `macro_rules!` that
-/// `#[derive(Compressible)]` defines next to the struct, so `compress!` must come after the
-/// model's definition, in the same module (or a child module declared after it).
+/// The model is named as in any Rust code: `Net` in scope (before or after its definition in the
+/// module, or imported with `use`), or a path such as `models::Net`. Its layers reach this macro
+/// through a hidden macro that `#[derive(Compressible)]` defines next to the struct under the
+/// same name. The names of stages, options, criteria, schedules, granularities, contexts and losses
+/// come from `fasterai::vocab`, which the run time reads too.
+///
+/// Stages that would do nothing, or the opposite of what they say, are refused: a block without
+/// stages, `prune(0%)`, `prune(100%)`, `sparsify(0%)`, `sparsify(100%)`, `factorize(0%)`, a
+/// factorize rank that makes a layer bigger, `fold()` on a model without BatchNorm, `alpha = 0`
+/// in a distillation loss. On any mistake, a stub of the declared type is emitted beside the
+/// errors, so code using it reports nothing else.
 #[proc_macro]
 pub fn compress(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     schedule::compress(input.into()).into()

@@ -32,6 +32,9 @@ pub use crate::nn::{load_weights, save_weights, NnError};
 pub use crate::nn::{AdaptiveAvgPool2D, AvgPool2D, Flatten, FlattenTo, GlobalAvgPool, MaxPool2D};
 pub use crate::nn::{BatchNorm1D, BatchNorm2D, Dropout, Linear, ReLU, UnbiasedLinear};
 pub use crate::nn::{Conv2D, UnbiasedConv2D};
+// dfdx's activations the derive knows besides our `ReLU`.
+#[allow(deprecated)] // dfdx deprecates `GeLU` for `FastGeLU`; the derive still accepts both names.
+pub use dfdx::nn::modules::{AccurateGeLU, FastGeLU, GeLU, Sigmoid, Tanh};
 
 // Train: data and the learner.
 pub use crate::data::{digits, fashion_mnist_dir, idx_dir, mnist_dir, Normalization, ValidSplit};

@@ -89,12 +89,13 @@ impl<'a> Container<'a> {
             .iter()
             .map(|field| {
                 let ident = field.ident.as_ref().expect("named field");
+                let declared = attr::field_layer(cx, &field.attrs);
                 Field {
                     ident,
                     name: ident.unraw().to_string(),
                     ty: &field.ty,
                     tapped: attr::field_tapped(cx, &field.attrs),
-                    layer: layer_type::parse_layer(cx, &field.ty),
+                    layer: layer_type::parse_layer(cx, declared.as_ref().unwrap_or(&field.ty)),
                 }
             })
             .collect();

@@ -8,6 +8,7 @@ use crate::ir::Shape;
 pub const COMPRESSIBLE: &str = "compressible";
 pub const INPUT: &str = "input";
 pub const TAP: &str = "tap";
+pub const LAYER: &str = "layer";
 
 const INPUT_FORM: &str = "`input = [C, H, W]` for images (e.g. `input = [1, 28, 28]`) or `input = [N]` for flat features";
 
@@ -108,6 +109,23 @@ pub fn field_tapped(cx: &Ctxt, attrs: &[Attribute]) -> bool {
         tapped = true;
     }
     tapped
+}
+
+/// `#[layer(Linear<4, 8>)]`: the fasterai layer a field's type is (an alias, or a path the derive
+/// does not read), checked by rustc to be the same type. `None` without the attribute.
+pub fn field_layer(cx: &Ctxt, attrs: &[Attribute]) -> Option<syn::Type> {
+    let mut found: Option<syn::Type> = None;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(LAYER)) {
+        match attr.parse_args::<syn::Type>() {
+            Ok(_) if found.is_some() => cx.error_spanned_by(attr, "duplicate #[layer]: give the layer once"),
+            Ok(ty) => found = Some(ty),
+            Err(_) => cx.error_spanned_by(
+                &attr.meta,
+                "#[layer] names the fasterai layer the field's type is, with its sizes: `#[layer(Linear<4, 8>)]`",
+            ),
+        }
+    }
+    found
 }
 
 #[cfg(test)]

@@ -155,9 +155,8 @@ fn tensor_collection(container: &Container) -> TokenStream {
         .iter()
         .map(|field| {
             let (member, name) = (field.ident, &field.name);
-            quote_spanned!(field.ty.span()=>
-                <Self as #p::TensorCollection<f32, #p::Cpu>>::module(#name, |__s| &__s.#member, |__s| &mut __s.#member)
-            )
+            let module = quote_spanned!(field.ty.span()=> <Self as #p::TensorCollection<f32, #p::Cpu>>::module);
+            quote!(#module(#name, |__s| &__s.#member, |__s| &mut __s.#member))
         })
         .collect();
     let bindings: Vec<_> = with_tensors.iter().map(|field| format_ident!("__field_{}", field.name)).collect();
@@ -283,10 +282,15 @@ fn layer_call(layer: &Layer, member: &Ident, name: &str, span: Span, input: Shap
         let dims = input.dims();
         statements.push(quote!(let __x = #p::realize::<_, #dynamic, _>(__x, #name, &[#(#dims),*])?;));
     }
+    // Only the trait path carries the field type's span (so an error points at the field); `self`
+    // and `__x` keep the derive's own span, which a `macro_rules!` caller's hygiene would
+    // otherwise separate from the `self` and `__x` they refer to.
     let call = if mode == Mode::Train && layer.kind.trains_differently() {
-        quote_spanned!(span=> #p::ModuleMut::try_forward_mut(&mut self.#member, __x))
+        let method = quote_spanned!(span=> #p::ModuleMut::try_forward_mut);
+        quote!(#method(&mut self.#member, __x))
     } else {
-        quote_spanned!(span=> #p::Module::try_forward(&self.#member, __x))
+        let method = quote_spanned!(span=> #p::Module::try_forward);
+        quote!(#method(&self.#member, __x))
     };
     statements.push(quote!(
         let __x = #call.map_err(|__e| #p::IntoLayerError::into_layer_error(__e, #name))?;

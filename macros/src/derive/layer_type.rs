@@ -1,5 +1,6 @@
 //! Recognises a field's type as one of the runtime's layers, by the last path segment, and reads
-//! its integer-literal generic arguments.
+//! its integer-literal generic arguments. The name alone is not trusted: [`super::bind`] makes
+//! rustc check that the type is that layer.
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -13,6 +14,11 @@ use crate::ir::{Activation, LayerKind, Window};
 pub struct ParsedLayer {
     pub kind: LayerKind,
     pub arg_spans: Vec<Span>,
+    /// The layer's name as written (`ReLU`), for the type check.
+    pub ident: syn::Ident,
+    /// Its integer-literal arguments as written (trailing type arguments such as dfdx's `f32, Cpu`
+    /// left out): fasterai's layer with these is the type the field must be.
+    pub literal_args: Vec<GenericArgument>,
 }
 
 /// The generic parameters a layer type takes: the names (for messages) and how many are required.
@@ -69,11 +75,15 @@ pub fn parse_layer(cx: &Ctxt, ty: &Type) -> Option<ParsedLayer> {
     let Some(signature) = signature(&name) else {
         cx.error_spanned_by(
             &segment.ident,
-            format!("unknown layer type `{name}`; #[derive(Compressible)] knows: {}", known_names()),
+            format!(
+                "unknown layer type `{name}`; #[derive(Compressible)] knows: {}. If `{name}` is an alias of \
+                 one of them, name that layer on the field: `#[layer(Linear<4, 8>)]`",
+                known_names()
+            ),
         );
         return None;
     };
-    let args: Vec<&GenericArgument> = match &segment.arguments {
+    let mut args: Vec<&GenericArgument> = match &segment.arguments {
         PathArguments::None => Vec::new(),
         PathArguments::AngleBracketed(angle) => angle.args.iter().collect(),
         PathArguments::Parenthesized(_) => {
@@ -81,6 +91,11 @@ pub fn parse_layer(cx: &Ctxt, ty: &Type) -> Option<ParsedLayer> {
             return None;
         }
     };
+    // dfdx's full spelling, `Linear<4, 8, f32, Cpu>`: trailing type arguments after the sizes are
+    // left to rustc, which checks that the whole type is fasterai's layer.
+    while args.len() > signature.required && matches!(args.last(), Some(GenericArgument::Type(_))) {
+        args.pop();
+    }
     if args.len() < signature.required || args.len() > signature.params.len() {
         let expected = match (signature.required, signature.params.len()) {
             (_, 0) => "no parameters".to_string(),
@@ -118,7 +133,12 @@ pub fn parse_layer(cx: &Ctxt, ty: &Type) -> Option<ParsedLayer> {
     if !all_literal {
         return None;
     }
-    Some(ParsedLayer { kind: kind(&name, &values)?, arg_spans })
+    Some(ParsedLayer {
+        kind: kind(&name, &values)?,
+        arg_spans,
+        ident: segment.ident.clone(),
+        literal_args: args.into_iter().cloned().collect(),
+    })
 }
 
 /// The value of an integer-literal argument; `None` for anything else.
@@ -183,6 +203,8 @@ mod tests {
         assert_eq!(parse("UnbiasedLinear<4, 2>").0, Some(LayerKind::Linear { in_features: 4, out_features: 2, bias: false }));
         assert_eq!(parse("Sigmoid").0, Some(LayerKind::Activation(Activation::Sigmoid)));
         assert_eq!(parse("Linear<4usize, 2>").0, Some(LayerKind::Linear { in_features: 4, out_features: 2, bias: true }));
+        // dfdx's spelling: the trailing type arguments are left to rustc's type check.
+        assert_eq!(parse("dfdx::nn::modules::Linear<4, 2, f32, Cpu>").0, Some(LayerKind::Linear { in_features: 4, out_features: 2, bias: true }));
     }
 
     #[test]
@@ -190,6 +212,7 @@ mod tests {
         let (kind, errors) = parse("Conv3D<1, 2, 3>");
         assert_eq!(kind, None);
         assert!(errors[0].starts_with("unknown layer type `Conv3D`; #[derive(Compressible)] knows: Conv2D,"), "{errors:?}");
+        assert!(errors[0].ends_with("name that layer on the field: `#[layer(Linear<4, 8>)]`"), "{errors:?}");
         let (_, errors) = parse("Conv2D<1, 2>");
         assert_eq!(errors, vec!["`Conv2D` takes 3 to 5 parameters `<IN, OUT, KERNEL, STRIDE = 1, PADDING = 0>`, found 2"]);
         let (_, errors) = parse("ReLU<3>");

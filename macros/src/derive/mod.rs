@@ -3,6 +3,7 @@
 
 mod ast;
 mod attr;
+mod bind;
 mod check;
 mod expand;
 mod fallback;
@@ -20,15 +21,25 @@ pub fn derive(item: &DeriveInput) -> TokenStream {
     match (cx.check(), container, checked) {
         (Ok(()), Some(container), Some(checked)) => {
             let code = expand::expand(&container, &checked);
-            let callback = model_macro(item);
-            quote::quote!(#code #callback)
+            let bindings = bind::bindings(&container);
+            let callback = model_macro(item, true);
+            quote::quote!(#code #bindings #callback)
         }
-        (Err(errors), _, _) => fallback::expand(item, errors),
+        (Err(errors), _, _) => {
+            let stubs = fallback::expand(item, errors);
+            let callback = model_macro(item, false);
+            quote::quote!(#stubs #callback)
+        }
         (Ok(()), _, _) => fallback::expand(
             item,
             vec![syn::Error::new_spanned(&item.ident, "fasterai-macros bug: the model was rejected without an error")],
         ),
     }
+}
+
+/// The stub impls of the derive's traits for `item`, without errors (for `compress!`'s stub).
+pub fn fallback_impls(item: &DeriveInput) -> TokenStream {
+    fallback::expand(item, Vec::new())
 }
 
 /// The checked IR of a model struct, for `compress!` (the struct was already checked by the
@@ -39,19 +50,39 @@ pub fn model_of(cx: &Ctxt, item: &DeriveInput) -> Option<crate::ir::Model> {
 }
 
 /// `macro_rules! __fasterai_model_<Name>`: hands the struct's layers to `compress!` (see
-/// `crate::schedule`). Only what the IR needs is carried: `input`, field names, `#[tap]`, types.
-fn model_macro(item: &DeriveInput) -> TokenStream {
+/// `crate::schedule`), re-exported as `<Name>` in the macro namespace, so that wherever the type
+/// can be named, by path or through a `use`, so can its macro. Only what the IR needs is carried:
+/// `input`, field names, `#[tap]`, `#[layer]`, types. When the model has mistakes (`checked` false)
+/// the macro carries no struct, and `compress!` emits only a stub of its type.
+fn model_macro(item: &DeriveInput, checked: bool) -> TokenStream {
     let name = crate::schedule::model_macro(&item.ident);
     let ident = &item.ident;
+    let export = quote::quote! {
+        #[doc(hidden)]
+        #[allow(unused_imports)]
+        pub(crate) use #name as #ident;
+    };
+    if !checked {
+        return quote::quote! {
+            #[doc(hidden)]
+            #[allow(unused_macros)]
+            macro_rules! #name {
+                ($($schedule:tt)*) => {
+                    ::fasterai::__private::compress_with_model! { {} $($schedule)* }
+                };
+            }
+            #export
+        };
+    }
     let attrs = item.attrs.iter().filter(|attr| attr.path().is_ident(attr::COMPRESSIBLE));
     let fields = match &item.data {
         syn::Data::Struct(syn::DataStruct { fields: syn::Fields::Named(named), .. }) => &named.named,
         _ => return TokenStream::new(),
     };
     let fields = fields.iter().map(|field| {
-        let tap = field.attrs.iter().filter(|attr| attr.path().is_ident(attr::TAP));
+        let carried = field.attrs.iter().filter(|attr| attr.path().is_ident(attr::TAP) || attr.path().is_ident(attr::LAYER));
         let (field, ty) = (&field.ident, &field.ty);
-        quote::quote!(#(#tap)* #field: #ty)
+        quote::quote!(#(#carried)* #field: #ty)
     });
     quote::quote! {
         #[doc(hidden)]
@@ -64,6 +95,7 @@ fn model_macro(item: &DeriveInput) -> TokenStream {
                 }
             };
         }
+        #export
     }
 }
 

@@ -7,31 +7,23 @@ use std::path::PathBuf;
 use proc_macro2::Span;
 use syn::Ident;
 
-use super::pair_syntax::{parse_pairs, PAIRS_FORM};
+use fasterai_vocab::{self as vocab, parse_pairs, Compares, OptionValue, PAIRS_FORM};
+
 use super::parse::{Arg, Schedule, Stage, Value};
 use super::plan_file::{self, PlanFile};
 use crate::ctxt::Ctxt;
 use crate::ir::rewrite::{self, RewriteError};
 use crate::ir::{LayerKind, Model};
 
-/// The stages `compress!` knows, in the order they usually appear.
-pub const STAGES: &[&str] = &["distill", "sparsify", "prune", "fold", "factorize", "quantize"];
-
-/// The named options of each stage (besides layer names for `prune` and `factorize`).
-fn options(stage: &str) -> &'static [&'static str] {
-    match stage {
-        "distill" => &["teacher", "loss", "pairs", "epochs", "lr"],
-        "sparsify" => &["granularity", "context", "criteria", "schedule", "epochs", "lr"],
-        "prune" => &["plan", "context", "epochs", "lr"],
-        "factorize" => &["energy", "epochs", "lr"],
-        "quantize" => &["epochs", "lr"],
-        _ => &[],
-    }
+/// The named options of each stage (besides layer names for `prune` and `factorize`), from the
+/// vocabulary the run time reads too.
+fn options(stage: &str) -> Vec<&'static str> {
+    vocab::stage(stage).map(|info| info.options.iter().map(|option| option.name).collect()).unwrap_or_default()
 }
 
 /// Stages that change the model's type.
 fn structural(stage: &str) -> bool {
-    matches!(stage, "prune" | "fold" | "factorize")
+    vocab::stage(stage).is_some_and(|info| info.structural)
 }
 
 /// The schedule after checking: the model the stages produce, and the plan file it read.
@@ -58,20 +50,34 @@ pub struct StructuralStep {
 /// ones. Returns `None` when anything was reported.
 pub fn check(cx: &Ctxt, schedule: &Schedule, source: &Model) -> Option<Checked> {
     check_order(cx, schedule, source);
+    if schedule.stages.is_empty() {
+        cx.error_spanned_by(
+            &schedule.name,
+            format!(
+                "the block has no stage, so `{}` would be a copy of `{}`: add stages such as `prune(50%), fold()`",
+                schedule.name,
+                super::parse::path_text(&schedule.model)
+            ),
+        );
+        return None;
+    }
     let mut model = source.clone();
     let mut failed = false;
     let mut plan_file = None;
     let mut steps = Vec::new();
-    for stage in &schedule.stages {
+    for (k, stage) in schedule.stages.iter().enumerate() {
         let name = stage.name.to_string();
-        if !STAGES.contains(&name.as_str()) {
-            cx.error_spanned_by(
-                &stage.name,
-                format!("unknown stage `{name}`; the stages are: {}", STAGES.join(", ")),
-            );
+        if schedule.stages[..k].iter().any(|earlier| earlier.name == stage.name) {
+            continue; // Reported by `check_order`.
+        }
+        if vocab::stage(&name).is_none() {
+            cx.error_spanned_by(&stage.name, format!("unknown stage `{name}`; the stages are: {}", vocab::stage_names()));
             continue;
         }
         check_common_options(cx, stage);
+        if name == "sparsify" {
+            sparsity(cx, stage);
+        }
         if name == "distill" {
             feature_loss_needs_taps(cx, stage, &model);
             named_pairs(cx, stage, &model);
@@ -79,7 +85,7 @@ pub fn check(cx: &Ctxt, schedule: &Schedule, source: &Model) -> Option<Checked> 
         // After a failed stage the later ones are still checked, against the model before it.
         let next = match name.as_str() {
             "prune" => prune(cx, stage, &model, &mut plan_file),
-            "fold" => report(cx, stage.name.span(), rewrite::fold(&model)),
+            "fold" => fold(cx, stage, &model),
             "factorize" => factorize(cx, stage, &model),
             _ => Some(model.clone()),
         };
@@ -126,7 +132,7 @@ fn named_pairs(cx: &Ctxt, stage: &Stage, model: &Model) {
             format!(
                 "`pairs` only applies to feature losses ({}), which compare #[tap] feature maps; this stage's loss \
                  compares logits: drop `pairs`, or use a feature loss",
-                super::runner::FEATURE_LOSSES.join(", ")
+                vocab::losses_comparing(Compares::Features)
             ),
         );
         return;
@@ -211,7 +217,7 @@ fn check_common_options(cx: &Ctxt, stage: &Stage) {
         let key = match arg {
             Arg::Named { key, .. } | Arg::Typed { key, .. } => key,
             Arg::Positional(value) => {
-                if !matches!(name.as_str(), "sparsify" | "prune" | "factorize") || k > 0 {
+                if !vocab::stage(&name).is_some_and(|info| info.takes_ratio) || k > 0 {
                     cx.error_at(value.span(), format!("`{name}` takes no positional argument here; {}", list_options(&name)));
                 }
                 continue;
@@ -227,7 +233,13 @@ fn check_common_options(cx: &Ctxt, stage: &Stage) {
             cx.error_spanned_by(key, format!("unknown option `{key_name}` for `{name}`; {}", list_options(&name)));
             continue;
         }
+        let kind = vocab::stage(&name).and_then(|info| info.option(&key_name)).map(|option| option.value);
         match (key_name.as_str(), arg) {
+            (_, Arg::Named { value, .. }) if matches!(kind, Some(OptionValue::Word(_))) => {
+                let Some(OptionValue::Word(words)) = kind else { unreachable!() };
+                check_word(cx, &key_name, words, value);
+            }
+            ("loss", Arg::Named { value, .. }) => check_loss(cx, value),
             ("teacher", Arg::Typed { .. }) => {}
             ("teacher", _) => cx.error_spanned_by(key, "write the teacher's type as `teacher: Type`"),
             (_, Arg::Typed { .. }) => cx.error_spanned_by(key, format!("write `{key_name} = value`")),
@@ -239,13 +251,104 @@ fn check_common_options(cx: &Ctxt, stage: &Stage) {
                 Value::Number { value: lr, .. } if *lr > 0.0 && lr.is_finite() => {}
                 other => cx.error_at(other.span(), "`lr` is a positive number such as `1e-4`"),
             },
-            ("context", Arg::Named { value, .. }) => match value {
-                Value::Call { name: v, args: None } if v == "local" || v == "global" => {}
-                other => cx.error_at(other.span(), "`context` is `local` or `global`"),
-            },
             _ => {}
         }
     }
+}
+
+/// `criteria = large_final`: one name of `words`, written bare.
+fn check_word(cx: &Ctxt, key: &str, words: &vocab::Words, value: &Value) {
+    match value {
+        Value::Call { name, args: None } if words.contains(&name.to_string()) => {}
+        Value::Call { name, args: None } => cx.error_spanned_by(
+            name,
+            format!("unknown {} `{name}` for `{key}`; the valid names are: {}", words.what, words.list()),
+        ),
+        other => cx.error_at(other.span(), format!("`{key}` takes a name, one of: {}", words.list())),
+    }
+}
+
+fn all_losses() -> String {
+    format!(
+        "{} (logits); {} (#[tap] feature maps)",
+        vocab::losses_comparing(Compares::Logits),
+        vocab::losses_comparing(Compares::Features)
+    )
+}
+
+/// `loss = SoftTarget(temperature = 3.0, alpha = 0.5)`: a known loss, its own parameters, each in range.
+fn check_loss(cx: &Ctxt, value: &Value) {
+    let Value::Call { name, args } = value else {
+        cx.error_at(
+            value.span(),
+            format!("`loss` is a distillation loss such as `SoftTarget(temperature = 3.0)`; the losses are: {}", all_losses()),
+        );
+        return;
+    };
+    // The run time also reads fasterai's spelling `DecoupledKd`.
+    let written = name.to_string();
+    let canonical = if written == "DecoupledKd" { "DecoupledKD" } else { written.as_str() };
+    let Some(loss) = vocab::loss(canonical) else {
+        cx.error_spanned_by(name, format!("unknown distillation loss `{name}`; the losses are: {}", all_losses()));
+        return;
+    };
+    for arg in args.iter().flatten() {
+        let Arg::Named { key, value } = arg else {
+            cx.error_at(
+                arg_span(arg),
+                format!("write the parameters of `{name}` as `key = value`; they are: {}", loss.param_names()),
+            );
+            continue;
+        };
+        let Some(param) = loss.param(&key.to_string()) else {
+            cx.error_spanned_by(
+                key,
+                format!("`{name}` has no parameter `{key}`; its parameters are: {}", loss.param_names()),
+            );
+            continue;
+        };
+        match value {
+            Value::Number { value: v, .. } if param.range.accepts(*v) => {}
+            other => cx.error_at(
+                other.span(),
+                format!("`{key}` of `{name}` is {} (default {})", param.range.describe(), param.default),
+            ),
+        }
+    }
+}
+
+fn arg_span(arg: &Arg) -> Span {
+    match arg {
+        Arg::Positional(value) => value.span(),
+        Arg::Named { key, .. } | Arg::Typed { key, .. } => key.span(),
+    }
+}
+
+/// `sparsify(50%, ..)`: a target sparsity strictly between 0% (nothing zeroed) and 100% (every
+/// weight zeroed).
+fn sparsity(cx: &Ctxt, stage: &Stage) {
+    let Some(value) = positional(stage) else {
+        cx.error_spanned_by(&stage.name, "`sparsify` needs the target sparsity first: `sparsify(50%, ..)`");
+        return;
+    };
+    match percent(cx, value) {
+        Some(0) => cx.error_at(value.span(), "`sparsify(0%)` zeroes no weight: give a sparsity above 0%, such as `50%`, or remove the stage"),
+        Some(100) => cx.error_at(value.span(), "`sparsify(100%)` zeroes every weight: give a sparsity below 100%, such as `50%`"),
+        _ => {}
+    }
+}
+
+/// `fold()`: the model must have a BatchNorm, or the stage returns an identical copy.
+fn fold(cx: &Ctxt, stage: &Stage, model: &Model) -> Option<Model> {
+    if !model.layers.iter().any(|l| matches!(l.kind, LayerKind::BatchNorm2D { .. } | LayerKind::BatchNorm1D { .. })) {
+        cx.error_spanned_by(
+            &stage.name,
+            "`fold()` merges each BatchNorm into the layer before it, but the model has no BatchNorm \
+             (or an earlier stage removed them): remove `fold()`",
+        );
+        return None;
+    }
+    report(cx, stage.name.span(), rewrite::fold(model))
 }
 
 fn list_options(stage: &str) -> String {
@@ -272,6 +375,8 @@ fn percent(cx: &Ctxt, value: &Value) -> Option<u32> {
     let (percent, span) = match value {
         Value::Percent { value, span } => (*value, *span),
         Value::Number { value, integer: None, span } => (value * 100.0, *span),
+        // `0` means what `0%` and `0.0` mean.
+        Value::Number { integer: Some(0), span, .. } => (0.0, *span),
         other => {
             cx.error_at(other.span(), "a ratio is a percentage such as `50%` or a fraction such as `0.5`");
             return None;
@@ -316,7 +421,19 @@ fn layer_sizes<'a>(cx: &Ctxt, stage: &'a Stage, model: &Model, what: &str) -> Ve
             }
             match value {
                 Value::Number { integer: Some(n), .. } => sizes.push((key, *n as usize)),
-                other => cx.error_at(other.span(), format!("`{key} = ..` sets the {what} of layer `{key}`: a whole number")),
+                other => {
+                    let max = model.layers.iter().find(|l| *key == l.name).and_then(|l| match l.kind {
+                        LayerKind::Conv2D { out_channels, .. } if what == "width" => Some(out_channels),
+                        LayerKind::Linear { out_features, .. } if what == "width" => Some(out_features),
+                        LayerKind::Linear { in_features, out_features, .. } => Some(in_features.min(out_features)),
+                        _ => None,
+                    });
+                    let range = match max {
+                        Some(max) => format!("a whole number from 1 to {max}, such as `{}`", (max / 2).max(1)),
+                        None => "a whole number".to_string(),
+                    };
+                    cx.error_at(other.span(), format!("`{key} = ..` sets the {what} of layer `{key}`: {range}"))
+                }
             }
         }
     }
@@ -372,6 +489,18 @@ fn prune(cx: &Ctxt, stage: &Stage, model: &Model, plan_file: &mut Option<PathBuf
     let mut current = match ratio {
         Some(value) => {
             let percent = percent(cx, value)?;
+            if percent == 0 && widths.is_empty() {
+                cx.error_at(value.span(), "`prune(0%)` removes nothing: give a ratio above 0%, such as `50%`, or remove the stage");
+                return None;
+            }
+            if percent == 100 {
+                cx.error_at(
+                    value.span(),
+                    "`prune(100%)` would take every layer down to one channel: give a ratio below 100%, such as `50%`, \
+                     or widths such as `prune(conv1 = 4)`",
+                );
+                return None;
+            }
             report(cx, value.span(), rewrite::prune_percent(model, percent))?
         }
         // Every `layer = width` was wrong (already reported).
@@ -394,6 +523,14 @@ fn prune(cx: &Ctxt, stage: &Stage, model: &Model, plan_file: &mut Option<PathBuf
         }
     }
     if !ok {
+        return None;
+    }
+    if ratio.is_none() && widths.iter().all(|(key, width)| out_width(model, &key.to_string()) == Some(*width)) {
+        let (key, width) = widths[0];
+        cx.error_spanned_by(
+            key,
+            format!("`{key} = {width}` keeps every output of `{key}`, so `prune` removes nothing: give a width below {width}"),
+        );
         return None;
     }
     let names: Vec<(String, usize)> = widths.iter().map(|(key, width)| (key.to_string(), *width)).collect();
@@ -456,6 +593,14 @@ fn factorize(cx: &Ctxt, stage: &Stage, model: &Model) -> Option<Model> {
     let mut chosen: Vec<(String, usize, Span)> = Vec::new();
     if let Some(value) = positional(stage) {
         let percent = percent(cx, value)?;
+        if percent == 0 {
+            cx.error_at(
+                value.span(),
+                "`factorize(0%)` removes no rank: each Linear would become two at full rank, a bigger model; \
+                 give the share of ranks to remove, such as `factorize(50%)`",
+            );
+            return None;
+        }
         // Every linear layer but the classifier (the producer no later layer consumes).
         let prunable = rewrite::prunable(model);
         for layer in &model.layers {
@@ -473,9 +618,35 @@ fn factorize(cx: &Ctxt, stage: &Stage, model: &Model) -> Option<Model> {
         return None;
     }
     chosen.extend(ranks.iter().map(|(key, rank)| (key.to_string(), *rank, key.span())));
+    if chosen.is_empty() {
+        if ranks.is_empty() && !has_layer_args(stage) {
+            cx.error_spanned_by(
+                &stage.name,
+                "`factorize` has nothing to split: the model's only Linear is its classifier, which keeps its \
+                 outputs; remove the stage",
+            );
+        }
+        return None;
+    }
     let mut current = model.clone();
     let mut ok = true;
     for (name, rank, span) in &chosen {
+        if let Some(LayerKind::Linear { in_features, out_features, .. }) = model.layers.iter().find(|l| l.name == *name).map(|l| l.kind) {
+            let (full, split) = (in_features * out_features, rank * (in_features + out_features));
+            if *rank >= 1 && *rank <= in_features.min(out_features) && split > full {
+                let most = full / (in_features + out_features);
+                cx.error_at(
+                    *span,
+                    format!(
+                        "factorize: rank {rank} makes `{name}` bigger: two Linears of {split} parameters replace \
+                         {full} (Linear<{in_features}, {out_features}>); choose a rank of at most {most}{}",
+                        if positional(stage).is_some() { ", or a larger ratio such as `factorize(75%)`" } else { "" }
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+        }
         match rewrite::factorize(&current, name, *rank) {
             Ok(next) => current = next,
             Err(error) => {
@@ -549,6 +720,43 @@ mod tests {
         for text in expected {
             assert!(found.iter().any(|e| e.contains(text)), "missing `{text}` in {found:#?}");
         }
+    }
+
+    #[test]
+    fn stages_that_would_do_nothing_are_refused() {
+        for zero in ["0%", "0.0", "0"] {
+            let found = errors(&format!("N = SmallVgg {{ factorize({zero}) }}"));
+            assert!(found.len() == 1 && found[0].contains("`factorize(0%)` removes no rank"), "{zero}: {found:?}");
+            let found = errors(&format!("N = SmallVgg {{ prune({zero}) }}"));
+            assert!(found.len() == 1 && found[0].contains("`prune(0%)` removes nothing"), "{zero}: {found:?}");
+        }
+        assert!(errors("N = SmallVgg { prune(100%) }")[0].contains("one channel"));
+        assert!(errors("N = SmallVgg { prune(1.0) }")[0].contains("one channel"));
+        assert!(errors("N = SmallVgg { prune(conv1 = 32) }")[0].contains("removes nothing"));
+        assert!(errors("N = SmallVgg { prune(50%, conv1 = 32) }").is_empty(), "a full width beside a ratio is legitimate");
+        assert!(errors("N = SmallVgg { sparsify(100%) }")[0].contains("every weight"));
+        assert!(errors("N = SmallVgg { sparsify(epochs = 2) }")[0].contains("target sparsity first"));
+        assert!(errors("N = SmallVgg { }")[0].contains("no stage"));
+        assert!(errors("N = SmallVgg { fold(), fold() }").len() == 1, "a repeated stage is reported once");
+        // fc1 is Linear<3136, 256>: ranks above 3136·256/3392 = 236 make it bigger.
+        assert!(errors("N = SmallVgg { factorize(fc1 = 240) }")[0].contains("makes `fc1` bigger"));
+        assert!(errors("N = SmallVgg { factorize(fc1 = 236) }").is_empty());
+        assert!(errors("N = SmallVgg { distill(teacher: T, loss = SoftTarget(alpha = 0)) }")[0].contains("switch distillation off"));
+    }
+
+    #[test]
+    fn word_values_are_checked_against_the_vocabulary() {
+        let found = errors("N = SmallVgg { sparsify(50%, criteria = large_finale, schedule = cosine, granularity = vector, context = globl) }");
+        for text in ["unknown criterion `large_finale`", "unknown schedule `cosine`", "unknown granularity `vector`", "unknown context `globl`"] {
+            assert!(found.iter().any(|e| e.contains(text)), "missing `{text}` in {found:#?}");
+        }
+        let found = errors("N = SmallVgg { distill(teacher: T, loss = Atention(p = 2)) }");
+        assert!(found[0].contains("Attention, FitNet"), "{found:?}");
+        let found = errors("N = SmallVgg { distill(teacher: T, loss = Attention(p = 1.5, q = 2)) }");
+        assert!(found[0].contains("`p` of `Attention` is a whole number") && found[1].contains("no parameter `q`"), "{found:?}");
+        assert!(errors("N = SmallVgg { distill(teacher: T, loss = DecoupledKd(tckd = 2.0)) }").is_empty());
+        let found = errors("N = SmallVgg { prune(conv1 = -4) }");
+        assert!(found[0].contains("a whole number from 1 to 32"), "{found:?}");
     }
 
     #[test]

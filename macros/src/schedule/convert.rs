@@ -11,7 +11,7 @@ use crate::ir::{LayerKind, Model};
 
 /// The conversion, or nothing when the schedule folds or factorizes (the layer lists differ) or
 /// prunes an `UnbiasedLinear` (no out-selection for it yet).
-pub fn from_source(name: &syn::Ident, model: &syn::Ident, source: &Model, target: &Model) -> TokenStream {
+pub fn from_source(name: &syn::Ident, model: &syn::Path, source: &Model, target: &Model) -> TokenStream {
     let same_layers = source.layers.len() == target.layers.len()
         && source.layers.iter().zip(&target.layers).all(|(a, b)| a.name == b.name);
     let Some(couplings) = source.couplings() else { return TokenStream::new() };
@@ -93,9 +93,10 @@ pub fn from_source(name: &syn::Ident, model: &syn::Ident, source: &Model, target
         fields.push(field);
     }
     let doc = format!(
-        "Builds `{name}` from a trained `{model}`: each prunable layer keeps the output channels `plan` \
+        "Builds `{name}` from a trained `{}`: each prunable layer keeps the output channels `plan` \
          lists for it (a layer the plan does not name keeps all of them), with the BatchNorm entries after \
-         it and its consumer's inputs. Errors if a layer's kept count differs from its width in `{name}`."
+         it and its consumer's inputs. Errors if a layer's kept count differs from its width in `{name}`.",
+        super::parse::path_text(model)
     );
     quote! {
         impl #name {
@@ -124,7 +125,7 @@ pub fn from_source(name: &syn::Ident, model: &syn::Ident, source: &Model, target
 /// `NewName::from_source(&Model)` for schedules whose only structural stage is `fold()`: each
 /// BatchNorm right after a convolution or linear layer is merged into it with
 /// `fasterai::compress::fold` (W' = W·γ/√(σ²+ε), b' = (b−μ)·γ/√(σ²+ε)+β).
-pub fn fold_from_source(name: &syn::Ident, model: &syn::Ident, source: &Model) -> TokenStream {
+pub fn fold_from_source(name: &syn::Ident, model: &syn::Path, source: &Model) -> TokenStream {
     let p = quote!(::fasterai::__private);
     let mut fields = Vec::new();
     let mut builds = Vec::new();
@@ -156,7 +157,7 @@ pub fn fold_from_source(name: &syn::Ident, model: &syn::Ident, source: &Model) -
         builds.push(quote!(let #field = #build;));
         fields.push(field);
     }
-    let doc = format!("Builds `{name}` from a trained `{model}` by folding each BatchNorm into the layer before it (eval-mode statistics).");
+    let doc = format!("Builds `{name}` from a trained `{}` by folding each BatchNorm into the layer before it (eval-mode statistics).", super::parse::path_text(model));
     quote! {
         impl #name {
             #[doc = #doc]
@@ -177,7 +178,7 @@ pub fn fold_from_source(name: &syn::Ident, model: &syn::Ident, source: &Model) -
 /// rank holding `p`% of `Σσ²` and zero-fills the rest (`factorize_linear_energy`).
 pub fn factorize_from_source(
     name: &syn::Ident,
-    model: &syn::Ident,
+    model: &syn::Path,
     source: &Model,
     target: &Model,
     energy: Option<u32>,
@@ -208,7 +209,7 @@ pub fn factorize_from_source(
             fields.push(field);
         }
     }
-    let doc = format!("Builds `{name}` from a trained `{model}` by a truncated SVD of each factorized linear layer.");
+    let doc = format!("Builds `{name}` from a trained `{}` by a truncated SVD of each factorized linear layer.", super::parse::path_text(model));
     quote! {
         impl #name {
             #[doc = #doc]

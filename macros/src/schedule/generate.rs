@@ -53,7 +53,7 @@ pub fn struct_item(
     attrs: TokenStream,
     vis: &syn::Visibility,
     name: &syn::Ident,
-    model: &syn::Ident,
+    model: &syn::Path,
     target: &Model,
 ) -> TokenStream {
     let dims = match target.input {
@@ -63,7 +63,7 @@ pub fn struct_item(
     let fields = target.layers.iter().map(|layer| {
         let field = format_ident!("{}", layer.name);
         let ty = layer_type(&layer.kind);
-        let doc = format!("Layer `{}` of the compressed `{model}`.", layer.name);
+        let doc = format!("Layer `{}` of the compressed `{}`.", layer.name, super::parse::path_text(model));
         let tap = layer.tapped.then(|| quote!(#[tap]));
         quote!(#[doc = #doc] #tap pub #field: #ty)
     });

@@ -3,23 +3,23 @@
 //! A proc macro sees only its own tokens, not the fields of the model it names. So
 //! `#[derive(Compressible)]` also defines a hidden `macro_rules! __fasterai_model_<Model>` that
 //! carries the model's struct (its `input` attribute, field names, `#[tap]`s and layer types) as
-//! tokens. `compress!` checks the block's syntax, then expands to a call of that macro, which
-//! calls [`compress_with_model`] with the struct and the block: the callback pattern. The macro
-//! follows textual scoping, so `compress!` must come after the model's struct, in the same module
-//! or a child module declared after it.
+//! tokens, and re-exports it with `pub(crate) use .. as <Model>;` under the model's own name, in
+//! the macro namespace only. `compress!` checks the block's syntax, then expands to `<path>! {..}`
+//! with the model's path as written, which calls [`compress_with_model`] with the struct and the
+//! block: the callback pattern. Wherever the model's type can be named (same module before or
+//! after it, by path, through a `use`), so can its macro; and a wrong name reads as "cannot find
+//! macro `Mlpp`", next to our own message from [`model_check`].
 
 mod check;
 mod convert;
 mod generate;
-// The grammar of `distill(pairs = "s -> t, ..")`, shared with the run time that parses it again.
-#[path = "../../../runtime/src/compress/distill/pair_syntax.rs"]
-mod pair_syntax;
 mod parse;
 mod plan_file;
 mod runner;
+mod stub;
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::{braced, DeriveInput};
 
@@ -29,7 +29,7 @@ use check::{Checked, StructuralStep};
 use parse::Schedule;
 use crate::ir::Model;
 
-/// The name of the hidden macro the derive defines for `model`.
+/// The name of the hidden macro the derive defines for `model` (re-exported as `model` itself).
 pub fn model_macro(model: &syn::Ident) -> syn::Ident {
     format_ident!("__fasterai_model_{}", model, span = model.span())
 }
@@ -40,13 +40,51 @@ pub fn compress(input: TokenStream) -> TokenStream {
         Ok(schedule) => schedule,
         Err(error) => return error.to_compile_error(),
     };
-    let callback = model_macro(&schedule.model);
-    quote!(#callback! { #input })
+    let model = &schedule.model;
+    let model_name = parse::model_ident(model);
+    if schedule.name == *model_name {
+        // No stub: it would clash with the model itself.
+        return syn::Error::new(
+            schedule.name.span(),
+            format!(
+                "the compressed type needs a name of its own: `{name}` is the model's; write e.g. `{vis}Small{name} = {model} {{ .. }}`",
+                name = schedule.name,
+                vis = vis_text(&schedule.vis),
+                model = parse::path_text(model),
+            ),
+        )
+        .to_compile_error();
+    }
+    let check = model_check(model);
+    quote!(#check #model! { #input })
 }
 
-/// `{ struct } schedule`, as the model's macro passes them.
+fn vis_text(vis: &syn::Visibility) -> String {
+    match vis {
+        syn::Visibility::Inherited => String::new(),
+        other => format!("{} ", quote!(#other).to_string().replace(" (", "(")),
+    }
+}
+
+/// An assertion that `model` derives `Compressible`: when the callback macro cannot be found,
+/// rustc then also says what the model lacks (the trait's `on_unimplemented` message), or that the
+/// type does not exist, on the user's token.
+fn model_check(model: &syn::Path) -> TokenStream {
+    let span = syn::spanned::Spanned::span(model);
+    let p = quote_spanned!(span=> ::fasterai::__private);
+    quote_spanned! {span=>
+        const _: () = {
+            fn __check(__model: &#model) {
+                #p::assert_model(__model)
+            }
+        };
+    }
+}
+
+/// `{ struct } schedule`, as the model's macro passes them; `{ }` when the model's derive failed
+/// (its errors are reported there) and only a stub of the new type is wanted.
 struct WithModel {
-    item: DeriveInput,
+    item: Option<DeriveInput>,
     schedule: Schedule,
 }
 
@@ -54,17 +92,19 @@ impl Parse for WithModel {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let content;
         braced!(content in input);
-        Ok(WithModel { item: content.parse()?, schedule: input.parse()? })
+        let item = if content.is_empty() { None } else { Some(content.parse()?) };
+        Ok(WithModel { item, schedule: input.parse()? })
     }
 }
 
 /// The second step: the model's layers are known, so every stage is checked and the new type
-/// generated.
+/// generated. On any mistake, the errors and a stub of the new type (see [`stub`]).
 pub fn compress_with_model(input: TokenStream) -> TokenStream {
     let WithModel { item, schedule } = match syn::parse2(input) {
         Ok(parsed) => parsed,
         Err(error) => return error.to_compile_error(),
     };
+    let Some(item) = item else { return stub::stub(&schedule) };
     let cx = Ctxt::new();
     let source = model_of(&cx, &item);
     let checked = source.as_ref().and_then(|model| check::check(&cx, &schedule, model));
@@ -75,16 +115,22 @@ pub fn compress_with_model(input: TokenStream) -> TokenStream {
             let method = runner::compress_method(&schedule, &source, &checked, !conversion.is_empty());
             quote!(#generated #conversion #method)
         }
-        (Err(errors), _, _) => errors.iter().map(syn::Error::to_compile_error).collect(),
+        (Err(errors), _, _) => {
+            let errors: TokenStream = errors.iter().map(syn::Error::to_compile_error).collect();
+            let stub = stub::stub(&schedule);
+            quote!(#errors #stub)
+        }
         (Ok(()), _, _) => {
-            syn::Error::new_spanned(&schedule.name, "fasterai-macros bug: the schedule was rejected without an error")
-                .to_compile_error()
+            let error = syn::Error::new_spanned(&schedule.name, "fasterai-macros bug: the schedule was rejected without an error")
+                .to_compile_error();
+            let stub = stub::stub(&schedule);
+            quote!(#error #stub)
         }
     }
 }
 
 /// `name::from_source` for one structural stage applied to `source` (the type `model`).
-fn step_conversion(step: &StructuralStep, name: &syn::Ident, model: &syn::Ident, source: &Model) -> TokenStream {
+fn step_conversion(step: &StructuralStep, name: &syn::Ident, model: &syn::Path, source: &Model) -> TokenStream {
     match step.stage.as_str() {
         "prune" => convert::from_source(name, model, source, &step.model),
         "fold" => convert::fold_from_source(name, model, source),
@@ -108,7 +154,7 @@ fn conversions(schedule: &Schedule, source: &Model, checked: &Checked) -> TokenS
             let p = quote!(::fasterai::__private);
             let mut items = Vec::new();
             let mut calls = Vec::new();
-            let mut previous = (model.clone(), source.clone());
+            let mut previous: (syn::Path, Model) = (model.clone(), source.clone());
             for (i, step) in steps.iter().enumerate() {
                 let hidden = format_ident!("__{}Step{}", name, i + 1);
                 let conversion = step_conversion(step, &hidden, &previous.0, &previous.1);
@@ -126,7 +172,7 @@ fn conversions(schedule: &Schedule, source: &Model, checked: &Checked) -> TokenS
                 let out = format_ident!("__step{}", i + 1);
                 let plan = (step.stage == "prune").then(|| quote!(, __plan));
                 calls.push(quote!(let #out = #hidden::from_source(#input #plan)?;));
-                previous = (hidden, step.model.clone());
+                previous = (hidden.into(), step.model.clone());
             }
             let last = format_ident!("__step{}", steps.len());
             let fields: Vec<_> = checked.model.layers.iter().map(|l| format_ident!("{}", l.name)).collect();
@@ -138,7 +184,8 @@ fn conversions(schedule: &Schedule, source: &Model, checked: &Checked) -> TokenS
             };
             let stages: Vec<&str> = steps.iter().map(|s| s.stage.as_str()).collect();
             let doc = format!(
-                "Builds `{name}` from a trained `{model}` by running its structural stages in order ({}){}.",
+                "Builds `{name}` from a trained `{}` by running its structural stages in order ({}){}.",
+                parse::path_text(model),
                 stages.join(" → "),
                 if prunes { ", pruning with the kept channels `plan` lists" } else { "" }
             );

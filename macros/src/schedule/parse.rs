@@ -16,7 +16,8 @@ pub struct Schedule {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
-    pub model: Ident,
+    /// The model: a name in scope (`Net`) or a path (`models::Net`).
+    pub model: syn::Path,
     pub stages: Vec<Stage>,
 }
 
@@ -65,7 +66,14 @@ impl Parse for Schedule {
         let vis: Visibility = input.parse()?;
         let name: Ident = input.parse()?;
         input.parse::<Token![=]>()?;
-        let model: Ident = input.parse()?;
+        let model = model_path(input)?;
+        if !input.peek(syn::token::Brace) {
+            return Err(input.error(format!(
+                "expected the stages in braces after the model: `{} = {} {{ prune(50%), fold() }}`",
+                name,
+                path_text(&model)
+            )));
+        }
         let body;
         braced!(body in input);
         let stages = Punctuated::<Stage, Token![,]>::parse_terminated(&body)?;
@@ -121,8 +129,10 @@ impl Parse for Value {
         let lookahead = input.lookahead1();
         if lookahead.peek(LitInt) {
             let lit: LitInt = input.parse()?;
-            let integer: u64 = lit.base10_parse()?;
-            number_or_percent(input, integer as f64, Some(integer), lit.span())
+            // A macro passing `-4` on may hand it over as one negative literal.
+            let value: i128 = lit.base10_parse()?;
+            let integer = u64::try_from(value).ok();
+            number_or_percent(input, value as f64, integer, lit.span())
         } else if lookahead.peek(LitFloat) {
             let lit: LitFloat = input.parse()?;
             number_or_percent(input, lit.base10_parse()?, None, lit.span())
@@ -148,6 +158,31 @@ impl Parse for Value {
             Err(lookahead.error())
         }
     }
+}
+
+/// The model's path: `Net`, `models::Net`, `crate::models::Net`, without generic arguments.
+fn model_path(input: ParseStream) -> syn::Result<syn::Path> {
+    let lookahead = input.lookahead1();
+    if !(lookahead.peek(Ident) || lookahead.peek(Token![::]) || lookahead.peek(Token![crate]) || lookahead.peek(Token![self]) || lookahead.peek(Token![super])) {
+        return Err(lookahead.error());
+    }
+    let path = input.call(syn::Path::parse_mod_style)?;
+    if input.peek(Token![<]) {
+        return Err(input.error("the model is a struct without generic parameters: drop the `<...>`"));
+    }
+    Ok(path)
+}
+
+/// `models::Net` as written, for messages and docs.
+pub fn path_text(path: &syn::Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|segment| segment.ident.to_string()).collect();
+    let lead = if path.leading_colon.is_some() { "::" } else { "" };
+    format!("{lead}{}", segments.join("::"))
+}
+
+/// The struct's own name: the last segment of the model's path.
+pub fn model_ident(path: &syn::Path) -> &Ident {
+    &path.segments.last().expect("a parsed path has a segment").ident
 }
 
 fn number_or_percent(input: ParseStream, value: f64, integer: Option<u64>, span: Span) -> syn::Result<Value> {
@@ -178,7 +213,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(schedule.name, "Deployed");
-        assert_eq!(schedule.model, "SmallVgg");
+        assert_eq!(path_text(&schedule.model), "SmallVgg");
         let names: Vec<String> = schedule.stages.iter().map(|s| s.name.to_string()).collect();
         assert_eq!(names, ["distill", "sparsify", "prune", "fold", "factorize", "quantize"]);
         assert!(matches!(schedule.stages[0].args[0], Arg::Typed { .. }));

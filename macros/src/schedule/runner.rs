@@ -59,13 +59,14 @@ fn batch_type(shape: Shape) -> TokenStream {
     }
 }
 
-/// The distillation losses that compare `#[tap]` feature maps rather than logits.
-pub const FEATURE_LOSSES: &[&str] = &["Attention", "FitNet", "Similarity", "ActivationBoundaries"];
-
 /// Whether a `distill` stage's `loss = ...` is a feature loss (run with the models' taps).
 pub fn has_feature_loss(args: &[Arg]) -> bool {
     args.iter().any(|arg| match arg {
-        Arg::Named { key, value: Value::Call { name, .. } } => key == "loss" && FEATURE_LOSSES.iter().any(|f| name == f),
+        Arg::Named { key, value: Value::Call { name, .. } } => {
+            key == "loss"
+                && fasterai_vocab::loss(&name.to_string())
+                    .is_some_and(|loss| loss.compares == fasterai_vocab::Compares::Features)
+        }
         _ => false,
     })
 }
@@ -163,11 +164,12 @@ pub fn compress_method(schedule: &Schedule, source: &Model, checked: &Checked, h
         body.push(call);
     }
     let doc = format!(
-        "Runs this block on a trained `{model}`: every stage in order ({}), training through the \
+        "Runs this block on a trained `{}`: every stage in order ({}), training through the \
          Learner on `data` with the epochs and learning rates written in the block, measuring \
          parameters, size, latency and accuracy after each stage. Every stage's settings are checked \
          before the first epoch. Returns the final model (its int8 form when the block quantizes) and \
          the report.",
+        super::parse::path_text(model),
         stages.iter().map(|s| s.name.to_string()).collect::<Vec<_>>().join(" → ")
     );
     quote! {

@@ -211,6 +211,12 @@ pub struct Coupling {
 /// assert_eq!(Tiny::output(), ShapeInfo::Flat { n: 2 });
 /// assert!(Tiny::layer("fc").is_some());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a fasterai model: it does not derive `Compressible`",
+    label = "not a `#[derive(Compressible)]` struct",
+    note = "add `#[derive(Compressible)]` and `#[compressible(input = [C, H, W])]` to the struct `{Self}`; \
+            `compress!` names a model by its name in scope or by path (`models::Net`)"
+)]
 pub trait Compressible {
     /// The shape of one input sample.
     const INPUT: ShapeInfo;

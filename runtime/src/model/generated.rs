@@ -54,6 +54,27 @@ pub fn visits_f32_cpu<E: Any, D: Any>() -> bool {
     TypeId::of::<E>() == TypeId::of::<f32>() && TypeId::of::<D>() == TypeId::of::<Cpu>()
 }
 
+/// Holds when a field's type is the layer `L` that `#[derive(Compressible)]` read from its name:
+/// the derive asserts it for every field, so a type of one's own that happens to be called `ReLU`
+/// (or a different `Linear`) is refused instead of being frozen as fasterai's.
+#[diagnostic::on_unimplemented(
+    message = "this field's type is not fasterai's `{L}`, which `#[derive(Compressible)]` took it for by its name",
+    label = "expected fasterai's `{L}` here",
+    note = "#[derive(Compressible)] recognises layers by their type's name and computes shapes from it: \
+            use fasterai's layer (`use fasterai::prelude::*;`), or give a layer of your own a name that is not a \
+            fasterai layer's",
+    note = "for an alias of a fasterai layer, name the layer on the field: `#[layer(Linear<4, 8>)] fc: MyAlias`"
+)]
+pub trait IsLayer<L> {}
+
+impl<L> IsLayer<L> for L {}
+
+/// Compiles only when `T` is the layer `L` (see [`IsLayer`]).
+pub fn assert_layer<T: IsLayer<L>, L>() {}
+
+/// Compiles only when `M` derives `Compressible` (the model a `compress!` block names).
+pub fn assert_model<M: super::Compressible>(_: &M) {}
+
 /// Moves a field built by a dfdx visitor into the field's declared type. Called only after
 /// [`visits_f32_cpu`] returned true, when both types are the same.
 pub fn same_type<A: Any, B: Any>(value: A) -> B {

@@ -183,7 +183,7 @@ impl StageSpec {
             other => Err(CompressError::UnknownName {
                 what: "stage",
                 name: other.to_string(),
-                valid: "distill, sparsify, prune, fold, factorize, quantize".into(),
+                valid: fasterai_vocab::stage_names(),
             }),
         }
     }
@@ -211,8 +211,9 @@ impl StageSpec {
                     "distill",
                     format!(
                         "`pairs` names the #[tap] feature maps a feature loss compares, but `{}` compares logits: \
-                         drop `pairs`, or use a feature loss (Attention, FitNet, Similarity, ActivationBoundaries)",
-                        loss.name()
+                         drop `pairs`, or use a feature loss ({})",
+                        loss.name(),
+                        fasterai_vocab::losses_comparing(fasterai_vocab::Compares::Features)
                     ),
                 ))
             }
@@ -232,7 +233,10 @@ impl StageSpec {
         let global = match self.word("context", "local")? {
             "local" => false,
             "global" => true,
-            other => return Err(bad("sparsify", format!("`context` is `local` or `global`, not `{other}`"))),
+            other => {
+                let valid = fasterai_vocab::CONTEXTS.list();
+                return Err(bad("sparsify", format!("`context` is one of {valid}, not `{other}`")));
+            }
         };
         Ok(SparsifySpec {
             sparsity,
@@ -257,24 +261,26 @@ fn ratio(stage: &'static str, value: ArgValue) -> Result<Ratio, CompressError> {
 /// `SoftTarget(temperature = 3.0)`, `Logits`, `Mutual`, `DecoupledKD(temperature, alpha, beta)`;
 /// `Attention(p = 2)`, `FitNet`, `Similarity`, `ActivationBoundaries(margin = 2.0)`.
 fn distill_loss(name: &str, args: &[StageArg]) -> Result<DistillLoss, CompressError> {
-    let number = |key: &str, default: f32| -> Result<f32, CompressError> {
+    let name = if name == "DecoupledKd" { "DecoupledKD" } else { name };
+    // Defaults come from the vocabulary `compress!` checks against.
+    let number = |key: &str| -> Result<f32, CompressError> {
         match args.iter().find(|a| a.key == Some(key)).map(|a| a.value) {
-            None => Ok(default),
+            None => Ok(fasterai_vocab::loss(name).and_then(|loss| loss.param(key)).map_or(0.0, |p| p.default) as f32),
             Some(ArgValue::Number(v)) => Ok(v as f32),
             Some(other) => Err(bad("distill", format!("`{key}` of `{name}` must be a number, not {other:?}"))),
         }
     };
     match name {
-        "SoftTarget" => DistillLoss::soft_target(number("temperature", 3.0)?),
+        "SoftTarget" => DistillLoss::soft_target(number("temperature")?),
         "Logits" => Ok(DistillLoss::Logits),
         "Mutual" => Ok(DistillLoss::Mutual),
         "DecoupledKD" | "DecoupledKd" => {
             // `alpha` of the block is the distillation weight; DKD's own weights are `tckd` and `nckd`.
-            DistillLoss::decoupled_kd(number("temperature", 4.0)?, number("tckd", 1.0)?, number("nckd", 8.0)?)
+            DistillLoss::decoupled_kd(number("temperature")?, number("tckd")?, number("nckd")?)
         }
         // Feature losses: the student's and the teacher's `#[tap]` maps, paired by spatial size.
         "Attention" => {
-            let p = number("p", 2.0)?;
+            let p = number("p")?;
             if p.fract() != 0.0 {
                 return Err(bad("distill", format!("`p` of `Attention` is a whole power such as 2, not {p}")));
             }
@@ -282,13 +288,15 @@ fn distill_loss(name: &str, args: &[StageArg]) -> Result<DistillLoss, CompressEr
         }
         "FitNet" => Ok(DistillLoss::FitNet),
         "Similarity" => Ok(DistillLoss::Similarity),
-        "ActivationBoundaries" => DistillLoss::activation_boundaries(number("margin", 2.0)?),
+        "ActivationBoundaries" => DistillLoss::activation_boundaries(number("margin")?),
         other => Err(CompressError::UnknownName {
             what: "distillation loss",
             name: other.to_string(),
-            valid: "SoftTarget, Logits, Mutual, DecoupledKD (logits); Attention, FitNet, Similarity, \
-                    ActivationBoundaries (#[tap] feature maps)"
-                .into(),
+            valid: format!(
+                "{} (logits); {} (#[tap] feature maps)",
+                fasterai_vocab::losses_comparing(fasterai_vocab::Compares::Logits),
+                fasterai_vocab::losses_comparing(fasterai_vocab::Compares::Features)
+            ),
         }),
     }
 }

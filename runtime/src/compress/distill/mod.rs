@@ -14,11 +14,11 @@
 pub mod callback;
 pub mod features;
 pub mod losses;
-pub mod pair_syntax;
 pub mod pairs;
 mod callback_features;
 
 pub use callback::{DistillTerms, KnowledgeDistillation, OnFeatures, OnLogits};
 pub use pairs::{check_pair, match_by_spatial_size, resolve_pairs, resolve_pairs_on, FeaturePair, FeaturePairs};
 pub use losses::DistillLoss;
-pub use pair_syntax::{parse_pairs, PairSyntaxError, PAIRS_FORM};
+/// The grammar of `pairs = "student_tap -> teacher_tap, .."`, shared with `compress!` (from `fasterai-vocab`).
+pub use fasterai_vocab::pairs::{parse_pairs, PairSyntaxError, PAIRS_FORM};

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pair_syntax::parse_pairs;
+use fasterai_vocab::pairs::parse_pairs;
 use super::DistillLoss;
 use crate::compress::CompressError;
 use crate::model::{ShapeInfo, TapInfo, TappedForward};

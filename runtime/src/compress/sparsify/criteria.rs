@@ -299,7 +299,7 @@ impl std::str::FromStr for Criterion {
         Self::ALL.into_iter().find(|c| c.name() == name).ok_or_else(|| CompressError::UnknownName {
             what: "criterion",
             name: name.to_string(),
-            valid: Self::ALL.map(|c| c.name()).join(", "),
+            valid: fasterai_vocab::CRITERIA.list(),
         })
     }
 }

@@ -310,7 +310,7 @@ impl FromStr for ConvGranularity {
         Self::ALL
             .into_iter()
             .find(|g| g.name() == name)
-            .ok_or_else(|| unknown("conv granularity", name, Self::ALL.iter().map(|g| g.name())))
+            .ok_or_else(|| unknown("conv granularity", name, fasterai_vocab::GRANULARITIES.names.iter().copied()))
     }
 }
 
@@ -321,7 +321,7 @@ impl FromStr for LinearGranularity {
         Self::ALL
             .into_iter()
             .find(|g| g.name() == name)
-            .ok_or_else(|| unknown("linear granularity", name, Self::ALL.iter().map(|g| g.name())))
+            .ok_or_else(|| unknown("linear granularity", name, fasterai_vocab::LINEAR_GRANULARITIES.names.iter().copied()))
     }
 }
 

@@ -188,8 +188,8 @@ impl SparsitySchedule {
         Self::single(Curve::Dsd, 0.0)
     }
 
-    /// The names [`SparsitySchedule::by_name`] reads.
-    pub const NAMES: [&'static str; 7] = ["one_shot", "iterative", "agp", "one_cycle", "cos", "lin", "dsd"];
+    /// The names [`SparsitySchedule::by_name`] reads (the list `compress!` checks too, from `fasterai-vocab`).
+    pub const NAMES: &'static [&'static str] = fasterai_vocab::SCHEDULES.names;
 
     /// A schedule from its fasterai name, with fasterai's defaults (`iterative` takes 3 steps).
     ///
@@ -211,7 +211,7 @@ impl SparsitySchedule {
                 return Err(CompressError::UnknownName {
                     what: "schedule",
                     name: name.to_string(),
-                    valid: Self::NAMES.join(", "),
+                    valid: fasterai_vocab::SCHEDULES.list(),
                 })
             }
         })

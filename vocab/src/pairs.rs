@@ -6,8 +6,8 @@
 //! tap appears at most once (one student map has one target), a teacher tap may appear in several
 //! pairs.
 //!
-//! This file depends on nothing but `std`: fasterai-macros compiles it too (through `#[path]`), so
-//! `compress!` checks the string at compile time with the very grammar the run time parses.
+//! `compress!` checks the string at compile time with this grammar, and the run time parses it with
+//! the same function.
 
 use std::fmt;
 
@@ -81,8 +81,14 @@ fn is_field_name(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
-/// Parses `"student_tap -> teacher_tap, ..."` into `(student, teacher)` pairs, in the order written
-/// (no doctest here, since fasterai-macros compiles this file too: see `FeaturePairs`'s `FromStr`).
+/// Parses `"student_tap -> teacher_tap, ..."` into `(student, teacher)` pairs, in the order written.
+///
+/// ```
+/// use fasterai_vocab::pairs::{parse_pairs, PairSyntaxError};
+/// let pairs = parse_pairs("relu1 -> relu2, relu2 -> relu4").unwrap();
+/// assert_eq!(pairs[1], ("relu2".to_string(), "relu4".to_string()));
+/// assert_eq!(parse_pairs("relu1 relu2"), Err(PairSyntaxError::MissingArrow { pair: "relu1 relu2".into() }));
+/// ```
 pub fn parse_pairs(text: &str) -> Result<Vec<(String, String)>, PairSyntaxError> {
     if text.trim().is_empty() {
         return Err(PairSyntaxError::Empty);
