@@ -71,7 +71,7 @@ impl PrunePlan {
     /// use fasterai_runtime::dfdx::{nn::TensorCollection, prelude::Cpu};
     /// use fasterai_runtime::model::Compressible;
     /// /// The width each prunable layer keeps, for printing.
-    /// fn widths<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<Vec<(String, usize)>, fasterai_runtime::compress::PruneError> {
+    /// fn widths<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<Vec<(String, usize)>, fasterai_runtime::Error> {
     ///     let plan = PrunePlan::from_model(model)?;
     ///     Ok(plan.layers().iter().map(|l| (l.name.clone(), l.new_width())).collect())
     /// }
@@ -98,7 +98,7 @@ impl PrunePlan {
     /// use fasterai_runtime::model::Compressible;
     /// use fasterai_runtime::units::Sparsity;
     /// /// Half the channels, ranked across layers with per-layer normalisation and a floor.
-    /// fn half<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<PrunePlan, fasterai_runtime::compress::PruneError> {
+    /// fn half<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<PrunePlan, fasterai_runtime::Error> {
     ///     let half = Sparsity::from_percent(50.0)?;
     ///     PrunePlan::from_criterion(model, half, Context::Global(GlobalOptions::balanced()), Criteria::new(Criterion::LargeFinal))
     /// }
