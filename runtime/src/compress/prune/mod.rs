@@ -69,6 +69,7 @@
 //! ```
 
 mod callback;
+mod check;
 mod convert;
 mod filters;
 mod from_model;
@@ -79,6 +80,7 @@ mod select;
 mod tests;
 
 pub use callback::{PlanHandle, PruneCallback};
+pub use check::ConversionLayer;
 pub use convert::FromPrunePlan;
 pub use filters::{BnAffine, FilterData, LayerFilters};
 pub use plan::{LayerPlan, PrunePlan, PLAN_FORMAT, PLAN_VERSION};
