@@ -31,4 +31,5 @@ pub mod units;
 pub use dfdx;
 pub use error::{Error, Result};
 mod fsutil;
+mod safetensors_file;
 pub mod deploy;
