@@ -66,8 +66,9 @@ fn a_plan_whose_count_differs_from_the_type_is_an_error() {
     let dev = Cpu::default();
     let (model, _) = trained(&dev);
     let plan = PrunePlan::new(vec![LayerPlan { name: "conv2".into(), width: 32, kept: vec![0, 1, 2] }]).unwrap();
-    let error = Narrow::from_source(&model, &plan).err().expect("3 kept filters do not fit 16");
-    assert!(error.to_string().contains("conv2"), "{error}");
+    let error = Narrow::from_source(&model, &plan).err().expect("3 kept filters do not fit 16").to_string();
+    // The first disagreement in model order: conv2 keeps 3 where Narrow has 16.
+    assert!(error.contains("the prune plan keeps 3 channels of `conv2`, but `Narrow` gives `conv2` 16"), "{error}");
 }
 
 #[test]
@@ -83,4 +84,45 @@ fn the_pruned_type_round_trips_through_safetensors() {
     assert_eq!(loaded.conv4.weight.as_vec(), narrow.conv4.weight.as_vec());
     assert_eq!(loaded.fc1.weight.as_vec(), narrow.fc1.weight.as_vec());
     assert_eq!(loaded.bn2.running_var.as_vec(), narrow.bn2.running_var.as_vec());
+}
+
+/// A plan for another model with the same layer names (its conv2 had 64 filters): refused before
+/// anything is copied, naming the layer, both widths and what to do.
+#[test]
+fn a_plan_made_for_another_model_is_refused() {
+    let dev = Cpu::default();
+    let (model, _) = trained(&dev);
+    let conv4_kept: Vec<usize> = (0..48).collect();
+    let plan = PrunePlan::new(vec![
+        LayerPlan { name: "conv2".into(), width: 64, kept: (0..16).collect() },
+        LayerPlan { name: "conv4".into(), width: 64, kept: conv4_kept },
+    ])
+    .unwrap();
+    let error = Narrow::from_source(&model, &plan).err().expect("conv2 has 32 filters, not 64").to_string();
+    assert!(
+        error.contains(
+            "this plan was made for a model where `conv2` has 64 filters, but this model's `conv2` has 32; \
+             make the plan from this model"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_plan_naming_an_unknown_layer_or_missing_a_narrowed_one_is_refused() {
+    let dev = Cpu::default();
+    let (model, plan) = trained(&dev);
+    let mut layers = plan.layers().to_vec();
+    layers.push(LayerPlan { name: "conv9".into(), width: 8, kept: vec![0] });
+    let error = Narrow::from_source(&model, &PrunePlan::new(layers).unwrap()).err().unwrap().to_string();
+    assert!(error.contains("names `conv9`, which is not a prunable layer of the model"), "{error}");
+
+    // Narrow narrows conv4 too; a plan without it would keep conv4 whole, which Narrow cannot hold.
+    let only_conv2 = PrunePlan::new(vec![plan.get("conv2").unwrap().clone()]).unwrap();
+    let error = Narrow::from_source(&model, &only_conv2).err().unwrap().to_string();
+    assert!(
+        error.contains("the prune plan has no entry for `conv4`, but `Narrow` gives `conv4` 48 of its 64 channels"),
+        "{error}"
+    );
+    assert!(PrunePlan::new(vec![]).is_err());
 }

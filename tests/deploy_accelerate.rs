@@ -208,3 +208,28 @@ fn unsupported_layers_are_errors_naming_them() {
     assert!(matches!(error, DeployError::UnfoldableBatchNorm { layer: "bn", expected: "Conv2D", .. }), "{error}");
     assert!(error.to_string().contains("`relu`"), "{error}");
 }
+
+/// A NaN pixel gives NaN logits in the model's forward and in the plan alike: ReLU keeps NaN (as
+/// PyTorch does) in the layer, the fused batch norm + ReLU and the plan's convolutions and linear
+/// layers, so a bad input is never turned into a confident answer.
+#[test]
+fn a_nan_pixel_gives_nan_logits_in_the_model_and_the_plan() {
+    let dev = Cpu::default();
+    let mut vgg = dev.build_module::<SmallVgg, f32>();
+    randomize_batch_norms(&mut vgg, 6);
+    let mut image = random_images(1, 28 * 28, 15, false);
+    image[14 * 28 + 14] = f32::NAN;
+    let expected = vgg.forward(dev.tensor_from_vec(image.clone(), (1, Const::<1>, Const::<28>, Const::<28>))).as_vec();
+    let got = accelerate(&vgg).unwrap().run(&image).unwrap().to_vec();
+    assert!(expected.iter().all(|v| v.is_nan()), "model: {expected:?}");
+    assert!(got.iter().all(|v| v.is_nan()), "plan: {got:?}");
+
+    let mut digits = dev.build_module::<DigitsNet, f32>();
+    randomize_batch_norms(&mut digits, 7);
+    let mut image = random_images(1, 64, 16, false);
+    image[27] = f32::NAN;
+    let expected = digits.forward(dev.tensor_from_vec(image.clone(), (1, Const::<1>, Const::<8>, Const::<8>))).as_vec();
+    let got = accelerate(&digits).unwrap().run(&image).unwrap().to_vec();
+    assert!(expected.iter().all(|v| v.is_nan()), "model: {expected:?}");
+    assert!(got.iter().all(|v| v.is_nan()), "plan: {got:?}");
+}

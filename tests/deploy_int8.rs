@@ -266,6 +266,23 @@ fn save_load_is_bit_identical_and_a_quarter_of_fp32() {
     assert!(matches!(&error, DeployError::FileTensor { name, .. } if name == "conv1.weight"), "{error}");
     let error = Int8Model::<SmallVgg>::load(dir.join("missing.safetensors")).unwrap_err();
     assert!(matches!(error, DeployError::Io { action: "read", .. }), "{error}");
+
+    // A truncated file and a garbage file are described in words, naming the path.
+    let bytes = std::fs::read(&path).unwrap();
+    let truncated = dir.join("truncated.int8.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let message = Int8Model::<SmallVgg>::load(&truncated).unwrap_err().to_string();
+    let wanted = format!(
+        "it is truncated: its header says the file is {} bytes long, but it holds {} bytes; check the path, or \
+         save the model again with Int8Model::save",
+        bytes.len(),
+        bytes.len() / 2
+    );
+    assert!(message.contains(&wanted) && message.contains("truncated.int8.safetensors"), "{message}");
+    let garbage = dir.join("garbage.int8.safetensors");
+    std::fs::write(&garbage, [0x50, 0x4b, 3, 4, 20, 0, 0, 0, 8, 0, 1, 2]).unwrap();
+    let message = Int8Model::<SmallVgg>::load(&garbage).unwrap_err().to_string();
+    assert!(message.contains("is not a safetensors file") && message.contains("zip archive"), "{message}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

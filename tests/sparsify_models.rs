@@ -393,3 +393,70 @@ fn global_context_on_a_schedule_counts_all_layers_together() {
     let dropped = zeros(&values(&net, "conv1.weight")) + zeros(&values(&net, "conv2.weight"));
     assert_eq!(dropped, (0.3 * total as f64 + 1e-9).floor() as usize, "lin at 0.6 of 50%, over both layers");
 }
+
+/// The one-shot `Sparsifier` with an `updating_*` criterion: on the first call it compares against
+/// the initial weights (`remember_init`), as fasterai does (its `_old_weights` start as
+/// `_init_weights`), so it picks what the init-based counterpart picks; later calls compare against
+/// the weights at the call before. Without `remember_init` the error says to call it.
+#[test]
+fn one_shot_updating_criteria_compare_against_the_initial_weights_first() {
+    let start = model(11);
+    let mut tuned = start.clone();
+    // "Fine-tuning": move the conv weights by a deterministic, uneven amount.
+    for name in ["conv1.weight", "conv2.weight"] {
+        let moved: Vec<f32> =
+            values(&start, name).iter().enumerate().map(|(i, w)| w + ((i * 7919) % 13) as f32 * 0.01 - 0.06).collect();
+        fasterai::model::write_tensors(&mut tuned, &[(name, &moved)]).unwrap();
+    }
+    let pairs = [
+        (Criterion::UpdatingMovement, Criterion::Movement),
+        (Criterion::UpdatingMagnitudeIncrease, Criterion::MagnitudeIncrease),
+        (Criterion::UpdatingMovmag, Criterion::Movmag),
+    ];
+    for (updating, from_init) in pairs {
+        let mut masks = Vec::new();
+        for criterion in [updating, from_init] {
+            let mut sparsifier = Sparsifier::new(pct(50.0), WEIGHT, Ranking::Local, Criteria::new(criterion));
+            sparsifier.remember_init(&start).unwrap();
+            let mut m = tuned.clone();
+            let report = sparsifier.prune_model(&mut m).unwrap();
+            assert!(report.layers.iter().all(|l| l.sparsity().percent() == 50.0), "{}: {report}", criterion.name());
+            masks.push(sparsifier.masks().to_vec());
+        }
+        assert_eq!(masks[0], masks[1], "{} picks what {} picks on its first call", updating.name(), from_init.name());
+    }
+
+    // A second call compares against the weights left by the first call, not the initial ones:
+    // it picks what `movement` picks with those weights as its initial weights.
+    let mut sparsifier = Sparsifier::new(pct(50.0), WEIGHT, Ranking::Local, Criteria::new(Criterion::UpdatingMovement));
+    sparsifier.remember_init(&start).unwrap();
+    let mut m = tuned.clone();
+    sparsifier.prune_model(&mut m).unwrap();
+    // The reference has the same masks (scores of dropped weights stay 0), then takes the
+    // weights after the first call as its initial ones.
+    let mut reference = Sparsifier::new(pct(50.0), WEIGHT, Ranking::Local, Criteria::new(Criterion::Movement));
+    reference.remember_init(&start).unwrap();
+    reference.prune_model(&mut tuned.clone()).unwrap();
+    assert_eq!(sparsifier.masks(), reference.masks());
+    reference.remember_init(&m).unwrap();
+    for name in ["conv1.weight", "conv2.weight"] {
+        let moved: Vec<f32> = values(&m, name).iter().enumerate().map(|(i, w)| w + ((i * 31) % 17) as f32 * 0.02).collect();
+        fasterai::model::write_tensors(&mut m, &[(name, &moved)]).unwrap();
+    }
+    let mut again = m.clone();
+    sparsifier.prune_model(&mut again).unwrap();
+    reference.prune_model(&mut m).unwrap();
+    assert_eq!(sparsifier.masks(), reference.masks());
+
+    // Without the initial weights, the error names the call that provides them.
+    let mut sparsifier = Sparsifier::new(pct(50.0), WEIGHT, Ranking::Local, Criteria::new(Criterion::UpdatingMovement));
+    let message = sparsifier.prune_model(&mut tuned.clone()).unwrap_err().to_string();
+    assert!(
+        message.contains("criterion `updating_movement` needs the weights of the previous call")
+            && message.contains("call `Sparsifier::remember_init(&model)` first"),
+        "{message}"
+    );
+    let mut sparsifier = Sparsifier::new(pct(50.0), WEIGHT, Ranking::Local, Criteria::new(Criterion::LargeInit));
+    let message = sparsifier.prune_model(&mut tuned.clone()).unwrap_err().to_string();
+    assert!(message.contains("call `Sparsifier::remember_init(&model)` first"), "{message}");
+}

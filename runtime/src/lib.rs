@@ -34,4 +34,5 @@ pub use error::{Error, Result};
 mod fsutil;
 #[cfg(test)]
 mod test_support;
+mod safetensors_file;
 pub mod deploy;

@@ -2,7 +2,7 @@
 //!
 //! | floor | modules |
 //! |---|---|
-//! | 0 | `units`, `fsutil`, `test_support` |
+//! | 0 | `units`, `fsutil`, `test_support`, `safetensors_file` |
 //! | 1 | `quant` (int8 arithmetic) |
 //! | 2 | `kernels` |
 //! | 3 | `ops` (tape ops) |
@@ -24,6 +24,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("units", 0),
     ("fsutil", 0),
     ("test_support", 0),
+    ("safetensors_file", 0),
     ("quant", 1),
     ("kernels", 2),
     ("ops", 3),

@@ -20,6 +20,7 @@ pub fn from_source(name: &syn::Ident, model: &syn::Path, source: &Model, target:
     }
     let p = quote!(::fasterai::__private);
     let mut kept_lets = Vec::new();
+    let mut widths = Vec::new();
     let mut fields = Vec::new();
     let mut builds = Vec::new();
     for (index, layer) in source.layers.iter().enumerate() {
@@ -36,6 +37,12 @@ pub fn from_source(name: &syn::Ident, model: &syn::Path, source: &Model, target:
                 LayerKind::Linear { out_features, .. } => out_features,
                 _ => return TokenStream::new(),
             };
+            let new_width = match target.layers[index].kind {
+                LayerKind::Conv2D { out_channels, .. } => out_channels,
+                LayerKind::Linear { out_features, .. } => out_features,
+                _ => return TokenStream::new(),
+            };
+            widths.push(quote!((#name_str, #width, #new_width)));
             kept_lets.push(quote!(let #var = __kept(#name_str, #width);));
         }
         let build = match layer.kind {
@@ -92,10 +99,18 @@ pub fn from_source(name: &syn::Ident, model: &syn::Path, source: &Model, target:
         builds.push(quote!(let #field = #build;));
         fields.push(field);
     }
+    // Errors name the type the user declared, not a hidden step type (`__NameStep1` → `Name`).
+    let name_str_type = name.to_string();
+    let name_str_type = match name_str_type.strip_prefix("__").and_then(|s| s.rsplit_once("Step")) {
+        Some((declared, _)) => declared.to_string(),
+        None => name_str_type,
+    };
     let doc = format!(
         "Builds `{name}` from a trained `{}`: each prunable layer keeps the output channels `plan` \
          lists for it (a layer the plan does not name keeps all of them), with the BatchNorm entries after \
-         it and its consumer's inputs. Errors if a layer's kept count differs from its width in `{name}`.",
+         it and its consumer's inputs. Checks the plan first (`PrunePlan::check_conversion`): errors, \
+         naming the layer, if the plan was made for another model (a recorded width differs), names a \
+         layer the model does not have, omits a layer `{name}` narrows, or keeps another count than `{name}` declares.",
         super::parse::path_text(model)
     );
     quote! {
@@ -108,6 +123,7 @@ pub fn from_source(name: &syn::Ident, model: &syn::Path, source: &Model, target:
                         ::core::option::Option::None => (0..width).collect(),
                     }
                 };
+                __plan.check_conversion(#name_str_type, &[#(#widths),*])?;
                 #(#kept_lets)*
                 #(#builds)*
                 ::core::result::Result::Ok(Self { #(#fields),* })

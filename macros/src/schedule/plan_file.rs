@@ -49,6 +49,9 @@ pub fn parse(text: &str) -> Result<PlanFile, String> {
             plan.format, plan.version
         ));
     }
+    if plan.layers.is_empty() {
+        return Err("lists no layer; save the plan made from the model you prune (PrunePlan::save)".to_string());
+    }
     for (k, layer) in plan.layers.iter().enumerate() {
         if plan.layers[..k].iter().any(|l| l.name == layer.name) {
             return Err(format!("names `{}` twice", layer.name));
@@ -78,5 +81,7 @@ mod tests {
         let wrong = parse(r#"{"format":"fasterai-prune-plan","version":1,"layers":[{"name":"c","width":4,"kept":[3,1]}]}"#);
         assert!(wrong.err().unwrap().contains("strictly increasing"));
         assert!(parse(r#"{"format":"x","version":1,"layers":[]}"#).err().unwrap().contains("version 1"));
+        let empty = parse(r#"{"format":"fasterai-prune-plan","version":1,"layers":[]}"#);
+        assert!(empty.err().unwrap().contains("lists no layer"));
     }
 }

@@ -103,8 +103,8 @@ pub enum FactorizeError {
 pub enum PruneError {
     /// The number of kept indices does not match the new width of the layer.
     #[error(
-        "`{layer}` keeps {got} indices but its pruned type has width {expected}; the plan and the \
-         compressed type disagree: rebuild after changing the plan"
+        "`{layer}` keeps {got} indices but its pruned type has width {expected}; use the plan the \
+         pruned type was declared with, or declare the type with the widths this plan keeps"
     )]
     KeptCount {
         /// The layer.
@@ -277,6 +277,59 @@ pub enum PruneError {
     /// A tensor of the model could not be read.
     #[error(transparent)]
     Tensor(#[from] crate::model::TensorAccessError),
+    /// A plan with no layer at all.
+    #[error(
+        "the prune plan lists no layer; make it from the model you prune (PrunePlan::from_model or \
+         PrunePlan::from_criterion), or check that the plan file is the one you meant"
+    )]
+    EmptyPlan,
+    /// A plan recorded another original width for a layer than the model has: it was made for
+    /// another model with the same layer names.
+    #[error(
+        "this plan was made for a model where `{layer}` has {plan_width} filters, but this model's \
+         `{layer}` has {model_width}; make the plan from this model (PrunePlan::from_model or \
+         PrunePlan::from_criterion), or pick the plan file that matches it"
+    )]
+    PlanForAnotherModel {
+        /// The layer.
+        layer: String,
+        /// Width recorded in the plan.
+        plan_width: usize,
+        /// Width of the model's layer.
+        model_width: usize,
+    },
+    /// The pruned type narrows a layer the plan has no entry for.
+    #[error(
+        "the prune plan has no entry for `{layer}`, but `{pruned_type}` gives `{layer}` {declared} of its \
+         {width} channels; use the plan `{pruned_type}` was declared with (its `prune(plan = ..)` file), \
+         or make one that lists `{layer}`"
+    )]
+    MissingLayer {
+        /// The layer.
+        layer: String,
+        /// Its width in the model.
+        width: usize,
+        /// The pruned type's name.
+        pruned_type: String,
+        /// Its width in the pruned type.
+        declared: usize,
+    },
+    /// A plan entry keeps another number of channels than the pruned type declares.
+    #[error(
+        "the prune plan keeps {kept} channels of `{layer}`, but `{pruned_type}` gives `{layer}` {declared}; \
+         use the plan `{pruned_type}` was declared with (its `prune(plan = ..)` file), or declare \
+         `{pruned_type}` with the widths this plan keeps"
+    )]
+    PlanTypeMismatch {
+        /// The layer.
+        layer: String,
+        /// Channels the plan keeps.
+        kept: usize,
+        /// The pruned type's name.
+        pruned_type: String,
+        /// Its width in the pruned type.
+        declared: usize,
+    },
 }
 
 /// Any error of the structural passes (fold, factorize, prune).

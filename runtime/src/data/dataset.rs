@@ -23,7 +23,15 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Builds a dataset, checking that there is one label per image and every label is a class.
+    /// Builds a dataset, checking that there is one label per image, every label is a class and
+    /// every pixel is finite (a NaN pixel would make the loss NaN mid-training; the error names the
+    /// sample, the pixel and its value instead).
+    ///
+    /// ```
+    /// use fasterai_runtime::data::Dataset;
+    /// let e = Dataset::new(vec![0.0, 1.0, f32::NAN, 0.5], vec![0, 1], [1, 1, 2], 2).unwrap_err();
+    /// assert!(e.to_string().contains("sample 1 has pixel 0 = NaN"));
+    /// ```
     pub fn new(
         images: Vec<f32>,
         labels: Vec<usize>,
@@ -37,6 +45,9 @@ impl Dataset {
         }
         if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= num_classes) {
             return Err(DataError::LabelOutOfRange { label, index, num_classes });
+        }
+        if let Some(at) = images.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::NonFinitePixel { index: at / per, pixel: at % per, value: images[at] });
         }
         Ok(Self { images, labels, shape, num_classes })
     }
@@ -142,6 +153,16 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_finite_pixels_are_refused_naming_the_first() {
+        let mut images = vec![0.5; 3 * 4];
+        images[6] = f32::INFINITY;
+        images[9] = f32::NAN;
+        let error = Dataset::new(images, vec![0, 1, 0], [1, 2, 2], 2).unwrap_err();
+        assert!(matches!(error, DataError::NonFinitePixel { index: 1, pixel: 2, .. }), "{error}");
+        assert!(error.to_string().contains("sample 1 has pixel 2 = inf, which is not a finite number"), "{error}");
+    }
 
     fn numbered(n: usize) -> Dataset {
         let images = (0..n * 2).map(|x| x as f32).collect();

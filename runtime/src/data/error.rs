@@ -28,6 +28,19 @@ pub enum DataError {
         /// The number of classes.
         num_classes: usize,
     },
+    /// A pixel that is NaN or infinite: training on it would make the loss NaN.
+    #[error(
+        "sample {index} has pixel {pixel} = {value}, which is not a finite number; fix or drop that sample \
+         (and check how the images were decoded or normalised) before building the dataset"
+    )]
+    NonFinitePixel {
+        /// The sample's index.
+        index: usize,
+        /// The pixel's flat index within the sample (`c·H·W + y·W + x`).
+        pixel: usize,
+        /// The value.
+        value: f32,
+    },
     /// The dataset directory does not exist.
     #[error("dataset directory `{path}` does not exist or is not a directory; {FETCH_HINT}")]
     MissingDir {

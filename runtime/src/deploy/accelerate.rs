@@ -415,9 +415,10 @@ impl<M> Accelerated<M> {
     }
 }
 
+/// ReLU keeping NaN, as the model's forward does (PyTorch's semantics).
 fn relu_in_place(x: &mut [f32]) {
     for v in x {
-        *v = v.max(0.0);
+        *v = crate::ops::relu::relu_value(*v);
     }
 }
 

@@ -66,7 +66,7 @@ impl DynamicLinear {
         for (o, out) in y.iter_mut().enumerate() {
             let acc = scratch.acc[o] as i64 - z_x * self.row_sums[o];
             let v = s_x * self.scales[o] * acc as f32 + self.bias.as_ref().map_or(0.0, |b| b[o]);
-            *out = if relu { v.max(0.0) } else { v };
+            *out = if relu { crate::ops::relu::relu_value(v) } else { v };
         }
         Ok(())
     }

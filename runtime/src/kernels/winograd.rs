@@ -202,7 +202,8 @@ fn transform_input(plane: &[f32], (th, tw): (usize, usize), pw: usize, rows: &mu
 fn transform_output(m: &[f32], (th, tw): (usize, usize), (oh, ow): (usize, usize), bias: f32, relu: bool, y: &mut [f32]) {
     let t = th * tw;
     let at = |xi: usize, tile: usize| m[xi * t + tile];
-    let finish = |v: f32| if relu { (v + bias).max(0.0) } else { v + bias };
+    // ReLU keeping NaN, as the model's forward does.
+    let finish = |v: f32| if relu && v + bias <= 0.0 { 0.0 } else { v + bias };
     for i in 0..th {
         for j in 0..tw {
             let tile = i * tw + j;

@@ -19,6 +19,43 @@ pub enum LearnError {
         /// Batch index within the epoch, from 0.
         batch: usize,
     },
+    /// A gradient became NaN or infinite while the loss was finite (checked before each step).
+    #[error(
+        "the gradient of `{tensor}` became {value} (at index {index}) at epoch {epoch}, batch {batch}, with a \
+         finite loss of {loss}; the optimizer did not step. Lower the learning rate, or look for extreme \
+         values in the data or the model's weights"
+    )]
+    NonFiniteGradient {
+        /// The tensor's name in the model (`conv1.weight`).
+        tensor: String,
+        /// Flat index of the first bad value.
+        index: usize,
+        /// That value.
+        value: f32,
+        /// The batch's loss.
+        loss: f32,
+        /// Epoch index, from 0.
+        epoch: usize,
+        /// Batch index within the epoch, from 0.
+        batch: usize,
+    },
+    /// A weight or BatchNorm statistic became NaN or infinite (checked at the end of each epoch).
+    #[error(
+        "`{tensor}` holds {value} (at index {index}) after epoch {epoch}, batch {batch}; training diverged. \
+         Lower the learning rate, check the data for extreme values, or reload the weights"
+    )]
+    NonFiniteWeight {
+        /// The tensor's name in the model (`bn1.running_var`).
+        tensor: String,
+        /// Flat index of the first bad value.
+        index: usize,
+        /// That value.
+        value: f32,
+        /// Epoch index, from 0.
+        epoch: usize,
+        /// The last batch of that epoch, from 0.
+        batch: usize,
+    },
     /// A learning rate that is not a finite positive number.
     #[error("learning rate {lr} is not a finite number above 0; pass e.g. 1e-3")]
     InvalidLearningRate {

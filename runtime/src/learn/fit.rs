@@ -1,4 +1,5 @@
-//! The training loop: schedules, callbacks, the non-finite-loss guard and the epoch table.
+//! The training loop: schedules, callbacks, the non-finite loss, gradient and weight guards and
+//! the epoch table.
 
 use std::time::Instant;
 
@@ -6,6 +7,7 @@ use dfdx::nn::ZeroGrads as _;
 use dfdx::prelude::{AsArray as _, Backward as _, ModuleMut, PutTape as _, SplitTape as _, Trace as _};
 use dfdx::tensor::Merge as _;
 
+use super::finite::{non_finite_gradient, non_finite_weight};
 use super::output::Reporter;
 use super::{
     cross_entropy, BatchInput, Callback, Classifier, Context, Control, EpochRecord, Forward, Fraction, History,
@@ -60,8 +62,10 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
     /// (which the caller keeps, to read their state afterwards).
     ///
     /// Errors: an invalid learning rate or momentum, an empty set, images the model's input cannot hold or
-    /// labels beyond `K` (all before any step); a NaN or infinite loss (naming epoch and batch);
-    /// a failing model, device or callback. After an error the model keeps the weights it had.
+    /// labels beyond `K` (all before any step); a NaN or infinite loss or gradient (naming epoch
+    /// and batch, checked every step before the optimizer moves a weight); a NaN or infinite weight
+    /// or BatchNorm statistic (checked at the end of every epoch); a failing model, device or
+    /// callback. After a loss or gradient error the model keeps the weights it had.
     pub fn fit_with(
         &mut self,
         epochs: usize,
@@ -183,6 +187,16 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
                 ctx.last_loss = Some(value);
                 grads = loss.try_backward()?;
                 each!(callbacks, |cb| cb.before_step(&ctx, &self.model, &mut grads));
+                if let Some(bad) = non_finite_gradient(&self.model, &mut grads)? {
+                    return Err(LearnError::NonFiniteGradient {
+                        tensor: bad.tensor,
+                        index: bad.index,
+                        value: bad.value,
+                        loss: value,
+                        epoch,
+                        batch: batch_index,
+                    });
+                }
                 self.optimizer.step(&mut self.model, &grads)?;
                 each!(callbacks, |cb| cb.after_step(&ctx, &mut self.model));
                 self.model.try_zero_grads(&mut grads)?;
@@ -192,6 +206,10 @@ impl<M: Classifier<X, K>, X: BatchInput, const K: usize> Learner<M, X, K> {
             }
             ctx.iteration = (epoch + 1) * n_batches;
             ctx.pct_train = Fraction::of(ctx.iteration, n_iterations);
+            if let Some(bad) = non_finite_weight(&self.model)? {
+                let batch = n_batches.saturating_sub(1);
+                return Err(LearnError::NonFiniteWeight { tensor: bad.tensor, index: bad.index, value: bad.value, epoch, batch });
+            }
 
             let validation = self.validate()?;
             let record = EpochRecord {

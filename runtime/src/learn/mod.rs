@@ -11,6 +11,7 @@
 mod callback;
 mod classifier;
 mod error;
+mod finite;
 mod fit;
 mod fraction;
 mod history;

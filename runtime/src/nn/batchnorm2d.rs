@@ -245,4 +245,18 @@ mod tests {
         assert!(names.contains(&"running_mean".to_string()) && names.contains(&"weight".to_string()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn the_fused_batch_norm_relu_keeps_nan_too() {
+        use super::{batch_norm2d_infer, batch_norm2d_train};
+        use crate::ops::batch_norm2d::Activation;
+        let dev: Cpu = Default::default();
+        let mut bn: BatchNorm2D<1> = BuildModule::build(&dev);
+        let x = dev.tensor_from_vec(vec![-1.0, f32::NAN, 2.0, -3.0], (1, Const::<1>, 2, 2));
+        let y = batch_norm2d_infer(x.clone(), &bn, Activation::Relu).unwrap().as_vec();
+        assert!(y[0] == 0.0 && y[1].is_nan() && y[2] > 0.0 && y[3] == 0.0, "{y:?}");
+        // In training the batch statistics are NaN, so every output is.
+        let y = batch_norm2d_train(x.leaky_trace(), &mut bn, Activation::Relu).unwrap().as_vec();
+        assert!(y.iter().all(|v| v.is_nan()), "{y:?}");
+    }
 }

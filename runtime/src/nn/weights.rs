@@ -38,8 +38,9 @@ fn safetensors_error(path: &Path, e: impl std::fmt::Debug) -> NnError {
 /// tensor the model expects with the same shape and dtype.
 ///
 /// Errors: [`NnError::ShapeMismatch`] naming the tensor and both shapes, [`NnError::MissingTensor`],
-/// [`NnError::DtypeMismatch`], [`NnError::Io`], [`NnError::Safetensors`]. On error the model is
-/// unchanged. Extra tensors in the file are ignored (a biased file loads into an unbiased layer).
+/// [`NnError::DtypeMismatch`], [`NnError::Io`], [`NnError::Safetensors`] (a truncated or garbage
+/// file, said in words: how many bytes the header announces and the file holds). On error the
+/// model is unchanged. Extra tensors in the file are ignored (a biased file loads into an unbiased layer).
 ///
 /// ```
 /// use fasterai_runtime::prelude::*;
@@ -65,7 +66,13 @@ where
         path: path.to_path_buf(),
         source,
     })?;
-    let mut file = SafeTensors::deserialize(&bytes).map_err(|e| safetensors_error(path, e))?;
+    let mut file = SafeTensors::deserialize(&bytes).map_err(|e| NnError::Safetensors {
+        path: path.to_path_buf(),
+        message: format!(
+            "{}; check the path, or save the weights again with save_weights",
+            crate::safetensors_file::describe(&bytes, &e)
+        ),
+    })?;
     for (name, expected) in tensor_shapes(model) {
         let view = match file.tensor(&name) {
             Ok(view) => view,
@@ -128,4 +135,50 @@ fn temporary_sibling(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsutil::ScratchDir;
+    use crate::nn::Conv2D;
+    use dfdx::prelude::*;
+
+    #[test]
+    fn truncated_and_garbage_files_are_described_and_leave_the_model_intact() {
+        let dir = ScratchDir::new("weights-damaged").unwrap();
+        let dev = Cpu::seed_from_u64(0);
+        let saved = dev.build_module::<Conv2D<1, 4, 3>, f32>();
+        let good = dir.path().join("good.safetensors");
+        save_weights(&saved, &good).unwrap();
+        let bytes = std::fs::read(&good).unwrap();
+
+        let truncated = dir.path().join("truncated.safetensors");
+        std::fs::write(&truncated, &bytes[..bytes.len() - 10]).unwrap();
+        let garbage = dir.path().join("garbage.safetensors");
+        std::fs::write(&garbage, "not weights at all, just some text that someone saved here").unwrap();
+        let cases = [
+            (
+                &truncated,
+                format!(
+                    "it is truncated: its header says the file is {} bytes long, but it holds {} bytes; check the \
+                     path, or save the weights again with save_weights",
+                    bytes.len(),
+                    bytes.len() - 10
+                ),
+            ),
+            (&garbage, "it is not a safetensors file (or it is corrupt)".to_string()),
+        ];
+        for (path, needle) in cases {
+            let mut model = Conv2D::<1, 4, 3>::build(&Cpu::seed_from_u64(1));
+            let before = (model.weight.as_vec(), model.bias.as_vec());
+            let message = load_weights(&mut model, path).unwrap_err().to_string();
+            assert!(message.contains(&needle), "{message}\n(wanted {needle})");
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert_eq!((model.weight.as_vec(), model.bias.as_vec()), before, "the model is unchanged");
+        }
+        let mut model = Conv2D::<1, 4, 3>::build(&Cpu::seed_from_u64(1));
+        load_weights(&mut model, &good).unwrap();
+        assert_eq!(model.weight.as_vec(), saved.weight.as_vec());
+    }
 }

@@ -1,4 +1,7 @@
 //! ReLU on all cores: `y = max(x, 0)`, gradient passed where `x > 0`.
+//!
+//! As in PyTorch, NaN passes through (`relu(NaN) = NaN`, and its gradient is passed too), so a NaN
+//! in the data reaches the loss instead of being hidden as 0. `f32::max(x, 0.0)` would return 0.
 
 use dfdx::prelude::*;
 use dfdx::tensor::CpuError;
@@ -20,14 +23,15 @@ pub(crate) fn relu<S: Shape, T: Tape<f32, Cpu>>(
     let (x, mut tape) = x.split_tape();
     let mut ys = read_vec(&x)?;
     if !T::OWNS_TAPE {
-        ys.par_chunks_mut(CHUNK).for_each(|y| y.iter_mut().for_each(|y| *y = y.max(0.0)));
+        ys.par_chunks_mut(CHUNK).for_each(|y| y.iter_mut().for_each(|y| *y = relu_value(*y)));
         return Ok(x.device().tensor_from_vec(ys, *x.shape()).put_tape(tape));
     }
     let mut positive = vec![false; ys.len()];
     ys.par_chunks_mut(CHUNK).zip(positive.par_chunks_mut(CHUNK)).for_each(|(y, p)| {
         for (y, p) in y.iter_mut().zip(p) {
-            *p = *y > 0.0;
-            *y = y.max(0.0);
+            // PyTorch's backward passes the gradient where `!(x <= 0)`: positive or NaN.
+            *p = !(*y <= 0.0);
+            *y = relu_value(*y);
         }
     });
     let out = x.device().tensor_from_vec(ys, *x.shape());
@@ -49,6 +53,16 @@ pub(crate) fn relu<S: Shape, T: Tape<f32, Cpu>>(
         Ok(())
     });
     Ok(out.put_tape(tape))
+}
+
+/// `max(x, 0)` that keeps NaN (PyTorch's semantics); `-0.0` and negatives give `0.0`.
+#[inline(always)]
+pub(crate) fn relu_value(x: f32) -> f32 {
+    if x <= 0.0 {
+        0.0
+    } else {
+        x
+    }
 }
 
 #[cfg(test)]
@@ -74,8 +88,22 @@ mod tests {
         let v = vec![-2.0, -0.0, 0.0, 0.5, f32::NAN, 3.0, -1e-30, 1e-30];
         let traced = relu(dev.tensor_from_vec(v.clone(), (v.len(),)).leaky_trace()).unwrap().as_vec();
         let plain = relu(dev.tensor_from_vec(v.clone(), (v.len(),))).unwrap().as_vec();
-        assert_eq!(plain, vec![0.0, 0.0, 0.0, 0.5, 0.0, 3.0, 0.0, 1e-30]);
-        assert_eq!(traced, plain);
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()));
+        let want = [0.0, 0.0, 0.0, 0.5, f32::NAN, 3.0, 0.0, 1e-30];
+        assert!(same(&plain, &want), "{plain:?}");
+        assert!(same(&traced, &plain));
+    }
+
+    #[test]
+    fn nan_propagates_forward_and_backward_as_in_pytorch() {
+        let dev: Cpu = Default::default();
+        let v = vec![-1.0, f32::NAN, 2.0];
+        let x = dev.tensor_from_vec(v.clone(), (Const::<3>,));
+        let y = relu(x.leaky_trace()).unwrap();
+        assert!(y.as_vec()[1].is_nan());
+        // The loss sees the NaN, and the gradient reaches the NaN's input (PyTorch passes it).
+        let g = (y * dev.tensor([1.0f32, 2.0, 3.0])).sum().backward();
+        assert_eq!(g.get(&x).as_vec(), vec![0.0, 2.0, 3.0]);
     }
 
     #[test]

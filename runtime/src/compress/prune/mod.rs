@@ -43,10 +43,11 @@
 //! ```
 //!
 //! - `format`, `version`: fixed strings/numbers; another value is an error naming both.
-//! - `layers`: in model order; each prunable layer at most once; a layer not listed keeps all
-//!   its channels.
+//! - `layers`: in model order; at least one; each prunable layer at most once; a layer not listed
+//!   keeps all its channels (so the pruned type must keep it whole).
 //! - `name`: the layer's field name in the model struct; `width`: its output channels before
-//!   pruning (checked against the model, so a plan made for another model is refused);
+//!   pruning (checked against the model at conversion, so a plan made for another model with
+//!   the same layer names is refused, see [`PrunePlan::check_conversion`]);
 //!   `kept`: the output channels kept, strictly increasing, each below `width`, at least one.
 //!   The new width is `kept.len()`.
 //! - No other field is accepted.
@@ -69,6 +70,7 @@
 //! ```
 
 mod callback;
+mod check;
 mod convert;
 mod filters;
 mod from_model;
@@ -79,6 +81,7 @@ mod select;
 mod tests;
 
 pub use callback::{PlanHandle, PruneCallback};
+pub use check::ConversionLayer;
 pub use convert::FromPrunePlan;
 pub use filters::{BnAffine, FilterData, LayerFilters};
 pub use plan::{LayerPlan, PrunePlan, PLAN_FORMAT, PLAN_VERSION};

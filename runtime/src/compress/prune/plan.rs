@@ -72,9 +72,12 @@ struct PlanFile {
 }
 
 impl PrunePlan {
-    /// A plan from its layers, in model order. Errors on a width of 0, invalid kept indices or a
-    /// layer given twice.
+    /// A plan from its layers, in model order. Errors on an empty list, a width of 0, invalid kept
+    /// indices or a layer given twice.
     pub fn new(layers: Vec<LayerPlan>) -> Result<Self, PruneError> {
+        if layers.is_empty() {
+            return Err(PruneError::EmptyPlan);
+        }
         for (k, layer) in layers.iter().enumerate() {
             layer.check()?;
             if layers[..k].iter().any(|l| l.name == layer.name) {

@@ -51,6 +51,10 @@ use crate::compress::CompressError;
 use crate::model::{read_tensor, write_tensors, Compressible};
 use crate::units::Sparsity;
 
+/// What to do when a criterion needs the initial weights and the sparsifier has none.
+const REMEMBER_INIT_HINT: &str = "call `Sparsifier::remember_init(&model)` first, with the weights to compare \
+against (the model before training or fine-tuning); a SparsifyCallback does this itself when training starts";
+
 /// Where groups compete for the target sparsity.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Context {
@@ -229,7 +233,28 @@ impl Sparsifier {
     }
 
     /// Keeps the current weights of the chosen layers as the initial weights that init-based
-    /// criteria (`large_init`, `movement`, ...) compare against.
+    /// criteria (`large_init`, `movement`, ...) compare against, and that the `updating_*` criteria
+    /// compare against on their first call (later calls compare against the weights at the call
+    /// before, as in fasterai). A one-shot sparsifier with such a criterion needs this call first,
+    /// with the weights before training or fine-tuning; a `SparsifyCallback` does it itself.
+    ///
+    /// ```
+    /// use fasterai_runtime::compress::sparsify::{Context, ConvGranularity, Criteria, Criterion, Granularity, Sparsifier};
+    /// use fasterai_runtime::compress::CompressError;
+    /// use fasterai_runtime::dfdx::{nn::TensorCollection, prelude::Cpu};
+    /// use fasterai_runtime::model::Compressible;
+    /// use fasterai_runtime::units::Sparsity;
+    /// /// Fine-tunes with `tune`, then drops the half of each conv's weights that moved least.
+    /// fn prune_by_movement<M: Compressible + TensorCollection<f32, Cpu>>(model: &mut M, tune: impl Fn(&mut M)) -> Result<(), CompressError> {
+    ///     let half = Sparsity::from_percent(50.0).expect("a sparsity");
+    ///     let criteria = Criteria::new(Criterion::UpdatingMovement);
+    ///     let mut sparsifier = Sparsifier::new(half, Granularity::Conv(ConvGranularity::Weight), Context::Local, criteria);
+    ///     sparsifier.remember_init(model)?;
+    ///     tune(model);
+    ///     sparsifier.prune_model(model)?; // first call: movement since remember_init
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn remember_init<M>(&mut self, model: &M) -> Result<(), CompressError>
     where
         M: Compressible + TensorCollection<f32, Cpu>,
@@ -276,6 +301,7 @@ impl Sparsifier {
     where
         M: Compressible + TensorCollection<f32, Cpu>,
     {
+        self.check_memory(targets)?;
         let weights = weights_of(model, targets)?;
         let norms = self.input_norms(model, fallback)?;
         let masks = self.compute_masks(targets, &weights, &norms, progress)?;
@@ -283,6 +309,25 @@ impl Sparsifier {
         self.masks = masks;
         if self.criteria.criterion.needs_previous() {
             self.memory.previous = weights_of(model, targets)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that the weights an init-based or `updating_*` criterion compares against are kept.
+    /// An `updating_*` criterion compares against the weights at the previous call; on the first
+    /// call there are none, and, as fasterai does, it compares against the initial weights
+    /// ([`Sparsifier::remember_init`]).
+    fn check_memory(&self, targets: &[SparsifyTarget]) -> Result<(), CompressError> {
+        let criterion = self.criteria.criterion;
+        let missing = |needs| CompressError::MissingInput { criterion: criterion.name(), needs, hint: REMEMBER_INIT_HINT };
+        for t in targets {
+            if criterion.needs_init() && !self.memory.init.contains_key(t.name) {
+                return Err(missing("initial weights"));
+            }
+            let known = self.memory.previous.contains_key(t.name) || self.memory.init.contains_key(t.name);
+            if criterion.needs_previous() && !known {
+                return Err(missing("weights of the previous call (on the first call, the initial weights)"));
+            }
         }
         Ok(())
     }
@@ -322,7 +367,9 @@ impl Sparsifier {
         if let Some(v) = self.memory.init.get(target.name) {
             state = state.with_init(v);
         }
-        if let Some(v) = self.memory.previous.get(target.name) {
+        // On the first call of an `updating_*` criterion there is no previous call: compare
+        // against the initial weights, as fasterai does (`_old_weights` starts as `_init_weights`).
+        if let Some(v) = self.memory.previous.get(target.name).or_else(|| self.memory.init.get(target.name)) {
             state = state.with_previous(v);
         }
         if let Some(v) = self.memory.gradient.get(target.name) {

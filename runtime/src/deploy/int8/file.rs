@@ -105,7 +105,13 @@ impl<M: Compressible> Int8Model<M> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| DeployError::Io { action: "read", path: path.to_path_buf(), source })?;
         let file = SafeTensors::deserialize(&bytes)
-            .map_err(|err| DeployError::Format { path: path.to_path_buf(), message: format!("{err:?}") })?;
+            .map_err(|err| DeployError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{}; check the path, or save the model again with Int8Model::save",
+                    crate::safetensors_file::describe(&bytes, &err)
+                ),
+            })?;
         let nodes = plan_nodes::<M>()?;
         let bad = |name: &str, problem: String| DeployError::FileTensor { path: path.to_path_buf(), name: name.to_string(), problem };
         let expected = expected_tensors(&nodes);

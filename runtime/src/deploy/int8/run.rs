@@ -138,7 +138,7 @@ impl Buffers {
                             let relu = layer.relu();
                             for (r, o) in self.logits[..out_len].iter_mut().enumerate() {
                                 let v = (scales[r] * (acc[r] as i64 + folded[r]) as f64) as f32;
-                                *o = if relu { v.max(0.0) } else { v };
+                                *o = if relu { crate::ops::relu::relu_value(v) } else { v };
                             }
                             logits_written = true;
                             swap = false;

@@ -47,8 +47,9 @@ impl Tile<'_> {
             return a;
         }
         let v = a + self.bias[r];
-        if self.relu {
-            v.max(0.0)
+        // ReLU keeping NaN, as the model's forward does (PyTorch's semantics).
+        if self.relu && v <= 0.0 {
+            0.0
         } else {
             v
         }
@@ -156,7 +157,9 @@ pub(super) fn tile_avx512(t: &Tile<'_>, out: &mut OutView<'_>) {
         let bias = _mm512_set1_ps(if t.last { t.bias[r] } else { 0.0 });
         let (mut lo, mut hi) = (_mm512_add_ps(acc[0], bias), _mm512_add_ps(acc[1], bias));
         if t.relu && t.last {
-            (lo, hi) = (_mm512_max_ps(lo, zero), _mm512_max_ps(hi, zero));
+            // ReLU keeping NaN (the model's forward does): lanes `<= 0` (ordered) become 0.
+            let (lo_cut, hi_cut) = (_mm512_cmp_ps_mask::<_CMP_LE_OQ>(lo, zero), _mm512_cmp_ps_mask::<_CMP_LE_OQ>(hi, zero));
+            (lo, hi) = (_mm512_mask_mov_ps(lo, lo_cut, zero), _mm512_mask_mov_ps(hi, hi_cut, zero));
         }
         let row = out.channel(t.channel + r);
         for s in t.segments {

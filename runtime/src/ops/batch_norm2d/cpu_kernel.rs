@@ -66,10 +66,11 @@ widest_fn! {
     }
 }
 
-/// The gradient reaching the pre-activation `v · a + b`: all of it, or none where the ReLU cut.
+/// The gradient reaching the pre-activation `v · a + b`: all of it, or none where the ReLU cut
+/// (`≤ 0`; a NaN pre-activation passes it, as PyTorch's ReLU backward does).
 #[inline(always)]
 fn passed(v: f32, g: f32, a: f32, b: f32, relu: bool) -> f32 {
-    if !relu || v * a + b > 0.0 {
+    if !relu || !(v * a + b <= 0.0) {
         g
     } else {
         0.0
@@ -195,11 +196,11 @@ pub(crate) fn channel_stats(x: &[f32], channels: usize, plane: usize) -> Channel
 }
 
 widest_fn! {
-    /// `out = relu?(x · a + b)` over one plane.
+    /// `out = relu?(x · a + b)` over one plane; the ReLU keeps NaN (PyTorch's semantics).
     fn plane_affine(out: &mut [f32], xs: &[f32], a: f32, b: f32, relu: bool) {
         if relu {
             for (o, &v) in out.iter_mut().zip(xs) {
-                *o = (v * a + b).max(0.0);
+                *o = crate::ops::relu::relu_value(v * a + b);
             }
         } else {
             for (o, &v) in out.iter_mut().zip(xs) {
