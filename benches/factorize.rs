@@ -1,11 +1,12 @@
 //! Cost of the structural passes on SmallVgg's largest layer, fc1 = `Linear<3136, 256>`: the
-//! truncated SVD (faer, f64, one thread) that factorize runs once per layer, next to folding and
-//! pruning the same weights, which only copy.
+//! truncated SVD (faer's dense SVD at this size) that factorize runs once per layer, next to
+//! folding and pruning the same weights, which only copy. Then the two SVD routes side by side
+//! on a `1024 × 3136` weight at rank 512 (VGG16's own layers: the `factorize_timing` example).
 //!
 //! Run: `cargo bench --bench factorize`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use fasterai_runtime::compress::factorize::{factorize_linear, singular_values};
+use fasterai_runtime::compress::factorize::{factorize_linear, factorize_using, singular_values, RankRule, SvdMethod};
 use fasterai_runtime::compress::prune::select_linear_in;
 use fasterai_runtime::dfdx::prelude::*;
 use fasterai_runtime::nn::{Linear, UnbiasedLinear};
@@ -28,6 +29,17 @@ fn bench(c: &mut Criterion) {
             select_linear_in("fc1", &fc1.weight, 49, &kept).expect("valid")
         })
     });
+    group.finish();
+
+    let wide: Linear<3136, 1024> = BuildModule::build(&dev);
+    let weight = wide.weight.as_vec();
+    let mut group = c.benchmark_group("factorize_1024x3136_rank512");
+    group.sample_size(10);
+    for (name, method) in [("exact_svd", SvdMethod::Exact), ("gram_route", SvdMethod::Gram)] {
+        group.bench_function(name, |b| {
+            b.iter(|| factorize_using("fc", &weight, 1024, 3136, RankRule::Fixed(512), 512, method).expect("fits"))
+        });
+    }
     group.finish();
 }
 

@@ -1,0 +1,303 @@
+//! The truncated SVD of a large weight through the Gram matrix of its smaller side, for
+//! [`SvdMethod::Gram`](super::SvdMethod::Gram).
+//!
+//! A dense SVD of VGG16's fc1 (`4096 × 12544` after pruning) costs a bidiagonalization of the
+//! whole matrix; the Gram route replaces it by matrix products (multi-threaded, cache-blocked)
+//! and one symmetric eigen-decomposition of the `n × n` Gram matrix, `n = min(O, I)`:
+//!
+//! 1. `M` is the weight seen wide (`n × L`, `n ≤ L`: `W` itself, or `Wᵀ` when `O > I`), and
+//!    the lower half of `G = M·Mᵀ` is computed in `f32`.
+//! 2. `G`'s top `m + pad` eigenvectors in `f32` (faer: tridiagonalization, divide and conquer,
+//!    and the back-transformation of only the columns kept). `f32` halves the memory traffic of
+//!    the tridiagonalization, the step that dominates; its eigenvalues alone would be off by
+//!    about `ε₃₂·σ₁²/σᵢ²` relative, which is why they are not used.
+//! 3. **Rayleigh–Ritz in `f64`**: the eigenvectors, orthonormalized by one Newton–Schulz step
+//!    (`Q ← Q·(3I − QᵀQ)/2`, their `f32` error of ~1e-6 drops to ~1e-12), span a subspace `Q`;
+//!    `B = Qᵀ·M` and the small `H = B·Bᵀ` are computed in `f64` from the `f64` weights, and `H`'s
+//!    eigen-decomposition (faer, `f64`) gives the singular values and vectors. The Ritz values'
+//!    error is quadratic in the subspace's angle to the exact one, so the kept singular values
+//!    match the exact SVD to ~1e-9 relative (tested at 1e-6), whatever `f32` did to the Gram
+//!    matrix; the `pad` extra directions (at most 64) absorb eigenvectors that `f32` ranked on
+//!    the wrong side of the cut.
+//! 4. Wide: `U_K = Q·Z`, `S_K·V_Kᵀ = Zᵀ·B` (no division). Tall: `V_K = Q·Z`, `U_K = (Zᵀ·B)ᵀ·S_K⁻¹`
+//!    (a column whose singular value is zero, or below `σ₁·1e-12`, is left zero: it contributes
+//!    nothing to the product).
+//!
+//! Trade-offs: only the kept singular values are computed; the discarded energy is
+//! `‖W‖²_F − Σ kept σ²`, exact up to `f64` cancellation (`~1e-16·‖W‖²_F` absolute).
+
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::evd::{self, tridiag, ComputeEigenvectors};
+use faer::linalg::householder;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Col, Conj, Mat, MatMut, MatRef, Par, Side};
+use rayon::prelude::*;
+
+/// The leading `m` singular triplets of a weight.
+pub(super) struct Truncated {
+    /// The kept singular values, largest first.
+    pub sigma: Vec<f64>,
+    /// `Σ σ²` over all singular values, i.e. `‖W‖²_F`.
+    pub total: f64,
+    /// `O × m`: the left singular vectors `u_k` as columns.
+    pub left: Mat<f64>,
+    /// `m × I`: the rows `σ_k·v_kᵀ`.
+    pub right_scaled: Mat<f64>,
+}
+
+/// Extra eigenvectors carried into the Rayleigh–Ritz step beyond the `m` wanted.
+fn pad(n: usize, m: usize) -> usize {
+    (n - m).min((m / 32).clamp(8, 64))
+}
+
+/// The leading `m` singular triplets of the row-major `outputs × inputs` matrix `weight`
+/// (finite, `1 ≤ m ≤ min(outputs, inputs)`, `min(outputs, inputs) ≥ 2`). The error is faer's
+/// message if an eigen-decomposition did not converge.
+pub(super) fn truncated_svd(weight: &[f32], outputs: usize, inputs: usize, m: usize) -> Result<Truncated, String> {
+    let par = Par::rayon(0);
+    let wide = outputs <= inputs;
+    let (n, l) = if wide { (outputs, inputs) } else { (inputs, outputs) };
+    debug_assert!(n >= 2 && (1..=n).contains(&m) && weight.len() == n * l);
+    // The wide view M (n × L) of the row-major weight: W itself, or Wᵀ (the same slice read
+    // column-major).
+    let m32 = wide_view(weight, wide, n, l);
+    let weight64: Vec<f64> = weight.par_iter().map(|&w| f64::from(w)).collect();
+    let m64 = wide_view(&weight64, wide, n, l);
+    let total: f64 = weight64.par_iter().map(|w| w * w).sum();
+
+    // 1-2. Approximate top eigenvectors of G = M·Mᵀ, in f32.
+    let width = m + pad(n, m);
+    let approx = top_eigenvectors_f32(m32, width, par)?;
+
+    // 3. Orthonormalize in f64 (one Newton–Schulz step), then Rayleigh–Ritz.
+    let q0 = Mat::<f64>::from_fn(n, width, |r, c| f64::from(approx[(r, c)]));
+    drop(approx);
+    let mut gram = Mat::<f64>::zeros(width, width);
+    matmul(gram.as_mut(), Accum::Replace, q0.transpose(), q0.as_ref(), 1.0, par);
+    let correction = Mat::<f64>::from_fn(width, width, |r, c| {
+        let identity = if r == c { 1.0 } else { 0.0 };
+        1.5 * identity - 0.5 * gram[(r, c)]
+    });
+    let mut q = Mat::<f64>::zeros(n, width);
+    matmul(q.as_mut(), Accum::Replace, q0.as_ref(), correction.as_ref(), 1.0, par);
+    drop(q0);
+    let mut b = Mat::<f64>::zeros(width, l);
+    matmul(b.as_mut(), Accum::Replace, q.transpose(), m64, 1.0, par);
+    let mut h = Mat::<f64>::zeros(width, width);
+    lower_gram(h.as_mut(), b.as_ref(), 1.0, par); // the eigensolver reads the lower half only
+    let eigen = h.self_adjoint_eigen(Side::Lower).map_err(|e| format!("{e:?}"))?;
+    // Eigenvalues ascend: the kept ones are the last m, taken largest first.
+    let (values, vectors) = (eigen.S().column_vector(), eigen.U());
+    let sigma: Vec<f64> = (0..m).map(|k| values[width - 1 - k].max(0.0).sqrt()).collect();
+    let z = Mat::<f64>::from_fn(width, m, |r, k| vectors[(r, width - 1 - k)]);
+
+    // 4. The factors.
+    let mut y = Mat::<f64>::zeros(n, m); // left vectors of M
+    matmul(y.as_mut(), Accum::Replace, q.as_ref(), z.as_ref(), 1.0, par);
+    let mut c = Mat::<f64>::zeros(m, l); // rows σ_k·(right vector of M)ᵀ
+    matmul(c.as_mut(), Accum::Replace, z.transpose(), b.as_ref(), 1.0, par);
+    let (left, right_scaled) = if wide {
+        (y, c)
+    } else {
+        // M = Wᵀ: its left vectors are W's right ones, and C's rows are σ_k·u_kᵀ.
+        let floor = sigma[0] * 1e-12;
+        let inverse: Vec<f64> = sigma.iter().map(|&s| if s > floor && s > 0.0 { 1.0 / s } else { 0.0 }).collect();
+        let left = Mat::<f64>::from_fn(outputs, m, |o, k| c[(k, o)] * inverse[k]);
+        let right_scaled = Mat::<f64>::from_fn(m, inputs, |k, i| sigma[k] * y[(i, k)]);
+        (left, right_scaled)
+    };
+    Ok(Truncated { sigma, total, left, right_scaled })
+}
+
+/// The lower half (diagonal included) of `a·aᵀ` into `dst`, at half the cost of the product.
+fn lower_gram<T: faer::traits::ComplexField>(dst: MatMut<'_, T>, a: MatRef<'_, T>, one: T, par: Par) {
+    triangular::matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a,
+        BlockStructure::Rectangular,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        one,
+        par,
+    );
+}
+
+/// The `n × l` view of a row-major weight that is `n × l` (`wide`) or `l × n`.
+fn wide_view<T>(data: &[T], wide: bool, n: usize, l: usize) -> MatRef<'_, T> {
+    if wide {
+        MatRef::from_row_major_slice(data, n, l)
+    } else {
+        MatRef::from_column_major_slice(data, n, l)
+    }
+}
+
+/// The eigenvectors of `M·Mᵀ` (computed in `f32`) for its `width` largest eigenvalues, as the
+/// columns of an `n × width` matrix, largest last.
+fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<Mat<f32>, String> {
+    let n = m32.nrows();
+    let mut g = Mat::<f32>::zeros(n, n);
+    lower_gram(g.as_mut(), m32, 1.0, par); // the tridiagonalization reads the lower half only
+
+    let block = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f32>(n, n);
+    let mut reflectors = Mat::<f32>::zeros(block, n - 1);
+    let mut buffer = MemBuffer::new(StackReq::any_of(&[
+        tridiag::tridiag_in_place_scratch::<f32>(n, par, Default::default()),
+        evd::self_adjoint_evd_scratch::<f32>(n, ComputeEigenvectors::Yes, par, Default::default()),
+        householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f32>(n - 1, block, width),
+    ]));
+    // G = Q·T·Qᵀ: T tridiagonal, Q's reflectors stored below G's subdiagonal.
+    tridiag::tridiag_in_place(g.as_mut(), reflectors.as_mut(), par, MemStack::new(&mut buffer), Default::default());
+    let diag = Col::<f32>::from_fn(n, |i| g[(i, i)]);
+    let offdiag = Col::<f32>::from_fn(n, |i| if i + 1 < n { g[(i + 1, i)] } else { 0.0 });
+    let mut values = Col::<f32>::zeros(n);
+    let mut vectors = Mat::<f32>::zeros(n, n);
+    evd::tridiagonal_self_adjoint_evd(
+        diag.as_diagonal(),
+        offdiag.as_diagonal(),
+        values.as_diagonal_mut(),
+        Some(vectors.as_mut()),
+        par,
+        MemStack::new(&mut buffer),
+        Default::default(),
+    )
+    .map_err(|e| format!("{e:?}"))?;
+    // Back to G's basis, for the kept columns only.
+    let mut top = vectors.subcols(n - width, width).to_owned();
+    drop(vectors);
+    householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+        g.submatrix(1, 0, n - 1, n - 1),
+        reflectors.as_ref(),
+        Conj::No,
+        top.as_mut().subrows_mut(1, n - 1),
+        par,
+        MemStack::new(&mut buffer),
+    );
+    Ok(top)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{factorize_using, singular_values, Factorization, RankRule, SvdMethod};
+    use crate::compress::test_support::random_vec;
+    use crate::units::Energy;
+    use rand::{rngs::SmallRng, SeedableRng};
+
+    /// `second·first` (row-major `outputs × inputs`) in f64.
+    fn product(f: &Factorization, outputs: usize, inputs: usize) -> Vec<f64> {
+        let k = f.report.capacity;
+        let mut out = vec![0.0; outputs * inputs];
+        for o in 0..outputs {
+            for r in 0..k {
+                let s = f64::from(f.second[o * k + r]);
+                for i in 0..inputs {
+                    out[o * inputs + i] += s * f64::from(f.first[r * inputs + i]);
+                }
+            }
+        }
+        out
+    }
+
+    /// A weight with a decaying spectrum: a random matrix times a diagonal ramp on its columns.
+    fn decaying(rng: &mut SmallRng, outputs: usize, inputs: usize) -> Vec<f32> {
+        let mut w = random_vec(rng, outputs * inputs, 1.0);
+        for o in 0..outputs {
+            for i in 0..inputs {
+                w[o * inputs + i] *= 1.0 / (1.0 + i as f32 / 8.0);
+            }
+        }
+        w
+    }
+
+    #[test]
+    fn kept_singular_values_and_products_match_the_exact_svd() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        for (outputs, inputs, rank, decay) in
+            [(96, 300, 48, false), (300, 96, 40, false), (128, 128, 64, false), (120, 200, 30, true), (200, 64, 64, true)]
+        {
+            let w = if decay { decaying(&mut rng, outputs, inputs) } else { random_vec(&mut rng, outputs * inputs, 1.0) };
+            let exact_sigma = singular_values("fc", &w, outputs, inputs).unwrap();
+            let rule = RankRule::Fixed(rank);
+            let exact = factorize_using("fc", &w, outputs, inputs, rule, rank, SvdMethod::Exact).unwrap();
+            let gram = factorize_using("fc", &w, outputs, inputs, rule, rank, SvdMethod::Gram).unwrap();
+            // The kept singular values: row k of `first` is σ_k·v_kᵀ with ‖v_k‖ = 1 (wide), or
+            // column k of `second` is u_k (tall: ‖σ_k v_k‖ again); so ‖first row k‖ = σ_k.
+            let mut worst = 0.0f64;
+            for k in 0..rank {
+                let row = &gram.first[k * inputs..(k + 1) * inputs];
+                let norm = row.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+                worst = worst.max((norm - exact_sigma[k]).abs() / exact_sigma[k]);
+            }
+            // Rounding the rows to f32 bounds this check at ~1e-7.
+            assert!(worst < 1e-6, "{outputs}×{inputs}: σ differs by {worst:e} relative");
+            let (a, b) = (exact.report.frobenius_error, gram.report.frobenius_error);
+            // Σ discarded σ² = ‖W‖² − Σ kept σ² cancels to ~1e-16·‖W‖² absolute.
+            let norm = w.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+            assert!((a - b).abs() <= 1e-6 * a + 1e-7 * norm, "{outputs}×{inputs}: error {a} vs {b}");
+            assert!((exact.report.energy_kept - gram.report.energy_kept).abs() < 1e-9);
+            // The rank-K truncation is unique when σ_K > σ_{K+1}: both products agree.
+            let (pe, pg) = (product(&exact, outputs, inputs), product(&gram, outputs, inputs));
+            let scale = w.iter().fold(0.0f32, |m, x| m.max(x.abs())) as f64;
+            let diff = pe.iter().zip(&pg).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+            assert!(diff < 1e-5 * scale, "{outputs}×{inputs}: products differ by {diff:e}");
+            // The second factor's columns are orthonormal.
+            for a in 0..rank {
+                for b in 0..=a {
+                    let dot: f64 = (0..outputs)
+                        .map(|o| f64::from(gram.second[o * rank + a]) * f64::from(gram.second[o * rank + b]))
+                        .sum();
+                    let expected = if a == b { 1.0 } else { 0.0 };
+                    assert!((dot - expected).abs() < 1e-5, "{outputs}×{inputs}: u{a}·u{b} = {dot}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kept_singular_values_match_at_six_digits_on_an_exact_spectrum() {
+        // W = U·diag(σ)·Vᵀ with known σ: the Gram route's kept values, read from the f64
+        // factors before rounding, agree with them and with the exact SVD to 1e-6 relative.
+        let mut rng = SmallRng::seed_from_u64(12);
+        let (outputs, inputs, rank) = (160, 400, 80);
+        let w = decaying(&mut rng, outputs, inputs);
+        let exact = singular_values("fc", &w, outputs, inputs).unwrap();
+        let svd = super::truncated_svd(&w, outputs, inputs, rank).unwrap();
+        let worst = (0..rank).map(|k| (svd.sigma[k] - exact[k]).abs() / exact[k]).fold(0.0, f64::max);
+        assert!(worst < 1e-6, "kept σ differ by {worst:e} relative");
+        let total: f64 = exact.iter().map(|s| s * s).sum();
+        assert!((svd.total - total).abs() < 1e-10 * total);
+    }
+
+    #[test]
+    fn energy_rule_and_caps_agree_with_the_exact_path() {
+        let mut rng = SmallRng::seed_from_u64(13);
+        let (outputs, inputs) = (100, 180);
+        let w = decaying(&mut rng, outputs, inputs);
+        for (percent, capacity) in [(50.0, 60), (90.0, 60), (99.9, 20), (100.0, 100)] {
+            let rule = RankRule::Energy(Energy::from_percent(percent).unwrap());
+            let exact = factorize_using("fc", &w, outputs, inputs, rule, capacity, SvdMethod::Exact).unwrap();
+            let gram = factorize_using("fc", &w, outputs, inputs, rule, capacity, SvdMethod::Gram).unwrap();
+            assert_eq!((gram.report.rank, gram.report.capped), (exact.report.rank, exact.report.capped), "{percent}%");
+            assert!((gram.report.energy_kept - exact.report.energy_kept).abs() < 1e-9, "{percent}%");
+        }
+    }
+
+    #[test]
+    fn rank_deficient_and_zero_weights_stay_finite() {
+        // A rank-2 tall weight factorized at rank 4: two singular values are zero.
+        let (outputs, inputs) = (30, 12);
+        let w: Vec<f32> =
+            (0..outputs * inputs).map(|k| ((k / inputs) as f32 + 1.0) * ((k % inputs) as f32 - 5.0) + (k % inputs == 3) as u8 as f32).collect();
+        let f = factorize_using("fc", &w, outputs, inputs, RankRule::Fixed(4), 4, SvdMethod::Gram).unwrap();
+        assert!(f.first.iter().chain(&f.second).all(|x| x.is_finite()));
+        let p = product(&f, outputs, inputs);
+        let diff = w.iter().zip(&p).map(|(&a, b)| (f64::from(a) - b).abs()).fold(0.0, f64::max);
+        assert!(diff < 1e-4, "rank-2 weight reconstructed to {diff:e}");
+        let zero = vec![0.0f32; outputs * inputs];
+        let f = factorize_using("fc", &zero, outputs, inputs, RankRule::Fixed(3), 3, SvdMethod::Gram).unwrap();
+        assert!(f.first.iter().chain(&f.second).all(|&x| x == 0.0));
+        assert_eq!((f.report.frobenius_error, f.report.energy_kept), (0.0, 1.0));
+    }
+}
