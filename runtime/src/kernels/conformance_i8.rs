@@ -14,7 +14,7 @@ fn tables() -> Vec<Int8Kernels> {
     let all = Int8Kernels::available();
     for isa in ["avx2", "avxvnni", "avx512vnni", "amx"] {
         if !all.iter().any(|k| k.name.starts_with(isa)) {
-            eprintln!("skipped the {isa} kernels: this CPU does not have that instruction set");
+            eprintln!("skipped the {isa} kernels: not on this CPU or above FASTERAI_MAX_ISA");
         }
     }
     all

@@ -31,8 +31,9 @@ use std::cell::Cell;
 use std::ops::Range;
 
 use super::generic::im2col_u8::ConvShape;
-use super::im2col::pad_rows;
+use super::conv_geometry::pad_rows;
 use super::team::Team;
+use super::isa::Isa;
 use super::OutPtr;
 use crate::quant::{requantize_one, OutputStage, QuantError};
 
@@ -79,17 +80,10 @@ impl ShallowConvU8 {
         Self::for_cpu_or_not(shape, weights, out_channels)
     }
 
-    /// Whether this CPU runs the kernel (AVX-512 F, BW, VL and VNNI).
+    /// Whether the kernel may run: [`Isa::Avx512Vnni`] enabled (AVX-512 F, BW, VL and VNNI on the
+    /// CPU, and not above the `FASTERAI_MAX_ISA` cap).
     pub fn available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx512bw")
-                && is_x86_feature_detected!("avx512vl")
-                && is_x86_feature_detected!("avx512vnni")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        false
+        cfg!(target_arch = "x86_64") && Isa::Avx512Vnni.enabled()
     }
 
     /// [`Self::new`] without the CPU check (the portable twin runs anywhere).

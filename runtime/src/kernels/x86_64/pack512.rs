@@ -5,11 +5,12 @@
 
 use std::arch::x86_64::*;
 
+use crate::kernels::isa::Isa;
 use crate::kernels::pack_i8::NR;
 
-/// Whether this CPU runs [`pack_quads_x4`].
+/// Whether the packing may use [`pack_quads_x4`] ([`Isa::Avx512`] enabled).
 pub fn available() -> bool {
-    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
+    Isa::Avx512.enabled()
 }
 
 /// Packs the whole depth units of four full panels of a wide patch matrix: patch row `r` starts at
