@@ -104,6 +104,8 @@ fn the_environment_variable_caps_the_tier_and_unknown_values_are_reported() {
     if std::env::var_os(CHILD).is_some() {
         return;
     }
+    let (stdout, stderr) = child("");
+    assert!(stdout.contains("env=Ok(None)") && !stderr.contains("not an instruction-set tier"), "an empty value is unset: {stdout} {stderr}");
     let (stdout, _) = child("avx2");
     assert!(stdout.contains("f32=avx2_f32") || stdout.contains("f32=generic_f32"), "{stdout}");
     assert!(!stdout.contains("int8=avx512") && !stdout.contains("int8=amx"), "{stdout}");

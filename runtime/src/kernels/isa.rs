@@ -19,8 +19,8 @@
 //!
 //! # The cap
 //! The environment variable `FASTERAI_MAX_ISA` (`portable`, `avx2`, `avxvnni`, `avx512`,
-//! `avx512vnni` or `amx`, any case) is read once, at the first question asked here. An unknown
-//! value is not ignored: a warning naming the valid values goes to stderr once, and the cap becomes
+//! `avx512vnni` or `amx`, any case; empty means unset) is read once, at the first question asked
+//! here. An unknown value is not ignored: a warning naming the valid values goes to stderr once, and the cap becomes
 //! `portable`, the strictest (the user asked for a limit; running less is safe, running more is not).
 //! [`env_cap`] returns the error itself for tools that would rather stop.
 //!
@@ -176,8 +176,8 @@ const UNSET: u8 = u8::MAX;
 /// The cap as `Isa as u8`, or [`UNSET`].
 static CAP: AtomicU8 = AtomicU8::new(UNSET);
 
-/// The cap `FASTERAI_MAX_ISA` asks for: `Ok(None)` when it is not set, an error naming the valid
-/// values when it is set to something else.
+/// The cap `FASTERAI_MAX_ISA` asks for: `Ok(None)` when it is not set (or set to an empty value),
+/// an error naming the valid values when it is set to something else.
 ///
 /// ```
 /// use fasterai_runtime::kernels::env_cap;
@@ -186,6 +186,7 @@ static CAP: AtomicU8 = AtomicU8::new(UNSET);
 /// ```
 pub fn env_cap() -> Result<Option<Isa>, KernelError> {
     match std::env::var(MAX_ISA_VAR) {
+        Ok(value) if value.trim().is_empty() => Ok(None),
         Ok(value) => value.parse().map(Some),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(value)) => Err(KernelError::UnknownIsa { value: value.to_string_lossy().into_owned() }),
