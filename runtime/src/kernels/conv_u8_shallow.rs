@@ -6,7 +6,7 @@
 //! are the sixteen `u8` quads one `vpdpbusd` multiplies by a broadcast quad of channel `o`'s `i8`
 //! weights. The band's quads are built once, then every output channel runs over them through its
 //! output stage and stores sixteen bytes of its plane per step. Exact integers: the results equal the portable twin
-//! ([`ShallowConvU8::forward_rows_portable`]) and the im2col + GEMM path.
+//! ([`ShallowConvU8::forward_rows_generic`]) and the im2col + GEMM path.
 //!
 //! Runs where the CPU has AVX-512 VNNI, BW and VL ([`ShallowConvU8::new`] returns `None` elsewhere).
 //!
@@ -163,7 +163,7 @@ impl ShallowConvU8 {
 
     /// Output rows `rows` of every channel, as plain loops over the same quads (the twin the SIMD
     /// kernel is tested against), into a `[O, OH, OW]` slice; its other rows are not touched.
-    pub fn forward_rows_portable(&self, x: &[u8], zero_point: u8, stage: &OutputStage, out: &mut [u8], rows: Range<usize>) -> Result<(), QuantError> {
+    pub fn forward_rows_generic(&self, x: &[u8], zero_point: u8, stage: &OutputStage, out: &mut [u8], rows: Range<usize>) -> Result<(), QuantError> {
         self.check(x, stage, out.len())?;
         let s = &self.shape;
         let (ow, plane) = (s.out_width(), s.out_height() * s.out_width());
@@ -354,7 +354,7 @@ mod tests {
             let conv = ShallowConvU8::for_cpu_or_not(s, &qw.values, o).expect("a shallow conv");
             let want: Vec<u8> = reference(&x, &qw.values, s, o, zp).iter().enumerate().map(|(i, &a)| stage.requantize(i / (s.out_height() * s.out_width()), a)).collect();
             let mut got = vec![0u8; want.len()];
-            conv.forward_rows_portable(&x, zp, &stage, &mut got, 0..s.out_height()).unwrap();
+            conv.forward_rows_generic(&x, zp, &stage, &mut got, 0..s.out_height()).unwrap();
             assert_eq!(got, want, "{s:?} → {o}");
         }
     }
@@ -373,7 +373,7 @@ mod tests {
             let (x, qw, stage, zp) = case(&mut rng, s, o);
             let conv = ShallowConvU8::new(s, &qw.values, o).expect("a shallow conv");
             let mut want = vec![0u8; o * s.out_height() * s.out_width()];
-            conv.forward_rows_portable(&x, zp, &stage, &mut want, 0..s.out_height()).unwrap();
+            conv.forward_rows_generic(&x, zp, &stage, &mut want, 0..s.out_height()).unwrap();
             for parallel in [false, true] {
                 let mut got = vec![1u8; want.len()];
                 conv.forward(&x, zp, &stage, &mut got, parallel).unwrap();
@@ -400,7 +400,7 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(13);
         let (x, qw, stage, zp) = case(&mut rng, s, 2);
         let conv = ShallowConvU8::for_cpu_or_not(s, &qw.values, 2).unwrap();
-        assert!(matches!(conv.forward_rows_portable(&x[1..], zp, &stage, &mut [0; 32], 0..4), Err(QuantError::LengthMismatch { what: "conv input", .. })));
-        assert!(matches!(conv.forward_rows_portable(&x, zp, &stage, &mut [0; 31], 0..4), Err(QuantError::LengthMismatch { what: "conv output", .. })));
+        assert!(matches!(conv.forward_rows_generic(&x[1..], zp, &stage, &mut [0; 32], 0..4), Err(QuantError::LengthMismatch { what: "conv input", .. })));
+        assert!(matches!(conv.forward_rows_generic(&x, zp, &stage, &mut [0; 31], 0..4), Err(QuantError::LengthMismatch { what: "conv output", .. })));
     }
 }

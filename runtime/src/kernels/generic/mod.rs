@@ -12,6 +12,7 @@ pub mod gemv_f32;
 pub mod gemv_i8;
 pub mod im2col_f32;
 pub mod im2col_u8;
+pub mod pack_i8;
 pub mod pool_2x2;
 #[cfg(test)]
 pub(crate) mod pool_f32;

@@ -9,6 +9,7 @@ pub mod gemm_i8_amx;
 pub mod gemm_i8_vnni;
 pub mod gemv_f32;
 pub mod gemv_i8;
+pub mod interleave;
 pub mod pack512;
 pub mod pool_2x2;
 mod requantize;
