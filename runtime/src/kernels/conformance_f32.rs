@@ -12,11 +12,14 @@ use super::{reference_gemv_f32, Accumulate, ConvF32, ConvGeometry, ConvScratchF3
 /// The tables under test: every one enabled; the tiers with a table that are not are named.
 fn tables() -> Vec<F32Kernels> {
     let all = F32Kernels::available();
-    for tier in [Isa::Avx2, Isa::Avx512] {
-        if !all.iter().any(|k| k.isa == tier) {
-            eprintln!("skipped the {tier} fp32 kernels: not on this CPU or above FASTERAI_MAX_ISA");
+    static NOTE: std::sync::Once = std::sync::Once::new();
+    NOTE.call_once(|| {
+        for tier in [Isa::Avx2, Isa::Avx512] {
+            if !all.iter().any(|k| k.isa == tier) {
+                eprintln!("skipped the {tier} fp32 kernels: not on this CPU or above FASTERAI_MAX_ISA");
+            }
         }
-    }
+    });
     assert_eq!(all[0].isa, Isa::Portable, "the portable table always runs");
     all
 }
