@@ -16,13 +16,9 @@ use super::generic::im2col_u8::{im2col_segment, ConvShape};
 #[cfg(not(target_arch = "x86_64"))]
 use super::generic::pack_i8::{generic_interleave_pairs_u8, generic_interleave_quads_u8};
 use super::pack_tiles::{TiledWeightsI8, TILE_ROWS};
-pub(crate) use super::pack_wide::WidePack;
 use crate::quant::{QuantError, QuantizedWeights};
 
-/// Rows of a weight panel (and of a tile).
-pub const MR: usize = 6;
-/// Columns of an activation panel (and of a tile): two AVX2 registers of `i32`.
-pub const NR: usize = 16;
+pub use super::types::{MR, NR};
 
 /// Row padding of [`PackedRowsI8`]: one AVX2 register of bytes.
 pub const GEMV_ALIGN: usize = 32;
@@ -31,7 +27,7 @@ pub const GEMV_ALIGN: usize = 32;
 const PANELS_PER_BLOCK: usize = 16;
 
 /// Activation matrices smaller than this (4 Mi values) are packed on the calling thread.
-const PARALLEL_PACK: usize = 1 << 22;
+pub(super) const PARALLEL_PACK: usize = 1 << 22;
 
 /// How `k` is grouped into the `i32` words of a panel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,10 +178,10 @@ impl PackedWeightsI8 {
 /// between calls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedActivationsU8 {
-    data: Vec<i32>,
+    pub(super) data: Vec<i32>,
     depth: usize,
     cols: usize,
-    layout: PanelLayout,
+    pub(super) layout: PanelLayout,
     unit_multiple: usize,
 }
 
@@ -222,34 +218,9 @@ impl PackedActivationsU8 {
         Ok(())
     }
 
-    /// Packs the patch matrix of a stride-1 conv in *wide* form, read straight from its padded input
-    /// `padded` (`[C, H + 2p, W + 2p]`, borders holding the zero point): column `q = y·(W + 2p) + x`
-    /// is output position `(y, x)` for `x < OW`, and the `W + 2p − OW` columns after each output row
-    /// are junk whose results the caller drops. Each patch row is then one contiguous run of
-    /// `padded`, so packing is a plain interleave. `cols` is [`wide_columns`]`(shape)`.
-    pub(crate) fn pack_padded_im2col(&mut self, padded: &[u8], shape: ConvShape, cols: usize, starts: &mut Vec<usize>) {
-        let parallel = shape.depth() * cols >= PARALLEL_PACK;
-        let (pack, data) = self.wide_pack(padded, shape, cols, starts);
-        for_each_chunk(data, pack.group_len().max(1), parallel, |g, group| pack.pack_group(g, group));
-    }
-
-    /// Sizes the buffer for the wide patch matrix of [`Self::pack_padded_im2col`] and returns its
-    /// packer with the buffer's panels, for callers that pack groups of panels themselves (each
-    /// thread the panels it multiplies).
-    pub(crate) fn wide_pack<'a>(&'a mut self, padded: &'a [u8], shape: ConvShape, cols: usize, starts: &'a mut Vec<usize>) -> (WidePack<'a>, &'a mut [i32]) {
-        debug_assert_eq!(shape.stride, 1);
-        debug_assert_eq!(padded.len(), shape.channels * (shape.height + 2 * shape.padding) * (shape.width + 2 * shape.padding));
-        let (layout, depth) = (self.layout, shape.depth());
-        let panel_len = self.reset(depth, cols);
-        starts.clear();
-        starts.extend((0..depth).map(|r| padded_row_start(shape, r)));
-        let len = self.panels() * panel_len;
-        (WidePack::new(padded, starts, layout, cols, panel_len), &mut self.data[..len])
-    }
-
     /// Sizes the buffer for `depth × cols` and zeroes the tail panel's missing columns (every other
     /// word is written by the packing); returns the words per panel.
-    fn reset(&mut self, depth: usize, cols: usize) -> usize {
+    pub(super) fn reset(&mut self, depth: usize, cols: usize) -> usize {
         self.depth = depth;
         self.cols = cols;
         let panel_len = self.units() * NR;
@@ -425,7 +396,7 @@ pub(crate) fn wide_columns(shape: ConvShape) -> usize {
 /// Where patch row `r` (channel `c`, kernel tap `(ki, kj)`) starts in the padded input: the input
 /// of output position `(0, 0)` under that tap. Row `r` then runs contiguously over the wide columns.
 #[inline]
-fn padded_row_start(shape: ConvShape, r: usize) -> usize {
+pub(super) fn padded_row_start(shape: ConvShape, r: usize) -> usize {
     let (k, hp, wp) = (shape.kernel, shape.height + 2 * shape.padding, shape.width + 2 * shape.padding);
     let (c, ki, kj) = (r / (k * k), r / k % k, r % k);
     (c * hp + ki) * wp + kj

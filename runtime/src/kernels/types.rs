@@ -1,11 +1,16 @@
-//! The types the int8 kernels share, at the bottom of the floor: the output stage of one tile, the
-//! signatures of the tile and GEMV kernels, and how a product is split over threads. The leaf
-//! kernels (`generic/`, `x86_64/`, the AMX driver) import these from here, never from their
-//! driver [`super::int8`].
+//! The types the int8 kernels share, at the bottom of the floor: the tile sizes ([`MR`] × [`NR`]),
+//! the output stage of one tile, the signatures of the tile and GEMV kernels, and how a product is
+//! split over threads. The leaf kernels (`generic/`, `x86_64/`, the AMX driver) import these from
+//! here, never from their driver [`super::int8`] or the packing ([`super::pack_i8`] re-exports
+//! `MR` and `NR`).
 
-use super::pack_i8::{MR, NR};
 use super::team::Team;
 use crate::quant::{ChannelRequant, OutputStage};
+
+/// Rows of a weight panel (and of a tile).
+pub const MR: usize = 6;
+/// Columns of an activation panel (and of a tile): two AVX2 registers of `i32`.
+pub const NR: usize = 16;
 
 /// The output stage of the rows of one tile.
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,7 @@
 //! The packing interleaves in plain Rust: one column's packed word from its depth unit's bytes, the
 //! portable twins of the SSE2 versions in [`crate::kernels::x86_64::interleave`].
 
-use crate::kernels::pack_i8::NR;
+use crate::kernels::types::NR;
 
 /// `dst[i] = (e[i], o[i])` widened to `i16`: the [`PanelLayout::Pairs16`](crate::kernels::pack_i8::PanelLayout::Pairs16) word of one column.
 #[inline]

@@ -17,7 +17,7 @@ use std::arch::x86_64::*;
 use super::requantize::requantize8;
 use crate::kernels::isa::Isa;
 use crate::kernels::types::TileStage;
-use crate::kernels::pack_i8::{MR, NR};
+use crate::kernels::types::{MR, NR};
 
 /// Whether the tables may use the kernels of this module ([`Isa::Avx2`] enabled).
 pub fn available() -> bool {

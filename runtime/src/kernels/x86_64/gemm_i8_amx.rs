@@ -19,7 +19,7 @@ use std::arch::x86_64::*;
 use super::requantize512::requantize16;
 use crate::kernels::isa::Isa;
 use crate::kernels::types::TileStage;
-use crate::kernels::pack_i8::NR;
+use crate::kernels::types::NR;
 use crate::kernels::pack_tiles::{TiledWeightsI8, TILE_BYTES, TILE_DEPTH, TILE_ROWS};
 
 /// Whether the int8 tables may use AMX: [`Isa::Amx`] is enabled (AMX-TILE, AMX-INT8 and AVX-512

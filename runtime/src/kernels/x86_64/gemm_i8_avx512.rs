@@ -23,7 +23,7 @@ use std::arch::x86_64::*;
 use super::requantize512::requantize16;
 use crate::kernels::isa::Isa;
 use crate::kernels::types::TileStage;
-use crate::kernels::pack_i8::{MR, NR};
+use crate::kernels::types::{MR, NR};
 
 /// Whether the tables may use the kernels of this module ([`Isa::Avx512Vnni`] enabled: AVX-512
 /// F/BW/VL/VNNI; AVX2 and FMA for the output stage).

@@ -12,7 +12,7 @@ use std::arch::x86_64::*;
 use super::gemm_i8::{store_i32, store_u8, Acc};
 use crate::kernels::isa::Isa;
 use crate::kernels::types::TileStage;
-use crate::kernels::pack_i8::{MR, NR};
+use crate::kernels::types::{MR, NR};
 
 /// Whether the tables may use the kernels of this module ([`Isa::AvxVnni`] enabled: AVX-VNNI on
 /// top of AVX2 and FMA).

@@ -2,7 +2,7 @@
 //! crate is compiled for, so no tier of [`crate::kernels::isa`](mod@crate::kernels::isa) gates them):
 //! the fast twins of [`crate::kernels::generic::pack_i8`].
 
-use crate::kernels::pack_i8::NR;
+use crate::kernels::types::NR;
 
 /// [`generic_interleave_pairs_u8`](crate::kernels::generic::pack_i8::generic_interleave_pairs_u8) with SSE2 unpacks.
 #[inline]

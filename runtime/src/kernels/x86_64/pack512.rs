@@ -6,7 +6,7 @@
 use std::arch::x86_64::*;
 
 use crate::kernels::isa::Isa;
-use crate::kernels::pack_i8::NR;
+use crate::kernels::types::NR;
 
 /// Whether the packing may use [`pack_quads_x4`] ([`Isa::Avx512`] enabled).
 pub fn available() -> bool {
