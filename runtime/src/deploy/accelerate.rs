@@ -6,7 +6,7 @@
 //! ReLU fused, split over the spinning threads of [`crate::kernels::team::Team`] when large enough),
 //! or, for 3×3 kernels over many channels, on [`WinogradConv`];
 //! other strides as im2col + the packed GEMM of [`crate::kernels::gemm`] (on the rayon pool). Linear layers
-//! run as a matrix-vector product, pooling on the slice kernels of [`crate::ops::pool2d::slices`].
+//! run as a matrix-vector product, pooling on the slice kernels of [`crate::kernels::pool::slices`].
 //! Runs of direct convs ending in an unpadded max pool run as *bands* ([`super::bands`]): each
 //! thread takes the whole run over its own rows, so activations stay in its core's cache.
 
@@ -16,7 +16,7 @@ use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
 use super::bands::{BandLayer, BandSchedule, RowMap};
-use super::max_pool::{max_pool_on_team, max_pool_rows};
+use crate::kernels::pool::{max_pool_on_team, max_pool_rows};
 use super::dynamic::{DynamicLinear, DynamicScratch};
 use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
@@ -27,7 +27,7 @@ use crate::kernels::{
 use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
 use crate::kernels::team::Team;
-use crate::ops::pool2d::slices;
+use crate::kernels::pool::slices;
 
 /// Layers with at least this many multiply-accumulates run their GEMM on every core; smaller ones
 /// finish before threads would have started.

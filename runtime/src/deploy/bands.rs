@@ -19,7 +19,7 @@
 //!
 //! The fp32 plan's segments hold direct convs; the int8 plan's, shallow first convs on their direct
 //! kernel and convs on the AMX channel-quad path (each thread pads, or copies into quads, only the
-//! input rows its band reads). Both pool with [`max_pool_rows`](super::max_pool::max_pool_rows).
+//! input rows its band reads). Both pool with [`max_pool_rows`](crate::kernels::pool::max_pool_rows).
 
 use std::ops::Range;
 use std::sync::Mutex;
@@ -277,9 +277,9 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::max_pool::max_pool_rows;
+    use crate::kernels::pool::max_pool_rows;
     use crate::kernels::{ConvF32, ConvGeometry, ConvScratchF32, Parallelism};
-    use crate::ops::pool2d::{slices, PoolWindow};
+    use crate::kernels::pool::{slices, PoolWindow};
 
     fn conv(c: usize, o: usize, side: usize, seed: usize) -> ConvF32 {
         let g = ConvGeometry::new(c, side, side, 3, 1, 1).unwrap();

@@ -22,7 +22,7 @@ use dfdx::prelude::Cpu;
 use super::DeployError;
 use crate::nn::fold::{fold_into, BnStats};
 use crate::model::{read_tensor, Compressible, LayerInfo, LayerKindInfo, ShapeInfo};
-use crate::ops::pool2d::{adaptive_bin, PoolWindow};
+use crate::kernels::pool::{adaptive_bin, PoolWindow};
 
 /// What one node of the plan computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,6 @@ pub mod dynamic;
 mod error;
 pub mod graph;
 pub mod int8;
-mod max_pool;
 mod plan;
 
 pub use accelerate::{accelerate, quantize_dynamic, Accelerated};

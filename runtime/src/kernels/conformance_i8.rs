@@ -12,11 +12,14 @@ use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights}
 /// The tables under test: every one this CPU runs; the SIMD ones it cannot run are named and skipped.
 fn tables() -> Vec<Int8Kernels> {
     let all = Int8Kernels::available();
-    for isa in ["avx2", "avxvnni", "avx512vnni", "amx"] {
-        if !all.iter().any(|k| k.name.starts_with(isa)) {
-            eprintln!("skipped the {isa} kernels: this CPU does not have that instruction set");
+    static NOTE: std::sync::Once = std::sync::Once::new();
+    NOTE.call_once(|| {
+        for isa in ["avx2", "avxvnni", "avx512vnni", "amx"] {
+            if !all.iter().any(|k| k.name.starts_with(isa)) {
+                eprintln!("skipped the {isa} kernels: not on this CPU or above FASTERAI_MAX_ISA");
+            }
         }
-    }
+    });
     all
 }
 

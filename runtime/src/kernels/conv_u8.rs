@@ -22,10 +22,11 @@
 
 use super::conv_quads::QuadConv;
 use super::generic::im2col_u8::ConvShape;
-use super::im2col::pad_planes;
+use super::conv_geometry::pad_planes;
 use super::int8::{Columns, Int8Kernels, Split};
 #[cfg(target_arch = "x86_64")]
-use super::int8::{Sink, TileStage};
+use super::int8_sink::Sink;
+use super::types::TileStage;
 #[cfg(target_arch = "x86_64")]
 use super::int8_amx::{conv_quads, conv_wide};
 #[cfg(target_arch = "x86_64")]

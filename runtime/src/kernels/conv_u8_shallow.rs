@@ -6,7 +6,7 @@
 //! are the sixteen `u8` quads one `vpdpbusd` multiplies by a broadcast quad of channel `o`'s `i8`
 //! weights. The band's quads are built once, then every output channel runs over them through its
 //! output stage and stores sixteen bytes of its plane per step. Exact integers: the results equal the portable twin
-//! ([`ShallowConvU8::forward_rows_portable`]) and the im2col + GEMM path.
+//! ([`ShallowConvU8::forward_rows_generic`]) and the im2col + GEMM path.
 //!
 //! Runs where the CPU has AVX-512 VNNI, BW and VL ([`ShallowConvU8::new`] returns `None` elsewhere).
 //!
@@ -31,8 +31,9 @@ use std::cell::Cell;
 use std::ops::Range;
 
 use super::generic::im2col_u8::ConvShape;
-use super::im2col::pad_rows;
+use super::conv_geometry::pad_rows;
 use super::team::Team;
+use super::isa::Isa;
 use super::OutPtr;
 use crate::quant::{requantize_one, OutputStage, QuantError};
 
@@ -79,17 +80,10 @@ impl ShallowConvU8 {
         Self::for_cpu_or_not(shape, weights, out_channels)
     }
 
-    /// Whether this CPU runs the kernel (AVX-512 F, BW, VL and VNNI).
+    /// Whether the kernel may run: [`Isa::Avx512Vnni`] enabled (AVX-512 F, BW, VL and VNNI on the
+    /// CPU, and not above the `FASTERAI_MAX_ISA` cap).
     pub fn available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx512bw")
-                && is_x86_feature_detected!("avx512vl")
-                && is_x86_feature_detected!("avx512vnni")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        false
+        cfg!(target_arch = "x86_64") && Isa::Avx512Vnni.enabled()
     }
 
     /// [`Self::new`] without the CPU check (the portable twin runs anywhere).
@@ -169,7 +163,7 @@ impl ShallowConvU8 {
 
     /// Output rows `rows` of every channel, as plain loops over the same quads (the twin the SIMD
     /// kernel is tested against), into a `[O, OH, OW]` slice; its other rows are not touched.
-    pub fn forward_rows_portable(&self, x: &[u8], zero_point: u8, stage: &OutputStage, out: &mut [u8], rows: Range<usize>) -> Result<(), QuantError> {
+    pub fn forward_rows_generic(&self, x: &[u8], zero_point: u8, stage: &OutputStage, out: &mut [u8], rows: Range<usize>) -> Result<(), QuantError> {
         self.check(x, stage, out.len())?;
         let s = &self.shape;
         let (ow, plane) = (s.out_width(), s.out_height() * s.out_width());
@@ -360,7 +354,7 @@ mod tests {
             let conv = ShallowConvU8::for_cpu_or_not(s, &qw.values, o).expect("a shallow conv");
             let want: Vec<u8> = reference(&x, &qw.values, s, o, zp).iter().enumerate().map(|(i, &a)| stage.requantize(i / (s.out_height() * s.out_width()), a)).collect();
             let mut got = vec![0u8; want.len()];
-            conv.forward_rows_portable(&x, zp, &stage, &mut got, 0..s.out_height()).unwrap();
+            conv.forward_rows_generic(&x, zp, &stage, &mut got, 0..s.out_height()).unwrap();
             assert_eq!(got, want, "{s:?} → {o}");
         }
     }
@@ -379,7 +373,7 @@ mod tests {
             let (x, qw, stage, zp) = case(&mut rng, s, o);
             let conv = ShallowConvU8::new(s, &qw.values, o).expect("a shallow conv");
             let mut want = vec![0u8; o * s.out_height() * s.out_width()];
-            conv.forward_rows_portable(&x, zp, &stage, &mut want, 0..s.out_height()).unwrap();
+            conv.forward_rows_generic(&x, zp, &stage, &mut want, 0..s.out_height()).unwrap();
             for parallel in [false, true] {
                 let mut got = vec![1u8; want.len()];
                 conv.forward(&x, zp, &stage, &mut got, parallel).unwrap();
@@ -406,7 +400,7 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(13);
         let (x, qw, stage, zp) = case(&mut rng, s, 2);
         let conv = ShallowConvU8::for_cpu_or_not(s, &qw.values, 2).unwrap();
-        assert!(matches!(conv.forward_rows_portable(&x[1..], zp, &stage, &mut [0; 32], 0..4), Err(QuantError::LengthMismatch { what: "conv input", .. })));
-        assert!(matches!(conv.forward_rows_portable(&x, zp, &stage, &mut [0; 31], 0..4), Err(QuantError::LengthMismatch { what: "conv output", .. })));
+        assert!(matches!(conv.forward_rows_generic(&x[1..], zp, &stage, &mut [0; 32], 0..4), Err(QuantError::LengthMismatch { what: "conv input", .. })));
+        assert!(matches!(conv.forward_rows_generic(&x, zp, &stage, &mut [0; 31], 0..4), Err(QuantError::LengthMismatch { what: "conv output", .. })));
     }
 }

@@ -1,4 +1,5 @@
-//! Errors of the numeric kernels: wrong sizes handed to a kernel.
+//! Errors of the numeric kernels: wrong sizes or parameters handed to a kernel, an unknown
+//! instruction-set tier.
 
 /// A kernel was called with buffers or views whose sizes do not fit together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,5 +127,76 @@ pub enum KernelError {
         /// Columns asked for.
         cols: usize,
     },
+    /// A pooling parameter that must be at least 1 is 0 (kernel, stride, or an adaptive output size).
+    #[error("{op}: the {what} is 0 but must be at least 1; fix the layer's const parameters")]
+    PoolZeroParameter {
+        /// The op that refused it, e.g. `max_pool2d`.
+        op: &'static str,
+        /// Which parameter, e.g. `stride`.
+        what: &'static str,
+    },
+    /// Padding larger than half the kernel, which PyTorch rejects too: a window could then lie entirely in the padding.
+    #[error("{op}: padding {padding} is more than half the kernel size {kernel}; use padding at most {max_padding} (PyTorch has the same rule)")]
+    PoolPaddingTooLarge {
+        /// The op that refused it.
+        op: &'static str,
+        /// The kernel size K of the K x K window.
+        kernel: usize,
+        /// The padding asked for, on each side.
+        padding: usize,
+        /// The largest padding allowed, `kernel / 2`.
+        max_padding: usize,
+    },
+    /// The pooling window does not fit in the padded input even once.
+    #[error("{op}: the {kernel}x{kernel} window is larger than the padded input {padded_height}x{padded_width} (the {height}x{width} image plus padding {padding} on each side); use a smaller kernel or a larger image")]
+    PoolWindowTooLarge {
+        /// The op that refused it.
+        op: &'static str,
+        /// The kernel size K of the K x K window.
+        kernel: usize,
+        /// The padding on each side.
+        padding: usize,
+        /// Height of the input images.
+        height: usize,
+        /// Width of the input images.
+        width: usize,
+        /// `height + 2 * padding`.
+        padded_height: usize,
+        /// `width + 2 * padding`.
+        padded_width: usize,
+    },
+    /// The input images have no pixels.
+    #[error("{op}: the input images are {height}x{width}; pooling needs at least one pixel in each direction")]
+    PoolEmptyImage {
+        /// The op that refused it.
+        op: &'static str,
+        /// Height of the input images.
+        height: usize,
+        /// Width of the input images.
+        width: usize,
+    },
+    /// A raw buffer handed to a slice-level pooling kernel has the wrong length for the dims given.
+    #[error("{op}: the {buffer} buffer holds {found} values but {planes} planes of {height}x{width} need {expected}")]
+    PoolBufferLength {
+        /// The kernel that refused it.
+        op: &'static str,
+        /// `input` or `output`.
+        buffer: &'static str,
+        /// Planes (batch × channels) the call described.
+        planes: usize,
+        /// Height of the planes in that buffer.
+        height: usize,
+        /// Width of the planes in that buffer.
+        width: usize,
+        /// `planes * height * width`.
+        expected: usize,
+        /// The buffer's length.
+        found: usize,
+    },
+    /// `FASTERAI_MAX_ISA` (or a parsed tier name) is not one of the tiers.
+    #[error("`{value}` is not an instruction-set tier; use one of portable, avx2, avxvnni, avx512, avx512vnni, amx")]
+    UnknownIsa {
+        /// The value given.
+        value: String,
+    },
 }
-

@@ -1,214 +1,22 @@
 //! Single-precision matrix multiply: a wrapper over the `gemm` crate with explicit threading,
-//! beside [`gemm_ref`], the plain triple loop the tests compare it with.
+//! beside [`reference_gemm_f32`](super::generic::gemm_f32::reference_gemm_f32), the plain triple
+//! loop the tests compare it with. The views and modes are in [`super::mat`].
 //!
-//! Matrices are views over slices with arbitrary (non-negative) row and column strides, so the
-//! callers pick whichever layout keeps their large dimension contiguous without copying.
+//! The `gemm` crate picks its own SIMD at run time (up to AVX-512): the cap of [`super::isa`](mod@super::isa) does
+//! not bound it.
 
+use super::mat::{check_product, Accumulate, MatMut, MatRef, Parallelism};
 use super::KernelError;
 
-/// How many threads a kernel may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parallelism {
-    /// Run on the calling thread only (use this inside an outer parallel loop).
-    Sequential,
-    /// Split the work over every thread of the current rayon pool.
-    AllCores,
-}
-
-impl Parallelism {
-    fn to_gemm(self) -> gemm::Parallelism {
-        match self {
-            Parallelism::Sequential => gemm::Parallelism::None,
-            Parallelism::AllCores => match rayon::current_num_threads() {
-                0 | 1 => gemm::Parallelism::None,
-                n => gemm::Parallelism::Rayon(n),
-            },
-        }
+/// The `gemm` crate's threading for `parallelism`.
+fn to_gemm(parallelism: Parallelism) -> gemm::Parallelism {
+    match parallelism {
+        Parallelism::Sequential => gemm::Parallelism::None,
+        Parallelism::AllCores => match rayon::current_num_threads() {
+            0 | 1 => gemm::Parallelism::None,
+            n => gemm::Parallelism::Rayon(n),
+        },
     }
-}
-
-/// Whether a product overwrites its destination or adds to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Accumulate {
-    /// `dst = lhs · rhs`
-    Overwrite,
-    /// `dst += lhs · rhs`
-    Add,
-}
-
-/// Offset of the last element of a `rows × cols` view, or `None` if it is empty.
-fn last_offset(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Option<usize> {
-    if rows == 0 || cols == 0 {
-        return None;
-    }
-    (rows - 1)
-        .checked_mul(row_stride)?
-        .checked_add((cols - 1).checked_mul(col_stride)?)
-}
-
-fn check_fits(
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
-    len: usize,
-) -> Result<(), KernelError> {
-    if rows == 0 || cols == 0 {
-        return Ok(());
-    }
-    match last_offset(rows, cols, row_stride, col_stride) {
-        Some(last) if last < len => Ok(()),
-        _ => Err(KernelError::ViewOutOfBounds {
-            rows,
-            cols,
-            row_stride,
-            col_stride,
-            len,
-        }),
-    }
-}
-
-/// A read-only `rows × cols` matrix view: element `(r, c)` is `data[r * row_stride + c * col_stride]`.
-#[derive(Debug, Clone, Copy)]
-pub struct MatRef<'a> {
-    data: &'a [f32],
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> MatRef<'a> {
-    /// A view with explicit strides; fails if any element would fall outside `data`.
-    pub fn new(
-        data: &'a [f32],
-        rows: usize,
-        cols: usize,
-        row_stride: usize,
-        col_stride: usize,
-    ) -> Result<Self, KernelError> {
-        check_fits(rows, cols, row_stride, col_stride, data.len())?;
-        Ok(Self {
-            data,
-            rows,
-            cols,
-            row_stride,
-            col_stride,
-        })
-    }
-
-    /// A row-major view (rows contiguous).
-    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Result<Self, KernelError> {
-        Self::new(data, rows, cols, cols, 1)
-    }
-
-    /// A column-major view (columns contiguous).
-    pub fn col_major(data: &'a [f32], rows: usize, cols: usize) -> Result<Self, KernelError> {
-        Self::new(data, rows, cols, 1, rows)
-    }
-
-    /// The same data seen as its transpose (no copy).
-    pub fn t(self) -> Self {
-        Self {
-            data: self.data,
-            rows: self.cols,
-            cols: self.rows,
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-        }
-    }
-
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Number of columns.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
-    fn at(&self, r: usize, c: usize) -> f32 {
-        self.data[r * self.row_stride + c * self.col_stride]
-    }
-}
-
-/// A writable `rows × cols` matrix view whose elements never alias each other.
-#[derive(Debug)]
-pub struct MatMut<'a> {
-    data: &'a mut [f32],
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> MatMut<'a> {
-    /// A view with explicit strides; fails if an element falls outside `data` or if two
-    /// elements would share a memory location (a parallel write there would race).
-    pub fn new(
-        data: &'a mut [f32],
-        rows: usize,
-        cols: usize,
-        row_stride: usize,
-        col_stride: usize,
-    ) -> Result<Self, KernelError> {
-        check_fits(rows, cols, row_stride, col_stride, data.len())?;
-        // Injective iff the inner dimension's span fits below one step of the outer dimension.
-        let (inner_stride, inner_len, outer_stride, outer_len) = if row_stride >= col_stride {
-            (col_stride, cols, row_stride, rows)
-        } else {
-            (row_stride, rows, col_stride, cols)
-        };
-        let injective = (inner_len <= 1 || inner_stride >= 1)
-            && (outer_len <= 1 || inner_stride.saturating_mul(inner_len).max(1) <= outer_stride);
-        if !injective {
-            return Err(KernelError::AliasingDestination {
-                rows,
-                cols,
-                row_stride,
-                col_stride,
-            });
-        }
-        Ok(Self {
-            data,
-            rows,
-            cols,
-            row_stride,
-            col_stride,
-        })
-    }
-
-    /// A row-major view (rows contiguous).
-    pub fn row_major(data: &'a mut [f32], rows: usize, cols: usize) -> Result<Self, KernelError> {
-        Self::new(data, rows, cols, cols, 1)
-    }
-
-    /// A column-major view (columns contiguous).
-    pub fn col_major(data: &'a mut [f32], rows: usize, cols: usize) -> Result<Self, KernelError> {
-        Self::new(data, rows, cols, 1, rows)
-    }
-
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Number of columns.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-}
-
-fn check_product(dst: &MatMut<'_>, lhs: &MatRef<'_>, rhs: &MatRef<'_>) -> Result<(), KernelError> {
-    if lhs.cols != rhs.rows || dst.rows != lhs.rows || dst.cols != rhs.cols {
-        return Err(KernelError::ProductShape {
-            dst: (dst.rows, dst.cols),
-            lhs: (lhs.rows, lhs.cols),
-            rhs: (rhs.rows, rhs.cols),
-        });
-    }
-    Ok(())
 }
 
 /// `dst = lhs · rhs` or `dst += lhs · rhs` on the `gemm` crate's packed AVX2/FMA kernels.
@@ -275,32 +83,8 @@ pub fn gemm(
             false,
             false,
             false,
-            parallelism.to_gemm(),
+            to_gemm(parallelism),
         );
-    }
-    Ok(())
-}
-
-/// The plain triple loop twin of [`gemm()`], accumulating in `f64`. For tests only: it is slow.
-pub fn gemm_ref(
-    dst: MatMut<'_>,
-    lhs: MatRef<'_>,
-    rhs: MatRef<'_>,
-    accumulate: Accumulate,
-) -> Result<(), KernelError> {
-    check_product(&dst, &lhs, &rhs)?;
-    for r in 0..dst.rows {
-        for c in 0..dst.cols {
-            let mut sum = 0.0f64;
-            for i in 0..lhs.cols {
-                sum += lhs.at(r, i) as f64 * rhs.at(i, c) as f64;
-            }
-            let slot = &mut dst.data[r * dst.row_stride + c * dst.col_stride];
-            *slot = match accumulate {
-                Accumulate::Overwrite => sum as f32,
-                Accumulate::Add => (*slot as f64 + sum) as f32,
-            };
-        }
     }
     Ok(())
 }
@@ -308,6 +92,7 @@ pub fn gemm_ref(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::generic::gemm_f32::reference_gemm_f32;
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
     fn random(len: usize, rng: &mut SmallRng) -> Vec<f32> {
@@ -364,7 +149,7 @@ mod tests {
                                     par,
                                 )
                                 .unwrap();
-                                gemm_ref(
+                                reference_gemm_f32(
                                     MatMut::new(&mut slow, m, n, rs, cs).unwrap(),
                                     lhs,
                                     rhs,

@@ -7,150 +7,8 @@
 
 use std::ops::Range;
 
+use super::conv_geometry::ConvGeometry;
 use super::KernelError;
-
-/// Sizes of one 2-D convolution over a single image: input `C × H × W`, square kernel `K`,
-/// stride `S`, zero padding `P` on every side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvGeometry {
-    channels: usize,
-    height: usize,
-    width: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-}
-
-impl ConvGeometry {
-    /// Checks that the kernel fits inside the padded image and that kernel and stride are positive.
-    ///
-    /// ```
-    /// use fasterai_runtime::kernels::ConvGeometry;
-    /// let g = ConvGeometry::new(3, 28, 20, 3, 2, 1)?;
-    /// assert_eq!((g.out_height(), g.out_width()), (14, 10));
-    /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
-    /// ```
-    pub fn new(
-        channels: usize,
-        height: usize,
-        width: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-    ) -> Result<Self, KernelError> {
-        if kernel == 0 || stride == 0 {
-            return Err(KernelError::ZeroKernelOrStride { kernel, stride });
-        }
-        let padded = (height + 2 * padding, width + 2 * padding);
-        if kernel > padded.0 || kernel > padded.1 {
-            return Err(KernelError::KernelLargerThanImage {
-                kernel,
-                padded_height: padded.0,
-                padded_width: padded.1,
-            });
-        }
-        Ok(Self {
-            channels,
-            height,
-            width,
-            kernel,
-            stride,
-            padding,
-        })
-    }
-
-    /// Input channels `C`.
-    pub fn channels(&self) -> usize {
-        self.channels
-    }
-    /// Input height `H`.
-    pub fn height(&self) -> usize {
-        self.height
-    }
-    /// Input width `W`.
-    pub fn width(&self) -> usize {
-        self.width
-    }
-    /// Kernel side `K`.
-    pub fn kernel(&self) -> usize {
-        self.kernel
-    }
-    /// Stride `S`.
-    pub fn stride(&self) -> usize {
-        self.stride
-    }
-    /// Zero padding `P` on each side.
-    pub fn padding(&self) -> usize {
-        self.padding
-    }
-    /// Output height `(H + 2P − K) / S + 1`.
-    pub fn out_height(&self) -> usize {
-        (self.height + 2 * self.padding - self.kernel) / self.stride + 1
-    }
-    /// Output width `(W + 2P − K) / S + 1`.
-    pub fn out_width(&self) -> usize {
-        (self.width + 2 * self.padding - self.kernel) / self.stride + 1
-    }
-    /// Output positions per channel, `OH·OW` (the column buffer's row length).
-    pub fn out_len(&self) -> usize {
-        self.out_height() * self.out_width()
-    }
-    /// Rows of the column buffer, `C·K·K` (the reduction length of the forward product).
-    pub fn col_rows(&self) -> usize {
-        self.channels * self.kernel * self.kernel
-    }
-    /// Elements of the column buffer.
-    pub fn col_len(&self) -> usize {
-        self.col_rows() * self.out_len()
-    }
-    /// Elements of one input image, `C·H·W`.
-    pub fn image_len(&self) -> usize {
-        self.channels * self.height * self.width
-    }
-    /// True when the column buffer equals the image itself (1×1 kernel, stride 1, no padding),
-    /// so callers can skip the unfolding.
-    pub fn is_pointwise(&self) -> bool {
-        self.kernel == 1 && self.stride == 1 && self.padding == 0
-    }
-
-    /// Checks buffers for a block of output rows; returns the block's positions `rows.len()·OW`.
-    fn check_rows(
-        &self,
-        image: usize,
-        col: usize,
-        rows: &Range<usize>,
-    ) -> Result<usize, KernelError> {
-        if rows.start > rows.end || rows.end > self.out_height() {
-            return Err(KernelError::RowRange {
-                start: rows.start,
-                end: rows.end,
-                out_height: self.out_height(),
-            });
-        }
-        let block = rows.len() * self.out_width();
-        if image != self.image_len() || col != self.col_rows() * block {
-            return Err(KernelError::BufferLength {
-                image,
-                expected_image: self.image_len(),
-                col,
-                expected_col: self.col_rows() * block,
-            });
-        }
-        Ok(block)
-    }
-
-    fn check_buffers(&self, image: usize, col: usize) -> Result<(), KernelError> {
-        if image != self.image_len() || col != self.col_len() {
-            return Err(KernelError::BufferLength {
-                image,
-                expected_image: self.image_len(),
-                col,
-                expected_col: self.col_len(),
-            });
-        }
-        Ok(())
-    }
-}
 
 /// Output indices `o < out_len` whose input index `o·stride + offset` lies in `0..in_len`.
 fn valid_outputs(out_len: usize, in_len: usize, offset: isize, stride: usize) -> (usize, usize) {
@@ -341,62 +199,10 @@ pub fn col2im_rows(
     Ok(())
 }
 
-/// Reference twin of [`im2col`]: one element at a time from the definition.
-pub fn im2col_ref(x: &[f32], g: &ConvGeometry, col: &mut [f32]) -> Result<(), KernelError> {
-    g.check_buffers(x.len(), col.len())?;
-    let (oh_len, ow_len) = (g.out_height(), g.out_width());
-    for c in 0..g.channels {
-        for ki in 0..g.kernel {
-            for kj in 0..g.kernel {
-                let r = (c * g.kernel + ki) * g.kernel + kj;
-                for oh in 0..oh_len {
-                    for ow in 0..ow_len {
-                        let ih = (oh * g.stride + ki) as isize - g.padding as isize;
-                        let iw = (ow * g.stride + kj) as isize - g.padding as isize;
-                        let inside = (0..g.height as isize).contains(&ih)
-                            && (0..g.width as isize).contains(&iw);
-                        col[r * oh_len * ow_len + oh * ow_len + ow] = if inside {
-                            x[(c * g.height + ih as usize) * g.width + iw as usize]
-                        } else {
-                            0.0
-                        };
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Reference twin of [`col2im`]: one element at a time from the definition.
-pub fn col2im_ref(col: &[f32], g: &ConvGeometry, x_grad: &mut [f32]) -> Result<(), KernelError> {
-    g.check_buffers(x_grad.len(), col.len())?;
-    let (oh_len, ow_len) = (g.out_height(), g.out_width());
-    for c in 0..g.channels {
-        for ki in 0..g.kernel {
-            for kj in 0..g.kernel {
-                let r = (c * g.kernel + ki) * g.kernel + kj;
-                for oh in 0..oh_len {
-                    for ow in 0..ow_len {
-                        let ih = (oh * g.stride + ki) as isize - g.padding as isize;
-                        let iw = (ow * g.stride + kj) as isize - g.padding as isize;
-                        if (0..g.height as isize).contains(&ih)
-                            && (0..g.width as isize).contains(&iw)
-                        {
-                            x_grad[(c * g.height + ih as usize) * g.width + iw as usize] +=
-                                col[r * oh_len * ow_len + oh * ow_len + ow];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::generic::im2col_f32::{reference_col2im_f32, reference_im2col_f32};
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
     fn geometries() -> Vec<ConvGeometry> {
@@ -425,7 +231,7 @@ mod tests {
             let mut fast = vec![f32::NAN; g.col_len()];
             let mut slow = vec![f32::NAN; g.col_len()];
             im2col(&x, &g, &mut fast).unwrap();
-            im2col_ref(&x, &g, &mut slow).unwrap();
+            reference_im2col_f32(&x, &g, &mut slow).unwrap();
             assert_eq!(fast, slow, "{g:?}");
         }
     }
@@ -441,7 +247,7 @@ mod tests {
             let mut fast = start.clone();
             let mut slow = start.clone();
             col2im(&col, &g, &mut fast).unwrap();
-            col2im_ref(&col, &g, &mut slow).unwrap();
+            reference_col2im_f32(&col, &g, &mut slow).unwrap();
             for (a, b) in fast.iter().zip(&slow) {
                 assert!((a - b).abs() < 1e-5, "{g:?}: {a} vs {b}");
             }
@@ -484,12 +290,12 @@ mod tests {
                 .map(|_| rng.gen_range(-1.0..1.0))
                 .collect();
             let mut whole = vec![0.0; g.col_len()];
-            im2col_ref(&x, &g, &mut whole).unwrap();
+            reference_im2col_f32(&x, &g, &mut whole).unwrap();
             let (oh, l) = (g.out_height(), g.out_len());
             let ow = g.out_width();
             let mut folded = vec![0.0; g.image_len()];
             let mut folded_ref = vec![0.0; g.image_len()];
-            col2im_ref(&whole, &g, &mut folded_ref).unwrap();
+            reference_col2im_f32(&whole, &g, &mut folded_ref).unwrap();
             let mut start = 0;
             while start < oh {
                 let end = (start + 1 + start % 3).min(oh);
@@ -545,43 +351,5 @@ mod tests {
             im2col(&[0.0; 15], &g, &mut col),
             Err(KernelError::BufferLength { .. })
         ));
-    }
-}
-
-/// `x` (`channels` planes of `h × w`) with `padding` rows and columns of `fill` before each plane's
-/// rows and columns, and `fill` after them up to `ph × pw` per plane, into `dst` (resized). Shared by
-/// the convolutions that read a padded image in place (fp32 direct, Winograd, int8).
-pub(crate) fn pad_planes<T: Copy>(x: &[T], (h, w): (usize, usize), padding: usize, (ph, pw): (usize, usize), fill: T, dst: &mut Vec<T>) {
-    let channels = x.len() / (h * w).max(1);
-    dst.clear();
-    dst.resize(channels * ph * pw, fill);
-    for (plane, src) in dst.chunks_exact_mut(ph * pw).zip(x.chunks_exact(h * w)) {
-        for (row, src) in plane[padding * pw..].chunks_exact_mut(pw).zip(src.chunks_exact(w)) {
-            row[padding..padding + w].copy_from_slice(src);
-        }
-    }
-}
-
-/// Rows `rows` (in padded coordinates) of `x` padded as [`pad_planes`] pads it (`padding` rows and
-/// columns of `fill` around each of its `channels` planes of `h × w`), written into `dst`, which is
-/// grown to at least the whole padded image plus `slack` values; its other rows keep what they held. A
-/// thread computing a band of output rows pads only the input rows the band reads.
-pub(crate) fn pad_rows<T: Copy>(x: &[T], (h, w): (usize, usize), padding: usize, rows: Range<usize>, fill: T, slack: usize, dst: &mut Vec<T>) {
-    let (hp, wp) = (h + 2 * padding, w + 2 * padding);
-    let channels = x.len() / (h * w).max(1);
-    if dst.len() < channels * hp * wp + slack {
-        dst.resize(channels * hp * wp + slack, fill);
-    }
-    for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
-        for py in rows.clone() {
-            let row = &mut plane[py * wp..][..wp];
-            if py < padding || py >= h + padding {
-                row.fill(fill);
-            } else {
-                row[..padding].fill(fill);
-                row[padding..padding + w].copy_from_slice(&src[(py - padding) * w..][..w]);
-                row[padding + w..].fill(fill);
-            }
-        }
     }
 }

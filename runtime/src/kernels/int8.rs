@@ -40,7 +40,13 @@ use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLa
 use super::pack_tiles::TILE_ROWS;
 use super::conv_quads::QuadConv;
 use super::generic::im2col_u8::ConvShape;
-use crate::quant::{ChannelRequant, OutputStage, QuantError};
+use crate::quant::{OutputStage, QuantError};
+pub use super::types::{
+    GemvFn, PairI32Fn, PairTiles, PairU8Fn, Split, TileI32Fn, TileStage, TileU8Fn, SEQUENTIAL_BELOW_MACS,
+};
+
+/// Matrix-vector products with at least this many weight bytes split their rows over the team.
+const PARALLEL_GEMV_BYTES: usize = 1 << 18;
 
 /// Longest reduction the kernels accept: `|Σ u8·i8| ≤ 2³⁰` for any data, so adding an `i32` bias of
 /// at most `2³⁰` (as [`OutputStage`] guarantees) cannot overflow either.
@@ -52,45 +58,6 @@ fn check_depth(depth: usize) -> Result<(), QuantError> {
     }
     Ok(())
 }
-
-/// The output stage of the rows of one tile.
-#[derive(Debug, Clone, Copy)]
-pub struct TileStage<'a> {
-    /// The tile's channels (at most [`MR`]; fewer in the last panel).
-    pub channels: &'a [ChannelRequant],
-    /// Output zero point.
-    pub zero_point: u8,
-    /// Lowest output value (the zero point with a fused ReLU).
-    pub clamp_min: u8,
-}
-
-impl<'a> TileStage<'a> {
-    /// The stage of every channel of `stage` (for kernels that index channels themselves).
-    pub(crate) fn whole(stage: &'a OutputStage) -> Self {
-        Self { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min }
-    }
-}
-
-/// A tile kernel producing `i32` accumulators: weight panel, activation panel, tile.
-pub type TileI32Fn = fn(&[i32], &[i32], &mut [i32; MR * NR]);
-/// A tile kernel producing requantized `u8`.
-pub type TileU8Fn = fn(&[i32], &[i32], TileStage<'_>, &mut [u8; MR * NR]);
-/// A `6 × 32` tile kernel producing `i32`: weight panel, two adjacent activation panels, their tiles.
-pub type PairI32Fn = fn(&[i32], &[i32], &[i32], &mut [[i32; MR * NR]; 2]);
-/// A `6 × 32` tile kernel producing requantized `u8`, as two tiles.
-pub type PairU8Fn = fn(&[i32], &[i32], &[i32], TileStage<'_>, &mut [[u8; MR * NR]; 2]);
-
-/// Kernels computing two adjacent column panels at once, sharing each weight load between them.
-#[derive(Debug, Clone, Copy)]
-pub struct PairTiles {
-    /// Two tiles to `i32`.
-    pub tile_i32: PairI32Fn,
-    /// Two tiles to `u8` through the output stage.
-    pub tile_u8: PairU8Fn,
-}
-
-/// A matrix-vector kernel: padded weight rows, their stride, the padded activation vector, outputs.
-pub type GemvFn = fn(&[i8], usize, &[u8], &mut [i32]);
 
 /// The int8 kernels in use: every slot filled by a portable kernel, overwritten by faster ones the
 /// CPU supports.
@@ -111,54 +78,6 @@ pub struct Int8Kernels {
     /// Products to `u8` run on AMX tiles (`16 × 64` weights × `16 × 16` sums per instruction)
     /// when the weights carry a tile-order copy, which [`Self::pack_weights`] then builds.
     pub amx: bool,
-}
-
-/// Below this many multiply-adds, [`Split::Auto`] runs a product on one thread. Since shares go to
-/// the spinning helpers of [`Team::global`] (not to parked rayon workers), SmallVgg's 3.6–7.2 M
-/// multiply-add convolutions gain from the split: four alternating runs of 5000 images on the
-/// 2-core VM, 292–359 µs split at 1 M against 359–411 µs split at 16 M only.
-pub const SEQUENTIAL_BELOW_MACS: usize = 1 << 20;
-
-/// Matrix-vector products with at least this many weight bytes split their rows over the team.
-const PARALLEL_GEMV_BYTES: usize = 1 << 18;
-
-/// How a GEMM is spread over the threads of [`Team::global`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
-    /// One thread.
-    Sequential,
-    /// Groups of output rows (channels) per thread; every thread reads all the activations.
-    Rows,
-    /// Groups of output columns (positions) per thread; every thread reads all the weights.
-    Columns,
-    /// One thread for a small product (below [`SEQUENTIAL_BELOW_MACS`]); otherwise columns when there are
-    /// enough of them, else rows (see [`Split::resolve`]).
-    Auto,
-}
-
-impl Split {
-    /// `Auto` becomes `Sequential` for a product of fewer than [`SEQUENTIAL_BELOW_MACS`]
-    /// multiply-adds, where waking a second thread costs more than it saves.
-    pub(crate) fn for_work(self, macs: usize) -> Split {
-        if self == Split::Auto && macs < SEQUENTIAL_BELOW_MACS {
-            Split::Sequential
-        } else {
-            self
-        }
-    }
-
-    /// The concrete split for an `m × n` product: columns keep each thread's activation panels in
-    /// cache and scale best when `n` has a few panels per thread; rows otherwise.
-    pub fn resolve(self, m: usize, n: usize) -> Split {
-        let threads = Team::global().threads();
-        match self {
-            Split::Auto if threads <= 1 => Split::Sequential,
-            Split::Auto if n.div_ceil(NR) >= 4 * threads => Split::Columns,
-            Split::Auto if m.div_ceil(MR) >= 2 * threads => Split::Rows,
-            Split::Auto => Split::Columns,
-            other => other,
-        }
-    }
 }
 
 impl Int8Kernels {

@@ -10,7 +10,8 @@
 use std::ops::Range;
 
 use super::generic::im2col_u8::ConvShape;
-use super::int8::{Sink, Split, TileStage};
+use super::int8_sink::Sink;
+use super::types::{Split, TileStage};
 use super::pack_i8::{PackedActivationsU8, NR};
 use super::pack_tiles::{TiledWeightsI8, TILE_ROWS};
 use super::team::{Chunks, Team};

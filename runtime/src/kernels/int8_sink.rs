@@ -1,7 +1,7 @@
 //! Where the int8 products' tiles land: the output layout of an `m × n` product ([`Columns`]) and
 //! the shared output that threads write in disjoint tiles ([`Sink`]), junk columns dropped.
 
-use super::pack_i8::NR;
+use super::types::NR;
 use crate::quant::QuantError;
 
 /// Where column `c` of row `r` of an `m × n` product lands in the output buffer.

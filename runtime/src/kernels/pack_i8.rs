@@ -13,14 +13,12 @@
 use super::team::for_each_chunk;
 
 use super::generic::im2col_u8::{im2col_segment, ConvShape};
+#[cfg(not(target_arch = "x86_64"))]
+use super::generic::pack_i8::{generic_interleave_pairs_u8, generic_interleave_quads_u8};
 use super::pack_tiles::{TiledWeightsI8, TILE_ROWS};
-pub(crate) use super::pack_wide::WidePack;
 use crate::quant::{QuantError, QuantizedWeights};
 
-/// Rows of a weight panel (and of a tile).
-pub const MR: usize = 6;
-/// Columns of an activation panel (and of a tile): two AVX2 registers of `i32`.
-pub const NR: usize = 16;
+pub use super::types::{MR, NR};
 
 /// Row padding of [`PackedRowsI8`]: one AVX2 register of bytes.
 pub const GEMV_ALIGN: usize = 32;
@@ -29,7 +27,7 @@ pub const GEMV_ALIGN: usize = 32;
 const PANELS_PER_BLOCK: usize = 16;
 
 /// Activation matrices smaller than this (4 Mi values) are packed on the calling thread.
-const PARALLEL_PACK: usize = 1 << 22;
+pub(super) const PARALLEL_PACK: usize = 1 << 22;
 
 /// How `k` is grouped into the `i32` words of a panel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,80 +57,24 @@ impl PanelLayout {
     }
 }
 
-/// `dst[i] = (e[i], o[i])` widened to `i16`: the [`PanelLayout::Pairs16`] word of one column.
-#[inline]
-pub fn interleave_pairs_plain(e: &[u8; NR], o: &[u8; NR], dst: &mut [i32; NR]) {
-    for i in 0..NR {
-        dst[i] = pair(e[i] as i16, o[i] as i16);
-    }
-}
-
-/// [`interleave_pairs_plain`] with SSE2 unpacks (SSE2 is part of every x86-64 CPU).
-#[cfg(target_arch = "x86_64")]
+/// `dst[i] = (e[i], o[i])` widened to `i16`: the [`PanelLayout::Pairs16`] word of one column (SSE2
+/// on x86-64, else [`generic_interleave_pairs_u8`](super::generic::pack_i8::generic_interleave_pairs_u8)).
 #[inline]
 pub fn interleave_pairs(e: &[u8; NR], o: &[u8; NR], dst: &mut [i32; NR]) {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is in the x86-64 baseline; each load reads the 16 bytes of one array and the
-    // four stores write the 64 bytes of `dst`, all unaligned accesses.
-    unsafe {
-        let zero = _mm_setzero_si128();
-        let (e, o) = (_mm_loadu_si128(e.as_ptr().cast()), _mm_loadu_si128(o.as_ptr().cast()));
-        // Interleaving bytes with zero widens u8 to u16; interleaving those gives the pairs.
-        let (e_lo, e_hi) = (_mm_unpacklo_epi8(e, zero), _mm_unpackhi_epi8(e, zero));
-        let (o_lo, o_hi) = (_mm_unpacklo_epi8(o, zero), _mm_unpackhi_epi8(o, zero));
-        let out = dst.as_mut_ptr().cast::<__m128i>();
-        _mm_storeu_si128(out, _mm_unpacklo_epi16(e_lo, o_lo));
-        _mm_storeu_si128(out.add(1), _mm_unpackhi_epi16(e_lo, o_lo));
-        _mm_storeu_si128(out.add(2), _mm_unpacklo_epi16(e_hi, o_hi));
-        _mm_storeu_si128(out.add(3), _mm_unpackhi_epi16(e_hi, o_hi));
-    }
-}
-
-/// [`interleave_pairs_plain`] where there is no SIMD version.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-pub fn interleave_pairs(e: &[u8; NR], o: &[u8; NR], dst: &mut [i32; NR]) {
-    interleave_pairs_plain(e, o, dst)
+    #[cfg(target_arch = "x86_64")]
+    return super::x86_64::interleave::sse2_interleave_pairs_u8(e, o, dst);
+    #[cfg(not(target_arch = "x86_64"))]
+    generic_interleave_pairs_u8(e, o, dst)
 }
 
 /// `dst[i] = bytes (a[i], b[i], c[i], d[i])`, lowest first: the [`PanelLayout::Quads8`] word of
-/// one column.
-#[inline]
-pub fn interleave_quads_plain(a: &[u8; NR], b: &[u8; NR], c: &[u8; NR], d: &[u8; NR], dst: &mut [i32; NR]) {
-    for i in 0..NR {
-        dst[i] = i32::from_le_bytes([a[i], b[i], c[i], d[i]]);
-    }
-}
-
-/// [`interleave_quads_plain`] with SSE2 byte and word unpacks (SSE2 is part of every x86-64 CPU).
-#[cfg(target_arch = "x86_64")]
+/// one column (SSE2 on x86-64, else [`generic_interleave_quads_u8`](super::generic::pack_i8::generic_interleave_quads_u8)).
 #[inline]
 pub fn interleave_quads(a: &[u8; NR], b: &[u8; NR], c: &[u8; NR], d: &[u8; NR], dst: &mut [i32; NR]) {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is in the x86-64 baseline; each load reads the 16 bytes of one array and the
-    // four stores write the 64 bytes of `dst`, all unaligned accesses.
-    unsafe {
-        let (a, b, c, d) = (
-            _mm_loadu_si128(a.as_ptr().cast()),
-            _mm_loadu_si128(b.as_ptr().cast()),
-            _mm_loadu_si128(c.as_ptr().cast()),
-            _mm_loadu_si128(d.as_ptr().cast()),
-        );
-        let (ab_lo, ab_hi) = (_mm_unpacklo_epi8(a, b), _mm_unpackhi_epi8(a, b));
-        let (cd_lo, cd_hi) = (_mm_unpacklo_epi8(c, d), _mm_unpackhi_epi8(c, d));
-        let out = dst.as_mut_ptr().cast::<__m128i>();
-        _mm_storeu_si128(out, _mm_unpacklo_epi16(ab_lo, cd_lo));
-        _mm_storeu_si128(out.add(1), _mm_unpackhi_epi16(ab_lo, cd_lo));
-        _mm_storeu_si128(out.add(2), _mm_unpacklo_epi16(ab_hi, cd_hi));
-        _mm_storeu_si128(out.add(3), _mm_unpackhi_epi16(ab_hi, cd_hi));
-    }
-}
-
-/// [`interleave_quads_plain`] where there is no SIMD version.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-pub fn interleave_quads(a: &[u8; NR], b: &[u8; NR], c: &[u8; NR], d: &[u8; NR], dst: &mut [i32; NR]) {
-    interleave_quads_plain(a, b, c, d, dst)
+    #[cfg(target_arch = "x86_64")]
+    return super::x86_64::interleave::sse2_interleave_quads_u8(a, b, c, d, dst);
+    #[cfg(not(target_arch = "x86_64"))]
+    generic_interleave_quads_u8(a, b, c, d, dst)
 }
 
 /// Two `i16` in one `i32` word, `lo` in the low half (the [`PanelLayout::Pairs16`] word).
@@ -236,10 +178,10 @@ impl PackedWeightsI8 {
 /// between calls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedActivationsU8 {
-    data: Vec<i32>,
+    pub(super) data: Vec<i32>,
     depth: usize,
     cols: usize,
-    layout: PanelLayout,
+    pub(super) layout: PanelLayout,
     unit_multiple: usize,
 }
 
@@ -276,34 +218,9 @@ impl PackedActivationsU8 {
         Ok(())
     }
 
-    /// Packs the patch matrix of a stride-1 conv in *wide* form, read straight from its padded input
-    /// `padded` (`[C, H + 2p, W + 2p]`, borders holding the zero point): column `q = y·(W + 2p) + x`
-    /// is output position `(y, x)` for `x < OW`, and the `W + 2p − OW` columns after each output row
-    /// are junk whose results the caller drops. Each patch row is then one contiguous run of
-    /// `padded`, so packing is a plain interleave. `cols` is [`wide_columns`]`(shape)`.
-    pub(crate) fn pack_padded_im2col(&mut self, padded: &[u8], shape: ConvShape, cols: usize, starts: &mut Vec<usize>) {
-        let parallel = shape.depth() * cols >= PARALLEL_PACK;
-        let (pack, data) = self.wide_pack(padded, shape, cols, starts);
-        for_each_chunk(data, pack.group_len().max(1), parallel, |g, group| pack.pack_group(g, group));
-    }
-
-    /// Sizes the buffer for the wide patch matrix of [`Self::pack_padded_im2col`] and returns its
-    /// packer with the buffer's panels, for callers that pack groups of panels themselves (each
-    /// thread the panels it multiplies).
-    pub(crate) fn wide_pack<'a>(&'a mut self, padded: &'a [u8], shape: ConvShape, cols: usize, starts: &'a mut Vec<usize>) -> (WidePack<'a>, &'a mut [i32]) {
-        debug_assert_eq!(shape.stride, 1);
-        debug_assert_eq!(padded.len(), shape.channels * (shape.height + 2 * shape.padding) * (shape.width + 2 * shape.padding));
-        let (layout, depth) = (self.layout, shape.depth());
-        let panel_len = self.reset(depth, cols);
-        starts.clear();
-        starts.extend((0..depth).map(|r| padded_row_start(shape, r)));
-        let len = self.panels() * panel_len;
-        (WidePack::new(padded, starts, layout, cols, panel_len), &mut self.data[..len])
-    }
-
     /// Sizes the buffer for `depth × cols` and zeroes the tail panel's missing columns (every other
     /// word is written by the packing); returns the words per panel.
-    fn reset(&mut self, depth: usize, cols: usize) -> usize {
+    pub(super) fn reset(&mut self, depth: usize, cols: usize) -> usize {
         self.depth = depth;
         self.cols = cols;
         let panel_len = self.units() * NR;
@@ -479,7 +396,7 @@ pub(crate) fn wide_columns(shape: ConvShape) -> usize {
 /// Where patch row `r` (channel `c`, kernel tap `(ki, kj)`) starts in the padded input: the input
 /// of output position `(0, 0)` under that tap. Row `r` then runs contiguously over the wide columns.
 #[inline]
-fn padded_row_start(shape: ConvShape, r: usize) -> usize {
+pub(super) fn padded_row_start(shape: ConvShape, r: usize) -> usize {
     let (k, hp, wp) = (shape.kernel, shape.height + 2 * shape.padding, shape.width + 2 * shape.padding);
     let (c, ki, kj) = (r / (k * k), r / k % k, r % k);
     (c * hp + ki) * wp + kj
@@ -577,10 +494,10 @@ mod tests {
         let rows: [[u8; NR]; 4] = std::array::from_fn(|r| std::array::from_fn(|i| (r * 71 + i * 13) as u8 ^ 0x5a));
         let (mut fast, mut plain) = ([0; NR], [0; NR]);
         interleave_quads(&rows[0], &rows[1], &rows[2], &rows[3], &mut fast);
-        interleave_quads_plain(&rows[0], &rows[1], &rows[2], &rows[3], &mut plain);
+        crate::kernels::generic::pack_i8::generic_interleave_quads_u8(&rows[0], &rows[1], &rows[2], &rows[3], &mut plain);
         assert_eq!(fast, plain);
         interleave_pairs(&rows[0], &rows[1], &mut fast);
-        interleave_pairs_plain(&rows[0], &rows[1], &mut plain);
+        crate::kernels::generic::pack_i8::generic_interleave_pairs_u8(&rows[0], &rows[1], &mut plain);
         assert_eq!(fast, plain);
     }
 

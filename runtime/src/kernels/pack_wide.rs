@@ -4,9 +4,36 @@
 //! ([`PackedActivationsU8::wide_pack`]), so the panels are packed in parallel and stay in the cache
 //! of the core that reads them.
 
-use super::pack_i8::{pack_unit, split4, wide_interleave, PanelLayout, WideInterleave, NR};
-#[allow(unused_imports)] // the doc links
-use super::pack_i8::PackedActivationsU8;
+use super::generic::im2col_u8::ConvShape;
+use super::pack_i8::{pack_unit, padded_row_start, split4, wide_interleave, PackedActivationsU8, PanelLayout, WideInterleave, NR, PARALLEL_PACK};
+use super::team::for_each_chunk;
+
+impl PackedActivationsU8 {
+    /// Packs the patch matrix of a stride-1 conv in *wide* form, read straight from its padded input
+    /// `padded` (`[C, H + 2p, W + 2p]`, borders holding the zero point): column `q = y·(W + 2p) + x`
+    /// is output position `(y, x)` for `x < OW`, and the `W + 2p − OW` columns after each output row
+    /// are junk whose results the caller drops. Each patch row is then one contiguous run of
+    /// `padded`, so packing is a plain interleave. `cols` is [`wide_columns`](super::pack_i8::wide_columns)`(shape)`.
+    pub(crate) fn pack_padded_im2col(&mut self, padded: &[u8], shape: ConvShape, cols: usize, starts: &mut Vec<usize>) {
+        let parallel = shape.depth() * cols >= PARALLEL_PACK;
+        let (pack, data) = self.wide_pack(padded, shape, cols, starts);
+        for_each_chunk(data, pack.group_len().max(1), parallel, |g, group| pack.pack_group(g, group));
+    }
+
+    /// Sizes the buffer for the wide patch matrix of [`Self::pack_padded_im2col`] and returns its
+    /// packer with the buffer's panels, for callers that pack groups of panels themselves (each
+    /// thread the panels it multiplies).
+    pub(crate) fn wide_pack<'a>(&'a mut self, padded: &'a [u8], shape: ConvShape, cols: usize, starts: &'a mut Vec<usize>) -> (WidePack<'a>, &'a mut [i32]) {
+        debug_assert_eq!(shape.stride, 1);
+        debug_assert_eq!(padded.len(), shape.channels * (shape.height + 2 * shape.padding) * (shape.width + 2 * shape.padding));
+        let (layout, depth) = (self.layout, shape.depth());
+        let panel_len = self.reset(depth, cols);
+        starts.clear();
+        starts.extend((0..depth).map(|r| padded_row_start(shape, r)));
+        let len = self.panels() * panel_len;
+        (WidePack::new(padded, starts, layout, cols, panel_len), &mut self.data[..len])
+    }
+}
 
 /// The packer of one wide patch matrix: which runs of the padded image make each depth unit.
 pub(crate) struct WidePack<'a> {

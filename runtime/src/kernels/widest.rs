@@ -2,14 +2,14 @@
 //!
 //! The crate is built for the baseline x86-64 (SSE2), so a loop that LLVM vectorises still uses
 //! 4-lane registers. A function declared with [`widest_fn!`] has its body compiled three times, for
-//! AVX-512F, for AVX2 + FMA and for the baseline, and runs the widest one the CPU has (checked at
-//! run time, cached by the standard library). The body and the `#[inline(always)]` helpers it calls
+//! AVX-512F, for AVX2 + FMA and for the baseline, and runs the widest one enabled
+//! ([`Isa::enabled`](super::Isa::enabled): on the CPU, and within the `FASTERAI_MAX_ISA` cap). The body and the `#[inline(always)]` helpers it calls
 //! are inlined into each version, so LLVM vectorises them with 16, 8 or 4 lanes. Rust never fuses
 //! a multiply and an add on its own and never reorders float additions, so every version computes
 //! the same values.
 
 /// Declares `fn name(args) -> ret { body }` compiled for AVX-512F, AVX2 + FMA and the baseline,
-/// running the widest version the CPU has. Arguments are passed by value to the chosen version.
+/// running the widest version enabled ([`Isa::Avx512`](super::Isa), [`Isa::Avx2`](super::Isa)). Arguments are passed by value to the chosen version.
 macro_rules! widest_fn {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
@@ -30,11 +30,11 @@ macro_rules! widest_fn {
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
-                if is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F (checked just above).
+                if $crate::kernels::Isa::Avx512.enabled() {
+                    // SAFETY: the CPU has AVX-512 F/BW/VL, AVX2 and FMA (checked just above).
                     return unsafe { avx512($($arg),*) };
                 }
-                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                if $crate::kernels::Isa::Avx2.enabled() {
                     // SAFETY: the CPU has AVX2 and FMA (checked just above).
                     return unsafe { avx2($($arg),*) };
                 }

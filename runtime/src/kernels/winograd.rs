@@ -24,7 +24,7 @@
 //! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 //! ```
 
-use super::im2col::pad_planes;
+use super::conv_geometry::pad_planes;
 use super::team::{for_each_chunk, Team};
 use super::{gemm, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism};
 

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use super::layer::{Compiled, Int8Layer};
 use crate::deploy::bands::{BandLayer, BandSchedule, RowMap};
-use crate::deploy::max_pool::{max_pool_on_team, max_pool_rows};
+use crate::kernels::pool::{max_pool_on_team, max_pool_rows};
 use crate::deploy::graph::Op;
 use crate::deploy::DeployError;
 #[cfg(target_arch = "x86_64")]
@@ -19,7 +19,7 @@ use crate::kernels::OutPtr;
 use crate::kernels::conv_u8::{ConvScratch, Patches};
 use crate::kernels::conv_u8_shallow as shallow;
 use crate::model::ShapeInfo;
-use crate::ops::pool2d::slices;
+use crate::kernels::pool::slices;
 use crate::quant::{round_half_even, ActivationQParams};
 
 /// Everything a run writes, sized at build time.

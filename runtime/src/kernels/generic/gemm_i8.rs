@@ -2,7 +2,7 @@
 //! that fills the generic slot of [`crate::kernels::int8::Int8Kernels`].
 
 use crate::kernels::pack_i8::{unpair, MR, NR};
-use crate::kernels::int8::TileStage;
+use crate::kernels::types::TileStage;
 use crate::quant::requantize_one;
 
 /// `c[m, n] = Σ_k a[m, k] · b[k, n]` on row-major `a: [m, k]` (i8) and `b: [k, n]` (u8), in `i32`.

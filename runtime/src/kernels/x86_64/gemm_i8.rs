@@ -15,12 +15,13 @@
 use std::arch::x86_64::*;
 
 use super::requantize::requantize8;
-use crate::kernels::int8::TileStage;
-use crate::kernels::pack_i8::{MR, NR};
+use crate::kernels::isa::Isa;
+use crate::kernels::types::TileStage;
+use crate::kernels::types::{MR, NR};
 
-/// Whether this CPU runs the kernels of this module.
+/// Whether the tables may use the kernels of this module ([`Isa::Avx2`] enabled).
 pub fn available() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    Isa::Avx2.enabled()
 }
 
 /// The 12 accumulators of a tile: row × two registers of 8 columns.
@@ -88,7 +89,7 @@ pub(super) fn store_i32(acc: &Acc, out: &mut [i32; MR * NR]) {
 /// # Panics
 /// If the CPU lacks AVX2/FMA: the table only holds this kernel after detecting them.
 pub fn avx2_tile_i32_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
-    assert!(available(), "avx2_tile_i32_6x16 needs AVX2 and FMA");
+    assert!(Isa::Avx2.on_cpu(), "avx2_tile_i32_6x16 needs AVX2 and FMA");
     // SAFETY: AVX2 and FMA are present (checked just above).
     unsafe { tile_i32(a, b, out) }
 }
@@ -98,7 +99,7 @@ pub fn avx2_tile_i32_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
 /// # Panics
 /// If the CPU lacks AVX2/FMA: the table only holds this kernel after detecting them.
 pub fn avx2_tile_u8_6x16(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
-    assert!(available(), "avx2_tile_u8_6x16 needs AVX2 and FMA");
+    assert!(Isa::Avx2.on_cpu(), "avx2_tile_u8_6x16 needs AVX2 and FMA");
     // SAFETY: AVX2 and FMA are present (checked just above).
     unsafe { tile_u8(a, b, stage, out) }
 }

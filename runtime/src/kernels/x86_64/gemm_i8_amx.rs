@@ -9,55 +9,23 @@
 //!
 //! Rust has no stable AMX intrinsics, so the instructions are written in `asm!`. The compiler never
 //! emits AMX code itself, so tile registers keep their values between the `asm!` statements of one
-//! block. Linux hands out the tile state only on request: [`available`] asks once per process
-//! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`) and reports `false` if the CPU or the
-//! kernel says no.
+//! block. Linux hands out the tile state only on request: [`crate::kernels::isa`](mod@crate::kernels::isa) asks once per
+//! process (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`) and reports no AMX if the CPU or
+//! the kernel says no.
 
 use std::arch::asm;
 use std::arch::x86_64::*;
-use std::sync::OnceLock;
 
 use super::requantize512::requantize16;
-use crate::kernels::int8::TileStage;
-use crate::kernels::pack_i8::NR;
+use crate::kernels::isa::Isa;
+use crate::kernels::types::TileStage;
+use crate::kernels::types::NR;
 use crate::kernels::pack_tiles::{TiledWeightsI8, TILE_BYTES, TILE_DEPTH, TILE_ROWS};
 
-/// True when the CPU has AMX-TILE, AMX-INT8 and AVX-512 F/BW/VL (the output stage) and the OS lets
-/// this process use the tile state.
+/// Whether the int8 tables may use AMX: [`Isa::Amx`] is enabled (AMX-TILE, AMX-INT8 and AVX-512
+/// F/BW/VL/VNNI on the CPU, the tile state granted by the OS, the cap at `amx`).
 pub fn available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        // CPUID leaf 7: EDX bit 24 is AMX-TILE, bit 25 AMX-INT8.
-        let leaf7 = __cpuid_count(7, 0);
-        let cpu = leaf7.edx & (1 << 24) != 0 && leaf7.edx & (1 << 25) != 0;
-        // SAFETY: the syscall only changes this process's permitted extended state.
-        cpu && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vl")
-            && unsafe { request_tile_state() }
-    })
-}
-
-/// `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`: true when Linux grants the tile data.
-///
-/// # Safety
-/// A raw system call; it changes nothing but the process's permitted XSAVE features.
-#[cfg(target_os = "linux")]
-unsafe fn request_tile_state() -> bool {
-    const SYS_ARCH_PRCTL: i64 = 158;
-    const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
-    const XFEATURE_XTILEDATA: i64 = 18;
-    let result: i64;
-    // SAFETY: the x86-64 Linux system call convention; rcx and r11 are clobbered by `syscall`.
-    unsafe {
-        asm!("syscall", inlateout("rax") SYS_ARCH_PRCTL => result, in("rdi") ARCH_REQ_XCOMP_PERM,
-             in("rsi") XFEATURE_XTILEDATA, lateout("rcx") _, lateout("r11") _, options(nostack));
-    }
-    result == 0
-}
-
-#[cfg(not(target_os = "linux"))]
-unsafe fn request_tile_state() -> bool {
-    false
+    Isa::Amx.enabled()
 }
 
 /// The tile configuration: palette 1, every tile used `16 × 64` bytes.
@@ -75,7 +43,7 @@ struct TileConfig {
 /// `4·units` bytes, activations `units` rows of 64 bytes (a depth step of `units` depth units).
 ///
 /// # Safety
-/// [`available`] must have returned true.
+/// [`Isa::Amx`] must be on the CPU.
 ///
 /// # Panics
 /// If `units` is not in `1..=16`.
@@ -94,7 +62,7 @@ pub unsafe fn configure(units: usize) {
 /// Releases the tile state of this thread.
 ///
 /// # Safety
-/// [`available`] must have returned true.
+/// [`Isa::Amx`] must be on the CPU.
 pub unsafe fn release() {
     // SAFETY: the caller checked AMX.
     unsafe { asm!("tilerelease", options(nostack, nomem)) };
@@ -207,7 +175,7 @@ pub struct BlockPlace<'a> {
 /// channels` (at most 32 of them) of `count` panels; masked stores, no copy through memory.
 ///
 /// # Safety
-/// [`available`] must have returned true (it checks AVX-512 F/BW/VL). For every stored row `c` and
+/// [`Isa::Amx`] must be on the CPU (which implies AVX-512 F/BW/VL). For every stored row `c` and
 /// run `(lane, offset, length)`: `lane + length <= 16`, and `out + c · row_stride + offset ..` is
 /// writable for `length` bytes and written by no other thread.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]

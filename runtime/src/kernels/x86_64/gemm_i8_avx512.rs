@@ -21,17 +21,14 @@
 use std::arch::x86_64::*;
 
 use super::requantize512::requantize16;
-use crate::kernels::int8::TileStage;
-use crate::kernels::pack_i8::{MR, NR};
+use crate::kernels::isa::Isa;
+use crate::kernels::types::TileStage;
+use crate::kernels::types::{MR, NR};
 
-/// Whether this CPU runs the kernels of this module (AVX-512 F/BW/VNNI; AVX2 and FMA for the
-/// output stage).
+/// Whether the tables may use the kernels of this module ([`Isa::Avx512Vnni`] enabled: AVX-512
+/// F/BW/VL/VNNI; AVX2 and FMA for the output stage).
 pub fn available() -> bool {
-    is_x86_feature_detected!("avx512f")
-        && is_x86_feature_detected!("avx512bw")
-        && is_x86_feature_detected!("avx512vnni")
-        && is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
+    Isa::Avx512Vnni.enabled()
 }
 
 /// The 12 accumulators of a `6 × 32` tile: row × panel.
@@ -121,7 +118,7 @@ const NEEDS: &str = "needs AVX-512 F/BW/VNNI, AVX2 and FMA";
 /// # Panics
 /// If the CPU lacks AVX-512 VNNI: the table only holds this kernel after detecting it.
 pub fn avx512vnni_pair_i32_6x32(a: &[i32], b0: &[i32], b1: &[i32], out: &mut [[i32; MR * NR]; 2]) {
-    assert!(available(), "avx512vnni_pair_i32_6x32 {NEEDS}");
+    assert!(Isa::Avx512Vnni.on_cpu(), "avx512vnni_pair_i32_6x32 {NEEDS}");
     // SAFETY: the features are present (checked just above).
     unsafe { pair_i32(a, b0, b1, out) }
 }
@@ -131,7 +128,7 @@ pub fn avx512vnni_pair_i32_6x32(a: &[i32], b0: &[i32], b1: &[i32], out: &mut [[i
 /// # Panics
 /// If the CPU lacks AVX-512 VNNI: the table only holds this kernel after detecting it.
 pub fn avx512vnni_pair_u8_6x32(a: &[i32], b0: &[i32], b1: &[i32], stage: TileStage<'_>, out: &mut [[u8; MR * NR]; 2]) {
-    assert!(available(), "avx512vnni_pair_u8_6x32 {NEEDS}");
+    assert!(Isa::Avx512Vnni.on_cpu(), "avx512vnni_pair_u8_6x32 {NEEDS}");
     // SAFETY: the features are present (checked just above).
     unsafe { pair_u8(a, b0, b1, stage, out) }
 }
@@ -141,7 +138,7 @@ pub fn avx512vnni_pair_u8_6x32(a: &[i32], b0: &[i32], b1: &[i32], stage: TileSta
 /// # Panics
 /// If the CPU lacks AVX-512 VNNI: the table only holds this kernel after detecting it.
 pub fn avx512vnni_tile_i32_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
-    assert!(available(), "avx512vnni_tile_i32_6x16 {NEEDS}");
+    assert!(Isa::Avx512Vnni.on_cpu(), "avx512vnni_tile_i32_6x16 {NEEDS}");
     // SAFETY: the features are present (checked just above).
     unsafe { tile_i32(a, b, out) }
 }
@@ -151,7 +148,7 @@ pub fn avx512vnni_tile_i32_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) 
 /// # Panics
 /// If the CPU lacks AVX-512 VNNI: the table only holds this kernel after detecting it.
 pub fn avx512vnni_tile_u8_6x16(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
-    assert!(available(), "avx512vnni_tile_u8_6x16 {NEEDS}");
+    assert!(Isa::Avx512Vnni.on_cpu(), "avx512vnni_tile_u8_6x16 {NEEDS}");
     // SAFETY: the features are present (checked just above).
     unsafe { tile_u8(a, b, stage, out) }
 }

@@ -10,12 +10,14 @@
 use std::arch::x86_64::*;
 
 use super::gemm_i8::{store_i32, store_u8, Acc};
-use crate::kernels::int8::TileStage;
-use crate::kernels::pack_i8::{MR, NR};
+use crate::kernels::isa::Isa;
+use crate::kernels::types::TileStage;
+use crate::kernels::types::{MR, NR};
 
-/// Whether this CPU runs the kernels of this module (AVX-VNNI on top of AVX2 and FMA).
+/// Whether the tables may use the kernels of this module ([`Isa::AvxVnni`] enabled: AVX-VNNI on
+/// top of AVX2 and FMA).
 pub fn available() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("avxvnni")
+    Isa::AvxVnni.enabled()
 }
 
 #[target_feature(enable = "avx2,fma,avxvnni")]
@@ -51,7 +53,7 @@ fn tile_u8(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) 
 /// # Panics
 /// If the CPU lacks AVX-VNNI: the table only holds this kernel after detecting it.
 pub fn avxvnni_tile_i32_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
-    assert!(available(), "avxvnni_tile_i32_6x16 needs AVX2, FMA and AVX-VNNI");
+    assert!(Isa::AvxVnni.on_cpu(), "avxvnni_tile_i32_6x16 needs AVX2, FMA and AVX-VNNI");
     // SAFETY: AVX2, FMA and AVX-VNNI are present (checked just above).
     unsafe { tile_i32(a, b, out) }
 }
@@ -61,7 +63,7 @@ pub fn avxvnni_tile_i32_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
 /// # Panics
 /// If the CPU lacks AVX-VNNI: the table only holds this kernel after detecting it.
 pub fn avxvnni_tile_u8_6x16(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
-    assert!(available(), "avxvnni_tile_u8_6x16 needs AVX2, FMA and AVX-VNNI");
+    assert!(Isa::AvxVnni.on_cpu(), "avxvnni_tile_u8_6x16 needs AVX2, FMA and AVX-VNNI");
     // SAFETY: AVX2, FMA and AVX-VNNI are present (checked just above).
     unsafe { tile_u8(a, b, stage, out) }
 }

@@ -103,7 +103,7 @@ fn check_padding(stride: usize, x: &[u8]) {
 /// If the CPU lacks AVX2/FMA (the table only holds this kernel after detecting them), or if the
 /// operands are not padded to [`GEMV_ALIGN`] (the driver pads them).
 pub fn avx2_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
-    assert!(super::gemm_i8::available(), "avx2_gemv_u8i8 needs AVX2 and FMA");
+    assert!(crate::kernels::isa::Isa::Avx2.on_cpu(), "avx2_gemv_u8i8 needs AVX2 and FMA");
     check_padding(stride, x);
     // SAFETY: AVX2 and FMA are present (checked just above).
     unsafe { gemv_avx2(w, stride, x, out) }
@@ -114,7 +114,7 @@ pub fn avx2_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
 /// # Panics
 /// As [`avx2_gemv_u8i8`], with AVX-VNNI.
 pub fn avxvnni_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
-    assert!(super::gemm_i8_vnni::available(), "avxvnni_gemv_u8i8 needs AVX2, FMA and AVX-VNNI");
+    assert!(crate::kernels::isa::Isa::AvxVnni.on_cpu(), "avxvnni_gemv_u8i8 needs AVX2, FMA and AVX-VNNI");
     check_padding(stride, x);
     // SAFETY: AVX2, FMA and AVX-VNNI are present (checked just above).
     unsafe { gemv_vnni(w, stride, x, out) }
@@ -125,7 +125,7 @@ pub fn avxvnni_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
 /// # Panics
 /// As [`avx2_gemv_u8i8`], with AVX-512 F/BW/VNNI.
 pub fn avx512vnni_gemv_u8i8(w: &[i8], stride: usize, x: &[u8], out: &mut [i32]) {
-    assert!(super::gemm_i8_avx512::available(), "avx512vnni_gemv_u8i8 needs AVX-512 F/BW/VNNI, AVX2 and FMA");
+    assert!(crate::kernels::isa::Isa::Avx512Vnni.on_cpu(), "avx512vnni_gemv_u8i8 needs AVX-512 F/BW/VNNI, AVX2 and FMA");
     check_padding(stride, x);
     // SAFETY: the features are present (checked just above).
     unsafe { gemv_avx512(w, stride, x, out) }

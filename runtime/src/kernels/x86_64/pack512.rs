@@ -5,11 +5,12 @@
 
 use std::arch::x86_64::*;
 
-use crate::kernels::pack_i8::NR;
+use crate::kernels::isa::Isa;
+use crate::kernels::types::NR;
 
-/// Whether this CPU runs [`pack_quads_x4`].
+/// Whether the packing may use [`pack_quads_x4`] ([`Isa::Avx512`] enabled).
 pub fn available() -> bool {
-    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
+    Isa::Avx512.enabled()
 }
 
 /// Packs the whole depth units of four full panels of a wide patch matrix: patch row `r` starts at
@@ -60,7 +61,7 @@ pub unsafe fn pack_quads_x4(padded: &[u8], starts: &[usize], c0: usize, panels: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::pack_i8::interleave_quads_plain;
+    use crate::kernels::generic::pack_i8::generic_interleave_quads_u8;
 
     #[test]
     fn four_panels_equal_the_plain_interleave() {
@@ -80,7 +81,7 @@ mod tests {
             for j in 0..2 {
                 let part = |u: usize| -> [u8; NR] { padded[starts[4 * j + u] + c0 + p * NR..][..NR].try_into().unwrap() };
                 let mut want = [0i32; NR];
-                interleave_quads_plain(&part(0), &part(1), &part(2), &part(3), &mut want);
+                generic_interleave_quads_u8(&part(0), &part(1), &part(2), &part(3), &mut want);
                 assert_eq!(&panel[j * NR..(j + 1) * NR], &want, "panel {p}, unit {j}");
             }
             assert_eq!(&panel[2 * NR..], &[-1; 3], "words past the whole units are the caller's");

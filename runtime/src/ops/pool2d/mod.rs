@@ -15,7 +15,8 @@
 //!
 //! # How an op is wired
 //! The input is first made contiguous (`reshape_like` to its own shape: free when it already is),
-//! copied out with dfdx's public `copy_into` into a per-thread buffer that is reused, pooled by the loops in `cpu_kernel.rs`, and wrapped in
+//! copied out with dfdx's public `copy_into` into a per-thread buffer that is reused, pooled by the loops of
+//! [`crate::kernels::pool`], and wrapped in
 //! a new tensor. When the input carries an [`OwnedTape`](dfdx::tensor::OwnedTape), a backward
 //! closure is pushed on the tape that *adds* the input gradient; max pooling keeps 32-bit argmax
 //! indices for it (only when taped), the average pools need nothing from the forward pass.
@@ -34,18 +35,18 @@
 //! # Ok::<(), fasterai_runtime::nn::NnError>(())
 //! ```
 
-mod cpu_kernel;
-mod geometry;
-#[cfg(test)]
-mod reference;
-pub mod slices;
 mod staging;
 #[cfg(test)]
 mod tests;
 
-pub use geometry::{adaptive_bin, PoolWindow};
-pub(crate) use cpu_kernel::max_keeping_nan;
-pub(crate) use geometry::PlaneGeometry;
+/// The slice-level pooling kernels (now in [`crate::kernels::pool::slices`]; errors are
+/// `KernelError`s).
+pub use crate::kernels::pool::slices;
+pub use crate::kernels::pool::{adaptive_bin, PoolWindow};
+
+use crate::kernels::pool::loops as cpu_kernel;
+use crate::kernels::pool::AdaptiveGeometry;
+use crate::kernels::KernelError;
 
 use dfdx::prelude::{
     Cpu, Dim, HasShape, PutTape, ReshapeTo, SplitTape, Tape, Tensor, TensorFromVec,
@@ -53,7 +54,6 @@ use dfdx::prelude::{
 use dfdx::tensor::CpuError;
 
 use crate::ops::NnError;
-use geometry::AdaptiveGeometry;
 
 /// The `(batch, C, H, W)` tensors the pooling ops take and give.
 pub type Images<C, T> = Tensor<(usize, C, usize, usize), f32, Cpu, T>;
@@ -74,6 +74,23 @@ macro_rules! with_grads {
         **$grads.get_or_alloc_mut(&$out_ghost)? = $g_out;
         result
     }};
+}
+
+/// A kernel floor's error as the layer error the ops have always returned: the pooling variants
+/// keep their `NnError` names, anything else is wrapped.
+pub(crate) fn pool_error(err: KernelError) -> NnError {
+    match err {
+        KernelError::PoolZeroParameter { op, what } => NnError::PoolZeroParameter { op, what },
+        KernelError::PoolPaddingTooLarge { op, kernel, padding, max_padding } => NnError::PoolPaddingTooLarge { op, kernel, padding, max_padding },
+        KernelError::PoolWindowTooLarge { op, kernel, padding, height, width, padded_height, padded_width } => {
+            NnError::PoolWindowTooLarge { op, kernel, padding, height, width, padded_height, padded_width }
+        }
+        KernelError::PoolEmptyImage { op, height, width } => NnError::PoolEmptyImage { op, height, width },
+        KernelError::PoolBufferLength { op, buffer, planes, height, width, expected, found } => {
+            NnError::PoolBufferLength { op, buffer, planes, height, width, expected, found }
+        }
+        other => NnError::Kernel(other),
+    }
 }
 
 /// Wraps dfdx's device error with the op's name.
@@ -99,7 +116,7 @@ pub fn try_max_pool2d<C: Dim, T: Tape<f32, Cpu>>(
 ) -> Result<Images<C, T>, NnError> {
     const OP: &str = "max_pool2d";
     let (batch, channels, height, width) = *x.shape();
-    let geo = window.plane_geometry(OP, height, width)?;
+    let geo = window.plane_geometry(OP, height, width).map_err(pool_error)?;
     if u32::try_from(geo.in_len()).is_err() {
         return Err(NnError::PoolImageTooLarge {
             op: OP,
@@ -144,7 +161,7 @@ pub fn try_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
 ) -> Result<Images<C, T>, NnError> {
     const OP: &str = "avg_pool2d";
     let (batch, channels, height, width) = *x.shape();
-    let geo = window.plane_geometry(OP, height, width)?;
+    let geo = window.plane_geometry(OP, height, width).map_err(pool_error)?;
     let (x, mut tape) = contiguous(OP, x)?;
     let mut output = vec![0.0; batch * channels.size() * geo.out_len()];
     staging::with_values(&x, |input| {
@@ -172,7 +189,7 @@ pub fn try_adaptive_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
 ) -> Result<Images<C, T>, NnError> {
     const OP: &str = "adaptive_avg_pool2d";
     let (batch, channels, height, width) = *x.shape();
-    let geo = AdaptiveGeometry::new(OP, (height, width), (out_height, out_width))?;
+    let geo = AdaptiveGeometry::new(OP, (height, width), (out_height, out_width)).map_err(pool_error)?;
     let (x, mut tape) = contiguous(OP, x)?;
     let mut output = vec![0.0; batch * channels.size() * geo.out_len()];
     staging::with_values(&x, |input| {

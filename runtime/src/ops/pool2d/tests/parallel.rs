@@ -5,7 +5,7 @@ use dfdx::prelude::*;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use super::super::reference;
+use crate::kernels::generic::pool_f32 as reference;
 use super::*;
 
 /// 7 × 3 planes of 57 × 58: about 69 k input values, above the two-task threshold.

@@ -4,7 +4,7 @@ use dfdx::prelude::*;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use super::super::reference;
+use crate::kernels::generic::pool_f32 as reference;
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! The CPU loops of 2-D pooling, forward and backward, on contiguous `(planes, H, W)` buffers.
+//! The CPU loops of 2-D pooling, forward and backward, on contiguous `(planes, H, W)` buffers: what
+//! the tape ops of `ops::pool2d` and the [`slices`](super::slices) functions run.
 //!
 //! A plane is one `(sample, channel)` image; planes are independent, so work is split into runs of
 //! whole planes that rayon hands to the cores once there is enough of it. Inside a plane the loops
@@ -8,6 +9,7 @@
 use rayon::prelude::*;
 
 use super::geometry::{AdaptiveGeometry, PlaneGeometry};
+use super::value::max_keeping_nan;
 
 /// Below this many input elements per task, splitting costs more than it saves.
 const MIN_ELEMENTS_PER_TASK: usize = 1 << 15;
@@ -52,25 +54,13 @@ fn beats(candidate: f32, best: f32) -> bool {
     candidate > best || candidate.is_nan()
 }
 
-/// The larger of `a` and `b`, or NaN if either is NaN: the value [`beats`] picks, in a branch-free
-/// form the compiler vectorises (order does not matter for the value, only for the argmax).
-#[inline(always)]
-pub(crate) fn max_keeping_nan(a: f32, b: f32) -> f32 {
-    let larger = if b > a { b } else { a };
-    if a.is_nan() || b.is_nan() {
-        a + b
-    } else {
-        larger
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Max pooling
 // ---------------------------------------------------------------------------------------------
 
 /// Max pooling forward over `input` (`planes × in_len`) into `output` (`planes × out_len`). With
 /// `argmax`, also records for every output the plane-relative index of the input it took.
-pub(super) fn max_pool_forward(
+pub(crate) fn max_pool_forward(
     geo: &PlaneGeometry,
     input: &[f32],
     output: &mut [f32],
@@ -193,7 +183,7 @@ fn max_plane_2x2<const TRACK: bool>(
 }
 
 /// Max pooling backward: each output's gradient goes to the input its forward pass took.
-pub(super) fn max_pool_backward(
+pub(crate) fn max_pool_backward(
     geo: &PlaneGeometry,
     argmax: &[u32],
     grad_out: &[f32],
@@ -229,7 +219,7 @@ pub(super) fn max_pool_backward(
 // ---------------------------------------------------------------------------------------------
 
 /// Average pooling forward; padding counts as zeros, so every window is divided by K².
-pub(super) fn avg_pool_forward(geo: &PlaneGeometry, input: &[f32], output: &mut [f32]) {
+pub(crate) fn avg_pool_forward(geo: &PlaneGeometry, input: &[f32], output: &mut [f32]) {
     let (in_len, out_len) = (geo.in_len(), geo.out_len());
     let scale = 1.0 / (geo.window.kernel * geo.window.kernel) as f32;
     for_plane_runs(output, out_len, input, in_len, |out, inp| {
@@ -273,7 +263,7 @@ fn avg_plane_2x2(geo: &PlaneGeometry, plane: &[f32], out: &mut [f32]) {
 }
 
 /// Average pooling backward: each output's gradient, divided by K², goes to every real input of its window.
-pub(super) fn avg_pool_backward(geo: &PlaneGeometry, grad_out: &[f32], grad_in: &mut [f32]) {
+pub(crate) fn avg_pool_backward(geo: &PlaneGeometry, grad_out: &[f32], grad_in: &mut [f32]) {
     let (in_len, out_len) = (geo.in_len(), geo.out_len());
     let scale = 1.0 / (geo.window.kernel * geo.window.kernel) as f32;
     let w = geo.in_w;
@@ -303,7 +293,7 @@ pub(super) fn avg_pool_backward(geo: &PlaneGeometry, grad_out: &[f32], grad_in: 
 // ---------------------------------------------------------------------------------------------
 
 /// Adaptive average pooling forward: each output is the mean of its (row bin × column bin).
-pub(super) fn adaptive_avg_forward(geo: &AdaptiveGeometry, input: &[f32], output: &mut [f32]) {
+pub(crate) fn adaptive_avg_forward(geo: &AdaptiveGeometry, input: &[f32], output: &mut [f32]) {
     let (in_len, out_len, w) = (geo.in_len(), geo.out_len(), geo.in_w);
     for_plane_runs(output, out_len, input, in_len, |out, inp| {
         for (o, p) in out.chunks_exact_mut(out_len).zip(inp.chunks_exact(in_len)) {
@@ -321,7 +311,7 @@ pub(super) fn adaptive_avg_forward(geo: &AdaptiveGeometry, input: &[f32], output
 }
 
 /// Adaptive average pooling backward: each output's gradient, divided by its bin's size, goes to the bin.
-pub(super) fn adaptive_avg_backward(geo: &AdaptiveGeometry, grad_out: &[f32], grad_in: &mut [f32]) {
+pub(crate) fn adaptive_avg_backward(geo: &AdaptiveGeometry, grad_out: &[f32], grad_in: &mut [f32]) {
     let (in_len, out_len, w) = (geo.in_len(), geo.out_len(), geo.in_w);
     for_plane_runs(grad_in, in_len, grad_out, out_len, |g_in, g_out| {
         for (gi, go) in g_in
@@ -343,7 +333,7 @@ pub(super) fn adaptive_avg_backward(geo: &AdaptiveGeometry, grad_out: &[f32], gr
 }
 
 /// Global average pooling forward: one mean per plane of `plane_len` values.
-pub(super) fn global_avg_forward(plane_len: usize, input: &[f32], output: &mut [f32]) {
+pub(crate) fn global_avg_forward(plane_len: usize, input: &[f32], output: &mut [f32]) {
     let scale = 1.0 / plane_len as f32;
     for_plane_runs(output, 1, input, plane_len, |out, inp| {
         for (o, p) in out.iter_mut().zip(inp.chunks_exact(plane_len)) {
@@ -353,7 +343,7 @@ pub(super) fn global_avg_forward(plane_len: usize, input: &[f32], output: &mut [
 }
 
 /// Global average pooling backward: each plane gets its output's gradient divided by `plane_len`.
-pub(super) fn global_avg_backward(plane_len: usize, grad_out: &[f32], grad_in: &mut [f32]) {
+pub(crate) fn global_avg_backward(plane_len: usize, grad_out: &[f32], grad_in: &mut [f32]) {
     let scale = 1.0 / plane_len as f32;
     for_plane_runs(grad_in, plane_len, grad_out, 1, |g_in, g_out| {
         for (gi, &g) in g_in.chunks_exact_mut(plane_len).zip(g_out) {

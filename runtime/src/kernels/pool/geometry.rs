@@ -5,14 +5,14 @@
 
 use std::ops::Range;
 
-use crate::ops::NnError;
+use crate::kernels::KernelError;
 
 /// A square pooling window: `kernel × kernel` pixels, moved by `stride`, over an input padded by
 /// `padding` pixels on every side (PyTorch's `kernel_size`, `stride`, `padding`, with `ceil_mode=False`
 /// and no dilation).
 ///
 /// ```
-/// use fasterai_runtime::ops::pool2d::PoolWindow;
+/// use fasterai_runtime::kernels::pool::PoolWindow;
 /// let window = PoolWindow { kernel: 3, stride: 2, padding: 1 };
 /// // floor((28 + 2·1 − 3) / 2) + 1 = 14
 /// assert_eq!(window.output_len(28), Some(14));
@@ -47,19 +47,19 @@ impl PoolWindow {
         op: &'static str,
         height: usize,
         width: usize,
-    ) -> Result<PlaneGeometry, NnError> {
+    ) -> Result<PlaneGeometry, KernelError> {
         if self.kernel == 0 {
-            return Err(NnError::PoolZeroParameter {
+            return Err(KernelError::PoolZeroParameter {
                 op,
                 what: "kernel size",
             });
         }
         if self.stride == 0 {
-            return Err(NnError::PoolZeroParameter { op, what: "stride" });
+            return Err(KernelError::PoolZeroParameter { op, what: "stride" });
         }
         let max_padding = self.kernel / 2;
         if self.padding > max_padding {
-            return Err(NnError::PoolPaddingTooLarge {
+            return Err(KernelError::PoolPaddingTooLarge {
                 op,
                 kernel: self.kernel,
                 padding: self.padding,
@@ -67,9 +67,9 @@ impl PoolWindow {
             });
         }
         if height == 0 || width == 0 {
-            return Err(NnError::PoolEmptyImage { op, height, width });
+            return Err(KernelError::PoolEmptyImage { op, height, width });
         }
-        let too_large = || NnError::PoolWindowTooLarge {
+        let too_large = || KernelError::PoolWindowTooLarge {
             op,
             kernel: self.kernel,
             padding: self.padding,
@@ -170,21 +170,21 @@ impl AdaptiveGeometry {
         op: &'static str,
         (in_h, in_w): (usize, usize),
         (out_h, out_w): (usize, usize),
-    ) -> Result<Self, NnError> {
+    ) -> Result<Self, KernelError> {
         if out_h == 0 {
-            return Err(NnError::PoolZeroParameter {
+            return Err(KernelError::PoolZeroParameter {
                 op,
                 what: "output height",
             });
         }
         if out_w == 0 {
-            return Err(NnError::PoolZeroParameter {
+            return Err(KernelError::PoolZeroParameter {
                 op,
                 what: "output width",
             });
         }
         if in_h == 0 || in_w == 0 {
-            return Err(NnError::PoolEmptyImage {
+            return Err(KernelError::PoolEmptyImage {
                 op,
                 height: in_h,
                 width: in_w,

@@ -1,118 +1,34 @@
-//! The direct conv's tile kernels: a block of depth steps of one weight panel ([`MR`] output
-//! channels) against up to 32 wide positions read in place from the padded image, stored through
-//! the rows' segments. AVX-512F (`8 × 32`), AVX2+FMA (`8 × 8`) and the plain twin the tests compare
-//! them with, with the same order of additions per output.
+//! The direct fp32 conv's tiles on AVX-512F (`8 × 32`) and AVX2+FMA (`8 × 8`), the fast twins of
+//! [`generic_conv_f32_8x16`](crate::kernels::generic::conv_f32::generic_conv_f32_8x16).
 
-use super::MR;
+use crate::kernels::conv_tile::{Tile, MR};
+use crate::kernels::isa::Isa;
 use crate::kernels::out_ptr::OutView;
 
-/// Where the lanes of one column tile go: for each output row the tile touches, the lanes in that
-/// row (a bit mask) and the output index of lane 0 if it were in that row.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Segment {
-    pub(super) mask: u64,
-    pub(super) shift: isize,
+/// The `8 × 32` tile on AVX-512F.
+///
+/// # Panics
+/// When the CPU lacks [`Isa::Avx512`].
+pub(crate) fn avx512_conv_f32_8x32(t: &Tile<'_>, out: &mut OutView<'_>) {
+    assert!(Isa::Avx512.on_cpu(), "avx512_conv_f32_8x32 needs AVX-512");
+    // SAFETY: the CPU has AVX-512 F (checked just above).
+    unsafe { avx512(t, out) }
 }
 
-/// Segments of a tile: each holds at least one of its at most 32 columns.
-pub(super) const MAX_SEGMENTS: usize = 32;
-
-/// One tile's operands: a block of depth steps of a weight panel against `cols` wide positions
-/// starting at `image[0]`.
-pub(super) struct Tile<'a> {
-    /// The block's depth steps of the panel.
-    pub(super) panel: &'a [f32],
-    pub(super) bias: &'a [f32; MR],
-    /// The padded image from the tile's first wide position on.
-    pub(super) image: &'a [f32],
-    /// The block's depth steps' offsets.
-    pub(super) offsets: &'a [usize],
-    pub(super) cols: usize,
-    pub(super) segments: &'a [Segment],
-    pub(super) relu: bool,
-    /// The block starts the sum (else it continues the partial sums stored in `out`).
-    pub(super) first: bool,
-    /// The block ends the sum: add the bias, apply the ReLU.
-    pub(super) last: bool,
-    /// The panel's first output channel.
-    pub(super) channel: usize,
-    /// Valid output channels of the panel.
-    pub(super) rows: usize,
-}
-
-impl Tile<'_> {
-    /// The value stored for accumulator `a` of row `r`: a partial sum, or the finished output.
-    fn finish(&self, a: f32, r: usize) -> f32 {
-        if !self.last {
-            return a;
-        }
-        let v = a + self.bias[r];
-        // ReLU keeping NaN, as the model's forward does (PyTorch's semantics).
-        if self.relu && v <= 0.0 {
-            0.0
-        } else {
-            v
-        }
-    }
-}
-
-/// Splits the wide positions `q0 .. q0 + cols` by output row; returns how many segments it wrote.
-/// A segment's shift maps lane `l` to flat output position `shift + l`, counted from `origin`.
-pub(super) fn tile_segments(q0: usize, cols: usize, (wp, ow): (usize, usize), origin: usize, segments: &mut [Segment; MAX_SEGMENTS]) -> usize {
-    let mut used = 0;
-    for y in q0 / wp..=(q0 + cols - 1) / wp {
-        let (start, end) = ((y * wp).max(q0), (y * wp + ow).min(q0 + cols));
-        if start >= end {
-            continue; // only junk positions of this row
-        }
-        let mask = (1u64 << (end - q0)) - (1u64 << (start - q0));
-        segments[used] = Segment { mask, shift: q0 as isize - (y * (wp - ow)) as isize - origin as isize };
-        used += 1;
-    }
-    used
-}
-
-/// The plain twin: the same depth order per output as the SIMD tiles.
-pub(super) fn tile_portable(t: &Tile<'_>, out: &mut OutView<'_>) {
-    let mut acc = [[0.0f32; 32]; MR];
-    if !t.first {
-        for (r, acc) in acc.iter_mut().enumerate().take(t.rows) {
-            let row = out.channel(t.channel + r);
-            for s in t.segments {
-                for (lane, a) in acc.iter_mut().enumerate().take(t.cols) {
-                    if s.mask >> lane & 1 == 1 {
-                        *a = row[(s.shift + lane as isize) as usize];
-                    }
-                }
-            }
-        }
-    }
-    for (k, &off) in t.offsets.iter().enumerate() {
-        let run = &t.image[off..][..t.cols];
-        let w = &t.panel[k * MR..][..MR];
-        for (acc, &w) in acc.iter_mut().zip(w) {
-            for (a, &v) in acc.iter_mut().zip(run) {
-                *a = w.mul_add(v, *a);
-            }
-        }
-    }
-    for (r, acc) in acc.iter().enumerate().take(t.rows) {
-        let row = out.channel(t.channel + r);
-        for s in t.segments {
-            for (lane, &a) in acc.iter().enumerate().take(t.cols) {
-                if s.mask >> lane & 1 == 1 {
-                    row[(s.shift + lane as isize) as usize] = t.finish(a, r);
-                }
-            }
-        }
-    }
+/// The `8 × 8` tile on AVX2 and FMA.
+///
+/// # Panics
+/// When the CPU lacks [`Isa::Avx2`].
+pub(crate) fn avx2_conv_f32_8x8(t: &Tile<'_>, out: &mut OutView<'_>) {
+    assert!(Isa::Avx2.on_cpu(), "avx2_conv_f32_8x8 needs AVX2 and FMA");
+    // SAFETY: the CPU has AVX2 and FMA (checked just above).
+    unsafe { avx2(t, out) }
 }
 
 /// AVX-512F: `8 × 32` accumulators in 16 registers (two per output channel); the tile's runs
 /// loaded with masks past `cols`. (An `8 × 48` tile, 24 accumulators, measured a third slower.)
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub(super) fn tile_avx512(t: &Tile<'_>, out: &mut OutView<'_>) {
+fn avx512(t: &Tile<'_>, out: &mut OutView<'_>) {
     use std::arch::x86_64::*;
     let all = (1u64 << t.cols) - 1;
     let (m0, m1) = (all as __mmask16, (all >> 16) as __mmask16);
@@ -178,7 +94,6 @@ pub(super) fn tile_avx512(t: &Tile<'_>, out: &mut OutView<'_>) {
 ///
 /// # Safety
 /// `w` must point at `MR` readable `f32`s.
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn fma_rows(acc: &mut [[std::arch::x86_64::__m512; 2]; MR], w: *const f32, a: std::arch::x86_64::__m512, b: std::arch::x86_64::__m512) {
@@ -192,9 +107,8 @@ unsafe fn fma_rows(acc: &mut [[std::arch::x86_64::__m512; 2]; MR], w: *const f32
 }
 
 /// AVX2+FMA: `8 × 8` accumulators; the last partial run is copied into a zeroed block first.
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn tile_avx2(t: &Tile<'_>, out: &mut OutView<'_>) {
+fn avx2(t: &Tile<'_>, out: &mut OutView<'_>) {
     use std::arch::x86_64::*;
     let mut acc = [_mm256_setzero_ps(); MR];
     let last = t.offsets.last().copied().unwrap_or(0); // offsets increase with the depth step

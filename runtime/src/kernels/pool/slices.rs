@@ -7,7 +7,7 @@
 //! output plane size.
 //!
 //! ```
-//! use fasterai_runtime::ops::pool2d::{slices, PoolWindow};
+//! use fasterai_runtime::kernels::pool::{slices, PoolWindow};
 //!
 //! let input: Vec<f32> = (0..2 * 4 * 4).map(|v| v as f32).collect(); // 2 planes of 4×4
 //! let mut output = vec![0.0; 2 * 2 * 2];
@@ -15,13 +15,13 @@
 //! let (oh, ow) = slices::max_pool2d(&input, 2, (4, 4), window, &mut output)?;
 //! assert_eq!((oh, ow), (2, 2));
 //! assert_eq!(output, [5.0, 7.0, 13.0, 15.0, 21.0, 23.0, 29.0, 31.0]);
-//! # Ok::<(), fasterai_runtime::nn::NnError>(())
+//! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 //! ```
 
-use super::cpu_kernel;
+use super::loops as cpu_kernel;
 use super::geometry::AdaptiveGeometry;
-use super::PoolWindow;
-use crate::ops::NnError;
+use super::geometry::PoolWindow;
+use crate::kernels::KernelError;
 
 /// Checks that `buffer` holds `planes` planes of `height × width`.
 pub(crate) fn check_len(
@@ -30,14 +30,14 @@ pub(crate) fn check_len(
     found: usize,
     planes: usize,
     (height, width): (usize, usize),
-) -> Result<(), NnError> {
+) -> Result<(), KernelError> {
     let expected = planes
         .checked_mul(height)
         .and_then(|n| n.checked_mul(width));
     if expected == Some(found) {
         return Ok(());
     }
-    Err(NnError::PoolBufferLength {
+    Err(KernelError::PoolBufferLength {
         op,
         buffer,
         planes,
@@ -50,14 +50,14 @@ pub(crate) fn check_len(
 
 /// Max pooling of `planes` images of `height × width` from `input` into `output`
 /// (`planes × out_h × out_w`); returns `(out_h, out_w)`. Same semantics as
-/// [`try_max_pool2d`](super::try_max_pool2d).
+/// the tape op `ops::pool2d::try_max_pool2d`.
 pub fn max_pool2d(
     input: &[f32],
     planes: usize,
     (height, width): (usize, usize),
     window: PoolWindow,
     output: &mut [f32],
-) -> Result<(usize, usize), NnError> {
+) -> Result<(usize, usize), KernelError> {
     const OP: &str = "max_pool2d";
     let geo = window.plane_geometry(OP, height, width)?;
     check_len(OP, "input", input.len(), planes, (height, width))?;
@@ -67,14 +67,14 @@ pub fn max_pool2d(
 }
 
 /// Average pooling (`count_include_pad=True`), as [`max_pool2d`] otherwise. Same semantics as
-/// [`try_avg_pool2d`](super::try_avg_pool2d).
+/// the tape op `ops::pool2d::try_avg_pool2d`.
 pub fn avg_pool2d(
     input: &[f32],
     planes: usize,
     (height, width): (usize, usize),
     window: PoolWindow,
     output: &mut [f32],
-) -> Result<(usize, usize), NnError> {
+) -> Result<(usize, usize), KernelError> {
     const OP: &str = "avg_pool2d";
     let geo = window.plane_geometry(OP, height, width)?;
     check_len(OP, "input", input.len(), planes, (height, width))?;
@@ -84,14 +84,14 @@ pub fn avg_pool2d(
 }
 
 /// Adaptive average pooling into `out_h × out_w` bins per plane, PyTorch's bin rule (see
-/// [`try_adaptive_avg_pool2d`](super::try_adaptive_avg_pool2d)).
+/// the tape op `ops::pool2d::try_adaptive_avg_pool2d`).
 pub fn adaptive_avg_pool2d(
     input: &[f32],
     planes: usize,
     (height, width): (usize, usize),
     (out_h, out_w): (usize, usize),
     output: &mut [f32],
-) -> Result<(), NnError> {
+) -> Result<(), KernelError> {
     const OP: &str = "adaptive_avg_pool2d";
     let geo = AdaptiveGeometry::new(OP, (height, width), (out_h, out_w))?;
     check_len(OP, "input", input.len(), planes, (height, width))?;
@@ -106,10 +106,10 @@ pub fn global_avg_pool2d(
     planes: usize,
     (height, width): (usize, usize),
     output: &mut [f32],
-) -> Result<(), NnError> {
+) -> Result<(), KernelError> {
     const OP: &str = "global_avg_pool2d";
     if height == 0 || width == 0 {
-        return Err(NnError::PoolEmptyImage {
+        return Err(KernelError::PoolEmptyImage {
             op: OP,
             height,
             width,
@@ -126,7 +126,7 @@ mod tests {
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
 
-    use super::super::reference;
+    use crate::kernels::generic::pool_f32 as reference;
     use super::*;
 
     #[test]
@@ -174,7 +174,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                NnError::PoolBufferLength {
+                KernelError::PoolBufferLength {
                     buffer: "input",
                     expected: 16,
                     found: 15,
@@ -187,7 +187,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                NnError::PoolBufferLength {
+                KernelError::PoolBufferLength {
                     buffer: "output",
                     expected: 4,
                     found: 5,

@@ -1,4 +1,4 @@
-//! Max pooling in the inference plans, on `f32` maps (the fp32 plan) or `u8` maps (the int8 plan,
+//! Max pooling in the inference plans (`deploy/`), on `f32` maps (the fp32 plan) or `u8` maps (the int8 plan,
 //! whose quantization is increasing, so the largest integer is the largest value).
 //!
 //! Two entry points over one per-plane loop: [`max_pool_rows`], a band of output rows (unpadded
@@ -10,10 +10,12 @@
 
 use std::ops::Range;
 
-use super::DeployError;
+use super::geometry::{PlaneGeometry, PoolWindow};
+use super::slices;
+use super::value::PoolValue;
+use super::window_2x2::max_pool_2x2;
 use crate::kernels::team::{for_each_chunk, Team};
-use crate::kernels::{max_pool_2x2, OutPtr, PoolValue};
-use crate::ops::pool2d::{slices, PlaneGeometry, PoolWindow};
+use crate::kernels::{KernelError, OutPtr};
 
 /// Maps of at least this many values are pooled by every thread of the team, a group of planes each.
 const PARALLEL_VALUES: usize = 8 * 1024;
@@ -23,7 +25,7 @@ const OP: &str = "max_pool2d";
 
 /// The window's geometry on `planes` maps of `height × width`, with `x` and an output of `y_len`
 /// values checked against it.
-fn geometry<T>(x: &[T], y_len: usize, planes: usize, (height, width): (usize, usize), window: PoolWindow) -> Result<PlaneGeometry, DeployError> {
+fn geometry<T>(x: &[T], y_len: usize, planes: usize, (height, width): (usize, usize), window: PoolWindow) -> Result<PlaneGeometry, KernelError> {
     let geo = window.plane_geometry(OP, height, width)?;
     slices::check_len(OP, "input", x.len(), planes, (height, width))?;
     slices::check_len(OP, "output", y_len, planes, (geo.out_h, geo.out_w))?;
@@ -57,14 +59,14 @@ fn pool_plane<T: PoolValue>(plane: &[T], geo: &PlaneGeometry, rows: Range<usize>
 ///
 /// # Safety
 /// No other thread may reach rows `rows` of `out` while this runs.
-pub(super) unsafe fn max_pool_rows<T: PoolValue>(
+pub(crate) unsafe fn max_pool_rows<T: PoolValue>(
     x: &[T],
     planes: usize,
     hw: (usize, usize),
     window: PoolWindow,
     out: &OutPtr<'_, T>,
     rows: Range<usize>,
-) -> Result<(), DeployError> {
+) -> Result<(), KernelError> {
     let geo = geometry(x, out.len(), planes, hw, window)?;
     assert!(rows.start <= rows.end && rows.end <= geo.out_h, "the band {rows:?} lies inside the output");
     if rows.is_empty() || geo.out_w == 0 {
@@ -80,7 +82,7 @@ pub(super) unsafe fn max_pool_rows<T: PoolValue>(
 
 /// Max pooling of `planes` whole maps of `height × width` from `x` into `y`, groups of planes split
 /// over the team from [`PARALLEL_VALUES`] input values on. Errors as [`max_pool_rows`].
-pub(super) fn max_pool_on_team<T: PoolValue + Send + Sync>(x: &[T], planes: usize, hw: (usize, usize), window: PoolWindow, y: &mut [T]) -> Result<(), DeployError> {
+pub(crate) fn max_pool_on_team<T: PoolValue + Send + Sync>(x: &[T], planes: usize, hw: (usize, usize), window: PoolWindow, y: &mut [T]) -> Result<(), KernelError> {
     let geo = geometry(x, y.len(), planes, hw, window)?;
     if planes == 0 || geo.out_len() == 0 {
         return Ok(());

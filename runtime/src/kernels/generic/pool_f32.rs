@@ -1,10 +1,10 @@
-//! Plain reference versions of the pooling ops, written straight from PyTorch's definitions with
+//! Plain reference versions of the pooling loops of [`crate::kernels::pool`] (test builds only), written straight from PyTorch's definitions with
 //! signed padded coordinates and no shared helpers, so the tests can hold the fast kernels against them.
 //!
 //! Buffers are contiguous `(planes, height, width)`; a plane is one `(sample, channel)` image.
 //! These loops are slow on purpose: clarity first.
 
-use super::PoolWindow;
+use crate::kernels::pool::PoolWindow;
 
 /// The value of the padded input at signed position `(h, w)`, or `None` in the padding.
 fn at(plane: &[f32], height: usize, width: usize, h: isize, w: isize) -> Option<f32> {

@@ -9,9 +9,11 @@
 //! (masked stores; the `Wp − OW` junk positions per row are computed and never written). No im2col
 //! buffer, no packing of the activations, no compaction pass.
 //!
-//! Kernels: AVX-512F (`8 × 32` tile), AVX2+FMA (`8 × 8`), and [`ConvF32::forward_portable`], a plain
-//! twin of the same tiling the tests compare them with (next to a reference built from
-//! [`im2col_ref`](super::im2col_ref) and [`gemm_ref`](super::gemm_ref)).
+//! Tile kernels (chosen when the conv is built, from [`F32Kernels::best`]): AVX-512F (`8 × 32`),
+//! AVX2+FMA (`8 × 8`), and the plain twin of the same tiling ([`ConvF32::forward_generic`]) the tests
+//! compare them with (next to a reference built from
+//! [`reference_im2col_f32`](super::reference_im2col_f32) and
+//! [`reference_gemm_f32`](super::reference_gemm_f32)). The tile operands are in `conv_tile.rs`.
 //!
 //! ```
 //! use fasterai_runtime::kernels::{ConvF32, ConvGeometry, ConvScratchF32, Parallelism};
@@ -28,16 +30,13 @@
 use std::cell::Cell;
 use std::ops::Range;
 
-mod tiles;
-
-use super::im2col::pad_rows;
+use super::conv_geometry::pad_rows;
+use super::conv_tile::{tile_segments, ConvTile, Segment, Tile, MAX_SEGMENTS, MR};
+use super::table_f32::F32Kernels;
 use super::out_ptr::{OutPtr, OutView};
 use super::team::Team;
 use super::{ConvGeometry, KernelError, Parallelism};
-use tiles::{tile_avx2, tile_avx512, tile_portable, tile_segments, Segment, Tile, MAX_SEGMENTS};
 
-/// Output channels per weight panel (rows of a tile).
-pub const MR: usize = 8;
 
 /// Depth steps per block: every 3×3 conv over up to 128 channels sums in one block, so no partial
 /// sums go out to memory and back. Measured against 256 (A/B in one process, one thread): 0.90–0.95×
@@ -57,54 +56,6 @@ const PARALLEL_BAND_MACS: usize = 1 << 17;
 /// in a core's L2 cache while the image streams past.
 const PANEL_BLOCK_BYTES: usize = 1 << 20;
 
-/// Which tile kernel a conv runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Isa {
-    Avx512,
-    Avx2,
-    Portable,
-}
-
-impl Isa {
-    fn best() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Portable
-    }
-
-    /// Every kernel this CPU runs, portable first.
-    #[cfg(test)]
-    fn available() -> Vec<Self> {
-        let mut all = vec![Isa::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                all.push(Isa::Avx2);
-            }
-            if is_x86_feature_detected!("avx512f") {
-                all.push(Isa::Avx512);
-            }
-        }
-        all
-    }
-
-    /// Output positions per tile.
-    fn columns(self) -> usize {
-        match self {
-            Isa::Avx512 => 32,
-            Isa::Avx2 => 8,
-            Isa::Portable => 16,
-        }
-    }
-}
-
 /// A stride-1 convolution with its weights laid out in panels of `MR` (8) output channels, bias and
 /// ReLU fused. Build it with [`ConvF32::new`], run it with [`ConvF32::forward`].
 #[derive(Debug, Clone)]
@@ -119,7 +70,8 @@ pub struct ConvF32 {
     /// Offset of depth step `k = (c, ky, kx)`'s run in the padded image.
     offsets: Vec<usize>,
     relu: bool,
-    isa: Isa,
+    /// The tile kernel, chosen when the conv is built ([`F32Kernels::best`]).
+    tile: ConvTile,
 }
 
 /// The padded image a conv reuses from call to call.
@@ -167,12 +119,18 @@ impl ConvF32 {
                 }
             }
         }
-        Ok(Self { geometry: g, out_channels, panels, bias: padded_bias, offsets, relu, isa: Isa::best() })
+        Ok(Self { geometry: g, out_channels, panels, bias: padded_bias, offsets, relu, tile: F32Kernels::best().conv_tile })
     }
 
     /// Output channels.
     pub fn out_channels(&self) -> usize {
         self.out_channels
+    }
+
+    /// The name of the tile kernel this conv runs, e.g. `avx512_conv_f32_8x32` (chosen when it was
+    /// built, from [`F32Kernels::best`]).
+    pub fn tile_kernel(&self) -> &'static str {
+        self.tile.name
     }
 
     /// The input geometry.
@@ -186,7 +144,7 @@ impl ConvF32 {
     /// its band needs, so little data crosses between cores), or groups of output channels when the
     /// map has fewer rows than threads.
     pub fn forward(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism) -> Result<(), KernelError> {
-        self.run(self.isa, x, out, scratch, parallelism, false)
+        self.run(self.tile, x, out, scratch, parallelism, false)
     }
 
     /// `out = relu?(out + conv(x) + bias)`: [`Self::forward`] adding into what `out` holds (a
@@ -202,15 +160,16 @@ impl ConvF32 {
     /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
     /// ```
     pub fn forward_accumulate(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism) -> Result<(), KernelError> {
-        self.run(self.isa, x, out, scratch, parallelism, true)
+        self.run(self.tile, x, out, scratch, parallelism, true)
     }
 
-    /// [`Self::forward`] on the portable tile kernel (same tiling and order of additions per output).
-    pub fn forward_portable(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32) -> Result<(), KernelError> {
-        self.run(Isa::Portable, x, out, scratch, Parallelism::Sequential, false)
+    /// [`Self::forward`] on the portable tile kernel `generic_conv_f32_8x16` (same tiling and order of
+    /// additions per output).
+    pub fn forward_generic(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32) -> Result<(), KernelError> {
+        self.run(F32Kernels::generic().conv_tile, x, out, scratch, Parallelism::Sequential, false)
     }
 
-    fn run(&self, isa: Isa, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism, accumulate: bool) -> Result<(), KernelError> {
+    pub(crate) fn run(&self, tile: ConvTile, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism, accumulate: bool) -> Result<(), KernelError> {
         let g = &self.geometry;
         let plane = g.out_len();
         self.check_buffers(x.len(), out.len())?;
@@ -229,7 +188,7 @@ impl ConvF32 {
         let least = if by_rows { PARALLEL_BAND_MACS } else { PARALLEL_MACS };
         if parallelism == Parallelism::Sequential || threads < 2 || macs < least {
             let task = Task { panels: 0..panels, rows: 0..oh };
-            self.task(isa, x, task, &mut scratch.padded, &out, accumulate);
+            self.task(tile, x, task, &mut scratch.padded, &out, accumulate);
             return Ok(());
         }
         let parts = if by_rows { threads } else { threads.min(panels) };
@@ -238,7 +197,7 @@ impl ConvF32 {
             for i in range {
                 let share = |n: usize| i * n / parts..(i + 1) * n / parts;
                 let task = if by_rows { Task { panels: 0..panels, rows: share(oh) } } else { Task { panels: share(panels), rows: 0..oh } };
-                self.task(isa, x, task, &mut padded, &out, accumulate);
+                self.task(tile, x, task, &mut padded, &out, accumulate);
             }
             TASK_PADDED.with(|cell| cell.set(padded));
         });
@@ -276,13 +235,13 @@ impl ConvF32 {
         if self.out_channels == 0 || rows.is_empty() || self.geometry.out_width() == 0 {
             return Ok(());
         }
-        self.task(self.isa, x, Task { panels: 0..self.out_channels.div_ceil(MR), rows }, padded, out, false);
+        self.task(self.tile, x, Task { panels: 0..self.out_channels.div_ceil(MR), rows }, padded, out, false);
         Ok(())
     }
 
     /// Runs one task: pads the image rows it reads into `padded`, then runs its panels (in blocks
     /// whose weights fit [`PANEL_BLOCK_BYTES`]) over its rows.
-    fn task(&self, isa: Isa, x: &[f32], task: Task, padded: &mut Vec<f32>, out: &OutPtr<'_>, accumulate: bool) {
+    fn task(&self, tile: ConvTile, x: &[f32], task: Task, padded: &mut Vec<f32>, out: &OutPtr<'_>, accumulate: bool) {
         let g = &self.geometry;
         let (ow, kk) = (g.out_width(), g.kernel());
         let image = if g.padding() == 0 {
@@ -298,17 +257,17 @@ impl ConvF32 {
         let per_block = (PANEL_BLOCK_BYTES / (4 * panel_len).max(1)).max(1);
         for first in task.panels.clone().step_by(per_block) {
             let panels = first..(first + per_block).min(task.panels.end);
-            self.panels_times_image(isa, panels, task.rows.clone(), image, &mut view, accumulate);
+            self.panels_times_image(tile, panels, task.rows.clone(), image, &mut view, accumulate);
         }
     }
 
     /// Panels `panels` over the output rows `rows`, every column tile, into `out` (adding to what
     /// it holds if `accumulate`).
-    fn panels_times_image(&self, isa: Isa, panels: Range<usize>, rows: Range<usize>, padded: &[f32], out: &mut OutView<'_>, accumulate: bool) {
+    fn panels_times_image(&self, kernel: ConvTile, panels: Range<usize>, rows: Range<usize>, padded: &[f32], out: &mut OutView<'_>, accumulate: bool) {
         let g = &self.geometry;
         let (ow, wp) = (g.out_width(), g.width() + 2 * g.padding());
         let depth = g.col_rows();
-        let nr = isa.columns();
+        let nr = kernel.columns;
         // Wide positions of the rows: from the first row's start to the last row's last output.
         let (q_start, q_end) = (rows.start * wp, (rows.end - 1) * wp + ow);
         let mut segments = [Segment::default(); MAX_SEGMENTS];
@@ -335,15 +294,7 @@ impl ConvF32 {
                         channel: p * MR,
                         rows: (self.out_channels - p * MR).min(MR),
                     };
-                    match isa {
-                        #[cfg(target_arch = "x86_64")]
-                        // SAFETY: `Isa::best` picked AVX-512 only on a CPU that has it.
-                        Isa::Avx512 => unsafe { tile_avx512(&tile, out) },
-                        #[cfg(target_arch = "x86_64")]
-                        // SAFETY: `Isa::best` picked AVX2 only on a CPU that has AVX2 and FMA.
-                        Isa::Avx2 => unsafe { tile_avx2(&tile, out) },
-                        _ => tile_portable(&tile, out),
-                    }
+                    (kernel.run)(&tile, out);
                 }
             }
         }
@@ -366,17 +317,17 @@ struct Task {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::kernels::{gemm_ref, im2col_ref, Accumulate, MatMut, MatRef};
+    use crate::kernels::{reference_gemm_f32, reference_im2col_f32, Accumulate, MatMut, MatRef};
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
     /// im2col + the plain GEMM + bias + ReLU, in f64 sums (the reference of every fp32 conv kernel).
     pub(crate) fn reference(g: ConvGeometry, x: &[f32], w: &[f32], o: usize, bias: &[f32], relu: bool) -> Vec<f32> {
         let mut col = vec![0.0; g.col_len()];
-        im2col_ref(x, &g, &mut col).unwrap();
+        reference_im2col_f32(x, &g, &mut col).unwrap();
         let l = g.out_len();
         let mut out = vec![0.0; o * l];
         let dst = MatMut::new(&mut out, o, l, l, 1).unwrap();
-        gemm_ref(dst, MatRef::row_major(w, o, g.col_rows()).unwrap(), MatRef::row_major(&col, g.col_rows(), l).unwrap(), Accumulate::Overwrite).unwrap();
+        reference_gemm_f32(dst, MatRef::row_major(w, o, g.col_rows()).unwrap(), MatRef::row_major(&col, g.col_rows(), l).unwrap(), Accumulate::Overwrite).unwrap();
         for (plane, &b) in out.chunks_exact_mut(l).zip(bias) {
             for v in plane {
                 *v += b;
@@ -423,7 +374,8 @@ pub(crate) mod tests {
                 let expected = reference(g, &x, &wt, o, &b, relu);
                 let conv = ConvF32::new(g, &wt, o, Some(&b), relu).unwrap();
                 let mut scratch = ConvScratchF32::default();
-                for isa in Isa::available() {
+                for table in F32Kernels::available() {
+                    let isa = table.conv_tile;
                     for parallelism in [Parallelism::Sequential, Parallelism::AllCores] {
                         let mut out = vec![f32::NAN; o * g.out_len()];
                         conv.run(isa, &x, &mut out, &mut scratch, parallelism, false).unwrap();

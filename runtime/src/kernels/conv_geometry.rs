@@ -1,0 +1,187 @@
+//! The geometry of one 2-D convolution over one image ([`ConvGeometry`]: sizes, checks, output
+//! sizes) and the padding helpers the convolutions that read a padded image in place share.
+
+use std::ops::Range;
+
+use super::KernelError;
+
+/// Sizes of one 2-D convolution over a single image: input `C × H × W`, square kernel `K`,
+/// stride `S`, zero padding `P` on every side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub(crate) channels: usize,
+    pub(crate) height: usize,
+    pub(crate) width: usize,
+    pub(crate) kernel: usize,
+    pub(crate) stride: usize,
+    pub(crate) padding: usize,
+}
+
+impl ConvGeometry {
+    /// Checks that the kernel fits inside the padded image and that kernel and stride are positive.
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::ConvGeometry;
+    /// let g = ConvGeometry::new(3, 28, 20, 3, 2, 1)?;
+    /// assert_eq!((g.out_height(), g.out_width()), (14, 10));
+    /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
+    /// ```
+    pub fn new(
+        channels: usize,
+        height: usize,
+        width: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self, KernelError> {
+        if kernel == 0 || stride == 0 {
+            return Err(KernelError::ZeroKernelOrStride { kernel, stride });
+        }
+        let padded = (height + 2 * padding, width + 2 * padding);
+        if kernel > padded.0 || kernel > padded.1 {
+            return Err(KernelError::KernelLargerThanImage {
+                kernel,
+                padded_height: padded.0,
+                padded_width: padded.1,
+            });
+        }
+        Ok(Self {
+            channels,
+            height,
+            width,
+            kernel,
+            stride,
+            padding,
+        })
+    }
+
+    /// Input channels `C`.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    /// Input height `H`.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    /// Input width `W`.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    /// Kernel side `K`.
+    pub fn kernel(&self) -> usize {
+        self.kernel
+    }
+    /// Stride `S`.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+    /// Zero padding `P` on each side.
+    pub fn padding(&self) -> usize {
+        self.padding
+    }
+    /// Output height `(H + 2P − K) / S + 1`.
+    pub fn out_height(&self) -> usize {
+        (self.height + 2 * self.padding - self.kernel) / self.stride + 1
+    }
+    /// Output width `(W + 2P − K) / S + 1`.
+    pub fn out_width(&self) -> usize {
+        (self.width + 2 * self.padding - self.kernel) / self.stride + 1
+    }
+    /// Output positions per channel, `OH·OW` (the column buffer's row length).
+    pub fn out_len(&self) -> usize {
+        self.out_height() * self.out_width()
+    }
+    /// Rows of the column buffer, `C·K·K` (the reduction length of the forward product).
+    pub fn col_rows(&self) -> usize {
+        self.channels * self.kernel * self.kernel
+    }
+    /// Elements of the column buffer.
+    pub fn col_len(&self) -> usize {
+        self.col_rows() * self.out_len()
+    }
+    /// Elements of one input image, `C·H·W`.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+    /// True when the column buffer equals the image itself (1×1 kernel, stride 1, no padding),
+    /// so callers can skip the unfolding.
+    pub fn is_pointwise(&self) -> bool {
+        self.kernel == 1 && self.stride == 1 && self.padding == 0
+    }
+
+    /// Checks buffers for a block of output rows; returns the block's positions `rows.len()·OW`.
+    pub(crate) fn check_rows(
+        &self,
+        image: usize,
+        col: usize,
+        rows: &Range<usize>,
+    ) -> Result<usize, KernelError> {
+        if rows.start > rows.end || rows.end > self.out_height() {
+            return Err(KernelError::RowRange {
+                start: rows.start,
+                end: rows.end,
+                out_height: self.out_height(),
+            });
+        }
+        let block = rows.len() * self.out_width();
+        if image != self.image_len() || col != self.col_rows() * block {
+            return Err(KernelError::BufferLength {
+                image,
+                expected_image: self.image_len(),
+                col,
+                expected_col: self.col_rows() * block,
+            });
+        }
+        Ok(block)
+    }
+
+    pub(crate) fn check_buffers(&self, image: usize, col: usize) -> Result<(), KernelError> {
+        if image != self.image_len() || col != self.col_len() {
+            return Err(KernelError::BufferLength {
+                image,
+                expected_image: self.image_len(),
+                col,
+                expected_col: self.col_len(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `x` (`channels` planes of `h × w`) with `padding` rows and columns of `fill` before each plane's
+/// rows and columns, and `fill` after them up to `ph × pw` per plane, into `dst` (resized). Shared by
+/// the convolutions that read a padded image in place (fp32 direct, Winograd, int8).
+pub(crate) fn pad_planes<T: Copy>(x: &[T], (h, w): (usize, usize), padding: usize, (ph, pw): (usize, usize), fill: T, dst: &mut Vec<T>) {
+    let channels = x.len() / (h * w).max(1);
+    dst.clear();
+    dst.resize(channels * ph * pw, fill);
+    for (plane, src) in dst.chunks_exact_mut(ph * pw).zip(x.chunks_exact(h * w)) {
+        for (row, src) in plane[padding * pw..].chunks_exact_mut(pw).zip(src.chunks_exact(w)) {
+            row[padding..padding + w].copy_from_slice(src);
+        }
+    }
+}
+
+/// Rows `rows` (in padded coordinates) of `x` padded as [`pad_planes`] pads it (`padding` rows and
+/// columns of `fill` around each of its `channels` planes of `h × w`), written into `dst`, which is
+/// grown to at least the whole padded image plus `slack` values; its other rows keep what they held. A
+/// thread computing a band of output rows pads only the input rows the band reads.
+pub(crate) fn pad_rows<T: Copy>(x: &[T], (h, w): (usize, usize), padding: usize, rows: Range<usize>, fill: T, slack: usize, dst: &mut Vec<T>) {
+    let (hp, wp) = (h + 2 * padding, w + 2 * padding);
+    let channels = x.len() / (h * w).max(1);
+    if dst.len() < channels * hp * wp + slack {
+        dst.resize(channels * hp * wp + slack, fill);
+    }
+    for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
+        for py in rows.clone() {
+            let row = &mut plane[py * wp..][..wp];
+            if py < padding || py >= h + padding {
+                row.fill(fill);
+            } else {
+                row[..padding].fill(fill);
+                row[padding..padding + w].copy_from_slice(&src[(py - padding) * w..][..w]);
+                row[padding + w..].fill(fill);
+            }
+        }
+    }
+}

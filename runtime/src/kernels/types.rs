@@ -1,0 +1,98 @@
+//! The types the int8 kernels share, at the bottom of the floor: the tile sizes ([`MR`] × [`NR`]),
+//! the output stage of one tile, the signatures of the tile and GEMV kernels, and how a product is
+//! split over threads. The leaf kernels (`generic/`, `x86_64/`, the AMX driver) import these from
+//! here, never from their driver [`super::int8`] or the packing ([`super::pack_i8`] re-exports
+//! `MR` and `NR`).
+
+use super::team::Team;
+use crate::quant::{ChannelRequant, OutputStage};
+
+/// Rows of a weight panel (and of a tile).
+pub const MR: usize = 6;
+/// Columns of an activation panel (and of a tile): two AVX2 registers of `i32`.
+pub const NR: usize = 16;
+
+/// The output stage of the rows of one tile.
+#[derive(Debug, Clone, Copy)]
+pub struct TileStage<'a> {
+    /// The tile's channels (at most [`MR`]; fewer in the last panel).
+    pub channels: &'a [ChannelRequant],
+    /// Output zero point.
+    pub zero_point: u8,
+    /// Lowest output value (the zero point with a fused ReLU).
+    pub clamp_min: u8,
+}
+
+impl<'a> TileStage<'a> {
+    /// The stage of every channel of `stage` (for kernels that index channels themselves).
+    pub(crate) fn whole(stage: &'a OutputStage) -> Self {
+        Self { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min }
+    }
+}
+
+/// A tile kernel producing `i32` accumulators: weight panel, activation panel, tile.
+pub type TileI32Fn = fn(&[i32], &[i32], &mut [i32; MR * NR]);
+/// A tile kernel producing requantized `u8`.
+pub type TileU8Fn = fn(&[i32], &[i32], TileStage<'_>, &mut [u8; MR * NR]);
+/// A `6 × 32` tile kernel producing `i32`: weight panel, two adjacent activation panels, their tiles.
+pub type PairI32Fn = fn(&[i32], &[i32], &[i32], &mut [[i32; MR * NR]; 2]);
+/// A `6 × 32` tile kernel producing requantized `u8`, as two tiles.
+pub type PairU8Fn = fn(&[i32], &[i32], &[i32], TileStage<'_>, &mut [[u8; MR * NR]; 2]);
+
+/// Kernels computing two adjacent column panels at once, sharing each weight load between them.
+#[derive(Debug, Clone, Copy)]
+pub struct PairTiles {
+    /// Two tiles to `i32`.
+    pub tile_i32: PairI32Fn,
+    /// Two tiles to `u8` through the output stage.
+    pub tile_u8: PairU8Fn,
+}
+
+/// A matrix-vector kernel: padded weight rows, their stride, the padded activation vector, outputs.
+pub type GemvFn = fn(&[i8], usize, &[u8], &mut [i32]);
+
+/// Below this many multiply-adds, [`Split::Auto`] runs a product on one thread. Since shares go to
+/// the spinning helpers of [`Team::global`] (not to parked rayon workers), SmallVgg's 3.6–7.2 M
+/// multiply-add convolutions gain from the split: four alternating runs of 5000 images on the
+/// 2-core VM, 292–359 µs split at 1 M against 359–411 µs split at 16 M only.
+pub const SEQUENTIAL_BELOW_MACS: usize = 1 << 20;
+
+
+/// How a GEMM is spread over the threads of [`Team::global`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// One thread.
+    Sequential,
+    /// Groups of output rows (channels) per thread; every thread reads all the activations.
+    Rows,
+    /// Groups of output columns (positions) per thread; every thread reads all the weights.
+    Columns,
+    /// One thread for a small product (below [`SEQUENTIAL_BELOW_MACS`]); otherwise columns when there are
+    /// enough of them, else rows (see [`Split::resolve`]).
+    Auto,
+}
+
+impl Split {
+    /// `Auto` becomes `Sequential` for a product of fewer than [`SEQUENTIAL_BELOW_MACS`]
+    /// multiply-adds, where waking a second thread costs more than it saves.
+    pub(crate) fn for_work(self, macs: usize) -> Split {
+        if self == Split::Auto && macs < SEQUENTIAL_BELOW_MACS {
+            Split::Sequential
+        } else {
+            self
+        }
+    }
+
+    /// The concrete split for an `m × n` product: columns keep each thread's activation panels in
+    /// cache and scale best when `n` has a few panels per thread; rows otherwise.
+    pub fn resolve(self, m: usize, n: usize) -> Split {
+        let threads = Team::global().threads();
+        match self {
+            Split::Auto if threads <= 1 => Split::Sequential,
+            Split::Auto if n.div_ceil(NR) >= 4 * threads => Split::Columns,
+            Split::Auto if m.div_ceil(MR) >= 2 * threads => Split::Rows,
+            Split::Auto => Split::Columns,
+            other => other,
+        }
+    }
+}
