@@ -5,7 +5,7 @@
 mod ctxt;
 mod derive;
 mod ir;
-mod schedule;
+mod compress_block;
 
 /// Checks a model written as a struct of layers and generates everything it needs.
 ///
@@ -54,7 +54,7 @@ pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenS
     derive::derive(&item).into()
 }
 
-/// Declares a compressed version of a model: a schedule of stages and the new type they produce.
+/// Declares a compressed version of a model: a block of stages and the new type they produce.
 ///
 /// ```ignore
 /// compress! {
@@ -99,12 +99,12 @@ pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenS
 /// errors, so code using it reports nothing else.
 #[proc_macro]
 pub fn compress(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
-    schedule::compress(input.into()).into()
+    compress_block::compress(input.into()).into()
 }
 
 /// The second half of `compress!`, called by the model's hidden macro with its struct. Not a public API.
 #[doc(hidden)]
 #[proc_macro]
 pub fn __compress_with_model(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
-    schedule::compress_with_model(input.into()).into()
+    compress_block::compress_with_model(input.into()).into()
 }

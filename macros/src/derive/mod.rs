@@ -50,12 +50,12 @@ pub fn model_of(cx: &Ctxt, item: &DeriveInput) -> Option<crate::ir::Model> {
 }
 
 /// `macro_rules! __fasterai_model_<Name>`: hands the struct's layers to `compress!` (see
-/// `crate::schedule`), re-exported as `<Name>` in the macro namespace, so that wherever the type
+/// `crate::compress_block`), re-exported as `<Name>` in the macro namespace, so that wherever the type
 /// can be named, by path or through a `use`, so can its macro. Only what the IR needs is carried:
 /// `input`, field names, `#[tap]`, `#[layer]`, types. When the model has mistakes (`checked` false)
 /// the macro carries no struct, and `compress!` emits only a stub of its type.
 fn model_macro(item: &DeriveInput, checked: bool) -> TokenStream {
-    let name = crate::schedule::model_macro(&item.ident);
+    let name = crate::compress_block::model_macro(&item.ident);
     let ident = &item.ident;
     let export = quote::quote! {
         #[doc(hidden)]

@@ -1,4 +1,4 @@
-//! `compress!`: a schedule of compression stages applied to a model, producing a new type.
+//! `compress!`: a block of compression stages applied to a model, producing a new type.
 //!
 //! A proc macro sees only its own tokens, not the fields of the model it names. So
 //! `#[derive(Compressible)]` also defines a hidden `macro_rules! __fasterai_model_<Model>` that
