@@ -181,7 +181,7 @@ fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<
 #[cfg(test)]
 mod tests {
     use super::super::{factorize_using, singular_values, Factorization, RankRule, SvdMethod};
-    use crate::compress::test_support::random_vec;
+    use crate::test_support::random_vec;
     use crate::units::Energy;
     use rand::{rngs::SmallRng, SeedableRng};
 
