@@ -6,9 +6,9 @@
 
 use std::process::Command;
 
-use fasterai::kernels::int8::{Int8Kernels, Split};
-use fasterai::kernels::pool::PoolWindow;
-use fasterai::kernels::{cap_isa, detected, env_cap, gemv_f32, isa, max_pool_2x2, Accumulate, F32Kernels, Isa, Parallelism, MAX_ISA_VAR};
+use fasterai::internals::kernels::int8::{Int8Kernels, Split};
+use fasterai::internals::kernels::pool::PoolWindow;
+use fasterai::internals::kernels::{cap_isa, detected, env_cap, gemv_f32, isa, max_pool_2x2, Accumulate, F32Kernels, Isa, Parallelism, MAX_ISA_VAR};
 
 /// Set in the child processes, which report the tier in force and stop.
 const CHILD: &str = "FASTERAI_ISA_CAP_CHILD";
@@ -74,7 +74,7 @@ fn lowering_the_cap_bounds_every_table_and_never_raises_it() {
     same(&run_kernels(&generic), &want, "the portable tables");
     // Pooling through the kernel floor's slice entry point still works under the lowest cap.
     let mut out = [0.0f32; 1];
-    fasterai::kernels::pool::slices::max_pool2d(&[1.0, 4.0, 3.0, 2.0], 1, (2, 2), PoolWindow { kernel: 2, stride: 2, padding: 0 }, &mut out).unwrap();
+    fasterai::internals::kernels::pool::slices::max_pool2d(&[1.0, 4.0, 3.0, 2.0], 1, (2, 2), PoolWindow { kernel: 2, stride: 2, padding: 0 }, &mut out).unwrap();
     assert_eq!(out, [4.0]);
 }
 
