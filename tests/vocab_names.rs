@@ -3,7 +3,7 @@
 
 use fasterai::compress::distill::DistillLoss;
 use fasterai::internals::runner::{ArgValue, Stage, StageArg, StageSpec};
-use fasterai::compress::sparsify::{ConvGranularity, Criterion, LinearGranularity, Schedule};
+use fasterai::compress::sparsify::{ConvGranularity, Criterion, LinearGranularity, SparsitySchedule};
 use fasterai::vocab;
 
 #[test]
@@ -20,7 +20,7 @@ fn every_criterion_name_is_a_criterion_and_back() {
 #[test]
 fn every_schedule_and_granularity_name_maps_to_a_value_and_back() {
     for name in vocab::SCHEDULES.names {
-        assert!(Schedule::by_name(name).is_ok(), "schedule `{name}`");
+        assert!(SparsitySchedule::by_name(name).is_ok(), "schedule `{name}`");
     }
     for name in vocab::GRANULARITIES.names {
         assert_eq!(name.parse::<ConvGranularity>().unwrap().name(), *name);
@@ -34,7 +34,7 @@ fn every_schedule_and_granularity_name_maps_to_a_value_and_back() {
     for g in LinearGranularity::ALL {
         assert!(vocab::LINEAR_GRANULARITIES.contains(g.name()), "{}", g.name());
     }
-    let unknown = Schedule::by_name("cosine").unwrap_err().to_string();
+    let unknown = SparsitySchedule::by_name("cosine").unwrap_err().to_string();
     assert!(unknown.contains(&vocab::SCHEDULES.list()), "{unknown}");
 }
 
