@@ -22,7 +22,7 @@ pub use dfdx::tensor::*;
 pub use dfdx::tensor_ops::*;
 // Module traits (dfdx): build, run, walk a model's tensors, save and load them.
 pub use dfdx::nn::{
-    BuildModule, BuildOnDevice, DeviceBuildExt, LoadFromSafetensors, Module, ModuleMut, ModuleVisitor, NumParams, ResetParams,
+    BuildModule, BuildOnDevice, DeviceBuildExt, LoadFromSafetensors, Module, ModuleMut, ModuleVisitor, NonMutableModule, NumParams, ResetParams,
     SaveToSafetensors, TensorCollection, ZeroGrads,
 };
 

@@ -100,7 +100,7 @@ impl PrunePlan {
     /// /// Half the channels, ranked across layers with per-layer normalisation and a floor.
     /// fn half<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Result<PrunePlan, fasterai_runtime::Error> {
     ///     let half = Sparsity::from_percent(50.0)?;
-    ///     PrunePlan::from_criterion(model, half, Context::Global(GlobalOptions::balanced()), Criteria::new(Criterion::LargeFinal))
+    ///     Ok(PrunePlan::from_criterion(model, half, Context::Global(GlobalOptions::balanced()), Criteria::new(Criterion::LargeFinal))?)
     /// }
     /// ```
     pub fn from_criterion<M>(
