@@ -7,9 +7,9 @@
 //!
 //! | to … | look in |
 //! |---|---|
-//! | build a model | [`nn`] (layers), [`model`] (the `Compressible` trait the derive implements), [`Compressible`](macro@Compressible) and [`compress!`] |
+//! | build a model | [`nn`] (layers), [`model`] (the `Compressible` trait the derive implements), [`Compressible`](macro@Compressible) and [`compress!`](macro@compress) |
 //! | train it | [`data`], [`learn`] |
-//! | compress it | [`compress`] (distill, sparsify, prune, fold, factorize, quantize-aware training) |
+//! | compress it | [`compress`](mod@compress) (distill, sparsify, prune, fold, factorize, quantize-aware training) |
 //! | deploy it | [`deploy`] (frozen fp32 and int8 plans), [`quant`] (the int8 arithmetic they follow) |
 //! | measure it | [`measure`] |
 //! | write your own layers or plans | [`internals`] (the CPU kernels and tape ops) |
