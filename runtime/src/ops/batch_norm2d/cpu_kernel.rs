@@ -149,18 +149,7 @@ pub(crate) fn eval_backward(
 ) -> (Vec<f32>, Vec<f32>) {
     let channels = mean.len();
     let plane = plane.max(1);
-    let partial: Vec<(f64, f64)> = x
-        .par_chunks(plane)
-        .zip(g_out.par_chunks(plane))
-        .enumerate()
-        .map(|(i, (xs, gs))| {
-            let c = i % channels;
-            let (sum_g, sum_g_centered) = plane_gradient_sums(xs, gs, a[c], b[c], mean[c], relu);
-            (sum_g, sum_g_centered * inv_std[c] as f64)
-        })
-        .collect();
-    let dbias = per_channel(channels, partial.iter().map(|p| p.0).collect());
-    let dscale = per_channel(channels, partial.iter().map(|p| p.1).collect());
+    let (dscale, dbias) = gradient_sums(x, g_out, (mean, inv_std), (&a, &b), relu, plane);
     g_in.par_chunks_mut(plane)
         .zip(x.par_chunks(plane))
         .zip(g_out.par_chunks(plane))
@@ -219,6 +208,32 @@ pub(crate) fn affine(x: &[f32], a: &[f32], b: &[f32], relu: bool, plane: usize, 
         .for_each(|(i, (o, xs))| plane_affine(o, xs, a[i % channels], b[i % channels], relu));
 }
 
+/// Per channel, `(Σ g'·(x − mean)·inv_std, Σ g')` with `g'` the gradient the ReLU passed, for the
+/// pre-activation `x · a + b`: the scale's and the bias's gradients (summed in `f64`).
+fn gradient_sums(
+    x: &[f32],
+    g_out: &[f32],
+    (mean, inv_std): (&[f32], &[f32]),
+    (a, b): (&[f32], &[f32]),
+    relu: bool,
+    plane: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let channels = mean.len();
+    let partial: Vec<(f64, f64)> = x
+        .par_chunks(plane)
+        .zip(g_out.par_chunks(plane))
+        .enumerate()
+        .map(|(i, (xs, gs))| {
+            let c = i % channels;
+            let (sum_g, sum_g_centered) = plane_gradient_sums(xs, gs, a[c], b[c], mean[c], relu);
+            (sum_g, sum_g_centered * inv_std[c] as f64)
+        })
+        .collect();
+    let dbias = per_channel(channels, partial.iter().map(|p| p.0).collect());
+    let dscale = per_channel(channels, partial.iter().map(|p| p.1).collect());
+    (dscale, dbias)
+}
+
 /// Backward of `y = relu?(scale · (x − mean) · inv_std + bias)` with batch statistics:
 /// adds `dx` into `g_in` and returns `(dscale, dbias)`.
 #[allow(clippy::too_many_arguments)]
@@ -238,18 +253,7 @@ pub(crate) fn backward(
     // Per channel: the pre-activation is `v · a + b`; the ReLU passes the gradient where it is > 0.
     let a: Vec<f32> = (0..channels).map(|c| scale[c] * inv_std[c]).collect();
     let b: Vec<f32> = (0..channels).map(|c| bias[c] - mean[c] * a[c]).collect();
-    let partial: Vec<(f64, f64)> = x
-        .par_chunks(plane)
-        .zip(g_out.par_chunks(plane))
-        .enumerate()
-        .map(|(i, (xs, gs))| {
-            let c = i % channels;
-            let (sum_g, sum_g_centered) = plane_gradient_sums(xs, gs, a[c], b[c], mean[c], relu);
-            (sum_g, sum_g_centered * inv_std[c] as f64)
-        })
-        .collect();
-    let dbias = per_channel(channels, partial.iter().map(|p| p.0).collect());
-    let dscale = per_channel(channels, partial.iter().map(|p| p.1).collect());
+    let (dscale, dbias) = gradient_sums(x, g_out, (mean, inv_std), (&a, &b), relu, plane);
     let count = (x.len() / channels.max(1)).max(1) as f32;
     g_in.par_chunks_mut(plane)
         .zip(x.par_chunks(plane))
