@@ -88,10 +88,10 @@ mod tests {
         assert!(
             matches!(
                 err,
-                NnError::PoolZeroParameter {
+                NnError::Kernel(crate::kernels::KernelError::PoolZeroParameter {
                     what: "output height",
                     ..
-                }
+                })
             ),
             "{err}"
         );

@@ -154,11 +154,11 @@ mod tests {
         assert!(
             matches!(
                 err,
-                NnError::PoolWindowTooLarge {
+                NnError::Kernel(crate::kernels::KernelError::PoolWindowTooLarge {
                     kernel: 3,
                     padded_height: 2,
                     ..
-                }
+                })
             ),
             "{err}"
         );
@@ -166,11 +166,11 @@ mod tests {
         assert!(
             matches!(
                 err,
-                NnError::PoolPaddingTooLarge {
+                NnError::Kernel(crate::kernels::KernelError::PoolPaddingTooLarge {
                     padding: 2,
                     max_padding: 1,
                     ..
-                }
+                })
             ),
             "{err}"
         );

@@ -17,54 +17,6 @@ pub enum NnError {
         /// The shape found in the file.
         found: Vec<usize>,
     },
-    /// A pooling parameter that must be at least 1 is 0 (kernel, stride, or an adaptive output size).
-    #[error("{op}: the {what} is 0 but must be at least 1; fix the layer's const parameters")]
-    PoolZeroParameter {
-        /// The op that refused it, e.g. `max_pool2d`.
-        op: &'static str,
-        /// Which parameter, e.g. `stride`.
-        what: &'static str,
-    },
-    /// Padding larger than half the kernel, which PyTorch rejects too: a window could then lie entirely in the padding.
-    #[error("{op}: padding {padding} is more than half the kernel size {kernel}; use padding at most {max_padding} (PyTorch has the same rule)")]
-    PoolPaddingTooLarge {
-        /// The op that refused it.
-        op: &'static str,
-        /// The kernel size K of the K x K window.
-        kernel: usize,
-        /// The padding asked for, on each side.
-        padding: usize,
-        /// The largest padding allowed, `kernel / 2`.
-        max_padding: usize,
-    },
-    /// The pooling window does not fit in the padded input even once.
-    #[error("{op}: the {kernel}x{kernel} window is larger than the padded input {padded_height}x{padded_width} (the {height}x{width} image plus padding {padding} on each side); use a smaller kernel or a larger image")]
-    PoolWindowTooLarge {
-        /// The op that refused it.
-        op: &'static str,
-        /// The kernel size K of the K x K window.
-        kernel: usize,
-        /// The padding on each side.
-        padding: usize,
-        /// Height of the input images.
-        height: usize,
-        /// Width of the input images.
-        width: usize,
-        /// `height + 2 * padding`.
-        padded_height: usize,
-        /// `width + 2 * padding`.
-        padded_width: usize,
-    },
-    /// The input images have no pixels.
-    #[error("{op}: the input images are {height}x{width}; pooling needs at least one pixel in each direction")]
-    PoolEmptyImage {
-        /// The op that refused it.
-        op: &'static str,
-        /// Height of the input images.
-        height: usize,
-        /// Width of the input images.
-        width: usize,
-    },
     /// `Flatten::flatten_to::<N>` was asked for N features but the input has another size per sample.
     #[error("Flatten: each sample has C × H × W = {channels} × {height} × {width} = {computed} values but {expected} were expected; make the next layer take {computed} inputs (e.g. Linear<{computed}, _>) or change the layers before Flatten")]
     FlattenMismatch {
@@ -97,24 +49,6 @@ pub enum NnError {
         /// Width of the input images.
         width: usize,
     },
-    /// A raw buffer handed to a slice-level pooling kernel has the wrong length for the dims given.
-    #[error("{op}: the {buffer} buffer holds {found} values but {planes} planes of {height}x{width} need {expected}")]
-    PoolBufferLength {
-        /// The kernel that refused it.
-        op: &'static str,
-        /// `input` or `output`.
-        buffer: &'static str,
-        /// Planes (batch × channels) the call described.
-        planes: usize,
-        /// Height of the planes in that buffer.
-        height: usize,
-        /// Width of the planes in that buffer.
-        width: usize,
-        /// `planes * height * width`.
-        expected: usize,
-        /// The buffer's length.
-        found: usize,
-    },
     /// A convolution's kernel does not fit in the zero-padded input image.
     #[error("conv2d kernel {kernel}x{kernel} is larger than the input image {height}x{width} padded by {padding} on each side ({padded_height}x{padded_width}); feed a larger image or use more padding")]
     KernelLargerThanImage {
@@ -131,7 +65,9 @@ pub enum NnError {
         /// `width + 2P`.
         padded_width: usize,
     },
-    /// A numeric kernel was handed inconsistent sizes (a bug in the caller; please report it).
+    /// A pooling window that does not fit its input, a zero kernel or stride, an empty image, a buffer
+    /// of the wrong length (see [`KernelError`](crate::kernels::KernelError)'s `Pool*` variants), or
+    /// a numeric kernel handed inconsistent sizes.
     #[error(transparent)]
     Kernel(#[from] crate::kernels::KernelError),
     /// A weights file is missing a tensor the model needs.

@@ -76,21 +76,10 @@ macro_rules! with_grads {
     }};
 }
 
-/// A kernel floor's error as the layer error the ops have always returned: the pooling variants
-/// keep their `NnError` names, anything else is wrapped.
+/// A kernel floor's error as the ops' error (the pooling kernels' refusals keep their own variants
+/// and messages, inside [`NnError::Kernel`]).
 pub(crate) fn pool_error(err: KernelError) -> NnError {
-    match err {
-        KernelError::PoolZeroParameter { op, what } => NnError::PoolZeroParameter { op, what },
-        KernelError::PoolPaddingTooLarge { op, kernel, padding, max_padding } => NnError::PoolPaddingTooLarge { op, kernel, padding, max_padding },
-        KernelError::PoolWindowTooLarge { op, kernel, padding, height, width, padded_height, padded_width } => {
-            NnError::PoolWindowTooLarge { op, kernel, padding, height, width, padded_height, padded_width }
-        }
-        KernelError::PoolEmptyImage { op, height, width } => NnError::PoolEmptyImage { op, height, width },
-        KernelError::PoolBufferLength { op, buffer, planes, height, width, expected, found } => {
-            NnError::PoolBufferLength { op, buffer, planes, height, width, expected, found }
-        }
-        other => NnError::Kernel(other),
-    }
+    NnError::Kernel(err)
 }
 
 /// Wraps dfdx's device error with the op's name.
@@ -216,11 +205,11 @@ pub fn try_global_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     const OP: &str = "global_avg_pool2d";
     let (batch, channels, height, width) = *x.shape();
     if height == 0 || width == 0 {
-        return Err(NnError::PoolEmptyImage {
+        return Err(NnError::Kernel(KernelError::PoolEmptyImage {
             op: OP,
             height,
             width,
-        });
+        }));
     }
     let plane_len = height * width;
     let (x, mut tape) = contiguous(OP, x)?;

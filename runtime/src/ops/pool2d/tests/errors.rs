@@ -12,12 +12,12 @@ fn window_larger_than_padded_input_names_both_sizes() {
     assert!(
         matches!(
             err,
-            NnError::PoolWindowTooLarge {
+            NnError::Kernel(crate::kernels::KernelError::PoolWindowTooLarge {
                 kernel: 5,
                 padded_height: 4,
                 padded_width: 5,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -36,12 +36,12 @@ fn padding_over_half_the_kernel_is_refused() {
     assert!(
         matches!(
             err,
-            NnError::PoolPaddingTooLarge {
+            NnError::Kernel(crate::kernels::KernelError::PoolPaddingTooLarge {
                 kernel: 3,
                 padding: 2,
                 max_padding: 1,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -55,7 +55,7 @@ fn zero_parameters_and_empty_images_are_refused() {
     assert!(
         matches!(
             zero_stride,
-            NnError::PoolZeroParameter { what: "stride", .. }
+            NnError::Kernel(crate::kernels::KernelError::PoolZeroParameter { what: "stride", .. })
         ),
         "{zero_stride:?}"
     );
@@ -63,10 +63,10 @@ fn zero_parameters_and_empty_images_are_refused() {
     assert!(
         matches!(
             zero_kernel,
-            NnError::PoolZeroParameter {
+            NnError::Kernel(crate::kernels::KernelError::PoolZeroParameter {
                 what: "kernel size",
                 ..
-            }
+            })
         ),
         "{zero_kernel:?}"
     );
@@ -74,10 +74,10 @@ fn zero_parameters_and_empty_images_are_refused() {
     assert!(
         matches!(
             zero_out,
-            NnError::PoolZeroParameter {
+            NnError::Kernel(crate::kernels::KernelError::PoolZeroParameter {
                 what: "output height",
                 ..
-            }
+            })
         ),
         "{zero_out:?}"
     );
@@ -86,11 +86,11 @@ fn zero_parameters_and_empty_images_are_refused() {
     assert!(
         matches!(
             err,
-            NnError::PoolEmptyImage {
+            NnError::Kernel(crate::kernels::KernelError::PoolEmptyImage {
                 height: 0,
                 width: 4,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
