@@ -2,12 +2,14 @@
 //! the weights after every epoch must be finite, or `fit` stops naming the tensor, epoch and batch.
 //!
 //! The loss alone does not catch everything: a gradient can overflow while the loss is finite,
-//! and the optimizer would then write NaN into the weights. Both walks read the tensors in place
-//! (no copy); on DESIGN.md's SmallVgg the gradient walk costs well under 1% of a training step.
+//! and the optimizer would then write NaN into the weights. The gradient walk reads the gradients in
+//! place (no copy), the weight walk copies one tensor at a time; on DESIGN.md's SmallVgg the gradient walk costs well under 1% of a training step.
 
-use dfdx::nn::{RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef};
-use dfdx::prelude::{Cpu, Gradients, Shape, Tensor};
+use dfdx::nn::TensorCollection;
+use dfdx::prelude::{Cpu, Gradients};
 use dfdx::tensor::CpuError;
+
+use crate::nn::walk::{walk_gradients, walk_tensors};
 
 /// The first value that is not finite: the tensor's name, the flat index and the value.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,76 +29,30 @@ fn first_non_finite(name: &str, values: &[f32]) -> Option<NonFinite> {
     Some(NonFinite { tensor: name.to_string(), index, value: values[index] })
 }
 
-/// Finds the first non-finite gradient of a trainable tensor (BatchNorm statistics have none).
-struct GradientCheck<'a> {
-    grads: &'a mut Gradients<f32, Cpu>,
-    found: Option<NonFinite>,
-}
-
-impl TensorVisitor<f32, Cpu> for GradientCheck<'_> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = CpuError;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        options: TensorOptions<S, f32, Cpu>,
-        (tensor, name): (&Tensor<S, f32, Cpu>, String),
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        if self.found.is_none() && options.do_gradient_update {
-            self.found = first_non_finite(&name, self.grads.get_or_alloc_mut(tensor)?);
-        }
-        Ok(None)
-    }
-
-    fn visit_scalar<N: num_traits::NumCast>(&mut self, _: ScalarOptions<N>, _: (&N, String)) -> Result<Option<N>, Self::Err> {
-        Ok(None)
-    }
-}
-
-/// Finds the first non-finite value among every tensor of the model (weights and statistics).
-struct WeightCheck {
-    found: Option<NonFinite>,
-}
-
-impl TensorVisitor<f32, Cpu> for WeightCheck {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = CpuError;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, f32, Cpu>,
-        (tensor, name): (&Tensor<S, f32, Cpu>, String),
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        if self.found.is_none() {
-            self.found = first_non_finite(&name, &crate::ops::tensor_io::read_vec(tensor)?);
-        }
-        Ok(None)
-    }
-
-    fn visit_scalar<N: num_traits::NumCast>(&mut self, _: ScalarOptions<N>, _: (&N, String)) -> Result<Option<N>, Self::Err> {
-        Ok(None)
-    }
-}
-
 /// The first non-finite gradient of `model`'s trainable tensors in `grads`, if any.
 pub(crate) fn non_finite_gradient<M: TensorCollection<f32, Cpu>>(
     model: &M,
     grads: &mut Gradients<f32, Cpu>,
 ) -> Result<Option<NonFinite>, CpuError> {
-    let mut check = GradientCheck { grads, found: None };
-    M::iter_tensors(&mut RecursiveWalker { m: (model, String::new()), f: &mut check })?;
-    Ok(check.found)
+    // Trainable tensors only (BatchNorm statistics have no gradient), and none after the first find.
+    let mut found = None;
+    let searching = std::cell::Cell::new(true);
+    walk_gradients(model, grads, |_, trainable| trainable && searching.get(), |name, gradient| {
+        found = first_non_finite(&name, gradient);
+        searching.set(found.is_none());
+    })?;
+    Ok(found)
 }
 
 /// The first non-finite value among `model`'s tensors, if any.
 pub(crate) fn non_finite_weight<M: TensorCollection<f32, Cpu>>(model: &M) -> Result<Option<NonFinite>, CpuError> {
-    let mut check = WeightCheck { found: None };
-    M::iter_tensors(&mut RecursiveWalker { m: (model, String::new()), f: &mut check })?;
-    Ok(check.found)
+    let mut found = None;
+    walk_tensors::<f32, Cpu, M>(model, |t| {
+        if found.is_none() {
+            found = first_non_finite(&t.name, &t.values());
+        }
+    });
+    Ok(found)
 }
 
 #[cfg(test)]

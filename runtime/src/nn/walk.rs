@@ -1,5 +1,5 @@
-//! Walking a model's tensors and scalars by name, read-only, without a hand-written
-//! `TensorVisitor` for each question.
+//! Walking a model's tensors and scalars by name, read-only, or their gradients, without a
+//! hand-written `TensorVisitor` for each question.
 //!
 //! Names are the ones dfdx's safetensors files use: the field path joined with dots
 //! (`conv1.weight`, `bn1.running_var`, `bn1.epsilon`).
@@ -20,7 +20,8 @@
 use dfdx::nn::{
     RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
 };
-use dfdx::prelude::{Dtype, HasShape, Shape, Tensor};
+use dfdx::prelude::{Cpu, Dtype, Gradients, HasShape, Shape, Tensor};
+use dfdx::tensor::CpuError;
 use dfdx::tensor_ops::Device;
 
 /// One tensor met on a walk: its name, its shape, and its values on request.
@@ -105,4 +106,60 @@ pub fn walk_tensors<E: Dtype, D: Device<E>, M: TensorCollection<E, D>>(
             f(t)
         }
     })
+}
+
+/// Calls `f(name, gradient)` for every tensor of `model` that `wants(name, trainable)` accepts,
+/// with its gradient in `grads` (zeros if the backward pass reached none). Tensors it declines
+/// are not looked up, so no gradient is allocated for them.
+///
+/// ```
+/// use fasterai_runtime::prelude::*;
+/// use fasterai_runtime::nn::walk::walk_gradients;
+/// let dev = Cpu::default();
+/// let fc: Linear<2, 1> = BuildModule::build(&dev);
+/// let x = dev.tensor([[1.0f32, 2.0]]);
+/// let mut grads = fc.forward(x.leaky_trace()).sum().backward();
+/// let mut seen = Vec::new();
+/// walk_gradients(&fc, &mut grads, |_, trainable| trainable, |name, g| seen.push((name, g.to_vec())))?;
+/// assert_eq!(seen, [("weight".to_string(), vec![1.0, 2.0]), ("bias".to_string(), vec![1.0])]);
+/// # Ok::<(), fasterai_runtime::dfdx::tensor::CpuError>(())
+/// ```
+pub fn walk_gradients<M: TensorCollection<f32, Cpu>>(
+    model: &M,
+    grads: &mut Gradients<f32, Cpu>,
+    wants: impl Fn(&str, bool) -> bool,
+    f: impl FnMut(String, &[f32]),
+) -> Result<(), CpuError> {
+    let mut walker = GradientWalker { grads, wants, f };
+    M::iter_tensors(&mut RecursiveWalker { m: (model, String::new()), f: &mut walker })?;
+    Ok(())
+}
+
+struct GradientWalker<'g, W, F> {
+    grads: &'g mut Gradients<f32, Cpu>,
+    wants: W,
+    f: F,
+}
+
+impl<W: Fn(&str, bool) -> bool, F: FnMut(String, &[f32])> TensorVisitor<f32, Cpu> for GradientWalker<'_, W, F> {
+    type Viewer = (ViewTensorRef, ViewTensorName);
+    type Err = CpuError;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        options: TensorOptions<S, f32, Cpu>,
+        (tensor, name): (&Tensor<S, f32, Cpu>, String),
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        if (self.wants)(&name, options.do_gradient_update) {
+            let gradient = self.grads.get_or_alloc_mut(tensor)?;
+            (self.f)(name, gradient);
+        }
+        Ok(None)
+    }
+
+    fn visit_scalar<N: num_traits::NumCast>(&mut self, _: ScalarOptions<N>, _: (&N, String)) -> Result<Option<N>, Self::Err> {
+        Ok(None)
+    }
 }

@@ -54,11 +54,8 @@
 use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 
-use dfdx::nn::{
-    RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
-};
-use dfdx::prelude::{Cpu, Gradients, Shape, Tensor};
-use dfdx::tensor::CpuError;
+use dfdx::nn::TensorCollection;
+use dfdx::prelude::{Cpu, Gradients, Shape};
 
 use super::calibration::CalibrationWindow;
 use super::lottery::{LotteryTicket, Snapshot};
@@ -69,6 +66,7 @@ use super::target::SparsifyTarget;
 use crate::compress::CompressError;
 use crate::learn::{Callback, Context, Control, EpochRecord, Fraction, LearnError, Output};
 use crate::model::Compressible;
+use crate::nn::walk::walk_gradients;
 use crate::units::Sparsity;
 
 /// Sparsifies a model during training (see the [module docs](self)).
@@ -273,10 +271,15 @@ where
             return Ok(());
         }
         let wanted: Vec<(String, &'static str)> = self.targets.iter().map(|t| (t.weight_name(), t.name)).collect();
-        let mut reader = GradientReader { wanted: &wanted, grads, found: Vec::new() };
-        M::iter_tensors(&mut RecursiveWalker { m: (model, String::new()), f: &mut reader })
-            .map_err(|e| fail(e.into()))?;
-        self.sparsifier.memory.gradient = reader.found.into_iter().collect();
+        let layer_of = |name: &str| wanted.iter().find(|(n, _)| n == name).map(|(_, layer)| *layer);
+        let mut found: Vec<(&'static str, Vec<f32>)> = Vec::new();
+        walk_gradients(model, grads, |name, _| layer_of(name).is_some(), |name, gradient| {
+            if let Some(layer) = layer_of(&name) {
+                found.push((layer, gradient.to_vec()));
+            }
+        })
+        .map_err(|e| fail(e.into()))?;
+        self.sparsifier.memory.gradient = found.into_iter().collect();
         Ok(())
     }
 
@@ -305,40 +308,5 @@ where
             }
         }
         Ok(())
-    }
-}
-
-/// Copies the gradients of the named weights.
-struct GradientReader<'a> {
-    /// `(tensor name, layer name)`.
-    wanted: &'a [(String, &'static str)],
-    grads: &'a mut Gradients<f32, Cpu>,
-    found: Vec<(&'static str, Vec<f32>)>,
-}
-
-impl TensorVisitor<f32, Cpu> for GradientReader<'_> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = CpuError;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, f32, Cpu>,
-        (tensor, name): (&Tensor<S, f32, Cpu>, String),
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        if let Some((_, layer)) = self.wanted.iter().find(|(n, _)| *n == name) {
-            let grad = self.grads.get_or_alloc_mut(tensor)?;
-            self.found.push((layer, grad.to_vec()));
-        }
-        Ok(None)
-    }
-
-    fn visit_scalar<N: num_traits::NumCast>(
-        &mut self,
-        _: ScalarOptions<N>,
-        _: (&N, String),
-    ) -> Result<Option<N>, Self::Err> {
-        Ok(None)
     }
 }
