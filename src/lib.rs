@@ -60,6 +60,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use fasterai_macros::__compress_with_model as compress_with_model;
+    pub use fasterai_macros::__derive_with_blocks as derive_with_blocks;
     pub use fasterai_runtime::compress::factorize::{factorize_linear, factorize_linear_energy};
     pub use fasterai_runtime::compress::fold::{fold_conv_bn, fold_linear_bn};
     pub use fasterai_runtime::compress::prune::FromPrunePlan;
@@ -76,7 +77,7 @@ pub mod __private {
     pub use fasterai_runtime::dfdx::tensor_ops::Device;
     pub use fasterai_runtime::learn::Output;
     pub use fasterai_runtime::model::generated::{assert_layer, assert_model};
-    pub use fasterai_runtime::model::generated::{realize, same_type, visits_f32_cpu, IntoLayerError};
+    pub use fasterai_runtime::model::generated::{realize, residual_add, same_type, visits_f32_cpu, IntoLayerError};
     pub use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
     pub use fasterai_runtime::model::{InferTapped, Tap, TapInfo, TappedForward, TrainTapped};
     pub use fasterai_runtime::nn::batch_norm2d_train;

@@ -9,5 +9,6 @@ fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/derive/*.rs");
     t.compile_fail("tests/ui/compress/*.rs");
+    t.compile_fail("tests/ui/residual/*.rs");
     t.pass("tests/ui/pass/*.rs");
 }

@@ -48,7 +48,7 @@ mod compress_block;
 ///   name in the macro namespace, so `compress!` finds it wherever the struct can be named.
 ///
 /// The derive works inside a `macro_rules!` expansion too (its locals are its own).
-#[proc_macro_derive(Compressible, attributes(compressible, tap, layer))]
+#[proc_macro_derive(Compressible, attributes(compressible, tap, layer, shortcut, block))]
 pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let item = syn::parse_macro_input!(input as syn::DeriveInput);
     derive::derive(&item).into()
@@ -107,4 +107,12 @@ pub fn compress(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 #[proc_macro]
 pub fn __compress_with_model(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     compress_block::compress_with_model(input.into()).into()
+}
+
+/// The model derive's second half when the model has `#[block]` fields: each block's hidden macro
+/// hands its struct here, and the last one expands the model. Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __derive_with_blocks(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    derive::derive_with_blocks(input.into()).into()
 }

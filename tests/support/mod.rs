@@ -6,3 +6,5 @@
 pub mod deploy;
 #[macro_use]
 pub mod models;
+#[macro_use]
+pub mod resnet;

@@ -25,6 +25,9 @@ pub fn layer_type(kind: &LayerKind) -> TokenStream {
         LayerKind::AdaptiveAvgPool2D { out_h, out_w } => vec![out_h, out_w],
         LayerKind::Linear { in_features, out_features, .. } => vec![in_features, out_features],
         LayerKind::Activation(_) | LayerKind::GlobalAvgPool | LayerKind::Flatten | LayerKind::Dropout => vec![],
+        LayerKind::Fork | LayerKind::Shortcut | LayerKind::Add { .. } => {
+            unreachable!("compress! refuses models with residual blocks before generating a type")
+        }
     };
     if args.is_empty() {
         quote!(::fasterai::prelude::#name)

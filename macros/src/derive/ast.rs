@@ -11,8 +11,11 @@ use crate::ctxt::Ctxt;
 pub struct Container<'a> {
     pub ident: &'a Ident,
     pub vis: &'a Visibility,
-    /// `None` when missing or malformed (already reported).
+    /// `None` when missing or malformed (already reported), and for a residual block, whose input
+    /// is the shape where it is used.
     pub input: Option<InputAttr>,
+    /// `#[compressible(residual)]`: the struct is a residual block (see [`super::block`]).
+    pub residual: bool,
     pub fields: Vec<Field<'a>>,
 }
 
@@ -22,8 +25,12 @@ pub struct Field<'a> {
     pub name: String,
     pub ty: &'a Type,
     pub tapped: bool,
-    /// `None` when the type is not a known layer (already reported).
+    /// `#[shortcut]`: in a residual block, the field runs on the block's input, not on the main path.
+    pub shortcut: bool,
+    /// `None` when the type is not a known layer (already reported), or for a `#[block]` field.
     pub layer: Option<ParsedLayer>,
+    /// `#[block]`: the residual blocks the field holds, in order (one type, or a tuple's elements).
+    pub blocks: Option<Vec<&'a Type>>,
 }
 
 const SUPPORTED: &str = "#[derive(Compressible)] supports a struct with named fields, one layer per field, \
@@ -72,8 +79,19 @@ impl<'a> Container<'a> {
         if named.named.is_empty() {
             cx.error_spanned_by(&item.ident, format!("the struct has no layers. {SUPPORTED}"));
         }
+        let residual = attr::container_residual(&item.attrs);
         let input = match input {
+            Input::Given(given) if residual.is_some() => {
+                cx.error_at(
+                    residual.expect("checked"),
+                    "a residual block takes no `input`: its input is the shape where a `#[block]` field of a model \
+                     uses it; remove `input = ..`",
+                );
+                let _ = given;
+                None
+            }
             Input::Given(given) => Some(given),
+            Input::Invalid | Input::Missing if residual.is_some() => None,
             Input::Invalid => None,
             Input::Missing => {
                 cx.error_spanned_by(
@@ -90,15 +108,59 @@ impl<'a> Container<'a> {
             .map(|field| {
                 let ident = field.ident.as_ref().expect("named field");
                 let declared = attr::field_layer(cx, &field.attrs);
+                let shortcut = attr::field_flag(cx, &field.attrs, attr::SHORTCUT, "write `#[shortcut]` on each field of a block's shortcut");
+                if let (Some(span), None) = (shortcut, residual) {
+                    cx.error_at(
+                        span,
+                        "#[shortcut] marks a field of a residual block's shortcut; add `#[compressible(residual)]` \
+                         to the struct to make it a block",
+                    );
+                }
+                let block = attr::field_flag(cx, &field.attrs, attr::BLOCK, "write `#[block]` on a field holding residual blocks");
+                let blocks = block.map(|_| block_types(cx, &field.ty));
+                if let (Some(span), Some(_)) = (block, residual) {
+                    cx.error_at(span, "a residual block cannot hold blocks of its own: put the blocks side by side in the model");
+                }
                 Field {
                     ident,
                     name: ident.unraw().to_string(),
                     ty: &field.ty,
                     tapped: attr::field_tapped(cx, &field.attrs),
-                    layer: layer_type::parse_layer(cx, declared.as_ref().unwrap_or(&field.ty)),
+                    shortcut: shortcut.is_some(),
+                    layer: match block {
+                        Some(_) => None,
+                        None => layer_type::parse_layer(cx, declared.as_ref().unwrap_or(&field.ty)),
+                    },
+                    blocks: blocks.flatten(),
                 }
             })
             .collect();
-        Some(Container { ident: &item.ident, vis: &item.vis, input, fields })
+        Some(Container { ident: &item.ident, vis: &item.vis, input, residual: residual.is_some(), fields })
     }
+}
+
+/// The block types of a `#[block]` field: a path (one block) or a tuple of paths (blocks in order,
+/// reached as `.0`, `.1`, ...).
+fn block_types<'a>(cx: &Ctxt, ty: &'a Type) -> Option<Vec<&'a Type>> {
+    const FORM: &str = "a `#[block]` field holds one residual block (`layer1: Basic64`) or a tuple of them \
+                        (`layer1: (Basic64, Basic64)`), each a struct deriving `Compressible` with `#[compressible(residual)]`";
+    let elements: Vec<&Type> = match ty {
+        Type::Path(_) => vec![ty],
+        Type::Tuple(tuple) if !tuple.elems.is_empty() => tuple.elems.iter().collect(),
+        Type::Paren(paren) => return block_types(cx, &paren.elem),
+        _ => {
+            cx.error_spanned_by(ty, FORM);
+            return None;
+        }
+    };
+    let mut ok = true;
+    for element in &elements {
+        let simple = matches!(element, Type::Path(path) if path.qself.is_none()
+            && path.path.segments.iter().all(|segment| segment.arguments.is_none()));
+        if !simple {
+            cx.error_spanned_by(element, FORM);
+            ok = false;
+        }
+    }
+    ok.then_some(elements)
 }

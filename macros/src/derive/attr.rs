@@ -9,6 +9,9 @@ pub const COMPRESSIBLE: &str = "compressible";
 pub const INPUT: &str = "input";
 pub const TAP: &str = "tap";
 pub const LAYER: &str = "layer";
+pub const RESIDUAL: &str = "residual";
+pub const SHORTCUT: &str = "shortcut";
+pub const BLOCK: &str = "block";
 
 const INPUT_FORM: &str = "`input = [C, H, W]` for images (e.g. `input = [1, 28, 28]`) or `input = [N]` for flat features";
 
@@ -27,13 +30,15 @@ pub enum Input {
 }
 
 /// Reads every `#[compressible(..)]` attribute of the struct. Reports unknown options, a repeated
-/// `input` and a malformed shape.
+/// `input` and a malformed shape. `residual` (a residual block) is read by [`container_residual`].
 pub fn container_input(cx: &Ctxt, attrs: &[Attribute]) -> Input {
     let mut input: Option<Option<InputAttr>> = None;
     let mut unreadable = false;
     for attr in attrs.iter().filter(|attr| attr.path().is_ident(COMPRESSIBLE)) {
         let parsed = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident(INPUT) {
+            if meta.path.is_ident(RESIDUAL) {
+                Ok(())
+            } else if meta.path.is_ident(INPUT) {
                 let value: Expr = meta.value()?.parse()?;
                 let shape = parse_shape(cx, &value);
                 if input.is_some() {
@@ -44,7 +49,10 @@ pub fn container_input(cx: &Ctxt, attrs: &[Attribute]) -> Input {
                 Ok(())
             } else {
                 let name = meta.path.get_ident().map_or_else(|| "this path".to_string(), |i| format!("`{i}`"));
-                Err(meta.error(format!("unknown option {name} in #[compressible(..)]; the only option is {INPUT_FORM}")))
+                Err(meta.error(format!(
+                    "unknown option {name} in #[compressible(..)]; the options are {INPUT_FORM}, and `residual` \
+                     for a residual block"
+                )))
             }
         });
         if let Err(error) = parsed {
@@ -58,6 +66,38 @@ pub fn container_input(cx: &Ctxt, attrs: &[Attribute]) -> Input {
         None if unreadable => Input::Invalid,
         None => Input::Missing,
     }
+}
+
+/// The `residual` option of `#[compressible(..)]`, if given: the struct is a residual block.
+pub fn container_residual(attrs: &[Attribute]) -> Option<proc_macro2::Span> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(COMPRESSIBLE)) {
+        // Errors were reported by `container_input`, which reads the same attribute.
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident(RESIDUAL) {
+                found = Some(syn::spanned::Spanned::span(&meta.path));
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+    }
+    found
+}
+
+/// Whether the field carries the path-only attribute `name` (`#[shortcut]`, `#[block]`); arguments
+/// or a repetition are reported.
+pub fn field_flag(cx: &Ctxt, attrs: &[Attribute], name: &str, usage: &str) -> Option<proc_macro2::Span> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(name)) {
+        if attr.meta.require_path_only().is_err() {
+            cx.error_spanned_by(&attr.meta, format!("#[{name}] takes no arguments: {usage}"));
+        } else if found.is_some() {
+            cx.error_spanned_by(attr, format!("duplicate #[{name}]"));
+        }
+        found = Some(syn::spanned::Spanned::span(attr));
+    }
+    found
 }
 
 /// `[C, H, W]` or `[N]` of positive integer literals.

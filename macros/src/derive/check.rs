@@ -1,43 +1,133 @@
 //! Runs the shape walk of the IR over the parsed struct and reports every mistake on the token it
-//! concerns.
+//! concerns. A `#[block]` field is flattened into its blocks' layers between residual markers
+//! (`Fork`, `Shortcut`, `Add`), each layer keeping the path from `self` that reaches it.
 
-use super::ast::Container;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, ToTokens};
+use syn::spanned::Spanned;
+
+use super::ast::{Container, Field};
+use super::block::Blocks;
 use crate::ctxt::Ctxt;
-use crate::ir::layer::Blame;
-use crate::ir::{Coupling, Layer, Model, Shape, Step};
+use crate::ir::layer::{Blame, ShapeError};
+use crate::ir::{Coupling, Layer, LayerKind, Model, Shape, Step};
 
 /// A model whose every layer fits the next: what expansion needs.
 pub struct Checked {
     pub model: Model,
+    /// What reaches each layer of `model.layers`, in the same order.
+    pub slots: Vec<Slot>,
     /// Each layer's (input, output).
     pub shapes: Vec<(Shape, Shape)>,
     pub couplings: Vec<Coupling>,
 }
 
+/// How the generated code reaches one layer of the flattened model.
+pub struct Slot {
+    /// The member path after `self.`: `conv1`, or `layer1.0.conv1` inside a block of a tuple.
+    pub access: TokenStream,
+    /// The span errors and trait calls point at: the field's type (for a residual marker, the
+    /// block's type where the model uses it).
+    pub span: Span,
+    /// The type's tokens, for errors that cover all of it.
+    pub ty: TokenStream,
+    /// The spans of the layer type's arguments, for errors about one of them.
+    pub arg_spans: Vec<Span>,
+    /// The block instance the layer belongs to (`layer2.0`) and its type, for messages.
+    pub block: Option<(String, String)>,
+}
+
+impl Slot {
+    /// The identifier of a tap of this layer (`layer1.0.conv2` becomes `layer1_0_conv2`).
+    pub fn tap_ident(name: &str) -> syn::Ident {
+        format_ident!("{}", name.replace(['.', ':'], "_"))
+    }
+}
+
+fn field_slot(field: &Field, prefix: &TokenStream, block: Option<(String, String)>) -> Slot {
+    let member = field.ident;
+    Slot {
+        access: quote!(#prefix #member),
+        span: field.ty.span(),
+        ty: field.ty.to_token_stream(),
+        arg_spans: field.layer.as_ref().map(|layer| layer.arg_spans.clone()).unwrap_or_default(),
+        block,
+    }
+}
+
+/// The layers and slots of `container`, with every `#[block]` field flattened. `None` if a field
+/// was not read (already reported).
+fn flatten(cx: &Ctxt, container: &Container, blocks: &Blocks) -> Option<(Vec<Layer>, Vec<Slot>)> {
+    let mut layers = Vec::new();
+    let mut slots = Vec::new();
+    let mut complete = true;
+    for field in &container.fields {
+        let Some(types) = &field.blocks else {
+            match &field.layer {
+                Some(parsed) => {
+                    layers.push(Layer { name: field.name.clone(), kind: parsed.kind, tapped: field.tapped });
+                    slots.push(field_slot(field, &TokenStream::new(), None));
+                }
+                None => complete = false,
+            }
+            continue;
+        };
+        if field.tapped {
+            cx.error_spanned_by(
+                field.ident,
+                "#[tap] goes on a layer inside a residual block (on the block struct's field), not on a `#[block]` field",
+            );
+        }
+        let tuple = types.len() > 1 || matches!(field.ty, syn::Type::Tuple(_));
+        for (index, ty) in types.iter().enumerate() {
+            let member = field.ident;
+            let (instance, access) = if tuple {
+                let index_token = syn::Index::from(index);
+                (format!("{}.{index}", field.name), quote!(#member.#index_token))
+            } else {
+                (field.name.clone(), quote!(#member))
+            };
+            let Some(block) = blocks.get(ty) else {
+                complete = false;
+                continue;
+            };
+            let type_name = block.ident.to_string();
+            let marker = |layers: &mut Vec<Layer>, slots: &mut Vec<Slot>, name: String, kind| {
+                layers.push(Layer { name, kind, tapped: false });
+                slots.push(Slot { access: access.clone(), span: ty.span(), ty: ty.to_token_stream(), arg_spans: Vec::new(), block: Some((instance.clone(), type_name.clone())) });
+            };
+            marker(&mut layers, &mut slots, instance.clone(), LayerKind::Fork);
+            let prefix = quote!(#access .);
+            let main = block.fields.iter().filter(|f| !f.shortcut);
+            let shortcut: Vec<&Field> = block.fields.iter().filter(|f| f.shortcut).collect();
+            for (path, inner) in main.map(|f| (false, f)).chain(shortcut.iter().map(|f| (true, *f))) {
+                if path && std::ptr::eq(inner, shortcut[0]) {
+                    marker(&mut layers, &mut slots, format!("{instance}:shortcut"), LayerKind::Shortcut);
+                }
+                let Some(parsed) = &inner.layer else {
+                    complete = false;
+                    continue;
+                };
+                layers.push(Layer { name: format!("{instance}.{}", inner.name), kind: parsed.kind, tapped: inner.tapped });
+                slots.push(field_slot(inner, &prefix, Some((instance.clone(), type_name.clone()))));
+            }
+            marker(&mut layers, &mut slots, format!("{instance}:add"), LayerKind::Add { relu: true });
+        }
+    }
+    complete.then_some((layers, slots))
+}
+
 /// Builds the IR and checks it. Returns `None` (with every mistake reported) unless the input
 /// shape and all field types were read and every layer checks.
-pub fn check(cx: &Ctxt, container: &Container) -> Option<Checked> {
+pub fn check(cx: &Ctxt, container: &Container, blocks: &Blocks) -> Option<Checked> {
+    let (layers, slots) = flatten(cx, container, blocks)?;
     let input = container.input.as_ref()?.shape;
-    let layers: Option<Vec<Layer>> = container
-        .fields
-        .iter()
-        .map(|field| {
-            let parsed = field.layer.as_ref()?;
-            Some(Layer { name: field.name.clone(), kind: parsed.kind, tapped: field.tapped })
-        })
-        .collect();
-    let model = Model { input, layers: layers? };
+    let model = Model { input, layers };
     let mut shapes = Vec::with_capacity(model.layers.len());
-    for (step, field) in model.infer().into_iter().zip(&container.fields) {
+    for (step, slot) in model.infer().into_iter().zip(&slots) {
         match step {
             Step::Checked { input, output } => shapes.push((input, output)),
-            Step::Failed(error) => {
-                let parsed = field.layer.as_ref().expect("every field parsed");
-                match error.blame() {
-                    Blame::Arg(index) if index < parsed.arg_spans.len() => cx.error_at(parsed.arg_spans[index], &error),
-                    _ => cx.error_spanned_by(field.ty, &error),
-                }
-            }
+            Step::Failed(error) => report(cx, slot, &error),
             Step::Unchecked => {}
         }
     }
@@ -45,5 +135,19 @@ pub fn check(cx: &Ctxt, container: &Container) -> Option<Checked> {
         return None;
     }
     let couplings = model.couplings()?;
-    Some(Checked { model, shapes, couplings })
+    Some(Checked { model, slots, shapes, couplings })
+}
+
+/// One shape mistake, on the argument or type it concerns; inside a block, the message says which
+/// use of the block it is.
+fn report(cx: &Ctxt, slot: &Slot, error: &ShapeError) {
+    let message = match (&slot.block, error) {
+        (Some((instance, block)), ShapeError::ResidualMismatch(_)) => format!("{error} (`{instance}` is a `{block}`)"),
+        (Some((instance, block)), _) => format!("in residual block `{instance}` (a `{block}`): {error}"),
+        (None, _) => error.to_string(),
+    };
+    match error.blame() {
+        Blame::Arg(index) if index < slot.arg_spans.len() => cx.error_at(slot.arg_spans[index], message),
+        _ => cx.error_spanned_by(&slot.ty, message),
+    }
 }

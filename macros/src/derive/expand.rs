@@ -4,10 +4,9 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::Ident;
 
 use super::ast::{Container, Field};
-use super::check::Checked;
+use super::check::{Checked, Slot};
 use crate::ir::{Activation, Layer, LayerKind, Shape};
 
 /// Every path the generated code uses starts here.
@@ -86,6 +85,9 @@ fn kind_info(kind: &LayerKind) -> TokenStream {
             in_features: #in_features, out_features: #out_features, bias: #bias,
         }),
         LayerKind::Dropout => quote!(#kind_info::Dropout),
+        LayerKind::Fork => quote!(#kind_info::Fork),
+        LayerKind::Shortcut => quote!(#kind_info::Shortcut),
+        LayerKind::Add { relu } => quote!(#kind_info::Add { relu: #relu }),
     }
 }
 
@@ -143,13 +145,13 @@ fn nest(items: Vec<TokenStream>) -> TokenStream {
 /// The struct is not generic, so `To<E2, D2>` is the struct itself; a visitor that would convert
 /// the model to another dtype or device is declined (`Ok(None)`), and the fields a building
 /// visitor returns are moved into the declared field types, which they then equal.
-fn tensor_collection(container: &Container) -> TokenStream {
+pub fn tensor_collection(container: &Container) -> TokenStream {
     let p = private();
     let ident = container.ident;
     let with_tensors: Vec<&Field> = container
         .fields
         .iter()
-        .filter(|field| field.layer.as_ref().is_some_and(|layer| layer.kind.has_tensors()))
+        .filter(|field| field.blocks.is_some() || field.layer.as_ref().is_some_and(|layer| layer.kind.has_tensors()))
         .collect();
     let visits = with_tensors
         .iter()
@@ -222,35 +224,61 @@ fn dynamic_input(kind: &LayerKind, input: Shape) -> Option<TokenStream> {
 }
 
 /// Statements running every layer on `__x`, then `Ok(__x)` or `Ok((__x, taps))`.
-fn forward_body(container: &Container, checked: &Checked, mode: Mode, taps_type: Option<&syn::Ident>) -> TokenStream {
+fn forward_body(checked: &Checked, mode: Mode, taps_type: Option<&syn::Ident>) -> TokenStream {
     let p = private();
     let mut statements = Vec::new();
     let mut tap_fields = Vec::new();
     let layers = &checked.model.layers;
     // The ReLU right after a fused batch norm: its call is already made.
     let mut fused_relu = false;
-    for (i, ((field, layer), (input, output))) in container.fields.iter().zip(layers).zip(&checked.shapes).enumerate() {
-        let (member, name, span) = (field.ident, &field.name, field.ty.span());
-        if std::mem::take(&mut fused_relu) {
-            // Nothing to run; the tap (if any) sees the fused output, which is this ReLU's.
-        } else if mode == Mode::Train && fuses_with_relu(layer, layers.get(i + 1)) {
-            // Batch norm + ReLU in one pass (one read of the input, one output, one backward).
-            let (Shape::Chw { c, .. }, dims) = (*input, input.dims()) else { unreachable!("a batch norm 2D input is C×H×W") };
-            let target = static_shape(*output);
-            statements.push(quote!(
-                let __x = #p::realize::<_, (usize, #p::Const<#c>, usize, usize), _>(__x, #name, &[#(#dims),*])?;
-                let __x = #p::batch_norm2d_train(__x, &mut self.#member, #p::BnActivation::Relu)
-                    .map_err(|__e| #p::IntoLayerError::into_layer_error(__e, #name))?;
-                let __x = #p::realize::<_, #target, _>(__x, #name, &[#(#dims),*])?;
-            ));
-            fused_relu = true;
-        } else {
-            statements.extend(layer_call(layer, member, name, span, *input, *output, mode));
+    // The residual blocks open at this point: the kept input (`__skip_<i>`), and the main path's
+    // output once the shortcut began (`__main_<i>`).
+    let mut open: Vec<(syn::Ident, Option<syn::Ident>)> = Vec::new();
+    for (i, ((slot, layer), (input, output))) in checked.slots.iter().zip(layers).zip(&checked.shapes).enumerate() {
+        let (access, name, span) = (&slot.access, &layer.name, slot.span);
+        match layer.kind {
+            LayerKind::Fork => {
+                let skip = format_ident!("__skip_{}", i);
+                statements.push(quote!(let #skip = #p::WithEmptyTape::with_empty_tape(&__x);));
+                open.push((skip, None));
+            }
+            LayerKind::Shortcut => {
+                let (skip, main) = open.last_mut().expect("a shortcut inside a block");
+                let kept = format_ident!("__main_{}", i);
+                statements.push(quote!(let #kept = __x; let __x = #skip;));
+                *main = Some(kept);
+            }
+            LayerKind::Add { relu } => {
+                let (skip, main) = open.pop().expect("an add ends a block");
+                let (left, right) = match main {
+                    Some(main) => (quote!(#main), quote!(__x)),
+                    None => (quote!(__x), quote!(#skip)),
+                };
+                statements.push(quote!(
+                    let __x = #p::residual_add(#left, #right, #relu, #name)?;
+                ));
+            }
+            _ if std::mem::take(&mut fused_relu) => {
+                // Nothing to run; the tap (if any) sees the fused output, which is this ReLU's.
+            }
+            _ if mode == Mode::Train && fuses_with_relu(layer, layers.get(i + 1)) => {
+                // Batch norm + ReLU in one pass (one read of the input, one output, one backward).
+                let (Shape::Chw { c, .. }, dims) = (*input, input.dims()) else { unreachable!("a batch norm 2D input is C×H×W") };
+                let target = static_shape(*output);
+                statements.push(quote!(
+                    let __x = #p::realize::<_, (usize, #p::Const<#c>, usize, usize), _>(__x, #name, &[#(#dims),*])?;
+                    let __x = #p::batch_norm2d_train(__x, &mut self.#access, #p::BnActivation::Relu)
+                        .map_err(|__e| #p::IntoLayerError::into_layer_error(__e, #name))?;
+                    let __x = #p::realize::<_, #target, _>(__x, #name, &[#(#dims),*])?;
+                ));
+                fused_relu = true;
+            }
+            _ => statements.extend(layer_call(layer, access, name, span, *input, *output, mode)),
         }
         if layer.tapped {
-            let tap = format_ident!("__tap_{}", name);
+            let tap = format_ident!("__tap_{}", Slot::tap_ident(name));
             statements.push(quote!(let #tap = #p::WithEmptyTape::with_empty_tape(&__x);));
-            tap_fields.push((member, tap));
+            tap_fields.push((Slot::tap_ident(name), tap));
         }
     }
     let result = match taps_type {
@@ -275,7 +303,7 @@ fn fuses_with_relu(layer: &Layer, next: Option<&Layer>) -> bool {
 
 /// The statements running one layer on `__x` (relabelling the shape around layers that take
 /// dynamic dimensions).
-fn layer_call(layer: &Layer, member: &Ident, name: &str, span: Span, input: Shape, output: Shape, mode: Mode) -> Vec<TokenStream> {
+fn layer_call(layer: &Layer, member: &TokenStream, name: &str, span: Span, input: Shape, output: Shape, mode: Mode) -> Vec<TokenStream> {
     let p = private();
     let mut statements = Vec::new();
     if let Some(dynamic) = dynamic_input(&layer.kind, input) {
@@ -312,8 +340,8 @@ fn modules(container: &Container, checked: &Checked) -> TokenStream {
     let output = checked.model.output().expect("checked model");
     let (input_none, output_none) = (tensor(checked.model.input, &none), tensor(output, &none));
     let (input_owned, output_owned) = (tensor(checked.model.input, &owned), tensor(output, &owned));
-    let infer = forward_body(container, checked, Mode::Infer, None);
-    let train = forward_body(container, checked, Mode::Train, None);
+    let infer = forward_body(checked, Mode::Infer, None);
+    let train = forward_body(checked, Mode::Train, None);
     quote! {
         #[automatically_derived]
         impl #p::Module<#input_none> for #ident {
@@ -350,12 +378,13 @@ fn modules(container: &Container, checked: &Checked) -> TokenStream {
 /// With `#[tap]` fields: a public `<Name>Taps<T>` struct holding each tapped activation,
 /// `forward_with_taps` / `forward_mut_with_taps`, and `TappedForward` (the taps as named feature maps).
 fn taps(container: &Container, checked: &Checked) -> (TokenStream, TokenStream) {
-    let tapped: Vec<(&Field, Shape)> = container
-        .fields
+    let tapped: Vec<(&str, Shape)> = checked
+        .model
+        .layers
         .iter()
         .zip(&checked.shapes)
-        .filter(|(field, _)| field.tapped)
-        .map(|(field, (_, output))| (field, *output))
+        .filter(|(layer, _)| layer.tapped)
+        .map(|(layer, (_, output))| (layer.name.as_str(), *output))
         .collect();
     if tapped.is_empty() {
         return (TokenStream::new(), TokenStream::new());
@@ -364,9 +393,9 @@ fn taps(container: &Container, checked: &Checked) -> (TokenStream, TokenStream) 
     let (ident, vis) = (container.ident, container.vis);
     let taps = format_ident!("{}Taps", ident);
     let tape = quote!(T);
-    let fields = tapped.iter().map(|(field, shape)| {
-        let (member, ty) = (field.ident, tensor(*shape, &tape));
-        let doc = format!("The output of `{}`, {}.", field.name, describe(*shape));
+    let fields = tapped.iter().map(|(name, shape)| {
+        let (member, ty) = (Slot::tap_ident(name), tensor(*shape, &tape));
+        let doc = format!("The output of `{}`, {}.", name, describe(*shape));
         quote!(#[doc = #doc] pub #member: #ty)
     });
     let struct_doc = format!("The activations of `{ident}`'s `#[tap]` fields, returned by `{ident}::forward_with_taps`.");
@@ -375,8 +404,8 @@ fn taps(container: &Container, checked: &Checked) -> (TokenStream, TokenStream) 
     let output = checked.model.output().expect("checked model");
     let (input_none, output_none) = (tensor(checked.model.input, &none), tensor(output, &none));
     let (input_owned, output_owned) = (tensor(checked.model.input, &owned), tensor(output, &owned));
-    let infer = forward_body(container, checked, Mode::Infer, Some(&taps));
-    let train = forward_body(container, checked, Mode::Train, Some(&taps));
+    let infer = forward_body(checked, Mode::Infer, Some(&taps));
+    let train = forward_body(checked, Mode::Train, Some(&taps));
     let taps_struct = quote! {
         #[doc = #struct_doc]
         #[derive(Debug, Clone)]
@@ -384,14 +413,14 @@ fn taps(container: &Container, checked: &Checked) -> (TokenStream, TokenStream) 
             #(#fields,)*
         }
     };
-    let tap_infos = tapped.iter().map(|(field, shape)| {
-        let (name, shape) = (&field.name, shape_info(*shape));
+    let tap_infos = tapped.iter().map(|(name, shape)| {
+        let shape = shape_info(*shape);
         quote!(#p::TapInfo { name: #name, shape: #shape })
     });
     let views: Vec<TokenStream> = tapped
         .iter()
-        .map(|(field, _)| {
-            let (member, name) = (field.ident, &field.name);
+        .map(|(name, _)| {
+            let member = Slot::tap_ident(name);
             quote!(#p::Tap::from_output(#name, __taps.#member)?)
         })
         .collect();

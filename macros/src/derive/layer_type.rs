@@ -77,7 +77,8 @@ pub fn parse_layer(cx: &Ctxt, ty: &Type) -> Option<ParsedLayer> {
             &segment.ident,
             format!(
                 "unknown layer type `{name}`; #[derive(Compressible)] knows: {}. If `{name}` is an alias of \
-                 one of them, name that layer on the field: `#[layer(Linear<4, 8>)]`",
+                 one of them, name that layer on the field: `#[layer(Linear<4, 8>)]`; if it is a residual block \
+                 (deriving `Compressible` with `#[compressible(residual)]`), mark the field `#[block]`",
                 known_names()
             ),
         );
@@ -212,7 +213,8 @@ mod tests {
         let (kind, errors) = parse("Conv3D<1, 2, 3>");
         assert_eq!(kind, None);
         assert!(errors[0].starts_with("unknown layer type `Conv3D`; #[derive(Compressible)] knows: Conv2D,"), "{errors:?}");
-        assert!(errors[0].ends_with("name that layer on the field: `#[layer(Linear<4, 8>)]`"), "{errors:?}");
+        assert!(errors[0].contains("name that layer on the field: `#[layer(Linear<4, 8>)]`"), "{errors:?}");
+        assert!(errors[0].ends_with("mark the field `#[block]`"), "{errors:?}");
         let (_, errors) = parse("Conv2D<1, 2>");
         assert_eq!(errors, vec!["`Conv2D` takes 3 to 5 parameters `<IN, OUT, KERNEL, STRIDE = 1, PADDING = 0>`, found 2"]);
         let (_, errors) = parse("ReLU<3>");

@@ -4,10 +4,13 @@
 mod ast;
 mod attr;
 mod bind;
+mod block;
 mod check;
 mod expand;
 mod fallback;
 mod layer_type;
+
+pub use block::derive_with_blocks;
 
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
@@ -17,24 +20,56 @@ use crate::ctxt::Ctxt;
 pub fn derive(item: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let container = ast::Container::from_ast(&cx, item);
-    let checked = container.as_ref().and_then(|container| check::check(&cx, container));
+    if let Some(container) = container.as_ref().filter(|container| container.residual) {
+        block::check_block(&cx, container);
+        return match cx.check() {
+            Ok(()) => {
+                let code = block::expand_block(container);
+                let callback = model_macro(item, Callback::Block { checked: true });
+                quote::quote!(#code #callback)
+            }
+            Err(errors) => {
+                let stubs = fallback::expand(item, errors);
+                let callback = model_macro(item, Callback::Block { checked: false });
+                quote::quote!(#stubs #callback)
+            }
+        };
+    }
+    let types = container.as_ref().map(block::block_types).unwrap_or_default();
+    if !types.is_empty() {
+        // The blocks' layers arrive through their macros; the model is expanded once all have.
+        return match cx.check() {
+            Ok(()) => block::start(item, &types),
+            Err(errors) => unchecked(item, errors),
+        };
+    }
+    derive_checked(cx, item, container, &block::Blocks::default())
+}
+
+/// Checks `container` (read from `item` with `cx`), with `blocks` known, and expands it — or, on
+/// any mistake, emits every error with stub impls.
+fn derive_checked(cx: Ctxt, item: &DeriveInput, container: Option<ast::Container>, blocks: &block::Blocks) -> TokenStream {
+    let checked = container.as_ref().and_then(|container| check::check(&cx, container, blocks));
     match (cx.check(), container, checked) {
         (Ok(()), Some(container), Some(checked)) => {
             let code = expand::expand(&container, &checked);
             let bindings = bind::bindings(&container);
-            let callback = model_macro(item, true);
+            let callback = model_macro(item, Callback::Model { checked: true });
             quote::quote!(#code #bindings #callback)
         }
-        (Err(errors), _, _) => {
-            let stubs = fallback::expand(item, errors);
-            let callback = model_macro(item, false);
-            quote::quote!(#stubs #callback)
-        }
+        (Err(errors), _, _) => unchecked(item, errors),
         (Ok(()), _, _) => fallback::expand(
             item,
             vec![syn::Error::new_spanned(&item.ident, "fasterai-macros bug: the model was rejected without an error")],
         ),
     }
+}
+
+/// The errors, stub impls, and a macro that carries no struct.
+fn unchecked(item: &DeriveInput, errors: Vec<syn::Error>) -> TokenStream {
+    let stubs = fallback::expand(item, errors);
+    let callback = model_macro(item, Callback::Model { checked: false });
+    quote::quote!(#stubs #callback)
 }
 
 /// The stub impls of the derive's traits for `item`, without errors (for `compress!`'s stub).
@@ -43,18 +78,40 @@ pub fn fallback_impls(item: &DeriveInput) -> TokenStream {
 }
 
 /// The checked IR of a model struct, for `compress!` (the struct was already checked by the
-/// derive, so errors here are unexpected but still reported).
+/// derive, so errors here are unexpected but still reported). A model with residual blocks is
+/// refused: `compress!` does not rewrite them yet.
 pub fn model_of(cx: &Ctxt, item: &DeriveInput) -> Option<crate::ir::Model> {
     let container = ast::Container::from_ast(cx, item)?;
-    check::check(cx, &container).map(|checked| checked.model)
+    if !block::block_types(&container).is_empty() {
+        cx.error_spanned_by(
+            &item.ident,
+            format!(
+                "`{}` has residual blocks, which `compress!` does not rewrite yet; train, sparsify, measure and \
+                 freeze it (`InferencePlan`, `QuantizedPlan`) directly",
+                item.ident
+            ),
+        );
+        return None;
+    }
+    check::check(cx, &container, &block::Blocks::default()).map(|checked| checked.model)
+}
+
+/// What a derive's macro carries.
+#[derive(Clone, Copy)]
+enum Callback {
+    /// A model: `compress!` calls the macro with its schedule.
+    Model { checked: bool },
+    /// A residual block: a model's derive calls the macro to learn its layers.
+    Block { checked: bool },
 }
 
 /// `macro_rules! __fasterai_model_<Name>`: hands the struct's layers to `compress!` (see
-/// `crate::compress_block`), re-exported as `<Name>` in the macro namespace, so that wherever the type
-/// can be named, by path or through a `use`, so can its macro. Only what the IR needs is carried:
-/// `input`, field names, `#[tap]`, `#[layer]`, types. When the model has mistakes (`checked` false)
-/// the macro carries no struct, and `compress!` emits only a stub of its type.
-fn model_macro(item: &DeriveInput, checked: bool) -> TokenStream {
+/// `crate::compress_block`) or, for a residual block, to the derive of a model that uses it (see
+/// [`block`]). It is re-exported as `<Name>` in the macro namespace, so that wherever the type can
+/// be named, by path or through a `use`, so can its macro. Only what the IR needs is carried:
+/// `#[compressible]`, field names, `#[tap]`, `#[layer]`, `#[shortcut]`, `#[block]`, types. When the
+/// struct has mistakes the macro carries no struct, and its users emit only stubs.
+fn model_macro(item: &DeriveInput, callback: Callback) -> TokenStream {
     let name = crate::compress_block::model_macro(&item.ident);
     let ident = &item.ident;
     let export = quote::quote! {
@@ -62,38 +119,55 @@ fn model_macro(item: &DeriveInput, checked: bool) -> TokenStream {
         #[allow(unused_imports)]
         pub(crate) use #name as #ident;
     };
-    if !checked {
-        return quote::quote! {
-            #[doc(hidden)]
-            #[allow(unused_macros)]
-            macro_rules! #name {
-                ($($schedule:tt)*) => {
-                    ::fasterai::__private::compress_with_model! { {} $($schedule)* }
-                };
-            }
-            #export
-        };
-    }
+    let checked = match callback {
+        Callback::Model { checked } | Callback::Block { checked } => checked,
+    };
     let attrs = item.attrs.iter().filter(|attr| attr.path().is_ident(attr::COMPRESSIBLE));
     let fields = match &item.data {
-        syn::Data::Struct(syn::DataStruct { fields: syn::Fields::Named(named), .. }) => &named.named,
-        _ => return TokenStream::new(),
+        syn::Data::Struct(syn::DataStruct { fields: syn::Fields::Named(named), .. }) if checked => named.named.iter().collect(),
+        _ => Vec::new(),
     };
-    let fields = fields.iter().map(|field| {
-        let carried = field.attrs.iter().filter(|attr| attr.path().is_ident(attr::TAP) || attr.path().is_ident(attr::LAYER));
+    let fields = fields.into_iter().map(|field| {
+        let carried = field.attrs.iter().filter(|attr| {
+            [attr::TAP, attr::LAYER, attr::SHORTCUT, attr::BLOCK].iter().any(|name| attr.path().is_ident(name))
+        });
         let (field, ty) = (&field.ident, &field.ty);
         quote::quote!(#(#carried)* #field: #ty)
     });
+    let definition = if checked { quote::quote!({ #(#attrs)* struct #ident { #(#fields),* } }) } else { quote::quote!({}) };
+    let arms = match callback {
+        Callback::Model { .. } => {
+            let not_a_block = format!(
+                "`{ident}` is a model, not a residual block: a `#[block]` field holds structs deriving `Compressible` \
+                 with `#[compressible(residual)]`"
+            );
+            quote::quote! {
+                (@fasterai_block { $($state:tt)* }) => { ::core::compile_error!(#not_a_block); };
+                ($($schedule:tt)*) => {
+                    ::fasterai::__private::compress_with_model! { #definition $($schedule)* }
+                };
+            }
+        }
+        Callback::Block { .. } => {
+            let not_a_model = format!(
+                "`{ident}` is a residual block, not a model: `compress!` takes the model whose `#[block]` fields hold it"
+            );
+            quote::quote! {
+                (@fasterai_block { $($state:tt)* }) => {
+                    ::fasterai::__private::derive_with_blocks! { $($state)* #definition }
+                };
+                ($($schedule:tt)*) => {
+                    ::core::compile_error!(#not_a_model);
+                    ::fasterai::__private::compress_with_model! { {} $($schedule)* }
+                };
+            }
+        }
+    };
     quote::quote! {
         #[doc(hidden)]
         #[allow(unused_macros)]
         macro_rules! #name {
-            ($($schedule:tt)*) => {
-                ::fasterai::__private::compress_with_model! {
-                    { #(#attrs)* struct #ident { #(#fields),* } }
-                    $($schedule)*
-                }
-            };
+            #arms
         }
         #export
     }
@@ -103,8 +177,10 @@ fn model_macro(item: &DeriveInput, checked: bool) -> TokenStream {
 mod tests {
     use super::*;
 
+    /// The expansion up to the model's macro (whose arms hold the messages for a misuse of the macro).
     fn expand(source: &str) -> String {
-        derive(&syn::parse_str(source).unwrap()).to_string()
+        let code = derive(&syn::parse_str(source).unwrap()).to_string();
+        code.split("macro_rules !").next().unwrap().to_string()
     }
 
     /// Every absolute path in the output starts with `::fasterai::__private` or `::core`.

@@ -35,6 +35,9 @@ pub fn couplings(layers: &[Layer], shapes: &[(Shape, Shape)]) -> Vec<Coupling> {
                 LayerKind::BatchNorm2D { .. } | LayerKind::BatchNorm1D { .. } => {
                     batch_norm = batch_norm.or(Some(index));
                 }
+                // The channels enter or leave a skip connection: they are coupled across the block
+                // and not pruned one layer at a time.
+                LayerKind::Fork | LayerKind::Shortcut | LayerKind::Add { .. } => break,
                 LayerKind::Flatten => {
                     if let Shape::Chw { h, w, .. } = shapes[index].0 {
                         group *= h * w;

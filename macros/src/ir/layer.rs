@@ -59,6 +59,15 @@ pub enum LayerKind {
     Flatten,
     Linear { in_features: usize, out_features: usize, bias: bool },
     Dropout,
+    /// A residual block begins: its input is kept for the skip connection (not a field: the derive
+    /// writes it where a `#[block]` field's block starts).
+    Fork,
+    /// The block's shortcut begins: the main path's output is put aside and the `#[shortcut]` fields
+    /// run on the kept input.
+    Shortcut,
+    /// The block ends: main path + shortcut (or + the kept input when the block has no shortcut
+    /// fields), then a ReLU when `relu`.
+    Add { relu: bool },
 }
 
 /// Where the channels a layer receives come from, for messages: the model's input, or the last
@@ -68,6 +77,8 @@ pub enum Source {
     #[default]
     Input,
     Layer(String),
+    /// The add that ends a residual block.
+    Block(String),
 }
 
 impl fmt::Display for Source {
@@ -75,6 +86,7 @@ impl fmt::Display for Source {
         match self {
             Source::Input => f.write_str("the input"),
             Source::Layer(name) => write!(f, "`{name}`"),
+            Source::Block(name) => write!(f, "residual block `{name}`"),
         }
     }
 }
@@ -116,6 +128,23 @@ pub enum ShapeError {
     PoolPadding { layer: &'static str, kernel: usize, padding: usize },
     /// A kernel or pooling window leaves no output position along `axis`.
     WindowTooLarge { layer: &'static str, axis: &'static str, window: WindowTooLarge, received: Shape, kernel_arg: usize },
+    /// A residual block's main path and shortcut give different shapes, so they cannot be added.
+    ResidualMismatch(Box<ResidualMismatch>),
+}
+
+/// Both sides of a residual add that disagree, for the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidualMismatch {
+    /// The block (`layer2.0`).
+    pub block: String,
+    /// The block's input, which an identity skip adds as it is.
+    pub input: Shape,
+    /// The main path's output and the field that ends it.
+    pub main: Shape,
+    pub main_from: String,
+    /// The shortcut's output and its last field; `None` for the identity skip.
+    pub shortcut: Shape,
+    pub shortcut_from: Option<String>,
 }
 
 impl ShapeError {
@@ -128,7 +157,7 @@ impl ShapeError {
             ShapeError::Zero { arg, .. } => Blame::Arg(*arg),
             ShapeError::PoolPadding { .. } => Blame::Arg(2),
             ShapeError::WindowTooLarge { kernel_arg, .. } => Blame::Arg(*kernel_arg),
-            ShapeError::NeedsFlat { .. } | ShapeError::NeedsMap { .. } => Blame::Type,
+            ShapeError::NeedsFlat { .. } | ShapeError::NeedsMap { .. } | ShapeError::ResidualMismatch(_) => Blame::Type,
         }
     }
 }
@@ -192,6 +221,35 @@ impl fmt::Display for ShapeError {
                 "`{layer}` shrinks the {axis} of the {received} it receives to zero: {window}; use \
                  a smaller kernel, more padding or a larger input"
             ),
+            ShapeError::ResidualMismatch(mismatch) => mismatch.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for ResidualMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ResidualMismatch { block, input, main, main_from, shortcut, shortcut_from } = self;
+        write!(f, "residual block `{block}` adds two different shapes: its main path gives a {main} (after `{main_from}`) but ")?;
+        match shortcut_from {
+            Some(last) => write!(f, "its shortcut gives a {shortcut} (after `{last}`)")?,
+            None => write!(f, "its skip passes its input, a {shortcut}, unchanged")?,
+        }
+        let (Shape::Chw { c: in_c, h: in_h, w: in_w }, Shape::Chw { c, h, w }) = (*input, *main) else {
+            return write!(f, "; both sides of a residual add must have the same shape");
+        };
+        // The 1×1 shortcut conv that maps the input to the main path's output, when a stride does.
+        let stride = (1..=in_h.max(1)).find(|s| (in_h - 1) / s + 1 == h && (in_w - 1) / s + 1 == w);
+        match (shortcut_from, stride) {
+            (None, Some(s)) => write!(
+                f,
+                "; give the block a shortcut from {in_c}×{in_h}×{in_w} to {c}×{h}×{w}: \
+                 `#[shortcut] downsample: UnbiasedConv2D<{in_c}, {c}, 1, {s}>` and `#[shortcut] downsample_bn: BatchNorm2D<{c}>`"
+            ),
+            (Some(_), Some(s)) => write!(
+                f,
+                "; the shortcut must map {in_c}×{in_h}×{in_w} to {c}×{h}×{w}, as a 1×1 conv `UnbiasedConv2D<{in_c}, {c}, 1, {s}>` does"
+            ),
+            (_, None) => write!(f, "; both sides of a residual add must have the same shape"),
         }
     }
 }
@@ -213,7 +271,15 @@ impl LayerKind {
             LayerKind::Linear { bias: true, .. } => "Linear",
             LayerKind::Linear { bias: false, .. } => "UnbiasedLinear",
             LayerKind::Dropout => "Dropout",
+            LayerKind::Fork => "residual block",
+            LayerKind::Shortcut => "shortcut",
+            LayerKind::Add { .. } => "residual add",
         }
+    }
+
+    /// Whether the entry marks the structure of a residual block rather than a field's layer.
+    pub fn is_residual_marker(&self) -> bool {
+        matches!(self, LayerKind::Fork | LayerKind::Shortcut | LayerKind::Add { .. })
     }
 
     /// Trainable parameters. BatchNorm counts γ and β; its running mean and variance are buffers.
@@ -342,7 +408,9 @@ impl LayerKind {
                 Shape::Flat { .. } => Err(ShapeError::BatchNormSize { layer, declared: features, received: input, from: Source::Input }),
                 Shape::Chw { .. } => Err(ShapeError::NeedsFlat { layer, received: input }),
             },
-            LayerKind::Activation(_) | LayerKind::Dropout => Ok(input),
+            LayerKind::Activation(_) | LayerKind::Dropout | LayerKind::Fork | LayerKind::Shortcut | LayerKind::Add { .. } => {
+                Ok(input)
+            }
             LayerKind::MaxPool2D(win) | LayerKind::AvgPool2D(win) => {
                 let (c, h, w) = map(input)?;
                 let (h, w) = slide(input, h, w, win.kernel, win.stride, win.padding, 0)?;

@@ -1,7 +1,7 @@
 //! A whole model: named layers in forward order, and the shape walk through them.
 
 use super::coupling::{couplings, Coupling};
-use super::layer::{LayerKind, ShapeError, Source};
+use super::layer::{LayerKind, ResidualMismatch, ShapeError, Source};
 use super::shape::Shape;
 
 /// One field of the model.
@@ -41,7 +41,29 @@ impl Model {
         // The last field that set the channel count, for messages.
         let mut source = Source::Input;
         let mut steps = Vec::with_capacity(self.layers.len());
+        // The residual blocks open at this point (innermost last).
+        let mut blocks: Vec<OpenBlock> = Vec::new();
+        let mut block_sources: Vec<Source> = Vec::new();
+        // The last field before this point, for messages.
+        let mut last_field = String::new();
         for layer in &self.layers {
+            if layer.kind.is_residual_marker() {
+                // The shortcut's channels come from where the block's input came from.
+                match layer.kind {
+                    LayerKind::Fork => block_sources.push(source.clone()),
+                    LayerKind::Shortcut => source = block_sources.last().cloned().unwrap_or_default(),
+                    _ => {
+                        block_sources.pop();
+                    }
+                }
+                steps.push(residual_step(layer, &mut current, &mut blocks, &last_field));
+                flattened_from = None;
+                if let (LayerKind::Add { .. }, Some(block)) = (layer.kind, layer.name.split(':').next()) {
+                    source = Source::Block(block.to_string());
+                }
+                continue;
+            }
+            last_field = layer.name.clone();
             let step = match current {
                 None => {
                     current = claimed_without_input(&layer.kind);
@@ -71,6 +93,9 @@ impl Model {
             if layer.kind.is_producer() {
                 source = Source::Layer(layer.name.clone());
             }
+            if let (Step::Failed(_), Some(block)) = (&step, blocks.last_mut()) {
+                block.failed = true;
+            }
             steps.push(step);
         }
         steps
@@ -97,6 +122,73 @@ impl Model {
     pub fn couplings(&self) -> Option<Vec<Coupling>> {
         let shapes = self.shapes()?;
         Some(couplings(&self.layers, &shapes))
+    }
+}
+
+/// A residual block whose `Add` is still ahead.
+struct OpenBlock {
+    name: String,
+    /// The block's input; `None` when an earlier mistake left it unknown.
+    input: Option<Shape>,
+    /// The main path's output and its last field, once the shortcut began.
+    main: Option<(Option<Shape>, String)>,
+    /// A layer inside the block was reported: the add is not checked (no cascade).
+    failed: bool,
+}
+
+/// The walk through a residual marker: `Fork` keeps the input, `Shortcut` puts the main path aside
+/// and resumes from the kept input, `Add` checks that both sides agree.
+fn residual_step(layer: &Layer, current: &mut Option<Shape>, blocks: &mut Vec<OpenBlock>, last_field: &str) -> Step {
+    let checked = |shape: Option<Shape>| shape.map_or(Step::Unchecked, |shape| Step::Checked { input: shape, output: shape });
+    match layer.kind {
+        LayerKind::Fork => {
+            blocks.push(OpenBlock { name: layer.name.clone(), input: *current, main: None, failed: false });
+            checked(*current)
+        }
+        LayerKind::Shortcut => {
+            let Some(block) = blocks.last_mut() else { return Step::Unchecked };
+            let main = *current;
+            block.main = Some((main, last_field.to_string()));
+            *current = block.input;
+            match (main, block.input) {
+                (Some(main), Some(input)) => Step::Checked { input: main, output: input },
+                _ => Step::Unchecked,
+            }
+        }
+        LayerKind::Add { .. } => {
+            let Some(block) = blocks.pop() else { return Step::Unchecked };
+            let (main, main_from, shortcut, shortcut_from) = match block.main {
+                Some((main, main_from)) => (main, main_from, *current, Some(last_field.to_string())),
+                None => (*current, last_field.to_string(), block.input, None),
+            };
+            match (block.input, main, shortcut) {
+                _ if block.failed => {
+                    *current = main;
+                    Step::Unchecked
+                }
+                (Some(input), Some(main), Some(shortcut)) if main != shortcut => {
+                    // Resume from the main path: one mistake, one error.
+                    *current = Some(main);
+                    Step::Failed(ShapeError::ResidualMismatch(Box::new(ResidualMismatch {
+                        block: block.name,
+                        input,
+                        main,
+                        main_from,
+                        shortcut,
+                        shortcut_from,
+                    })))
+                }
+                (_, Some(main), Some(_)) => {
+                    *current = Some(main);
+                    Step::Checked { input: main, output: main }
+                }
+                _ => {
+                    *current = main;
+                    Step::Unchecked
+                }
+            }
+        }
+        _ => unreachable!("only residual markers"),
     }
 }
 
@@ -264,6 +356,58 @@ pub(crate) mod tests {
         assert_eq!(steps[1], Step::Unchecked);
         assert_eq!(steps[2], Step::Unchecked);
         assert!(matches!(steps[3], Step::Failed(ShapeError::LinearInput { declared: 5, received: 4, .. })));
+    }
+
+    fn block(name: &str, main: &[(&str, LayerKind)], shortcut: &[(&str, LayerKind)]) -> Vec<Layer> {
+        let mut layers = vec![layer(name, LayerKind::Fork)];
+        layers.extend(main.iter().map(|(n, k)| layer(&format!("{name}.{n}"), *k)));
+        if !shortcut.is_empty() {
+            layers.push(layer(&format!("{name}:shortcut"), LayerKind::Shortcut));
+            layers.extend(shortcut.iter().map(|(n, k)| layer(&format!("{name}.{n}"), *k)));
+        }
+        layers.push(layer(&format!("{name}:add"), LayerKind::Add { relu: true }));
+        layers
+    }
+
+    fn strided(i: usize, o: usize, kernel: usize, stride: usize, padding: usize) -> LayerKind {
+        LayerKind::Conv2D { in_channels: i, out_channels: o, kernel, stride, padding, bias: false }
+    }
+
+    #[test]
+    fn residual_blocks_check_both_paths() {
+        let bn = |c| LayerKind::BatchNorm2D { channels: c };
+        let mut layers = vec![layer("stem", conv(1, 8))];
+        layers.extend(block("b1", &[("conv1", conv(8, 8)), ("bn1", bn(8))], &[]));
+        layers.extend(block("b2", &[("conv1", strided(8, 16, 3, 2, 1)), ("bn1", bn(16))], &[("down", strided(8, 16, 1, 2, 0))]));
+        let model = Model { input: Shape::Chw { c: 1, h: 8, w: 8 }, layers };
+        assert_eq!(model.output(), Some(Shape::Chw { c: 16, h: 4, w: 4 }));
+        let shapes = model.shapes().unwrap();
+        let shortcut = model.layers.iter().position(|l| l.name == "b2:shortcut").unwrap();
+        assert_eq!(shapes[shortcut], (Shape::Chw { c: 16, h: 4, w: 4 }, Shape::Chw { c: 8, h: 8, w: 8 }), "main end → block input");
+        // Only the block interiors are free to prune: b1's conv1 feeds the skip's add.
+        assert_eq!(model.couplings().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_skip_that_does_not_match_names_both_sides_and_the_fix() {
+        let layers = block("b", &[("conv1", strided(8, 16, 3, 2, 1))], &[]);
+        let model = Model { input: Shape::Chw { c: 8, h: 8, w: 8 }, layers };
+        let steps = model.infer();
+        let Step::Failed(error) = &steps[2] else { panic!("{steps:?}") };
+        assert_eq!(
+            error.to_string(),
+            "residual block `b` adds two different shapes: its main path gives a 16×4×4 feature map (after `b.conv1`) but its \
+             skip passes its input, a 8×8×8 feature map, unchanged; give the block a shortcut from 8×8×8 to 16×4×4: \
+             `#[shortcut] downsample: UnbiasedConv2D<8, 16, 1, 2>` and `#[shortcut] downsample_bn: BatchNorm2D<16>`"
+        );
+    }
+
+    #[test]
+    fn a_mistake_inside_a_block_is_not_reported_again_at_its_add() {
+        let layers = block("b", &[("conv1", conv(4, 8))], &[]);
+        let model = Model { input: Shape::Chw { c: 8, h: 8, w: 8 }, layers };
+        let failed = model.infer().iter().filter(|s| matches!(s, Step::Failed(_))).count();
+        assert_eq!(failed, 1);
     }
 
     #[test]

@@ -28,6 +28,7 @@ use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
 use crate::kernels::team::Team;
 use crate::kernels::pool::slices;
+use super::residual::Skips;
 
 /// Layers with at least this many multiply-accumulates run their GEMM on every core; smaller ones
 /// finish before threads would have started.
@@ -128,6 +129,8 @@ pub struct Accelerated<M> {
     scratch: DynamicScratch,
     padded: ConvScratchF32,
     winograd: WinogradScratch,
+    /// The inputs and main paths of the residual blocks open during a run.
+    skips: Skips,
     /// Runs of row-local layers each thread runs over its own band of rows ([`BandSchedule`]).
     bands: BandSchedule<f32>,
     model: PhantomData<fn() -> M>,
@@ -146,6 +149,7 @@ impl<M> Clone for Accelerated<M> {
             scratch: self.scratch.clone(),
             padded: self.padded.clone(),
             winograd: self.winograd.clone(),
+            skips: self.skips.clone(),
             bands: self.bands.clone(),
             model: PhantomData,
         }
@@ -249,6 +253,7 @@ where
         scratch: DynamicScratch::default(),
         padded: ConvScratchF32::default(),
         winograd: WinogradScratch::default(),
+        skips: Skips::default(),
         model: PhantomData,
     })
 }
@@ -298,6 +303,7 @@ impl<M> Accelerated<M> {
     /// Runs one image (`C·H·W` values, NCHW) and returns the output, valid until the next run.
     pub fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
         self.check_input(image)?;
+        self.skips.reset();
         let mut len = image.len();
         self.front[..len].copy_from_slice(image);
         let mut index = 0;
@@ -354,6 +360,22 @@ impl<M> Accelerated<M> {
     fn step_layer(&mut self, index: usize, len: usize) -> Result<usize, DeployError> {
         let layer = &self.layers[index];
         let out_len = layer.node.output.numel();
+        match layer.node.op {
+            Op::Fork => {
+                self.skips.fork(&self.front[..len]);
+                return Ok(len);
+            }
+            Op::Shortcut => {
+                let kept = self.skips.shortcut(&self.front[..len], layer.node.layer)?;
+                self.front[..kept.len()].copy_from_slice(kept);
+                return Ok(kept.len());
+            }
+            Op::Add { relu } => {
+                self.skips.add(&mut self.front[..len], relu, layer.node.layer)?;
+                return Ok(len);
+            }
+            _ => {}
+        }
         let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
         let scratch = Scratch { col: &mut self.col, dynamic: &mut self.scratch, direct: &mut self.padded, winograd: &mut self.winograd };
         if run_layer(layer, x, y, scratch)? {
@@ -385,6 +407,7 @@ impl<M> Accelerated<M> {
         mut observe: impl FnMut(usize, &[f32]) -> Result<(), DeployError>,
     ) -> Result<&[f32], DeployError> {
         self.check_input(image)?;
+        self.skips.reset();
         let mut len = image.len();
         self.front[..len].copy_from_slice(image);
         for index in 0..self.layers.len() {
@@ -483,6 +506,7 @@ fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], scratch: Scratch<'_>) -> R
         }
         Op::AdaptiveAvgPool { out_h, out_w } => slices::adaptive_avg_pool2d(x, c, (h, w), (out_h, out_w), y)?,
         Op::GlobalAvgPool => slices::global_avg_pool2d(x, c, (h, w), y)?,
+        Op::Fork | Op::Shortcut | Op::Add { .. } => unreachable!("residual nodes run in `step_layer`, which holds the skips"),
     }
     Ok(true)
 }

@@ -17,6 +17,14 @@ pub enum DeployError {
         /// What to do about it.
         hint: &'static str,
     },
+    /// The residual structure of a plan is broken (a plan built from a model's description never is).
+    #[error("residual node `{layer}`: {reason}; rebuild the plan from the model")]
+    Residual {
+        /// The node (`layer1.0:add`).
+        layer: &'static str,
+        /// What was wrong.
+        reason: &'static str,
+    },
     /// A BatchNorm that does not directly follow the conv (BatchNorm2D) or linear (BatchNorm1D) layer
     /// it normalizes, so it cannot be folded.
     #[error("BatchNorm `{layer}` does not directly follow a {expected} layer (it follows {after}); only a BatchNorm right after its conv/linear layer can be folded into it — reorder the model or fold it yourself")]

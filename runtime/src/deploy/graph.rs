@@ -12,7 +12,8 @@
 //! turns `fc1`'s 25088 inputs into 8192: a third of the weights to read per image.
 //!
 //! Supported: `Conv2D` (biased or not), `BatchNorm2D` right after a conv, `ReLU`, `MaxPool2D`,
-//! `AvgPool2D`, `AdaptiveAvgPool2D`, `GlobalAvgPool`, `Flatten` (free), `Linear` (biased or not;
+//! `AvgPool2D`, `AdaptiveAvgPool2D`, `GlobalAvgPool`, the markers of residual blocks (`Fork`,
+//! `Shortcut`, `Add`, each a node), `Flatten` (free), `Linear` (biased or not;
 //! factorized pairs are two linears), `BatchNorm1D` right after a linear, `Dropout` (identity in
 //! inference). Anything else is a [`DeployError`] naming the layer.
 
@@ -73,6 +74,15 @@ pub enum Op {
     },
     /// One mean per channel.
     GlobalAvgPool,
+    /// A residual block begins: its input is kept.
+    Fork,
+    /// The block's shortcut begins: the main path's output is put aside, the kept input taken up.
+    Shortcut,
+    /// The block ends: the two paths added, then a ReLU if `relu`.
+    Add {
+        /// Whether a ReLU follows the add.
+        relu: bool,
+    },
 }
 
 /// One node: the layer it comes from, its input and output shapes, and its op.
@@ -204,6 +214,9 @@ pub fn plan_nodes<M: Compressible>() -> Result<Vec<Node>, DeployError> {
             }
             // Flatten reorders nothing (NCHW is already channel-major); Dropout is the identity.
             LayerKindInfo::Flatten | LayerKindInfo::Dropout => {}
+            LayerKindInfo::Fork => nodes.push(node(Op::Fork)),
+            LayerKindInfo::Shortcut => nodes.push(node(Op::Shortcut)),
+            LayerKindInfo::Add { relu } => nodes.push(node(Op::Add { relu })),
         }
         previous = Some(layer);
     }

@@ -17,6 +17,7 @@ mod error;
 pub mod graph;
 pub mod int8;
 mod plan;
+mod residual;
 
 pub use accelerate::{accelerate, quantize_dynamic, Accelerated};
 pub use error::DeployError;

@@ -126,6 +126,31 @@ pub enum LayerKindInfo {
     },
     /// Dropout (active only while training).
     Dropout,
+    /// A residual block begins (named after the block, `layer1.0`): its input is kept for the skip
+    /// connection. Not a field of its own; no parameters.
+    Fork,
+    /// The block's shortcut begins (`layer1.0:shortcut`): the main path's output is put aside and
+    /// the layers that follow, up to the [`LayerKindInfo::Add`], run on the block's input.
+    Shortcut,
+    /// The block ends (`layer1.0:add`): main path + shortcut (or + the block's input when the block
+    /// has no shortcut layers), then a ReLU when `relu`.
+    Add {
+        /// Whether a ReLU follows the add.
+        relu: bool,
+    },
+}
+
+impl LayerKindInfo {
+    /// Whether the entry marks the structure of a residual block rather than a layer.
+    ///
+    /// ```
+    /// use fasterai_runtime::model::LayerKindInfo;
+    /// assert!(LayerKindInfo::Fork.is_residual_marker());
+    /// assert!(!LayerKindInfo::Flatten.is_residual_marker());
+    /// ```
+    pub const fn is_residual_marker(&self) -> bool {
+        matches!(self, LayerKindInfo::Fork | LayerKindInfo::Shortcut | LayerKindInfo::Add { .. })
+    }
 }
 
 /// One field of a derived model.

@@ -4,6 +4,8 @@
 use core::any::{Any, TypeId};
 
 use dfdx::prelude::{Cpu, Tape, Tensor};
+use dfdx::tensor::Merge;
+use dfdx::tensor_ops::TryAdd;
 use dfdx::shapes::{RealizeShapeTo, Shape};
 use dfdx::tensor::CpuError;
 use dfdx::tensor_ops::RealizeTo;
@@ -46,6 +48,36 @@ where
         expected: expected.to_vec(),
         found: dfdx::shapes::HasShape::shape(&x).concrete().into_iter().skip(1).collect(),
     })
+}
+
+/// The add that ends a residual block: `main + other`, then ReLU when `relu` (PyTorch's ReLU: NaN
+/// passes). The tapes of both sides merge, so gradients reach both paths.
+///
+/// ```
+/// use dfdx::prelude::*;
+/// use fasterai_runtime::model::generated::residual_add;
+/// let dev = Cpu::default();
+/// let a = dev.tensor([1.0f32, -3.0]);
+/// let b = dev.tensor([1.0f32, 1.0]);
+/// assert_eq!(residual_add(a, b, true, "block").unwrap().array(), [2.0, 0.0]);
+/// ```
+pub fn residual_add<S, L, R>(
+    main: Tensor<S, f32, Cpu, L>,
+    other: Tensor<S, f32, Cpu, R>,
+    relu: bool,
+    layer: &'static str,
+) -> Result<Tensor<S, f32, Cpu, L>, NnError>
+where
+    S: Shape,
+    L: Tape<f32, Cpu> + Merge<R>,
+    R: Tape<f32, Cpu>,
+{
+    let sum = main.try_add(other).map_err(|source| NnError::Layer { layer, source })?;
+    if relu {
+        crate::ops::relu::relu(sum).map_err(|source| NnError::Layer { layer, source })
+    } else {
+        Ok(sum)
+    }
 }
 
 /// Whether a dfdx visitor converts to `f32` on [`Cpu`], the only dtype and device a derived model

@@ -77,6 +77,7 @@ where
     M: Compressible + TensorCollection<f32, Cpu>,
 {
     let mut plan = accelerate(model)?;
+    super::no_residual_blocks(plan.nodes())?;
     let per_image = plan.input_len();
     if n == 0 || calibration.is_empty() {
         return Err(DeployError::EmptyCalibration);

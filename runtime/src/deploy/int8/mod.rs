@@ -114,6 +114,7 @@ impl<M> std::fmt::Debug for Int8Model<M> {
 impl<M> Int8Model<M> {
     /// Assembles the plan from its layers (packing weights, allocating buffers).
     fn assemble(input: ActivationQParams, layers: Vec<Int8Layer>, input_shape: ShapeInfo, output_shape: ShapeInfo) -> Result<Self, DeployError> {
+        no_residual_blocks(layers.iter().map(|l| &l.node))?;
         let kernels = Int8Kernels::best();
         let compiled = layers.iter().map(|l| Compiled::new(l, &kernels)).collect::<Result<Vec<_>, _>>()?;
         let buffers = Buffers::new(&layers, &compiled, &kernels, input_shape, output_shape);
@@ -184,5 +185,18 @@ impl<M> Int8Model<M> {
             out.extend_from_slice(self.run(image)?);
         }
         Ok(out)
+    }
+}
+
+/// An error naming the first residual node: the int8 plan does not run residual blocks yet.
+fn no_residual_blocks<'a>(mut nodes: impl Iterator<Item = &'a super::graph::Node>) -> Result<(), DeployError> {
+    use super::graph::Op;
+    match nodes.find(|node| matches!(node.op, Op::Fork | Op::Shortcut | Op::Add { .. })) {
+        Some(node) => Err(DeployError::UnsupportedLayer {
+            layer: node.layer,
+            kind: "residual block".to_string(),
+            hint: "the int8 plan does not run residual blocks yet; the fp32 plan (`accelerate`) does",
+        }),
+        None => Ok(()),
     }
 }

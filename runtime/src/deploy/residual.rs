@@ -1,0 +1,108 @@
+//! The skip connections of a frozen plan: what a residual block's `Fork` keeps, what its
+//! `Shortcut` puts aside, and the `Add` that ends it. Buffers are kept from run to run, so a plan
+//! allocates them once.
+
+use super::DeployError;
+
+/// The open blocks of one run (innermost last), each with the input it kept and, once its
+/// shortcut began, the main path's output.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Skips {
+    kept: Vec<Vec<f32>>,
+    main: Vec<Vec<f32>>,
+    /// Whether the block at each depth has begun its shortcut.
+    shortcut: Vec<bool>,
+    depth: usize,
+}
+
+impl Skips {
+    /// Forgets the blocks of an earlier run that stopped on an error.
+    pub(crate) fn reset(&mut self) {
+        self.depth = 0;
+    }
+
+    /// A block begins: keeps its input `x`.
+    pub(crate) fn fork(&mut self, x: &[f32]) {
+        if self.kept.len() == self.depth {
+            self.kept.push(Vec::new());
+            self.main.push(Vec::new());
+            self.shortcut.push(false);
+        }
+        let kept = &mut self.kept[self.depth];
+        kept.clear();
+        kept.extend_from_slice(x);
+        self.shortcut[self.depth] = false;
+        self.depth += 1;
+    }
+
+    /// The block's shortcut begins: puts the main path's output `x` aside and returns the block's
+    /// input, which the shortcut layers then take.
+    pub(crate) fn shortcut(&mut self, x: &[f32], layer: &'static str) -> Result<&[f32], DeployError> {
+        let top = self.top(layer)?;
+        self.main[top].clear();
+        self.main[top].extend_from_slice(x);
+        self.shortcut[top] = true;
+        Ok(&self.kept[top])
+    }
+
+    /// The block ends: adds the other side to `x` (the shortcut's output to the main path's, or the
+    /// kept input to the main path's), then the ReLU (NaN kept) if `relu`.
+    pub(crate) fn add(&mut self, x: &mut [f32], relu: bool, layer: &'static str) -> Result<(), DeployError> {
+        let top = self.top(layer)?;
+        let other = if self.shortcut[top] { &self.main[top] } else { &self.kept[top] };
+        if other.len() != x.len() {
+            return Err(DeployError::Residual { layer, reason: "the two sides of the add differ in length" });
+        }
+        self.depth -= 1;
+        if relu {
+            for (y, o) in x.iter_mut().zip(other) {
+                let sum = *y + o;
+                *y = if sum < 0.0 { 0.0 } else { sum };
+            }
+        } else {
+            for (y, o) in x.iter_mut().zip(other) {
+                *y += o;
+            }
+        }
+        Ok(())
+    }
+
+    fn top(&self, layer: &'static str) -> Result<usize, DeployError> {
+        self.depth.checked_sub(1).ok_or(DeployError::Residual { layer, reason: "no residual block is open" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_block_adds_its_input() {
+        let mut skips = Skips::default();
+        skips.fork(&[1.0, -2.0]);
+        let mut x = [0.5, 1.0];
+        skips.add(&mut x, true, "b").unwrap();
+        assert_eq!(x, [1.5, 0.0]);
+    }
+
+    #[test]
+    fn a_shortcut_runs_on_the_kept_input_and_meets_the_main_path() {
+        let mut skips = Skips::default();
+        skips.fork(&[1.0, 2.0, 3.0]);
+        let kept = skips.shortcut(&[10.0], "b:shortcut").unwrap().to_vec();
+        assert_eq!(kept, [1.0, 2.0, 3.0]);
+        let mut shortcut_out = [-12.0];
+        skips.add(&mut shortcut_out, false, "b:add").unwrap();
+        assert_eq!(shortcut_out, [-2.0]);
+    }
+
+    #[test]
+    fn nan_passes_the_relu_and_a_stray_add_is_an_error() {
+        let mut skips = Skips::default();
+        skips.fork(&[f32::NAN]);
+        let mut x = [1.0];
+        skips.add(&mut x, true, "b").unwrap();
+        assert!(x[0].is_nan());
+        assert!(matches!(skips.add(&mut x, true, "b"), Err(DeployError::Residual { .. })));
+    }
+}
