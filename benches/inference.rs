@@ -5,10 +5,10 @@
 //! latency does not depend on the values.
 //!
 //! The same three ways for VGG16-BN at 3×128×128 (random weights), the model of the ONNX Runtime
-//! reference figures.
+//! reference figures, and the dfdx forward and fp32 plan of ResNet-18 at 3×224×224.
 //!
 //! `cargo bench --bench inference` (`-- --warm-up-time 1 --measurement-time 3` for a quick run;
-//! `-- smallvgg` or `-- vgg16` for one model).
+//! `-- smallvgg`, `-- vgg16` or `-- resnet18` for one model).
 //! Compare them as ratios measured in the same run: the machine is shared. ONNX Runtime's figures on
 //! the same architectures come from `python3 benches/onnxruntime_reference.py`, run in the same hour;
 //! `python3 benches/onnxruntime_reference.py alternate` interleaves SmallVgg's plans (this bench with
@@ -33,6 +33,10 @@ use models::SmallVgg;
 #[path = "../tests/support/vgg16_bn.rs"]
 mod vgg16_bn;
 use vgg16_bn::Vgg16Bn;
+#[path = "../tests/support/resnet.rs"]
+#[allow(dead_code)]
+mod resnet;
+use resnet::ResNet18;
 
 /// A SmallVgg whose BatchNorms have random statistics (variances kept positive).
 fn model(dev: &Cpu) -> SmallVgg {
@@ -77,6 +81,23 @@ fn vgg16_inference(c: &mut Criterion) {
     group.bench_function("dfdx_forward", |b| b.iter(|| model.forward(x.clone())));
     group.bench_function("fp32_accelerated", |b| b.iter(|| fp32.run(&image).map(|y| y[0])));
     group.bench_function("int8_accelerated", |b| b.iter(|| int8.run(&image).map(|y| y[0])));
+    group.finish();
+}
+
+/// torchvision's ResNet-18 (10 classes) at 3×224×224, batch 1: dfdx forward and fp32 plan (the
+/// int8 plan does not run residual blocks yet).
+fn resnet18_inference(c: &mut Criterion) {
+    let dev = Cpu::default();
+    let model = dev.build_module::<ResNet18, f32>();
+    let image = random_images(3 * 224 * 224, 6);
+    let x: Tensor<(usize, Const<3>, Const<224>, Const<224>), f32, Cpu> =
+        dev.tensor_from_vec(image.clone(), (1, Const, Const, Const));
+    let mut fp32 = accelerate(&model).expect("ResNet-18 runs on the fp32 plan");
+
+    let mut group = c.benchmark_group(format!("resnet18_inference/b1/{}threads", rayon::current_num_threads()));
+    group.sample_size(20);
+    group.bench_function("dfdx_forward", |b| b.iter(|| model.forward(x.clone())));
+    group.bench_function("fp32_accelerated", |b| b.iter(|| fp32.run(&image).map(|y| y[0])));
     group.finish();
 }
 
@@ -194,5 +215,6 @@ fn main() {
         .configure_from_args();
     inference(&mut c);
     vgg16_inference(&mut c);
+    resnet18_inference(&mut c);
     c.final_summary();
 }

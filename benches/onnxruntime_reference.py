@@ -4,12 +4,12 @@ another day (the VM's speed varies by ±30% from hour to hour).
 
     pip install onnxruntime onnx numpy
     python3 benches/onnxruntime_reference.py            # both models, fp32 and int8
-    python3 benches/onnxruntime_reference.py smallvgg   # one model
+    python3 benches/onnxruntime_reference.py smallvgg   # one model (smallvgg, vgg16, resnet18)
     python3 benches/onnxruntime_reference.py alternate  # SmallVgg, ours and theirs round by round
 
 Not part of CI (it needs packages the Rust build does not). The models are built node by node with
 random weights (latency does not depend on them): SmallVgg at 1x28x28 and torchvision's VGG16-BN
-layout with 10 classes at 3x128x128, BatchNorms folded into the convs (as an eval-mode export does), the
+layout with 10 classes at 3x128x128, torchvision's ResNet-18 with 10 classes at 3x224x224, BatchNorms folded into the convs (as an eval-mode export does), the
 4x4 -> 7x7 adaptive average pooling as the equivalent MatMul with the pooling matrix. int8 is ORT's
 static QDQ quantization, per-channel symmetric int8 weights, uint8 activations calibrated on 32
 random images: the setting of the issue's reference figures. Two intra-op threads, full graph
@@ -60,6 +60,33 @@ class Graph:
         self.node("Conv", [w, b], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
         self.node("Relu", [])
         self.shape[0] = out_channels
+
+    def conv(self, out_channels, kernel, stride, pad, relu, source=None):
+        """A conv with its BatchNorm folded, reading `source` (a `(name, shape)` pair) or the last output."""
+        if source is not None:
+            self.last, self.shape = source[0], list(source[1])
+        c, h, w = self.shape
+        bound = 1 / np.sqrt(c * kernel * kernel)
+        wt = self.init("w", RNG.uniform(-bound, bound, (out_channels, c, kernel, kernel)))
+        b = self.init("b", RNG.uniform(-bound, bound, out_channels))
+        self.node("Conv", [wt, b], kernel_shape=[kernel, kernel], pads=[pad] * 4, strides=[stride, stride])
+        if relu:
+            self.node("Relu", [])
+        self.shape = [out_channels, (h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1]
+
+    def basic_block(self, out_channels, stride):
+        """torchvision's BasicBlock: two 3x3 convs, the input (or its strided 1x1 conv) added, ReLU."""
+        skip = (self.last, list(self.shape))
+        self.conv(out_channels, 3, stride, 1, True)
+        self.conv(out_channels, 3, 1, 1, False)
+        other = skip[0]
+        if stride != 1 or skip[1][0] != out_channels:
+            main = (self.last, list(self.shape))
+            self.conv(out_channels, 1, stride, 0, False, source=skip)
+            other = self.last
+            self.last, self.shape = main
+        self.node("Add", [other])
+        self.node("Relu", [])
 
     def max_pool(self):
         self.node("MaxPool", [], kernel_shape=[2, 2], strides=[2, 2])
@@ -123,6 +150,21 @@ def vgg16_bn():
     g.flatten()
     g.linear(4096, True)
     g.linear(4096, True)
+    g.linear(10, False)
+    return g
+
+
+def resnet18():
+    g = Graph([3, 224, 224])
+    g.conv(64, 7, 2, 3, True)
+    g.node("MaxPool", [], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    g.shape = [64, 56, 56]
+    for channels, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        g.basic_block(channels, stride)
+        g.basic_block(channels, 1)
+    g.node("GlobalAveragePool", [])
+    g.shape = [512, 1, 1]
+    g.flatten()
     g.linear(10, False)
     return g
 
@@ -208,7 +250,11 @@ def main():
         rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
         return alternate(rounds, 1000)
     wanted = sys.argv[1:] or ["smallvgg", "vgg16"]
-    models = {"smallvgg": (small_vgg, [1, 28, 28], 2000), "vgg16": (vgg16_bn, [3, 128, 128], 40)}
+    models = {
+        "smallvgg": (small_vgg, [1, 28, 28], 2000),
+        "vgg16": (vgg16_bn, [3, 128, 128], 40),
+        "resnet18": (resnet18, [3, 224, 224], 100),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for key in wanted:
             build, shape, runs = models[key]

@@ -5,13 +5,11 @@
 mod support;
 
 use support::deploy::{argmax, max_abs, random_images, randomize_batch_norms};
-use fasterai::deploy::graph::Op;
+use support::int8_reference::integer_reference;
 use fasterai::deploy::{accelerate, quantize_dynamic, quantize_static, DeployError, Int8Model, ObserverKind, QuantizeOptions};
 use fasterai::dfdx::prelude::DeviceBuildExt;
-use fasterai::model::ShapeInfo;
 use fasterai::prelude::*;
 use support::models::SmallVgg;
-use fasterai::quant::{ActivationQParams, FixedPointMultiplier};
 
 /// Every op the int8 plan runs: conv (+BN, +ReLU, strided, padded, pointwise), a lone ReLU, max,
 /// average, adaptive and global pooling, linear (+BN1D, +ReLU) and the final float linear.
@@ -33,127 +31,6 @@ pub struct GlobalHead {
     conv1: Conv2D<1, 8, 3, 1, 1>, bn1: BatchNorm2D<8>, relu1: ReLU,
     conv2: Conv2D<8, 10, 3, 1, 1>,
     global: GlobalAvgPool,
-}
-
-fn chw(s: ShapeInfo) -> (usize, usize, usize) {
-    match s {
-        ShapeInfo::Chw { c, h, w } => (c, h, w),
-        ShapeInfo::Flat { n } => (n, 1, 1),
-    }
-}
-
-/// `clamp(z_out + M·(acc + b_q − z_in·Σw), lo, 255)` with `M = s_in·s_w/s_out`, written out.
-fn requantize(acc: i64, folded: i64, s_in: f32, s_w: f32, out: ActivationQParams, relu: bool) -> u8 {
-    let m = FixedPointMultiplier::from_real(s_in as f64 * s_w as f64 / out.scale.get() as f64).unwrap();
-    let lo = if relu { out.zero_point as i32 } else { 0 };
-    (out.zero_point as i32 + m.apply((acc + folded) as i32)).clamp(lo, 255) as u8
-}
-
-/// The whole int8 forward in plain loops from the numbers the model exposes.
-#[allow(clippy::needless_range_loop)] // explicit indices mirror the formulas
-fn integer_reference<M>(model: &Int8Model<M>, image: &[f32]) -> Vec<f32> {
-    let input = model.input_params();
-    let mut x: Vec<u8> = image.iter().map(|&v| input.quantize(v)).collect();
-    let mut params = input;
-    for layer in model.layers() {
-        let (c, h, w) = chw(layer.node.input);
-        let (oc, oh, ow) = chw(layer.node.output);
-        let z_in = layer.input.zero_point as i64;
-        let relu = matches!(layer.node.op, Op::Conv { relu: true, .. } | Op::Linear { relu: true, .. });
-        let mut y = vec![0u8; oc * oh * ow];
-        match layer.node.op {
-            Op::Conv { kernel: k, stride: s, padding: p, .. } => {
-                let wq = layer.weights.as_ref().unwrap();
-                let out = layer.output.unwrap();
-                for o in 0..oc {
-                    let row = &wq.values[o * c * k * k..(o + 1) * c * k * k];
-                    let row_sum: i64 = row.iter().map(|&v| v as i64).sum();
-                    for i in 0..oh {
-                        for j in 0..ow {
-                            let mut acc = 0i64;
-                            for ci in 0..c {
-                                for ki in 0..k {
-                                    for kj in 0..k {
-                                        let (r, q) = ((i * s + ki) as i64 - p as i64, (j * s + kj) as i64 - p as i64);
-                                        let inside = r >= 0 && q >= 0 && r < h as i64 && q < w as i64;
-                                        let v = if inside { x[ci * h * w + r as usize * w + q as usize] as i64 } else { z_in };
-                                        acc += row[(ci * k + ki) * k + kj] as i64 * v;
-                                    }
-                                }
-                            }
-                            let folded = layer.bias[o] as i64 - z_in * row_sum;
-                            y[(o * oh + i) * ow + j] =
-                                requantize(acc, folded, layer.input.scale.get(), wq.scales[o].get(), out, relu);
-                        }
-                    }
-                }
-            }
-            Op::Linear { .. } => {
-                let wq = layer.weights.as_ref().unwrap();
-                let n = x.len();
-                let mut logits = Vec::new();
-                for o in 0..oc {
-                    let row = &wq.values[o * n..(o + 1) * n];
-                    let acc: i64 = row.iter().zip(&x).map(|(&a, &b)| a as i64 * b as i64).sum();
-                    let folded = layer.bias[o] as i64 - z_in * row.iter().map(|&v| v as i64).sum::<i64>();
-                    match layer.output {
-                        Some(out) => y[o] = requantize(acc, folded, layer.input.scale.get(), wq.scales[o].get(), out, relu),
-                        None => {
-                            let v = (layer.input.scale.get() as f64 * wq.scales[o].get() as f64 * (acc + folded) as f64) as f32;
-                            logits.push(if relu { v.max(0.0) } else { v });
-                        }
-                    }
-                }
-                if layer.output.is_none() {
-                    return logits;
-                }
-            }
-            Op::Relu => y = x.iter().map(|&q| q.max(layer.input.zero_point)).collect(),
-            Op::MaxPool(win) | Op::AvgPool(win) => {
-                let max = matches!(layer.node.op, Op::MaxPool(_));
-                for ci in 0..c {
-                    for i in 0..oh {
-                        for j in 0..ow {
-                            let (mut best, mut sum) = (0u8, 0i64);
-                            for ki in 0..win.kernel {
-                                for kj in 0..win.kernel {
-                                    let (r, q) = ((i * win.stride + ki) as i64 - win.padding as i64, (j * win.stride + kj) as i64 - win.padding as i64);
-                                    if r >= 0 && q >= 0 && r < h as i64 && q < w as i64 {
-                                        let v = x[ci * h * w + r as usize * w + q as usize];
-                                        best = best.max(v);
-                                        sum += v as i64 - z_in;
-                                    }
-                                }
-                            }
-                            let mean = (sum as f64 / (win.kernel * win.kernel) as f64).round_ties_even() as i64;
-                            y[(ci * oh + i) * ow + j] = if max { best } else { (mean + z_in).clamp(0, 255) as u8 };
-                        }
-                    }
-                }
-            }
-            Op::AdaptiveAvgPool { .. } | Op::GlobalAvgPool => {
-                // The sizes used here split evenly: bins of (h/oh)×(w/ow).
-                let (bh, bw) = (h / oh, w / ow);
-                for ci in 0..c {
-                    for i in 0..oh {
-                        for j in 0..ow {
-                            let mut sum = 0i64;
-                            for r in i * bh..(i + 1) * bh {
-                                for q in j * bw..(j + 1) * bw {
-                                    sum += x[ci * h * w + r * w + q] as i64 - z_in;
-                                }
-                            }
-                            let mean = (sum as f64 / (bh * bw) as f64).round_ties_even() as i64;
-                            y[(ci * oh + i) * ow + j] = (mean + z_in).clamp(0, 255) as u8;
-                        }
-                    }
-                }
-            }
-        }
-        params = layer.output.unwrap();
-        x = y;
-    }
-    x.iter().map(|&q| params.dequantize(q)).collect()
 }
 
 fn model<M>(seed: u64) -> M

@@ -10,6 +10,8 @@ use fasterai::dfdx::prelude::{Backward, Trace};
 use fasterai::dfdx::tensor::TensorFromVec;
 use fasterai::model::{read_tensor, write_tensor};
 use fasterai::prelude::*;
+use support::deploy::{max_abs, max_abs_diff, random_images, randomize_batch_norms};
+use support::int8_reference::integer_reference;
 use support::resnet::{Basic8, DigitsResNet, ResNet18};
 
 type Digits = Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu>;
@@ -167,27 +169,14 @@ fn a_small_resnet_learns_the_digits() {
 
 /// The largest difference between two sets of logits, over the largest logit.
 fn relative_gap(a: &[f32], b: &[f32]) -> f32 {
-    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-    a.iter().zip(b).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale
-}
-
-/// Running statistics and BatchNorm scales away from (0, 1), so folding has something to fold.
-fn perturb_batch_norms<M: Compressible + fasterai::dfdx::nn::TensorCollection<f32, Cpu>>(model: &mut M) {
-    for name in fasterai::model::tensor_names(model) {
-        if name.ends_with("running_mean") || name.ends_with("running_var") || (name.contains("bn") && name.ends_with("weight")) {
-            let mut tensor = read_tensor(model, &name).unwrap();
-            let base = if name.ends_with("running_mean") { 0.0 } else { 1.0 };
-            tensor.data.iter_mut().enumerate().for_each(|(i, v)| *v = base + 0.05 * ((i % 7) as f32 - 3.0));
-            write_tensor(model, &name, &tensor.data).unwrap();
-        }
-    }
+    max_abs_diff(a, b) / max_abs(b).max(1e-6)
 }
 
 #[test]
 fn the_fp32_plan_equals_the_derived_forward() {
     let dev = Cpu::seed_from_u64(5);
     let mut model = dev.build_module::<DigitsResNet, f32>();
-    perturb_batch_norms(&mut model);
+    randomize_batch_norms(&mut model, 5);
     let mut plan = fasterai::deploy::accelerate(&model).unwrap();
     let x = images(&dev, 4);
     let derived = model.forward(x.clone()).as_vec();
@@ -208,7 +197,7 @@ fn the_fp32_plan_equals_the_derived_forward() {
 fn the_fp32_plan_runs_resnet18_as_its_forward_does() {
     let dev = Cpu::seed_from_u64(6);
     let mut model = dev.build_module::<ResNet18, f32>();
-    perturb_batch_norms(&mut model);
+    randomize_batch_norms(&mut model, 6);
     let mut plan = fasterai::deploy::accelerate(&model).unwrap();
     let x: Tensor<(usize, Const<3>, Const<224>, Const<224>), f32, Cpu> = dev.sample_normal_like(&(1, Const, Const, Const));
     let derived = model.forward(x.clone()).as_vec();
@@ -217,11 +206,36 @@ fn the_fp32_plan_runs_resnet18_as_its_forward_does() {
 }
 
 #[test]
-fn the_int8_plan_says_it_does_not_run_residual_blocks_yet() {
+fn the_int8_plan_equals_its_integer_reference_through_the_skips() {
     let dev = Cpu::seed_from_u64(7);
-    let model = dev.build_module::<DigitsResNet, f32>();
-    let images = images(&dev, 2).as_vec();
-    let error = fasterai::deploy::quantize_static(&model, &images, 2, Default::default()).unwrap_err();
-    let message = error.to_string();
-    assert!(message.contains("layer `layer1.0` is a residual block") && message.contains("accelerate"), "{message}");
+    let mut model = dev.build_module::<DigitsResNet, f32>();
+    randomize_batch_norms(&mut model, 7);
+    let calibration = images(&dev, 16).as_vec();
+    let mut int8 = fasterai::deploy::quantize_static(&model, &calibration, 16, Default::default()).unwrap();
+    let adds = int8.layers().iter().filter(|l| matches!(l.node.op, fasterai::deploy::graph::Op::Add { .. })).count();
+    assert_eq!(adds, 4, "one integer add per block");
+    let mut fp32 = fasterai::deploy::accelerate(&model).unwrap();
+    for image in calibration.chunks(64).take(4) {
+        let ours = int8.run(image).unwrap().to_vec();
+        assert_eq!(ours, integer_reference(&int8, image), "the plan's integers are the reference's");
+        let float = fp32.run(image).unwrap().to_vec();
+        assert!(relative_gap(&ours, &float) < 0.1, "int8 {ours:?}\nfp32 {float:?}");
+    }
+    let path = std::env::temp_dir().join(format!("resnet-int8-{}.safetensors", std::process::id()));
+    int8.save(&path).unwrap();
+    let mut loaded = fasterai::deploy::Int8Model::<DigitsResNet>::load(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(loaded.run(&calibration[..64]).unwrap(), int8.run(&calibration[..64]).unwrap(), "the file keeps every add's grid");
+}
+
+#[test]
+fn resnet18_int8_plan_equals_its_integer_reference() {
+    let dev = Cpu::seed_from_u64(8);
+    let mut model = dev.build_module::<ResNet18, f32>();
+    randomize_batch_norms(&mut model, 8);
+    let len = 3 * 224 * 224;
+    let calibration = random_images(2, len, 9, false);
+    let mut int8 = fasterai::deploy::quantize_static(&model, &calibration, 2, Default::default()).unwrap();
+    let image = &calibration[..len];
+    assert_eq!(int8.run(image).unwrap().to_vec(), integer_reference(&int8, image));
 }

@@ -28,7 +28,7 @@ use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
 use crate::kernels::team::Team;
 use crate::kernels::pool::slices;
-use super::residual::Skips;
+use super::residual::{add_f32, Skips};
 
 /// Layers with at least this many multiply-accumulates run their GEMM on every core; smaller ones
 /// finish before threads would have started.
@@ -130,7 +130,7 @@ pub struct Accelerated<M> {
     padded: ConvScratchF32,
     winograd: WinogradScratch,
     /// The inputs and main paths of the residual blocks open during a run.
-    skips: Skips,
+    skips: Skips<f32>,
     /// Runs of row-local layers each thread runs over its own band of rows ([`BandSchedule`]).
     bands: BandSchedule<f32>,
     model: PhantomData<fn() -> M>,
@@ -371,7 +371,8 @@ impl<M> Accelerated<M> {
                 return Ok(kept.len());
             }
             Op::Add { relu } => {
-                self.skips.add(&mut self.front[..len], relu, layer.node.layer)?;
+                let other = self.skips.close(len, layer.node.layer)?;
+                add_f32(&mut self.front[..len], other, relu);
                 return Ok(len);
             }
             _ => {}

@@ -5,24 +5,30 @@
 use super::DeployError;
 
 /// The open blocks of one run (innermost last), each with the input it kept and, once its
-/// shortcut began, the main path's output.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Skips {
-    kept: Vec<Vec<f32>>,
-    main: Vec<Vec<f32>>,
+/// shortcut began, the main path's output; `T` is `f32` in the fp32 plan, `u8` in the int8 one.
+#[derive(Debug, Clone)]
+pub(crate) struct Skips<T> {
+    kept: Vec<Vec<T>>,
+    main: Vec<Vec<T>>,
     /// Whether the block at each depth has begun its shortcut.
     shortcut: Vec<bool>,
     depth: usize,
 }
 
-impl Skips {
+impl<T> Default for Skips<T> {
+    fn default() -> Self {
+        Self { kept: Vec::new(), main: Vec::new(), shortcut: Vec::new(), depth: 0 }
+    }
+}
+
+impl<T: Copy> Skips<T> {
     /// Forgets the blocks of an earlier run that stopped on an error.
     pub(crate) fn reset(&mut self) {
         self.depth = 0;
     }
 
     /// A block begins: keeps its input `x`.
-    pub(crate) fn fork(&mut self, x: &[f32]) {
+    pub(crate) fn fork(&mut self, x: &[T]) {
         if self.kept.len() == self.depth {
             self.kept.push(Vec::new());
             self.main.push(Vec::new());
@@ -37,7 +43,7 @@ impl Skips {
 
     /// The block's shortcut begins: puts the main path's output `x` aside and returns the block's
     /// input, which the shortcut layers then take.
-    pub(crate) fn shortcut(&mut self, x: &[f32], layer: &'static str) -> Result<&[f32], DeployError> {
+    pub(crate) fn shortcut(&mut self, x: &[T], layer: &'static str) -> Result<&[T], DeployError> {
         let top = self.top(layer)?;
         self.main[top].clear();
         self.main[top].extend_from_slice(x);
@@ -45,26 +51,16 @@ impl Skips {
         Ok(&self.kept[top])
     }
 
-    /// The block ends: adds the other side to `x` (the shortcut's output to the main path's, or the
-    /// kept input to the main path's), then the ReLU (NaN kept) if `relu`.
-    pub(crate) fn add(&mut self, x: &mut [f32], relu: bool, layer: &'static str) -> Result<(), DeployError> {
+    /// The block ends: closes it and returns the side to add to the current map of `len` values
+    /// (the main path's output after a shortcut, else the kept input).
+    pub(crate) fn close(&mut self, len: usize, layer: &'static str) -> Result<&[T], DeployError> {
         let top = self.top(layer)?;
+        self.depth = top;
         let other = if self.shortcut[top] { &self.main[top] } else { &self.kept[top] };
-        if other.len() != x.len() {
+        if other.len() != len {
             return Err(DeployError::Residual { layer, reason: "the two sides of the add differ in length" });
         }
-        self.depth -= 1;
-        if relu {
-            for (y, o) in x.iter_mut().zip(other) {
-                let sum = *y + o;
-                *y = if sum < 0.0 { 0.0 } else { sum };
-            }
-        } else {
-            for (y, o) in x.iter_mut().zip(other) {
-                *y += o;
-            }
-        }
-        Ok(())
+        Ok(other)
     }
 
     fn top(&self, layer: &'static str) -> Result<usize, DeployError> {
@@ -72,16 +68,30 @@ impl Skips {
     }
 }
 
+/// `x += other`, then ReLU (NaN kept, as the model's forward) if `relu`.
+pub(crate) fn add_f32(x: &mut [f32], other: &[f32], relu: bool) {
+    for (y, o) in x.iter_mut().zip(other) {
+        let sum = *y + o;
+        *y = if relu && sum < 0.0 { 0.0 } else { sum };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn add(skips: &mut Skips<f32>, x: &mut [f32], relu: bool) -> Result<(), DeployError> {
+        let other = skips.close(x.len(), "b:add")?;
+        add_f32(x, other, relu);
+        Ok(())
+    }
 
     #[test]
     fn an_identity_block_adds_its_input() {
         let mut skips = Skips::default();
         skips.fork(&[1.0, -2.0]);
         let mut x = [0.5, 1.0];
-        skips.add(&mut x, true, "b").unwrap();
+        add(&mut skips, &mut x, true).unwrap();
         assert_eq!(x, [1.5, 0.0]);
     }
 
@@ -92,7 +102,7 @@ mod tests {
         let kept = skips.shortcut(&[10.0], "b:shortcut").unwrap().to_vec();
         assert_eq!(kept, [1.0, 2.0, 3.0]);
         let mut shortcut_out = [-12.0];
-        skips.add(&mut shortcut_out, false, "b:add").unwrap();
+        add(&mut skips, &mut shortcut_out, false).unwrap();
         assert_eq!(shortcut_out, [-2.0]);
     }
 
@@ -101,8 +111,8 @@ mod tests {
         let mut skips = Skips::default();
         skips.fork(&[f32::NAN]);
         let mut x = [1.0];
-        skips.add(&mut x, true, "b").unwrap();
+        add(&mut skips, &mut x, true).unwrap();
         assert!(x[0].is_nan());
-        assert!(matches!(skips.add(&mut x, true, "b"), Err(DeployError::Residual { .. })));
+        assert!(matches!(add(&mut skips, &mut x, true), Err(DeployError::Residual { .. })));
     }
 }

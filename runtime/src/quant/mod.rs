@@ -21,6 +21,7 @@
 //! ```
 
 mod activation;
+mod add;
 mod error;
 mod fixed_point;
 mod observer;
@@ -30,6 +31,7 @@ mod scale;
 mod weight;
 
 pub use activation::ActivationQParams;
+pub use add::AddRequant;
 pub use error::QuantError;
 pub use fixed_point::{rounding_divide_by_pot, saturating_rounding_doubling_high_mul, saturating_shl, FixedPointMultiplier};
 pub use observer::{Histogram, MinMaxObserver, MseObserver, Observer, PercentileObserver};

@@ -6,6 +6,7 @@ use dfdx::prelude::Cpu;
 
 use super::file::float_logits;
 use super::layer::{quantize_bias, Int8Layer};
+use super::residual::QuantChain;
 use super::{Int8Model, ObserverKind, QuantizeOptions};
 use crate::deploy::graph::{folded_weights, FoldedWeights, Op};
 use crate::deploy::{accelerate, DeployError};
@@ -77,7 +78,6 @@ where
     M: Compressible + TensorCollection<f32, Cpu>,
 {
     let mut plan = accelerate(model)?;
-    super::no_residual_blocks(plan.nodes())?;
     let per_image = plan.input_len();
     if n == 0 || calibration.is_empty() {
         return Err(DeployError::EmptyCalibration);
@@ -94,7 +94,7 @@ where
     let mut input_observer = observer(options.observer)?;
     let mut observers = nodes
         .iter()
-        .map(|node| node.has_weights().then(|| observer(options.observer)).transpose())
+        .map(|node| (node.has_weights() || matches!(node.op, Op::Add { .. })).then(|| observer(options.observer)).transpose())
         .collect::<Result<Vec<_>, _>>()?;
     for image in calibration.chunks_exact(per_image) {
         input_observer.observe(image)?;
@@ -107,7 +107,7 @@ where
     }
 
     let input = input_observer.qparams()?;
-    let mut current = input;
+    let mut chain = QuantChain::new(input);
     let mut layers = Vec::with_capacity(nodes.len());
     for (index, node) in nodes.iter().enumerate() {
         let layer = match (node.op, &observers[index]) {
@@ -115,13 +115,14 @@ where
                 // The plan's kernels hold the weights in their own layouts: fold them again.
                 let FoldedWeights { weight, bias } = folded_weights(model, node)?.unwrap_or_default();
                 let weights = QuantizedWeights::quantize(&weight, out_channels)?;
+                let current = chain.current();
                 let bias = quantize_bias(bias.as_deref(), current, &weights)?;
                 let output = if float_logits(&nodes, index) { None } else { Some(obs.qparams()?) };
                 Int8Layer { node: *node, input: current, output, weights: Some(weights), bias }
             }
-            _ => Int8Layer { node: *node, input: current, output: Some(current), weights: None, bias: Vec::new() },
+            (_, obs) => chain.plain(*node, || Ok(obs.as_ref().expect("an add has an observer").qparams()?))?,
         };
-        current = layer.output.unwrap_or(current);
+        chain.advance(&layer);
         layers.push(layer);
     }
     Int8Model::assemble(input, layers, M::INPUT, M::output())

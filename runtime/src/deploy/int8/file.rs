@@ -4,7 +4,8 @@
 //! - `input_scale` `F32 [1]`, `input_zero_point` `U8 [1]`: the input image's quantization;
 //! - per conv/linear layer `L`: `L.weight` `I8 [O, C, K, K]` or `[O, I]`, `L.weight_scale` `F32 [O]`,
 //!   `L.bias` `I32 [O]` (in accumulator steps), and, unless `L` is the final linear layer (whose
-//!   logits are `f32`), `L.output_scale` `F32 [1]` and `L.output_zero_point` `U8 [1]`.
+//!   logits are `f32`), `L.output_scale` `F32 [1]` and `L.output_zero_point` `U8 [1]`;
+//! - per residual add `B:add` (the end of block `B`): `B:add.output_scale` and `B:add.output_zero_point`.
 //!
 //! Which tensors exist, and their shapes, follow from the model type alone, so
 //! [`Int8Model::load`] checks every one of them against `M` before using any.
@@ -14,6 +15,7 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use super::residual::QuantChain;
 use super::{Int8Layer, Int8Model};
 use crate::deploy::graph::{plan_nodes, Node, Op};
 use crate::deploy::DeployError;
@@ -39,6 +41,10 @@ fn expected_tensors(nodes: &[Node]) -> Vec<Expected> {
         Expected { name: "input_zero_point".into(), dtype: Dtype::U8, shape: vec![1] },
     ];
     for (index, node) in nodes.iter().enumerate() {
+        if matches!(node.op, Op::Add { .. }) {
+            all.push(Expected { name: format!("{}.output_scale", node.layer), dtype: Dtype::F32, shape: vec![1] });
+            all.push(Expected { name: format!("{}.output_zero_point", node.layer), dtype: Dtype::U8, shape: vec![1] });
+        }
         let Some(shape) = node.weight_shape() else { continue };
         let (layer, outputs) = (node.layer, shape[0]);
         all.push(Expected { name: format!("{layer}.weight"), dtype: Dtype::I8, shape });
@@ -64,6 +70,10 @@ impl<M> Int8Model<M> {
         data.insert("input_scale".into(), f32_bytes([self.input.scale.get()]));
         data.insert("input_zero_point".into(), vec![self.input.zero_point]);
         for layer in &self.layers {
+            if let (Op::Add { .. }, Some(out)) = (layer.node.op, layer.output) {
+                data.insert(format!("{}.output_scale", layer.node.layer), f32_bytes([out.scale.get()]));
+                data.insert(format!("{}.output_zero_point", layer.node.layer), vec![out.zero_point]);
+            }
             let Some(w) = &layer.weights else { continue };
             let name = layer.node.layer;
             data.insert(format!("{name}.weight"), w.values.iter().map(|&v| v as u8).collect());
@@ -139,7 +149,7 @@ impl<M: Compressible> Int8Model<M> {
             Ok(ActivationQParams { scale, zero_point: tensors[&format!("{prefix}{sep}zero_point")][0] })
         };
         let input = params("input", "_")?;
-        let mut current = input;
+        let mut chain = QuantChain::new(input);
         let mut layers = Vec::with_capacity(nodes.len());
         for (index, node) in nodes.iter().enumerate() {
             let layer = match node.weight_shape() {
@@ -163,11 +173,11 @@ impl<M: Compressible> Int8Model<M> {
                     let out_channels = shape[0];
                     let weights = QuantizedWeights { fan_in: values.len() / out_channels.max(1), values, scales, out_channels };
                     let output = if float_logits(&nodes, index) { None } else { Some(params(name, ".output_")?) };
-                    Int8Layer { node: *node, input: current, output, weights: Some(weights), bias }
+                    Int8Layer { node: *node, input: chain.current(), output, weights: Some(weights), bias }
                 }
-                None => Int8Layer { node: *node, input: current, output: Some(current), weights: None, bias: Vec::new() },
+                None => chain.plain(*node, || params(node.layer, ".output_"))?,
             };
-            current = layer.output.unwrap_or(current);
+            chain.advance(&layer);
             layers.push(layer);
         }
         Self::assemble(input, layers, M::INPUT, M::output())

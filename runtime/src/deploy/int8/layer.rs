@@ -15,7 +15,7 @@ use crate::kernels::conv_quads::QuadConv;
 use crate::kernels::conv_u8_shallow::ShallowConvU8;
 use crate::kernels::int8::Int8Kernels;
 use crate::kernels::pack_i8::{PackedRowsI8, PackedWeightsI8};
-use crate::quant::{ActivationQParams, ChannelRequant, FixedPointMultiplier, OutputStage, QuantError, QuantizedWeights};
+use crate::quant::{ActivationQParams, AddRequant, ChannelRequant, FixedPointMultiplier, OutputStage, QuantError, QuantizedWeights};
 
 /// One layer of an [`Int8Model`](super::Int8Model), in the form a plain reference can recompute.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +109,9 @@ pub(crate) enum Compiled {
     Conv { shape: ConvShape, packed: PackedWeightsI8, quads: Option<QuadConv>, shallow: Option<Box<ShallowConvU8>>, stage: OutputStage },
     /// GEMV, then the output stage (`Some`) or the `f32` dequantization (`None`: `scale[o]`, folded bias).
     Linear { packed: PackedRowsI8, stage: Option<OutputStage>, scales: Vec<f64>, folded: Vec<i64> },
-    /// Pooling or a lone ReLU: nothing to prepare.
+    /// The add that ends a residual block, onto its own grid.
+    Add(AddRequant),
+    /// Pooling, a lone ReLU, or the start or shortcut of a residual block: nothing to prepare.
     Plain,
 }
 

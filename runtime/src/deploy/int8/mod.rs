@@ -12,7 +12,8 @@
 //!   and so the outputs, are the same on every kernel and schedule. Batch-1 linear layers run on
 //!   the GEMV kernels;
 //!   max pooling directly on `u8`; Flatten free; the last linear layer's logits dequantized straight
-//!   from its `i32` accumulators.
+//!   from its `i32` accumulators; residual blocks keep their input as `u8` and end in an integer
+//!   add onto the add's own observed grid ([`crate::quant::AddRequant`]).
 //! - Saved as safetensors (`I8` weights, `I32` biases, `F32` scales, `U8` zero points) and loaded
 //!   back against the model type's structure ([`Int8Model::save`], [`Int8Model::load`]).
 //!
@@ -22,6 +23,7 @@
 mod calibrate;
 mod file;
 mod layer;
+mod residual;
 mod run;
 
 pub use calibrate::quantize_static;
@@ -114,9 +116,16 @@ impl<M> std::fmt::Debug for Int8Model<M> {
 impl<M> Int8Model<M> {
     /// Assembles the plan from its layers (packing weights, allocating buffers).
     fn assemble(input: ActivationQParams, layers: Vec<Int8Layer>, input_shape: ShapeInfo, output_shape: ShapeInfo) -> Result<Self, DeployError> {
-        no_residual_blocks(layers.iter().map(|l| &l.node))?;
         let kernels = Int8Kernels::best();
-        let compiled = layers.iter().map(|l| Compiled::new(l, &kernels)).collect::<Result<Vec<_>, _>>()?;
+        let adds = residual::add_stages(&layers)?;
+        let compiled = layers
+            .iter()
+            .zip(adds)
+            .map(|(l, add)| match add {
+                Some(add) => Ok(Compiled::Add(add)),
+                None => Compiled::new(l, &kernels),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let buffers = Buffers::new(&layers, &compiled, &kernels, input_shape, output_shape);
         Ok(Self { input, layers, compiled, kernels, input_shape, output_shape, buffers, model: PhantomData })
     }
@@ -188,15 +197,3 @@ impl<M> Int8Model<M> {
     }
 }
 
-/// An error naming the first residual node: the int8 plan does not run residual blocks yet.
-fn no_residual_blocks<'a>(mut nodes: impl Iterator<Item = &'a super::graph::Node>) -> Result<(), DeployError> {
-    use super::graph::Op;
-    match nodes.find(|node| matches!(node.op, Op::Fork | Op::Shortcut | Op::Add { .. })) {
-        Some(node) => Err(DeployError::UnsupportedLayer {
-            layer: node.layer,
-            kind: "residual block".to_string(),
-            hint: "the int8 plan does not run residual blocks yet; the fp32 plan (`accelerate`) does",
-        }),
-        None => Ok(()),
-    }
-}

@@ -21,6 +21,7 @@ use crate::kernels::conv_u8_shallow as shallow;
 use crate::model::ShapeInfo;
 use crate::kernels::pool::slices;
 use crate::quant::{round_half_even, ActivationQParams};
+use crate::deploy::residual::Skips;
 
 /// Everything a run writes, sized at build time.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub(crate) struct Buffers {
     logits: Vec<f32>,
     /// Runs of AMX quad convs ending in a max pool, each thread over its own rows ([`BandSchedule`]).
     bands: BandSchedule<u8>,
+    /// The inputs and main paths of the residual blocks open during a run.
+    skips: Skips<u8>,
 }
 
 fn chw(shape: ShapeInfo) -> (usize, usize, usize) {
@@ -68,6 +71,7 @@ impl Buffers {
             acc: vec![0; acc_len],
             logits: vec![0.0; output.numel()],
             bands: BandSchedule::new(&row_local, Team::global().threads()),
+            skips: Skips::default(),
         }
     }
 
@@ -96,6 +100,7 @@ impl Buffers {
         }
         let mut current = input;
         let mut logits_written = false;
+        self.skips.reset();
         let mut index = 0;
         while index < layers.len() {
             if let Some(segment) = self.bands.starting_at(index) {
@@ -114,6 +119,27 @@ impl Buffers {
             let (layer, compiled) = (&layers[index], &compiled[index]);
             index += 1;
             let out_len = layer.node.output.numel();
+            // Residual nodes work in place on `front`, beside the skips they keep.
+            match (compiled, layer.node.op) {
+                (_, Op::Fork) => self.skips.fork(&self.front[..len]),
+                (_, Op::Shortcut) => {
+                    let kept = self.skips.shortcut(&self.front[..len], layer.node.layer)?;
+                    self.front[..kept.len()].copy_from_slice(kept);
+                }
+                (Compiled::Add(add), Op::Add { .. }) => {
+                    let other = self.skips.close(len, layer.node.layer)?;
+                    for (q, &o) in self.front[..len].iter_mut().zip(other) {
+                        *q = add.apply(*q, o);
+                    }
+                }
+                (_, Op::Add { .. }) => return Err(DeployError::Residual { layer: layer.node.layer, reason: "the add has no stage" }),
+                _ => {}
+            }
+            if matches!(layer.node.op, Op::Fork | Op::Shortcut | Op::Add { .. }) {
+                current = layer.output.unwrap_or(current);
+                len = out_len;
+                continue;
+            }
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
             let mut swap = true;
             match (compiled, layer.node.op) {
@@ -145,6 +171,7 @@ impl Buffers {
                         }
                     }
                 }
+                (Compiled::Add(_), _) => unreachable!("residual nodes are run above, beside the skips"),
                 (Compiled::Plain, Op::Relu) => {
                     let z = layer.input.zero_point;
                     for q in &mut self.front[..len] {
