@@ -239,3 +239,26 @@ fn resnet18_int8_plan_equals_its_integer_reference() {
     let image = &calibration[..len];
     assert_eq!(int8.run(image).unwrap().to_vec(), integer_reference(&int8, image));
 }
+
+#[test]
+fn resnet18s_channel_groups_are_depgraphs() {
+    let groups = ResNet18::CHANNEL_GROUPS;
+    let coupled: Vec<&ChannelGroup> = groups.iter().filter(|g| g.producers.len() > 1).collect();
+    assert_eq!(coupled.len(), 4, "one group per stage, across its skips");
+    let stem = coupled[0];
+    assert_eq!(stem.producers, ["conv1", "layer1.0.conv2", "layer1.1.conv2"]);
+    assert_eq!(stem.batch_norms, ["bn1", "layer1.0.bn2", "layer1.1.bn2"]);
+    let readers: Vec<&str> = stem.consumers.iter().map(|(name, _)| *name).collect();
+    assert_eq!(readers, ["layer1.0.conv1", "layer1.1.conv1", "layer2.0.conv1", "layer2.0.downsample"]);
+    assert_eq!((stem.channels, stem.prunable), (64, true));
+    assert_eq!(coupled[1].producers, ["layer2.0.conv2", "layer2.0.downsample", "layer2.1.conv2"]);
+    assert_eq!(coupled[3].consumers, [("layer4.1.conv1", 1), ("fc", 1)], "the last stage also feeds the classifier, one input per channel");
+    let interiors: Vec<&ChannelGroup> = groups.iter().filter(|g| g.producers.len() == 1 && g.prunable).collect();
+    assert_eq!(interiors.len(), 8, "each block's first conv is free");
+    assert!(interiors.iter().all(|g| g.producers[0].ends_with(".conv1") && g.consumers.len() == 1));
+    let classifier = groups.last().unwrap();
+    assert_eq!((classifier.producers, classifier.prunable), (&["fc"][..], false));
+    assert_eq!(groups.len(), 4 + 8 + 1);
+    let free: Vec<&str> = ResNet18::COUPLINGS.iter().map(|c| c.producer).collect();
+    assert_eq!(free.len(), 8, "only block interiors prune one layer at a time: {free:?}");
+}

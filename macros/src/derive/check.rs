@@ -10,7 +10,7 @@ use super::ast::{Container, Field};
 use super::block::Blocks;
 use crate::ctxt::Ctxt;
 use crate::ir::layer::{Blame, ShapeError};
-use crate::ir::{Coupling, Layer, LayerKind, Model, Shape, Step};
+use crate::ir::{Coupling, Group, Layer, LayerKind, Model, Shape, Step};
 
 /// A model whose every layer fits the next: what expansion needs.
 pub struct Checked {
@@ -20,6 +20,8 @@ pub struct Checked {
     /// Each layer's (input, output).
     pub shapes: Vec<(Shape, Shape)>,
     pub couplings: Vec<Coupling>,
+    /// The channel groups (see [`crate::ir::groups`]).
+    pub groups: Vec<Group>,
 }
 
 /// How the generated code reaches one layer of the flattened model.
@@ -135,7 +137,8 @@ pub fn check(cx: &Ctxt, container: &Container, blocks: &Blocks) -> Option<Checke
         return None;
     }
     let couplings = model.couplings()?;
-    Some(Checked { model, slots, shapes, couplings })
+    let groups = crate::ir::groups::channel_groups(&model.layers, &shapes);
+    Some(Checked { model, slots, shapes, couplings, groups })
 }
 
 /// One shape mistake, on the argument or type it concerns; inside a block, the message says which

@@ -121,12 +121,26 @@ fn description(container: &Container, checked: &Checked) -> TokenStream {
         let group = coupling.group;
         quote!(#p::Coupling { producer: #producer, batch_norm: #batch_norm, consumer: #consumer, group: #group })
     });
+    let groups = checked.groups.iter().map(|group| {
+        let producers = group.producers.iter().map(|&i| name(i));
+        let batch_norms = group.batch_norms.iter().map(|&i| name(i));
+        let consumers = group.consumers.iter().map(|&(i, span)| {
+            let consumer = name(i);
+            quote!((#consumer, #span))
+        });
+        let (channels, prunable) = (group.channels, group.prunable);
+        quote!(#p::ChannelGroup {
+            producers: &[#(#producers),*], batch_norms: &[#(#batch_norms),*], consumers: &[#(#consumers),*],
+            channels: #channels, prunable: #prunable,
+        })
+    });
     quote! {
         #[automatically_derived]
         impl #p::Compressible for #ident {
             const INPUT: #p::ShapeInfo = #input;
             const LAYERS: &'static [#p::LayerInfo] = &[#(#layers),*];
             const COUPLINGS: &'static [#p::Coupling] = &[#(#couplings),*];
+            const CHANNEL_GROUPS: &'static [#p::ChannelGroup] = &[#(#groups),*];
         }
     }
 }

@@ -6,12 +6,14 @@
 //! meant to be functions `Model -> Result<Model, _>` over this IR.
 
 pub mod coupling;
+pub mod groups;
 pub mod layer;
 pub mod model;
 pub mod rewrite;
 pub mod shape;
 
 pub use coupling::Coupling;
+pub use groups::Group;
 pub use layer::{Activation, LayerKind, Window};
 pub use model::{Layer, Model, Step};
 pub use shape::Shape;

@@ -212,6 +212,26 @@ pub struct Coupling {
     pub group: usize,
 }
 
+/// A set of channels that pruning must keep or remove as one, with every layer bound to it: what
+/// torch-pruning's DepGraph finds by tracing, computed here by `#[derive(Compressible)]` from the
+/// layer list. A chain gives one group per conv or linear layer; a residual add joins the channels
+/// of its two sides, so a stage of a ResNet (its stem or first block's shortcut, and every block's
+/// last conv) is one group with several producers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct ChannelGroup {
+    /// The convolution or linear layers that write these channels (several across skips).
+    pub producers: &'static [&'static str],
+    /// The BatchNorms that normalise them.
+    pub batch_norms: &'static [&'static str],
+    /// The layers that read them, each with the inputs one channel spans (`H×W` for the first
+    /// `Linear` after a `Flatten`, else 1).
+    pub consumers: &'static [(&'static str, usize)],
+    /// How many channels.
+    pub channels: usize,
+    /// False for the model's outputs (the classes) and for channels added to the model's input.
+    pub prunable: bool,
+}
+
 /// A model whose structure is known at compile time. Implemented by `#[derive(Compressible)]`.
 ///
 /// ```
@@ -247,8 +267,12 @@ pub trait Compressible {
     const INPUT: ShapeInfo;
     /// Every field, in forward order.
     const LAYERS: &'static [LayerInfo];
-    /// One entry per prunable layer (every convolution and every linear layer but the classifier).
+    /// One entry per layer whose outputs can be pruned on their own (every convolution and linear
+    /// layer but the classifier, and, in a residual network, but those whose channels cross a skip).
     const COUPLINGS: &'static [Coupling];
+    /// The channel groups, in the order of their first producer ([`ChannelGroup`]). Empty by default
+    /// for descriptions written by hand; the derive lists every group.
+    const CHANNEL_GROUPS: &'static [ChannelGroup] = &[];
 
     /// Total trainable parameters, the sum over [`Self::LAYERS`].
     fn num_params() -> usize {

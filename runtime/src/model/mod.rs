@@ -13,6 +13,6 @@ mod tapped;
 #[doc(hidden)]
 pub mod generated;
 
-pub use describe::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
+pub use describe::{ChannelGroup, Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
 pub use tensors::{read_tensor, read_tensors, tensor_names, write_tensor, write_tensors, NamedTensor, TensorAccessError};
 pub use tapped::{FeatureMap, InferTapped, Tap, TapInfo, TappedForward, TrainTapped};
