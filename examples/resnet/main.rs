@@ -19,9 +19,8 @@ use fasterai::compress::sparsify::{Context as Ranking, ConvGranularity, Criteria
 use fasterai::data::DataLoaders;
 use fasterai::deploy::{accelerate, quantize_static, QuantizeOptions};
 use fasterai::learn::LrSchedule;
-use fasterai::measure::{cpu_latency, model_size, LatencyOptions, Report};
+use fasterai::measure::{cpu_latency, measure_plan, measure_stage, model_size, LatencyOptions, Report};
 use fasterai::prelude::*;
-use fasterai::runner::{measure_plan, measure_stage};
 
 #[path = "../../tests/support/resnet.rs"]
 #[allow(dead_code)]
