@@ -48,6 +48,7 @@ mod tests {
     use dfdx::prelude::*;
 
     use super::*;
+    use crate::ops::assert_kernel_error;
 
     /// VGG16-BN at 3×128×128 reaches the classifier with a 512×4×4 map; the layer must give 512×7×7.
     #[test]
@@ -85,15 +86,6 @@ mod tests {
         let dev = Cpu::default();
         let x: Tensor<(usize, usize, usize, usize), f32, Cpu> = dev.zeros_like(&(1, 1, 4, 4));
         let err = AdaptiveAvgPool2D::<0, 3>.try_forward(x).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NnError::Kernel(crate::kernels::KernelError::PoolZeroParameter {
-                    what: "output height",
-                    ..
-                })
-            ),
-            "{err}"
-        );
+        assert_kernel_error!(err, PoolZeroParameter { what: "output height", .. });
     }
 }

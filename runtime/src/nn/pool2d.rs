@@ -90,6 +90,7 @@ mod tests {
     use dfdx::prelude::*;
 
     use super::*;
+    use crate::ops::assert_kernel_error;
 
     #[test]
     fn stride_and_padding_default_like_pytorch() {
@@ -151,28 +152,8 @@ mod tests {
         let dev = Cpu::default();
         let x: Tensor<(usize, usize, usize, usize), f32, Cpu> = dev.zeros_like(&(1, 1, 2, 2));
         let err = MaxPool2D::<3>.try_forward(x.clone()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NnError::Kernel(crate::kernels::KernelError::PoolWindowTooLarge {
-                    kernel: 3,
-                    padded_height: 2,
-                    ..
-                })
-            ),
-            "{err}"
-        );
+        assert_kernel_error!(err, PoolWindowTooLarge { kernel: 3, padded_height: 2, .. });
         let err = AvgPool2D::<3, 1, 2>.try_forward(x).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NnError::Kernel(crate::kernels::KernelError::PoolPaddingTooLarge {
-                    padding: 2,
-                    max_padding: 1,
-                    ..
-                })
-            ),
-            "{err}"
-        );
+        assert_kernel_error!(err, PoolPaddingTooLarge { padding: 2, max_padding: 1, .. });
     }
 }
