@@ -3,6 +3,7 @@
 use dfdx::nn::modules::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::{Cpu, Dim, Tape, Tensor};
 
+use super::pool2d::pool_layer;
 use crate::nn::NnError;
 use crate::ops::pool2d::try_adaptive_avg_pool2d;
 
@@ -26,22 +27,7 @@ use crate::ops::pool2d::try_adaptive_avg_pool2d;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AdaptiveAvgPool2D<const OH: usize, const OW: usize>;
 
-impl<const OH: usize, const OW: usize> ZeroSizedModule for AdaptiveAvgPool2D<OH, OW> {}
-impl<const OH: usize, const OW: usize> NonMutableModule for AdaptiveAvgPool2D<OH, OW> {}
-
-impl<const OH: usize, const OW: usize, C: Dim, T: Tape<f32, Cpu>>
-    Module<Tensor<(usize, C, usize, usize), f32, Cpu, T>> for AdaptiveAvgPool2D<OH, OW>
-{
-    type Output = Tensor<(usize, C, usize, usize), f32, Cpu, T>;
-    type Error = NnError;
-
-    fn try_forward(
-        &self,
-        input: Tensor<(usize, C, usize, usize), f32, Cpu, T>,
-    ) -> Result<Self::Output, NnError> {
-        try_adaptive_avg_pool2d(input, OH, OW)
-    }
-}
+pool_layer!(AdaptiveAvgPool2D<OH, OW>, |input| try_adaptive_avg_pool2d(input, OH, OW));
 
 #[cfg(test)]
 mod tests {
