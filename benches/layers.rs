@@ -54,6 +54,38 @@ fn random(len: usize, rng: &mut SmallRng) -> Vec<f32> {
     (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
 }
 
+/// One of [`VGG_CONVS`] at `batch` images: the problem, random input, weights, bias and output
+/// gradient (drawn in that order), zeroed output and input-gradient buffers, and the forward FLOPs.
+struct ConvCase {
+    p: ConvProblem,
+    x: Vec<f32>,
+    w: Vec<f32>,
+    bias: Vec<f32>,
+    g_out: Vec<f32>,
+    out: Vec<f32>,
+    g_in: Vec<f32>,
+    flops: u64,
+}
+
+fn conv_case(batch: usize, (i, o, side): (usize, usize, usize), rng: &mut SmallRng) -> ConvCase {
+    let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
+    let p = ConvProblem {
+        batch,
+        geometry,
+        out_channels: o,
+    };
+    ConvCase {
+        x: random(batch * p.in_image_len(), rng),
+        w: random(p.weight_len(), rng),
+        bias: random(o, rng),
+        g_out: random(batch * p.out_image_len(), rng),
+        out: vec![0.0; batch * p.out_image_len()],
+        g_in: vec![0.0; batch * p.in_image_len()],
+        flops: conv2d_flops(batch, &geometry, o),
+        p,
+    }
+}
+
 fn quick(c: &mut Criterion) -> &mut Criterion {
     c
 }
@@ -62,19 +94,7 @@ fn conv_kernels(c: &mut Criterion) {
     let mut rng = SmallRng::seed_from_u64(0);
     for batch in [64usize, 1] {
         for (name, i, o, side) in VGG_CONVS {
-            let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
-            let p = ConvProblem {
-                batch,
-                geometry,
-                out_channels: o,
-            };
-            let x = random(batch * p.in_image_len(), &mut rng);
-            let w = random(p.weight_len(), &mut rng);
-            let b = random(o, &mut rng);
-            let g_out = random(batch * p.out_image_len(), &mut rng);
-            let mut out = vec![0.0; batch * p.out_image_len()];
-            let mut g_in = vec![0.0; batch * p.in_image_len()];
-            let flops = conv2d_flops(batch, &geometry, o);
+            let ConvCase { p, x, w, bias: b, g_out, mut out, mut g_in, flops } = conv_case(batch, (i, o, side), &mut rng);
 
             let mut group = c.benchmark_group(format!("conv_forward/b{batch}"));
             group.throughput(Throughput::Elements(flops));
@@ -529,19 +549,7 @@ fn cpu_time_rates() {
         // Σ FLOP and Σ FLOP / (fraction of the ceiling) over the layers: the whole forward's fraction.
         let (mut all_flops, mut ceiling_flops) = (0.0f64, 0.0f64);
         for (name, i, o, side) in VGG_CONVS {
-            let geometry = ConvGeometry::new(i, side, side, 3, 1, 1).unwrap();
-            let p = ConvProblem {
-                batch,
-                geometry,
-                out_channels: o,
-            };
-            let x = random(batch * p.in_image_len(), &mut rng);
-            let w = random(p.weight_len(), &mut rng);
-            let bias = random(o, &mut rng);
-            let g_out = random(batch * p.out_image_len(), &mut rng);
-            let mut out = vec![0.0; batch * p.out_image_len()];
-            let mut g_in = vec![0.0; batch * p.in_image_len()];
-            let flops = conv2d_flops(batch, &geometry, o);
+            let ConvCase { p, x, w, bias, g_out, mut out, mut g_in, flops } = conv_case(batch, (i, o, side), &mut rng);
             let mut rows: Vec<[f64; 6]> = Vec::new();
             for _ in 0..3 {
                 let (cw, cc) = ceiling();

@@ -21,18 +21,12 @@ use rand::{rngs::SmallRng, Rng, SeedableRng};
 mod support;
 use support::{keep_freed_memory, process_cpu_seconds};
 
-/// DESIGN.md's SmallVgg exactly as a user declares it: the derive generates the forward passes.
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 28, 28])]
-struct DerivedSmallVgg {
-    conv1: Conv2D<1, 32, 3, 1, 1>,  bn1: BatchNorm2D<32>, relu1: ReLU,
-    conv2: Conv2D<32, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool1: MaxPool2D<2, 2>,
-    conv3: Conv2D<32, 64, 3, 1, 1>, bn3: BatchNorm2D<64>, relu3: ReLU,
-    conv4: Conv2D<64, 64, 3, 1, 1>, bn4: BatchNorm2D<64>, relu4: ReLU, pool2: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<3136, 256>, relu5: ReLU,
-    fc2: Linear<256, 10>,
-}
+/// DESIGN.md's SmallVgg exactly as a user declares it (the walkthrough's declaration): the derive
+/// generates the forward passes.
+#[path = "../examples/walkthrough/models.rs"]
+#[allow(dead_code)]
+mod models;
+use models::SmallVgg as DerivedSmallVgg;
 
 /// One training step of the derived model: the path a user's `Learner` takes.
 struct DerivedTrainer {

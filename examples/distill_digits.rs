@@ -20,17 +20,12 @@ use fasterai::data::{digits, DataLoaders};
 use fasterai::learn::{LrSchedule, OneCycle};
 use fasterai::prelude::*;
 
-/// The student: two narrow convolutions and a small classifier (9,850 parameters).
-#[rustfmt::skip]
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 8, 8])]
-pub struct Student {
-    conv1: Conv2D<1, 8, 3, 1, 1>,  bn1: BatchNorm2D<8>,  relu1: ReLU,
-    conv2: Conv2D<8, 16, 3, 1, 1>, bn2: BatchNorm2D<16>, relu2: ReLU, pool: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<256, 32>, relu3: ReLU,
-    fc2: Linear<32, 10>,
-}
+/// The student: two narrow convolutions and a small classifier (9,850 parameters), the tests'
+/// `SmallDigitsNet`.
+#[path = "../tests/support/models.rs"]
+#[allow(dead_code)]
+mod models;
+use models::SmallDigitsNet as Student;
 
 /// The teacher: eight times the filters, a wider classifier.
 #[rustfmt::skip]

@@ -12,16 +12,12 @@ use fasterai::data::DataLoaders;
 use fasterai::learn::LrSchedule;
 use fasterai::prelude::*;
 
-#[rustfmt::skip] // one line per block of layers
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 8, 8])]
-pub struct DigitsCnn {
-    conv1: Conv2D<1, 16, 3, 1, 1>,  bn1: BatchNorm2D<16>, relu1: ReLU,
-    conv2: Conv2D<16, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<512, 64>, relu3: ReLU,
-    fc2: Linear<64, 10>,
-}
+/// A digits CNN: convolutions of 16 and 32 filters, one pooling, Linear 512 → 64 → 10 (the
+/// tests' `DigitsNet`).
+#[path = "../tests/support/models.rs"]
+#[allow(dead_code)]
+mod models;
+use models::DigitsNet as DigitsCnn;
 
 compress! {
     /// Half the filters of each convolution.

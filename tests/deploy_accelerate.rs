@@ -84,6 +84,32 @@ where
     }
 }
 
+/// A fresh `M` built on `dev` whose BatchNorms have random statistics drawn from `seed`.
+fn with_random_batch_norms<M>(dev: &Cpu, seed: u64) -> M
+where
+    M: Compressible + TensorCollection<f32, Cpu> + BuildOnDevice<Cpu, f32, Built = M>,
+{
+    let mut model = dev.build_module::<M, f32>();
+    randomize_batch_norms(&mut model, seed);
+    model
+}
+
+/// One random image (from `seed`) with a NaN at `pixel` gives NaN logits in `model`'s forward and
+/// in its plan alike.
+fn check_nan_pixel<M, const C: usize, const H: usize, const W: usize>(model: &M, seed: u64, pixel: usize)
+where
+    M: Compressible + TensorCollection<f32, Cpu> + Module<Tensor<(usize, Const<C>, Const<H>, Const<W>), f32, Cpu>>,
+    M::Output: AsVec,
+{
+    let dev = Cpu::default();
+    let mut image = random_images(1, C * H * W, seed, false);
+    image[pixel] = f32::NAN;
+    let expected = model.forward(dev.tensor_from_vec(image.clone(), (1, Const, Const, Const))).to_flat_vec();
+    let got = accelerate(model).unwrap().run(&image).unwrap().to_vec();
+    assert!(expected.iter().all(|v| v.is_nan()), "model: {expected:?}");
+    assert!(got.iter().all(|v| v.is_nan()), "plan: {got:?}");
+}
+
 /// Flattening any dfdx tensor output to a `Vec<f32>`.
 trait AsVec {
     fn to_flat_vec(&self) -> Vec<f32>;
@@ -97,9 +123,7 @@ impl<S: fasterai::dfdx::shapes::Shape> AsVec for Tensor<S, f32, Cpu> {
 
 #[test]
 fn small_vgg_plan_equals_the_eval_forward() {
-    let dev = Cpu::default();
-    let mut model = dev.build_module::<SmallVgg, f32>();
-    randomize_batch_norms(&mut model, 1);
+    let model = with_random_batch_norms::<SmallVgg>(&Cpu::default(), 1);
     check_against_dfdx::<_, 1, 28, 28>(&model, 3, 10);
     let plan = accelerate(&model).unwrap();
     // Folding leaves the conv and linear weights and biases: each BatchNorm's γ and β are gone.
@@ -110,9 +134,7 @@ fn small_vgg_plan_equals_the_eval_forward() {
 
 #[test]
 fn small_vgg_bands_equal_the_layer_by_layer_run_bit_for_bit() {
-    let dev = Cpu::default();
-    let mut model = dev.build_module::<SmallVgg, f32>();
-    randomize_batch_norms(&mut model, 3);
+    let model = with_random_batch_norms::<SmallVgg>(&Cpu::default(), 3);
     let mut plan = accelerate(&model).unwrap();
     if fasterai::internals::kernels::team::Team::global().threads() == 2 {
         // conv1 → conv2 → pool1; conv3 → conv4 (pool2's 7 rows would split unevenly); pool2.
@@ -129,25 +151,19 @@ fn small_vgg_bands_equal_the_layer_by_layer_run_bit_for_bit() {
 
 #[test]
 fn digits_net_plan_equals_the_eval_forward() {
-    let dev = Cpu::default();
-    let mut model = dev.build_module::<DigitsNet, f32>();
-    randomize_batch_norms(&mut model, 2);
+    let model = with_random_batch_norms::<DigitsNet>(&Cpu::default(), 2);
     check_against_dfdx::<_, 1, 8, 8>(&model, 5, 11);
 }
 
 #[test]
 fn every_pooling_kind_equals_the_eval_forward() {
-    let dev = Cpu::default();
-    let mut model = dev.build_module::<PoolZoo, f32>();
-    randomize_batch_norms(&mut model, 3);
+    let model = with_random_batch_norms::<PoolZoo>(&Cpu::default(), 3);
     check_against_dfdx::<_, 3, 12, 12>(&model, 4, 12);
 }
 
 #[test]
 fn an_enlarging_adaptive_pool_folds_into_the_next_linear() {
-    let dev = Cpu::default();
-    let mut model = dev.build_module::<EnlargingHead, f32>();
-    randomize_batch_norms(&mut model, 4);
+    let model = with_random_batch_norms::<EnlargingHead>(&Cpu::default(), 4);
     check_against_dfdx::<_, 3, 6, 6>(&model, 3, 13);
     // fc1 reads the 8×3×3 map: 16 × 72 weights instead of 16 × 392.
     let plan = accelerate(&model).unwrap();
@@ -157,17 +173,14 @@ fn an_enlarging_adaptive_pool_folds_into_the_next_linear() {
 
 #[test]
 fn a_winograd_conv_equals_the_eval_forward() {
-    let dev = Cpu::default();
-    let mut model = dev.build_module::<WideConv, f32>();
-    randomize_batch_norms(&mut model, 5);
+    let model = with_random_batch_norms::<WideConv>(&Cpu::default(), 5);
     check_against_dfdx::<_, 128, 5, 6>(&model, 2, 14);
 }
 
 #[test]
 fn flat_input_mlp_equals_the_eval_forward() {
     let dev = Cpu::default();
-    let mut model = dev.build_module::<Mlp, f32>();
-    randomize_batch_norms(&mut model, 4);
+    let model = with_random_batch_norms::<Mlp>(&dev, 4);
     let images = random_images(6, 12, 13, false);
     let expected = model.forward(dev.tensor_from_vec(images.clone(), (6, Const::<12>))).as_vec();
     let got = accelerate(&model).unwrap().predict(&images, 6).unwrap();
@@ -215,21 +228,8 @@ fn unsupported_layers_are_errors_naming_them() {
 #[test]
 fn a_nan_pixel_gives_nan_logits_in_the_model_and_the_plan() {
     let dev = Cpu::default();
-    let mut vgg = dev.build_module::<SmallVgg, f32>();
-    randomize_batch_norms(&mut vgg, 6);
-    let mut image = random_images(1, 28 * 28, 15, false);
-    image[14 * 28 + 14] = f32::NAN;
-    let expected = vgg.forward(dev.tensor_from_vec(image.clone(), (1, Const::<1>, Const::<28>, Const::<28>))).as_vec();
-    let got = accelerate(&vgg).unwrap().run(&image).unwrap().to_vec();
-    assert!(expected.iter().all(|v| v.is_nan()), "model: {expected:?}");
-    assert!(got.iter().all(|v| v.is_nan()), "plan: {got:?}");
-
-    let mut digits = dev.build_module::<DigitsNet, f32>();
-    randomize_batch_norms(&mut digits, 7);
-    let mut image = random_images(1, 64, 16, false);
-    image[27] = f32::NAN;
-    let expected = digits.forward(dev.tensor_from_vec(image.clone(), (1, Const::<1>, Const::<8>, Const::<8>))).as_vec();
-    let got = accelerate(&digits).unwrap().run(&image).unwrap().to_vec();
-    assert!(expected.iter().all(|v| v.is_nan()), "model: {expected:?}");
-    assert!(got.iter().all(|v| v.is_nan()), "plan: {got:?}");
+    let vgg = with_random_batch_norms::<SmallVgg>(&dev, 6);
+    check_nan_pixel::<_, 1, 28, 28>(&vgg, 15, 14 * 28 + 14);
+    let digits = with_random_batch_norms::<DigitsNet>(&dev, 7);
+    check_nan_pixel::<_, 1, 8, 8>(&digits, 16, 27);
 }

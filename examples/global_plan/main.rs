@@ -26,17 +26,11 @@ use fasterai::learn::LrSchedule;
 use fasterai::measure::measure_stage;
 use fasterai::prelude::*;
 
-/// A digits CNN small enough to train in seconds.
-#[rustfmt::skip]
-#[derive(Compressible, Clone)]
-#[compressible(input = [1, 8, 8])]
-pub struct Net {
-    conv1: Conv2D<1, 16, 3, 1, 1>,  bn1: BatchNorm2D<16>, relu1: ReLU,
-    conv2: Conv2D<16, 32, 3, 1, 1>, bn2: BatchNorm2D<32>, relu2: ReLU, pool: MaxPool2D<2, 2>,
-    flatten: Flatten,
-    fc1: Linear<512, 64>, relu3: ReLU,
-    fc2: Linear<64, 10>,
-}
+/// A digits CNN small enough to train in seconds (shared with the tests).
+#[path = "../../tests/support/models.rs"]
+#[allow(dead_code)]
+mod models;
+use models::DigitsNet as Net;
 
 compress! {
     /// `Net` with the widths phase one chose (read from the plan when this file is compiled).

@@ -31,20 +31,21 @@ fn check_set(train: &Dataset, valid: &Dataset) {
     assert!((var.sqrt() - 1.0).abs() < 0.01, "std {}", var.sqrt());
 }
 
-#[test]
-fn fetched_mnist_loads() -> Result<(), DataError> {
-    if let Some(dir) = data_dir("mnist") {
-        let (train, valid) = mnist_dir(dir)?;
+/// Loads the set `name` with `load` and checks it, when it has been fetched.
+fn check_fetched(name: &str, load: fn(PathBuf) -> Result<(Dataset, Dataset), DataError>) -> Result<(), DataError> {
+    if let Some(dir) = data_dir(name) {
+        let (train, valid) = load(dir)?;
         check_set(&train, &valid);
     }
     Ok(())
 }
 
 #[test]
+fn fetched_mnist_loads() -> Result<(), DataError> {
+    check_fetched("mnist", mnist_dir)
+}
+
+#[test]
 fn fetched_fashion_mnist_loads() -> Result<(), DataError> {
-    if let Some(dir) = data_dir("fashion-mnist") {
-        let (train, valid) = fashion_mnist_dir(dir)?;
-        check_set(&train, &valid);
-    }
-    Ok(())
+    check_fetched("fashion-mnist", fashion_mnist_dir)
 }

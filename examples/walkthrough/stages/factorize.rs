@@ -7,7 +7,7 @@ use fasterai::learn::{BatchInput, Classifier};
 use fasterai::prelude::*;
 
 use super::error::{InStage, StageError};
-use super::measuring::{describe_model, epochs, CLASSES};
+use super::measuring::{epochs, CLASSES};
 use super::story::Story;
 
 /// The stage name of the factorized model in the report.
@@ -31,10 +31,7 @@ where
     F: Classifier<X, CLASSES> + Compressible + Sync,
     X: BatchInput,
 {
-    let factorized = convert(&model).stage(FACTORIZED)?;
-    drop(model);
-    println!("{}", describe_model::<F>(name));
-    let mut learn = story.learner(factorized);
+    let mut learn = story.learner_on_converted(FACTORIZED, model, name, convert)?;
     let lr = story.settings().finetune_lr;
     println!("Fine-tuning for {} with the one-cycle schedule peaking at {lr}:", epochs(1));
     let start = Instant::now();

@@ -4,8 +4,8 @@ use fasterai::compress::StructError;
 use fasterai::learn::{BatchInput, Classifier};
 use fasterai::prelude::*;
 
-use super::error::{InStage, StageError};
-use super::measuring::{describe_model, CLASSES};
+use super::error::StageError;
+use super::measuring::CLASSES;
 use super::story::Story;
 
 /// The stage name of the folded model in the report.
@@ -29,10 +29,7 @@ where
     F: Classifier<X, CLASSES> + Compressible + Sync,
     X: BatchInput,
 {
-    let folded = convert(&model).stage(FOLDED)?;
-    drop(model);
-    println!("{}", describe_model::<F>(name));
-    let mut learn = story.learner(folded);
+    let mut learn = story.learner_on_converted(FOLDED, model, name, convert)?;
     story.record(FOLDED, EXPLANATION, &mut learn)?;
     Ok(learn.into_model())
 }

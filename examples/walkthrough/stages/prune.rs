@@ -8,7 +8,7 @@ use fasterai::learn::{BatchInput, Classifier};
 use fasterai::prelude::*;
 
 use super::error::{InStage, StageError};
-use super::measuring::{describe_model, epochs, CLASSES};
+use super::measuring::{epochs, CLASSES};
 use super::story::Story;
 
 /// The stage name of the pruned model in the report.
@@ -41,11 +41,7 @@ where
     let plan = PrunePlan::from_model(&model).stage(PRUNED)?;
     println!("The zero filters found, layer by layer:\n{plan}");
     plan.save(story.output_file(PLAN_FILE).stage(PRUNED)?).stage(PRUNED)?;
-    let pruned = convert(&model, &plan).stage(PRUNED)?;
-    drop(model);
-    println!("{}", describe_model::<P>(name));
-
-    let mut learn = story.learner(pruned);
+    let mut learn = story.learner_on_converted(PRUNED, model, name, |model| convert(model, &plan))?;
     let (n, lr) = (story.settings().finetune_epochs, story.settings().finetune_lr);
     println!("Fine-tuning for {} at a constant learning rate of {lr}:", epochs(n));
     let start = Instant::now();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fasterai::compress::StructError;
 use fasterai::data::DataLoaders;
 use fasterai::learn::{BatchInput, Classifier};
 use fasterai::measure::chart::{save_svg, sparsity_svg, stages_svg};
@@ -14,7 +15,7 @@ use fasterai::measure::{measure_plan, MeasureError};
 use fasterai::prelude::*;
 
 use super::error::{InStage, StageError};
-use super::measuring::{measure, row_in_words, CLASSES};
+use super::measuring::{describe_model, measure, row_in_words, CLASSES};
 use super::settings::Settings;
 
 /// The file name of the saved report inside the output directory.
@@ -105,6 +106,25 @@ impl<X: BatchInput> Story<X> {
     /// A learner over the story's data, printing as the settings say.
     pub fn learner<M: Classifier<X, CLASSES>>(&self, model: M) -> Learner<M, X, CLASSES> {
         Learner::new(model, self.data.clone()).with_output(self.settings.output)
+    }
+
+    /// A learner on the model `convert` (a `from_source` that `compress!` generated) makes of
+    /// `model`, once `model` is dropped and the new model is described as `name`; a conversion
+    /// error is `stage`'s.
+    pub fn learner_on_converted<M, F>(
+        &self,
+        stage: &'static str,
+        model: M,
+        name: &str,
+        convert: impl FnOnce(&M) -> Result<F, StructError>,
+    ) -> Result<Learner<F, X, CLASSES>, StageError>
+    where
+        F: Classifier<X, CLASSES> + Compressible,
+    {
+        let converted = convert(&model).stage(stage)?;
+        drop(model);
+        println!("{}", describe_model::<F>(name));
+        Ok(self.learner(converted))
     }
 
     /// Keeps `history` as `stage`'s training.

@@ -35,10 +35,7 @@ where
     S: TryInto<ValidSplit>,
     DataError: From<S::Error>,
 {
-    let split: ValidSplit = split.try_into()?;
-    let (pixels, labels) = load_checked()?;
-    let (train_idx, valid_idx) = split.indices(DIGITS_SAMPLES, seed)?;
-    let all = Dataset::new(pixels, labels, DIGITS_SHAPE, DIGITS_CLASSES)?;
+    let (all, train_idx, valid_idx) = split_digits(split, seed)?;
     let mut train = all.select(&train_idx)?;
     let mut valid = all.select(&valid_idx)?;
     let norm = Normalization::fit(train.images())?;
@@ -54,11 +51,22 @@ where
     S: TryInto<ValidSplit>,
     DataError: From<S::Error>,
 {
+    let (all, train_idx, _) = split_digits(split, seed)?;
+    Normalization::fit(all.select(&train_idx)?.images())
+}
+
+/// All the digits (pixels / 16, not normalised) and the indices of the training and validation
+/// samples of `split` with `seed`.
+fn split_digits<S>(split: S, seed: u64) -> Result<(Dataset, Vec<usize>, Vec<usize>), DataError>
+where
+    S: TryInto<ValidSplit>,
+    DataError: From<S::Error>,
+{
     let split: ValidSplit = split.try_into()?;
     let (pixels, labels) = load_checked()?;
-    let (train_idx, _) = split.indices(DIGITS_SAMPLES, seed)?;
+    let (train_idx, valid_idx) = split.indices(DIGITS_SAMPLES, seed)?;
     let all = Dataset::new(pixels, labels, DIGITS_SHAPE, DIGITS_CLASSES)?;
-    Normalization::fit(all.select(&train_idx)?.images())
+    Ok((all, train_idx, valid_idx))
 }
 
 /// The embedded set with pixels scaled to `[0, 1]` and integer labels, after checking its layout

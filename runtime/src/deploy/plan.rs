@@ -29,30 +29,26 @@ pub trait InferencePlan: Send {
     }
 }
 
-impl<M: Send> InferencePlan for Accelerated<M> {
-    fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
-        Accelerated::run(self, image)
-    }
+/// Implements [`InferencePlan`] for a frozen model type by calling its own `run` and `parameters`,
+/// and `size_bytes` as written (`self` named by the given identifier).
+macro_rules! delegate_inference_plan {
+    ($plan:ident, |$this:ident| $size_bytes:expr) => {
+        impl<M: Send> InferencePlan for $plan<M> {
+            fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
+                $plan::run(self, image)
+            }
 
-    fn parameters(&self) -> usize {
-        Accelerated::parameters(self)
-    }
+            fn parameters(&self) -> usize {
+                $plan::parameters(self)
+            }
 
-    fn size_bytes(&self) -> Result<Bytes, DeployError> {
-        Ok(Accelerated::size_bytes(self))
-    }
+            fn size_bytes(&self) -> Result<Bytes, DeployError> {
+                let $this = self;
+                $size_bytes
+            }
+        }
+    };
 }
 
-impl<M: Send> InferencePlan for Int8Model<M> {
-    fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
-        Int8Model::run(self, image)
-    }
-
-    fn parameters(&self) -> usize {
-        Int8Model::parameters(self)
-    }
-
-    fn size_bytes(&self) -> Result<Bytes, DeployError> {
-        Int8Model::size_bytes(self)
-    }
-}
+delegate_inference_plan!(Accelerated, |plan| Ok(Accelerated::size_bytes(plan)));
+delegate_inference_plan!(Int8Model, |model| Int8Model::size_bytes(model));

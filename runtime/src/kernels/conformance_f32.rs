@@ -89,27 +89,39 @@ fn conv_tiles_equal_the_generic_tile_bit_for_bit_and_the_reference() {
     }
 }
 
+/// Checks the 2×2 pools `pool_f32` and `pool_u8` against the generic pool on `pairs` random row
+/// pairs of `width` (a fifth of the floats NaN, ±0 or ±∞), bit for bit; `what` names them.
+pub(super) fn check_pool_2x2(
+    rng: &mut SmallRng,
+    (width, pairs): (usize, usize),
+    pool_f32: fn(&[f32], usize, &mut [f32]),
+    pool_u8: fn(&[u8], usize, &mut [u8]),
+    what: &str,
+) {
+    let specials = [f32::NAN, 0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY];
+    let bits = |v: &[f32]| v.iter().map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() }).collect::<Vec<_>>();
+    let ow = width / 2;
+    let xf: Vec<f32> = (0..2 * pairs * width)
+        .map(|_| if rng.gen_bool(0.2) { specials[rng.gen_range(0..specials.len())] } else { rng.gen_range(-2.0..2.0) })
+        .collect();
+    let xq: Vec<u8> = (0..2 * pairs * width).map(|_| rng.gen()).collect();
+    let (mut want_f, mut got_f) = (vec![0.0; pairs * ow], vec![1.0; pairs * ow]);
+    generic_pool_2x2(&xf, width, &mut want_f);
+    pool_f32(&xf, width, &mut got_f);
+    assert_eq!(bits(&got_f), bits(&want_f), "{what} f32, width {width}, {pairs} pairs");
+    let (mut want_q, mut got_q) = (vec![0u8; pairs * ow], vec![1u8; pairs * ow]);
+    generic_pool_2x2(&xq, width, &mut want_q);
+    pool_u8(&xq, width, &mut got_q);
+    assert_eq!(got_q, want_q, "{what} u8, width {width}, {pairs} pairs");
+}
+
 #[test]
 fn pools_equal_the_generic_pool_on_odd_widths_nans_and_signed_zeros() {
     let mut rng = SmallRng::seed_from_u64(5);
-    let specials = [f32::NAN, 0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY];
-    let bits = |v: &[f32]| v.iter().map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() }).collect::<Vec<_>>();
     for table in tables() {
         for width in [1, 2, 3, 7, 15, 31, 32, 33, 63, 64, 65, 129] {
             for pairs in [1, 2, 5] {
-                let ow = width / 2;
-                let xf: Vec<f32> = (0..2 * pairs * width)
-                    .map(|_| if rng.gen_bool(0.2) { specials[rng.gen_range(0..specials.len())] } else { rng.gen_range(-2.0..2.0) })
-                    .collect();
-                let xq: Vec<u8> = (0..2 * pairs * width).map(|_| rng.gen()).collect();
-                let (mut want_f, mut got_f) = (vec![0.0; pairs * ow], vec![1.0; pairs * ow]);
-                generic_pool_2x2(&xf, width, &mut want_f);
-                (table.pool_2x2_f32)(&xf, width, &mut got_f);
-                assert_eq!(bits(&got_f), bits(&want_f), "{} f32, width {width}, {pairs} pairs", table.name);
-                let (mut want_q, mut got_q) = (vec![0u8; pairs * ow], vec![1u8; pairs * ow]);
-                generic_pool_2x2(&xq, width, &mut want_q);
-                (table.pool_2x2_u8)(&xq, width, &mut got_q);
-                assert_eq!(got_q, want_q, "{} u8, width {width}, {pairs} pairs", table.name);
+                check_pool_2x2(&mut rng, (width, pairs), table.pool_2x2_f32, table.pool_2x2_u8, table.name);
             }
         }
     }

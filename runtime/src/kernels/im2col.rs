@@ -47,6 +47,49 @@ fn add_shifted(plane: &mut [f32], values: &[f32], start: isize) {
     }
 }
 
+/// One kernel tap `(ki, kj)` over a block of output rows: the output rows `oh_lo..oh_hi` (within
+/// the block) and columns `ow_lo..ow_hi` whose input pixel lies in the image, and the column
+/// offset `kj − P` of that pixel.
+#[derive(Clone, Copy)]
+struct Tap {
+    ki: usize,
+    kj: usize,
+    oh_lo: usize,
+    oh_hi: usize,
+    ow_lo: usize,
+    ow_hi: usize,
+    col_off: isize,
+}
+
+/// Runs `work(plane, row, tap)` for every image plane (of the input, or of its gradient) and every
+/// kernel tap in column-buffer order, `row` being that tap's row of the column block `rows`.
+fn each_tap<P, R>(
+    g: &ConvGeometry,
+    rows: &Range<usize>,
+    planes: impl Iterator<Item = P>,
+    mut col_rows: impl Iterator<Item = R>,
+    mut work: impl FnMut(&mut P, R, &Tap),
+) {
+    let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.padding as isize);
+    let ow_len = g.out_width();
+    for mut plane in planes {
+        for ki in 0..k {
+            let (oh_lo, oh_hi) = valid_outputs(g.out_height(), h, ki as isize - p, s);
+            let (oh_lo, oh_hi) = (
+                oh_lo.clamp(rows.start, rows.end),
+                oh_hi.clamp(rows.start, rows.end),
+            );
+            for kj in 0..k {
+                let row = col_rows.next().expect("col has C·K·K rows (checked)");
+                let col_off = kj as isize - p;
+                let (ow_lo, ow_hi) = valid_outputs(ow_len, w, col_off, s);
+                let tap = Tap { ki, kj, oh_lo, oh_hi, ow_lo, ow_hi, col_off };
+                work(&mut plane, row, &tap);
+            }
+        }
+    }
+}
+
 /// Unfolds one image `x` (`C × H × W`) into `col` (`C·K·K × OH·OW`, overwritten).
 pub fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) -> Result<(), KernelError> {
     im2col_rows(x, g, 0..g.out_height(), col)
@@ -64,61 +107,50 @@ pub fn im2col_rows(
     if block == 0 {
         return Ok(());
     }
-    let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.padding as isize);
+    let (w, s, p) = (g.width, g.stride, g.padding as isize);
     let ow_len = g.out_width();
-    let mut col_rows = col.chunks_exact_mut(block);
-    for plane in x.chunks_exact(h * w) {
-        for ki in 0..k {
-            let (oh_lo, oh_hi) = valid_outputs(g.out_height(), h, ki as isize - p, s);
-            let (oh_lo, oh_hi) = (
-                oh_lo.clamp(rows.start, rows.end),
-                oh_hi.clamp(rows.start, rows.end),
-            );
-            for kj in 0..k {
-                let row = col_rows.next().expect("col has C·K·K rows (checked)");
-                let col_off = kj as isize - p;
-                let (ow_lo, ow_hi) = valid_outputs(ow_len, w, col_off, s);
-                row[..(oh_lo - rows.start) * ow_len].fill(0.0);
-                row[(oh_hi - rows.start) * ow_len..].fill(0.0);
-                if let Some(shift) = same_shift(g, &rows, ki, kj) {
-                    // Input and output rows have one length: the block is one shifted copy,
-                    // then the columns that wrapped around a row edge are zeroed.
-                    if oh_lo < oh_hi && ow_lo < ow_hi {
-                        let a = (oh_lo - rows.start) * ow_len + ow_lo;
-                        let b = (oh_hi - 1 - rows.start) * ow_len + ow_hi;
-                        let src = (a as isize + shift) as usize;
-                        row[a..b].copy_from_slice(&plane[src..src + (b - a)]);
-                    }
-                    for oh in oh_lo..oh_hi {
-                        let dst = &mut row[(oh - rows.start) * ow_len..][..ow_len];
-                        dst[..ow_lo].fill(0.0);
-                        dst[ow_hi.max(ow_lo)..].fill(0.0);
-                    }
-                    continue;
-                }
-                for oh in oh_lo..oh_hi {
-                    let ih = (oh * s) as isize + ki as isize - p;
-                    let src = &plane[ih as usize * w..][..w];
-                    let dst = &mut row[(oh - rows.start) * ow_len..][..ow_len];
-                    dst[..ow_lo].fill(0.0);
-                    dst[ow_hi..].fill(0.0);
-                    if ow_lo < ow_hi {
-                        let first = ((ow_lo * s) as isize + col_off) as usize;
-                        if s == 1 {
-                            dst[ow_lo..ow_hi].copy_from_slice(&src[first..first + (ow_hi - ow_lo)]);
-                        } else {
-                            for (d, &v) in dst[ow_lo..ow_hi]
-                                .iter_mut()
-                                .zip(src[first..].iter().step_by(s))
-                            {
-                                *d = v;
-                            }
-                        }
+    let planes = x.chunks_exact(g.height * w);
+    each_tap(g, &rows, planes, col.chunks_exact_mut(block), |plane, row, tap| {
+        let Tap { ki, kj, oh_lo, oh_hi, ow_lo, ow_hi, col_off } = *tap;
+        row[..(oh_lo - rows.start) * ow_len].fill(0.0);
+        row[(oh_hi - rows.start) * ow_len..].fill(0.0);
+        if let Some(shift) = same_shift(g, &rows, ki, kj) {
+            // Input and output rows have one length: the block is one shifted copy,
+            // then the columns that wrapped around a row edge are zeroed.
+            if oh_lo < oh_hi && ow_lo < ow_hi {
+                let a = (oh_lo - rows.start) * ow_len + ow_lo;
+                let b = (oh_hi - 1 - rows.start) * ow_len + ow_hi;
+                let src = (a as isize + shift) as usize;
+                row[a..b].copy_from_slice(&plane[src..src + (b - a)]);
+            }
+            for oh in oh_lo..oh_hi {
+                let dst = &mut row[(oh - rows.start) * ow_len..][..ow_len];
+                dst[..ow_lo].fill(0.0);
+                dst[ow_hi.max(ow_lo)..].fill(0.0);
+            }
+            return;
+        }
+        for oh in oh_lo..oh_hi {
+            let ih = (oh * s) as isize + ki as isize - p;
+            let src = &plane[ih as usize * w..][..w];
+            let dst = &mut row[(oh - rows.start) * ow_len..][..ow_len];
+            dst[..ow_lo].fill(0.0);
+            dst[ow_hi..].fill(0.0);
+            if ow_lo < ow_hi {
+                let first = ((ow_lo * s) as isize + col_off) as usize;
+                if s == 1 {
+                    dst[ow_lo..ow_hi].copy_from_slice(&src[first..first + (ow_hi - ow_lo)]);
+                } else {
+                    for (d, &v) in dst[ow_lo..ow_hi]
+                        .iter_mut()
+                        .zip(src[first..].iter().step_by(s))
+                    {
+                        *d = v;
                     }
                 }
             }
         }
-    }
+    });
     Ok(())
 }
 
@@ -140,62 +172,51 @@ pub fn col2im_rows(
     if block == 0 {
         return Ok(());
     }
-    let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.padding as isize);
+    let (w, s, p) = (g.width, g.stride, g.padding as isize);
     let ow_len = g.out_width();
-    let mut col_rows = col.chunks_exact(block);
-    for plane in x_grad.chunks_exact_mut(h * w) {
-        for ki in 0..k {
-            let (oh_lo, oh_hi) = valid_outputs(g.out_height(), h, ki as isize - p, s);
-            let (oh_lo, oh_hi) = (
-                oh_lo.clamp(rows.start, rows.end),
-                oh_hi.clamp(rows.start, rows.end),
-            );
-            for kj in 0..k {
-                let row = col_rows.next().expect("col has C·K·K rows (checked)");
-                let col_off = kj as isize - p;
-                let (ow_lo, ow_hi) = valid_outputs(ow_len, w, col_off, s);
-                if ow_lo >= ow_hi {
-                    continue;
-                }
-                if let Some(shift) = same_shift(g, &rows, ki, kj) {
-                    // One shifted add per row run; the wrapped edge columns are skipped by
-                    // splitting at them (they are at most P wide on each side).
-                    if oh_lo < oh_hi {
-                        let a = (oh_lo - rows.start) * ow_len + ow_lo;
-                        let b = (oh_hi - 1 - rows.start) * ow_len + ow_hi;
-                        if ow_lo == 0 && ow_hi == ow_len {
-                            add_shifted(&mut plane[..], &row[a..b], a as isize + shift);
-                        } else {
-                            for oh in oh_lo..oh_hi {
-                                let d = (oh - rows.start) * ow_len;
-                                add_shifted(
-                                    &mut plane[..],
-                                    &row[d + ow_lo..d + ow_hi],
-                                    (d + ow_lo) as isize + shift,
-                                );
-                            }
-                        }
-                    }
-                    continue;
-                }
-                let first = ((ow_lo * s) as isize + col_off) as usize;
-                for oh in oh_lo..oh_hi {
-                    let ih = ((oh * s) as isize + ki as isize - p) as usize;
-                    let dst = &mut plane[ih * w..][..w];
-                    let src = &row[(oh - rows.start) * ow_len..][ow_lo..ow_hi];
-                    if s == 1 {
-                        for (d, &v) in dst[first..first + src.len()].iter_mut().zip(src) {
-                            *d += v;
-                        }
-                    } else {
-                        for (d, &v) in dst[first..].iter_mut().step_by(s).zip(src) {
-                            *d += v;
-                        }
+    let planes = x_grad.chunks_exact_mut(g.height * w);
+    each_tap(g, &rows, planes, col.chunks_exact(block), |plane, row, tap| {
+        let Tap { ki, kj, oh_lo, oh_hi, ow_lo, ow_hi, col_off } = *tap;
+        if ow_lo >= ow_hi {
+            return;
+        }
+        if let Some(shift) = same_shift(g, &rows, ki, kj) {
+            // One shifted add per row run; the wrapped edge columns are skipped by
+            // splitting at them (they are at most P wide on each side).
+            if oh_lo < oh_hi {
+                let a = (oh_lo - rows.start) * ow_len + ow_lo;
+                let b = (oh_hi - 1 - rows.start) * ow_len + ow_hi;
+                if ow_lo == 0 && ow_hi == ow_len {
+                    add_shifted(&mut plane[..], &row[a..b], a as isize + shift);
+                } else {
+                    for oh in oh_lo..oh_hi {
+                        let d = (oh - rows.start) * ow_len;
+                        add_shifted(
+                            &mut plane[..],
+                            &row[d + ow_lo..d + ow_hi],
+                            (d + ow_lo) as isize + shift,
+                        );
                     }
                 }
             }
+            return;
         }
-    }
+        let first = ((ow_lo * s) as isize + col_off) as usize;
+        for oh in oh_lo..oh_hi {
+            let ih = ((oh * s) as isize + ki as isize - p) as usize;
+            let dst = &mut plane[ih * w..][..w];
+            let src = &row[(oh - rows.start) * ow_len..][ow_lo..ow_hi];
+            if s == 1 {
+                for (d, &v) in dst[first..first + src.len()].iter_mut().zip(src) {
+                    *d += v;
+                }
+            } else {
+                for (d, &v) in dst[first..].iter_mut().step_by(s).zip(src) {
+                    *d += v;
+                }
+            }
+        }
+    });
     Ok(())
 }
 

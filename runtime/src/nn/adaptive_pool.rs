@@ -3,6 +3,7 @@
 use dfdx::nn::modules::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::{Cpu, Dim, Tape, Tensor};
 
+use super::pool2d::pool_layer;
 use crate::nn::NnError;
 use crate::ops::pool2d::try_adaptive_avg_pool2d;
 
@@ -26,28 +27,14 @@ use crate::ops::pool2d::try_adaptive_avg_pool2d;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AdaptiveAvgPool2D<const OH: usize, const OW: usize>;
 
-impl<const OH: usize, const OW: usize> ZeroSizedModule for AdaptiveAvgPool2D<OH, OW> {}
-impl<const OH: usize, const OW: usize> NonMutableModule for AdaptiveAvgPool2D<OH, OW> {}
-
-impl<const OH: usize, const OW: usize, C: Dim, T: Tape<f32, Cpu>>
-    Module<Tensor<(usize, C, usize, usize), f32, Cpu, T>> for AdaptiveAvgPool2D<OH, OW>
-{
-    type Output = Tensor<(usize, C, usize, usize), f32, Cpu, T>;
-    type Error = NnError;
-
-    fn try_forward(
-        &self,
-        input: Tensor<(usize, C, usize, usize), f32, Cpu, T>,
-    ) -> Result<Self::Output, NnError> {
-        try_adaptive_avg_pool2d(input, OH, OW)
-    }
-}
+pool_layer!(AdaptiveAvgPool2D<OH, OW>, |input| try_adaptive_avg_pool2d(input, OH, OW));
 
 #[cfg(test)]
 mod tests {
     use dfdx::prelude::*;
 
     use super::*;
+    use crate::ops::assert_kernel_error;
 
     /// VGG16-BN at 3×128×128 reaches the classifier with a 512×4×4 map; the layer must give 512×7×7.
     #[test]
@@ -85,15 +72,6 @@ mod tests {
         let dev = Cpu::default();
         let x: Tensor<(usize, usize, usize, usize), f32, Cpu> = dev.zeros_like(&(1, 1, 4, 4));
         let err = AdaptiveAvgPool2D::<0, 3>.try_forward(x).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NnError::Kernel(crate::kernels::KernelError::PoolZeroParameter {
-                    what: "output height",
-                    ..
-                })
-            ),
-            "{err}"
-        );
+        assert_kernel_error!(err, PoolZeroParameter { what: "output height", .. });
     }
 }

@@ -175,59 +175,39 @@ impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: us
     }
 }
 
-impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize, E, D>
-    TensorCollection<E, D> for Conv2D<I, O, K, S, P, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = Conv2D<I, O, K, S, P, E2, D2>;
+/// Implements dfdx's `TensorCollection` for a conv layer with the given tensor fields, each named
+/// after its field and reset to PyTorch's default for `I·K·K` inputs per output.
+macro_rules! impl_conv_tensors {
+    ($layer:ident { $($field:ident),+ }) => {
+        impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize, E, D>
+            TensorCollection<E, D> for $layer<I, O, K, S, P, E, D>
+        where
+            E: Dtype + Float + SampleUniform,
+            D: Device<E>,
+        {
+            type To<E2: Dtype, D2: Device<E2>> = $layer<I, O, K, S, P, E2, D2>;
 
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::tensor(
-                    "weight",
-                    |s| &s.weight,
-                    |s| &mut s.weight,
-                    TensorOptions::reset_with(|t| pytorch_uniform(t, I * K * K)),
-                ),
-                Self::tensor(
-                    "bias",
-                    |s| &s.bias,
-                    |s| &mut s.bias,
-                    TensorOptions::reset_with(|t| pytorch_uniform(t, I * K * K)),
-                ),
-            ),
-            |(weight, bias)| Conv2D { weight, bias },
-        )
-    }
+            fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+                visitor: &mut V,
+            ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+                visitor.visit_fields(
+                    ($(
+                        Self::tensor(
+                            stringify!($field),
+                            |s| &s.$field,
+                            |s| &mut s.$field,
+                            TensorOptions::reset_with(|t| pytorch_uniform(t, I * K * K)),
+                        ),
+                    )+),
+                    |($($field,)+)| $layer { $($field),+ },
+                )
+            }
+        }
+    };
 }
 
-impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize, E, D>
-    TensorCollection<E, D> for UnbiasedConv2D<I, O, K, S, P, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = UnbiasedConv2D<I, O, K, S, P, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            Self::tensor(
-                "weight",
-                |s| &s.weight,
-                |s| &mut s.weight,
-                TensorOptions::reset_with(|t| pytorch_uniform(t, I * K * K)),
-            ),
-            |weight| UnbiasedConv2D { weight },
-        )
-    }
-}
+impl_conv_tensors!(Conv2D { weight, bias });
+impl_conv_tensors!(UnbiasedConv2D { weight });
 
 #[cfg(test)]
 mod tests {

@@ -52,6 +52,31 @@ pub struct MaxPool2D<const K: usize, const S: usize = K, const P: usize = 0>;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AvgPool2D<const K: usize, const S: usize = K, const P: usize = 0>;
 
+/// Implements the dfdx traits of a pooling layer with const parameters: a zero-sized module that
+/// changes nothing, whose `Module` on `(batch, C, H, W)` images (any channel dim, any tape) computes
+/// `$forward` from `$input`.
+macro_rules! pool_layer {
+    ($layer:ident<$($param:ident),+>, |$input:ident| $forward:expr) => {
+        impl<$(const $param: usize),+> ZeroSizedModule for $layer<$($param),+> {}
+        impl<$(const $param: usize),+> NonMutableModule for $layer<$($param),+> {}
+
+        impl<$(const $param: usize,)+ C: Dim, T: Tape<f32, Cpu>>
+            Module<Tensor<(usize, C, usize, usize), f32, Cpu, T>> for $layer<$($param),+>
+        {
+            type Output = Tensor<(usize, C, usize, usize), f32, Cpu, T>;
+            type Error = NnError;
+
+            fn try_forward(
+                &self,
+                $input: Tensor<(usize, C, usize, usize), f32, Cpu, T>,
+            ) -> Result<Self::Output, NnError> {
+                $forward
+            }
+        }
+    };
+}
+pub(super) use pool_layer;
+
 macro_rules! windowed_pool {
     ($layer:ident, $op:ident) => {
         impl<const K: usize, const S: usize, const P: usize> $layer<K, S, P> {
@@ -63,22 +88,7 @@ macro_rules! windowed_pool {
             };
         }
 
-        impl<const K: usize, const S: usize, const P: usize> ZeroSizedModule for $layer<K, S, P> {}
-        impl<const K: usize, const S: usize, const P: usize> NonMutableModule for $layer<K, S, P> {}
-
-        impl<const K: usize, const S: usize, const P: usize, C: Dim, T: Tape<f32, Cpu>>
-            Module<Tensor<(usize, C, usize, usize), f32, Cpu, T>> for $layer<K, S, P>
-        {
-            type Output = Tensor<(usize, C, usize, usize), f32, Cpu, T>;
-            type Error = NnError;
-
-            fn try_forward(
-                &self,
-                input: Tensor<(usize, C, usize, usize), f32, Cpu, T>,
-            ) -> Result<Self::Output, NnError> {
-                $op(input, Self::WINDOW)
-            }
-        }
+        pool_layer!($layer<K, S, P>, |input| $op(input, Self::WINDOW));
     };
 }
 
@@ -90,6 +100,7 @@ mod tests {
     use dfdx::prelude::*;
 
     use super::*;
+    use crate::ops::assert_kernel_error;
 
     #[test]
     fn stride_and_padding_default_like_pytorch() {
@@ -151,28 +162,8 @@ mod tests {
         let dev = Cpu::default();
         let x: Tensor<(usize, usize, usize, usize), f32, Cpu> = dev.zeros_like(&(1, 1, 2, 2));
         let err = MaxPool2D::<3>.try_forward(x.clone()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NnError::Kernel(crate::kernels::KernelError::PoolWindowTooLarge {
-                    kernel: 3,
-                    padded_height: 2,
-                    ..
-                })
-            ),
-            "{err}"
-        );
+        assert_kernel_error!(err, PoolWindowTooLarge { kernel: 3, padded_height: 2, .. });
         let err = AvgPool2D::<3, 1, 2>.try_forward(x).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NnError::Kernel(crate::kernels::KernelError::PoolPaddingTooLarge {
-                    padding: 2,
-                    max_padding: 1,
-                    ..
-                })
-            ),
-            "{err}"
-        );
+        assert_kernel_error!(err, PoolPaddingTooLarge { padding: 2, max_padding: 1, .. });
     }
 }

@@ -138,3 +138,19 @@ pub enum NnError {
         shape: Vec<usize>,
     },
 }
+
+/// Asserts that an [`NnError`] is [`NnError::Kernel`] holding the
+/// [`KernelError`](crate::kernels::KernelError) that matches the pattern given after the error
+/// (a variant name and its fields, such as `PoolZeroParameter { what: "stride", .. }`).
+#[cfg(test)]
+macro_rules! assert_kernel_error {
+    ($err:expr, $($variant:tt)+) => {{
+        let err = &$err;
+        assert!(
+            matches!(err, $crate::ops::NnError::Kernel($crate::kernels::KernelError::$($variant)+)),
+            "{err:?}"
+        );
+    }};
+}
+#[cfg(test)]
+pub(crate) use assert_kernel_error;

@@ -9,3 +9,5 @@ pub mod batch_norm2d;
 pub mod fake_quant;
 
 pub use error::NnError;
+#[cfg(test)]
+pub(crate) use error::assert_kernel_error;

@@ -33,7 +33,8 @@ pub fn max_pool_2x2<T: PoolValue>(rows: &[T], width: usize, out: &mut [T]) {
 mod tests {
     use super::*;
     use crate::kernels::generic::pool_2x2::generic_pool_2x2;
-    use rand::{rngs::SmallRng, Rng, SeedableRng};
+    use crate::kernels::conformance_f32::check_pool_2x2;
+    use rand::{rngs::SmallRng, SeedableRng};
 
     /// The SIMD kernels equal the plain loop on odd widths, tails past a vector, NaNs and signed zeros.
     #[test]
@@ -41,21 +42,7 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(4);
         for width in [1, 2, 3, 7, 14, 15, 28, 33, 64, 65, 130] {
             for pairs in [1, 3] {
-                let ow = width / 2;
-                let specials = [f32::NAN, 0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY];
-                let xf: Vec<f32> = (0..2 * pairs * width)
-                    .map(|_| if rng.gen_bool(0.2) { specials[rng.gen_range(0..specials.len())] } else { rng.gen_range(-2.0..2.0) })
-                    .collect();
-                let xq: Vec<u8> = (0..2 * pairs * width).map(|_| rng.gen()).collect();
-                let (mut want_f, mut got_f) = (vec![0.0; pairs * ow], vec![1.0; pairs * ow]);
-                generic_pool_2x2(&xf, width, &mut want_f);
-                max_pool_2x2(&xf, width, &mut got_f);
-                let bits = |v: &[f32]| v.iter().map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() }).collect::<Vec<_>>();
-                assert_eq!(bits(&got_f), bits(&want_f), "f32, width {width}, {pairs} pairs");
-                let (mut want_q, mut got_q) = (vec![0u8; pairs * ow], vec![1u8; pairs * ow]);
-                generic_pool_2x2(&xq, width, &mut want_q);
-                max_pool_2x2(&xq, width, &mut got_q);
-                assert_eq!(got_q, want_q, "u8, width {width}, {pairs} pairs");
+                check_pool_2x2(&mut rng, (width, pairs), max_pool_2x2, max_pool_2x2, "max_pool_2x2");
             }
         }
     }

@@ -406,6 +406,10 @@ pub fn backward(
         Transposed { geometry, flipped, direct }
     });
     let (in_len, out_len) = (p.in_image_len().max(1), p.out_image_len().max(1));
+    // One image's backward, adding its weight and bias gradients into `s`.
+    let image = |x_n: &[f32], g_n: &[f32], g_in_n: &mut [f32], s: &mut BackwardScratch, parallelism| {
+        backward_image(p, x_n, w, transposed.as_ref(), g_n, g_in_n, s, parallelism)
+    };
     let total = if p.batch == 0 || p.out_image_len() == 0 {
         BackwardScratch::new(p)
     } else if p.image_parallel() {
@@ -415,16 +419,7 @@ pub fn backward(
             .try_fold(
                 || BackwardScratch::new(p),
                 |mut s, ((g_in_n, x_n), g_n)| {
-                    backward_image(
-                        p,
-                        x_n,
-                        w,
-                        transposed.as_ref(),
-                        g_n,
-                        g_in_n,
-                        &mut s,
-                        Parallelism::Sequential,
-                    )?;
+                    image(x_n, g_n, g_in_n, &mut s, Parallelism::Sequential)?;
                     Ok::<_, KernelError>(s)
                 },
             )
@@ -436,16 +431,7 @@ pub fn backward(
             .zip(x.chunks(in_len))
             .zip(g_out.chunks(out_len))
         {
-            backward_image(
-                p,
-                x_n,
-                w,
-                transposed.as_ref(),
-                g_n,
-                g_in_n,
-                &mut s,
-                Parallelism::AllCores,
-            )?;
+            image(x_n, g_n, g_in_n, &mut s, Parallelism::AllCores)?;
         }
         s
     };

@@ -49,7 +49,7 @@ use crate::kernels::pool::AdaptiveGeometry;
 use crate::kernels::KernelError;
 
 use dfdx::prelude::{
-    Cpu, Dim, HasShape, PutTape, ReshapeTo, SplitTape, Tape, Tensor, TensorFromVec,
+    Cpu, Dim, HasShape, PutTape, ReshapeTo, Shape, SplitTape, Tape, Tensor, TensorFromVec,
 };
 use dfdx::tensor::CpuError;
 
@@ -98,6 +98,38 @@ fn contiguous<S: dfdx::shapes::Shape, T: Tape<f32, Cpu>>(
         .split_tape())
 }
 
+/// The wiring every pooling op shares (see the [module docs](self)): `x` made contiguous and
+/// staged, `forward(input, output)` run into a fresh `out_shape` buffer, and, when `x` carries a
+/// tape, the backward closure `forward` returned pushed on it (it adds `g_out`'s contribution into
+/// `g_in`).
+fn pool_op<X, S, T, B>(
+    op: &'static str,
+    x: Tensor<X, f32, Cpu, T>,
+    out_shape: S,
+    forward: impl FnOnce(&[f32], &mut [f32]) -> B,
+) -> Result<Tensor<S, f32, Cpu, T>, NnError>
+where
+    X: Shape,
+    S: Shape,
+    T: Tape<f32, Cpu>,
+    B: 'static + FnOnce(&[f32], &mut [f32]),
+{
+    let (x, mut tape) = contiguous(op, x)?;
+    let mut output = vec![0.0; out_shape.num_elements()];
+    let backward = staging::with_values(&x, |input| forward(input, &mut output));
+    let out = x
+        .device()
+        .try_tensor_from_vec(output, out_shape)
+        .map_err(device_error(op))?;
+    let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
+    tape.add_backward_op(move |grads| {
+        with_grads!(grads, out_ghost, x_ghost, |g_out, g_in| {
+            backward(g_out, g_in)
+        })
+    });
+    Ok(out.put_tape(tape))
+}
+
 /// Max pooling over `window`; see the [module docs](self) for the exact semantics.
 pub fn try_max_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     x: Images<C, T>,
@@ -113,34 +145,21 @@ pub fn try_max_pool2d<C: Dim, T: Tape<f32, Cpu>>(
             width,
         });
     }
-    let (x, mut tape) = contiguous(OP, x)?;
-    let planes = batch * channels.size();
-    let mut output = vec![0.0; planes * geo.out_len()];
-    let mut argmax = if T::OWNS_TAPE {
-        vec![0u32; output.len()]
-    } else {
-        Vec::new()
-    };
-    staging::with_values(&x, |input| {
+    pool_op(OP, x, (batch, channels, geo.out_h, geo.out_w), move |input, output| {
+        // The argmax indices are kept only for a backward pass.
+        let mut argmax = if T::OWNS_TAPE {
+            vec![0u32; output.len()]
+        } else {
+            Vec::new()
+        };
         cpu_kernel::max_pool_forward(
             &geo,
             input,
-            &mut output,
+            output,
             T::OWNS_TAPE.then_some(&mut argmax[..]),
-        )
-    });
-    let out_shape = (batch, channels, geo.out_h, geo.out_w);
-    let out = x
-        .device()
-        .try_tensor_from_vec(output, out_shape)
-        .map_err(device_error(OP))?;
-    let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
-    tape.add_backward_op(move |grads| {
-        with_grads!(grads, out_ghost, x_ghost, |g_out, g_in| {
-            cpu_kernel::max_pool_backward(&geo, &argmax, g_out, g_in)
-        })
-    });
-    Ok(out.put_tape(tape))
+        );
+        move |g_out, g_in| cpu_kernel::max_pool_backward(&geo, &argmax, g_out, g_in)
+    })
 }
 
 /// Average pooling over `window` with `count_include_pad=True`; see the [module docs](self).
@@ -151,23 +170,10 @@ pub fn try_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     const OP: &str = "avg_pool2d";
     let (batch, channels, height, width) = *x.shape();
     let geo = window.plane_geometry(OP, height, width).map_err(pool_error)?;
-    let (x, mut tape) = contiguous(OP, x)?;
-    let mut output = vec![0.0; batch * channels.size() * geo.out_len()];
-    staging::with_values(&x, |input| {
-        cpu_kernel::avg_pool_forward(&geo, input, &mut output)
-    });
-    let out_shape = (batch, channels, geo.out_h, geo.out_w);
-    let out = x
-        .device()
-        .try_tensor_from_vec(output, out_shape)
-        .map_err(device_error(OP))?;
-    let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
-    tape.add_backward_op(move |grads| {
-        with_grads!(grads, out_ghost, x_ghost, |g_out, g_in| {
-            cpu_kernel::avg_pool_backward(&geo, g_out, g_in)
-        })
-    });
-    Ok(out.put_tape(tape))
+    pool_op(OP, x, (batch, channels, geo.out_h, geo.out_w), move |input, output| {
+        cpu_kernel::avg_pool_forward(&geo, input, output);
+        move |g_out, g_in| cpu_kernel::avg_pool_backward(&geo, g_out, g_in)
+    })
 }
 
 /// Adaptive average pooling to `out_height × out_width` with PyTorch's bins; see the [module docs](self).
@@ -179,23 +185,10 @@ pub fn try_adaptive_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
     const OP: &str = "adaptive_avg_pool2d";
     let (batch, channels, height, width) = *x.shape();
     let geo = AdaptiveGeometry::new(OP, (height, width), (out_height, out_width)).map_err(pool_error)?;
-    let (x, mut tape) = contiguous(OP, x)?;
-    let mut output = vec![0.0; batch * channels.size() * geo.out_len()];
-    staging::with_values(&x, |input| {
-        cpu_kernel::adaptive_avg_forward(&geo, input, &mut output)
-    });
-    let out_shape = (batch, channels, out_height, out_width);
-    let out = x
-        .device()
-        .try_tensor_from_vec(output, out_shape)
-        .map_err(device_error(OP))?;
-    let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
-    tape.add_backward_op(move |grads| {
-        with_grads!(grads, out_ghost, x_ghost, |g_out, g_in| {
-            cpu_kernel::adaptive_avg_backward(&geo, g_out, g_in)
-        })
-    });
-    Ok(out.put_tape(tape))
+    pool_op(OP, x, (batch, channels, out_height, out_width), move |input, output| {
+        cpu_kernel::adaptive_avg_forward(&geo, input, output);
+        move |g_out, g_in| cpu_kernel::adaptive_avg_backward(&geo, g_out, g_in)
+    })
 }
 
 /// Global average pooling, `(batch, C, H, W) → (batch, C)`: the mean of each channel's image.
@@ -212,20 +205,8 @@ pub fn try_global_avg_pool2d<C: Dim, T: Tape<f32, Cpu>>(
         }));
     }
     let plane_len = height * width;
-    let (x, mut tape) = contiguous(OP, x)?;
-    let mut output = vec![0.0; batch * channels.size()];
-    staging::with_values(&x, |input| {
-        cpu_kernel::global_avg_forward(plane_len, input, &mut output)
-    });
-    let out = x
-        .device()
-        .try_tensor_from_vec(output, (batch, channels))
-        .map_err(device_error(OP))?;
-    let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
-    tape.add_backward_op(move |grads| {
-        with_grads!(grads, out_ghost, x_ghost, |g_out, g_in| {
-            cpu_kernel::global_avg_backward(plane_len, g_out, g_in)
-        })
-    });
-    Ok(out.put_tape(tape))
+    pool_op(OP, x, (batch, channels), move |input, output| {
+        cpu_kernel::global_avg_forward(plane_len, input, output);
+        move |g_out, g_in| cpu_kernel::global_avg_backward(plane_len, g_out, g_in)
+    })
 }

@@ -91,6 +91,11 @@ fn random_cases(rng: &mut SmallRng, count: usize) -> Vec<Case> {
         .collect()
 }
 
+/// [`CASES`], then `count` [`random_cases`].
+fn hand_picked_and_random(rng: &mut SmallRng, count: usize) -> Vec<Case> {
+    CASES.iter().copied().chain(random_cases(rng, count)).collect()
+}
+
 /// `PoolWindow { kernel, stride, padding }`, short.
 const fn window(kernel: usize, stride: usize, padding: usize) -> PoolWindow {
     PoolWindow {

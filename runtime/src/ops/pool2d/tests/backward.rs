@@ -9,15 +9,16 @@ use super::*;
 const EPS: f32 = 0.01;
 
 /// Checks `op`'s gradient of `L = Σ y·r` (random weights `r`) against `(L(x+ε) − L(x−ε)) / 2ε`
-/// for every input element.
+/// for every input element, on an input of `shape` whose values `draw` gives.
 fn check_gradient<O: Shape>(
     dev: &Cpu,
-    values: Vec<f32>,
+    draw: fn(&mut SmallRng, usize) -> Vec<f32>,
     shape: (usize, usize, usize, usize),
     rng: &mut SmallRng,
     op: impl Fn(Dynamic<OwnedTape<f32, Cpu>>) -> Tensor<O, f32, Cpu, OwnedTape<f32, Cpu>>,
     what: &str,
 ) {
+    let values = draw(rng, shape.0 * shape.1 * shape.2 * shape.3);
     let x = images(dev, values.clone(), shape);
     let y = op(x.leaky_trace());
     let weights = uniform(rng, y.shape().num_elements());
@@ -56,38 +57,35 @@ const GRAD_CASES: &[Case] = &[
     Case::new(7, 1, (3, 4), 2, 1, 1),
 ];
 
-#[test]
-fn max_pool_backward_matches_finite_differences() {
+/// Checks the windowed pool `op` on every case of [`GRAD_CASES`], its inputs drawn by `values`.
+fn check_windowed(
+    seed: u64,
+    name: &str,
+    values: fn(&mut SmallRng, usize) -> Vec<f32>,
+    op: fn(Dynamic<OwnedTape<f32, Cpu>>, PoolWindow) -> Result<Dynamic<OwnedTape<f32, Cpu>>, NnError>,
+) {
     let dev = Cpu::default();
-    let mut rng = SmallRng::seed_from_u64(10);
+    let mut rng = SmallRng::seed_from_u64(seed);
     for case in GRAD_CASES {
-        let values = distinct(&mut rng, case.len());
         check_gradient(
             &dev,
             values,
             case.shape(),
             &mut rng,
-            |x| try_max_pool2d(x, case.window).unwrap(),
-            &format!("max {case:?}"),
+            |x| op(x, case.window).unwrap(),
+            &format!("{name} {case:?}"),
         );
     }
 }
 
 #[test]
+fn max_pool_backward_matches_finite_differences() {
+    check_windowed(10, "max", distinct, try_max_pool2d);
+}
+
+#[test]
 fn avg_pool_backward_matches_finite_differences() {
-    let dev = Cpu::default();
-    let mut rng = SmallRng::seed_from_u64(11);
-    for case in GRAD_CASES {
-        let values = uniform(&mut rng, case.len());
-        check_gradient(
-            &dev,
-            values,
-            case.shape(),
-            &mut rng,
-            |x| try_avg_pool2d(x, case.window).unwrap(),
-            &format!("avg {case:?}"),
-        );
-    }
+    check_windowed(11, "avg", uniform, try_avg_pool2d);
 }
 
 #[test]
@@ -99,10 +97,9 @@ fn adaptive_avg_pool_backward_matches_finite_differences() {
         ((2, 3, 7, 7), (3, 3)),
         ((1, 2, 5, 6), (4, 2)),
     ] {
-        let values = uniform(&mut rng, shape.0 * shape.1 * shape.2 * shape.3);
         check_gradient(
             &dev,
-            values,
+            uniform,
             shape,
             &mut rng,
             |x| try_adaptive_avg_pool2d(x, oh, ow).unwrap(),
@@ -116,10 +113,9 @@ fn global_avg_pool_backward_matches_finite_differences() {
     let dev = Cpu::default();
     let mut rng = SmallRng::seed_from_u64(13);
     for shape in [(1, 1, 1, 1), (2, 3, 4, 5), (7, 1, 3, 3)] {
-        let values = uniform(&mut rng, shape.0 * shape.1 * shape.2 * shape.3);
         check_gradient(
             &dev,
-            values,
+            uniform,
             shape,
             &mut rng,
             |x| try_global_avg_pool2d(x).unwrap(),

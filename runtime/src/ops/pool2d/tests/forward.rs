@@ -8,17 +8,20 @@ use crate::kernels::generic::pool_f32 as reference;
 
 use super::*;
 
+/// [`hand_picked_and_random`] cases (40 random ones) drawn from `seed`, each with uniform values.
+fn hand_picked_and_random_inputs(seed: u64) -> Vec<(Case, Vec<f32>)> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let cases = hand_picked_and_random(&mut rng, 40);
+    cases
+        .into_iter()
+        .map(|case| (case, uniform(&mut rng, case.len())))
+        .collect()
+}
+
 #[test]
 fn max_pool_forward_matches_reference() {
     let dev = Cpu::default();
-    let mut rng = SmallRng::seed_from_u64(1);
-    let cases: Vec<Case> = CASES
-        .iter()
-        .copied()
-        .chain(random_cases(&mut rng, 40))
-        .collect();
-    for case in cases {
-        let values = uniform(&mut rng, case.len());
+    for (case, values) in hand_picked_and_random_inputs(1) {
         let (want, _) = reference::max_pool2d(&values, (case.height, case.width), case.window);
         let got = try_max_pool2d(images(&dev, values, case.shape()), case.window).unwrap();
         let (_, _, oh, ow) = *got.shape();
@@ -37,14 +40,7 @@ fn max_pool_forward_matches_reference() {
 #[test]
 fn avg_pool_forward_matches_reference() {
     let dev = Cpu::default();
-    let mut rng = SmallRng::seed_from_u64(2);
-    let cases: Vec<Case> = CASES
-        .iter()
-        .copied()
-        .chain(random_cases(&mut rng, 40))
-        .collect();
-    for case in cases {
-        let values = uniform(&mut rng, case.len());
+    for (case, values) in hand_picked_and_random_inputs(2) {
         let want = reference::avg_pool2d(&values, (case.height, case.width), case.window);
         let got = try_avg_pool2d(images(&dev, values, case.shape()), case.window).unwrap();
         assert_close(&got.as_vec(), &want, 1e-6, &format!("{case:?}"));
