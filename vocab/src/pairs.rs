@@ -41,7 +41,8 @@ pub enum PairSyntaxError {
         /// `"student"` or `"teacher"`.
         side: &'static str,
     },
-    /// A name that is not a field name (letters, digits and `_`, not starting with a digit).
+    /// A name that is not a field name (letters, digits and `_`, not starting with a digit), nor a
+    /// path to a layer inside a residual block (`layer2.1.conv2`).
     NotAFieldName {
         /// The name as written.
         name: String,
@@ -64,7 +65,11 @@ impl fmt::Display for PairSyntaxError {
             Self::SeveralArrows { pair } => write!(f, "`{pair}` has more than one `->`: write one pair per comma"),
             Self::EmptyName { pair, side } => write!(f, "`{pair}` has no {side} tap name"),
             Self::NotAFieldName { name } => {
-                write!(f, "`{name}` is not a field name (letters, digits and `_`, not starting with a digit)")
+                write!(
+                    f,
+                    "`{name}` is not a field name (letters, digits and `_`, not starting with a digit) nor the path \
+                     of a layer inside a residual block (`layer2.1.conv2`)"
+                )
             }
             Self::DuplicateStudent { name } => {
                 write!(f, "student tap `{name}` is paired twice: give each student tap one teacher tap")
@@ -79,6 +84,13 @@ fn is_field_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// A field name, or a path through blocks and tuple positions to a layer (`layer2.1.conv2`).
+fn is_layer_path(name: &str) -> bool {
+    let mut segments = name.split('.');
+    segments.next().is_some_and(is_field_name)
+        && segments.all(|s| is_field_name(s) || (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())))
 }
 
 /// Parses `"student_tap -> teacher_tap, ..."` into `(student, teacher)` pairs, in the order written.
@@ -109,7 +121,7 @@ pub fn parse_pairs(text: &str) -> Result<Vec<(String, String)>, PairSyntaxError>
             if name.is_empty() {
                 return Err(PairSyntaxError::EmptyName { pair: pair.to_string(), side });
             }
-            if !is_field_name(name) {
+            if !is_layer_path(name) {
                 return Err(PairSyntaxError::NotAFieldName { name: name.to_string() });
             }
         }
@@ -136,6 +148,7 @@ mod tests {
             ("a->b,c->d", &[("a", "b"), ("c", "d")]),
             ("  relu2 ->  relu4 ,\n relu1 -> relu2 ", &[("relu2", "relu4"), ("relu1", "relu2")]),
             ("s1 -> t, s2 -> t, _x9 -> T_2", &[("s1", "t"), ("s2", "t"), ("_x9", "T_2")]),
+            ("layer2.1.conv2 -> layer4.0.conv1", &[("layer2.1.conv2", "layer4.0.conv1")]),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_pairs(text), Ok(owned(expected)), "{text:?}");
@@ -158,6 +171,7 @@ mod tests {
             ("a - > b", MissingArrow { pair: "a - > b".into() }, "has no `->`"),
             ("relu 1 -> b", NotAFieldName { name: "relu 1".into() }, "`relu 1` is not a field name"),
             ("a -> 2b", NotAFieldName { name: "2b".into() }, "`2b` is not a field name"),
+            ("a -> layer1..conv", NotAFieldName { name: "layer1..conv".into() }, "`layer1..conv` is not a field name"),
             ("a -> b, a -> c", DuplicateStudent { name: "a".into() }, "student tap `a` is paired twice"),
         ];
         for (text, error, message) in cases {
