@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn well_formed_strings_give_the_pairs_in_order() {
-        let cases: [(&str, &[(&str, &str)]); 4] = [
+        let cases: [(&str, &[(&str, &str)]); 5] = [
             ("relu1 -> relu1", &[("relu1", "relu1")]),
             ("a->b,c->d", &[("a", "b"), ("c", "d")]),
             ("  relu2 ->  relu4 ,\n relu1 -> relu2 ", &[("relu2", "relu4"), ("relu1", "relu2")]),
