@@ -10,13 +10,6 @@ pub struct Down {
     downsample: UnbiasedConv2D<16, 24, 1, 2>,
 }
 
-#[derive(Compressible, Clone)]
-#[compressible(input = [16, 8, 8])]
-pub struct Net {
-    #[block]
-    layer2: Down,
-    gap: GlobalAvgPool,
-    fc: Linear<32, 10>,
-}
+include!("../models/down_net.rs");
 
 fn main() {}

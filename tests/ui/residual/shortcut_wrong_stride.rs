@@ -12,13 +12,6 @@ pub struct Down {
     downsample_bn: BatchNorm2D<32>,
 }
 
-#[derive(Compressible, Clone)]
-#[compressible(input = [16, 8, 8])]
-pub struct Net {
-    #[block]
-    layer2: Down,
-    gap: GlobalAvgPool,
-    fc: Linear<32, 10>,
-}
+include!("../models/down_net.rs");
 
 fn main() {}

@@ -1,11 +1,6 @@
 use fasterai::prelude::*;
 
-#[derive(Compressible, Clone)]
-#[compressible(residual)]
-pub struct Basic16 {
-    conv1: UnbiasedConv2D<16, 16, 3, 1, 1>,
-    bn1: BatchNorm2D<16>,
-}
+include!("../models/basic16.rs");
 
 #[derive(Compressible, Clone)]
 #[compressible(input = [16, 8, 8])]
