@@ -57,7 +57,7 @@ fn digits_story() -> Result<(), Box<dyn std::error::Error>> {
         Criteria::new(Criterion::LargeFinal),
     );
     let mut sparsify = SparsifyCallback::<DigitsResNet>::new(sparsifier, SparsitySchedule::cos())?.with_output(Output::Quiet);
-    learn.fit_with(4, LrSchedule::OneCycle(OneCycle::new(3e-3)), &mut [&mut sparsify])?;
+    learn.fit_with(6, LrSchedule::OneCycle(OneCycle::new(2e-3)), &mut [&mut sparsify])?;
     report.push(measure_stage("sparsified 50%", &mut learn)?.with_notes("conv weights half zero; dense storage"));
 
     let mut fp32 = accelerate(learn.model())?;
