@@ -84,20 +84,21 @@ fn vgg16_inference(c: &mut Criterion) {
     group.finish();
 }
 
-/// torchvision's ResNet-18 (10 classes) at 3×224×224, batch 1: dfdx forward and fp32 plan (the
-/// int8 plan does not run residual blocks yet).
+/// torchvision's ResNet-18 (10 classes) at 3×224×224, batch 1: dfdx forward, fp32 plan, int8 plan
+/// (calibrated on 2 random images).
 fn resnet18_inference(c: &mut Criterion) {
     let dev = Cpu::default();
     let model = dev.build_module::<ResNet18, f32>();
     let image = random_images(3 * 224 * 224, 6);
     let x: Tensor<(usize, Const<3>, Const<224>, Const<224>), f32, Cpu> =
         dev.tensor_from_vec(image.clone(), (1, Const, Const, Const));
-    let mut fp32 = accelerate(&model).expect("ResNet-18 runs on the fp32 plan");
+    let (mut fp32, mut int8, _) = resnet18_plans();
 
     let mut group = c.benchmark_group(format!("resnet18_inference/b1/{}threads", rayon::current_num_threads()));
     group.sample_size(20);
     group.bench_function("dfdx_forward", |b| b.iter(|| model.forward(x.clone())));
     group.bench_function("fp32_accelerated", |b| b.iter(|| fp32.run(&image).map(|y| y[0])));
+    group.bench_function("int8_accelerated", |b| b.iter(|| int8.run(&image).map(|y| y[0])));
     group.finish();
 }
 
@@ -132,13 +133,30 @@ fn small_vgg_plans() -> (Accelerated<SmallVgg>, Int8Model<SmallVgg>, Vec<f32>) {
     (fp32, int8, images(1, 2))
 }
 
-/// `-- --serve`: for `benches/onnxruntime_reference.py alternate`. Builds SmallVgg's two plans,
+/// `-- --serve` (`-- --serve resnet18` for ResNet-18): for `benches/onnxruntime_reference.py alternate`. Builds SmallVgg's two plans,
 /// prints `ready`, then for every count `n` read from stdin runs each plan `n` times and prints the
 /// two medians in ms (fp32, int8); 0 or end of input stops. Rounds alternate with ONNX Runtime's in
 /// the same seconds, so the VM's drift does not pick the winner.
 fn serve() {
+    if std::env::args().any(|a| a == "resnet18") {
+        let (fp32, int8, image) = resnet18_plans();
+        return serve_plans(fp32, int8, image);
+    }
+    let (fp32, int8, image) = small_vgg_plans();
+    serve_plans(fp32, int8, image)
+}
+
+/// ResNet-18's fp32 and int8 plans (random weights, the int8 one calibrated on 2 random images) and an image.
+fn resnet18_plans() -> (Accelerated<ResNet18>, Int8Model<ResNet18>, Vec<f32>) {
+    let model = Cpu::default().build_module::<ResNet18, f32>();
+    let fp32 = accelerate(&model).expect("ResNet-18 runs on the fp32 plan");
+    let int8 = quantize_static(&model, &random_images(2 * 3 * 224 * 224, 5), 2, QuantizeOptions::default()).expect("ResNet-18 quantizes");
+    (fp32, int8, random_images(3 * 224 * 224, 6))
+}
+
+/// The `--serve` loop over one model's two plans.
+fn serve_plans<M>(mut fp32: Accelerated<M>, mut int8: Int8Model<M>, image: Vec<f32>) {
     use std::io::BufRead;
-    let (mut fp32, mut int8, image) = small_vgg_plans();
     let median = |run: &mut dyn FnMut() -> f32, n: usize| {
         for _ in 0..n / 10 {
             std::hint::black_box(run());

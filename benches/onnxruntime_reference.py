@@ -6,6 +6,7 @@ another day (the VM's speed varies by ±30% from hour to hour).
     python3 benches/onnxruntime_reference.py            # both models, fp32 and int8
     python3 benches/onnxruntime_reference.py smallvgg   # one model (smallvgg, vgg16, resnet18)
     python3 benches/onnxruntime_reference.py alternate  # SmallVgg, ours and theirs round by round
+    python3 benches/onnxruntime_reference.py alternate 8 resnet18  # the same for ResNet-18
 
 Not part of CI (it needs packages the Rust build does not). The models are built node by node with
 random weights (latency does not depend on them): SmallVgg at 1x28x28 and torchvision's VGG16-BN
@@ -209,18 +210,19 @@ def latency(path, shape, runs):
     return np.median(times), np.min(times)
 
 
-def alternate(rounds, runs):
-    """SmallVgg, fp32 and int8: ONNX Runtime's median over `runs` runs, then ours (the inference
-    bench in `--serve` mode, started once), round after round, so both sides of a round meet the
-    VM in the same state."""
+def alternate(rounds, runs, key="smallvgg"):
+    """SmallVgg (or `key`: resnet18), fp32 and int8: ONNX Runtime's median over `runs` runs, then
+    ours (the inference bench in `--serve` mode, started once), round after round, so both sides of
+    a round meet the VM in the same state."""
+    build, shape = {"smallvgg": (small_vgg, [1, 28, 28]), "resnet18": (resnet18, [3, 224, 224])}[key]
     with tempfile.TemporaryDirectory() as tmp:
-        fp32, int8 = Path(tmp) / "smallvgg.onnx", Path(tmp) / "smallvgg_int8.onnx"
-        onnx.save(small_vgg().model(), fp32)
-        quantize_static(str(fp32), str(int8), Images([1, 28, 28]), quant_format=QuantFormat.QDQ,
+        fp32, int8 = Path(tmp) / f"{key}.onnx", Path(tmp) / f"{key}_int8.onnx"
+        onnx.save(build().model(), fp32)
+        quantize_static(str(fp32), str(int8), Images(shape), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         sessions = [session(fp32), session(int8)]
-        x = {"x": RNG.uniform(0, 1, (1, 1, 28, 28)).astype(np.float32)}
-        ours = subprocess.Popen(["cargo", "bench", "-q", "--bench", "inference", "--", "--serve"],
+        x = {"x": RNG.uniform(0, 1, (1, *shape)).astype(np.float32)}
+        ours = subprocess.Popen(["cargo", "bench", "-q", "--bench", "inference", "--", "--serve", key],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if ours.stdout.readline().strip() != "ready":
             sys.exit("the inference bench did not start in --serve mode")
@@ -248,7 +250,8 @@ def alternate(rounds, runs):
 def main():
     if sys.argv[1:2] == ["alternate"]:
         rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-        return alternate(rounds, 1000)
+        key = sys.argv[3] if len(sys.argv) > 3 else "smallvgg"
+        return alternate(rounds, 1000 if key == "smallvgg" else 30, key)
     wanted = sys.argv[1:] or ["smallvgg", "vgg16"]
     models = {
         "smallvgg": (small_vgg, [1, 28, 28], 2000),
