@@ -76,11 +76,7 @@ fn the_pruned_type_round_trips_through_safetensors() {
     let dev = Cpu::default();
     let (model, plan) = trained(&dev);
     let narrow = Narrow::from_source(&model, &plan).unwrap();
-    let path = std::env::temp_dir().join(format!("fasterai-narrow-{}.safetensors", std::process::id()));
-    narrow.save_safetensors(&path).unwrap();
-    let mut loaded = dev.build_module::<Narrow, f32>();
-    loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded = support::safetensors::round_trip(&narrow, dev.build_module::<Narrow, f32>(), "narrow");
     assert_eq!(loaded.conv4.weight.as_vec(), narrow.conv4.weight.as_vec());
     assert_eq!(loaded.fc1.weight.as_vec(), narrow.fc1.weight.as_vec());
     assert_eq!(loaded.bn2.running_var.as_vec(), narrow.bn2.running_var.as_vec());

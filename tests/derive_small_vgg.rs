@@ -5,7 +5,7 @@
 #[macro_use]
 mod support;
 
-use fasterai::dfdx::nn::{LoadFromSafetensors, NumParams, SaveToSafetensors, ZeroGrads};
+use fasterai::dfdx::nn::{NumParams, ZeroGrads};
 use fasterai::dfdx::prelude::{Backward, Const, DeviceBuildExt, Gradients, ModuleMut, OwnedTape, RealizeTo, SumTo, Trace};
 use fasterai::dfdx::tensor::{AsArray, SampleTensor, TensorFromVec};
 use fasterai::prelude::*;
@@ -141,16 +141,13 @@ fn training_forward_fuses_batch_norm_and_relu_with_the_same_result() {
 fn safetensors_round_trip_under_field_names() {
     let dev = Cpu::default();
     let model = model(&dev);
-    let path = std::env::temp_dir().join(format!("fasterai-derive-small-vgg-{}.safetensors", std::process::id()));
-    model.save_safetensors(&path).unwrap();
+    let path = support::safetensors::save_temp(&model, "derive-small-vgg");
     let bytes = std::fs::read(&path).unwrap();
     let names: Vec<String> = ::safetensors::SafeTensors::deserialize(&bytes).unwrap().names().into_iter().cloned().collect();
     for key in ["conv1.weight", "conv1.bias", "bn1.running_var", "conv4.weight", "fc1.weight", "fc2.bias"] {
         assert!(names.iter().any(|name| name == key), "missing {key} in {names:?}");
     }
-    let mut loaded = dev.build_module::<SmallVgg, f32>();
-    loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded = support::safetensors::load_and_remove(dev.build_module::<SmallVgg, f32>(), &path);
     let x = images(&dev, 2);
     assert_eq!(loaded.forward(x.clone()).as_vec(), model.forward(x).as_vec());
 }

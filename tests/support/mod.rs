@@ -9,3 +9,4 @@ pub mod int8_reference;
 pub mod models;
 #[macro_use]
 pub mod resnet;
+pub mod safetensors;
