@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod deploy;
+pub mod digits;
 pub mod int8_reference;
 #[macro_use]
 pub mod models;
