@@ -246,11 +246,24 @@ pub fn factorize_using(
         SvdMethod::Exact => false,
         SvdMethod::Gram => smaller >= 2,
     };
+    let job = Job { layer, weight, outputs, inputs, rule, capacity };
     if gram {
-        gram::factorize_gram(layer, weight, outputs, inputs, rule, capacity)
+        gram::factorize_gram(job)
     } else {
-        exact::factorize_exact(layer, weight, outputs, inputs, rule, capacity)
+        exact::factorize_exact(job)
     }
+}
+
+/// One factorization for a route to make: [`factorize_using`]'s arguments but the method.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    layer: &'a str,
+    /// Row-major, `outputs × inputs`.
+    weight: &'a [f32],
+    outputs: usize,
+    inputs: usize,
+    rule: RankRule,
+    capacity: usize,
 }
 
 #[allow(clippy::too_many_arguments)]

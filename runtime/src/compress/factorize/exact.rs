@@ -2,17 +2,11 @@
 //! of the whole weight in `f64`, every singular value.
 
 use super::{check_fits, factors, rank_for_energy, rank_for_removed, report, svd_failed, to_matrix};
-use super::{Factorization, FactorizeError, RankRule};
+use super::{Factorization, FactorizeError, Job, RankRule};
 
 /// The reference path: faer's full thin SVD.
-pub(super) fn factorize_exact(
-    layer: &str,
-    weight: &[f32],
-    outputs: usize,
-    inputs: usize,
-    rule: RankRule,
-    capacity: usize,
-) -> Result<Factorization, FactorizeError> {
+pub(super) fn factorize_exact(job: Job<'_>) -> Result<Factorization, FactorizeError> {
+    let Job { layer, weight, outputs, inputs, rule, capacity } = job;
     let matrix = to_matrix(layer, weight, outputs, inputs)?;
     let svd = matrix.thin_svd().map_err(|e| svd_failed(layer, format!("{e:?}")))?;
     let sigma: Vec<f64> = svd.S().column_vector().iter().copied().collect();

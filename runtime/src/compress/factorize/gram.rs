@@ -35,17 +35,11 @@ use faer::{Accum, Col, Conj, Mat, MatMut, MatRef, Par, Side};
 use rayon::prelude::*;
 
 use super::{check_fits, check_weight, factors, rank_for_removed, report, svd_failed};
-use super::{Factorization, FactorizeError, RankRule};
+use super::{Factorization, FactorizeError, Job, RankRule};
 
 /// The fast path: only the singular triplets the rule may keep (see [`SvdMethod::Gram`](super::SvdMethod::Gram)).
-pub(super) fn factorize_gram(
-    layer: &str,
-    weight: &[f32],
-    outputs: usize,
-    inputs: usize,
-    rule: RankRule,
-    capacity: usize,
-) -> Result<Factorization, FactorizeError> {
+pub(super) fn factorize_gram(job: Job<'_>) -> Result<Factorization, FactorizeError> {
+    let Job { layer, weight, outputs, inputs, rule, capacity } = job;
     check_weight(layer, weight, outputs, inputs)?;
     // The most singular values the rule can keep; a fixed rank is checked before the work.
     let wanted = match rule {
