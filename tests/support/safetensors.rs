@@ -10,6 +10,19 @@ pub fn save_temp(model: &impl TensorCollection<f32, Cpu>, name: &str) -> PathBuf
     path
 }
 
+/// [`save_temp`], checking that the file holds a tensor under each name of `expected`; the path
+/// and the names of all the file's tensors, sorted.
+pub fn save_temp_holding(model: &impl TensorCollection<f32, Cpu>, name: &str, expected: &[&str]) -> (PathBuf, Vec<String>) {
+    let path = save_temp(model, name);
+    let bytes = std::fs::read(&path).unwrap();
+    let mut names: Vec<String> = ::safetensors::SafeTensors::deserialize(&bytes).unwrap().names().into_iter().cloned().collect();
+    names.sort();
+    for key in expected {
+        assert!(names.iter().any(|name| name == key), "missing {key} in {names:?}");
+    }
+    (path, names)
+}
+
 /// `fresh` (a model built anew) with the weights of the file at `path`, which is then removed.
 pub fn load_and_remove<M: TensorCollection<f32, Cpu>>(mut fresh: M, path: &Path) -> M {
     fresh.load_safetensors(path).unwrap();
