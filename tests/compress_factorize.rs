@@ -1,6 +1,8 @@
 //! `compress!`'s generated `from_source` for a `factorize` schedule: the error of the factorized
 //! layer equals the Frobenius norm of the discarded singular values; safetensors round trip.
 
+mod support;
+
 use fasterai::compress::factorize::singular_values;
 use fasterai::dfdx::shapes::Const;
 use fasterai::dfdx::tensor::SampleTensor;
@@ -52,11 +54,7 @@ fn the_error_is_the_norm_of_the_discarded_singular_values() {
 fn the_factorized_type_round_trips_through_safetensors() {
     let dev = Cpu::default();
     let low = LowRank::from_source(&dev.build_module::<Mlp, f32>()).unwrap();
-    let path = std::env::temp_dir().join(format!("fasterai-lowrank-{}.safetensors", std::process::id()));
-    low.save_safetensors(&path).unwrap();
-    let mut loaded = dev.build_module::<LowRank, f32>();
-    loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded = support::safetensors::round_trip(&low, dev.build_module::<LowRank, f32>(), "lowrank");
     assert_eq!(loaded.fc1_in.weight.as_vec(), low.fc1_in.weight.as_vec());
     assert_eq!(loaded.fc1_out.bias.as_vec(), low.fc1_out.bias.as_vec());
 }

@@ -51,11 +51,7 @@ fn folding_changes_outputs_by_at_most_1e_4() {
 fn the_folded_type_round_trips_through_safetensors() {
     let dev = Cpu::default();
     let folded = Folded::from_source(&trained(&dev)).unwrap();
-    let path = std::env::temp_dir().join(format!("fasterai-folded-{}.safetensors", std::process::id()));
-    folded.save_safetensors(&path).unwrap();
-    let mut loaded = dev.build_module::<Folded, f32>();
-    loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded = support::safetensors::round_trip(&folded, dev.build_module::<Folded, f32>(), "folded");
     assert_eq!(loaded.conv3.bias.as_vec(), folded.conv3.bias.as_vec());
     assert_eq!(loaded.conv4.weight.as_vec(), folded.conv4.weight.as_vec());
 }

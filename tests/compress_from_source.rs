@@ -52,11 +52,7 @@ fn pruning_silent_filters_changes_no_output() {
     let x: Images = dev.sample_normal_like(&(4, Const, Const, Const));
     let before = model.forward(x.clone()).as_vec();
     let after = narrow.forward(x).as_vec();
-    let scale = before.iter().fold(0f32, |m, v| m.max(v.abs()));
-    assert!(scale > 0.0);
-    for (b, a) in before.iter().zip(&after) {
-        assert!((b - a).abs() <= 1e-5 * scale, "{b} vs {a}");
-    }
+    support::assert_same_outputs(&before, &after);
     // The kept filters are the plan's: conv2's filter 1 of the pruned model is the source's 2.
     assert_eq!(narrow.conv2.weight.array()[1], model.conv2.weight.array()[2]);
 }
@@ -76,11 +72,7 @@ fn the_pruned_type_round_trips_through_safetensors() {
     let dev = Cpu::default();
     let (model, plan) = trained(&dev);
     let narrow = Narrow::from_source(&model, &plan).unwrap();
-    let path = std::env::temp_dir().join(format!("fasterai-narrow-{}.safetensors", std::process::id()));
-    narrow.save_safetensors(&path).unwrap();
-    let mut loaded = dev.build_module::<Narrow, f32>();
-    loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded = support::safetensors::round_trip(&narrow, dev.build_module::<Narrow, f32>(), "narrow");
     assert_eq!(loaded.conv4.weight.as_vec(), narrow.conv4.weight.as_vec());
     assert_eq!(loaded.fc1.weight.as_vec(), narrow.fc1.weight.as_vec());
     assert_eq!(loaded.bn2.running_var.as_vec(), narrow.bn2.running_var.as_vec());

@@ -4,7 +4,7 @@
 #[macro_use]
 mod support;
 
-use support::deploy::{max_abs, max_abs_diff, random_images, randomize_batch_norms};
+use support::deploy::{max_abs, max_abs_diff, random_images, with_random_batch_norms};
 use fasterai::deploy::{accelerate, DeployError};
 use fasterai::dfdx::nn::modules::Tanh;
 use fasterai::dfdx::prelude::{Const, DeviceBuildExt, TensorFromVec};
@@ -82,16 +82,6 @@ where
     for (i, image) in images.chunks(C * H * W).enumerate().rev() {
         assert_eq!(plan.run(image).unwrap(), &got[i * per..(i + 1) * per]);
     }
-}
-
-/// A fresh `M` built on `dev` whose BatchNorms have random statistics drawn from `seed`.
-fn with_random_batch_norms<M>(dev: &Cpu, seed: u64) -> M
-where
-    M: Compressible + TensorCollection<f32, Cpu> + BuildOnDevice<Cpu, f32, Built = M>,
-{
-    let mut model = dev.build_module::<M, f32>();
-    randomize_batch_norms(&mut model, seed);
-    model
 }
 
 /// One random image (from `seed`) with a NaN at `pixel` gives NaN logits in `model`'s forward and

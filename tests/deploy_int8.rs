@@ -4,10 +4,9 @@
 #[macro_use]
 mod support;
 
-use support::deploy::{argmax, max_abs, random_images, randomize_batch_norms};
+use support::deploy::{argmax, max_abs, random_images, with_random_batch_norms};
 use support::int8_reference::integer_reference;
-use fasterai::deploy::{accelerate, quantize_dynamic, quantize_static, DeployError, Int8Model, ObserverKind, QuantizeOptions};
-use fasterai::dfdx::prelude::DeviceBuildExt;
+use fasterai::deploy::{accelerate, quantize_dynamic, Accelerated, quantize_static, DeployError, Int8Model, ObserverKind, QuantizeOptions};
 use fasterai::prelude::*;
 use support::models::SmallVgg;
 
@@ -37,9 +36,7 @@ fn model<M>(seed: u64) -> M
 where
     M: Compressible + TensorCollection<f32, Cpu> + fasterai::dfdx::nn::BuildOnDevice<Cpu, f32, Built = M>,
 {
-    let mut model = Cpu::default().build_module::<M, f32>();
-    randomize_batch_norms(&mut model, seed);
-    model
+    with_random_batch_norms(&Cpu::default(), seed)
 }
 
 #[test]
@@ -77,20 +74,36 @@ fn int8_plan_equals_the_integer_reference_exactly() {
     }
 }
 
+/// On `n` random SmallVgg images (seeded by `seed`), how often `quantized`'s logits have the argmax
+/// of the fp32 plan's; each of them stays within `tolerance` × the largest fp32 logit.
+fn agreement(
+    fp32: &mut Accelerated<SmallVgg>,
+    mut quantized: impl FnMut(&[f32]) -> Vec<f32>,
+    n: usize,
+    seed: u64,
+    tolerance: f32,
+    what: &str,
+) -> usize {
+    let len = 28 * 28;
+    let mut agree = 0;
+    for image in random_images(n, len, seed, true).chunks(len) {
+        let reference = fp32.run(image).unwrap().to_vec();
+        let quantized = quantized(image);
+        agree += usize::from(argmax(&reference) == argmax(&quantized));
+        let err = support::deploy::max_abs_diff(&reference, &quantized);
+        assert!(err <= tolerance * max_abs(&reference), "{what} error {err} vs fp32 logits {reference:?}");
+    }
+    agree
+}
+
 #[test]
 fn int8_logits_follow_the_fp32_logits() {
     let vgg: SmallVgg = model(7);
     let len = 28 * 28;
     let mut int8 = quantize_static(&vgg, &random_images(32, len, 8, true), 32, QuantizeOptions::default()).unwrap();
     let mut fp32 = accelerate(&vgg).unwrap();
-    let (n, mut agree) = (100, 0);
-    for image in random_images(n, len, 9, true).chunks(len) {
-        let reference = fp32.run(image).unwrap().to_vec();
-        let quantized = int8.run(image).unwrap();
-        agree += usize::from(argmax(&reference) == argmax(quantized));
-        let err = support::deploy::max_abs_diff(&reference, quantized);
-        assert!(err <= 0.1 * max_abs(&reference), "int8 error {err} vs fp32 logits {reference:?}");
-    }
+    let n = 100;
+    let agree = agreement(&mut fp32, |image| int8.run(image).unwrap().to_vec(), n, 9, 0.1, "int8");
     eprintln!("SmallVgg int8 vs fp32 argmax agreement: {agree}/{n}");
     assert!(agree * 100 >= 90 * n, "argmax agreement {agree}/{n}");
 }
@@ -98,17 +111,10 @@ fn int8_logits_follow_the_fp32_logits() {
 #[test]
 fn dynamic_linear_quantization_follows_fp32_and_shrinks_the_linear_layers() {
     let vgg: SmallVgg = model(15);
-    let len = 28 * 28;
     let mut dynamic = quantize_dynamic(&vgg).unwrap();
     let mut fp32 = accelerate(&vgg).unwrap();
-    let (n, mut agree) = (50, 0);
-    for image in random_images(n, len, 16, true).chunks(len) {
-        let reference = fp32.run(image).unwrap().to_vec();
-        let quantized = dynamic.run(image).unwrap();
-        agree += usize::from(argmax(&reference) == argmax(quantized));
-        let err = support::deploy::max_abs_diff(&reference, quantized);
-        assert!(err <= 0.05 * max_abs(&reference), "dynamic error {err} vs fp32 logits {reference:?}");
-    }
+    let n = 50;
+    let agree = agreement(&mut fp32, |image| dynamic.run(image).unwrap().to_vec(), n, 16, 0.05, "dynamic");
     assert!(agree * 100 >= 90 * n, "argmax agreement {agree}/{n}");
     // Same parameters; fc1 and fc2 now hold one byte per weight instead of four.
     assert_eq!(dynamic.parameters(), fp32.parameters());

@@ -1,8 +1,10 @@
 //! `#[derive(Compressible)]` on a plain MLP (dfdx layers only): the description, the forward
 //! against the same layers composed by hand, training mode, taps, and a safetensors round trip.
 
+mod support;
+
 use fasterai::dfdx::nn::modules::Tanh;
-use fasterai::dfdx::nn::{LoadFromSafetensors, NumParams, SaveToSafetensors, ZeroGrads};
+use fasterai::dfdx::nn::{NumParams, ZeroGrads};
 use fasterai::dfdx::prelude::{Backward, Const, DeviceBuildExt, Gradients, HasShape, SumTo, Trace, ZerosTensor};
 use fasterai::dfdx::tensor::{AsArray, SampleTensor, TensorFromVec};
 use fasterai::prelude::*;
@@ -124,22 +126,12 @@ fn training_taps_carry_gradients_to_the_model() {
 fn safetensors_round_trip_uses_field_names() {
     let dev = Cpu::default();
     let model = model(&dev);
-    let path = std::env::temp_dir().join(format!("fasterai-derive-mlp-{}.safetensors", std::process::id()));
-    model.save_safetensors(&path).unwrap();
-
-    let bytes = std::fs::read(&path).unwrap();
-    let file = ::safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut keys: Vec<String> = file.names().into_iter().cloned().collect();
-    keys.sort();
-    for key in ["fc1.weight", "fc1.bias", "bn1.scale", "bn1.bias", "bn1.running_mean", "bn1.running_var", "fc2.weight", "fc3.weight"] {
-        assert!(keys.iter().any(|k| k == key), "missing {key} in {keys:?}");
-    }
+    let fields = ["fc1.weight", "fc1.bias", "bn1.scale", "bn1.bias", "bn1.running_mean", "bn1.running_var", "fc2.weight", "fc3.weight"];
+    let (path, keys) = support::safetensors::save_temp_holding(&model, "derive-mlp", &fields);
     assert!(!keys.iter().any(|k| k == "fc3.bias"), "UnbiasedLinear has no bias: {keys:?}");
     assert!(!keys.iter().any(|k| k.starts_with("relu1") || k.starts_with("act2")));
 
-    let mut loaded = dev.build_module::<Mlp, f32>();
-    loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded = support::safetensors::load_and_remove(dev.build_module::<Mlp, f32>(), &path);
     let x = batch(&dev, 3);
     assert_eq!(loaded.forward(x.clone()).as_vec(), model.forward(x).as_vec());
     let zeros: Input = dev.zeros_like(&(2, Const::<12>));

@@ -5,7 +5,7 @@
 #[macro_use]
 mod support;
 
-use fasterai::dfdx::nn::{LoadFromSafetensors, NumParams, SaveToSafetensors, ZeroGrads};
+use fasterai::dfdx::nn::{NumParams, ZeroGrads};
 use fasterai::dfdx::prelude::{Backward, Const, DeviceBuildExt, Gradients, ModuleMut, OwnedTape, RealizeTo, SumTo, Trace};
 use fasterai::dfdx::tensor::{AsArray, SampleTensor, TensorFromVec};
 use fasterai::prelude::*;
@@ -28,17 +28,26 @@ fn model(dev: &Cpu) -> SmallVgg {
     model
 }
 
+/// SmallVgg's layers of `$m` called one by one on `$x`, each batch norm through `$bn` (`forward`
+/// for inference, `forward_mut` for training): the logits.
+macro_rules! small_vgg_by_hand {
+    ($m:expr, $x:expr, $bn:ident) => {{
+        let m = $m;
+        let x = $x.realize::<(usize, Const<1>, usize, usize)>();
+        let x = m.relu1.forward(m.bn1.$bn(m.conv1.try_forward(x).unwrap()));
+        let x = m.relu2.forward(m.bn2.$bn(m.conv2.try_forward(x).unwrap()));
+        let x = m.pool1.try_forward(x).unwrap();
+        let x = m.relu3.forward(m.bn3.$bn(m.conv3.try_forward(x).unwrap()));
+        let x = m.relu4.forward(m.bn4.$bn(m.conv4.try_forward(x).unwrap()));
+        let x = m.pool2.try_forward(x).unwrap();
+        let x = m.flatten.try_forward(x).unwrap().realize::<(usize, Const<3136>)>();
+        m.fc2.forward(m.relu5.forward(m.fc1.forward(x)))
+    }};
+}
+
 /// The same computation written out layer by layer.
 fn by_hand(m: &SmallVgg, x: Images) -> Vec<f32> {
-    let x = x.realize::<(usize, Const<1>, usize, usize)>();
-    let x = m.relu1.forward(m.bn1.forward(m.conv1.try_forward(x).unwrap()));
-    let x = m.relu2.forward(m.bn2.forward(m.conv2.try_forward(x).unwrap()));
-    let x = m.pool1.try_forward(x).unwrap();
-    let x = m.relu3.forward(m.bn3.forward(m.conv3.try_forward(x).unwrap()));
-    let x = m.relu4.forward(m.bn4.forward(m.conv4.try_forward(x).unwrap()));
-    let x = m.pool2.try_forward(x).unwrap();
-    let x = m.flatten.try_forward(x).unwrap().realize::<(usize, Const<3136>)>();
-    m.fc2.forward(m.relu5.forward(m.fc1.forward(x))).as_vec()
+    small_vgg_by_hand!(m, x, forward).as_vec()
 }
 
 #[test]
@@ -91,15 +100,7 @@ fn training_forward_updates_statistics_and_reaches_the_first_conv() {
 
 /// The training forward written out layer by layer: each batch norm, then its ReLU.
 fn by_hand_training(m: &mut SmallVgg, x: Images, grads: Gradients<f32, Cpu>, dev: &Cpu) -> Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>> {
-    let x = x.traced(grads).realize::<(usize, Const<1>, usize, usize)>();
-    let x = m.relu1.forward(m.bn1.forward_mut(m.conv1.try_forward(x).unwrap()));
-    let x = m.relu2.forward(m.bn2.forward_mut(m.conv2.try_forward(x).unwrap()));
-    let x = m.pool1.try_forward(x).unwrap();
-    let x = m.relu3.forward(m.bn3.forward_mut(m.conv3.try_forward(x).unwrap()));
-    let x = m.relu4.forward(m.bn4.forward_mut(m.conv4.try_forward(x).unwrap()));
-    let x = m.pool2.try_forward(x).unwrap();
-    let x = m.flatten.try_forward(x).unwrap().realize::<(usize, Const<3136>)>();
-    let y = m.fc2.forward(m.relu5.forward(m.fc1.forward(x)));
+    let y = small_vgg_by_hand!(m, x.traced(grads), forward_mut);
     (y * weights(dev)).sum()
 }
 
@@ -141,16 +142,9 @@ fn training_forward_fuses_batch_norm_and_relu_with_the_same_result() {
 fn safetensors_round_trip_under_field_names() {
     let dev = Cpu::default();
     let model = model(&dev);
-    let path = std::env::temp_dir().join(format!("fasterai-derive-small-vgg-{}.safetensors", std::process::id()));
-    model.save_safetensors(&path).unwrap();
-    let bytes = std::fs::read(&path).unwrap();
-    let names: Vec<String> = ::safetensors::SafeTensors::deserialize(&bytes).unwrap().names().into_iter().cloned().collect();
-    for key in ["conv1.weight", "conv1.bias", "bn1.running_var", "conv4.weight", "fc1.weight", "fc2.bias"] {
-        assert!(names.iter().any(|name| name == key), "missing {key} in {names:?}");
-    }
-    let mut loaded = dev.build_module::<SmallVgg, f32>();
-    loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let fields = ["conv1.weight", "conv1.bias", "bn1.running_var", "conv4.weight", "fc1.weight", "fc2.bias"];
+    let (path, _) = support::safetensors::save_temp_holding(&model, "derive-small-vgg", &fields);
+    let loaded = support::safetensors::load_and_remove(dev.build_module::<SmallVgg, f32>(), &path);
     let x = images(&dev, 2);
     assert_eq!(loaded.forward(x.clone()).as_vec(), model.forward(x).as_vec());
 }

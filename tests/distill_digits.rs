@@ -2,9 +2,11 @@
 //! through the learner's callback, the loss it back-propagates holds the distillation term, and the
 //! teacher is left untouched.
 
-use fasterai::data::{DataLoaders, Dataset};
+mod support;
+
 use fasterai::model::read_tensors;
 use fasterai::prelude::*;
+use support::digits::{data, Input};
 
 /// The teacher: two 3×3 convolutions of 16 and 32 filters.
 #[rustfmt::skip]
@@ -27,20 +29,8 @@ struct Student {
     fc: Linear<128, 10>,
 }
 
-type Input = (usize, Const<1>, Const<8>, Const<8>);
-
-/// 256 training digits (8 batches of 32) and 64 validation digits.
-fn data() -> DataLoaders {
-    let (train, valid) = digits(0.2, 0).unwrap();
-    let first = |set: &Dataset, n: usize| set.select(&(0..n).collect::<Vec<_>>()).unwrap();
-    DataLoaders::new(first(&train, 256), first(&valid, 64), 32, 0)
-}
-
 fn trained_teacher() -> Teacher {
-    let model = Cpu::seed_from_u64(1).build_module::<Teacher, f32>();
-    let mut learn: Learner<_, Input, 10> = Learner::new(model, data()).with_output(Output::Quiet);
-    learn.fit_one_cycle(1, 1e-2).unwrap();
-    learn.into_model()
+    support::digits::trained(1, 1)
 }
 
 /// The student after one epoch with `callbacks`; same seeds every time.

@@ -2,11 +2,13 @@
 //! attention maps of a tiny teacher's through `KnowledgeDistillation::on_features` and a learner
 //! built `with_taps()`; and every mistake is caught before the first training step.
 
+mod support;
+
 use fasterai::compress::distill::{FeaturePairs, OnFeatures};
-use fasterai::data::{DataLoaders, Dataset};
 use fasterai::dfdx::prelude::OwnedTape;
 use fasterai::model::read_tensors;
 use fasterai::prelude::*;
+use support::digits::{data, Input};
 
 #[rustfmt::skip]
 #[derive(Compressible, Clone)]
@@ -28,7 +30,6 @@ struct Student {
     fc: Linear<8, 10>,
 }
 
-type Input = (usize, Const<1>, Const<8>, Const<8>);
 
 compress! {
     /// The student distilled on attention maps paired by spatial size.
@@ -59,18 +60,8 @@ compress! {
     pub MismatchedPair = Student { distill(teacher: Teacher, loss = Attention(p = 2), pairs = "relu1 -> relu2") }
 }
 
-/// 256 training digits (8 batches of 32) and 64 validation digits.
-fn data() -> DataLoaders {
-    let (train, valid) = digits(0.2, 0).unwrap();
-    let first = |set: &Dataset, n: usize| set.select(&(0..n).collect::<Vec<_>>()).unwrap();
-    DataLoaders::new(first(&train, 256), first(&valid, 64), 32, 0)
-}
-
 fn trained_teacher() -> Teacher {
-    let model = Cpu::seed_from_u64(1).build_module::<Teacher, f32>();
-    let mut learn: Learner<_, Input, 10> = Learner::new(model, data()).with_output(Output::Quiet);
-    learn.fit_one_cycle(2, 1e-2).unwrap();
-    learn.into_model()
+    support::digits::trained(1, 2)
 }
 
 fn student_learner() -> Learner<Student, Input, 10> {

@@ -10,7 +10,7 @@ use fasterai::dfdx::prelude::{Backward, Trace};
 use fasterai::dfdx::tensor::TensorFromVec;
 use fasterai::model::{read_tensor, write_tensor};
 use fasterai::prelude::*;
-use support::deploy::{max_abs, max_abs_diff, random_images, randomize_batch_norms};
+use support::deploy::{max_abs, max_abs_diff, random_images, with_random_batch_norms};
 use support::int8_reference::integer_reference;
 use support::resnet::{Basic8, DigitsResNet, ResNet18};
 
@@ -175,8 +175,7 @@ fn relative_gap(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn the_fp32_plan_equals_the_derived_forward() {
     let dev = Cpu::seed_from_u64(5);
-    let mut model = dev.build_module::<DigitsResNet, f32>();
-    randomize_batch_norms(&mut model, 5);
+    let model = with_random_batch_norms::<DigitsResNet>(&dev, 5);
     let mut plan = fasterai::deploy::accelerate(&model).unwrap();
     let x = images(&dev, 4);
     let derived = model.forward(x.clone()).as_vec();
@@ -196,8 +195,7 @@ fn the_fp32_plan_equals_the_derived_forward() {
 #[test]
 fn the_fp32_plan_runs_resnet18_as_its_forward_does() {
     let dev = Cpu::seed_from_u64(6);
-    let mut model = dev.build_module::<ResNet18, f32>();
-    randomize_batch_norms(&mut model, 6);
+    let model = with_random_batch_norms::<ResNet18>(&dev, 6);
     let mut plan = fasterai::deploy::accelerate(&model).unwrap();
     let x: Tensor<(usize, Const<3>, Const<224>, Const<224>), f32, Cpu> = dev.sample_normal_like(&(1, Const, Const, Const));
     let derived = model.forward(x.clone()).as_vec();
@@ -208,8 +206,7 @@ fn the_fp32_plan_runs_resnet18_as_its_forward_does() {
 #[test]
 fn the_int8_plan_equals_its_integer_reference_through_the_skips() {
     let dev = Cpu::seed_from_u64(7);
-    let mut model = dev.build_module::<DigitsResNet, f32>();
-    randomize_batch_norms(&mut model, 7);
+    let model = with_random_batch_norms::<DigitsResNet>(&dev, 7);
     let calibration = images(&dev, 16).as_vec();
     let mut int8 = fasterai::deploy::quantize_static(&model, &calibration, 16, Default::default()).unwrap();
     let adds = int8.layers().iter().filter(|l| matches!(l.node.op, fasterai::deploy::graph::Op::Add { .. })).count();
@@ -231,8 +228,7 @@ fn the_int8_plan_equals_its_integer_reference_through_the_skips() {
 #[test]
 fn resnet18_int8_plan_equals_its_integer_reference() {
     let dev = Cpu::seed_from_u64(8);
-    let mut model = dev.build_module::<ResNet18, f32>();
-    randomize_batch_norms(&mut model, 8);
+    let model = with_random_batch_norms::<ResNet18>(&dev, 8);
     let len = 3 * 224 * 224;
     let calibration = random_images(2, len, 9, false);
     let mut int8 = fasterai::deploy::quantize_static(&model, &calibration, 2, Default::default()).unwrap();

@@ -171,14 +171,26 @@ fn ctx_at(iteration: usize, n_iterations: usize) -> Context {
     }
 }
 
+/// A quiet `SparsifyCallback` of `sparsifier` on `schedule`, past `before_fit` (iteration 0 of
+/// `n_iterations`) on `model(seed)`, and a blank batch for `before_batch`.
+fn started(
+    sparsifier: Sparsifier,
+    schedule: SparsitySchedule,
+    seed: u64,
+    n_iterations: usize,
+) -> (SparsifyCallback<DigitsNet>, DigitsNet, Batch) {
+    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, schedule).unwrap().with_output(Output::Quiet);
+    let mut net = model(seed);
+    let batch = Batch { images: vec![0.0; 64], labels: vec![0], shape: [1, 8, 8] };
+    Callback::<DigitsNet, Input, 10>::before_fit(&mut cb, &ctx_at(0, n_iterations), &mut net).unwrap();
+    (cb, net, batch)
+}
+
 #[test]
 fn scheduled_sparsity_follows_the_schedule() {
     let sparsifier = Sparsifier::new(pct(60.0), FILTER, Ranking::Local, large_final());
-    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, SparsitySchedule::cos()).unwrap().with_output(Output::Quiet);
-    let mut net = model(4);
-    let batch = Batch { images: vec![0.0; 64], labels: vec![0], shape: [1, 8, 8] };
+    let (mut cb, mut net, batch) = started(sparsifier, SparsitySchedule::cos(), 4, 100);
     let hooks: &mut dyn Callback<DigitsNet, Input, 10> = &mut cb;
-    hooks.before_fit(&ctx_at(0, 100), &mut net).unwrap();
     for iteration in [0, 10, 25, 50, 75, 99] {
         hooks.before_batch(&ctx_at(iteration, 100), &mut net, &batch).unwrap();
         let p = iteration as f64 / 100.0;
@@ -262,11 +274,7 @@ fn filter_sparsified_then_pruned_computes_the_same_outputs() {
     let x: Tensor<Input, f32, Cpu> = dev.sample_normal_like(&(8, Const, Const, Const));
     let before = trained.forward(x.clone()).as_vec();
     let after = pruned.forward(x).as_vec();
-    let scale = before.iter().fold(0f32, |m, v| m.max(v.abs()));
-    assert!(scale > 0.0);
-    for (b, a) in before.iter().zip(&after) {
-        assert!((b - a).abs() <= 1e-5 * scale, "{b} vs {a}");
-    }
+    support::assert_same_outputs(&before, &after);
 }
 
 #[test]
@@ -354,11 +362,8 @@ fn round_to_keeps_a_multiple_of_the_filters() {
 #[test]
 fn dense_sparse_dense_lets_pruned_filters_grow_back() {
     let sparsifier = Sparsifier::new(pct(50.0), FILTER, Ranking::Local, large_final());
-    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, SparsitySchedule::dsd()).unwrap().with_output(Output::Quiet);
-    let mut net = model(12);
-    let batch = Batch { images: vec![0.0; 64], labels: vec![0], shape: [1, 8, 8] };
+    let (mut cb, mut net, batch) = started(sparsifier, SparsitySchedule::dsd(), 12, 100);
     let hooks: &mut dyn Callback<DigitsNet, Input, 10> = &mut cb;
-    hooks.before_fit(&ctx_at(0, 100), &mut net).unwrap();
     hooks.before_batch(&ctx_at(50, 100), &mut net, &batch).unwrap();
     assert_eq!(dropped_filters(&net, "conv2.weight", 32), 16, "the full target at mid-run");
     hooks.before_batch(&ctx_at(90, 100), &mut net, &batch).unwrap();
@@ -383,11 +388,8 @@ fn dense_sparse_dense_lets_pruned_filters_grow_back() {
 #[test]
 fn global_context_on_a_schedule_counts_all_layers_together() {
     let sparsifier = Sparsifier::new(pct(50.0), WEIGHT, Ranking::Global(GlobalOptions::default()), large_final());
-    let mut cb = SparsifyCallback::<DigitsNet>::new(sparsifier, SparsitySchedule::lin()).unwrap().with_output(Output::Quiet);
-    let mut net = model(13);
-    let batch = Batch { images: vec![0.0; 64], labels: vec![0], shape: [1, 8, 8] };
+    let (mut cb, mut net, batch) = started(sparsifier, SparsitySchedule::lin(), 13, 10);
     let hooks: &mut dyn Callback<DigitsNet, Input, 10> = &mut cb;
-    hooks.before_fit(&ctx_at(0, 10), &mut net).unwrap();
     hooks.before_batch(&ctx_at(6, 10), &mut net, &batch).unwrap();
     let total = 16 * 9 + 32 * 16 * 9;
     let dropped = zeros(&values(&net, "conv1.weight")) + zeros(&values(&net, "conv2.weight"));

@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use fasterai::compress::prune::{FilterData, LayerFilters};
-use fasterai::measure::{Bytes, Millis};
+use fasterai::measure::{thousands, Bytes, Millis};
 use fasterai::prelude::*;
 
 #[macro_use]
@@ -175,7 +175,7 @@ fn run() -> Result<()> {
         println!(
             "{:<11} {:>12} {:>11.2} {:>11.2}   {:>7.2}, {:>6.2}",
             row.stage,
-            thousands(row.params),
+            thousands(row.params as u64),
             row.size.megabytes(),
             row.latency.0,
             row.python.0,
@@ -215,24 +215,11 @@ fn print_row(row: Option<&Row>) {
         println!(
             "{:<11} {:>12} params  {:>8.2} MB  {:>8.2} ms   (Python: {:.2} MB, {:.2} ms)",
             r.stage,
-            thousands(r.params),
+            thousands(r.params as u64),
             r.size.megabytes(),
             r.latency.0,
             r.python.0,
             r.python.1
         );
     }
-}
-
-/// `134309962` → `134,309,962`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }

@@ -5,6 +5,16 @@ use fasterai::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+/// A fresh `M` built on `dev` whose BatchNorms have random statistics drawn from `seed`.
+pub fn with_random_batch_norms<M>(dev: &Cpu, seed: u64) -> M
+where
+    M: Compressible + TensorCollection<f32, Cpu> + BuildOnDevice<Cpu, f32, Built = M>,
+{
+    let mut model = dev.build_module::<M, f32>();
+    randomize_batch_norms(&mut model, seed);
+    model
+}
+
 /// Gives every BatchNorm of `model` random statistics and affine parameters (so folding matters),
 /// keeping the variance positive.
 pub fn randomize_batch_norms<M>(model: &mut M, seed: u64)

@@ -2,6 +2,7 @@
 
 use fasterai::learn::{BatchInput, Classifier};
 use fasterai::measure::{measure_stage, Bytes};
+pub use fasterai::measure::thousands;
 use fasterai::prelude::*;
 
 /// Classes of every dataset the walkthrough knows (digits 0–9, MNIST, Fashion-MNIST).
@@ -65,17 +66,4 @@ pub fn size_in_words(size: Bytes) -> String {
 /// `1 epoch`, `3 epochs`.
 pub fn epochs(n: usize) -> String {
     format!("{n} epoch{}", if n == 1 { "" } else { "s" })
-}
-
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }

@@ -680,16 +680,7 @@ mod tests {
 
     #[test]
     fn the_design_example_checks_and_rewrites() {
-        let model = checked(
-            "pub Deployed = SmallVgg {
-                distill(teacher: Teacher, loss = SoftTarget(temperature = 3.0, alpha = 0.5), epochs = 10, lr = 1e-4),
-                sparsify(50%, granularity = filter, context = local, criteria = large_final, schedule = cos, epochs = 10, lr = 1e-5),
-                prune(50%, epochs = 5, lr = 1e-5),
-                fold(),
-                factorize(0.5, epochs = 5, lr = 1e-5),
-                quantize(epochs = 5, lr = 1e-5),
-            }",
-        );
+        let model = checked(crate::compress_block::parse::tests::DESIGN_EXAMPLE);
         let names: Vec<&str> = model.layers.iter().map(|l| l.name.as_str()).collect();
         assert!(names.contains(&"fc1_in") && names.contains(&"fc2") && !names.contains(&"bn1"), "{names:?}");
         let fc1_in = model.layers.iter().find(|l| l.name == "fc1_in").unwrap();

@@ -174,15 +174,7 @@ pub fn fold_from_source(name: &syn::Ident, model: &syn::Path, source: &Model) ->
         fields.push(field);
     }
     let doc = format!("Builds `{name}` from a trained `{}` by folding each BatchNorm into the layer before it (eval-mode statistics).", super::parse::path_text(model));
-    quote! {
-        impl #name {
-            #[doc = #doc]
-            pub fn from_source(__source: &#model) -> ::core::result::Result<Self, #p::StructError> {
-                #(#builds)*
-                ::core::result::Result::Ok(Self { #(#fields),* })
-            }
-        }
-    }
+    plain_from_source(name, model, &doc, &builds, &fields)
 }
 
 /// `NewName::from_source(&Model)` for schedules whose only structural stage is `factorize`: each
@@ -226,6 +218,13 @@ pub fn factorize_from_source(
         }
     }
     let doc = format!("Builds `{name}` from a trained `{}` by a truncated SVD of each factorized linear layer.", super::parse::path_text(model));
+    plain_from_source(name, model, &doc, &builds, &fields)
+}
+
+/// `impl name { pub fn from_source(&model) }` documented by `doc`: the `builds` bind each of the
+/// `fields` from `__source`, then the new model is made of them (fold's and factorize's shape).
+fn plain_from_source(name: &syn::Ident, model: &syn::Path, doc: &str, builds: &[TokenStream], fields: &[syn::Ident]) -> TokenStream {
+    let p = quote!(::fasterai::__private);
     quote! {
         impl #name {
             #[doc = #doc]

@@ -195,23 +195,23 @@ fn number_or_percent(input: ParseStream, value: f64, integer: Option<u64>, span:
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// DESIGN.md's schedule on SmallVgg, every stage once; the checker's tests use it too.
+    pub(in crate::compress_block) const DESIGN_EXAMPLE: &str = "/// Deployable.
+        pub Deployed = SmallVgg {
+            distill(teacher: Teacher, loss = SoftTarget(temperature = 3.0, alpha = 0.5), epochs = 10, lr = 1e-4),
+            sparsify(50%, granularity = filter, context = local, criteria = large_final, schedule = cos, epochs = 10, lr = 1e-5),
+            prune(50%, epochs = 5, lr = 1e-5),
+            fold(),
+            factorize(0.5, epochs = 5, lr = 1e-5),
+            quantize(epochs = 5, lr = 1e-5),
+        }";
 
     #[test]
     fn parses_the_design_example() {
-        let schedule: Schedule = syn::parse_str(
-            "/// Deployable.
-             pub Deployed = SmallVgg {
-                distill(teacher: Teacher, loss = SoftTarget(temperature = 3.0, alpha = 0.5), epochs = 10, lr = 1e-4),
-                sparsify(50%, granularity = filter, context = local, criteria = large_final, schedule = cos, epochs = 10, lr = 1e-5),
-                prune(50%, epochs = 5, lr = 1e-5),
-                fold(),
-                factorize(0.5, epochs = 5, lr = 1e-5),
-                quantize(epochs = 5, lr = 1e-5),
-             }",
-        )
-        .unwrap();
+        let schedule: Schedule = syn::parse_str(DESIGN_EXAMPLE).unwrap();
         assert_eq!(schedule.name, "Deployed");
         assert_eq!(path_text(&schedule.model), "SmallVgg");
         let names: Vec<String> = schedule.stages.iter().map(|s| s.name.to_string()).collect();

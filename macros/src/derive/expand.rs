@@ -188,18 +188,29 @@ pub fn tensor_collection(container: &Container) -> TokenStream {
             None => quote_spanned!(ty.span()=> #member: <#ty as ::core::default::Default>::default()),
         }
     });
+    let body = quote! {
+        if !#p::visits_f32_cpu::<__V::E2, __V::D2>() {
+            return ::core::result::Result::Ok(::core::option::Option::None);
+        }
+        __visitor.visit_fields(#visits, |#pattern| #ident { #(#inits,)* })
+    };
+    collection_impls(ident, quote!(__visitor), body)
+}
+
+/// `ident`'s `TensorCollection` impl, whose `iter_tensors` names its visitor `visitor` (`_` when
+/// unused) and runs `body`, and its `BuildOnDevice` impl (the model builds as itself); the
+/// fallback's stubs use it too.
+pub fn collection_impls(ident: &syn::Ident, visitor: TokenStream, body: TokenStream) -> TokenStream {
+    let p = private();
     quote! {
         #[automatically_derived]
         impl #p::TensorCollection<f32, #p::Cpu> for #ident {
             type To<__E2: #p::Dtype, __D2: #p::Device<__E2>> = #ident;
 
             fn iter_tensors<__V: #p::ModuleVisitor<Self, f32, #p::Cpu>>(
-                __visitor: &mut __V,
+                #visitor: &mut __V,
             ) -> ::core::result::Result<::core::option::Option<Self::To<__V::E2, __V::D2>>, __V::Err> {
-                if !#p::visits_f32_cpu::<__V::E2, __V::D2>() {
-                    return ::core::result::Result::Ok(::core::option::Option::None);
-                }
-                __visitor.visit_fields(#visits, |#pattern| #ident { #(#inits,)* })
+                #body
             }
         }
 

@@ -20,22 +20,9 @@ pub fn expand(item: &DeriveInput, errors: Vec<syn::Error>) -> TokenStream {
     };
     // The dfdx impls only make sense for the non-generic structs the derive supports.
     let modules = if item.generics.params.is_empty() {
+        let collection = super::expand::collection_impls(ident, quote!(_), quote!(::core::unreachable!()));
         quote! {
-            #[automatically_derived]
-            impl #p::TensorCollection<f32, #p::Cpu> for #ident {
-                type To<__E2: #p::Dtype, __D2: #p::Device<__E2>> = #ident;
-
-                fn iter_tensors<__V: #p::ModuleVisitor<Self, f32, #p::Cpu>>(
-                    _: &mut __V,
-                ) -> ::core::result::Result<::core::option::Option<Self::To<__V::E2, __V::D2>>, __V::Err> {
-                    ::core::unreachable!()
-                }
-            }
-
-            #[automatically_derived]
-            impl #p::BuildOnDevice<#p::Cpu, f32> for #ident {
-                type Built = #ident;
-            }
+            #collection
 
             #[automatically_derived]
             impl<__I> #p::Module<__I> for #ident {

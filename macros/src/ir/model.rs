@@ -226,29 +226,27 @@ pub(crate) mod tests {
         model.layers.iter().map(|layer| layer.kind.params()).sum()
     }
 
-    /// DESIGN.md's SmallVgg on 1×28×28.
+    /// `conv<index>` (3×3, padding 1, `i → o` channels), `bn<index>` and `relu<index>`.
+    fn conv_bn_relu(layers: &mut Vec<Layer>, index: usize, i: usize, o: usize) {
+        layers.push(layer(&format!("conv{index}"), conv(i, o)));
+        layers.push(layer(&format!("bn{index}"), LayerKind::BatchNorm2D { channels: o }));
+        layers.push(layer(&format!("relu{index}"), relu()));
+    }
+
+    /// DESIGN.md's SmallVgg on 1×28×28: two blocks of two convs (32, then 64 filters), each block
+    /// ending in `pool<block>`, then `fc1` (3136 → 256), `relu5` and `fc2` (256 → 10).
     pub(crate) fn small_vgg() -> Model {
-        let bn = |c| LayerKind::BatchNorm2D { channels: c };
-        let layers = vec![
-            layer("conv1", conv(1, 32)),
-            layer("bn1", bn(32)),
-            layer("relu1", relu()),
-            layer("conv2", conv(32, 32)),
-            layer("bn2", bn(32)),
-            layer("relu2", relu()),
-            layer("pool1", pool()),
-            layer("conv3", conv(32, 64)),
-            layer("bn3", bn(64)),
-            layer("relu3", relu()),
-            layer("conv4", conv(64, 64)),
-            layer("bn4", bn(64)),
-            layer("relu4", relu()),
-            layer("pool2", pool()),
-            layer("flatten", LayerKind::Flatten),
-            layer("fc1", linear(3136, 256)),
-            layer("relu5", relu()),
-            layer("fc2", linear(256, 10)),
-        ];
+        let mut layers = Vec::new();
+        for (k, (i, o)) in [(1, 32), (32, 32), (32, 64), (64, 64)].into_iter().enumerate() {
+            conv_bn_relu(&mut layers, k + 1, i, o);
+            if k % 2 == 1 {
+                layers.push(layer(&format!("pool{}", k / 2 + 1), pool()));
+            }
+        }
+        layers.push(layer("flatten", LayerKind::Flatten));
+        layers.push(layer("fc1", linear(3136, 256)));
+        layers.push(layer("relu5", relu()));
+        layers.push(layer("fc2", linear(256, 10)));
         Model { input: Shape::Chw { c: 1, h: 28, w: 28 }, layers }
     }
 
@@ -261,9 +259,7 @@ pub(crate) mod tests {
         for (stage, widths) in stages.iter().enumerate() {
             for &width in widths.iter() {
                 index += 1;
-                layers.push(layer(&format!("conv{index}"), conv(channels, width)));
-                layers.push(layer(&format!("bn{index}"), LayerKind::BatchNorm2D { channels: width }));
-                layers.push(layer(&format!("relu{index}"), relu()));
+                conv_bn_relu(&mut layers, index, channels, width);
                 channels = width;
             }
             layers.push(layer(&format!("pool{}", stage + 1), pool()));

@@ -54,6 +54,7 @@ use faer::Mat;
 
 use super::FactorizeError;
 
+mod exact;
 mod gram;
 use crate::nn::{Linear, UnbiasedLinear};
 use crate::units::{Energy, Ratio};
@@ -166,9 +167,7 @@ pub fn singular_values(
     inputs: usize,
 ) -> Result<Vec<f64>, FactorizeError> {
     let matrix = to_matrix(layer, weight, outputs, inputs)?;
-    matrix
-        .singular_values()
-        .map_err(|e| FactorizeError::Svd { layer: layer.to_string(), reason: format!("{e:?}") })
+    matrix.singular_values().map_err(|e| svd_failed(layer, format!("{e:?}")))
 }
 
 /// Factorizes the row-major `outputs × inputs` matrix `weight` into a `capacity × inputs` first
@@ -247,119 +246,24 @@ pub fn factorize_using(
         SvdMethod::Exact => false,
         SvdMethod::Gram => smaller >= 2,
     };
+    let job = Job { layer, weight, outputs, inputs, rule, capacity };
     if gram {
-        factorize_gram(layer, weight, outputs, inputs, rule, capacity)
+        gram::factorize_gram(job)
     } else {
-        factorize_exact(layer, weight, outputs, inputs, rule, capacity)
+        exact::factorize_exact(job)
     }
 }
 
-/// The reference path: faer's full thin SVD.
-fn factorize_exact(
-    layer: &str,
-    weight: &[f32],
+/// One factorization for a route to make: [`factorize_using`]'s arguments but the method.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    layer: &'a str,
+    /// Row-major, `outputs × inputs`.
+    weight: &'a [f32],
     outputs: usize,
     inputs: usize,
     rule: RankRule,
     capacity: usize,
-) -> Result<Factorization, FactorizeError> {
-    let matrix = to_matrix(layer, weight, outputs, inputs)?;
-    let svd = matrix
-        .thin_svd()
-        .map_err(|e| FactorizeError::Svd { layer: layer.to_string(), reason: format!("{e:?}") })?;
-    let sigma: Vec<f64> = svd.S().column_vector().iter().copied().collect();
-
-    let (rank, capped) = match rule {
-        RankRule::Energy(energy) => {
-            let wanted = rank_for_energy(&sigma, energy);
-            (wanted.min(capacity), wanted > capacity)
-        }
-        RankRule::Removed(removed) => (rank_for_removed(removed, inputs, outputs), false),
-        RankRule::Fixed(rank) => (rank, false),
-    };
-    check_rank(layer, rank, inputs, outputs)?;
-    if rank > capacity {
-        return Err(FactorizeError::BeyondCapacity { layer: layer.to_string(), rank, capacity });
-    }
-
-    let (u, v) = (svd.U(), svd.V());
-    let mut first = vec![0.0f32; capacity * inputs];
-    for k in 0..rank {
-        for i in 0..inputs {
-            first[k * inputs + i] = (sigma[k] * v[(i, k)]) as f32;
-        }
-    }
-    let mut second = vec![0.0f32; outputs * capacity];
-    for o in 0..outputs {
-        for k in 0..rank {
-            second[o * capacity + k] = u[(o, k)] as f32;
-        }
-    }
-
-    let total: f64 = sigma.iter().map(|s| s * s).sum();
-    let discarded: f64 = sigma[rank..].iter().map(|s| s * s).sum();
-    let report = report(layer, inputs, outputs, rank, capacity, capped, total, discarded);
-    Ok(Factorization { first, second, report })
-}
-
-/// The fast path: only the singular triplets the rule may keep (see [`SvdMethod::Gram`]).
-fn factorize_gram(
-    layer: &str,
-    weight: &[f32],
-    outputs: usize,
-    inputs: usize,
-    rule: RankRule,
-    capacity: usize,
-) -> Result<Factorization, FactorizeError> {
-    check_weight(layer, weight, outputs, inputs)?;
-    // The most singular values the rule can keep; a fixed rank is checked before the work.
-    let wanted = match rule {
-        RankRule::Energy(_) => capacity,
-        RankRule::Removed(removed) => rank_for_removed(removed, inputs, outputs),
-        RankRule::Fixed(rank) => rank,
-    };
-    check_rank(layer, wanted, inputs, outputs)?;
-    if wanted > capacity {
-        return Err(FactorizeError::BeyondCapacity { layer: layer.to_string(), rank: wanted, capacity });
-    }
-    let svd = gram::truncated_svd(weight, outputs, inputs, wanted)
-        .map_err(|reason| FactorizeError::Svd { layer: layer.to_string(), reason })?;
-    let (rank, capped) = match rule {
-        RankRule::Energy(energy) => {
-            // The smallest rank whose energy reaches the target, if the capacity holds it.
-            let target = energy.fraction() * svd.total;
-            let mut cumulative = 0.0;
-            let reached = svd.sigma.iter().position(|s| {
-                cumulative += s * s;
-                cumulative >= target
-            });
-            match reached {
-                Some(k) => (k + 1, false),
-                // Every singular value kept and still short of the target: rounding, not a cap.
-                None if capacity == inputs.min(outputs) => (capacity, false),
-                None => (capacity, true),
-            }
-        }
-        _ => (wanted, false),
-    };
-
-    let mut first = vec![0.0f32; capacity * inputs];
-    let mut second = vec![0.0f32; outputs * capacity];
-    for k in 0..rank {
-        for i in 0..inputs {
-            first[k * inputs + i] = svd.right_scaled[(k, i)] as f32;
-        }
-    }
-    for o in 0..outputs {
-        for k in 0..rank {
-            second[o * capacity + k] = svd.left[(o, k)] as f32;
-        }
-    }
-    let kept: f64 = svd.sigma[..rank].iter().map(|s| s * s).sum();
-    // Full rank discards nothing; otherwise the difference, exact up to cancellation.
-    let discarded = if rank == inputs.min(outputs) { 0.0 } else { (svd.total - kept).max(0.0) };
-    let report = report(layer, inputs, outputs, rank, capacity, capped, svd.total, discarded);
-    Ok(Factorization { first, second, report })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -478,6 +382,45 @@ fn check_rank(layer: &str, rank: usize, inputs: usize, outputs: usize) -> Result
     }
 }
 
+/// [`check_rank`], then the rank fits in the `capacity` the factors are made for.
+fn check_fits(layer: &str, rank: usize, capacity: usize, inputs: usize, outputs: usize) -> Result<(), FactorizeError> {
+    check_rank(layer, rank, inputs, outputs)?;
+    if rank > capacity {
+        return Err(FactorizeError::BeyondCapacity { layer: layer.to_string(), rank, capacity });
+    }
+    Ok(())
+}
+
+/// The SVD of `layer` failed for `reason`.
+fn svd_failed(layer: &str, reason: String) -> FactorizeError {
+    FactorizeError::Svd { layer: layer.to_string(), reason }
+}
+
+/// The `capacity × inputs` first factor (row `k` is `first_at(k, ·)`) and the `outputs × capacity`
+/// second (column `k` is `second_at(·, k)`), rounded to `f32`; rows and columns from `rank` on are zero.
+fn factors(
+    inputs: usize,
+    outputs: usize,
+    rank: usize,
+    capacity: usize,
+    first_at: impl Fn(usize, usize) -> f64,
+    second_at: impl Fn(usize, usize) -> f64,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut first = vec![0.0f32; capacity * inputs];
+    for k in 0..rank {
+        for i in 0..inputs {
+            first[k * inputs + i] = first_at(k, i) as f32;
+        }
+    }
+    let mut second = vec![0.0f32; outputs * capacity];
+    for o in 0..outputs {
+        for k in 0..rank {
+            second[o * capacity + k] = second_at(o, k) as f32;
+        }
+    }
+    (first, second)
+}
+
 fn to_matrix(layer: &str, weight: &[f32], outputs: usize, inputs: usize) -> Result<Mat<f64>, FactorizeError> {
     check_weight(layer, weight, outputs, inputs)?;
     Ok(Mat::from_fn(outputs, inputs, |o, i| f64::from(weight[o * inputs + i])))
@@ -506,142 +449,4 @@ fn check_weight(layer: &str, weight: &[f32], outputs: usize, inputs: usize) -> R
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::test_support::random_vec;
-    use crate::nn::Linear;
-    use dfdx::prelude::*;
-    use rand::{rngs::SmallRng, SeedableRng};
-
-    /// `‖W − first·second‖_F` computed in f64 from the f32 factors.
-    fn reconstruction_error(w: &[f32], f: &Factorization, outputs: usize, inputs: usize) -> f64 {
-        let k = f.report.capacity;
-        let mut sum = 0.0;
-        for o in 0..outputs {
-            for i in 0..inputs {
-                let approx: f64 =
-                    (0..k).map(|r| f64::from(f.second[o * k + r]) * f64::from(f.first[r * inputs + i])).sum();
-                sum += (f64::from(w[o * inputs + i]) - approx).powi(2);
-            }
-        }
-        sum.sqrt()
-    }
-
-    #[test]
-    fn frobenius_error_equals_the_discarded_singular_values() {
-        let mut rng = SmallRng::seed_from_u64(3);
-        for (outputs, inputs, rank) in [(20, 30, 7), (30, 20, 12), (16, 16, 1), (9, 40, 8)] {
-            let w = random_vec(&mut rng, outputs * inputs, 1.0);
-            let sigma = singular_values("fc", &w, outputs, inputs).unwrap();
-            let discarded = sigma[rank..].iter().map(|s| s * s).sum::<f64>().sqrt();
-            let f = factorize("fc", &w, outputs, inputs, RankRule::Fixed(rank), rank).unwrap();
-            let measured = reconstruction_error(&w, &f, outputs, inputs);
-            assert!(
-                ((measured - discarded) / discarded).abs() < 1e-4,
-                "{outputs}×{inputs} rank {rank}: {measured} vs {discarded}"
-            );
-            assert!((f.report.frobenius_error - discarded).abs() <= 1e-12 * discarded.max(1.0));
-            // Σσ² is ‖W‖²: an independent check of the singular values themselves.
-            let norm2: f64 = w.iter().map(|&x| f64::from(x).powi(2)).sum();
-            let energy: f64 = sigma.iter().map(|s| s * s).sum();
-            assert!(((norm2 - energy) / norm2).abs() < 1e-10);
-        }
-    }
-
-    #[test]
-    fn full_rank_reconstructs_the_weight() {
-        let mut rng = SmallRng::seed_from_u64(4);
-        let w = random_vec(&mut rng, 12 * 7, 1.0);
-        let f = factorize("fc", &w, 12, 7, RankRule::Fixed(7), 7).unwrap();
-        assert!(reconstruction_error(&w, &f, 12, 7) < 1e-5);
-        assert_eq!(f.report.energy_kept, 1.0);
-    }
-
-    #[test]
-    fn rank_rule_examples() {
-        let r = |p: f64| Ratio::from_percent(p).unwrap();
-        let cases = [
-            // (removed %, inputs, outputs, rank, why)
-            (50.0, 3136, 256, 128, "SmallVgg fc1 at 50%"),
-            (50.0, 256, 3136, 128, "min(I, O) whatever the orientation"),
-            (0.0, 10, 4, 4, "nothing removed keeps the full rank"),
-            (100.0, 10, 4, 1, "at least one"),
-            (99.0, 10, 40, 1, "floor(0.1) = 0 becomes 1"),
-            (30.0, 10, 10, 7, "0.7·10 is 7 despite binary rounding"),
-            (25.0, 7, 9, 5, "floor(5.25)"),
-        ];
-        for (p, inputs, outputs, expected, why) in cases {
-            assert_eq!(rank_for_removed(r(p), inputs, outputs), expected, "{why}");
-        }
-    }
-
-    #[test]
-    fn energy_rule_picks_the_smallest_sufficient_rank_and_caps_it() {
-        let e = |p: f64| Energy::from_percent(p).unwrap();
-        let sigma = [3.0, 2.0, 1.0, 1.0]; // energies 9, 4, 1, 1 of 15
-        assert_eq!(rank_for_energy(&sigma, e(60.0)), 1); // 9/15 = 60% exactly
-        assert_eq!(rank_for_energy(&sigma, e(61.0)), 2);
-        assert_eq!(rank_for_energy(&sigma, e(90.0)), 3); // 14/15
-        assert_eq!(rank_for_energy(&sigma, e(100.0)), 4);
-        assert_eq!(rank_for_energy(&sigma, Energy::ZERO), 1);
-        assert_eq!(rank_for_energy(&[0.0, 0.0], e(50.0)), 1);
-
-        // diag(3, 2, 1, 1) as a 4×4 weight: the rule wants 3, capacity 2 caps it and says so.
-        let mut w = vec![0.0f32; 16];
-        for (k, s) in sigma.iter().enumerate() {
-            w[k * 4 + k] = *s as f32;
-        }
-        let f = factorize("fc", &w, 4, 4, RankRule::Energy(e(90.0)), 2).unwrap();
-        assert_eq!((f.report.rank, f.report.capped), (2, true));
-        assert!((f.report.energy_kept - 13.0 / 15.0).abs() < 1e-12);
-        let f = factorize("fc", &w, 4, 4, RankRule::Energy(e(90.0)), 4).unwrap();
-        assert_eq!((f.report.rank, f.report.capped), (3, false));
-        // The unused fourth row and column are zero, and the product is the rank-3 truncation.
-        assert!(f.first[12..].iter().all(|&x| x == 0.0));
-        assert!((0..4).all(|o| f.second[o * 4 + 3] == 0.0));
-        assert!((reconstruction_error(&w, &f, 4, 4) - 1.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn typed_wrapper_keeps_the_bias_and_approximates_the_layer() {
-        let dev: Cpu = Default::default();
-        let fc: Linear<24, 10> = BuildModule::build(&dev);
-        let x: Tensor<Rank2<5, 24>, f32, Cpu> = dev.sample_normal();
-        let (first, second) = factorize_linear::<24, 10, 10>("fc", &fc).unwrap();
-        assert_eq!(second.bias.as_vec(), fc.bias.as_vec());
-        let exact = fc.forward(x.clone()).as_vec();
-        let full = second.forward(first.forward(x.clone())).as_vec();
-        let worst = exact.iter().zip(&full).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(worst < 1e-4, "full rank differs by {worst}");
-
-        let (first, second, report) =
-            factorize_linear_with::<24, 10, 4>("fc", &fc, RankRule::Fixed(4)).unwrap();
-        assert_eq!(report.rank, 4);
-        // The layer pair computes x·(first·second)ᵀ + b, the rank-4 truncation of the weight.
-        let f = factorize("fc", &fc.weight.as_vec(), 10, 24, RankRule::Fixed(4), 4).unwrap();
-        assert_eq!(first.weight.as_vec(), f.first);
-        assert_eq!(second.weight.as_vec(), f.second);
-    }
-
-    #[test]
-    fn every_error_names_the_layer_and_the_values() {
-        let dev: Cpu = Default::default();
-        let fc: Linear<6, 4> = BuildModule::build(&dev);
-        let w = vec![1.0f32; 24];
-        let mut bad = w.clone();
-        bad[7] = f32::NAN;
-        let cases: Vec<(FactorizeError, &str)> = vec![
-            (factorize_linear::<6, 4, 5>("fc9", &fc).unwrap_err(), "at most min(inputs, outputs) = 4"),
-            (factorize_linear::<6, 4, 0>("fc9", &fc).unwrap_err(), "rank 0"),
-            (factorize("fc9", &w, 4, 6, RankRule::Fixed(3), 2).unwrap_err(), "rank 3 exceeds"),
-            (factorize("fc9", &w, 4, 6, RankRule::Removed(Ratio::ZERO), 2).unwrap_err(), "rank 4 exceeds"),
-            (factorize("fc9", &w[..23], 4, 6, RankRule::Fixed(1), 1).unwrap_err(), "23 values"),
-            (factorize("fc9", &bad, 4, 6, RankRule::Fixed(1), 1).unwrap_err(), "weight[1][1] is NaN"),
-            (singular_values("fc9", &[], 0, 3).unwrap_err(), "0 values"),
-        ];
-        for (error, needle) in cases {
-            let message = error.to_string();
-            assert!(message.contains("`fc9`") && message.contains(needle), "{message} (wanted {needle})");
-        }
-    }
-}
+mod tests;

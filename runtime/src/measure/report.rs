@@ -153,7 +153,11 @@ fn figure(v: f64) -> String {
 }
 
 /// `1234567` → `1,234,567`.
-fn thousands(n: usize) -> String {
+///
+/// ```
+/// assert_eq!(fasterai_runtime::measure::thousands(134_309_962), "134,309,962");
+/// ```
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
@@ -190,7 +194,7 @@ impl fmt::Display for Report {
                 let c = baseline.map(|b| r.compare(b));
                 [
                     r.stage.clone(),
-                    thousands(r.params),
+                    thousands(r.params as u64),
                     figure(r.size.megabytes()),
                     figure(r.latency_p50.0),
                     format!("{:.2}%", r.accuracy.as_percent()),

@@ -34,6 +34,48 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Conj, Mat, MatMut, MatRef, Par, Side};
 use rayon::prelude::*;
 
+use super::{check_fits, check_weight, factors, rank_for_removed, report, svd_failed};
+use super::{Factorization, FactorizeError, Job, RankRule};
+
+/// The fast path: only the singular triplets the rule may keep (see [`SvdMethod::Gram`](super::SvdMethod::Gram)).
+pub(super) fn factorize_gram(job: Job<'_>) -> Result<Factorization, FactorizeError> {
+    let Job { layer, weight, outputs, inputs, rule, capacity } = job;
+    check_weight(layer, weight, outputs, inputs)?;
+    // The most singular values the rule can keep; a fixed rank is checked before the work.
+    let wanted = match rule {
+        RankRule::Energy(_) => capacity,
+        RankRule::Removed(removed) => rank_for_removed(removed, inputs, outputs),
+        RankRule::Fixed(rank) => rank,
+    };
+    check_fits(layer, wanted, capacity, inputs, outputs)?;
+    let svd = truncated_svd(weight, outputs, inputs, wanted).map_err(|reason| svd_failed(layer, reason))?;
+    let (rank, capped) = match rule {
+        RankRule::Energy(energy) => {
+            // The smallest rank whose energy reaches the target, if the capacity holds it.
+            let target = energy.fraction() * svd.total;
+            let mut cumulative = 0.0;
+            let reached = svd.sigma.iter().position(|s| {
+                cumulative += s * s;
+                cumulative >= target
+            });
+            match reached {
+                Some(k) => (k + 1, false),
+                // Every singular value kept and still short of the target: rounding, not a cap.
+                None if capacity == inputs.min(outputs) => (capacity, false),
+                None => (capacity, true),
+            }
+        }
+        _ => (wanted, false),
+    };
+
+    let (first, second) = factors(inputs, outputs, rank, capacity, |k, i| svd.right_scaled[(k, i)], |o, k| svd.left[(o, k)]);
+    let kept: f64 = svd.sigma[..rank].iter().map(|s| s * s).sum();
+    // Full rank discards nothing; otherwise the difference, exact up to cancellation.
+    let discarded = if rank == inputs.min(outputs) { 0.0 } else { (svd.total - kept).max(0.0) };
+    let report = report(layer, inputs, outputs, rank, capacity, capped, svd.total, discarded);
+    Ok(Factorization { first, second, report })
+}
+
 /// The leading `m` singular triplets of a weight.
 pub(super) struct Truncated {
     /// The kept singular values, largest first.

@@ -112,13 +112,7 @@ impl FilterData {
         bias: Option<&Tensor<Rank1<O>, f32, Cpu>>,
         bn: Option<&BatchNorm2D<O>>,
     ) -> Self {
-        Self {
-            name: name.to_string(),
-            width: O,
-            weight: weight.as_vec(),
-            bias: bias.map(|b| b.as_vec()),
-            bn: bn.map(|bn| (bn.weight.as_vec(), bn.bias.as_vec())),
-        }
+        Self::of(name, weight.as_vec(), bias, bn.map(|bn| (bn.weight.as_vec(), bn.bias.as_vec())))
     }
 
     /// The output neurons of a Linear with weight `(O, I)`, its bias if any, and the BatchNorm1D
@@ -129,13 +123,18 @@ impl FilterData {
         bias: Option<&Tensor<Rank1<O>, f32, Cpu>>,
         bn: Option<&BatchNorm1D<O>>,
     ) -> Self {
-        Self {
-            name: name.to_string(),
-            width: O,
-            weight: weight.as_vec(),
-            bias: bias.map(|b| b.as_vec()),
-            bn: bn.map(|bn| (bn.scale.as_vec(), bn.bias.as_vec())),
-        }
+        Self::of(name, weight.as_vec(), bias, bn.map(|bn| (bn.scale.as_vec(), bn.bias.as_vec())))
+    }
+
+    /// `O` output channels with the flattened `weight`, the layer's bias if any, and the
+    /// BatchNorm's `(γ, β)` if any.
+    fn of<const O: usize>(
+        name: &str,
+        weight: Vec<f32>,
+        bias: Option<&Tensor<Rank1<O>, f32, Cpu>>,
+        bn: Option<(Vec<f32>, Vec<f32>)>,
+    ) -> Self {
+        Self { name: name.to_string(), width: O, weight, bias: bias.map(|b| b.as_vec()), bn }
     }
 
     /// Borrows the copy as the slices the plan constructors read.
