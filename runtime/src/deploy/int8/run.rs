@@ -128,9 +128,7 @@ impl Buffers {
                 }
                 (Compiled::Add(add), Op::Add { .. }) => {
                     let other = self.skips.close(len, layer.node.layer)?;
-                    for (q, &o) in self.front[..len].iter_mut().zip(other) {
-                        *q = add.apply(*q, o);
-                    }
+                    add.add_in_place(&mut self.front[..len], other);
                 }
                 (_, Op::Add { .. }) => return Err(DeployError::Residual { layer: layer.node.layer, reason: "the add has no stage" }),
                 _ => {}
