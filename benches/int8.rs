@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
         let mut out = vec![0u8; m * n];
         for kernels in &simd {
             let packed = kernels.pack_weights(&qw.values, m, k).unwrap();
-            let mut pb = kernels.activations();
+            let mut pb = kernels.activations_for(&packed);
             // Every split for the best kernels, to see which one scales; one thread and auto for the others.
             let splits: &[(Split, &str)] = match (threads > 1, kernels.name == best.name) {
                 (false, _) => &[(Split::Sequential, "1t")],
@@ -118,7 +118,7 @@ fn bench_linear(c: &mut Criterion) {
                 b.iter(|| kernels.gemv_i32(&rows, &x, &mut y, &mut scratch).unwrap())
             });
             let packed = kernels.pack_weights(&qw.values, m, k).unwrap();
-            let mut pb = kernels.activations();
+            let mut pb = kernels.activations_for(&packed);
             group.bench_function(BenchmarkId::new(format!("i8_gemm_n1_{}", kernels.name), "1t"), |b| {
                 b.iter(|| {
                     pb.pack(&x, k, 1).unwrap();

@@ -96,6 +96,10 @@ pub struct PackedWeightsI8 {
     rows: usize,
     depth: usize,
     layout: PanelLayout,
+    /// Words per panel: `units · MR`, plus the split-off pairs of [`super::pack_split`] weights.
+    panel_words: usize,
+    /// Packed with unsafe pairs split off, for `vpmaddubsw` tiles ([`super::pack_split`]).
+    split: bool,
     /// The same weights in tile order, for kernels that run on matrix tiles (AMX).
     tiles: Option<TiledWeightsI8>,
 }
@@ -117,7 +121,13 @@ impl PackedWeightsI8 {
                 }
             }
         }
-        Ok(Self { data, rows, depth, layout, tiles: None })
+        Ok(Self { data, rows, depth, layout, panel_words: units * MR, split: false, tiles: None })
+    }
+
+    /// Split weights already in panel order: `data` holds `rows.div_ceil(MR)` panels of `panel_words`.
+    pub(super) fn from_panels(data: Vec<i32>, rows: usize, depth: usize, layout: PanelLayout, panel_words: usize) -> Self {
+        debug_assert_eq!(data.len(), rows.div_ceil(MR) * panel_words);
+        Self { data, rows, depth, layout, panel_words, split: true, tiles: None }
     }
 
     /// [`Self::new`], plus a tile-order copy ([`TiledWeightsI8`]) for the AMX kernels.
@@ -152,14 +162,21 @@ impl PackedWeightsI8 {
         self.layout
     }
 
+    /// Whether the panels carry split-off pairs after their words ([`super::pack_split`]): only
+    /// kernels built for them read these weights right.
+    pub fn is_split(&self) -> bool {
+        self.split
+    }
+
     /// Words per row of a panel: `k` in depth units.
     pub fn units(&self) -> usize {
         self.depth.div_ceil(self.layout.unit())
     }
 
-    /// Panel `p` (rows `p·MR ..`): `units · MR` words.
+    /// Panel `p` (rows `p·MR ..`): `units · MR` words (and, for split weights, their split-off
+    /// pairs after them: [`super::pack_split`]).
     pub fn panel(&self, p: usize) -> &[i32] {
-        let len = self.units() * MR;
+        let len = self.panel_words;
         &self.data[p * len..][..len]
     }
 

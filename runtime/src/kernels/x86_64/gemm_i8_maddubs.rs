@@ -1,0 +1,109 @@
+//! AVX2 int8 tile kernels, `6 × 16`, on byte quads with `vpmaddubsw`: 32 `u8 × i8` products per
+//! instruction (twice `vpmaddwd`'s 16), summed in pairs into `i16`, then `vpmaddwd` with ones sums
+//! the two pairs of each quad into `i32` and `vpaddd` accumulates: 3 instructions per 32
+//! multiply-adds where the `i16`-pair tiles of [`super::gemm_i8`] take 4, and half the bytes of
+//! packed activations and weights.
+//!
+//! `vpmaddubsw` saturates a pair beyond `i16`; the weights come split so that no pair can
+//! ([`crate::kernels::pack_split`]): the kept words run over the whole depth, then each split-off
+//! word adds its row's share. Bit for bit the portable twin
+//! [`generic_tile_i32_q4s_6x16`](crate::kernels::generic::gemm_i8::generic_tile_i32_q4s_6x16),
+//! which saturates as the instruction does, and equal to the plain triple loop.
+
+use std::arch::x86_64::*;
+
+use super::gemm_i8::{store_i32, store_u8, Acc};
+use crate::kernels::isa::Isa;
+use crate::kernels::pack_split::entry_place;
+use crate::kernels::types::TileStage;
+use crate::kernels::types::{MR, NR};
+
+/// Whether the tables may use the kernels of this module ([`Isa::Avx2`] enabled).
+pub fn available() -> bool {
+    Isa::Avx2.enabled()
+}
+
+/// `Σ` over the quad of `x · w`: `vpmaddubsw` then `vpmaddwd` with ones.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn quad_products(x: __m256i, w: __m256i, ones: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones)
+}
+
+/// The 12 accumulators of one tile: kept words, then split-off ones.
+#[target_feature(enable = "avx2,fma")]
+fn accumulate(a: &[i32], b: &[i32]) -> Acc {
+    let units = b.len() / NR;
+    let (kept, split_off) = a.split_at(units * MR);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc: Acc = [[_mm256_setzero_si256(); 2]; MR];
+    for (aw, bw) in kept.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        let aw: &[i32; MR] = aw.try_into().expect("chunks_exact gives MR words");
+        // SAFETY: `bw` holds NR = 16 i32, i.e. two unaligned 256-bit loads at offsets 0 and 8.
+        let (b0, b1) = unsafe { (_mm256_loadu_si256(bw.as_ptr().cast()), _mm256_loadu_si256(bw.as_ptr().add(8).cast())) };
+        for (row, &w) in acc.iter_mut().zip(aw) {
+            let w = _mm256_set1_epi32(w);
+            row[0] = _mm256_add_epi32(row[0], quad_products(b0, w, ones));
+            row[1] = _mm256_add_epi32(row[1], quad_products(b1, w, ones));
+        }
+    }
+    let extra = split_off_sums(split_off, b);
+    for (row, e) in acc.iter_mut().zip(&extra) {
+        row[0] = _mm256_add_epi32(row[0], e[0]);
+        row[1] = _mm256_add_epi32(row[1], e[1]);
+    }
+    acc
+}
+
+/// The split-off words' products, per row (apart from the main loop, whose accumulators stay in
+/// registers).
+#[inline(never)]
+#[target_feature(enable = "avx2,fma")]
+fn split_off_sums(split_off: &[i32], b: &[i32]) -> Acc {
+    let ones = _mm256_set1_epi16(1);
+    let mut extra: Acc = [[_mm256_setzero_si256(); 2]; MR];
+    let count = split_off[0] as usize;
+    for entry in split_off[1..1 + 2 * count].chunks_exact(2) {
+        let (r, j) = entry_place(entry[0]);
+        let bw = &b[j * NR..][..NR];
+        // SAFETY: `bw` holds NR = 16 i32: two unaligned 256-bit loads.
+        let (b0, b1) = unsafe { (_mm256_loadu_si256(bw.as_ptr().cast()), _mm256_loadu_si256(bw.as_ptr().add(8).cast())) };
+        let w = _mm256_set1_epi32(entry[1]);
+        let row = &mut extra[r];
+        row[0] = _mm256_add_epi32(row[0], quad_products(b0, w, ones));
+        row[1] = _mm256_add_epi32(row[1], quad_products(b1, w, ones));
+    }
+    extra
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn tile_i32(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
+    store_i32(&accumulate(a, b), out);
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn tile_u8(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
+    let acc = accumulate(a, b);
+    store_u8(&acc, stage, out);
+}
+
+/// `6 × 16` tile of `i32` accumulators from split weights ([`crate::kernels::pack_split`]).
+///
+/// # Panics
+/// If the CPU lacks AVX2/FMA (the table only holds this kernel after detecting them), or if `a`
+/// is not a split-weights panel for `b`'s depth.
+pub fn avx2_tile_i32_q4s_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
+    assert!(Isa::Avx2.on_cpu(), "avx2_tile_i32_q4s_6x16 needs AVX2 and FMA");
+    // SAFETY: AVX2 and FMA are present (checked just above).
+    unsafe { tile_i32(a, b, out) }
+}
+
+/// `6 × 16` tile from split weights, requantized to `u8`.
+///
+/// # Panics
+/// As [`avx2_tile_i32_q4s_6x16`].
+pub fn avx2_tile_u8_q4s_6x16(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
+    assert!(Isa::Avx2.on_cpu(), "avx2_tile_u8_q4s_6x16 needs AVX2 and FMA");
+    // SAFETY: AVX2 and FMA are present (checked just above).
+    unsafe { tile_u8(a, b, stage, out) }
+}
