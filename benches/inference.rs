@@ -200,8 +200,122 @@ fn bands_against_layers() {
     }
 }
 
+/// The model's conv and linear weights redrawn from a normal law (torchvision's VGG init,
+/// `kaiming_normal_` over fan-out; bell-shaped as trained weights are), instead of dfdx's uniform one.
+fn normal_weights<M: TensorCollection<f32, Cpu>>(model: &mut M, seed: u64) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let updates: Vec<(String, Vec<f32>)> = read_tensors(model)
+        .into_iter()
+        .filter(|t| t.name.ends_with("weight") && t.shape.len() >= 2)
+        .map(|t| {
+            let fan_out = t.shape[0] * t.shape[2..].iter().product::<usize>();
+            let sigma = (2.0 / fan_out as f32).sqrt();
+            // Box–Muller.
+            let values = (0..t.numel())
+                .map(|_| {
+                    let (u, v): (f32, f32) = (rng.gen_range(f32::EPSILON..1.0), rng.gen());
+                    sigma * (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+                })
+                .collect();
+            (t.name, values)
+        })
+        .collect();
+    let borrowed: Vec<(&str, &[f32])> = updates.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    write_tensors(model, &borrowed).expect("the model's weight tensors");
+}
+
+/// `-- --tables`: per model and weight law, the fp32 plan, the int8 plan on the best int8 kernel
+/// table and the same int8 plan on every other SIMD table of the CPU (under `FASTERAI_MAX_ISA`),
+/// alternating blocks of runs in this one process; prints the medians of the per-block means and
+/// of the per-block ratios.
+fn tables_against_each_other() {
+    use fasterai::internals::kernels::int8::Int8Kernels;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let time = |run: &mut dyn FnMut(), n: usize| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            run();
+        }
+        start.elapsed().as_secs_f64() * 1e3 / n as f64
+    };
+    let others: Vec<Int8Kernels> = Int8Kernels::available().into_iter().filter(|k| !k.name.starts_with("generic")).collect();
+    let dev = Cpu::default();
+    for (name, normal) in [("smallvgg", false), ("smallvgg", true), ("vgg16_bn", false), ("vgg16_bn", true)] {
+        let law = if normal { "normal" } else { "uniform" };
+        // Boxed runs of each plan: fp32, then int8 on each table (the best first).
+        let (mut runs, names, blocks, per_block): (Vec<Box<dyn FnMut()>>, Vec<String>, usize, usize) = if name == "smallvgg" {
+            let mut m = model(&dev);
+            if normal {
+                normal_weights(&mut m, 7);
+            }
+            let image = images(1, 2);
+            let mut fp32 = accelerate(&m).expect("SmallVgg runs on the fp32 plan");
+            let int8 = quantize_static(&m, &images(32, 3), 32, QuantizeOptions::default()).expect("SmallVgg quantizes");
+            let mut runs: Vec<Box<dyn FnMut()>> = Vec::new();
+            let mut names = vec!["fp32".to_string()];
+            let img = image.clone();
+            runs.push(Box::new(move || drop(std::hint::black_box(fp32.run(&img).map(|y| y[0])))));
+            let best = int8.kernels_name();
+            for k in std::iter::once(None).chain(others.iter().filter(|k| k.name != best).map(Some)) {
+                let mut plan = match k {
+                    None => int8.clone(),
+                    Some(k) => int8.with_kernels(*k).expect("repacks"),
+                };
+                names.push(format!("int8 {}", plan.kernels_name()));
+                let img = image.clone();
+                runs.push(Box::new(move || drop(std::hint::black_box(plan.run(&img).map(|y| y[0])))));
+            }
+            (runs, names, 60, 100)
+        } else {
+            let mut m = dev.build_module::<Vgg16Bn, f32>();
+            if normal {
+                normal_weights(&mut m, 8);
+            }
+            let image = random_images(3 * 128 * 128, 4);
+            let mut fp32 = accelerate(&m).expect("VGG16-BN runs on the fp32 plan");
+            let int8 = quantize_static(&m, &random_images(4 * 3 * 128 * 128, 5), 4, QuantizeOptions::default()).expect("VGG16-BN quantizes");
+            let mut runs: Vec<Box<dyn FnMut()>> = Vec::new();
+            let mut names = vec!["fp32".to_string()];
+            let img = image.clone();
+            runs.push(Box::new(move || drop(std::hint::black_box(fp32.run(&img).map(|y| y[0])))));
+            let best = int8.kernels_name();
+            for k in std::iter::once(None).chain(others.iter().filter(|k| k.name != best).map(Some)) {
+                let mut plan = match k {
+                    None => int8.clone(),
+                    Some(k) => int8.with_kernels(*k).expect("repacks"),
+                };
+                names.push(format!("int8 {}", plan.kernels_name()));
+                let img = image.clone();
+                runs.push(Box::new(move || drop(std::hint::black_box(plan.run(&img).map(|y| y[0])))));
+            }
+            (runs, names, 15, 3)
+        };
+        for run in runs.iter_mut() {
+            time(run.as_mut(), per_block);
+        }
+        let mut ms: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
+        for _ in 0..blocks {
+            for (run, ms) in runs.iter_mut().zip(&mut ms) {
+                ms.push(time(run.as_mut(), per_block));
+            }
+        }
+        println!("{name} ({law} weights), {blocks} blocks of {per_block} runs:");
+        for (i, n) in names.iter().enumerate() {
+            let vs_best = median(ms[i].iter().zip(&ms[1]).map(|(a, b)| a / b).collect());
+            let fp32_over = median(ms[0].iter().zip(&ms[i]).map(|(a, b)| a / b).collect());
+            println!("  {n:<32} {:>9.3} ms   time / best int8 {vs_best:.3}   fp32 / this {fp32_over:.3}", median(ms[i].clone()));
+        }
+    }
+}
+
 fn main() {
     keep_freed_memory();
+    if std::env::args().any(|a| a == "--tables") {
+        return tables_against_each_other();
+    }
     if std::env::args().any(|a| a == "--serve") {
         return serve();
     }

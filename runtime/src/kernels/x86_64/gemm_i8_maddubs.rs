@@ -30,23 +30,55 @@ fn quad_products(x: __m256i, w: __m256i, ones: __m256i) -> __m256i {
     _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones)
 }
 
+/// `vpmaddwd`'s second operand, read from memory so that the 12 accumulators, two activation
+/// registers, the broadcast weight and one temporary fill the 16 registers without spilling.
+static ONES: [i16; 16] = [1; 16];
+
 /// The 12 accumulators of one tile: kept words, then split-off ones.
 #[target_feature(enable = "avx2,fma")]
 fn accumulate(a: &[i32], b: &[i32]) -> Acc {
     let units = b.len() / NR;
     let (kept, split_off) = a.split_at(units * MR);
-    let ones = _mm256_set1_epi16(1);
-    let mut acc: Acc = [[_mm256_setzero_si256(); 2]; MR];
+    let z = _mm256_setzero_si256();
+    let [mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31, mut c40, mut c41, mut c50, mut c51] = [z; 12];
     for (aw, bw) in kept.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-        let aw: &[i32; MR] = aw.try_into().expect("chunks_exact gives MR words");
-        // SAFETY: `bw` holds NR = 16 i32, i.e. two unaligned 256-bit loads at offsets 0 and 8.
-        let (b0, b1) = unsafe { (_mm256_loadu_si256(bw.as_ptr().cast()), _mm256_loadu_si256(bw.as_ptr().add(8).cast())) };
-        for (row, &w) in acc.iter_mut().zip(aw) {
-            let w = _mm256_set1_epi32(w);
-            row[0] = _mm256_add_epi32(row[0], quad_products(b0, w, ones));
-            row[1] = _mm256_add_epi32(row[1], quad_products(b1, w, ones));
+        // SAFETY: `aw` holds MR = 6 i32 (read at offsets 0..24 bytes), `bw` NR = 16 i32 (two
+        // unaligned 256-bit loads), `ONES` 16 i16 (one 256-bit load); AVX2 is enabled here; the
+        // block only reads memory and writes the registers it names.
+        unsafe {
+            std::arch::asm!(
+                "vmovdqu {b0}, ymmword ptr [{b}]",
+                "vmovdqu {b1}, ymmword ptr [{b} + 32]",
+                "vpbroadcastd {w}, dword ptr [{a}]",
+                "vpmaddubsw {t}, {b0}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c00}, {c00}, {t}",
+                "vpmaddubsw {t}, {b1}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c01}, {c01}, {t}",
+                "vpbroadcastd {w}, dword ptr [{a} + 4]",
+                "vpmaddubsw {t}, {b0}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c10}, {c10}, {t}",
+                "vpmaddubsw {t}, {b1}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c11}, {c11}, {t}",
+                "vpbroadcastd {w}, dword ptr [{a} + 8]",
+                "vpmaddubsw {t}, {b0}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c20}, {c20}, {t}",
+                "vpmaddubsw {t}, {b1}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c21}, {c21}, {t}",
+                "vpbroadcastd {w}, dword ptr [{a} + 12]",
+                "vpmaddubsw {t}, {b0}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c30}, {c30}, {t}",
+                "vpmaddubsw {t}, {b1}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c31}, {c31}, {t}",
+                "vpbroadcastd {w}, dword ptr [{a} + 16]",
+                "vpmaddubsw {t}, {b0}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c40}, {c40}, {t}",
+                "vpmaddubsw {t}, {b1}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c41}, {c41}, {t}",
+                "vpbroadcastd {w}, dword ptr [{a} + 20]",
+                "vpmaddubsw {t}, {b0}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c50}, {c50}, {t}",
+                "vpmaddubsw {t}, {b1}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c51}, {c51}, {t}",
+                a = in(reg) aw.as_ptr(),
+                b = in(reg) bw.as_ptr(),
+                ones = in(reg) ONES.as_ptr(),
+                b0 = out(ymm_reg) _, b1 = out(ymm_reg) _, w = out(ymm_reg) _, t = out(ymm_reg) _,
+                c00 = inout(ymm_reg) c00, c01 = inout(ymm_reg) c01, c10 = inout(ymm_reg) c10, c11 = inout(ymm_reg) c11,
+                c20 = inout(ymm_reg) c20, c21 = inout(ymm_reg) c21, c30 = inout(ymm_reg) c30, c31 = inout(ymm_reg) c31,
+                c40 = inout(ymm_reg) c40, c41 = inout(ymm_reg) c41, c50 = inout(ymm_reg) c50, c51 = inout(ymm_reg) c51,
+                options(nostack, readonly, preserves_flags),
+            );
         }
     }
+    let mut acc: Acc = [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51]];
     let extra = split_off_sums(split_off, b);
     for (row, e) in acc.iter_mut().zip(&extra) {
         row[0] = _mm256_add_epi32(row[0], e[0]);
