@@ -15,7 +15,8 @@
 //!
 //! ## Panel format (words of `i32`)
 //! `units · MR` kept words as [`PanelLayout::Quads8`], then the count `n` of split-off words, then
-//! `n` entries `[row << 24 | unit, word]`, then zeros up to the widest panel of the matrix.
+//! `n` entries `[row << 24 | unit, word]` sorted by row then unit, then zeros up to the widest
+//! panel of the matrix.
 
 use super::pack_i8::{PackedWeightsI8, PanelLayout, MR};
 use crate::quant::QuantError;
@@ -87,6 +88,8 @@ pub fn pack_split(values: &[i8], rows: usize, depth: usize) -> Result<Option<Pac
             }
         }
     }
+    // By row (the key's high bits), then unit: the tiles sum each row's entries in registers.
+    entries.iter_mut().for_each(|list| list.sort_unstable_by_key(|e| e[0]));
     let total: usize = entries.iter().map(Vec::len).sum();
     if total * DENSE_SPLITS > rows * units {
         return Ok(None);

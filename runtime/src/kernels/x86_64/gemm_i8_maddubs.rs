@@ -88,23 +88,27 @@ fn accumulate(a: &[i32], b: &[i32]) -> Acc {
 }
 
 /// The split-off words' products, per row (apart from the main loop, whose accumulators stay in
-/// registers).
+/// registers). The entries come sorted by row: each row sums its own in two registers.
 #[inline(never)]
 #[target_feature(enable = "avx2,fma")]
 fn split_off_sums(split_off: &[i32], b: &[i32]) -> Acc {
     let ones = _mm256_set1_epi16(1);
     let mut extra: Acc = [[_mm256_setzero_si256(); 2]; MR];
     let count = split_off[0] as usize;
-    for entry in split_off[1..1 + 2 * count].chunks_exact(2) {
-        let (r, j) = entry_place(entry[0]);
-        let bw = &b[j * NR..][..NR];
-        // SAFETY: `bw` holds NR = 16 i32: two unaligned 256-bit loads.
-        let (b0, b1) = unsafe { (_mm256_loadu_si256(bw.as_ptr().cast()), _mm256_loadu_si256(bw.as_ptr().add(8).cast())) };
-        let w = _mm256_set1_epi32(entry[1]);
-        let row = &mut extra[r];
-        row[0] = _mm256_add_epi32(row[0], quad_products(b0, w, ones));
-        row[1] = _mm256_add_epi32(row[1], quad_products(b1, w, ones));
+    let mut entries = split_off[1..1 + 2 * count].chunks_exact(2).peekable();
+    for (r, row) in extra.iter_mut().enumerate() {
+        let (mut e0, mut e1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        while let Some(entry) = entries.next_if(|e| entry_place(e[0]).0 == r) {
+            let bw = &b[entry_place(entry[0]).1 * NR..][..NR];
+            // SAFETY: `bw` holds NR = 16 i32: two unaligned 256-bit loads.
+            let (b0, b1) = unsafe { (_mm256_loadu_si256(bw.as_ptr().cast()), _mm256_loadu_si256(bw.as_ptr().add(8).cast())) };
+            let w = _mm256_set1_epi32(entry[1]);
+            e0 = _mm256_add_epi32(e0, quad_products(b0, w, ones));
+            e1 = _mm256_add_epi32(e1, quad_products(b1, w, ones));
+        }
+        *row = [e0, e1];
     }
+    debug_assert!(entries.next().is_none(), "split-off entries sorted by row");
     extra
 }
 
