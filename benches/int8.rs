@@ -141,19 +141,24 @@ fn bench_linear(c: &mut Criterion) {
     }
 }
 
-/// `-- --loop <table> <uniform|normal> <reps>`: one thread runs `reps` products of each shape of
-/// [`SHAPES`] on one table, packing included, and prints the multiply-adds; nothing else. Run it
+/// `-- --loop <table> <uniform|normal|narrow> <reps> [filter]`: one thread runs `reps` products of each
+/// shape of [`SHAPES`] (whose name contains `filter`) on one table, packing included, and prints the multiply-adds; nothing else. Run it
 /// under `perf stat -e cycles:u` to compare tables in cycles, which a shared, loaded machine does
 /// not distort as it does wall time.
 fn kernel_loop(args: &[String]) {
-    let [table, law, reps] = args else { panic!("--loop <table> <uniform|normal> <reps>") };
+    let (table, law, reps, filter) = match args {
+        [table, law, reps] => (table, law, reps, ""),
+        [table, law, reps, filter] => (table, law, reps, filter.as_str()),
+        _ => panic!("--loop <table> <uniform|normal> <reps> [shape filter]"),
+    };
     let reps: usize = reps.parse().expect("a count of repetitions");
     let kernels = Int8Kernels::available().into_iter().find(|k| k.name == table).expect("a table this CPU runs");
     let mut rng = SmallRng::seed_from_u64(3);
     let mut macs = 0;
-    for &(_, m, k, n) in SHAPES {
+    for &(_, m, k, n) in SHAPES.iter().filter(|s| s.0.contains(filter)) {
         let w: Vec<f32> = (0..m * k)
             .map(|_| match law.as_str() {
+                "narrow" => rng.gen_range(-1.0..1.0),
                 "uniform" => rng.gen_range(-1.0..1.0),
                 _ => {
                     let (u, v): (f32, f32) = (rng.gen_range(f32::EPSILON..1.0), rng.gen());
@@ -161,7 +166,11 @@ fn kernel_loop(args: &[String]) {
                 }
             })
             .collect();
-        let qw = QuantizedWeights::quantize(&w, m).unwrap();
+        let mut qw = QuantizedWeights::quantize(&w, m).unwrap();
+        if law == "narrow" {
+            // Within ±64: no pair to split (the kernels' raw speed).
+            qw.values.iter_mut().for_each(|v| *v /= 2);
+        }
         let input = ActivationQParams::from_range(0.0, 1.0).unwrap();
         let stage = OutputStage::new(input, &qw, None, ActivationQParams::from_range(0.0, 8.0).unwrap(), true).unwrap();
         let x: Vec<u8> = (0..k * n).map(|_| rng.gen()).collect();

@@ -2,8 +2,9 @@
 //!
 //! Every packed word is an `i32` holding one *depth unit* of `k` for one row or column; two layouts:
 //! - [`PanelLayout::Pairs16`]: two `k` values widened to `i16` (`v[2j]` in the low half), for
-//!   `vpmaddwd` (AVX2; see [`super::x86_64::gemm_i8`] for why not `vpmaddubsw`).
-//! - [`PanelLayout::Quads8`]: four `k` values as bytes (`v[4j]` lowest), for `vpdpbusd` (AVX-VNNI).
+//!   `vpmaddwd` (AVX2, exact for any weights: [`super::x86_64::gemm_i8`]).
+//! - [`PanelLayout::Quads8`]: four `k` values as bytes (`v[4j]` lowest), for `vpdpbusd` (AVX-VNNI,
+//!   AVX-512 VNNI) and `vpmaddubsw` (AVX2, with weights split by [`super::pack_split`]).
 //!
 //! Weights `[m, k]` → panels of [`MR`] rows, word `[panel][unit][r]`, packed once per layer.
 //! Activations `[k, n]` → panels of [`NR`] columns, word `[panel][unit][c]`, packed per call.
