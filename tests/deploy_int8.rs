@@ -93,14 +93,15 @@ fn every_int8_kernel_table_gives_the_integer_reference() {
         let wants: Vec<Vec<f32>> = images.chunks(784).map(|image| integer_reference(&int8, image)).collect();
         for kernels in Int8Kernels::available() {
             if kernels.saturating.is_some() {
-                // Which way the layers' weights go: all split when bell-shaped; none when uniform.
+                // Which way the layers' weights go: some split when bell-shaped (the deep ones),
+                // none when uniform.
                 let split: Vec<bool> = int8
                     .layers()
                     .iter()
                     .filter_map(|l| l.weights.as_ref())
                     .map(|w| kernels.pack_weights(&w.values, w.out_channels, w.fan_in).unwrap().is_split())
                     .collect();
-                assert!(split.iter().all(|&s| s == (law == "normal")), "{} {law}: {split:?}", kernels.name);
+                assert_eq!(split.iter().any(|&s| s), law == "normal", "{} {law}: {split:?}", kernels.name);
             }
             let mut plan = int8.with_kernels(kernels).unwrap();
             assert_eq!(plan.kernels_name(), kernels.name);

@@ -8,10 +8,11 @@
 //! opposite signs, and same-sign pairs up to 128 in sum. Pairs beyond are *split* at packing
 //! ([`split_pair`]): `w = s + r` with `s = clamp(w, −64, 64)`, so both `(s0, s1)` and the split-off
 //! `(r0, r1)` (each in `[−64, 63]`) are exact pairs. The tile sums the kept weights over the whole
-//! depth, then adds the split-off words (few for bell-shaped trained weights). When they are
-//! many (uniform random weights make a quarter of the pairs unsafe), extra words would cost more
-//! than they save, and [`pack_split`] returns `None`: the caller packs the exact `i16`-pair layout
-//! instead. No weight matrix is ever run with a pair that could saturate.
+//! depth, then adds the split-off words (few for bell-shaped trained weights: 2–6 % of row-units
+//! for normal ones). When they are many (uniform random weights put 43 % of row-units past the
+//! bound), extra words would cost more than they save, and [`pack_split`] returns `None` beyond
+//! [`DENSE_SPLITS`]: the caller packs the exact `i16`-pair layout instead. No weight matrix is
+//! ever run with a pair that could saturate.
 //!
 //! ## Panel format (words of `i32`)
 //! `units · MR` kept words as [`PanelLayout::Quads8`], then the count `n` of split-off words, then
@@ -22,8 +23,12 @@ use super::pack_i8::{PackedWeightsI8, PanelLayout, MR};
 use crate::quant::QuantError;
 
 /// Weights are packed split only while split-off words are at most one per this many row-units
-/// (one row's four depth values): beyond it the `i16`-pair tiles are faster.
-pub const DENSE_SPLITS: usize = 4;
+/// (one row's four depth values): beyond it the `i16`-pair tiles are faster. A split-off word
+/// costs a tile about three kept row-units, and the kept words run about 1.25× faster than the
+/// pairs: measured (`benches/int8.rs --loop`, `benches/inference.rs --plan-cpu`) with normal
+/// weights, VGG16's convs of fan-in ≥ 576 (2–4 % of row-units split) gain and SmallVgg's of
+/// fan-in 288 (6 %) lose.
+pub const DENSE_SPLITS: usize = 20;
 
 /// Whether `x0·w0 + x1·w1` fits `i16` for all `x0, x1 ∈ [0, 255]`, so `vpmaddubsw` cannot saturate.
 ///
@@ -136,17 +141,24 @@ mod tests {
 
     #[test]
     fn entries_hold_the_split_off_pairs_and_dense_splits_are_refused() {
-        // Row 0: one unsafe pair (100, 100) at k 4-5; row 1: opposite signs only.
-        let w: Vec<i8> = [[1, 2, 3, 4, 100, 100, 0, 0], [127, -127, -127, 127, 5, 6, 7, 8]].concat();
-        let p = pack_split(&w, 2, 8).unwrap().expect("one split-off word in four row-units");
-        let panel = p.panel(0);
-        assert_eq!(panel.len(), 2 * MR + 1 + 2);
-        assert_eq!(panel[MR].to_le_bytes().map(|b| b as i8), [64, 64, 0, 0]); // unit 1, row 0: kept
-        assert_eq!(panel[2 * MR], 1);
-        assert_eq!(entry_place(panel[2 * MR + 1]), (0, 1));
-        assert_eq!(panel[2 * MR + 2].to_le_bytes().map(|b| b as i8), [36, 36, 0, 0]);
-        let all_unsafe = vec![100i8; 6 * 8];
-        assert!(pack_split(&all_unsafe, 6, 8).unwrap().is_none());
-        assert!(pack_split(&w, 2, 7).is_err());
+        // 2 × 80 (40 row-units). Row 0: one unsafe pair (100, 100) at k 4-5; row 1: opposite
+        // signs only.
+        let mut w = vec![1i8; 2 * 80];
+        w[4..6].copy_from_slice(&[100, 100]);
+        w[80..84].copy_from_slice(&[127, -127, -127, 127]);
+        let p = pack_split(&w, 2, 80).unwrap().expect("one split-off word in 40 row-units");
+        let (panel, units) = (p.panel(0), 20);
+        assert_eq!(panel.len(), units * MR + 1 + 2);
+        assert_eq!(panel[MR].to_le_bytes().map(|b| b as i8), [64, 64, 1, 1]); // unit 1, row 0: kept
+        assert_eq!(panel[units * MR], 1);
+        assert_eq!(entry_place(panel[units * MR + 1]), (0, 1));
+        assert_eq!(panel[units * MR + 2].to_le_bytes().map(|b| b as i8), [36, 36, 0, 0]);
+        // Two split-off words in 40 row-units are one in 20, still split; a third is too many:
+        // the caller falls back.
+        w[80 + 40..80 + 42].copy_from_slice(&[-90, -90]);
+        assert!(pack_split(&w, 2, 80).unwrap().is_some_and(|p| p.is_split()));
+        w[80 + 60..80 + 62].copy_from_slice(&[70, 70]);
+        assert!(pack_split(&w, 2, 80).unwrap().is_none(), "3 split-off words in 40 row-units");
+        assert!(pack_split(&w, 2, 79).is_err());
     }
 }
