@@ -326,14 +326,15 @@ fn plans_in_cpu_time(args: &[String]) {
         if law == "normal" {
             normal_weights(&mut m, 7);
         }
-        (plans_on_every_table(&m, &images(32, 3), 32, images(1, 2)), 400)
+        (plans_on_every_table(&m, &images(32, 3), 32, images(1, 2)), 2000)
     } else {
         let mut m = dev.build_module::<Vgg16Bn, f32>();
         if law == "normal" {
             normal_weights(&mut m, 8);
         }
-        (plans_on_every_table(&m, &random_images(4 * 3 * 128 * 128, 5), 4, random_images(3 * 128 * 128, 4)), 4)
+        (plans_on_every_table(&m, &random_images(4 * 3 * 128 * 128, 5), 4, random_images(3 * 128 * 128, 4)), 8)
     };
+    // Blocks of about a second: the CPU clock ticks every 10 ms.
     let mut ms: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
     for block in 0..blocks + 1 {
         let mut order: Vec<usize> = (0..runs.len()).collect();
