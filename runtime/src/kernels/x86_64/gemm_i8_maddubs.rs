@@ -23,11 +23,18 @@ pub fn available() -> bool {
     Isa::Avx2.enabled()
 }
 
+/// `Σ` over the quad of `x · w`: `vpmaddubsw` then `vpmaddwd` with ones.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn quad_products(x: __m256i, w: __m256i, ones: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones)
+}
+
 /// `vpmaddwd`'s second operand, read from memory so that the 12 accumulators, two activation
 /// registers, the broadcast weight and one temporary fill the 16 registers without spilling.
 static ONES: [i16; 16] = [1; 16];
 
-/// The 12 accumulators of one tile: kept words over the whole depth, then the split-off ones.
+/// The 12 accumulators of one tile: kept words, then split-off ones.
 #[target_feature(enable = "avx2,fma")]
 fn accumulate(a: &[i32], b: &[i32]) -> Acc {
     let units = b.len() / NR;
@@ -71,42 +78,38 @@ fn accumulate(a: &[i32], b: &[i32]) -> Acc {
             );
         }
     }
-    // The split-off words, sorted by row: each row's into its two accumulators, still in registers.
+    let mut acc: Acc = [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51]];
+    let extra = split_off_sums(split_off, b);
+    for (row, e) in acc.iter_mut().zip(&extra) {
+        row[0] = _mm256_add_epi32(row[0], e[0]);
+        row[1] = _mm256_add_epi32(row[1], e[1]);
+    }
+    acc
+}
+
+/// The split-off words' products, per row (apart from the main loop, whose accumulators stay in
+/// registers). The entries come sorted by row: each row sums its own in two registers.
+#[inline(never)]
+#[target_feature(enable = "avx2,fma")]
+fn split_off_sums(split_off: &[i32], b: &[i32]) -> Acc {
+    let ones = _mm256_set1_epi16(1);
+    let mut extra: Acc = [[_mm256_setzero_si256(); 2]; MR];
     let count = split_off[0] as usize;
     let mut entries = split_off[1..1 + 2 * count].chunks_exact(2).peekable();
-    macro_rules! row_entries {
-        ($r:expr, $c0:ident, $c1:ident) => {
-            while let Some(entry) = entries.next_if(|e| entry_place(e[0]).0 == $r) {
-                let bw = &b[entry_place(entry[0]).1 * NR..][..NR];
-                // SAFETY: `entry[1]` is one i32, `bw` NR = 16 i32 (two unaligned 256-bit loads),
-                // `ONES` 16 i16; AVX2 is enabled here; the block only reads memory and writes the
-                // registers it names.
-                unsafe {
-                    std::arch::asm!(
-                        "vmovdqu {b0}, ymmword ptr [{b}]",
-                        "vmovdqu {b1}, ymmword ptr [{b} + 32]",
-                        "vpbroadcastd {w}, dword ptr [{a}]",
-                        "vpmaddubsw {t}, {b0}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c0}, {c0}, {t}",
-                        "vpmaddubsw {t}, {b1}, {w}", "vpmaddwd {t}, {t}, ymmword ptr [{ones}]", "vpaddd {c1}, {c1}, {t}",
-                        a = in(reg) entry[1..].as_ptr(),
-                        b = in(reg) bw.as_ptr(),
-                        ones = in(reg) ONES.as_ptr(),
-                        b0 = out(ymm_reg) _, b1 = out(ymm_reg) _, w = out(ymm_reg) _, t = out(ymm_reg) _,
-                        c0 = inout(ymm_reg) $c0, c1 = inout(ymm_reg) $c1,
-                        options(nostack, readonly, preserves_flags),
-                    );
-                }
-            }
-        };
+    for (r, row) in extra.iter_mut().enumerate() {
+        let (mut e0, mut e1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        while let Some(entry) = entries.next_if(|e| entry_place(e[0]).0 == r) {
+            let bw = &b[entry_place(entry[0]).1 * NR..][..NR];
+            // SAFETY: `bw` holds NR = 16 i32: two unaligned 256-bit loads.
+            let (b0, b1) = unsafe { (_mm256_loadu_si256(bw.as_ptr().cast()), _mm256_loadu_si256(bw.as_ptr().add(8).cast())) };
+            let w = _mm256_set1_epi32(entry[1]);
+            e0 = _mm256_add_epi32(e0, quad_products(b0, w, ones));
+            e1 = _mm256_add_epi32(e1, quad_products(b1, w, ones));
+        }
+        *row = [e0, e1];
     }
-    row_entries!(0, c00, c01);
-    row_entries!(1, c10, c11);
-    row_entries!(2, c20, c21);
-    row_entries!(3, c30, c31);
-    row_entries!(4, c40, c41);
-    row_entries!(5, c50, c51);
     debug_assert!(entries.next().is_none(), "split-off entries sorted by row");
-    [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51]]
+    extra
 }
 
 #[target_feature(enable = "avx2,fma")]
