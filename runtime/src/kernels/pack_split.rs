@@ -23,11 +23,10 @@ use super::pack_i8::{PackedWeightsI8, PanelLayout, MR};
 use crate::quant::QuantError;
 
 /// Weights are packed split only while split-off words are at most one per this many row-units
-/// (one row's four depth values): beyond it the `i16`-pair tiles are faster. A split-off word
-/// costs a tile about three kept row-units, and the kept words run about 1.25× faster than the
-/// pairs: measured (`benches/int8.rs --loop`, `benches/inference.rs --plan-cpu`) with normal
-/// weights, VGG16's convs of fan-in ≥ 576 (2–4 % of row-units split) gain and SmallVgg's of
-/// fan-in 288 (6 %) lose.
+/// (one row's four depth values): beyond it the `i16`-pair tiles are faster. Measured in CPU
+/// time (`benches/int8.rs -- --loop`, `benches/inference.rs -- --plan-cpu`): with normal weights
+/// VGG16's convs of fan-in ≥ 576 (2–4 % of row-units split) gain, SmallVgg's of fan-in 288 (6 %)
+/// do not; uniform weights split in full (43 %) run about 1.2× slower than on the pairs.
 pub const DENSE_SPLITS: usize = 20;
 
 /// Whether `x0·w0 + x1·w1` fits `i16` for all `x0, x1 ∈ [0, 255]`, so `vpmaddubsw` cannot saturate.
