@@ -25,9 +25,10 @@ use crate::quant::QuantError;
 /// Weights are packed split only while split-off words are at most one per this many row-units
 /// (one row's four depth values): beyond it the `i16`-pair tiles are faster. Measured in CPU
 /// time (`benches/int8.rs -- --loop`, `benches/inference.rs -- --plan-cpu`): with normal weights
-/// VGG16's convs of fan-in ≥ 576 (2–4 % of row-units split) gain, SmallVgg's of fan-in 288 (6 %)
-/// do not; uniform weights split in full (43 %) run about 1.2× slower than on the pairs.
-pub const DENSE_SPLITS: usize = 20;
+/// VGG16's convs of fan-in ≥ 2304 (about 2 % of row-units split) gain, SmallVgg's of fan-in 288
+/// and 576 (6 % and 4 %) do not; uniform weights split in full (43 %) run about 1.2× slower
+/// than on the pairs.
+pub const DENSE_SPLITS: usize = 32;
 
 /// Whether `x0·w0 + x1·w1` fits `i16` for all `x0, x1 ∈ [0, 255]`, so `vpmaddubsw` cannot saturate.
 ///
@@ -140,24 +141,24 @@ mod tests {
 
     #[test]
     fn entries_hold_the_split_off_pairs_and_dense_splits_are_refused() {
-        // 2 × 80 (40 row-units). Row 0: one unsafe pair (100, 100) at k 4-5; row 1: opposite
+        // 2 × 160 (80 row-units). Row 0: one unsafe pair (100, 100) at k 4-5; row 1: opposite
         // signs only.
-        let mut w = vec![1i8; 2 * 80];
+        let mut w = vec![1i8; 2 * 160];
         w[4..6].copy_from_slice(&[100, 100]);
-        w[80..84].copy_from_slice(&[127, -127, -127, 127]);
-        let p = pack_split(&w, 2, 80).unwrap().expect("one split-off word in 40 row-units");
-        let (panel, units) = (p.panel(0), 20);
+        w[160..164].copy_from_slice(&[127, -127, -127, 127]);
+        let p = pack_split(&w, 2, 160).unwrap().expect("one split-off word in 80 row-units");
+        let (panel, units) = (p.panel(0), 40);
         assert_eq!(panel.len(), units * MR + 1 + 2);
         assert_eq!(panel[MR].to_le_bytes().map(|b| b as i8), [64, 64, 1, 1]); // unit 1, row 0: kept
         assert_eq!(panel[units * MR], 1);
         assert_eq!(entry_place(panel[units * MR + 1]), (0, 1));
         assert_eq!(panel[units * MR + 2].to_le_bytes().map(|b| b as i8), [36, 36, 0, 0]);
-        // Two split-off words in 40 row-units are one in 20, still split; a third is too many:
-        // the caller falls back.
-        w[80 + 40..80 + 42].copy_from_slice(&[-90, -90]);
-        assert!(pack_split(&w, 2, 80).unwrap().is_some_and(|p| p.is_split()));
-        w[80 + 60..80 + 62].copy_from_slice(&[70, 70]);
-        assert!(pack_split(&w, 2, 80).unwrap().is_none(), "3 split-off words in 40 row-units");
-        assert!(pack_split(&w, 2, 79).is_err());
+        // Two split-off words in 80 row-units are within one per 32, still split; a third is too
+        // many: the caller falls back.
+        w[160 + 40..160 + 42].copy_from_slice(&[-90, -90]);
+        assert!(pack_split(&w, 2, 160).unwrap().is_some_and(|p| p.is_split()));
+        w[160 + 80..160 + 82].copy_from_slice(&[70, 70]);
+        assert!(pack_split(&w, 2, 160).unwrap().is_none(), "3 split-off words in 80 row-units");
+        assert!(pack_split(&w, 2, 159).is_err());
     }
 }
