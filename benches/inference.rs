@@ -13,7 +13,11 @@
 //! the same architectures come from `python3 benches/onnxruntime_reference.py`, run in the same hour;
 //! `python3 benches/onnxruntime_reference.py alternate` interleaves SmallVgg's plans (this bench with
 //! `-- --serve`) with ONNX Runtime's, round by round. `-- --bands` compares SmallVgg's plans with
-//! and without the band schedule, alternating in one process.
+//! and without the band schedule, alternating in one process. `-- --tables` compares the fp32
+//! plan and the int8 plan on every SIMD int8 kernel table of the CPU (under `FASTERAI_MAX_ISA`), on
+//! both models with dfdx's uniform weights and with normal ones, alternating in one process;
+//! `-- --plan-cpu <model> <law> <blocks>` does the same for one of them in CPU time (for a shared,
+//! loaded machine; with `RAYON_NUM_THREADS=1`).
 
 use std::time::Duration;
 
@@ -218,8 +222,174 @@ fn bands_against_layers() {
     }
 }
 
+/// The model's conv and linear weights redrawn from a normal law (torchvision's VGG init,
+/// `kaiming_normal_` over fan-out; bell-shaped as trained weights are), instead of dfdx's uniform one.
+fn normal_weights<M: TensorCollection<f32, Cpu>>(model: &mut M, seed: u64) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let updates: Vec<(String, Vec<f32>)> = read_tensors(model)
+        .into_iter()
+        .filter(|t| t.name.ends_with("weight") && t.shape.len() >= 2)
+        .map(|t| {
+            let fan_out = t.shape[0] * t.shape[2..].iter().product::<usize>();
+            let sigma = (2.0 / fan_out as f32).sqrt();
+            // Box–Muller.
+            let values = (0..t.numel())
+                .map(|_| {
+                    let (u, v): (f32, f32) = (rng.gen_range(f32::EPSILON..1.0), rng.gen());
+                    sigma * (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+                })
+                .collect();
+            (t.name, values)
+        })
+        .collect();
+    let borrowed: Vec<(&str, &[f32])> = updates.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    write_tensors(model, &borrowed).expect("the model's weight tensors");
+}
+
+/// The fp32 plan, then the int8 plan on the best int8 table and on every other SIMD table of the
+/// CPU, as boxed runs on `image`, with their names.
+#[allow(clippy::type_complexity)]
+fn plans_on_every_table<M>(model: &M, calibration: &[f32], n: usize, image: Vec<f32>) -> (Vec<Box<dyn FnMut()>>, Vec<String>)
+where
+    M: Compressible + TensorCollection<f32, Cpu> + 'static,
+{
+    use fasterai::internals::kernels::int8::Int8Kernels;
+    let mut fp32 = accelerate(model).expect("the model runs on the fp32 plan");
+    let int8 = quantize_static(model, calibration, n, QuantizeOptions::default()).expect("the model quantizes");
+    let mut names = vec!["fp32".to_string()];
+    let img = image.clone();
+    let mut runs: Vec<Box<dyn FnMut()>> = vec![Box::new(move || drop(std::hint::black_box(fp32.run(&img).map(|y| y[0]))))];
+    let others = Int8Kernels::available().into_iter().filter(|k| !k.name.starts_with("generic") && k.name != int8.kernels_name());
+    for k in std::iter::once(None).chain(others.map(Some)) {
+        let mut plan = match k {
+            None => int8.clone(),
+            Some(k) => int8.with_kernels(k).expect("repacks"),
+        };
+        names.push(format!("int8 {}", plan.kernels_name()));
+        let img = image.clone();
+        runs.push(Box::new(move || drop(std::hint::black_box(plan.run(&img).map(|y| y[0])))));
+    }
+    (runs, names)
+}
+
+/// `-- --tables`: per model and weight law, the fp32 plan, the int8 plan on the best int8 kernel
+/// table and the same int8 plan on every other SIMD table of the CPU (under `FASTERAI_MAX_ISA`),
+/// alternating blocks of runs in this one process; prints the medians of the per-block means and
+/// of the per-block ratios.
+fn tables_against_each_other() {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let time = |run: &mut dyn FnMut(), n: usize| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            run();
+        }
+        start.elapsed().as_secs_f64() * 1e3 / n as f64
+    };
+    let dev = Cpu::default();
+    for (name, normal) in [("smallvgg", false), ("smallvgg", true), ("vgg16_bn", false), ("vgg16_bn", true)] {
+        let law = if normal { "normal" } else { "uniform" };
+        let ((mut runs, names), blocks, per_block) = if name == "smallvgg" {
+            let mut m = model(&dev);
+            if normal {
+                normal_weights(&mut m, 7);
+            }
+            (plans_on_every_table(&m, &images(32, 3), 32, images(1, 2)), 60, 100)
+        } else {
+            let mut m = dev.build_module::<Vgg16Bn, f32>();
+            if normal {
+                normal_weights(&mut m, 8);
+            }
+            (plans_on_every_table(&m, &random_images(4 * 3 * 128 * 128, 5), 4, random_images(3 * 128 * 128, 4)), 15, 3)
+        };
+        for run in runs.iter_mut() {
+            time(run.as_mut(), per_block);
+        }
+        let mut ms: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
+        for _ in 0..blocks {
+            for (run, ms) in runs.iter_mut().zip(&mut ms) {
+                ms.push(time(run.as_mut(), per_block));
+            }
+        }
+        println!("{name} ({law} weights), {blocks} blocks of {per_block} runs:");
+        for (i, n) in names.iter().enumerate() {
+            let vs_best = median(ms[i].iter().zip(&ms[1]).map(|(a, b)| a / b).collect());
+            let fp32_over = median(ms[0].iter().zip(&ms[i]).map(|(a, b)| a / b).collect());
+            println!("  {n:<32} {:>9.3} ms   time / best int8 {vs_best:.3}   fp32 / this {fp32_over:.3}", median(ms[i].clone()));
+        }
+    }
+}
+
+/// CPU time this process has used, in ms (`utime + stime` of `/proc/self/stat`, at Linux's 100
+/// ticks per second): unlike wall time, not stretched when other processes share the cores.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux's /proc/self/stat");
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("the command name ends with ')'").1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    ticks as f64 * 10.0
+}
+
+/// `-- --plan-cpu <smallvgg|vgg16_bn> <uniform|normal> <blocks>`: as `--tables` for one model and
+/// weight law, timed in CPU time per run ([`cpu_ms`]) instead of wall time, the plans' order
+/// reversed every other block. Run it with `RAYON_NUM_THREADS=1`: one thread, no helper spinning,
+/// so CPU time is the work, whatever else the machine runs.
+fn plans_in_cpu_time(args: &[String]) {
+    let [name, law, blocks] = args else { panic!("--plan-cpu <smallvgg|vgg16_bn> <uniform|normal> <blocks>") };
+    let blocks: usize = blocks.parse().expect("a count of blocks");
+    let dev = Cpu::default();
+    let ((mut runs, names), per_block) = if name == "smallvgg" {
+        let mut m = model(&dev);
+        if law == "normal" {
+            normal_weights(&mut m, 7);
+        }
+        (plans_on_every_table(&m, &images(32, 3), 32, images(1, 2)), 2000)
+    } else {
+        let mut m = dev.build_module::<Vgg16Bn, f32>();
+        if law == "normal" {
+            normal_weights(&mut m, 8);
+        }
+        (plans_on_every_table(&m, &random_images(4 * 3 * 128 * 128, 5), 4, random_images(3 * 128 * 128, 4)), 8)
+    };
+    // Blocks of about a second: the CPU clock ticks every 10 ms.
+    let mut ms: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
+    for block in 0..blocks + 1 {
+        let mut order: Vec<usize> = (0..runs.len()).collect();
+        if block % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let start = cpu_ms();
+            for _ in 0..per_block {
+                runs[i]();
+            }
+            if block > 0 {
+                ms[i].push((cpu_ms() - start) / per_block as f64); // block 0 warms up
+            }
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("{name} ({law} weights), {blocks} blocks of {per_block} runs, CPU ms per run:");
+    for (i, n) in names.iter().enumerate() {
+        let vs_best = median(ms[i].iter().zip(&ms[1]).map(|(a, b)| a / b).collect());
+        let fp32_over = median(ms[0].iter().zip(&ms[i]).map(|(a, b)| a / b).collect());
+        println!("  {n:<32} {:>9.3} ms   time / best int8 {vs_best:.3}   fp32 / this {fp32_over:.3}", median(ms[i].clone()));
+    }
+}
+
 fn main() {
     keep_freed_memory();
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--plan-cpu") {
+        return plans_in_cpu_time(&args[at + 1..]);
+    }
+    if std::env::args().any(|a| a == "--tables") {
+        return tables_against_each_other();
+    }
     if std::env::args().any(|a| a == "--serve") {
         return serve();
     }

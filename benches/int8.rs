@@ -4,13 +4,15 @@
 //! `M = out channels`, `K = 9·in channels`, `N = OH·OW`. Throughput is reported in elements/s
 //! where one element is one operation (a multiply-add counts 2), i.e. GOPS for int8, GFLOP/s for fp32.
 //! The int8 time includes packing the activations (done on every call); the weights are packed once.
+//! Each int8 table runs uniform weights and normal ones (`uniform_*`, `normal_*`): the AVX2
+//! `vpmaddubsw` table packs the second kind split and runs the first on its `i16`-pair fallback.
 //!
 //! A second group measures batch-1 Linear layers: the int8 matrix-vector kernel against the fp32
 //! GEMM with one column (and the int8 GEMM with one column, to show why the GEMV exists).
 //!
 //! `cargo bench --bench int8` (all threads of the machine), or `-- smallvgg`, `-- linear` to filter.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use fasterai_runtime::kernels::int8::{GemvScratch, Int8Kernels, Split};
 use fasterai_runtime::kernels::pack_i8::PackedRowsI8;
 use fasterai_runtime::quant::{ActivationQParams, OutputStage, QuantizedWeights};
@@ -68,9 +70,18 @@ fn bench(c: &mut Criterion) {
         let stage = OutputStage::new(input, &qw, None, output, true).unwrap();
         let bq = input.quantize_slice(&bf);
         let mut out = vec![0u8; m * n];
-        for kernels in &simd {
-            let packed = kernels.pack_weights(&qw.values, m, k).unwrap();
-            let mut pb = kernels.activations();
+        // Bell-shaped weights too (normal, as trained ones are): `vpmaddubsw` tables pack them split,
+        // uniform ones on their exact fallback.
+        let normal: Vec<f32> = (0..m * k)
+            .map(|_| {
+                let (u, v): (f32, f32) = (rng.gen_range(f32::EPSILON..1.0), rng.gen());
+                (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+            })
+            .collect();
+        let qn = QuantizedWeights::quantize(&normal, m).unwrap();
+        for (kernels, (law, weights)) in simd.iter().flat_map(|k| [("uniform", &qw), ("normal", &qn)].map(|w| (k, w))) {
+            let packed = kernels.pack_weights(&weights.values, m, k).unwrap();
+            let mut pb = kernels.activations_for(&packed);
             // Every split for the best kernels, to see which one scales; one thread and auto for the others.
             let splits: &[(Split, &str)] = match (threads > 1, kernels.name == best.name) {
                 (false, _) => &[(Split::Sequential, "1t")],
@@ -78,7 +89,7 @@ fn bench(c: &mut Criterion) {
                 (true, false) => &[(Split::Sequential, "1t"), (Split::Auto, "auto")],
             };
             for &(split, label) in splits {
-                group.bench_function(BenchmarkId::new(format!("i8_{}", kernels.name), label), |bch| {
+                group.bench_function(BenchmarkId::new(format!("i8_{}", kernels.name), format!("{law}_{label}")), |bch| {
                     bch.iter(|| {
                         pb.pack(&bq, k, n).unwrap();
                         kernels.gemm_u8(&packed, &pb, &stage, &mut out, split).unwrap();
@@ -118,7 +129,7 @@ fn bench_linear(c: &mut Criterion) {
                 b.iter(|| kernels.gemv_i32(&rows, &x, &mut y, &mut scratch).unwrap())
             });
             let packed = kernels.pack_weights(&qw.values, m, k).unwrap();
-            let mut pb = kernels.activations();
+            let mut pb = kernels.activations_for(&packed);
             group.bench_function(BenchmarkId::new(format!("i8_gemm_n1_{}", kernels.name), "1t"), |b| {
                 b.iter(|| {
                     pb.pack(&x, k, 1).unwrap();
@@ -130,5 +141,59 @@ fn bench_linear(c: &mut Criterion) {
     }
 }
 
+/// `-- --loop <table> <uniform|normal|narrow> <reps> [filter]`: one thread runs `reps` products of each
+/// shape of [`SHAPES`] (whose name contains `filter`) on one table, packing included, and prints the multiply-adds; nothing else. Run it
+/// under `perf stat -e cycles:u` to compare tables in cycles, which a shared, loaded machine does
+/// not distort as it does wall time.
+fn kernel_loop(args: &[String]) {
+    let (table, law, reps, filter) = match args {
+        [table, law, reps] => (table, law, reps, ""),
+        [table, law, reps, filter] => (table, law, reps, filter.as_str()),
+        _ => panic!("--loop <table> <uniform|normal> <reps> [shape filter]"),
+    };
+    let reps: usize = reps.parse().expect("a count of repetitions");
+    let kernels = Int8Kernels::available().into_iter().find(|k| k.name == table).expect("a table this CPU runs");
+    let mut rng = SmallRng::seed_from_u64(3);
+    let mut macs = 0;
+    for &(_, m, k, n) in SHAPES.iter().filter(|s| s.0.contains(filter)) {
+        let w: Vec<f32> = (0..m * k)
+            .map(|_| match law.as_str() {
+                "narrow" => rng.gen_range(-1.0..1.0),
+                "uniform" => rng.gen_range(-1.0..1.0),
+                _ => {
+                    let (u, v): (f32, f32) = (rng.gen_range(f32::EPSILON..1.0), rng.gen());
+                    (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+                }
+            })
+            .collect();
+        let mut qw = QuantizedWeights::quantize(&w, m).unwrap();
+        if law == "narrow" {
+            // Within ±64: no pair to split (the kernels' raw speed).
+            qw.values.iter_mut().for_each(|v| *v /= 2);
+        }
+        let input = ActivationQParams::from_range(0.0, 1.0).unwrap();
+        let stage = OutputStage::new(input, &qw, None, ActivationQParams::from_range(0.0, 8.0).unwrap(), true).unwrap();
+        let x: Vec<u8> = (0..k * n).map(|_| rng.gen()).collect();
+        let packed = kernels.pack_weights(&qw.values, m, k).unwrap();
+        let mut pb = kernels.activations_for(&packed);
+        let mut out = vec![0u8; m * n];
+        for _ in 0..reps {
+            pb.pack(&x, k, n).unwrap();
+            kernels.gemm_u8(&packed, &pb, &stage, &mut out, Split::Sequential).unwrap();
+        }
+        macs += reps * m * n * k;
+        eprintln!("{table} {law} {m}x{k}x{n}: {} weights", if packed.is_split() { "split" } else { "unsplit" });
+    }
+    println!("{macs} multiply-adds");
+}
+
 criterion_group!(benches, bench, bench_linear);
-criterion_main!(benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--loop") {
+        return kernel_loop(&args[at + 1..]);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

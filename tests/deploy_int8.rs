@@ -96,6 +96,41 @@ fn agreement(
     agree
 }
 
+/// The same plan packed for every int8 kernel table of this CPU (under `FASTERAI_MAX_ISA`) gives
+/// the integer reference exactly: with dfdx's uniform weights, which the AVX2 `vpmaddubsw` table
+/// runs on its `i16`-pair fallback, and with bell-shaped ones, which it packs split.
+#[test]
+fn every_int8_kernel_table_gives_the_integer_reference() {
+    use fasterai::internals::kernels::int8::Int8Kernels;
+    for (law, seed) in [("uniform", 21), ("normal", 22)] {
+        let mut vgg: SmallVgg = model(seed);
+        if law == "normal" {
+            support::deploy::normal_weights(&mut vgg, seed);
+        }
+        let int8 = quantize_static(&vgg, &random_images(8, 784, seed + 1, true), 8, QuantizeOptions::default()).unwrap();
+        let images = random_images(2, 784, seed + 2, true);
+        let wants: Vec<Vec<f32>> = images.chunks(784).map(|image| integer_reference(&int8, image)).collect();
+        for kernels in Int8Kernels::available() {
+            if kernels.saturating.is_some() {
+                // Which way the layers' weights go: some split when bell-shaped (the deep ones),
+                // none when uniform.
+                let split: Vec<bool> = int8
+                    .layers()
+                    .iter()
+                    .filter_map(|l| l.weights.as_ref())
+                    .map(|w| kernels.pack_weights(&w.values, w.out_channels, w.fan_in).unwrap().is_split())
+                    .collect();
+                assert_eq!(split.iter().any(|&s| s), law == "normal", "{} {law}: {split:?}", kernels.name);
+            }
+            let mut plan = int8.with_kernels(kernels).unwrap();
+            assert_eq!(plan.kernels_name(), kernels.name);
+            for (image, want) in images.chunks(784).zip(&wants) {
+                assert_eq!(plan.run(image).unwrap(), want.as_slice(), "{} on {law} weights", kernels.name);
+            }
+        }
+    }
+}
+
 #[test]
 fn int8_logits_follow_the_fp32_logits() {
     let vgg: SmallVgg = model(7);

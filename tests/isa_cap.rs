@@ -19,7 +19,7 @@ fn run_kernels(int8: &Int8Kernels) -> (Vec<i32>, Vec<f32>, Vec<f32>) {
     let a: Vec<i8> = (0..m * k).map(|i| ((i * 37) % 255) as i8).map(|v| v.max(-127)).collect();
     let b: Vec<u8> = (0..k * n).map(|i| ((i * 11) % 256) as u8).collect();
     let packed = int8.pack_weights(&a, m, k).unwrap();
-    let mut acts = int8.activations();
+    let mut acts = int8.activations_for(&packed);
     acts.pack(&b, k, n).unwrap();
     let mut c = vec![0; m * n];
     int8.gemm_i32(&packed, &acts, &mut c, Split::Sequential).unwrap();

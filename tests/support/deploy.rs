@@ -47,6 +47,31 @@ where
     write_tensors(model, &borrowed).unwrap();
 }
 
+/// Redraws every conv and linear weight of `model` from a normal law (bell-shaped, as trained
+/// weights are), where dfdx's initialization is uniform.
+pub fn normal_weights<M>(model: &mut M, seed: u64)
+where
+    M: TensorCollection<f32, Cpu>,
+{
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let updates: Vec<(String, Vec<f32>)> = read_tensors(model)
+        .into_iter()
+        .filter(|t| t.name.ends_with("weight") && t.shape.len() >= 2)
+        .map(|t| {
+            let values = (0..t.numel())
+                .map(|_| {
+                    // Box–Muller, scaled like dfdx's bound so the activations keep their size.
+                    let (u, v): (f32, f32) = (rng.gen_range(f32::EPSILON..1.0), rng.gen());
+                    0.3 * (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos() / (t.numel() as f32 / t.shape[0] as f32).sqrt()
+                })
+                .collect();
+            (t.name, values)
+        })
+        .collect();
+    let borrowed: Vec<(&str, &[f32])> = updates.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    write_tensors(model, &borrowed).unwrap();
+}
+
 /// `n` images of `len` values, uniform in [−1, 1] (or [0, 1] when `positive`).
 pub fn random_images(n: usize, len: usize, seed: u64, positive: bool) -> Vec<f32> {
     let mut rng = SmallRng::seed_from_u64(seed);

@@ -42,6 +42,27 @@ fn operands(rng: &mut SmallRng, m: usize, n: usize, k: usize) -> (Vec<i8>, Vec<u
     (a, b)
 }
 
+/// Bell-shaped weights as training leaves them (most small, one in 140 at ±127 or −128), so
+/// that `vpmaddubsw` kernels pack them split ([`super::pack_split`]) rather than on their fallback
+/// layout; activations as [`operands`].
+fn bell_operands(rng: &mut SmallRng, m: usize, n: usize, k: usize) -> (Vec<i8>, Vec<u8>) {
+    let (_, b) = operands(rng, m, n, k);
+    let a = (0..m * k)
+        .map(|_| match rng.gen_range(0..420) {
+            0 => -128,
+            1 => 127,
+            2 => -127,
+            _ => rng.gen_range(-24..=24i8) + rng.gen_range(-24..=24i8),
+        })
+        .collect();
+    (a, b)
+}
+
+/// Both kinds of operands: uniform weights (which `vpmaddubsw` kernels run on their fallback
+/// layout) and bell-shaped ones (which they split).
+type Operands = fn(&mut SmallRng, usize, usize, usize) -> (Vec<i8>, Vec<u8>);
+const OPERANDS: [(&str, Operands); 2] = [("uniform", operands), ("bell", bell_operands)];
+
 fn sizes() -> Vec<(usize, usize, usize)> {
     let mut v: Vec<_> = (1..=17).flat_map(|m| (1..=17).map(move |n| (m, n, (m * 7 + n * 3) % 17 + 1))).collect();
     v.extend((1..=17).map(|k| (7, 19, k)));
@@ -54,18 +75,20 @@ fn sizes() -> Vec<(usize, usize, usize)> {
 fn gemm_i32_equals_the_triple_loop_on_every_small_size() {
     let mut rng = SmallRng::seed_from_u64(65);
     let tables = tables();
-    for m in 1..=17 {
-        for n in 1..=17 {
-            for k in 1..=17 {
-                let (a, b) = operands(&mut rng, m, n, k);
-                let want = reference_gemm_u8i8(m, n, k, &a, &b);
-                for kernels in &tables {
-                    let pa = kernels.pack_weights(&a, m, k).unwrap();
-                    let mut pb = kernels.activations();
-                    pb.pack(&b, k, n).unwrap();
-                    let mut got = vec![-1; m * n];
-                    kernels.gemm_i32(&pa, &pb, &mut got, Split::Sequential).unwrap();
-                    assert_eq!(got, want, "{} m={m} n={n} k={k}", kernels.name);
+    for (kind, operands) in OPERANDS {
+        for m in 1..=17 {
+            for n in 1..=17 {
+                for k in 1..=17 {
+                    let (a, b) = operands(&mut rng, m, n, k);
+                    let want = reference_gemm_u8i8(m, n, k, &a, &b);
+                    for kernels in &tables {
+                        let pa = kernels.pack_weights(&a, m, k).unwrap();
+                        let mut pb = kernels.activations_for(&pa);
+                        pb.pack(&b, k, n).unwrap();
+                        let mut got = vec![-1; m * n];
+                        kernels.gemm_i32(&pa, &pb, &mut got, Split::Sequential).unwrap();
+                        assert_eq!(got, want, "{} {kind} m={m} n={n} k={k}", kernels.name);
+                    }
                 }
             }
         }
@@ -76,20 +99,25 @@ fn gemm_i32_equals_the_triple_loop_on_every_small_size() {
 #[test]
 fn gemm_i32_equals_the_triple_loop() {
     let mut rng = SmallRng::seed_from_u64(66);
-    for (m, n, k) in sizes() {
+    let mut split_packs = 0;
+    for ((m, n, k), (kind, operands)) in sizes().into_iter().flat_map(|s| OPERANDS.map(|o| (s, o))) {
         let (a, b) = operands(&mut rng, m, n, k);
         let want = reference_gemm_u8i8(m, n, k, &a, &b);
         for kernels in tables() {
             let pa = kernels.pack_weights(&a, m, k).unwrap();
-            let mut pb = kernels.activations();
+            split_packs += usize::from(pa.is_split() && k > 200);
+            let mut pb = kernels.activations_for(&pa);
             pb.pack(&b, k, n).unwrap();
             for split in [Split::Sequential, Split::Rows, Split::Columns, Split::Auto] {
                 let mut got = vec![-1; m * n];
                 kernels.gemm_i32(&pa, &pb, &mut got, split).unwrap();
-                assert_eq!(got, want, "{} {split:?} m={m} n={n} k={k}", kernels.name);
+                assert_eq!(got, want, "{} {kind} {split:?} m={m} n={n} k={k}", kernels.name);
             }
         }
     }
+    // The three big bell-shaped products (k > 200) ran split on each `vpmaddubsw` table.
+    let saturating = tables().iter().filter(|k| k.saturating.is_some()).count();
+    assert!(split_packs >= 3 * saturating, "{split_packs} split packs for {saturating} tables");
 }
 
 #[test]
@@ -121,7 +149,7 @@ fn all_extremes_do_not_saturate() {
         let (a, b) = (vec![w; m * k], vec![x; k * n]);
         for kernels in tables() {
             let pa = kernels.pack_weights(&a, m, k).unwrap();
-            let mut pb = kernels.activations();
+            let mut pb = kernels.activations_for(&pa);
             pb.pack(&b, k, n).unwrap();
             let mut got = vec![0; m * n];
             kernels.gemm_i32(&pa, &pb, &mut got, Split::Sequential).unwrap();
@@ -129,6 +157,65 @@ fn all_extremes_do_not_saturate() {
         }
     }
 }
+
+/// The saturation case: pairs that `vpmaddubsw` would saturate (`255·127 + 255·127` gives
+/// 32 767) are split off or sent to the fallback layout, so every table gives the exact integers at
+/// the extremes; weights packed unsplit are refused by the saturating tables, split ones by the others.
+#[test]
+fn saturating_pairs_are_split_or_fall_back_never_silently_wrong() {
+    use super::generic::gemm_i8::{generic_tile_i32_q4s_6x16, maddubs_pair};
+    use super::pack_i8::{PackedWeightsI8, PanelLayout};
+    assert_eq!(maddubs_pair([255, 255], [127, 127]), i16::MAX, "the instruction's pair saturates here");
+    let (m, n, k) = (7, 17, 64);
+    // Dense: every pair unsafe (−128 too, which the quantizer never makes but the packing accepts).
+    // Sparse: one unsafe pair in a row of small weights, at a unit that is not the first.
+    let mut sparse = vec![3i8; m * k];
+    sparse[2 * k + 9] = 127;
+    sparse[2 * k + 8] = 127;
+    sparse[5 * k + 62] = -128;
+    sparse[5 * k + 63] = -128;
+    for (kind, a) in [("dense", vec![127i8; m * k]), ("dense -128", vec![-128i8; m * k]), ("sparse", sparse)] {
+        let b = vec![255u8; k * n];
+        let want = reference_gemm_u8i8(m, n, k, &a, &b);
+        for kernels in tables() {
+            let pa = kernels.pack_weights(&a, m, k).unwrap();
+            if let Some(fallback) = kernels.saturating {
+                let split = kind == "sparse";
+                assert_eq!((pa.is_split(), pa.layout()), (split, if split { kernels.layout } else { fallback.layout }), "{} {kind}", kernels.name);
+            }
+            let mut pb = kernels.activations_for(&pa);
+            pb.pack(&b, k, n).unwrap();
+            let mut got = vec![0; m * n];
+            kernels.gemm_i32(&pa, &pb, &mut got, Split::Sequential).unwrap();
+            assert_eq!(got, want, "{} {kind}", kernels.name);
+        }
+    }
+    // Unsplit byte quads through the saturating twin would be wrong ...
+    let a = vec![127i8; MR_ROWS * 4];
+    let unsplit = PackedWeightsI8::new(&a, MR_ROWS, 4, PanelLayout::Quads8).unwrap();
+    let mut pb = super::pack_i8::PackedActivationsU8::new(PanelLayout::Quads8);
+    pb.pack(&[255; 4 * 16], 4, 16).unwrap();
+    let mut panel = unsplit.panel(0).to_vec();
+    panel.push(0); // no split-off words
+    let mut tile = [0; 96];
+    generic_tile_i32_q4s_6x16(&panel, pb.panel(0), &mut tile);
+    assert_eq!(tile[0], 2 * i16::MAX as i32, "saturated, not 4·255·127");
+    // ... so the saturating tables refuse such weights, and the other tables refuse split ones.
+    for kernels in tables() {
+        let mut out = vec![0; MR_ROWS * 16];
+        let err = kernels.gemm_i32(&unsplit, &pb, &mut out, Split::Sequential);
+        if kernels.saturating.is_some() {
+            assert!(matches!(err, Err(QuantError::LayoutMismatch { operand: "weights", .. })), "{}", kernels.name);
+        }
+        let split = Int8Kernels::generic_quads_split().pack_weights(&[1; 6 * 4], 6, 4).unwrap();
+        if kernels.layout == split.layout() && kernels.saturating.is_none() {
+            let err = kernels.gemm_i32(&split, &pb, &mut out, Split::Sequential);
+            assert!(matches!(err, Err(QuantError::LayoutMismatch { operand: "weights", .. })), "{}", kernels.name);
+        }
+    }
+}
+
+const MR_ROWS: usize = super::pack_i8::MR;
 
 /// A random output stage for the `m` rows of `a`.
 fn stage(rng: &mut SmallRng, a: &[i8], m: usize, relu: bool) -> OutputStage {
@@ -143,19 +230,19 @@ fn stage(rng: &mut SmallRng, a: &[i8], m: usize, relu: bool) -> OutputStage {
 #[test]
 fn gemm_u8_equals_the_triple_loop_then_the_scalar_stage() {
     let mut rng = SmallRng::seed_from_u64(67);
-    for (i, (m, n, k)) in sizes().into_iter().enumerate() {
+    for (i, ((m, n, k), (kind, operands))) in sizes().into_iter().flat_map(|s| OPERANDS.map(|o| (s, o))).enumerate() {
         let (a, b) = operands(&mut rng, m, n, k);
         let st = stage(&mut rng, &a, m, i % 2 == 0);
         let acc = reference_gemm_u8i8(m, n, k, &a, &b);
         let want: Vec<u8> = acc.iter().enumerate().map(|(j, &v)| st.requantize(j / n, v)).collect();
         for kernels in tables() {
             let pa = kernels.pack_weights(&a, m, k).unwrap();
-            let mut pb = kernels.activations();
+            let mut pb = kernels.activations_for(&pa);
             pb.pack(&b, k, n).unwrap();
             for split in [Split::Sequential, Split::Rows, Split::Columns] {
                 let mut got = vec![0; m * n];
                 kernels.gemm_u8(&pa, &pb, &st, &mut got, split).unwrap();
-                assert_eq!(got, want, "{} {split:?} m={m} n={n} k={k}", kernels.name);
+                assert_eq!(got, want, "{} {kind} {split:?} m={m} n={n} k={k}", kernels.name);
             }
         }
     }
@@ -333,7 +420,7 @@ fn wide_columns_that_do_not_fit_the_output_are_errors() {
     let kernels = Int8Kernels::best();
     let w = QuantizedWeights::quantize(&[0.1; 6], 2).unwrap(); // 2 × 3
     let a = kernels.pack_weights(&w.values, 2, 3).unwrap();
-    let mut b = kernels.activations();
+    let mut b = kernels.activations_for(&a);
     b.pack(&[1; 3 * 7], 3, 7).unwrap(); // 7 wide columns: rows of 3 kept out of 4, two rows
     let p = ActivationQParams::from_range(0.0, 1.0).unwrap();
     let stage = OutputStage::new(p, &w, None, p, false).unwrap();

@@ -50,7 +50,7 @@ pub struct QuantizedConv2d {
 /// padded input.
 #[derive(Debug, Clone, Default)]
 pub struct ConvScratch {
-    packed: Option<PackedActivationsU8>,
+    packed: Vec<PackedActivationsU8>,
     padded: Vec<u8>,
     starts: Vec<usize>,
     /// The input as channel quads ([`QuadConv`]).
@@ -95,10 +95,15 @@ impl ConvScratch {
         out: &mut [u8],
         split: Split,
     ) -> Result<(), QuantError> {
-        let packed = match &mut self.packed {
-            Some(p) if p.layout() == kernels.layout && p.unit_multiple() == kernels.activations().unit_multiple() => p,
-            slot => slot.insert(kernels.activations()),
-        };
+        // One buffer per activation layout: kernels that choose the layout per weight matrix
+        // (`Int8Kernels::saturating`) alternate between two from layer to layer.
+        let want = kernels.activations_for(weights);
+        let at = self.packed.iter().position(|p| p.layout() == want.layout() && p.unit_multiple() == want.unit_multiple());
+        let at = at.unwrap_or_else(|| {
+            self.packed.push(want);
+            self.packed.len() - 1
+        });
+        let packed = &mut self.packed[at];
         if patches == Patches::Gathered || shape.stride != 1 {
             packed.pack_im2col(x, shape, zero_point)?;
             return kernels.gemm_u8(weights, packed, stage, out, split);

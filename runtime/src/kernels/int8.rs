@@ -8,7 +8,9 @@
 //! | `generic_mmm_u8i8_6x16` | `i16` pairs | `6 × 16` | plain Rust |
 //! | `generic_mmm_u8i8q4_6x16` | byte quads | `6 × 16` | plain Rust |
 //! | `generic_mmm_u8i8q4_6x32` | byte quads | `6 × 32` + `6 × 16` | plain Rust |
+//! | `generic_mmm_u8i8q4s_6x16` | byte quads, unsafe pairs split off | `6 × 16` | plain Rust, pairs saturating as `vpmaddubsw` |
 //! | `avx2_mmm_u8i8_6x16` | `i16` pairs | `6 × 16` | `vpmaddwd` + `vpaddd` (exact; see [`super::x86_64::gemm_i8`]) |
+//! | `avx2_mmm_u8i8q4s_6x16` | byte quads, unsafe pairs split off | `6 × 16` | `vpmaddubsw` + `vpmaddwd` (ones) + `vpaddd` (exact by the split, see [`super::pack_split`]); weights with too many unsafe pairs on `avx2_mmm_u8i8_6x16` |
 //! | `avxvnni_mmm_u8i8q4_6x16` | byte quads | `6 × 16` | 256-bit `vpdpbusd` (exact, accumulating) |
 //! | `avx512vnni_mmm_u8i8q4_6x32` | byte quads | `6 × 32` + `6 × 16` | 512-bit `vpdpbusd` (see [`super::x86_64::gemm_i8_avx512`]) |
 //! | `amx_mmm_u8i8q4_32x32` | byte quads + tile-order weights | `32 × 32` | AMX `tdpbsud` for products to `u8` (see [`super::x86_64::gemm_i8_amx`]); the rest as the AVX-512 table |
@@ -20,7 +22,7 @@
 //! use fasterai_runtime::kernels::int8::{Int8Kernels, Split};
 //! let kernels = Int8Kernels::best();
 //! let a = kernels.pack_weights(&[1, -2, 3, 4, 5, -6], 2, 3).unwrap(); // 2 × 3
-//! let mut b = kernels.activations();
+//! let mut b = kernels.activations_for(&a);
 //! b.pack(&[1, 2, 3, 4, 5, 6], 3, 2).unwrap(); // 3 × 2
 //! let mut c = vec![0; 4];
 //! kernels.gemm_i32(&a, &b, &mut c, Split::Sequential).unwrap();
@@ -33,8 +35,8 @@ use super::team::{for_each_chunk, Team};
 
 use super::generic::gemv_i8::generic_gemv_u8i8;
 use super::generic::gemm_i8::{
-    generic_pair_i32_q4_6x32, generic_pair_u8_q4_6x32, generic_tile_i32_6x16, generic_tile_i32_q4_6x16, generic_tile_u8_6x16,
-    generic_tile_u8_q4_6x16,
+    generic_pair_i32_q4_6x32, generic_pair_u8_q4_6x32, generic_tile_i32_6x16, generic_tile_i32_q4_6x16, generic_tile_i32_q4s_6x16,
+    generic_tile_u8_6x16, generic_tile_u8_q4_6x16, generic_tile_u8_q4s_6x16,
 };
 use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLayout, GEMV_ALIGN, MR, NR};
 use super::pack_tiles::TILE_ROWS;
@@ -42,7 +44,7 @@ use super::conv_quads::QuadConv;
 use super::generic::im2col_u8::ConvShape;
 use crate::quant::{OutputStage, QuantError};
 pub use super::types::{
-    GemvFn, PairI32Fn, PairTiles, PairU8Fn, Split, TileI32Fn, TileStage, TileU8Fn, SEQUENTIAL_BELOW_MACS,
+    Fallback, GemvFn, PairI32Fn, PairTiles, PairU8Fn, Split, TileI32Fn, TileStage, TileU8Fn, SEQUENTIAL_BELOW_MACS,
 };
 
 /// Matrix-vector products with at least this many weight bytes split their rows over the team.
@@ -78,6 +80,10 @@ pub struct Int8Kernels {
     /// Products to `u8` run on AMX tiles (`16 × 64` weights × `16 × 16` sums per instruction)
     /// when the weights carry a tile-order copy, which [`Self::pack_weights`] then builds.
     pub amx: bool,
+    /// Set for tiles whose byte pairs saturate (`vpmaddubsw`): [`Self::pack_weights`] splits
+    /// unsafe pairs off ([`super::pack_split`]), or, when there are too many, packs the weights
+    /// for these exact tiles instead.
+    pub saturating: Option<Fallback>,
 }
 
 impl Int8Kernels {
@@ -91,6 +97,21 @@ impl Int8Kernels {
             pair: None,
             gemv: generic_gemv_u8i8,
             amx: false,
+            saturating: None,
+        }
+    }
+
+    /// The portable kernels on byte quads with unsafe pairs split off, saturating as `vpmaddubsw`
+    /// (the layout of the AVX2 byte-quad kernels), on `i16` pairs for weights with many unsafe pairs.
+    pub fn generic_quads_split() -> Self {
+        let pairs = Self::generic();
+        Self {
+            name: "generic_mmm_u8i8q4s_6x16",
+            layout: PanelLayout::Quads8,
+            tile_i32: generic_tile_i32_q4s_6x16,
+            tile_u8: generic_tile_u8_q4s_6x16,
+            saturating: Some(Fallback { layout: pairs.layout, tile_i32: pairs.tile_i32, tile_u8: pairs.tile_u8 }),
+            ..pairs
         }
     }
 
@@ -104,6 +125,7 @@ impl Int8Kernels {
             pair: None,
             gemv: generic_gemv_u8i8,
             amx: false,
+            saturating: None,
         }
     }
 
@@ -119,12 +141,12 @@ impl Int8Kernels {
     /// Every table this CPU runs, portable first, fastest last.
     pub fn available() -> Vec<Self> {
         #[allow(unused_mut)]
-        let mut all = vec![Self::generic(), Self::generic_quads(), Self::generic_quads_pairs()];
+        let mut all = vec![Self::generic(), Self::generic_quads_split(), Self::generic_quads(), Self::generic_quads_pairs()];
         #[cfg(target_arch = "x86_64")]
         {
-            use super::x86_64::{gemm_i8, gemm_i8_amx, gemm_i8_avx512, gemm_i8_vnni, gemv_i8};
+            use super::x86_64::{gemm_i8, gemm_i8_amx, gemm_i8_avx512, gemm_i8_maddubs, gemm_i8_vnni, gemv_i8};
             if gemm_i8::available() {
-                all.push(Self {
+                let pairs = Self {
                     name: "avx2_mmm_u8i8_6x16",
                     layout: PanelLayout::Pairs16,
                     tile_i32: gemm_i8::avx2_tile_i32_6x16,
@@ -132,7 +154,19 @@ impl Int8Kernels {
                     pair: None,
                     gemv: gemv_i8::avx2_gemv_u8i8,
                     amx: false,
-                });
+                    saturating: None,
+                };
+                all.push(pairs);
+                if gemm_i8_maddubs::available() {
+                    all.push(Self {
+                        name: "avx2_mmm_u8i8q4s_6x16",
+                        layout: PanelLayout::Quads8,
+                        tile_i32: gemm_i8_maddubs::avx2_tile_i32_q4s_6x16,
+                        tile_u8: gemm_i8_maddubs::avx2_tile_u8_q4s_6x16,
+                        saturating: Some(Fallback { layout: pairs.layout, tile_i32: pairs.tile_i32, tile_u8: pairs.tile_u8 }),
+                        ..pairs
+                    });
+                }
             }
             if gemm_i8_vnni::available() {
                 all.push(Self {
@@ -143,6 +177,7 @@ impl Int8Kernels {
                     pair: None,
                     gemv: gemv_i8::avxvnni_gemv_u8i8,
                     amx: false,
+                    saturating: None,
                 });
             }
             if gemm_i8_avx512::available() {
@@ -159,6 +194,7 @@ impl Int8Kernels {
                     // (0.95–1.01×): it serves the AVX-512 CPUs without AVX-VNNI.
                     gemv: if gemm_i8_vnni::available() { gemv_i8::avxvnni_gemv_u8i8 } else { gemv_i8::avx512vnni_gemv_u8i8 },
                     amx: false,
+                    saturating: None,
                 });
             }
             if gemm_i8_amx::available() {
@@ -170,14 +206,22 @@ impl Int8Kernels {
         all
     }
 
-    /// The fastest kernels this CPU runs: AVX-512 VNNI, else AVX-VNNI, else AVX2, else portable.
+    /// The fastest kernels this CPU runs: AVX-512 VNNI, else AVX-VNNI, else AVX2 (`vpmaddubsw`),
+    /// else portable.
     pub fn best() -> Self {
         *Self::available().last().expect("the generic kernels are always available")
     }
 
     /// Packs a row-major `[rows, depth]` weight matrix for these kernels (with a tile-order copy
-    /// for [`Self::amx`] kernels).
+    /// for [`Self::amx`] kernels; split, or on the fallback layout, for [`Self::saturating`] ones).
+    /// Pack the activations of a product with [`Self::activations_for`] these weights.
     pub fn pack_weights(&self, values: &[i8], rows: usize, depth: usize) -> Result<PackedWeightsI8, QuantError> {
+        if let Some(fallback) = self.saturating {
+            return match super::pack_split::pack_split(values, rows, depth)? {
+                Some(split) => Ok(split),
+                None => PackedWeightsI8::new(values, rows, depth, fallback.layout),
+            };
+        }
         if self.amx {
             PackedWeightsI8::new_with_tiles(values, rows, depth, self.layout)
         } else {
@@ -208,7 +252,17 @@ impl Int8Kernels {
         }
     }
 
-    /// An empty activation buffer for these kernels (panels of whole tiles for [`Self::amx`]).
+    /// An empty activation buffer for products with `weights` packed by these kernels: on the
+    /// weights' layout (which [`Self::saturating`] kernels choose per matrix).
+    pub fn activations_for(&self, weights: &PackedWeightsI8) -> PackedActivationsU8 {
+        match self.saturating {
+            Some(fallback) if weights.layout() == fallback.layout => PackedActivationsU8::new(fallback.layout),
+            _ => self.activations(),
+        }
+    }
+
+    /// An empty activation buffer on these kernels' own layout (panels of whole tiles for
+    /// [`Self::amx`]); [`Self::activations_for`] gives the one a packed weight matrix needs.
     pub fn activations(&self) -> PackedActivationsU8 {
         if self.amx {
             PackedActivationsU8::new_for_tiles(self.layout)
@@ -220,8 +274,9 @@ impl Int8Kernels {
     /// `out[m, n] = a · b` in `i32` (row-major `m × n`).
     pub fn gemm_i32(&self, a: &PackedWeightsI8, b: &PackedActivationsU8, out: &mut [i32], split: Split) -> Result<(), QuantError> {
         self.check(a, b, out.len())?;
-        let one = |p: usize, q: usize, dst: &mut [i32; MR * NR]| (self.tile_i32)(a.panel(p), b.panel(q), dst);
-        let two = self.pair.map(|pair| {
+        let tiles = self.tiles_for(a);
+        let one = |p: usize, q: usize, dst: &mut [i32; MR * NR]| (tiles.tile_i32)(a.panel(p), b.panel(q), dst);
+        let two = self.pair.filter(|_| tiles.layout == self.layout).map(|pair| {
             move |p: usize, q: usize, dst: &mut [[i32; MR * NR]; 2]| (pair.tile_i32)(a.panel(p), b.panel(q), b.panel(q + 1), dst)
         });
         let sink = Sink::new(out, a.rows(), b.cols(), Columns::Dense)?;
@@ -268,8 +323,9 @@ impl Int8Kernels {
             zero_point: stage.output_zero_point,
             clamp_min: stage.clamp_min,
         };
-        let one = |p: usize, q: usize, dst: &mut [u8; MR * NR]| (self.tile_u8)(a.panel(p), b.panel(q), tile_stage(p), dst);
-        let two = self.pair.map(|pair| {
+        let tiles = self.tiles_for(a);
+        let one = |p: usize, q: usize, dst: &mut [u8; MR * NR]| (tiles.tile_u8)(a.panel(p), b.panel(q), tile_stage(p), dst);
+        let two = self.pair.filter(|_| tiles.layout == self.layout).map(|pair| {
             move |p: usize, q: usize, dst: &mut [[u8; MR * NR]; 2]| {
                 (pair.tile_u8)(a.panel(p), b.panel(q), b.panel(q + 1), tile_stage(p), dst)
             }
@@ -333,11 +389,26 @@ impl Int8Kernels {
 }
 
 impl Int8Kernels {
+    /// The tiles that run `a`: the fallback ones for weights [`Self::saturating`] kernels packed on
+    /// its layout, else the table's own.
+    fn tiles_for(&self, a: &PackedWeightsI8) -> Fallback {
+        match self.saturating {
+            Some(fallback) if a.layout() == fallback.layout => fallback,
+            _ => Fallback { layout: self.layout, tile_i32: self.tile_i32, tile_u8: self.tile_u8 },
+        }
+    }
+
     fn check(&self, a: &PackedWeightsI8, b: &PackedActivationsU8, out_len: usize) -> Result<(), QuantError> {
-        for (layout, operand) in [(a.layout(), "weights"), (b.layout(), "activations")] {
-            if layout != self.layout {
+        let layout = self.tiles_for(a).layout;
+        for (found, operand) in [(a.layout(), "weights"), (b.layout(), "activations")] {
+            if found != layout {
                 return Err(QuantError::LayoutMismatch { kernels: self.name, operand });
             }
+        }
+        // Split weights run only on the tiles that read them, and those tiles only on split
+        // weights: elsewhere the split-off words would be lost, or pairs could saturate.
+        if a.is_split() != (self.saturating.is_some() && layout == self.layout) {
+            return Err(QuantError::LayoutMismatch { kernels: self.name, operand: "weights" });
         }
         check_depth(a.depth())?;
         if a.depth() != b.depth() {

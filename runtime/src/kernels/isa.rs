@@ -7,7 +7,7 @@
 //! | tier | CPU features it needs | used by |
 //! |---|---|---|
 //! | `portable` | none (the baseline x86-64, or any CPU) | the `generic_*` twins |
-//! | `avx2` | AVX2 + FMA | fp32 conv tile, GEMV, `widest_fn!`; int8 `avx2_*` table and output stage |
+//! | `avx2` | AVX2 + FMA | fp32 conv tile, GEMV, `widest_fn!`; int8 `avx2_*` tables (`vpmaddwd` pairs, `vpmaddubsw` quads) and output stage |
 //! | `avxvnni` | the above + AVX-VNNI (256-bit `vpdpbusd`) | int8 `avxvnni_*` table and GEMV |
 //! | `avx512` | AVX2 + FMA + AVX-512 F/BW/VL | fp32 conv tile, GEMV, 2×2 pool, `widest_fn!`; int8 packing |
 //! | `avx512vnni` | the above + AVX-512 VNNI | int8 `avx512vnni_*` table, shallow conv |

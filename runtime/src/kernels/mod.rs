@@ -66,6 +66,7 @@ pub mod int8;
 mod int8_amx;
 mod int8_sink;
 pub mod pack_i8;
+pub mod pack_split;
 pub mod pack_tiles;
 mod pack_wide;
 pub mod team;

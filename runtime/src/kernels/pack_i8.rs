@@ -2,8 +2,9 @@
 //!
 //! Every packed word is an `i32` holding one *depth unit* of `k` for one row or column; two layouts:
 //! - [`PanelLayout::Pairs16`]: two `k` values widened to `i16` (`v[2j]` in the low half), for
-//!   `vpmaddwd` (AVX2; see [`super::x86_64::gemm_i8`] for why not `vpmaddubsw`).
-//! - [`PanelLayout::Quads8`]: four `k` values as bytes (`v[4j]` lowest), for `vpdpbusd` (AVX-VNNI).
+//!   `vpmaddwd` (AVX2, exact for any weights: [`super::x86_64::gemm_i8`]).
+//! - [`PanelLayout::Quads8`]: four `k` values as bytes (`v[4j]` lowest), for `vpdpbusd` (AVX-VNNI,
+//!   AVX-512 VNNI) and `vpmaddubsw` (AVX2, with weights split by [`super::pack_split`]).
 //!
 //! Weights `[m, k]` → panels of [`MR`] rows, word `[panel][unit][r]`, packed once per layer.
 //! Activations `[k, n]` → panels of [`NR`] columns, word `[panel][unit][c]`, packed per call.
@@ -96,6 +97,10 @@ pub struct PackedWeightsI8 {
     rows: usize,
     depth: usize,
     layout: PanelLayout,
+    /// Words per panel: `units · MR`, plus the split-off pairs of [`super::pack_split`] weights.
+    panel_words: usize,
+    /// Packed with unsafe pairs split off, for `vpmaddubsw` tiles ([`super::pack_split`]).
+    split: bool,
     /// The same weights in tile order, for kernels that run on matrix tiles (AMX).
     tiles: Option<TiledWeightsI8>,
 }
@@ -117,7 +122,13 @@ impl PackedWeightsI8 {
                 }
             }
         }
-        Ok(Self { data, rows, depth, layout, tiles: None })
+        Ok(Self { data, rows, depth, layout, panel_words: units * MR, split: false, tiles: None })
+    }
+
+    /// Split weights already in panel order: `data` holds `rows.div_ceil(MR)` panels of `panel_words`.
+    pub(super) fn from_panels(data: Vec<i32>, rows: usize, depth: usize, layout: PanelLayout, panel_words: usize) -> Self {
+        debug_assert_eq!(data.len(), rows.div_ceil(MR) * panel_words);
+        Self { data, rows, depth, layout, panel_words, split: true, tiles: None }
     }
 
     /// [`Self::new`], plus a tile-order copy ([`TiledWeightsI8`]) for the AMX kernels.
@@ -152,14 +163,21 @@ impl PackedWeightsI8 {
         self.layout
     }
 
+    /// Whether the panels carry split-off pairs after their words ([`super::pack_split`]): only
+    /// kernels built for them read these weights right.
+    pub fn is_split(&self) -> bool {
+        self.split
+    }
+
     /// Words per row of a panel: `k` in depth units.
     pub fn units(&self) -> usize {
         self.depth.div_ceil(self.layout.unit())
     }
 
-    /// Panel `p` (rows `p·MR ..`): `units · MR` words.
+    /// Panel `p` (rows `p·MR ..`): `units · MR` words (and, for split weights, their split-off
+    /// pairs after them: [`super::pack_split`]).
     pub fn panel(&self, p: usize) -> &[i32] {
-        let len = self.units() * MR;
+        let len = self.panel_words;
         &self.data[p * len..][..len]
     }
 

@@ -4,6 +4,7 @@
 //! here, never from their driver [`super::int8`] or the packing ([`super::pack_i8`] re-exports
 //! `MR` and `NR`).
 
+use super::pack_i8::PanelLayout;
 use super::team::Team;
 use crate::quant::{ChannelRequant, OutputStage};
 
@@ -46,6 +47,18 @@ pub struct PairTiles {
     pub tile_i32: PairI32Fn,
     /// Two tiles to `u8` through the output stage.
     pub tile_u8: PairU8Fn,
+}
+
+/// The exact tiles, on their own layout, that kernels whose pairs saturate (`vpmaddubsw`) hand
+/// weights to when too many pairs would have to be split off ([`super::pack_split`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Fallback {
+    /// The layout of the weights (and activations) these tiles read.
+    pub layout: PanelLayout,
+    /// Tile to `i32`.
+    pub tile_i32: TileI32Fn,
+    /// Tile to `u8` through the output stage.
+    pub tile_u8: TileU8Fn,
 }
 
 /// A matrix-vector kernel: padded weight rows, their stride, the padded activation vector, outputs.

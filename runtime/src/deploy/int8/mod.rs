@@ -116,7 +116,16 @@ impl<M> std::fmt::Debug for Int8Model<M> {
 impl<M> Int8Model<M> {
     /// Assembles the plan from its layers (packing weights, allocating buffers).
     fn assemble(input: ActivationQParams, layers: Vec<Int8Layer>, input_shape: ShapeInfo, output_shape: ShapeInfo) -> Result<Self, DeployError> {
-        let kernels = Int8Kernels::best();
+        Self::assemble_with(Int8Kernels::best(), input, layers, input_shape, output_shape)
+    }
+
+    fn assemble_with(
+        kernels: Int8Kernels,
+        input: ActivationQParams,
+        layers: Vec<Int8Layer>,
+        input_shape: ShapeInfo,
+        output_shape: ShapeInfo,
+    ) -> Result<Self, DeployError> {
         let adds = residual::add_stages(&layers)?;
         let compiled = layers
             .iter()
@@ -128,6 +137,17 @@ impl<M> Int8Model<M> {
             .collect::<Result<Vec<_>, _>>()?;
         let buffers = Buffers::new(&layers, &compiled, &kernels, input_shape, output_shape);
         Ok(Self { input, layers, compiled, kernels, input_shape, output_shape, buffers, model: PhantomData })
+    }
+
+    /// The same plan packed for `kernels` (one of [`Int8Kernels::available`]) instead of the
+    /// best: to compare two tables in one process. The outputs are the same integers.
+    pub fn with_kernels(&self, kernels: Int8Kernels) -> Result<Self, DeployError> {
+        Self::assemble_with(kernels, self.input, self.layers.clone(), self.input_shape, self.output_shape)
+    }
+
+    /// The name of the int8 kernel table the plan runs.
+    pub fn kernels_name(&self) -> &'static str {
+        self.kernels.name
     }
 
     /// Quantization of the input image.

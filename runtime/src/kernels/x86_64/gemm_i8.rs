@@ -1,13 +1,16 @@
 //! AVX2 int8 tile kernels, `6 × 16`, on operands packed as `i16` pairs ([`crate::kernels::pack_i8`]).
 //!
-//! ## Why `vpmaddwd` on widened values, not `vpmaddubsw`
+//! ## `vpmaddwd` on widened values: exact for any weights
 //! `vpmaddubsw` multiplies `u8 × i8` and adds adjacent pairs into an `i16` **with saturation**:
 //! with activations in `[0, 255]` and weights in `[−127, 127]` a pair reaches `2·255·127 = 64 770`,
 //! beyond `i16::MAX`, and the result is silently wrong (e.g. `255·127 + 255·127` gives 32 767).
-//! Exact alternatives are to restrict activations to 7 bits (PyTorch's `reduce_range`, losing half
-//! the levels) or to weights of 6 bits. Here both operands are widened to `i16` once, at packing,
-//! and `vpmaddwd` (`i16 × i16`, pairs summed into `i32`, no saturation possible for these ranges)
-//! does 16 multiply-adds per instruction, exact over the full `u8 × [−127, 127]` range.
+//! Here both operands are widened to `i16` once, at packing, and `vpmaddwd` (`i16 × i16`, pairs
+//! summed into `i32`, no saturation possible for these ranges) does 16 multiply-adds per
+//! instruction, exact over the full `u8 × [−127, 127]` range.
+//!
+//! The AVX2 table runs `vpmaddubsw` on byte quads instead ([`super::gemm_i8_maddubs`]), its weights
+//! split so that no pair can saturate ([`crate::kernels::pack_split`]); these tiles are its fallback
+//! for weight matrices with too many unsafe pairs (uniform random ones), and the whole AVX2 table before it.
 //!
 //! Per `k`-pair the tile loads two registers of activations (16 columns), broadcasts one weight
 //! pair per row (6 rows) and issues 12 `vpmaddwd` + 12 `vpaddd` into 12 accumulators.

@@ -4,6 +4,7 @@
 
 pub(crate) mod conv_f32;
 pub mod gemm_i8;
+pub mod gemm_i8_maddubs;
 pub mod gemm_i8_avx512;
 pub mod gemm_i8_amx;
 pub mod gemm_i8_vnni;
