@@ -25,11 +25,8 @@ const OP: &str = "max_pool2d";
 
 /// The window's geometry on `planes` maps of `height × width`, with `x` and an output of `y_len`
 /// values checked against it.
-fn geometry<T>(x: &[T], y_len: usize, planes: usize, (height, width): (usize, usize), window: PoolWindow) -> Result<PlaneGeometry, KernelError> {
-    let geo = window.plane_geometry(OP, height, width)?;
-    slices::check_len(OP, "input", x.len(), planes, (height, width))?;
-    slices::check_len(OP, "output", y_len, planes, (geo.out_h, geo.out_w))?;
-    Ok(geo)
+fn geometry<T>(x: &[T], y_len: usize, planes: usize, hw: (usize, usize), window: PoolWindow) -> Result<PlaneGeometry, KernelError> {
+    slices::checked_geometry(OP, x.len(), y_len, planes, hw, window)
 }
 
 /// Output rows `rows` of one plane into `out` (those rows' values).

@@ -20,7 +20,7 @@
 
 use super::loops as cpu_kernel;
 use super::geometry::AdaptiveGeometry;
-use super::geometry::PoolWindow;
+use super::geometry::{PlaneGeometry, PoolWindow};
 use crate::kernels::KernelError;
 
 /// Checks that `buffer` holds `planes` planes of `height × width`.
@@ -48,6 +48,22 @@ pub(crate) fn check_len(
     })
 }
 
+/// The window's geometry on `planes` maps of `height × width`, with an input of `input_len` and an
+/// output of `output_len` values checked against it (errors name `op`).
+pub(crate) fn checked_geometry(
+    op: &'static str,
+    input_len: usize,
+    output_len: usize,
+    planes: usize,
+    (height, width): (usize, usize),
+    window: PoolWindow,
+) -> Result<PlaneGeometry, KernelError> {
+    let geo = window.plane_geometry(op, height, width)?;
+    check_len(op, "input", input_len, planes, (height, width))?;
+    check_len(op, "output", output_len, planes, (geo.out_h, geo.out_w))?;
+    Ok(geo)
+}
+
 /// Max pooling of `planes` images of `height × width` from `input` into `output`
 /// (`planes × out_h × out_w`); returns `(out_h, out_w)`. Same semantics as
 /// the tape op `ops::pool2d::try_max_pool2d`.
@@ -58,10 +74,7 @@ pub fn max_pool2d(
     window: PoolWindow,
     output: &mut [f32],
 ) -> Result<(usize, usize), KernelError> {
-    const OP: &str = "max_pool2d";
-    let geo = window.plane_geometry(OP, height, width)?;
-    check_len(OP, "input", input.len(), planes, (height, width))?;
-    check_len(OP, "output", output.len(), planes, (geo.out_h, geo.out_w))?;
+    let geo = checked_geometry("max_pool2d", input.len(), output.len(), planes, (height, width), window)?;
     cpu_kernel::max_pool_forward(&geo, input, output, None);
     Ok((geo.out_h, geo.out_w))
 }
@@ -75,10 +88,7 @@ pub fn avg_pool2d(
     window: PoolWindow,
     output: &mut [f32],
 ) -> Result<(usize, usize), KernelError> {
-    const OP: &str = "avg_pool2d";
-    let geo = window.plane_geometry(OP, height, width)?;
-    check_len(OP, "input", input.len(), planes, (height, width))?;
-    check_len(OP, "output", output.len(), planes, (geo.out_h, geo.out_w))?;
+    let geo = checked_geometry("avg_pool2d", input.len(), output.len(), planes, (height, width), window)?;
     cpu_kernel::avg_pool_forward(&geo, input, output);
     Ok((geo.out_h, geo.out_w))
 }
