@@ -3,43 +3,29 @@
 
 use fasterai::prelude::*;
 
-/// torchvision's `BasicBlock` that keeps the width: two 3×3 convs, the input added back.
+/// torchvision's `BasicBlock`: two 3×3 convs (the first at `stride`), the input added back, or, when
+/// shortcut field names are given, its strided 1×1 conv and batch norm.
 macro_rules! basic_block {
-    ($name:ident, $c:literal) => {
-        #[doc = concat!("A basic block of ", stringify!($c), " channels with an identity skip.")]
+    ($name:ident, $i:literal -> $o:literal, stride $s:literal $(, $down:ident, $down_bn:ident)?) => {
+        #[doc = concat!("A basic block from ", stringify!($i), " to ", stringify!($o), " channels at stride ", stringify!($s), ".")]
         #[rustfmt::skip]
         #[derive(Compressible, Clone)]
         #[compressible(residual)]
         pub struct $name {
-            pub conv1: UnbiasedConv2D<$c, $c, 3, 1, 1>, pub bn1: BatchNorm2D<$c>, pub relu: ReLU,
-            pub conv2: UnbiasedConv2D<$c, $c, 3, 1, 1>, pub bn2: BatchNorm2D<$c>,
-        }
-    };
-}
-
-/// torchvision's `BasicBlock` that halves the map and widens it: its shortcut is a strided 1×1 conv.
-macro_rules! down_block {
-    ($name:ident, $i:literal, $o:literal) => {
-        #[doc = concat!("A basic block from ", stringify!($i), " to ", stringify!($o), " channels at stride 2.")]
-        #[rustfmt::skip]
-        #[derive(Compressible, Clone)]
-        #[compressible(residual)]
-        pub struct $name {
-            pub conv1: UnbiasedConv2D<$i, $o, 3, 2, 1>, pub bn1: BatchNorm2D<$o>, pub relu: ReLU,
+            pub conv1: UnbiasedConv2D<$i, $o, 3, $s, 1>, pub bn1: BatchNorm2D<$o>, pub relu: ReLU,
             pub conv2: UnbiasedConv2D<$o, $o, 3, 1, 1>, pub bn2: BatchNorm2D<$o>,
-            #[shortcut] pub downsample: UnbiasedConv2D<$i, $o, 1, 2>,
-            #[shortcut] pub downsample_bn: BatchNorm2D<$o>,
+            $(#[shortcut] pub $down: UnbiasedConv2D<$i, $o, 1, $s>, #[shortcut] pub $down_bn: BatchNorm2D<$o>,)?
         }
     };
 }
 
-basic_block!(Basic64, 64);
-down_block!(Down128, 64, 128);
-basic_block!(Basic128, 128);
-down_block!(Down256, 128, 256);
-basic_block!(Basic256, 256);
-down_block!(Down512, 256, 512);
-basic_block!(Basic512, 512);
+basic_block!(Basic64, 64 -> 64, stride 1);
+basic_block!(Down128, 64 -> 128, stride 2, downsample, downsample_bn);
+basic_block!(Basic128, 128 -> 128, stride 1);
+basic_block!(Down256, 128 -> 256, stride 2, downsample, downsample_bn);
+basic_block!(Basic256, 256 -> 256, stride 1);
+basic_block!(Down512, 256 -> 512, stride 2, downsample, downsample_bn);
+basic_block!(Basic512, 512 -> 512, stride 1);
 
 /// torchvision's ResNet-18 with 10 classes on 3×224×224 (11,181,642 parameters).
 #[rustfmt::skip]
@@ -56,8 +42,8 @@ pub struct ResNet18 {
     pub fc: Linear<512, 10>,
 }
 
-basic_block!(Basic8, 8);
-down_block!(Down16, 8, 16);
+basic_block!(Basic8, 8 -> 8, stride 1);
+basic_block!(Down16, 8 -> 16, stride 2, downsample, downsample_bn);
 
 /// A small ResNet for the 8×8 digits: a 3×3 stem of 8 filters, two stages of basic blocks (8 then
 /// 16 channels, the second at stride 2), a global average and a classifier. `layer2.1.conv2` is tapped.

@@ -167,21 +167,19 @@ fn backward_matches_central_differences() {
             let num = probe(&mut s, &|s, d| s.x[i] += d);
             assert!((num - dx[i]).abs() < 2e-2, "{case} dx[{i}]: {num} vs {}", dx[i]);
         }
+        type Field<const C: usize> = fn(&mut Setup<C>) -> &mut Tensor<Rank1<C>, f32, Cpu>;
+        let params: [(&str, &[f32], Field<C>); 2] = [("dweight", &dg, |s| &mut s.weight), ("dbias", &db, |s| &mut s.bias)];
         for ch in 0..C {
-            let edit_g = move |s: &mut Setup<C>, d: f32| {
-                let mut g = s.weight.as_vec();
-                g[ch] += d;
-                s.weight.copy_from(&g);
-            };
-            let num = probe(&mut s, &edit_g);
-            assert!((num - dg[ch]).abs() < 2e-2, "{case} dweight[{ch}]: {num} vs {}", dg[ch]);
-            let edit_b = move |s: &mut Setup<C>, d: f32| {
-                let mut b = s.bias.as_vec();
-                b[ch] += d;
-                s.bias.copy_from(&b);
-            };
-            let num = probe(&mut s, &edit_b);
-            assert!((num - db[ch]).abs() < 2e-2, "{case} dbias[{ch}]: {num} vs {}", db[ch]);
+            for (what, grad, field) in params {
+                let edit = move |s: &mut Setup<C>, d: f32| {
+                    let tensor = field(s);
+                    let mut values = tensor.as_vec();
+                    values[ch] += d;
+                    tensor.copy_from(&values);
+                };
+                let num = probe(&mut s, &edit);
+                assert!((num - grad[ch]).abs() < 2e-2, "{case} {what}[{ch}]: {num} vs {}", grad[ch]);
+            }
         }
     }
 }
