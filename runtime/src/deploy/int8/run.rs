@@ -120,20 +120,25 @@ impl Buffers {
             index += 1;
             let out_len = layer.node.output.numel();
             // Residual nodes work in place on `front`, beside the skips they keep.
-            match (compiled, layer.node.op) {
-                (_, Op::Fork) => self.skips.fork(&self.front[..len]),
+            let residual = match (compiled, layer.node.op) {
+                (_, Op::Fork) => {
+                    self.skips.fork(&self.front[..len]);
+                    true
+                }
                 (_, Op::Shortcut) => {
                     let kept = self.skips.shortcut(&self.front[..len], layer.node.layer)?;
                     self.front[..kept.len()].copy_from_slice(kept);
+                    true
                 }
                 (Compiled::Add(add), Op::Add { .. }) => {
                     let other = self.skips.close(len, layer.node.layer)?;
                     add.add_in_place(&mut self.front[..len], other);
+                    true
                 }
                 (_, Op::Add { .. }) => return Err(DeployError::Residual { layer: layer.node.layer, reason: "the add has no stage" }),
-                _ => {}
-            }
-            if matches!(layer.node.op, Op::Fork | Op::Shortcut | Op::Add { .. }) {
+                _ => false,
+            };
+            if residual {
                 current = layer.output.unwrap_or(current);
                 len = out_len;
                 continue;
