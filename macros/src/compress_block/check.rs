@@ -5,11 +5,10 @@
 use std::path::PathBuf;
 
 use proc_macro2::Span;
-use syn::Ident;
 
 use fasterai_vocab::{self as vocab, parse_pairs, Compares, OptionValue, PAIRS_FORM};
 
-use super::parse::{Arg, Schedule, Stage, Value};
+use super::parse::{Arg, Key, Schedule, Stage, Value};
 use super::plan_file::{self, PlanFile};
 use crate::ctxt::Ctxt;
 use crate::ir::rewrite::{self, RewriteError};
@@ -394,7 +393,7 @@ fn percent(cx: &Ctxt, value: &Value) -> Option<u32> {
 }
 
 /// `layer = N` arguments: (key, N), reporting values that are not whole numbers.
-fn layer_sizes<'a>(cx: &Ctxt, stage: &'a Stage, model: &Model, what: &str) -> Vec<(&'a Ident, usize)> {
+fn layer_sizes<'a>(cx: &Ctxt, stage: &'a Stage, model: &Model, what: &str) -> Vec<(&'a Key, usize)> {
     let stage_name = stage.name.to_string();
     let known = options(&stage_name);
     let mut sizes = Vec::new();
@@ -486,9 +485,11 @@ fn prune(cx: &Ctxt, stage: &Stage, model: &Model, plan_file: &mut Option<PathBuf
         *plan_file = Some(file);
         return apply_plan(cx, path, model, &read);
     }
+    let mut ratio_percent = 0;
     let mut current = match ratio {
         Some(value) => {
             let percent = percent(cx, value)?;
+            ratio_percent = percent;
             if percent == 0 && widths.is_empty() {
                 cx.error_at(value.span(), "`prune(0%)` removes nothing: give a ratio above 0%, such as `50%`, or remove the stage");
                 return None;
@@ -501,7 +502,20 @@ fn prune(cx: &Ctxt, stage: &Stage, model: &Model, plan_file: &mut Option<PathBuf
                 );
                 return None;
             }
-            report(cx, value.span(), rewrite::prune_percent(model, percent))?
+            let pruned = report(cx, value.span(), rewrite::prune_percent(model, percent))?;
+            if pruned == *model && widths.is_empty() {
+                let prunable = rewrite::prunable(model);
+                let why = if prunable.is_empty() {
+                    "no layer has channels it may lose: the classifier's are the classes, and channels added to \
+                     the model's input through a skip connection keep the input's count"
+                        .to_string()
+                } else {
+                    format!("{percent}% of each width rounds down to no channel; the prunable layers are: {}", prunable.join(", "))
+                };
+                cx.error_at(value.span(), format!("`prune({percent}%)` removes nothing: {why}"));
+                return None;
+            }
+            pruned
         }
         // Every `layer = width` was wrong (already reported).
         None if widths.is_empty() && has_layer_args(stage) => return None,
@@ -534,20 +548,28 @@ fn prune(cx: &Ctxt, stage: &Stage, model: &Model, plan_file: &mut Option<PathBuf
         return None;
     }
     let names: Vec<(String, usize)> = widths.iter().map(|(key, width)| (key.to_string(), *width)).collect();
-    // Explicit widths replace the ratio's for their layers: pruning the ratio's result again
-    // would count from the already-pruned width, so start from the widths against the source.
-    if ratio.is_some() {
-        let original_widths = names.iter().map(|(name, width)| (name.as_str(), *width));
-        let others: Vec<(String, usize)> = rewrite::prunable(model)
-            .into_iter()
-            .filter(|name| !names.iter().any(|(n, _)| n == name))
-            .filter_map(|name| out_width(&current, &name).map(|w| (name, w)))
-            .collect();
-        let all: Vec<(&str, usize)> = others.iter().map(|(n, w)| (n.as_str(), *w)).chain(original_widths).collect();
-        current = report(cx, stage.name.span(), rewrite::prune(model, &all))?;
-    } else {
-        let all: Vec<(&str, usize)> = names.iter().map(|(n, w)| (n.as_str(), *w)).collect();
-        current = report(cx, stage.name.span(), rewrite::prune(&current, &all))?;
+    let all: Vec<(&str, usize)> = names.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+    // Explicit widths replace the ratio's for their layers' groups.
+    let together = match ratio {
+        Some(_) => rewrite::prune_percent_except(model, ratio_percent, &all),
+        None => rewrite::prune(&current, &all),
+    };
+    match together {
+        Ok(model) => current = model,
+        // Two widths for one channel group: on the later key.
+        Err(error @ RewriteError::SplitGroup { .. }) => {
+            let RewriteError::SplitGroup { name, .. } = &error else { unreachable!() };
+            let key = widths.iter().find(|(key, _)| *key == name).map(|(key, _)| *key);
+            match key {
+                Some(key) => cx.error_spanned_by(key, error),
+                None => cx.error_spanned_by(&stage.name, error),
+            }
+            return None;
+        }
+        Err(error) => {
+            cx.error_spanned_by(&stage.name, error);
+            return None;
+        }
     }
     Some(current)
 }
@@ -583,6 +605,19 @@ fn apply_plan(cx: &Ctxt, path: &syn::LitStr, model: &Model, plan: &PlanFile) -> 
                 );
                 return None;
             }
+        }
+    }
+    for (name, _) in &widths {
+        if let Some(missing) = rewrite::coupled_with(model, name).into_iter().find(|m| !plan.layers.iter().any(|l| l.name == *m)) {
+            cx.error_spanned_by(
+                path,
+                format!(
+                    "the plan prunes `{name}` but not `{missing}`, which adds into the same channels through a skip \
+                     connection: a plan lists every member of a channel group with the same kept channels \
+                     (make it with `PrunePlan::from_criterion`, which does)"
+                ),
+            );
+            return None;
         }
     }
     report(cx, path.span(), rewrite::prune(model, &widths))

@@ -6,7 +6,8 @@ use quote::{format_ident, quote};
 
 use super::check::Checked;
 use super::parse::Schedule;
-use crate::ir::{LayerKind, Model, Shape};
+use super::nested::{self, Item};
+use crate::ir::{Layer, LayerKind, Model, Shape};
 
 fn lit(n: usize) -> Literal {
     Literal::usize_unsuffixed(n)
@@ -26,7 +27,7 @@ pub fn layer_type(kind: &LayerKind) -> TokenStream {
         LayerKind::Linear { in_features, out_features, .. } => vec![in_features, out_features],
         LayerKind::Activation(_) | LayerKind::GlobalAvgPool | LayerKind::Flatten | LayerKind::Dropout => vec![],
         LayerKind::Fork | LayerKind::Shortcut | LayerKind::Add { .. } => {
-            unreachable!("compress! refuses models with residual blocks before generating a type")
+            unreachable!("residual markers are not fields: `nested::items` gathers the blocks")
         }
     };
     if args.is_empty() {
@@ -51,7 +52,8 @@ pub fn generate(schedule: &Schedule, checked: &Checked) -> TokenStream {
 }
 
 /// A struct deriving `Compressible` whose fields are `target`'s layers, documented as layers of
-/// the compressed `model`.
+/// the compressed `model`; each residual block of `target` becomes a struct of its own (see
+/// [`nested`]), defined before it.
 pub fn struct_item(
     attrs: TokenStream,
     vis: &syn::Visibility,
@@ -63,14 +65,49 @@ pub fn struct_item(
         Shape::Chw { c, h, w } => vec![lit(c), lit(h), lit(w)],
         Shape::Flat { n } => vec![lit(n)],
     };
-    let fields = target.layers.iter().map(|layer| {
-        let field = format_ident!("{}", layer.name);
+    let model_text = super::parse::path_text(model);
+    let field = |layer: &Layer, ident: &str, shortcut: bool| {
+        let field = format_ident!("{}", ident);
         let ty = layer_type(&layer.kind);
-        let doc = format!("Layer `{}` of the compressed `{}`.", layer.name, super::parse::path_text(model));
+        let doc = format!("Layer `{}` of the compressed `{model_text}`.", layer.name);
         let tap = layer.tapped.then(|| quote!(#[tap]));
-        quote!(#[doc = #doc] #tap pub #field: #ty)
-    });
+        let shortcut = shortcut.then(|| quote!(#[shortcut]));
+        quote!(#[doc = #doc] #tap #shortcut pub #field: #ty)
+    };
+    // The blocks of a hidden step type are hidden too.
+    let hidden = name.to_string().starts_with("__").then(|| quote!(#[doc(hidden)]));
+    let mut blocks = Vec::new();
+    let fields: Vec<TokenStream> = nested::items(target)
+        .into_iter()
+        .map(|item| match item {
+            Item::Layer(layer) => field(layer, &layer.name, false),
+            Item::Blocks { field: ident, tuple, blocks: instances } => {
+                let mut types = Vec::new();
+                for block in &instances {
+                    let ty = nested::block_type(name, &block.instance);
+                    let inner = block.fields.iter().map(|(layer, inner, shortcut)| field(layer, inner, *shortcut));
+                    let doc = format!("Residual block `{}` of the compressed `{model_text}`.", block.instance);
+                    blocks.push(quote! {
+                        #[doc = #doc]
+                        #hidden
+                        #[allow(non_camel_case_types)]
+                        #[derive(::fasterai::prelude::Compressible, ::core::clone::Clone)]
+                        #[compressible(residual)]
+                        #vis struct #ty {
+                            #(#inner,)*
+                        }
+                    });
+                    types.push(ty);
+                }
+                let doc = format!("Residual blocks `{ident}` of the compressed `{model_text}`.");
+                let ident = format_ident!("{}", ident);
+                let ty = if tuple { quote!((#(#types,)*)) } else { quote!(#(#types)*) };
+                quote!(#[doc = #doc] #[block] pub #ident: #ty)
+            }
+        })
+        .collect();
     quote! {
+        #(#blocks)*
         #attrs
         #[derive(::fasterai::prelude::Compressible, ::core::clone::Clone)]
         #[compressible(input = [#(#dims),*])]

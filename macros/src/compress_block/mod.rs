@@ -13,6 +13,7 @@
 mod check;
 mod convert;
 mod generate;
+mod nested;
 mod parse;
 mod plan_file;
 mod runner;
@@ -81,10 +82,12 @@ fn model_check(model: &syn::Path) -> TokenStream {
     }
 }
 
-/// `{ struct } schedule`, as the model's macro passes them; `{ }` when the model's derive failed
-/// (its errors are reported there) and only a stub of the new type is wanted.
+/// `{ struct } { blocks } schedule`, as the model's macro passes them (each block as `{ type }
+/// { struct }`); `{ }` for the struct when the model's derive failed (its errors are reported
+/// there) and only a stub of the new type is wanted.
 struct WithModel {
     item: Option<DeriveInput>,
+    blocks: Vec<(syn::Type, DeriveInput)>,
     schedule: Schedule,
 }
 
@@ -93,20 +96,23 @@ impl Parse for WithModel {
         let content;
         braced!(content in input);
         let item = if content.is_empty() { None } else { Some(content.parse()?) };
-        Ok(WithModel { item, schedule: input.parse()? })
+        let blocks;
+        braced!(blocks in input);
+        let blocks = crate::derive::parse_carried(blocks.parse()?)?;
+        Ok(WithModel { item, blocks, schedule: input.parse()? })
     }
 }
 
 /// The second step: the model's layers are known, so every stage is checked and the new type
 /// generated. On any mistake, the errors and a stub of the new type (see [`stub`]).
 pub fn compress_with_model(input: TokenStream) -> TokenStream {
-    let WithModel { item, schedule } = match syn::parse2(input) {
+    let WithModel { item, blocks, schedule } = match syn::parse2(input) {
         Ok(parsed) => parsed,
         Err(error) => return error.to_compile_error(),
     };
     let Some(item) = item else { return stub::stub(&schedule) };
     let cx = Ctxt::new();
-    let source = model_of(&cx, &item);
+    let source = model_of(&cx, &item, &blocks);
     let checked = source.as_ref().and_then(|model| check::check(&cx, &schedule, model));
     match (cx.check(), checked, source) {
         (Ok(()), Some(checked), Some(source)) => {
@@ -133,7 +139,7 @@ pub fn compress_with_model(input: TokenStream) -> TokenStream {
 fn step_conversion(step: &StructuralStep, name: &syn::Ident, model: &syn::Path, source: &Model) -> TokenStream {
     match step.stage.as_str() {
         "prune" => convert::from_source(name, model, source, &step.model),
-        "fold" => convert::fold_from_source(name, model, source),
+        "fold" => convert::fold_from_source(name, model, source, &step.model),
         "factorize" => convert::factorize_from_source(name, model, source, &step.model, step.energy),
         _ => TokenStream::new(),
     }
@@ -175,7 +181,10 @@ fn conversions(schedule: &Schedule, source: &Model, checked: &Checked) -> TokenS
                 previous = (hidden.into(), step.model.clone());
             }
             let last = format_ident!("__step{}", steps.len());
-            let fields: Vec<_> = checked.model.layers.iter().map(|l| format_ident!("{}", l.name)).collect();
+            let built = nested::construct(name, &checked.model, |layer| {
+                let field = nested::access(&layer.name);
+                quote!(#last.#field)
+            });
             let prunes = steps.iter().any(|s| s.stage == "prune");
             let signature = if prunes {
                 quote!(__source: &#model, __plan: &#p::PrunePlan)
@@ -205,7 +214,7 @@ fn conversions(schedule: &Schedule, source: &Model, checked: &Checked) -> TokenS
                     #[doc = #doc]
                     pub fn from_source(#signature) -> ::core::result::Result<Self, #p::StructError> {
                         #(#calls)*
-                        ::core::result::Result::Ok(Self { #(#fields: #last.#fields),* })
+                        ::core::result::Result::Ok(#built)
                     }
                 }
                 #from_plan

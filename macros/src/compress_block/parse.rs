@@ -31,12 +31,12 @@ pub struct Stage {
 pub enum Arg {
     /// `50%`, `0.5`, `"x"`, `cos`.
     Positional(Value),
-    /// `key = value`.
-    Named { key: Ident, value: Value },
+    /// `key = value`; a layer inside a residual block is named by its path (`layer1.0.conv1 = 32`).
+    Named { key: Key, value: Value },
     /// `key: Type` (the teacher of `distill`). The type is only checked for syntax here; the
     /// training stages that use it are run by the runtime.
     #[allow(dead_code)]
-    Typed { key: Ident, ty: Box<Type> },
+    Typed { key: Key, ty: Box<Type> },
 }
 
 /// A value in a stage's arguments.
@@ -58,6 +58,86 @@ impl Value {
             Value::Call { name, .. } => name.span(),
         }
     }
+}
+
+/// The key of a named argument: an option (`epochs`) or a layer, by its path from the model
+/// (`conv1`, `layer1.0.conv1`, with the tuple index of a `#[block]` field).
+#[derive(Clone)]
+pub struct Key {
+    /// The path as written, without spaces.
+    text: String,
+    /// The tokens as written, for errors that cover the whole key.
+    tokens: proc_macro2::TokenStream,
+    first: Ident,
+}
+
+impl Key {
+    pub fn span(&self) -> Span {
+        self.first.span()
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl quote::ToTokens for Key {
+    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+        tokens.extend(self.tokens.clone());
+    }
+}
+
+impl PartialEq<str> for Key {
+    fn eq(&self, other: &str) -> bool {
+        self.text == other
+    }
+}
+
+impl PartialEq<&str> for Key {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
+impl PartialEq<String> for Key {
+    fn eq(&self, other: &String) -> bool {
+        self.text == *other
+    }
+}
+
+impl Parse for Key {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let first = input.call(Ident::parse_any)?;
+        let mut text = first.unraw().to_string();
+        let mut tokens = quote::quote!(#first);
+        while input.peek(Token![.]) {
+            let dot: Token![.] = input.parse()?;
+            let lookahead = input.lookahead1();
+            let segment = if lookahead.peek(LitInt) {
+                let index: LitInt = input.parse()?;
+                let value: usize = index.base10_parse()?;
+                tokens.extend(quote::quote!(#dot #index));
+                value.to_string()
+            } else if lookahead.peek(Ident::peek_any) {
+                let ident = input.call(Ident::parse_any)?;
+                tokens.extend(quote::quote!(#dot #ident));
+                ident.unraw().to_string()
+            } else {
+                return Err(lookahead.error());
+            };
+            text.push('.');
+            text.push_str(&segment);
+        }
+        Ok(Key { text, tokens, first })
+    }
+}
+
+/// Whether a named argument starts here: `key =` or `a.0.b =`.
+fn named_ahead(input: ParseStream) -> bool {
+    let fork = input.fork();
+    fork.parse::<Key>().is_ok() && fork.peek(Token![=]) && !fork.peek(Token![==])
 }
 
 impl Parse for Schedule {
@@ -110,13 +190,13 @@ fn parse_args(input: ParseStream) -> syn::Result<Vec<Arg>> {
 
 impl Parse for Arg {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        if input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
-            let key = input.call(Ident::parse_any)?;
+        if input.peek(Ident::peek_any) && named_ahead(input) {
+            let key: Key = input.parse()?;
             input.parse::<Token![=]>()?;
             return Ok(Arg::Named { key, value: input.parse()? });
         }
         if input.peek(Ident::peek_any) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
-            let key = input.call(Ident::parse_any)?;
+            let key: Key = input.parse()?;
             input.parse::<Token![:]>()?;
             return Ok(Arg::Typed { key, ty: Box::new(input.parse()?) });
         }
@@ -226,6 +306,13 @@ pub(super) mod tests {
         let stage: Stage = syn::parse_str("prune(conv1 = 16, plan = \"p.json\")").unwrap();
         assert!(matches!(&stage.args[0], Arg::Named { key, value: Value::Number { integer: Some(16), .. } } if key == "conv1"));
         assert!(matches!(&stage.args[1], Arg::Named { value: Value::Str(_), .. }));
+    }
+
+    #[test]
+    fn a_layer_inside_a_block_is_named_by_its_path() {
+        let stage: Stage = syn::parse_str("prune(layer1.0.conv1 = 16, conv1 = 8)").unwrap();
+        assert!(matches!(&stage.args[0], Arg::Named { key, .. } if key == "layer1.0.conv1"));
+        assert!(matches!(&stage.args[1], Arg::Named { key, .. } if key == "conv1"));
     }
 
     #[test]

@@ -109,8 +109,14 @@ pub fn compress_method(schedule: &Schedule, source: &Model, checked: &Checked, h
         1 => vec![name.clone()],
         n => (1..=n).map(|i| format_ident!("__{}Step{}", name, i)).collect(),
     };
-    let fields: Vec<_> = checked.model.layers.iter().map(|l| format_ident!("{}", l.name)).collect();
-    let into_final = |from: TokenStream| quote!(let __model = #name { #(#fields: #from.#fields),* };);
+    let into_final = |from: TokenStream| {
+        let built = super::nested::construct(name, &checked.model, |layer| {
+            let field = super::nested::access(&layer.name);
+            quote!(#from.#field)
+        });
+        // Inside `impl #name`, so the construction's `Self` is the new type.
+        quote!(let __model = #built;)
+    };
 
     let mut body = Vec::new();
     let mut current = quote!(#model);

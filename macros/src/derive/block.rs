@@ -21,6 +21,9 @@ use crate::ctxt::Ctxt;
 #[derive(Default)]
 pub struct Blocks<'a> {
     by_type: HashMap<String, Container<'a>>,
+    /// The blocks as they arrived (`{ type } { struct }` each), carried on by the model's macro so
+    /// that `compress!` learns them too.
+    pub carried: TokenStream,
 }
 
 /// The key of a block type: its tokens without spacing.
@@ -141,14 +144,40 @@ pub fn derive_with_blocks(input: TokenStream) -> TokenStream {
         }
     }
     let cx = Ctxt::new();
+    let blocks = read_blocks(&cx, &defs);
+    let container = Container::from_ast(&cx, &item);
+    super::derive_checked(cx, &item, container, &blocks)
+}
+
+/// The blocks of `defs` (each a block type as the model writes it, and the block's struct).
+fn read_blocks<'a>(cx: &Ctxt, defs: &'a [(Type, DeriveInput)]) -> Blocks<'a> {
     let mut blocks = Blocks::default();
-    for (ty, def) in &defs {
-        if let Some(container) = Container::from_ast(&cx, def) {
+    for (ty, def) in defs {
+        blocks.carried.extend(quote!({ #ty } { #def }));
+        if let Some(container) = Container::from_ast(cx, def) {
             blocks.by_type.insert(key(ty), container);
         }
     }
-    let container = Container::from_ast(&cx, &item);
-    super::derive_checked(cx, &item, container, &blocks)
+    blocks
+}
+
+/// The blocks a model's macro carried to `compress!` (see [`Blocks::carried`]), parsed.
+pub fn parse_carried(tokens: TokenStream) -> syn::Result<Vec<(Type, DeriveInput)>> {
+    let parts = groups(tokens)?;
+    parts
+        .chunks(2)
+        .map(|pair| match pair {
+            [ty, def] => Ok((syn::parse2(ty.clone())?, syn::parse2(def.clone())?)),
+            _ => Err(syn::Error::new(proc_macro2::Span::call_site(), "fasterai-macros bug: malformed blocks")),
+        })
+        .collect()
+}
+
+/// The checked IR of a model whose blocks `defs` carried (for `compress!`).
+pub fn model_with_blocks(cx: &Ctxt, item: &DeriveInput, defs: &[(Type, DeriveInput)]) -> Option<crate::ir::Model> {
+    let blocks = read_blocks(cx, defs);
+    let container = Container::from_ast(cx, item)?;
+    super::check::check(cx, &container, &blocks).map(|checked| checked.model)
 }
 
 /// The expansion of a residual block's own derive: its tensors (so a model visits them as a

@@ -10,7 +10,7 @@ mod expand;
 mod fallback;
 mod layer_type;
 
-pub use block::derive_with_blocks;
+pub use block::{derive_with_blocks, parse_carried};
 
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
@@ -25,12 +25,12 @@ pub fn derive(item: &DeriveInput) -> TokenStream {
         return match cx.check() {
             Ok(()) => {
                 let code = block::expand_block(container);
-                let callback = model_macro(item, Callback::Block { checked: true });
+                let callback = model_macro(item, Callback::Block { checked: true }, &TokenStream::new());
                 quote::quote!(#code #callback)
             }
             Err(errors) => {
                 let stubs = fallback::expand(item, errors);
-                let callback = model_macro(item, Callback::Block { checked: false });
+                let callback = model_macro(item, Callback::Block { checked: false }, &TokenStream::new());
                 quote::quote!(#stubs #callback)
             }
         };
@@ -54,7 +54,7 @@ fn derive_checked(cx: Ctxt, item: &DeriveInput, container: Option<ast::Container
         (Ok(()), Some(container), Some(checked)) => {
             let code = expand::expand(&container, &checked);
             let bindings = bind::bindings(&container);
-            let callback = model_macro(item, Callback::Model { checked: true });
+            let callback = model_macro(item, Callback::Model { checked: true }, &blocks.carried);
             quote::quote!(#code #bindings #callback)
         }
         (Err(errors), _, _) => unchecked(item, errors),
@@ -68,7 +68,7 @@ fn derive_checked(cx: Ctxt, item: &DeriveInput, container: Option<ast::Container
 /// The errors, stub impls, and a macro that carries no struct.
 fn unchecked(item: &DeriveInput, errors: Vec<syn::Error>) -> TokenStream {
     let stubs = fallback::expand(item, errors);
-    let callback = model_macro(item, Callback::Model { checked: false });
+    let callback = model_macro(item, Callback::Model { checked: false }, &TokenStream::new());
     quote::quote!(#stubs #callback)
 }
 
@@ -77,23 +77,11 @@ pub fn fallback_impls(item: &DeriveInput) -> TokenStream {
     fallback::expand(item, Vec::new())
 }
 
-/// The checked IR of a model struct, for `compress!` (the struct was already checked by the
-/// derive, so errors here are unexpected but still reported). A model with residual blocks is
-/// refused: `compress!` does not rewrite them yet.
-pub fn model_of(cx: &Ctxt, item: &DeriveInput) -> Option<crate::ir::Model> {
-    let container = ast::Container::from_ast(cx, item)?;
-    if !block::block_types(&container).is_empty() {
-        cx.error_spanned_by(
-            &item.ident,
-            format!(
-                "`{}` has residual blocks, which `compress!` does not rewrite yet; train, sparsify, measure and \
-                 freeze it (`InferencePlan`, `QuantizedPlan`) directly",
-                item.ident
-            ),
-        );
-        return None;
-    }
-    check::check(cx, &container, &block::Blocks::default()).map(|checked| checked.model)
+/// The checked IR of a model struct and its residual blocks (`blocks`: the block types as the
+/// model writes them, with their structs), for `compress!`. The struct was already checked by the
+/// derive, so errors here are unexpected but still reported.
+pub fn model_of(cx: &Ctxt, item: &DeriveInput, blocks: &[(syn::Type, DeriveInput)]) -> Option<crate::ir::Model> {
+    block::model_with_blocks(cx, item, blocks)
 }
 
 /// What a derive's macro carries.
@@ -111,7 +99,7 @@ enum Callback {
 /// be named, by path or through a `use`, so can its macro. Only what the IR needs is carried:
 /// `#[compressible]`, field names, `#[tap]`, `#[layer]`, `#[shortcut]`, `#[block]`, types. When the
 /// struct has mistakes the macro carries no struct, and its users emit only stubs.
-fn model_macro(item: &DeriveInput, callback: Callback) -> TokenStream {
+fn model_macro(item: &DeriveInput, callback: Callback, blocks: &TokenStream) -> TokenStream {
     let name = crate::compress_block::model_macro(&item.ident);
     let ident = &item.ident;
     let export = quote::quote! {
@@ -135,6 +123,8 @@ fn model_macro(item: &DeriveInput, callback: Callback) -> TokenStream {
         quote::quote!(#(#carried)* #field: #ty)
     });
     let definition = if checked { quote::quote!({ #(#attrs)* struct #ident { #(#fields),* } }) } else { quote::quote!({}) };
+    // A model also carries its blocks, for `compress!`.
+    let carried = quote::quote!({ #blocks });
     let arms = match callback {
         Callback::Model { .. } => {
             let not_a_block = format!(
@@ -144,7 +134,7 @@ fn model_macro(item: &DeriveInput, callback: Callback) -> TokenStream {
             quote::quote! {
                 (@fasterai_block { $($state:tt)* }) => { ::core::compile_error!(#not_a_block); };
                 ($($schedule:tt)*) => {
-                    ::fasterai::__private::compress_with_model! { #definition $($schedule)* }
+                    ::fasterai::__private::compress_with_model! { #definition #carried $($schedule)* }
                 };
             }
         }
@@ -158,7 +148,7 @@ fn model_macro(item: &DeriveInput, callback: Callback) -> TokenStream {
                 };
                 ($($schedule:tt)*) => {
                     ::core::compile_error!(#not_a_model);
-                    ::fasterai::__private::compress_with_model! { {} $($schedule)* }
+                    ::fasterai::__private::compress_with_model! { {} {} $($schedule)* }
                 };
             }
         }

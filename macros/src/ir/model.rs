@@ -354,7 +354,9 @@ pub(crate) mod tests {
         assert!(matches!(steps[3], Step::Failed(ShapeError::LinearInput { declared: 5, received: 4, .. })));
     }
 
-    fn block(name: &str, main: &[(&str, LayerKind)], shortcut: &[(&str, LayerKind)]) -> Vec<Layer> {
+    /// A residual block `name` as the derive flattens it: `Fork`, main path, `Shortcut` and
+    /// shortcut (if any), `Add`.
+    pub(crate) fn block(name: &str, main: &[(&str, LayerKind)], shortcut: &[(&str, LayerKind)]) -> Vec<Layer> {
         let mut layers = vec![layer(name, LayerKind::Fork)];
         layers.extend(main.iter().map(|(n, k)| layer(&format!("{name}.{n}"), *k)));
         if !shortcut.is_empty() {
@@ -365,7 +367,7 @@ pub(crate) mod tests {
         layers
     }
 
-    fn strided(i: usize, o: usize, kernel: usize, stride: usize, padding: usize) -> LayerKind {
+    pub(crate) fn strided(i: usize, o: usize, kernel: usize, stride: usize, padding: usize) -> LayerKind {
         LayerKind::Conv2D { in_channels: i, out_channels: o, kernel, stride, padding, bias: false }
     }
 

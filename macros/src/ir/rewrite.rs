@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use super::groups::{channel_groups, Group};
 use super::layer::{LayerKind, ShapeError};
 use super::model::{Layer, Model, Step};
 
@@ -17,6 +18,10 @@ pub enum RewriteError {
     UnknownLayer { pass: &'static str, name: String, known: Vec<String> },
     /// The layer feeds the model's output (the classifier): its outputs are the classes.
     PrunesClassifier { name: String },
+    /// The layer's channels are added to the model's input through a skip connection.
+    JoinsInput { name: String },
+    /// Two layers that write the same channels through skip connections got different widths.
+    SplitGroup { name: String, width: usize, other: String, other_width: usize, members: Vec<String> },
     /// The layer has no prunable outputs (not a convolution or linear layer).
     NotPrunable { name: String, kind: &'static str },
     /// A width of zero, or larger than the layer has.
@@ -42,6 +47,19 @@ impl fmt::Display for RewriteError {
             RewriteError::PrunesClassifier { name } => write!(
                 f,
                 "prune: `{name}` produces the model's outputs (the classes), which never shrink"
+            ),
+            RewriteError::JoinsInput { name } => write!(
+                f,
+                "prune: `{name}`'s outputs are added to the model's input through a skip connection, so they \
+                 keep the input's channels: prune a layer inside a block instead, or start the model with a \
+                 convolution (a stem) whose width the group then follows"
+            ),
+            RewriteError::SplitGroup { name, width, other, other_width, members } => write!(
+                f,
+                "prune: `{name} = {width}` and `{other} = {other_width}` split one channel group: {} add their \
+                 outputs through skip connections, so they keep one width; give the group one width, on any one \
+                 of its members (e.g. `{other} = {other_width}`)",
+                members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
             ),
             RewriteError::NotPrunable { name, kind } => {
                 write!(f, "prune: `{name}` is a `{kind}`; only convolutions and linear layers have outputs to prune")
@@ -93,70 +111,134 @@ fn consistent(pass: &'static str, model: Model) -> Result<Model, RewriteError> {
     }
 }
 
-/// The names of the prunable layers (those with a coupling), in order.
-pub fn prunable(model: &Model) -> Vec<String> {
-    model.couplings().unwrap_or_default().iter().map(|c| model.layers[c.producer].name.clone()).collect()
+/// The channel groups of a model that checks (see [`super::groups`]).
+fn groups(model: &Model) -> Vec<Group> {
+    model.shapes().map(|shapes| channel_groups(&model.layers, &shapes)).unwrap_or_default()
 }
 
-/// Sets the output width of each named layer and rewires what is coupled to it: the BatchNorm
-/// after it and the consumer's inputs (in groups of `H×W` after a `Flatten`).
+/// The names of the prunable layers (the producers of a prunable channel group), in order.
+pub fn prunable(model: &Model) -> Vec<String> {
+    let mut indices: Vec<usize> = groups(model).iter().filter(|g| g.prunable).flat_map(|g| g.producers.clone()).collect();
+    indices.sort_unstable();
+    indices.into_iter().map(|i| model.layers[i].name.clone()).collect()
+}
+
+/// The other producers that share `name`'s channels through skip connections (empty for a layer
+/// whose channels are its own).
+pub fn coupled_with(model: &Model, name: &str) -> Vec<String> {
+    let Some(index) = model.layers.iter().position(|l| l.name == name) else { return Vec::new() };
+    groups(model)
+        .into_iter()
+        .find(|g| g.producers.contains(&index))
+        .map(|g| g.producers.iter().filter(|&&p| p != index).map(|&p| model.layers[p].name.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn out_channels(kind: &LayerKind) -> Option<usize> {
+    match *kind {
+        LayerKind::Conv2D { out_channels, .. } => Some(out_channels),
+        LayerKind::Linear { out_features, .. } => Some(out_features),
+        _ => None,
+    }
+}
+
+/// Sets the output width of each named layer and rewires what shares its channels: the other
+/// layers of its channel group (those adding into the same skip connections), the BatchNorms on
+/// them and every consumer's inputs (in groups of `H×W` after a `Flatten`). Two members of one
+/// group given different widths are an error naming both.
 pub fn prune(model: &Model, widths: &[(&str, usize)]) -> Result<Model, RewriteError> {
     let model = &consistent("prune", model.clone())?;
-    let couplings = model.couplings().unwrap_or_default();
-    let mut pruned = model.clone();
+    let groups = groups(model);
+    let mut chosen: Vec<Option<(usize, &str)>> = vec![None; groups.len()];
     for &(name, width) in widths {
         let index = find(model, "prune", name, LayerKind::is_producer)?;
         let kind = model.layers[index].kind;
-        let max = match kind {
-            LayerKind::Conv2D { out_channels, .. } => out_channels,
-            LayerKind::Linear { out_features, .. } => out_features,
-            other => return Err(RewriteError::NotPrunable { name: name.to_string(), kind: other.type_name() }),
+        let Some(max) = out_channels(&kind) else {
+            return Err(RewriteError::NotPrunable { name: name.to_string(), kind: kind.type_name() });
         };
-        let Some(coupling) = couplings.iter().find(|c| c.producer == index) else {
+        let Some(g) = groups.iter().position(|g| g.producers.contains(&index)) else {
             return Err(RewriteError::PrunesClassifier { name: name.to_string() });
         };
+        if !groups[g].prunable {
+            let classifier = groups[g].consumers.is_empty();
+            return Err(if classifier {
+                RewriteError::PrunesClassifier { name: name.to_string() }
+            } else {
+                RewriteError::JoinsInput { name: name.to_string() }
+            });
+        }
         if width == 0 || width > max {
             return Err(RewriteError::WidthOutOfRange { name: name.to_string(), width, max });
         }
-        match &mut pruned.layers[index].kind {
-            LayerKind::Conv2D { out_channels, .. } => *out_channels = width,
-            LayerKind::Linear { out_features, .. } => *out_features = width,
-            _ => unreachable!("checked above"),
+        match chosen[g] {
+            Some((other_width, other)) if other_width != width => {
+                let members = groups[g].producers.iter().map(|&p| model.layers[p].name.clone()).collect();
+                return Err(RewriteError::SplitGroup {
+                    name: name.to_string(),
+                    width,
+                    other: other.to_string(),
+                    other_width,
+                    members,
+                });
+            }
+            _ => chosen[g] = Some((width, name)),
         }
-        if let Some(bn) = coupling.batch_norm {
+    }
+    let mut pruned = model.clone();
+    for (group, chosen) in groups.iter().zip(chosen) {
+        let Some((width, _)) = chosen else { continue };
+        for &producer in &group.producers {
+            match &mut pruned.layers[producer].kind {
+                LayerKind::Conv2D { out_channels, .. } => *out_channels = width,
+                LayerKind::Linear { out_features, .. } => *out_features = width,
+                _ => unreachable!("a group's producers are convolutions or linear layers"),
+            }
+        }
+        for &bn in &group.batch_norms {
             match &mut pruned.layers[bn].kind {
                 LayerKind::BatchNorm2D { channels } => *channels = width,
                 LayerKind::BatchNorm1D { features } => *features = width,
-                _ => unreachable!("a coupling's batch_norm is a BatchNorm"),
+                _ => unreachable!("a group's batch_norms are BatchNorms"),
             }
         }
-        match &mut pruned.layers[coupling.consumer].kind {
-            LayerKind::Conv2D { in_channels, .. } => *in_channels = width * coupling.group,
-            LayerKind::Linear { in_features, .. } => *in_features = width * coupling.group,
-            _ => unreachable!("a coupling's consumer is a convolution or linear layer"),
+        for &(consumer, span) in &group.consumers {
+            match &mut pruned.layers[consumer].kind {
+                LayerKind::Conv2D { in_channels, .. } => *in_channels = width * span,
+                LayerKind::Linear { in_features, .. } => *in_features = width * span,
+                _ => unreachable!("a group's consumers are convolutions or linear layers"),
+            }
         }
     }
     consistent("prune", pruned)
 }
 
-/// Removes `percent` of the outputs of every prunable layer: `keep = max(1, width − ⌊width · percent / 100⌋)`.
+/// `width − ⌊width · percent / 100⌋`, at least 1: the width `prune(percent%)` leaves.
+pub fn kept_by_percent(width: usize, percent: u32) -> usize {
+    (width - width * percent as usize / 100).max(1)
+}
+
+/// Removes `percent` of the outputs of every prunable channel group: `keep = max(1, width −
+/// ⌊width · percent / 100⌋)`, one width per group.
 pub fn prune_percent(model: &Model, percent: u32) -> Result<Model, RewriteError> {
+    prune_percent_except(model, percent, &[])
+}
+
+/// [`prune_percent`], except that the groups of the `explicit` layers take the widths given.
+pub fn prune_percent_except(model: &Model, percent: u32, explicit: &[(&str, usize)]) -> Result<Model, RewriteError> {
     if percent > 100 {
         return Err(RewriteError::PercentOutOfRange { pass: "prune", percent });
     }
-    let names = prunable(model);
-    let widths: Vec<(&str, usize)> = names
-        .iter()
-        .map(|name| {
-            let layer = model.layers.iter().find(|layer| &layer.name == name).expect("prunable layer exists");
-            let width = match layer.kind {
-                LayerKind::Conv2D { out_channels, .. } => out_channels,
-                LayerKind::Linear { out_features, .. } => out_features,
-                _ => unreachable!("prunable layers are convolutions or linear layers"),
-            };
-            (name.as_str(), (width - width * percent as usize / 100).max(1))
-        })
-        .collect();
+    let named = |index: usize| explicit.iter().any(|(name, _)| model.layers[index].name == *name);
+    let mut widths: Vec<(&str, usize)> = Vec::new();
+    for group in groups(model).iter().filter(|g| g.prunable) {
+        if group.producers.iter().any(|&p| named(p)) {
+            continue;
+        }
+        let first = group.producers[0];
+        let width = out_channels(&model.layers[first].kind).expect("producers have outputs");
+        widths.push((model.layers[first].name.as_str(), kept_by_percent(width, percent)));
+    }
+    widths.extend_from_slice(explicit);
     prune(model, &widths)
 }
 
@@ -337,6 +419,45 @@ mod tests {
             Err(RewriteError::Inconsistent { pass: "fold", layer, .. }) => assert_eq!(layer, "bn1"),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// A stem, an identity block and a block with a strided shortcut.
+    fn small_resnet() -> Model {
+        use crate::ir::model::tests::{block, conv, layer, strided};
+        let bn = |c| LayerKind::BatchNorm2D { channels: c };
+        let mut layers = vec![layer("stem", conv(1, 8)), layer("bn", bn(8))];
+        layers.extend(block("b1", &[("conv1", conv(8, 8)), ("conv2", conv(8, 8)), ("bn2", bn(8))], &[]));
+        layers.extend(block("b2", &[("conv1", strided(8, 16, 3, 2, 1)), ("conv2", conv(16, 16))], &[("down", strided(8, 16, 1, 2, 0)), ("down_bn", bn(16))]));
+        layers.extend([layer("gap", LayerKind::GlobalAvgPool), layer("fc", LayerKind::Linear { in_features: 16, out_features: 10, bias: true })]);
+        Model { input: Shape::Chw { c: 1, h: 8, w: 8 }, layers }
+    }
+
+    #[test]
+    fn one_width_prunes_every_member_of_a_channel_group() {
+        let model = small_resnet();
+        assert_eq!(prunable(&model), ["stem", "b1.conv1", "b1.conv2", "b2.conv1", "b2.conv2", "b2.down"]);
+        assert_eq!(coupled_with(&model, "b1.conv2"), ["stem"]);
+        let pruned = prune(&model, &[("b1.conv2", 6)]).unwrap();
+        assert!(matches!(kind(&pruned, "stem"), LayerKind::Conv2D { out_channels: 6, .. }));
+        assert_eq!(kind(&pruned, "bn"), LayerKind::BatchNorm2D { channels: 6 });
+        for reader in ["b1.conv1", "b2.conv1", "b2.down"] {
+            assert!(matches!(kind(&pruned, reader), LayerKind::Conv2D { in_channels: 6, .. }), "{reader}");
+        }
+        let halved = prune_percent(&model, 50).unwrap();
+        assert!(matches!(kind(&halved, "b2.down"), LayerKind::Conv2D { in_channels: 4, out_channels: 8, .. }));
+        assert_eq!(kind(&halved, "fc"), LayerKind::Linear { in_features: 8, out_features: 10, bias: true });
+    }
+
+    #[test]
+    fn two_widths_for_one_group_are_refused_with_its_members() {
+        let error = prune(&small_resnet(), &[("stem", 6), ("b1.conv2", 4)]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "prune: `b1.conv2 = 4` and `stem = 6` split one channel group: `stem`, `b1.conv2` add their outputs \
+             through skip connections, so they keep one width; give the group one width, on any one of its members \
+             (e.g. `stem = 6`)"
+        );
+        assert!(prune(&small_resnet(), &[("stem", 6), ("b1.conv2", 6)]).is_ok(), "the same width twice is fine");
     }
 
     #[test]

@@ -283,6 +283,28 @@ pub enum PruneError {
          PrunePlan::from_criterion), or check that the plan file is the one you meant"
     )]
     EmptyPlan,
+    /// Two layers that write the same channels through skip connections (one channel group)
+    /// keep different channels, or only one of them is in the plan.
+    #[error(
+        "`{layer}` and `{other}` write the same channels through skip connections (channel group: {}), \
+         but the plan keeps {} in `{layer}` and {} in `{other}`; keep the same channels in every member \
+         of the group (the plans `compress!` makes do)",
+        members.join(", "),
+        kept_text(.kept.as_deref()),
+        kept_text(.other_kept.as_deref())
+    )]
+    SplitGroup {
+        /// A member of the group.
+        layer: String,
+        /// Its kept channels (`None`: not in the plan, so all).
+        kept: Option<Vec<usize>>,
+        /// A member that disagrees.
+        other: String,
+        /// Its kept channels.
+        other_kept: Option<Vec<usize>>,
+        /// Every member of the group.
+        members: Vec<String>,
+    },
     /// A plan recorded another original width for a layer than the model has: it was made for
     /// another model with the same layer names.
     #[error(
@@ -347,3 +369,15 @@ pub enum StructError {
     Prune(#[from] PruneError),
 }
 
+
+/// A kept list for a message: "all channels", or the count and the first few indices.
+fn kept_text(kept: Option<&[usize]>) -> String {
+    match kept {
+        None => "all channels (not in the plan)".to_string(),
+        Some(kept) => {
+            let shown: Vec<String> = kept.iter().take(6).map(usize::to_string).collect();
+            let more = if kept.len() > 6 { ", …" } else { "" };
+            format!("{} channels [{}{more}]", kept.len(), shown.join(", "))
+        }
+    }
+}

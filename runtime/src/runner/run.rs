@@ -7,7 +7,7 @@ use dfdx::prelude::{Const, Cpu, Tensor};
 
 use super::spec::{Stage, StageSpec, Training};
 use crate::compress::distill::{FeaturePairs, KnowledgeDistillation};
-use crate::compress::prune::{LayerPlan, PrunePlan};
+use crate::compress::prune::{coupled_groups, group_plans, in_model_order, LayerPlan, PrunePlan};
 use crate::compress::sparsify::{
     Context, Criteria, GlobalOptions, Granularity, SparsityReport, Sparsifier, SparsifyCallback,
 };
@@ -220,6 +220,16 @@ impl Runner {
             };
             layers.push(layer);
         }
+        // The skip connections' channels: every member of a group keeps the same ones.
+        for group in coupled_groups::<M>() {
+            let Some(width) = out_width::<P>(group.producers[0]) else { continue };
+            let from_zeros = zero_filters.get(group.producers[0]).filter(|l| l.new_width() == width);
+            match from_zeros {
+                Some(plan) => layers.extend(group.producers.iter().map(|p| LayerPlan { name: p.to_string(), ..plan.clone() })),
+                None => layers.extend(group_plans(model, group, width)?),
+            }
+        }
+        in_model_order::<M>(&mut layers);
         Ok(PrunePlan::new(layers)?)
     }
 

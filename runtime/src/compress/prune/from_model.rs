@@ -1,10 +1,13 @@
 //! Prune plans read from a derived model: the filters that sparsification zeroed, or the filters a
-//! criterion ranks lowest, for every prunable layer of [`Compressible::COUPLINGS`].
+//! criterion ranks lowest, for every prunable layer of [`Compressible::COUPLINGS`] and every channel
+//! group several layers write through skip connections ([`Compressible::CHANNEL_GROUPS`]), whose
+//! members keep the same channels.
 
 use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
 use super::filters::{BnAffine, LayerFilters};
+use super::groups::{coupled_groups, in_model_order};
 use super::plan::{LayerPlan, PrunePlan};
 use crate::compress::sparsify::{
     global_masks, local_mask, resolve_targets, Context, ConvGranularity, Criteria, Granularity, LayerChoice,
@@ -34,28 +37,56 @@ impl Producer {
     }
 }
 
-/// The producers of `M::COUPLINGS` (every conv and linear layer but the classifier), in model
-/// order, resolved like sparsification targets with one group per output channel (`filter` on a
-/// conv, `row` on a linear layer).
-fn producers<M>(model: &M) -> Result<Vec<Producer>, PruneError>
+/// The units of pruning of `M`, in model order: each producer of `M::COUPLINGS` (every conv and
+/// linear layer whose channels are its own, but the classifier) alone, then each channel group
+/// several layers write through skip connections, whose members keep the same channels. Each
+/// member is resolved like a sparsification target with one group per output channel (`filter`
+/// on a conv, `row` on a linear layer).
+fn units<M>(model: &M) -> Result<Vec<Vec<Producer>>, PruneError>
 where
     M: Compressible + TensorCollection<f32, Cpu>,
 {
-    let names = LayerChoice::named(M::COUPLINGS.iter().map(|c| c.producer));
+    let mut names: Vec<Vec<&str>> = M::COUPLINGS.iter().map(|c| vec![c.producer]).collect();
+    names.extend(coupled_groups::<M>().map(|g| g.producers.to_vec()));
+    let all = LayerChoice::named(names.iter().flatten().copied());
     let filter = Granularity::Conv(ConvGranularity::Filter);
-    let targets = resolve_targets::<M>(&names, &[], Sparsity::ZERO, filter, None)?;
+    let targets = resolve_targets::<M>(&all, &[], Sparsity::ZERO, filter, None)?;
     let read = |name: &str| read_tensor(model, name).map(|t| t.data);
-    let mut out = Vec::with_capacity(targets.len());
+    let mut producers = Vec::with_capacity(targets.len());
     for target in targets {
         let weight = read(&target.weight_name())?;
         let bias = target.bias_name().map(|b| read(&b)).transpose()?;
-        let bn = match target.bn_names() {
+        let bn = match target.bn_names().or_else(|| group_batch_norm::<M>(target.name)) {
             Some((gamma, beta)) => Some((read(&gamma)?, read(&beta)?)),
             None => None,
         };
-        out.push(Producer { target, weight, bias, bn });
+        producers.push(Producer { target, weight, bias, bn });
     }
-    Ok(out)
+    let mut units = Vec::with_capacity(names.len());
+    for unit in names {
+        let members = unit
+            .iter()
+            .map(|name| {
+                let at = producers.iter().position(|p| p.target.name == *name).expect("every named layer was resolved");
+                producers.swap_remove(at)
+            })
+            .collect();
+        units.push(members);
+    }
+    Ok(units)
+}
+
+/// The BatchNorm right after `producer` when it writes a coupled channel group (its γ and β names).
+fn group_batch_norm<M: Compressible>(producer: &str) -> Option<(String, String)> {
+    let group = coupled_groups::<M>().find(|g| g.producers.contains(&producer))?;
+    let at = M::LAYERS.iter().position(|l| l.name == producer)?;
+    let next = M::LAYERS.get(at + 1)?;
+    group.batch_norms.contains(&next.name).then(|| (format!("{}.weight", next.name), format!("{}.bias", next.name)))
+}
+
+/// One plan entry per member of `unit`, all keeping `kept`.
+fn unit_plans(unit: &[Producer], kept: &[usize]) -> Vec<LayerPlan> {
+    unit.iter().map(|p| LayerPlan { name: p.target.name.to_string(), width: p.target.width(), kept: kept.to_vec() }).collect()
 }
 
 impl PrunePlan {
@@ -80,10 +111,20 @@ impl PrunePlan {
     where
         M: Compressible + TensorCollection<f32, Cpu>,
     {
-        let producers = producers(model)?;
-        let views: Vec<LayerFilters<'_>> = producers.iter().map(Producer::view).collect();
-        Ok(Self::from_zero_filters(&views)?)
-    }
+        let mut plans = Vec::new();
+        for unit in units(model)? {
+            let views: Vec<LayerFilters<'_>> = unit.iter().map(Producer::view).collect();
+            // A channel of a group is dead when it is zero in every member.
+            let mut kept: Vec<usize> = Vec::new();
+            for layer in Self::from_zero_filters(&views)?.layers() {
+                kept.extend(&layer.kept);
+            }
+            kept.sort_unstable();
+            kept.dedup();
+            plans.extend(unit_plans(&unit, &kept));
+        }
+        in_model_order::<M>(&mut plans);
+        Ok(Self::new(plans)?)    }
 
     /// Ranks the output channels of every prunable layer by `criteria` (mean score over a filter,
     /// or a row of a linear layer) and drops `sparsity` of them, per layer ([`Context::Local`]) or
@@ -112,39 +153,50 @@ impl PrunePlan {
     where
         M: Compressible + TensorCollection<f32, Cpu>,
     {
-        let producers = producers(model)?;
-        let mut scores = Vec::with_capacity(producers.len());
-        for p in &producers {
-            let state = WeightState::new(&p.weight, &p.target.shape);
-            scores.push(criteria.scores(&state, p.target.granularity)?.values);
+        let units = units(model)?;
+        // A unit's score per channel: the sum over its members (DepGraph's group importance).
+        let mut scores: Vec<Vec<f32>> = Vec::with_capacity(units.len());
+        for unit in &units {
+            let mut sum: Vec<f32> = Vec::new();
+            for p in unit {
+                let state = WeightState::new(&p.weight, &p.target.shape);
+                let member = criteria.scores(&state, p.target.granularity)?.values;
+                if sum.is_empty() {
+                    sum = member;
+                } else {
+                    sum.iter_mut().zip(member).for_each(|(s, m)| *s += m);
+                }
+            }
+            scores.push(sum);
         }
         let masks: Vec<Vec<f32>> = match context {
             Context::Local => {
                 scores.iter().map(|s| local_mask(s, sparsity, None)).collect::<Result<_, CompressError>>()?
             }
             Context::Global(options) => {
-                let layers: Vec<LayerScores> = producers
+                let layers: Vec<LayerScores> = units
                     .iter()
                     .zip(&scores)
-                    .map(|(p, s)| LayerScores {
-                        name: p.target.name.to_string(),
+                    .map(|(unit, s)| LayerScores {
+                        name: unit[0].target.name.to_string(),
                         scores: s.clone(),
-                        params_per_group: p.weight.len() / p.target.width(),
+                        params_per_group: unit.iter().map(|p| p.weight.len() / p.target.width()).sum(),
                     })
                     .collect();
                 global_masks(&layers, sparsity, &options)?
             }
         };
-        let mut plans = Vec::with_capacity(producers.len());
-        for ((p, mask), s) in producers.iter().zip(masks).zip(&scores) {
+        let mut plans = Vec::with_capacity(units.len());
+        for ((unit, mask), s) in units.iter().zip(masks).zip(&scores) {
             let mut kept: Vec<usize> = (0..mask.len()).filter(|&o| mask[o] != 0.0).collect();
             if kept.is_empty() {
                 // The best channel: highest score, the earlier one on ties.
                 let best = (0..s.len()).fold(0, |b, o| if s[o] > s[b] { o } else { b });
                 kept.push(best);
             }
-            plans.push(LayerPlan { name: p.target.name.to_string(), width: p.target.width(), kept });
+            plans.extend(unit_plans(unit, &kept));
         }
+        in_model_order::<M>(&mut plans);
         Ok(Self::new(plans)?)
     }
 }

@@ -74,6 +74,7 @@ mod check;
 mod convert;
 mod filters;
 mod from_model;
+mod groups;
 mod plan;
 mod score;
 mod select;
@@ -84,6 +85,7 @@ pub use callback::{PlanHandle, PruneCallback};
 pub use check::ConversionLayer;
 pub use convert::FromPrunePlan;
 pub use filters::{BnAffine, FilterData, LayerFilters};
+pub use groups::{coupled_groups, group_plans, in_model_order};
 pub use plan::{LayerPlan, PrunePlan, PLAN_FORMAT, PLAN_VERSION};
 pub use score::{kept_width, Ranking};
 pub use select::{

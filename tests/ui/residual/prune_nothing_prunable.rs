@@ -11,6 +11,7 @@ pub struct Net {
     fc: Linear<16, 10>,
 }
 
+// The block's conv adds into the model's input and fc gives the classes: nothing may shrink.
 compress! {
     pub Small = Net { prune(50%) }
 }
