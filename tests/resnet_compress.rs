@@ -12,12 +12,19 @@ use fasterai::data::{DataLoaders, Dataset};
 use fasterai::model::{read_tensor, write_tensor};
 use fasterai::prelude::*;
 use support::deploy::{max_abs, max_abs_diff, randomize_batch_norms};
-use support::resnet::DigitsResNet;
+use fasterai::model::ChannelGroup;
+use support::resnet::{DigitsResNet, ResNet18};
 
 compress! {
     /// The stem's channel group (the stem and every block of layer1 write it) at 6 of 8, the first
     /// conv of layer2.0 at 12 of 16.
     pub GroupPruned = DigitsResNet { prune(conv1 = 6, layer2.0.conv1 = 12) }
+}
+
+compress! {
+    /// ResNet-18 with its second stage's channel group (layer2.0.conv2, its downsample and
+    /// layer2.1.conv2) at 100 of 128.
+    pub Stage2Pruned = ResNet18 { prune(layer2.0.downsample = 100) }
 }
 
 compress! {
@@ -67,17 +74,17 @@ fn in_channels<M: Compressible>(name: &str) -> usize {
     }
 }
 
-/// Zeroes channel `c` of every member of the stem's group: the filters of the layers that write
-/// it and γ, β of the BatchNorms after them, so the channel is zero after every add.
-fn zero_stem_channel(model: &mut DigitsResNet, c: usize) {
-    for producer in ["conv1", "layer1.0.conv2", "layer1.1.conv2"] {
+/// Zeroes channel `c` of every member of `group`: the filters of the layers that write it and γ, β
+/// of its BatchNorms, so the channel is zero after every add.
+fn zero_group_channel<M: Compressible + TensorCollection<f32, Cpu>>(model: &mut M, group: &ChannelGroup, c: usize) {
+    for producer in group.producers {
         let name = format!("{producer}.weight");
         let mut weight = read_tensor(model, &name).unwrap().data;
-        let per = weight.len() / 8;
+        let per = weight.len() / group.channels;
         weight[c * per..(c + 1) * per].fill(0.0);
         write_tensor(model, &name, &weight).unwrap();
     }
-    for bn in ["bn1", "layer1.0.bn2", "layer1.1.bn2"] {
+    for bn in group.batch_norms {
         for field in ["weight", "bias"] {
             let name = format!("{bn}.{field}");
             let mut values = read_tensor(model, &name).unwrap().data;
@@ -85,6 +92,11 @@ fn zero_stem_channel(model: &mut DigitsResNet, c: usize) {
             write_tensor(model, &name, &values).unwrap();
         }
     }
+}
+
+/// The channel group `member` writes.
+fn group_of<M: Compressible>(member: &str) -> &'static ChannelGroup {
+    M::CHANNEL_GROUPS.iter().find(|g| g.producers.contains(&member)).unwrap()
 }
 
 #[test]
@@ -109,8 +121,8 @@ fn one_width_prunes_the_whole_group_and_the_blocks_nest() {
 #[test]
 fn pruning_channels_zeroed_through_a_whole_group_changes_no_output() {
     let mut source = model(1);
-    zero_stem_channel(&mut source, 2);
-    zero_stem_channel(&mut source, 5);
+    zero_group_channel(&mut source, group_of::<DigitsResNet>("conv1"), 2);
+    zero_group_channel(&mut source, group_of::<DigitsResNet>("conv1"), 5);
     // The plan of the zero filters finds the channels zeroed in every member of the group at once.
     let zeros = PrunePlan::from_model(&source).unwrap();
     let members = ["conv1", "layer1.0.conv2", "layer1.1.conv2"];
@@ -206,4 +218,37 @@ fn the_whole_schedule_runs_on_a_resnet() {
     assert_eq!(out_channels::<DeployedResNet>("conv1"), 4);
     let sparse = compressed.sparsity.expect("the schedule sparsifies");
     assert!(!sparse.layers.is_empty());
+}
+
+#[test]
+fn weights_of_the_unpruned_model_do_not_load_into_the_pruned_type() {
+    use fasterai::nn::{load_weights, save_weights, NnError};
+    let source = model(5);
+    let path = std::env::temp_dir().join(format!("fasterai-resnet-unpruned-{}.safetensors", std::process::id()));
+    save_weights(&source, &path).unwrap();
+    let mut pruned = Cpu::default().build_module::<GroupPruned, f32>();
+    let before = read_tensor(&pruned, "layer1.0.conv1.weight").unwrap().data;
+    let error = load_weights(&mut pruned, &path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(&error, NnError::ShapeMismatch { name, expected, found } if name == "conv1.weight" && expected[0] == 6 && found[0] == 8), "{error}");
+    assert_eq!(read_tensor(&pruned, "layer1.0.conv1.weight").unwrap().data, before, "nothing was loaded");
+}
+
+#[test]
+fn resnet18_pruned_through_a_zeroed_stage_group_gives_the_same_logits() {
+    let dev = Cpu::seed_from_u64(6);
+    let mut source = dev.build_module::<ResNet18, f32>();
+    randomize_batch_norms(&mut source, 6);
+    let group = group_of::<ResNet18>("layer2.0.downsample");
+    assert_eq!(group.producers, ["layer2.0.conv2", "layer2.0.downsample", "layer2.1.conv2"]);
+    for c in (0..128).filter(|c| c % 4 == 1).take(28) {
+        zero_group_channel(&mut source, group, c);
+    }
+    let plan = PrunePlan::from_model(&source).unwrap();
+    assert_eq!(plan.kept("layer2.1.conv2").unwrap().len(), 100, "{plan}");
+    let pruned = Stage2Pruned::from_source(&source, &plan).unwrap();
+    let x: Tensor<(usize, Const<3>, Const<224>, Const<224>), f32, Cpu> = dev.sample_normal_like(&(1, Const, Const, Const));
+    let before = source.forward(x.clone()).as_vec();
+    let after = pruned.forward(x).as_vec();
+    assert!(max_abs_diff(&before, &after) <= 1e-4 * max_abs(&before), "{before:?}\n{after:?}");
 }
