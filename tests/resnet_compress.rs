@@ -7,7 +7,7 @@
 mod support;
 
 use fasterai::compress::prune::{coupled_groups, group_plans, LayerPlan};
-use fasterai::compress::sparsify::{Context as Ranking, Criteria, Criterion};
+use fasterai::compress::sparsify::{Context as Ranking, ConvGranularity, Criteria, Criterion, Granularity};
 use fasterai::data::{DataLoaders, Dataset};
 use fasterai::model::{read_tensor, write_tensor};
 use fasterai::prelude::*;
@@ -250,5 +250,28 @@ fn resnet18_pruned_through_a_zeroed_stage_group_gives_the_same_logits() {
     let x: Tensor<(usize, Const<3>, Const<224>, Const<224>), f32, Cpu> = dev.sample_normal_like(&(1, Const, Const, Const));
     let before = source.forward(x.clone()).as_vec();
     let after = pruned.forward(x).as_vec();
+    assert!(max_abs_diff(&before, &after) <= 1e-4 * max_abs(&before), "{before:?}\n{after:?}");
+}
+
+#[test]
+fn filter_sparsification_zeroes_a_group_in_every_member_so_pruning_it_is_exact() {
+    let mut source = model(8);
+    let quarter = Sparsity::from_percent(25.0).unwrap();
+    let filters = Granularity::Conv(ConvGranularity::Filter);
+    for context in [Ranking::Local, Ranking::Global(fasterai::compress::sparsify::GlobalOptions::balanced())] {
+        let mut sparsifier = Sparsifier::new(quarter, filters, context, Criteria::new(Criterion::LargeFinal));
+        let mut copy = source.clone();
+        sparsifier.prune_model(&mut copy).unwrap();
+        let plan = PrunePlan::from_model(&copy).unwrap();
+        let stem = plan.kept("conv1").unwrap();
+        assert!(["layer1.0.conv2", "layer1.1.conv2"].iter().all(|m| plan.kept(m) == Some(stem)), "{plan}");
+    }
+    Sparsifier::new(quarter, filters, Ranking::Local, Criteria::new(Criterion::LargeFinal)).prune_model(&mut source).unwrap();
+    let plan = PrunePlan::from_model(&source).unwrap();
+    assert_eq!(plan.kept("layer2.0.downsample").unwrap().len(), 12, "{plan}");
+    let smaller = SmallerResNet::from_source(&source, &plan).unwrap();
+    let dev = Cpu::default();
+    let before = source.forward(images(&dev, 4)).as_vec();
+    let after = smaller.forward(images(&dev, 4)).as_vec();
     assert!(max_abs_diff(&before, &after) <= 1e-4 * max_abs(&before), "{before:?}\n{after:?}");
 }

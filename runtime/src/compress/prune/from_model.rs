@@ -56,7 +56,7 @@ where
     for target in targets {
         let weight = read(&target.weight_name())?;
         let bias = target.bias_name().map(|b| read(&b)).transpose()?;
-        let bn = match target.bn_names().or_else(|| group_batch_norm::<M>(target.name)) {
+        let bn = match target.bn_names() {
             Some((gamma, beta)) => Some((read(&gamma)?, read(&beta)?)),
             None => None,
         };
@@ -74,14 +74,6 @@ where
         units.push(members);
     }
     Ok(units)
-}
-
-/// The BatchNorm right after `producer` when it writes a coupled channel group (its γ and β names).
-fn group_batch_norm<M: Compressible>(producer: &str) -> Option<(String, String)> {
-    let group = coupled_groups::<M>().find(|g| g.producers.contains(&producer))?;
-    let at = M::LAYERS.iter().position(|l| l.name == producer)?;
-    let next = M::LAYERS.get(at + 1)?;
-    group.batch_norms.contains(&next.name).then(|| (format!("{}.weight", next.name), format!("{}.bias", next.name)))
 }
 
 /// One plan entry per member of `unit`, all keeping `kept`.

@@ -304,7 +304,8 @@ impl Sparsifier {
         self.check_memory(targets)?;
         let weights = weights_of(model, targets)?;
         let norms = self.input_norms(model, fallback)?;
-        let masks = self.compute_masks(targets, &weights, &norms, progress)?;
+        let coupled = coupled_targets::<M>(targets);
+        let masks = self.compute_masks(targets, &weights, &norms, progress, &coupled)?;
         apply_masks(model, &masks)?;
         self.masks = masks;
         if self.criteria.criterion.needs_previous() {
@@ -387,6 +388,7 @@ impl Sparsifier {
         weights: &HashMap<&'static str, Vec<f32>>,
         norms: &HashMap<&'static str, Vec<f32>>,
         progress: f64,
+        coupled: &[Vec<usize>],
     ) -> Result<Vec<LayerMask>, CompressError> {
         let round_to = self.round_to.and_then(NonZeroUsize::new);
         let old = |name: &str| self.masks.iter().find(|m| m.name == name);
@@ -405,7 +407,17 @@ impl Sparsifier {
             for t in targets {
                 groups.push(self.criteria.scores(&self.state(t, &weights[t.name], norms.get(t.name), old(t.name)), t.granularity)?);
             }
-            let group_masks = match self.context {
+            // The members of a channel group share one score per channel, their sum.
+            for members in coupled {
+                let mut sum = vec![0.0f32; groups[members[0]].values.len()];
+                for &m in members {
+                    sum.iter_mut().zip(&groups[m].values).for_each(|(s, v)| *s += v);
+                }
+                for &m in members {
+                    groups[m].values.clone_from(&sum);
+                }
+            }
+            let mut group_masks = match self.context {
                 Context::Local => targets
                     .iter()
                     .zip(&groups)
@@ -425,6 +437,13 @@ impl Sparsifier {
                     global_masks(&layers, self.sparsity.scaled(progress), &options)?
                 }
             };
+            // ... and one mask, the first member's (its sparsity, when per-layer targets differ).
+            for members in coupled {
+                let first = group_masks[members[0]].clone();
+                for &m in &members[1..] {
+                    group_masks[m].clone_from(&first);
+                }
+            }
             for ((t, g), m) in targets.iter().zip(&groups).zip(group_masks) {
                 weight_masks.push(t.granularity.broadcast(&m, &g.shape, &t.shape)?);
             }
@@ -447,6 +466,24 @@ impl Sparsifier {
             })
             .collect())
     }
+}
+
+/// For each channel group of `M` that several layers write through skip connections and that
+/// `targets` sparsify by whole outputs (filters, rows) in every member: the members' indices in
+/// `targets`. Such a group loses the same channels in every member, so the channels a later
+/// `prune` removes are silent after every add.
+fn coupled_targets<M: Compressible>(targets: &[SparsifyTarget]) -> Vec<Vec<usize>> {
+    M::CHANNEL_GROUPS
+        .iter()
+        .filter(|group| group.prunable && group.producers.len() > 1)
+        .filter_map(|group| {
+            group
+                .producers
+                .iter()
+                .map(|name| targets.iter().position(|t| t.name == *name && t.drops_whole_outputs()))
+                .collect::<Option<Vec<usize>>>()
+        })
+        .collect()
 }
 
 /// The current weights of `targets`, by layer name.

@@ -213,10 +213,13 @@ fn target_of<M: Compressible>(
         granularity: granularity.name(),
         kind: if kind == TargetKind::Linear { "linear" } else { "conv" },
     })?;
+    // The BatchNorm after the layer: its coupling's, or, for a layer writing a channel group
+    // shared through skip connections (no coupling), the one right after it.
+    let next = M::LAYERS.iter().position(|l| l.name == layer.name).and_then(|at| M::LAYERS.get(at + 1)).map(|l| l.name);
     let batch_norm = M::COUPLINGS
         .iter()
         .find(|c| c.producer == layer.name)
-        .and_then(|c| c.batch_norm)
+        .map_or(next, |c| c.batch_norm)
         .and_then(|bn| M::layer(bn))
         .and_then(|bn| match bn.kind {
             LayerKindInfo::BatchNorm2D { .. } => Some((bn.name, BnKind::TwoD)),
