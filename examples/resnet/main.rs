@@ -6,9 +6,10 @@
 //! cargo run --release --example resnet -- --dataset fashion-mnist --data data/fashion-mnist
 //! ```
 //!
-//! 1. Accuracy: a small ResNet is trained, then one `compress!` schedule sparsifies half of its
-//!    weights, prunes 30% of every channel group and block interior, folds every BatchNorm (the
-//!    shortcuts' too) and quantizes it to int8, fine-tuning after each stage; the report gives
+//! 1. Accuracy: a small ResNet is trained, then one `compress!` schedule zeroes 30% of its filters
+//!    while it fine-tunes (a channel group's in every member at once), prunes them (30% of every
+//!    channel group and block interior), folds every BatchNorm (the shortcuts' too) and quantizes it
+//!    to int8, fine-tuning after each stage; the report gives
 //!    parameters, size, latency and accuracy after each. On the digits, `DigitsResNet` (two stages
 //!    of two basic blocks); on Fashion-MNIST, `ResNet8` (three stages of one block, 28×28).
 //! 2. Size and speed at full scale: torchvision's ResNet-18 (10 classes, 3×224×224, random weights:
@@ -34,10 +35,10 @@ mod resnet;
 use resnet::{DigitsResNet, ResNet18, ResNet8};
 
 compress! {
-    /// DigitsResNet after the story: half the weights zeroed while it fine-tunes, 30% of every
-    /// width pruned, BatchNorms folded, int8.
+    /// DigitsResNet after the story: 30% of the filters zeroed while it fine-tunes (a channel
+    /// group's in all its members at once), those filters pruned, BatchNorms folded, int8.
     pub DeployedDigitsResNet = DigitsResNet {
-        sparsify(50%, epochs = 3, lr = 2e-3),
+        sparsify(30%, granularity = filter, epochs = 3, lr = 2e-3),
         prune(30%, epochs = 3, lr = 2e-3),
         fold(),
         quantize(epochs = 1, lr = 1e-3),
@@ -46,9 +47,9 @@ compress! {
 
 compress! {
     /// ResNet8 after the story, on the walkthrough's Fashion-MNIST protocol (two epochs at 1e-4
-    /// after sparsifying and after pruning, one of quantization-aware training).
+    /// while sparsifying and after pruning, one of quantization-aware training).
     pub DeployedResNet8 = ResNet8 {
-        sparsify(50%, epochs = 2, lr = 1e-4),
+        sparsify(30%, granularity = filter, epochs = 2, lr = 1e-4),
         prune(30%, epochs = 2, lr = 1e-4),
         fold(),
         quantize(epochs = 1, lr = 1e-4),
