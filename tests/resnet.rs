@@ -7,19 +7,12 @@ mod support;
 
 use fasterai::data::DataLoaders;
 use fasterai::dfdx::prelude::{Backward, Trace};
-use fasterai::dfdx::tensor::TensorFromVec;
 use fasterai::model::{read_tensor, write_tensor};
 use fasterai::prelude::*;
+use support::digits::{images, Images as Digits};
 use support::deploy::{max_abs, max_abs_diff, random_images, with_random_batch_norms};
 use support::int8_reference::integer_reference;
 use support::resnet::{Basic8, DigitsResNet, ResNet18};
-
-type Digits = Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu>;
-
-fn images(dev: &Cpu, batch: usize) -> Digits {
-    let values: Vec<f32> = (0..batch * 64).map(|i| ((i * 7919 % 97) as f32) / 48.0 - 1.0).collect();
-    dev.tensor_from_vec(values, (batch, Const, Const, Const))
-}
 
 fn layer<'a, M: Compressible>(name: &str) -> &'a LayerInfo {
     M::LAYERS.iter().find(|layer| layer.name == name).unwrap_or_else(|| panic!("no layer {name}"))

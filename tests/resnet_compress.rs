@@ -11,6 +11,7 @@ use fasterai::compress::sparsify::{Context as Ranking, ConvGranularity, Criteria
 use fasterai::data::{DataLoaders, Dataset};
 use fasterai::model::{read_tensor, write_tensor};
 use fasterai::prelude::*;
+use support::digits::images;
 use support::deploy::{max_abs, max_abs_diff, randomize_batch_norms};
 use fasterai::model::ChannelGroup;
 use support::resnet::{DigitsResNet, ResNet18};
@@ -45,13 +46,6 @@ compress! {
         fold(),
         quantize(epochs = 1, lr = 1e-3),
     }
-}
-
-type Images = Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu>;
-
-fn images(dev: &Cpu, batch: usize) -> Images {
-    let values: Vec<f32> = (0..batch * 64).map(|i| ((i * 7919 % 97) as f32) / 48.0 - 1.0).collect();
-    dev.tensor_from_vec(values, (batch, Const, Const, Const))
 }
 
 fn model(seed: u64) -> DigitsResNet {

@@ -21,3 +21,12 @@ pub fn trained<M: Classifier<Input, 10> + BuildOnDevice<Cpu, f32, Built = M>>(se
     learn.fit_one_cycle(epochs, 1e-2).unwrap();
     learn.into_model()
 }
+
+/// A batch of 8×8 single-channel images.
+pub type Images = Tensor<Input, f32, Cpu>;
+
+/// `batch` fixed 8×8 images with values in [−1, 1), the same in every test that asks for them.
+pub fn images(dev: &Cpu, batch: usize) -> Images {
+    let values: Vec<f32> = (0..batch * 64).map(|i| ((i * 7919 % 97) as f32) / 48.0 - 1.0).collect();
+    dev.tensor_from_vec(values, (batch, Const, Const, Const))
+}
