@@ -302,6 +302,31 @@ impl<M> Accelerated<M> {
 
     /// Runs one image (`C·H·W` values, NCHW) and returns the output, valid until the next run.
     pub fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
+        self.run_traced(image, None)
+    }
+
+    /// Milliseconds each node (or band segment) of a run takes, medians over `runs` runs of
+    /// `image`, named by their first layer: for profiling the plan.
+    #[doc(hidden)]
+    pub fn node_times(&mut self, image: &[f32], runs: usize) -> Result<Vec<(String, f64)>, DeployError> {
+        let mut marks = Vec::new();
+        let mut times: Vec<Vec<f64>> = Vec::new();
+        let mut names = Vec::new();
+        for _ in 0..runs.max(1) {
+            marks.clear();
+            marks.push((0, std::time::Instant::now()));
+            self.run_traced(image, Some(&mut marks))?;
+            names = marks.windows(2).map(|w| self.layers[w[0].0].node.layer.to_string()).collect();
+            times.resize(marks.len() - 1, Vec::new());
+            for (t, w) in times.iter_mut().zip(marks.windows(2)) {
+                t.push((w[1].1 - w[0].1).as_secs_f64() * 1e3);
+            }
+        }
+        Ok(names.into_iter().zip(times).map(|(n, t)| (n, super::median_ms(t))).collect())
+    }
+
+    /// [`Self::run`], pushing `(next node, now)` after every node or band segment into `trace`.
+    fn run_traced(&mut self, image: &[f32], mut trace: Option<&mut Vec<(usize, std::time::Instant)>>) -> Result<&[f32], DeployError> {
         self.check_input(image)?;
         self.skips.reset();
         let mut len = image.len();
@@ -322,6 +347,9 @@ impl<M> Accelerated<M> {
                 }
                 None => (index + 1, self.step_layer(index, len)?),
             };
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.push((index, std::time::Instant::now()));
+            }
         }
         Ok(&self.front[..len])
     }

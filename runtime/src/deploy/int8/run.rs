@@ -93,6 +93,7 @@ impl Buffers {
         layers: &[Int8Layer],
         compiled: &[Compiled],
         image: &[f32],
+        mut trace: Option<&mut Vec<(usize, std::time::Instant)>>,
     ) -> Result<&[f32], DeployError> {
         let mut len = image.len();
         for (q, &x) in self.front.iter_mut().zip(image) {
@@ -114,6 +115,9 @@ impl Buffers {
                 std::mem::swap(&mut self.front, &mut self.back);
                 current = layers[index..end].iter().fold(current, |q, l| l.output.unwrap_or(q));
                 (index, len) = (end, out_len);
+                if let Some(trace) = trace.as_deref_mut() {
+                    trace.push((index, std::time::Instant::now()));
+                }
                 continue;
             }
             let (layer, compiled) = (&layers[index], &compiled[index]);
@@ -141,6 +145,9 @@ impl Buffers {
             if residual {
                 current = layer.output.unwrap_or(current);
                 len = out_len;
+                if let Some(trace) = trace.as_deref_mut() {
+                    trace.push((index, std::time::Instant::now()));
+                }
                 continue;
             }
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
@@ -210,6 +217,9 @@ impl Buffers {
             }
             current = layer.output.unwrap_or(current);
             len = out_len;
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.push((index, std::time::Instant::now()));
+            }
         }
         if !logits_written {
             for (o, &q) in self.logits.iter_mut().zip(&self.front[..len]) {
