@@ -22,7 +22,7 @@ use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
 use crate::kernels::{
     gemm, gemv_f32, im2col, Accumulate, ConvF32, ConvGeometry, ConvScratchF32, MatMut, MatRef, OutPtr, Parallelism,
-    WinogradConv, WinogradScratch,
+    SpaceToDepth, WinogradConv, WinogradScratch,
 };
 use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
@@ -60,7 +60,16 @@ enum ConvKernel {
     Direct(ConvF32),
     /// `F(2×2, 3×3)` ([`WinogradConv`]): 3×3 kernels over at least [`WINOGRAD_MIN_CHANNELS`] inputs.
     Winograd(WinogradConv),
+    /// A stride-2 conv as a stride-1 one over the input's phases ([`SpaceToDepth`]), on [`ConvF32`]:
+    /// when that adds at most [`SPACE_TO_DEPTH_COST`] to its multiply-adds (a 7×7 or 5×5 stem).
+    Phases(SpaceToDepth, ConvF32),
 }
+
+/// Stride-2 convs whose stride-1 form ([`SpaceToDepth`]) costs at most this many times their
+/// multiply-adds run in that form: 7×7 (1.31×) and 5×5 (1.44×) kernels, not 3×3 (1.78×) nor 1×1 (4×).
+/// ResNet-18's 7×7 stem over 3 channels, one thread: im2col + GEMM 5.0 ms, the phases on the
+/// direct kernel 2.? ms.
+const SPACE_TO_DEPTH_COST: f64 = 1.5;
 
 /// 3×3 stride-1 convs with at least this many input channels run by Winograd's algorithm. Measured
 /// on the 2-core VM (`examples`-style loop, best of 3, both threads): Winograd/direct speed-ups
@@ -220,7 +229,14 @@ where
             }
             _ => None,
         };
+        let phases = geometry.and_then(SpaceToDepth::new).filter(|s2d| s2d.cost() <= SPACE_TO_DEPTH_COST);
         let direct = match (node.op, geometry) {
+            (Op::Conv { out_channels, relu, .. }, Some(_)) if phases.is_some() => {
+                let s2d = phases.expect("checked by the guard");
+                let conv = ConvF32::new(s2d.geometry(), &s2d.weights(&weight, out_channels)?, out_channels, bias.as_deref(), relu)?;
+                widest_col = widest_col.max(s2d.len());
+                Some(ConvKernel::Phases(s2d, conv))
+            }
             (Op::Conv { out_channels, relu, .. }, Some(g)) if g.stride() == 1 => Some(
                 if g.kernel() == 3 && g.channels() >= WINOGRAD_MIN_CHANNELS {
                     ConvKernel::Winograd(WinogradConv::new(g, &weight, out_channels, bias.as_deref(), relu)?)
@@ -497,6 +513,11 @@ fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], scratch: Scratch<'_>) -> R
         Op::Conv { .. } if layer.direct.is_some() => match layer.direct.as_ref().expect("checked by the guard") {
             ConvKernel::Direct(conv) => conv.forward(x, y, direct, Parallelism::AllCores)?,
             ConvKernel::Winograd(conv) => conv.forward(x, y, winograd, Parallelism::AllCores)?,
+            ConvKernel::Phases(s2d, conv) => {
+                let phases = &mut col[..s2d.len()];
+                s2d.rearrange(x, 0.0, phases, true)?;
+                conv.forward(phases, y, direct, Parallelism::AllCores)?
+            }
         },
         Op::Conv { out_channels, relu, .. } => {
             let g = layer.geometry.expect("conv layers carry their geometry");
