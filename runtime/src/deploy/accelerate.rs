@@ -77,6 +77,12 @@ const SPACE_TO_DEPTH_COST: f64 = 1.5;
 /// 1.88× at 256, 1.62–2.13× at 512.
 const WINOGRAD_MIN_CHANNELS: usize = 128;
 
+/// ... and output maps of at least this many rows and columns. On ResNet-18's 7×7 maps (512
+/// channels) the tiles pad 49 positions to 64 and each of the sixteen products is a 16-column GEMM:
+/// the direct kernel measured 0.95× the plan's time (one thread, alternating in one process);
+/// VGG16's 8×8 maps at 128² inputs keep Winograd.
+const WINOGRAD_MIN_SIDE: usize = 8;
+
 impl Layer {
     /// The layer as the band schedule sees it, if it is row-local: a direct conv, or a max pool
     /// with an unpadded window over a map.
@@ -238,7 +244,7 @@ where
                 Some(ConvKernel::Phases(s2d, conv))
             }
             (Op::Conv { out_channels, relu, .. }, Some(g)) if g.stride() == 1 => Some(
-                if g.kernel() == 3 && g.channels() >= WINOGRAD_MIN_CHANNELS {
+                if g.kernel() == 3 && g.channels() >= WINOGRAD_MIN_CHANNELS && g.out_height().min(g.out_width()) >= WINOGRAD_MIN_SIDE {
                     ConvKernel::Winograd(WinogradConv::new(g, &weight, out_channels, bias.as_deref(), relu)?)
                 } else {
                     ConvKernel::Direct(ConvF32::new(g, &weight, out_channels, bias.as_deref(), relu)?)
