@@ -68,7 +68,7 @@ enum ConvKernel {
 /// Stride-2 convs whose stride-1 form ([`SpaceToDepth`]) costs at most this many times their
 /// multiply-adds run in that form: 7×7 (1.31×) and 5×5 (1.44×) kernels, not 3×3 (1.78×) nor 1×1 (4×).
 /// ResNet-18's 7×7 stem over 3 channels, one thread: im2col + GEMM 5.0 ms, the phases on the
-/// direct kernel 2.? ms.
+/// direct kernel about 3 ms (AVX-512 tile); with the AVX2 tile the plan measured 0.97× its time.
 const SPACE_TO_DEPTH_COST: f64 = 1.5;
 
 /// 3×3 stride-1 convs with at least this many input channels run by Winograd's algorithm. Measured
@@ -77,10 +77,12 @@ const SPACE_TO_DEPTH_COST: f64 = 1.5;
 /// 1.88× at 256, 1.62–2.13× at 512.
 const WINOGRAD_MIN_CHANNELS: usize = 128;
 
-/// ... and output maps of at least this many rows and columns. On ResNet-18's 7×7 maps (512
-/// channels) the tiles pad 49 positions to 64 and each of the sixteen products is a 16-column GEMM:
-/// the direct kernel measured 0.95× the plan's time (one thread, alternating in one process);
-/// VGG16's 8×8 maps at 128² inputs keep Winograd.
+/// ... and, where the direct kernel has its AVX-512 tile, output maps of at least this many rows
+/// and columns. On ResNet-18's 7×7 maps (512 channels) the tiles pad 49 positions to 64 and each of
+/// the sixteen products is a 16-column GEMM: the direct kernel measured 0.95× the plan's time (one
+/// thread, alternating); VGG16's 8×8 maps at 128² inputs keep Winograd. With the AVX2 tile the
+/// direct kernel measured 1.22× (under `FASTERAI_MAX_ISA=avx2`, where Winograd's GEMMs still run
+/// the `gemm` crate's AVX-512 code: to measure again on an AVX2 machine).
 const WINOGRAD_MIN_SIDE: usize = 8;
 
 impl Layer {
@@ -227,6 +229,7 @@ where
 {
     let mut layers = Vec::new();
     let (mut widest, mut widest_col) = (M::INPUT.numel(), 0);
+    let wide_tile = crate::kernels::F32Kernels::best().isa == crate::kernels::Isa::Avx512;
     for node in plan_nodes::<M>()? {
         let FoldedWeights { weight, bias } = folded_weights(model, &node)?.unwrap_or_default();
         let geometry = match (node.op, node.input) {
@@ -244,7 +247,7 @@ where
                 Some(ConvKernel::Phases(s2d, conv))
             }
             (Op::Conv { out_channels, relu, .. }, Some(g)) if g.stride() == 1 => Some(
-                if g.kernel() == 3 && g.channels() >= WINOGRAD_MIN_CHANNELS && g.out_height().min(g.out_width()) >= WINOGRAD_MIN_SIDE {
+                if g.kernel() == 3 && g.channels() >= WINOGRAD_MIN_CHANNELS && (!wide_tile || g.out_height().min(g.out_width()) >= WINOGRAD_MIN_SIDE) {
                     ConvKernel::Winograd(WinogradConv::new(g, &weight, out_channels, bias.as_deref(), relu)?)
                 } else {
                     ConvKernel::Direct(ConvF32::new(g, &weight, out_channels, bias.as_deref(), relu)?)

@@ -135,7 +135,7 @@ impl Compiled {
             (Op::Conv { kernel, stride, padding, relu, .. }, ShapeInfo::Chw { c, h, w }) => {
                 let mut shape = ConvShape::new(c, h, w, kernel, stride, padding)?;
                 let output = layer.output.ok_or(QuantError::LengthMismatch { what: "conv output parameters", expected: 1, found: 0 })?;
-                let phases = phases(shape);
+                let phases = phases(shape, kernels);
                 let mut values = std::borrow::Cow::Borrowed(&weights.values[..]);
                 if let Some(s2d) = phases {
                     let g = s2d.geometry();
@@ -170,13 +170,17 @@ impl Compiled {
 }
 
 /// Stride-2 convs whose stride-1 form ([`SpaceToDepth`]) costs at most this many times their
-/// multiply-adds run in that form: every kernel but 1×1 (3×3 costs 1.78×, 7×7 1.31×), as the
-/// gather of a stride-2 patch matrix costs more than the extra products. ResNet-18 on AMX, one
-/// thread: the 7×7 stem ? → ? ms, its 3×3 stride-2 convs ? → ? ms.
+/// multiply-adds run in that form on AMX: every kernel but 1×1 (3×3 costs 1.78×, 7×7 1.31×), as the
+/// gather of a stride-2 patch matrix costs more than the extra products there. ResNet-18, one
+/// thread: the 7×7 stem 2.9 → 1.5 ms, its 3×3 stride-2 convs 0.70 → 0.39 ms. On the AVX2 table
+/// the phases measured 1.06× the plan's time (under `FASTERAI_MAX_ISA=avx2`): other tables gather.
 const SPACE_TO_DEPTH_COST: f64 = 2.0;
 
-/// The stride-1 form of a stride-2 conv of `shape`, when it runs faster.
-fn phases(shape: ConvShape) -> Option<SpaceToDepth> {
+/// The stride-1 form of a stride-2 conv of `shape`, when it runs faster on `kernels`.
+fn phases(shape: ConvShape, kernels: &Int8Kernels) -> Option<SpaceToDepth> {
+    if !kernels.amx {
+        return None;
+    }
     let g = ConvGeometry::new(shape.channels, shape.height, shape.width, shape.kernel, shape.stride, shape.padding).ok()?;
     SpaceToDepth::new(g).filter(|s2d| s2d.cost() <= SPACE_TO_DEPTH_COST)
 }
