@@ -4,8 +4,10 @@
 //!
 //! Stride-1 convolutions run on [`ConvF32`] (patch rows read in place from the padded image, bias and
 //! ReLU fused, split over the spinning threads of [`crate::kernels::team::Team`] when large enough),
-//! or, for 3×3 kernels over many channels, on [`WinogradConv`];
-//! other strides as im2col + the packed GEMM of [`crate::kernels::gemm`] (on the rayon pool). Linear layers
+//! or, for 3×3 kernels over many channels on maps of 8×8 or more, on [`WinogradConv`]; stride-2
+//! convs with 5×5 or 7×7 kernels (a stem) as stride-1 convs over the input's phases
+//! ([`SpaceToDepth`]) on [`ConvF32`]; other strides as im2col + the packed GEMM of
+//! [`crate::kernels::gemm`] (on the rayon pool). Linear layers
 //! run as a matrix-vector product, pooling on the slice kernels of [`crate::kernels::pool::slices`].
 //! Runs of direct convs ending in an unpadded max pool run as *bands* ([`super::bands`]): each
 //! thread takes the whole run over its own rows, so activations stay in its core's cache.
