@@ -17,7 +17,8 @@
 //! plan and the int8 plan on every SIMD int8 kernel table of the CPU (under `FASTERAI_MAX_ISA`), on
 //! both models with dfdx's uniform weights and with normal ones, alternating in one process;
 //! `-- --plan-cpu <model> <law> <blocks>` does the same for one of them in CPU time (for a shared,
-//! loaded machine; with `RAYON_NUM_THREADS=1`).
+//! loaded machine; with `RAYON_NUM_THREADS=1`). `-- --nodes <smallvgg|resnet18|digits> [runs]` prints the median
+//! time of every node of both plans.
 
 use std::time::Duration;
 
@@ -381,9 +382,39 @@ fn plans_in_cpu_time(args: &[String]) {
     }
 }
 
+/// `-- --nodes <smallvgg|resnet18|digits> [runs]`: the median time of every node (or band segment) of the
+/// fp32 and int8 plans, in ms, with each plan's total.
+fn node_times(args: &[String]) {
+    let runs: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(50);
+    let (fp32_times, int8_times, table) = if args.first().is_some_and(|a| a == "digits") {
+        let model = Cpu::default().build_module::<resnet::DigitsResNet, f32>();
+        let mut fp32 = accelerate(&model).expect("the digits ResNet runs on the fp32 plan");
+        let mut int8 = quantize_static(&model, &random_images(8 * 64, 5), 8, QuantizeOptions::default()).expect("it quantizes");
+        let image = random_images(64, 6);
+        (fp32.node_times(&image, runs), int8.node_times(&image, runs), int8.kernels_name())
+    } else if args.first().is_some_and(|a| a == "resnet18") {
+        let (mut fp32, mut int8, image) = resnet18_plans();
+        (fp32.node_times(&image, runs), int8.node_times(&image, runs), int8.kernels_name())
+    } else {
+        let (mut fp32, mut int8, image) = small_vgg_plans();
+        (fp32.node_times(&image, runs), int8.node_times(&image, runs), int8.kernels_name())
+    };
+    for (name, times) in [("fp32", fp32_times), ("int8", int8_times)] {
+        let times = times.expect("the plan runs");
+        let total: f64 = times.iter().map(|t| t.1).sum();
+        println!("{name} ({table}): {total:.3} ms over {} nodes", times.len());
+        for (node, ms) in times {
+            println!("  {node:<28} {:>9.1} µs", ms * 1e3);
+        }
+    }
+}
+
 fn main() {
     keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--nodes") {
+        return node_times(&args[at + 1..]);
+    }
     if let Some(at) = args.iter().position(|a| a == "--plan-cpu") {
         return plans_in_cpu_time(&args[at + 1..]);
     }

@@ -7,6 +7,8 @@ another day (the VM's speed varies by ±30% from hour to hour).
     python3 benches/onnxruntime_reference.py smallvgg   # one model (smallvgg, vgg16, resnet18)
     python3 benches/onnxruntime_reference.py alternate  # SmallVgg, ours and theirs round by round
     python3 benches/onnxruntime_reference.py alternate 8 resnet18  # the same for ResNet-18
+    FASTERAI_SERVE=old-bench:new-bench python3 benches/onnxruntime_reference.py alternate 8 resnet18
+        # several built inference benches (e.g. before and after a change) in the same rounds
 
 Not part of CI (it needs packages the Rust build does not). The models are built node by node with
 random weights (latency does not depend on them): SmallVgg at 1x28x28 and torchvision's VGG16-BN
@@ -17,6 +19,7 @@ random images: the setting of the issue's reference figures. Two intra-op thread
 optimisation, spinning on (ORT's default).
 """
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -222,29 +225,39 @@ def alternate(rounds, runs, key="smallvgg"):
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         sessions = [session(fp32), session(int8)]
         x = {"x": RNG.uniform(0, 1, (1, *shape)).astype(np.float32)}
-        ours = subprocess.Popen(["cargo", "bench", "-q", "--bench", "inference", "--", "--serve", key],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if ours.stdout.readline().strip() != "ready":
-            sys.exit("the inference bench did not start in --serve mode")
+        # FASTERAI_SERVE=old:new (paths of built inference benches) alternates several builds of ours.
+        binaries = [b for b in os.environ.get("FASTERAI_SERVE", "").split(":") if b]
+        commands = [[b, "--serve", key] for b in binaries] or [["cargo", "bench", "-q", "--bench", "inference", "--", "--serve", key]]
+        names = binaries or ["fasterai"]
+        servers = [subprocess.Popen(c, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for c in commands]
+        for ours in servers:
+            if ours.stdout.readline().strip() != "ready":
+                sys.exit("the inference bench did not start in --serve mode")
         rows = []
         for r in range(rounds):
             theirs = [median_ms(lambda s=s: s.run(None, x), runs) for s in sessions]
             time.sleep(0.3)  # let ONNX Runtime's threads stop spinning
-            ours.stdin.write(f"{runs}\n")
-            ours.stdin.flush()
-            mine = [float(v) for v in ours.stdout.readline().split()]
-            time.sleep(0.3)
+            mine = []
+            for ours in servers:
+                ours.stdin.write(f"{runs}\n")
+                ours.stdin.flush()
+                mine += [float(v) for v in ours.stdout.readline().split()]
+                time.sleep(0.3)
             rows.append(theirs + mine)
-            print(f"round {r}: onnxruntime fp32 {theirs[0]:.3f} ms, int8 {theirs[1]:.3f} ms | "
-                  f"fasterai fp32 {mine[0]:.3f} ms, int8 {mine[1]:.3f} ms", flush=True)
-        ours.stdin.write("0\n")
-        ours.stdin.close()
-        ours.wait()
+            line = " | ".join(f"{n} fp32 {mine[2 * i]:.3f} ms, int8 {mine[2 * i + 1]:.3f} ms" for i, n in enumerate(names))
+            print(f"round {r}: onnxruntime fp32 {theirs[0]:.3f} ms, int8 {theirs[1]:.3f} ms | {line}", flush=True)
+        for ours in servers:
+            ours.stdin.write("0\n")
+            ours.stdin.close()
+            ours.wait()
     rows = np.array(rows)
     med = np.median(rows, axis=0)
     print(f"median of {rounds} rounds ({runs} runs each, 2 threads): onnxruntime {ort.__version__} fp32 {med[0]:.3f} ms, "
-          f"int8 {med[1]:.3f} ms; fasterai fp32 {med[2]:.3f} ms, int8 {med[3]:.3f} ms; rounds fasterai was faster: "
-          f"fp32 {int((rows[:, 2] < rows[:, 0]).sum())}/{rounds}, int8 {int((rows[:, 3] < rows[:, 1]).sum())}/{rounds}")
+          f"int8 {med[1]:.3f} ms")
+    for i, n in enumerate(names):
+        f, q = 2 + 2 * i, 3 + 2 * i
+        print(f"  {n}: fp32 {med[f]:.3f} ms, int8 {med[q]:.3f} ms; rounds faster than onnxruntime: "
+              f"fp32 {int((rows[:, f] < rows[:, 0]).sum())}/{rounds}, int8 {int((rows[:, q] < rows[:, 1]).sum())}/{rounds}")
 
 
 def main():

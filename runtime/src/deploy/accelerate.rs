@@ -4,8 +4,10 @@
 //!
 //! Stride-1 convolutions run on [`ConvF32`] (patch rows read in place from the padded image, bias and
 //! ReLU fused, split over the spinning threads of [`crate::kernels::team::Team`] when large enough),
-//! or, for 3×3 kernels over many channels, on [`WinogradConv`];
-//! other strides as im2col + the packed GEMM of [`crate::kernels::gemm`] (on the rayon pool). Linear layers
+//! or, for 3×3 kernels over many channels on maps of 8×8 or more, on [`WinogradConv`]; stride-2
+//! convs with 5×5 or 7×7 kernels (a stem) as stride-1 convs over the input's phases
+//! ([`SpaceToDepth`]) on [`ConvF32`]; other strides as im2col + the packed GEMM of
+//! [`crate::kernels::gemm`] (on the rayon pool). Linear layers
 //! run as a matrix-vector product, pooling on the slice kernels of [`crate::kernels::pool::slices`].
 //! Runs of direct convs ending in an unpadded max pool run as *bands* ([`super::bands`]): each
 //! thread takes the whole run over its own rows, so activations stay in its core's cache.
@@ -22,7 +24,7 @@ use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
 use crate::kernels::{
     gemm, gemv_f32, im2col, Accumulate, ConvF32, ConvGeometry, ConvScratchF32, MatMut, MatRef, OutPtr, Parallelism,
-    WinogradConv, WinogradScratch,
+    SpaceToDepth, WinogradConv, WinogradScratch,
 };
 use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
@@ -60,13 +62,30 @@ enum ConvKernel {
     Direct(ConvF32),
     /// `F(2×2, 3×3)` ([`WinogradConv`]): 3×3 kernels over at least [`WINOGRAD_MIN_CHANNELS`] inputs.
     Winograd(WinogradConv),
+    /// A stride-2 conv as a stride-1 one over the input's phases ([`SpaceToDepth`]), on [`ConvF32`]:
+    /// when that adds at most [`SPACE_TO_DEPTH_COST`] to its multiply-adds (a 7×7 or 5×5 stem).
+    Phases(SpaceToDepth, ConvF32),
 }
+
+/// Stride-2 convs whose stride-1 form ([`SpaceToDepth`]) costs at most this many times their
+/// multiply-adds run in that form: 7×7 (1.31×) and 5×5 (1.44×) kernels, not 3×3 (1.78×) nor 1×1 (4×).
+/// ResNet-18's 7×7 stem over 3 channels, one thread: im2col + GEMM 5.0 ms, the phases on the
+/// direct kernel about 3 ms (AVX-512 tile); with the AVX2 tile the plan measured 0.97× its time.
+const SPACE_TO_DEPTH_COST: f64 = 1.5;
 
 /// 3×3 stride-1 convs with at least this many input channels run by Winograd's algorithm. Measured
 /// on the 2-core VM (`examples`-style loop, best of 3, both threads): Winograd/direct speed-ups
 /// 0.59–0.84× at 32–64 input channels (its transforms dominate), 1.27× at 128 (64×64 maps),
 /// 1.88× at 256, 1.62–2.13× at 512.
 const WINOGRAD_MIN_CHANNELS: usize = 128;
+
+/// ... and, where the direct kernel has its AVX-512 tile, output maps of at least this many rows
+/// and columns. On ResNet-18's 7×7 maps (512 channels) the tiles pad 49 positions to 64 and each of
+/// the sixteen products is a 16-column GEMM: the direct kernel measured 0.95× the plan's time (one
+/// thread, alternating); VGG16's 8×8 maps at 128² inputs keep Winograd. With the AVX2 tile the
+/// direct kernel measured 1.22× (under `FASTERAI_MAX_ISA=avx2`, where Winograd's GEMMs still run
+/// the `gemm` crate's AVX-512 code: to measure again on an AVX2 machine).
+const WINOGRAD_MIN_SIDE: usize = 8;
 
 impl Layer {
     /// The layer as the band schedule sees it, if it is row-local: a direct conv, or a max pool
@@ -212,6 +231,7 @@ where
 {
     let mut layers = Vec::new();
     let (mut widest, mut widest_col) = (M::INPUT.numel(), 0);
+    let wide_tile = crate::kernels::F32Kernels::best().isa == crate::kernels::Isa::Avx512;
     for node in plan_nodes::<M>()? {
         let FoldedWeights { weight, bias } = folded_weights(model, &node)?.unwrap_or_default();
         let geometry = match (node.op, node.input) {
@@ -220,9 +240,16 @@ where
             }
             _ => None,
         };
+        let phases = geometry.and_then(SpaceToDepth::new).filter(|s2d| s2d.cost() <= SPACE_TO_DEPTH_COST);
         let direct = match (node.op, geometry) {
+            (Op::Conv { out_channels, relu, .. }, Some(_)) if phases.is_some() => {
+                let s2d = phases.expect("checked by the guard");
+                let conv = ConvF32::new(s2d.geometry(), &s2d.weights(&weight, out_channels)?, out_channels, bias.as_deref(), relu)?;
+                widest_col = widest_col.max(s2d.len());
+                Some(ConvKernel::Phases(s2d, conv))
+            }
             (Op::Conv { out_channels, relu, .. }, Some(g)) if g.stride() == 1 => Some(
-                if g.kernel() == 3 && g.channels() >= WINOGRAD_MIN_CHANNELS {
+                if g.kernel() == 3 && g.channels() >= WINOGRAD_MIN_CHANNELS && (!wide_tile || g.out_height().min(g.out_width()) >= WINOGRAD_MIN_SIDE) {
                     ConvKernel::Winograd(WinogradConv::new(g, &weight, out_channels, bias.as_deref(), relu)?)
                 } else {
                     ConvKernel::Direct(ConvF32::new(g, &weight, out_channels, bias.as_deref(), relu)?)
@@ -302,6 +329,31 @@ impl<M> Accelerated<M> {
 
     /// Runs one image (`C·H·W` values, NCHW) and returns the output, valid until the next run.
     pub fn run(&mut self, image: &[f32]) -> Result<&[f32], DeployError> {
+        self.run_traced(image, None)
+    }
+
+    /// Milliseconds each node (or band segment) of a run takes, medians over `runs` runs of
+    /// `image`, named by their first layer: for profiling the plan.
+    #[doc(hidden)]
+    pub fn node_times(&mut self, image: &[f32], runs: usize) -> Result<Vec<(String, f64)>, DeployError> {
+        let mut marks = Vec::new();
+        let mut times: Vec<Vec<f64>> = Vec::new();
+        let mut names = Vec::new();
+        for _ in 0..runs.max(1) {
+            marks.clear();
+            marks.push((0, std::time::Instant::now()));
+            self.run_traced(image, Some(&mut marks))?;
+            names = marks.windows(2).map(|w| self.layers[w[0].0].node.layer.to_string()).collect();
+            times.resize(marks.len() - 1, Vec::new());
+            for (t, w) in times.iter_mut().zip(marks.windows(2)) {
+                t.push((w[1].1 - w[0].1).as_secs_f64() * 1e3);
+            }
+        }
+        Ok(names.into_iter().zip(times).map(|(n, t)| (n, super::median_ms(t))).collect())
+    }
+
+    /// [`Self::run`], pushing `(next node, now)` after every node or band segment into `trace`.
+    fn run_traced(&mut self, image: &[f32], mut trace: Option<&mut Vec<(usize, std::time::Instant)>>) -> Result<&[f32], DeployError> {
         self.check_input(image)?;
         self.skips.reset();
         let mut len = image.len();
@@ -322,6 +374,9 @@ impl<M> Accelerated<M> {
                 }
                 None => (index + 1, self.step_layer(index, len)?),
             };
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.push((index, std::time::Instant::now()));
+            }
         }
         Ok(&self.front[..len])
     }
@@ -469,6 +524,11 @@ fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], scratch: Scratch<'_>) -> R
         Op::Conv { .. } if layer.direct.is_some() => match layer.direct.as_ref().expect("checked by the guard") {
             ConvKernel::Direct(conv) => conv.forward(x, y, direct, Parallelism::AllCores)?,
             ConvKernel::Winograd(conv) => conv.forward(x, y, winograd, Parallelism::AllCores)?,
+            ConvKernel::Phases(s2d, conv) => {
+                let phases = &mut col[..s2d.len()];
+                s2d.rearrange(x, 0.0, phases, true)?;
+                conv.forward(phases, y, direct, Parallelism::AllCores)?
+            }
         },
         Op::Conv { out_channels, relu, .. } => {
             let g = layer.geometry.expect("conv layers carry their geometry");

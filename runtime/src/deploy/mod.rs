@@ -23,3 +23,9 @@ pub use accelerate::{accelerate, quantize_dynamic, Accelerated};
 pub use error::DeployError;
 pub use plan::InferencePlan;
 pub use int8::{quantize_static, Int8Model, ObserverKind, QuantizeOptions};
+
+/// The median of `times` (0 when empty).
+fn median_ms(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times.get(times.len() / 2).copied().unwrap_or(0.0)
+}

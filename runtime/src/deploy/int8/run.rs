@@ -33,6 +33,8 @@ pub(crate) struct Buffers {
     conv: ConvScratch,
     gemv: GemvScratch,
     acc: Vec<i32>,
+    /// The input of a stride-2 conv as its phases ([`crate::kernels::SpaceToDepth`]).
+    phases: Vec<u8>,
     logits: Vec<f32>,
     /// Runs of AMX quad convs ending in a max pool, each thread over its own rows ([`BandSchedule`]).
     bands: BandSchedule<u8>,
@@ -61,6 +63,14 @@ impl Buffers {
             .map(|l| l.node.output.numel())
             .max()
             .unwrap_or(0);
+        let phases_len = compiled
+            .iter()
+            .filter_map(|c| match c {
+                Compiled::Conv { phases: Some(s2d), .. } => Some(s2d.len()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
         Self {
             front: vec![0; widest],
             back: vec![0; widest],
@@ -69,6 +79,7 @@ impl Buffers {
             conv: ConvScratch::default(),
             gemv: GemvScratch::default(),
             acc: vec![0; acc_len],
+            phases: vec![0; phases_len],
             logits: vec![0.0; output.numel()],
             bands: BandSchedule::new(&row_local, Team::global().threads()),
             skips: Skips::default(),
@@ -93,6 +104,7 @@ impl Buffers {
         layers: &[Int8Layer],
         compiled: &[Compiled],
         image: &[f32],
+        mut trace: Option<&mut Vec<(usize, std::time::Instant)>>,
     ) -> Result<&[f32], DeployError> {
         let mut len = image.len();
         for (q, &x) in self.front.iter_mut().zip(image) {
@@ -114,6 +126,9 @@ impl Buffers {
                 std::mem::swap(&mut self.front, &mut self.back);
                 current = layers[index..end].iter().fold(current, |q, l| l.output.unwrap_or(q));
                 (index, len) = (end, out_len);
+                if let Some(trace) = trace.as_deref_mut() {
+                    trace.push((index, std::time::Instant::now()));
+                }
                 continue;
             }
             let (layer, compiled) = (&layers[index], &compiled[index]);
@@ -141,18 +156,32 @@ impl Buffers {
             if residual {
                 current = layer.output.unwrap_or(current);
                 len = out_len;
+                if let Some(trace) = trace.as_deref_mut() {
+                    trace.push((index, std::time::Instant::now()));
+                }
                 continue;
             }
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
             let mut swap = true;
             match (compiled, layer.node.op) {
-                (Compiled::Conv { shallow: Some(conv), stage, .. }, _) => {
-                    conv.forward(x, layer.input.zero_point, stage, y, conv.macs() >= shallow::PARALLEL_MACS)?;
-                }
-                (Compiled::Conv { shape, packed, quads, stage, .. }, _) => {
-                    let patches = Patches::for_shape(*shape);
-                    let weights = (packed, quads.as_ref());
-                    self.conv.conv(kernels, *shape, patches, weights, stage, layer.input.zero_point, x, y, Split::Auto)?;
+                (Compiled::Conv { shape, packed, quads, shallow, stage, phases }, _) => {
+                    let zero_point = layer.input.zero_point;
+                    let x = match phases {
+                        Some(s2d) => {
+                            let rearranged = &mut self.phases[..s2d.len()];
+                            s2d.rearrange(x, zero_point, rearranged, true)?;
+                            &*rearranged
+                        }
+                        None => x,
+                    };
+                    match shallow {
+                        Some(conv) => conv.forward(x, zero_point, stage, y, conv.macs() >= shallow::PARALLEL_MACS)?,
+                        None => {
+                            let patches = Patches::for_shape(*shape);
+                            let weights = (packed, quads.as_ref());
+                            self.conv.conv(kernels, *shape, patches, weights, stage, zero_point, x, y, Split::Auto)?;
+                        }
+                    }
                 }
                 (Compiled::Linear { packed, stage, scales, folded }, _) => {
                     let acc = &mut self.acc[..out_len];
@@ -210,6 +239,9 @@ impl Buffers {
             }
             current = layer.output.unwrap_or(current);
             len = out_len;
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.push((index, std::time::Instant::now()));
+            }
         }
         if !logits_written {
             for (o, &q) in self.logits.iter_mut().zip(&self.front[..len]) {
@@ -227,6 +259,8 @@ fn band_layer(layer: &Int8Layer, compiled: &Compiled, kernels: &Int8Kernels) -> 
         return None;
     };
     let (map, macs) = match (compiled, layer.node.op) {
+        // A conv over its input's phases reads another map than the layer before writes.
+        (Compiled::Conv { phases: Some(_), .. }, _) => return None,
         (Compiled::Conv { shape, shallow: Some(conv), .. }, _) => (RowMap::Conv { kernel: shape.kernel, padding: shape.padding }, conv.macs()),
         // The condition under which `ConvScratch::conv` takes the quad path.
         (Compiled::Conv { shape, quads: Some(_), stage, .. }, _) if kernels.amx && Patches::for_shape(*shape) == Patches::Wide => {

@@ -8,6 +8,7 @@
 //! - [`slices`]: the loops on raw buffers, lengths checked (the plans' average and adaptive pools);
 //! - `value.rs`: [`PoolValue`], the `f32`/`u8` values the max pools compare;
 //! - `window_2x2.rs`: [`max_pool_2x2`], dispatched through [`F32Kernels`](super::F32Kernels);
+//! - `separable.rs`: max pooling of any window as a pass over rows, then one over columns;
 //! - `plan.rs`: the plans' max pool, bands of rows (`max_pool_rows`) and whole maps over the team.
 //!
 //! The tape ops (`ops::pool2d`) wire these loops into dfdx's tape; errors are [`KernelError`]s
@@ -26,6 +27,7 @@
 mod geometry;
 pub(crate) mod loops;
 mod plan;
+mod separable;
 pub mod slices;
 pub(crate) mod value;
 mod window_2x2;

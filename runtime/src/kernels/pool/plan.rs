@@ -5,14 +5,15 @@
 //! windows; the band schedule pools each thread's rows straight after the convs that wrote them), and
 //! [`max_pool_on_team`], whole maps with any window, groups of planes over the team when the map is
 //! large. The 2×2 stride-2 unpadded window runs on [`max_pool_2x2`]'s SIMD kernels; other windows
-//! are clipped to the map (padding never wins, as PyTorch pads max pools with −∞). Windows are
+//! on the separable rows of `separable.rs`, clipped to the map (padding never wins, as PyTorch pads
+//! max pools with −∞). Windows are
 //! checked by PyTorch's rules, with the same errors as the model's max pool.
 
 use std::ops::Range;
 
 use super::geometry::{PlaneGeometry, PoolWindow};
 use super::slices;
-use super::value::PoolValue;
+use super::separable::SeparableValue;
 use super::window_2x2::max_pool_2x2;
 use crate::kernels::team::{for_each_chunk, Team};
 use crate::kernels::{KernelError, OutPtr};
@@ -29,25 +30,13 @@ fn geometry<T>(x: &[T], y_len: usize, planes: usize, hw: (usize, usize), window:
     slices::checked_geometry(OP, x.len(), y_len, planes, hw, window)
 }
 
-/// Output rows `rows` of one plane into `out` (those rows' values).
-fn pool_plane<T: PoolValue>(plane: &[T], geo: &PlaneGeometry, rows: Range<usize>, out: &mut [T]) {
+/// Output rows `rows` of one plane into `out` (those rows' values); `buf` is a row buffer.
+fn pool_plane<T: SeparableValue>(plane: &[T], geo: &PlaneGeometry, rows: Range<usize>, out: &mut [T], buf: &mut Vec<T>) {
     let w = geo.in_w;
     if geo.is_2x2_stride_2() {
         return max_pool_2x2(&plane[2 * rows.start * w..2 * rows.end * w], w, out);
     }
-    for (oh, out_row) in rows.zip(out.chunks_exact_mut(geo.out_w)) {
-        let in_rows = geo.rows(oh);
-        for (ow, o) in out_row.iter_mut().enumerate() {
-            let cols = geo.cols(ow);
-            let mut best = plane[in_rows.start * w + cols.start];
-            for r in in_rows.clone() {
-                for &v in &plane[r * w + cols.start..r * w + cols.end] {
-                    best = best.larger(v);
-                }
-            }
-            *o = best;
-        }
-    }
+    T::max_pool_rows(plane, geo, rows, out, buf);
 }
 
 /// Max pooling of output rows `rows` of `planes` maps of `height × width` from `x` into `out` (the
@@ -56,7 +45,7 @@ fn pool_plane<T: PoolValue>(plane: &[T], geo: &PlaneGeometry, rows: Range<usize>
 ///
 /// # Safety
 /// No other thread may reach rows `rows` of `out` while this runs.
-pub(crate) unsafe fn max_pool_rows<T: PoolValue>(
+pub(crate) unsafe fn max_pool_rows<T: SeparableValue>(
     x: &[T],
     planes: usize,
     hw: (usize, usize),
@@ -71,15 +60,16 @@ pub(crate) unsafe fn max_pool_rows<T: PoolValue>(
     }
     // SAFETY: the caller keeps other threads off these rows.
     let mut view = unsafe { out.view(geo.out_len(), rows.start * geo.out_w..rows.end * geo.out_w) };
+    let mut buf = Vec::new();
     for (plane, image) in x.chunks_exact(geo.in_len()).enumerate() {
-        pool_plane(image, &geo, rows.clone(), view.channel(plane));
+        pool_plane(image, &geo, rows.clone(), view.channel(plane), &mut buf);
     }
     Ok(())
 }
 
 /// Max pooling of `planes` whole maps of `height × width` from `x` into `y`, groups of planes split
 /// over the team from [`PARALLEL_VALUES`] input values on. Errors as [`max_pool_rows`].
-pub(crate) fn max_pool_on_team<T: PoolValue + Send + Sync>(x: &[T], planes: usize, hw: (usize, usize), window: PoolWindow, y: &mut [T]) -> Result<(), KernelError> {
+pub(crate) fn max_pool_on_team<T: SeparableValue + Send + Sync>(x: &[T], planes: usize, hw: (usize, usize), window: PoolWindow, y: &mut [T]) -> Result<(), KernelError> {
     let geo = geometry(x, y.len(), planes, hw, window)?;
     if planes == 0 || geo.out_len() == 0 {
         return Ok(());
@@ -87,8 +77,9 @@ pub(crate) fn max_pool_on_team<T: PoolValue + Send + Sync>(x: &[T], planes: usiz
     let per = planes.div_ceil(Team::global().threads()).max(1);
     for_each_chunk(y, per * geo.out_len(), x.len() >= PARALLEL_VALUES, |t, out| {
         let inputs = x[t * per * geo.in_len()..].chunks_exact(geo.in_len());
+        let mut buf = Vec::new();
         for (image, out) in inputs.zip(out.chunks_exact_mut(geo.out_len())) {
-            pool_plane(image, &geo, 0..geo.out_h, out);
+            pool_plane(image, &geo, 0..geo.out_h, out, &mut buf);
         }
     });
     Ok(())
