@@ -9,6 +9,13 @@ another day (the VM's speed varies by ±30% from hour to hour).
     python3 benches/onnxruntime_reference.py alternate 8 resnet18  # the same for ResNet-18
     FASTERAI_SERVE=old-bench:new-bench python3 benches/onnxruntime_reference.py alternate 8 resnet18
         # several built inference benches (e.g. before and after a change) in the same rounds
+    python3 benches/onnxruntime_reference.py ours DIR   # our exported .onnx files in DIR, in ORT
+
+`ours` times the files our plans export (`deploy::onnx`): write them with
+`cargo bench --bench tract_peer -- --write DIR` (SmallVgg, VGG16-BN, ResNet-18, fp32 and int8, the
+same models the tract bench runs), then run this mode on DIR in the same hour. Each file also runs
+beside ORT's own export of the same architecture when its name starts with a model of this script
+(fp32 and QDQ int8), so the two are compared in one process.
 
 Not part of CI (it needs packages the Rust build does not). The models are built node by node with
 random weights (latency does not depend on them): SmallVgg at 1x28x28 and torchvision's VGG16-BN
@@ -260,7 +267,47 @@ def alternate(rounds, runs, key="smallvgg"):
               f"fp32 {int((rows[:, f] < rows[:, 0]).sum())}/{rounds}, int8 {int((rows[:, q] < rows[:, 1]).sum())}/{rounds}")
 
 
+def ours(directory):
+    """Every `*.onnx` file in `directory` (exported by our plans), timed in ONNX Runtime at batch 1,
+    next to ORT's own file of the same architecture when the name tells which (`smallvgg-int8.onnx`)."""
+    files = sorted(Path(directory).glob("*.onnx"))
+    if not files:
+        sys.exit(f"no .onnx file in {directory}: write them with `cargo bench --bench tract_peer -- --write {directory}`")
+    runs_for = {"smallvgg": 2000, "vgg16": 40, "resnet18": 100}
+    builders = {"smallvgg": small_vgg, "vgg16": vgg16_bn, "resnet18": resnet18}
+    print(f"onnxruntime {ort.__version__}, batch 1, 2 threads; median (best) ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in files:
+            model = onnx.load(str(path))
+            onnx.checker.check_model(model)
+            dims = [d.dim_value or 1 for d in model.graph.input[0].type.tensor_type.shape.dim]
+            key = next((k for k in runs_for if path.name.startswith(k)), None)
+            runs = runs_for.get(key, 100)
+            s = session(path)
+            x = {model.graph.input[0].name: RNG.uniform(0, 1, dims).astype(np.float32)}
+            times = times_ms(lambda: s.run(None, x), runs)
+            ops = sorted({n.op_type for n in model.graph.node})
+            line = f"{path.name:<24} ours in ORT {np.median(times):9.3f} ({np.min(times):.3f})"
+            if key is not None:
+                own = Path(tmp) / f"{key}.onnx"
+                if not own.exists():
+                    onnx.save(builders[key]().model(), own)
+                if "int8" in path.name:
+                    qdq = Path(tmp) / f"{key}_int8.onnx"
+                    if not qdq.exists():
+                        quantize_static(str(own), str(qdq), Images(dims[1:]), quant_format=QuantFormat.QDQ,
+                                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                    own = qdq
+                median, best = latency(own, dims[1:], runs)
+                line += f"   ORT's own export {median:9.3f} ({best:.3f})"
+            print(f"{line}   {runs} runs; ops {' '.join(ops)}", flush=True)
+
+
 def main():
+    if sys.argv[1:2] == ["ours"]:
+        if len(sys.argv) < 3:
+            sys.exit("usage: onnxruntime_reference.py ours DIR")
+        return ours(sys.argv[2])
     if sys.argv[1:2] == ["alternate"]:
         rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
         key = sys.argv[3] if len(sys.argv) > 3 else "smallvgg"

@@ -162,6 +162,9 @@ fn every_stage_adds_its_row_and_keeps_its_claim() {
     let ratio = row(ACCELERATED).size.0 as f64 / row(QUANTIZED).size.0 as f64;
     assert!((0.24..0.32).contains(&ratio), "int8 file is {ratio} of the float one");
     let mut reloaded = fasterai::deploy::Int8Model::<SmallDigits>::load(story.weights_path(ACCELERATED)).unwrap();
+    // Beside it, the same plan as an ONNX file of standard operators.
+    let onnx = std::fs::read(story.weights_path(ACCELERATED).with_extension("onnx")).unwrap();
+    assert_eq!(onnx, fasterai::deploy::onnx::OnnxModel::int8(&int8).unwrap().to_bytes());
     let data = stages::load_data(&settings).unwrap();
     let mut agree = 0;
     for i in 0..data.valid.len() {

@@ -122,7 +122,7 @@ fn conclude<X: BatchInput>(story: &Story<X>) -> Result<(), StageError> {
         .collect();
     println!("Training time: {}.", trainings.join(", "));
     println!(
-        "Report: {}; beside it {}, {}, {} and one .safetensors per stage.",
+        "Report: {}; beside it {}, {}, {}, one .safetensors per stage and the final model as accelerated.onnx.",
         story.report_path().display(),
         stages::STAGES_CHART,
         stages::SPARSITY_CHART,

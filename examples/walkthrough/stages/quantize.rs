@@ -8,8 +8,8 @@ use fasterai::learn::{BatchInput, Classifier, LrSchedule, OneCycle};
 use fasterai::prelude::*;
 
 use super::error::{InStage, StageError};
-use super::measuring::{epochs, CLASSES};
-use super::story::Story;
+use super::measuring::{epochs, size_in_words, CLASSES};
+use super::story::{wrap, Story};
 
 /// The stage name of the quantization-aware trained model in the report.
 pub const QUANTIZED: &str = "quantized";
@@ -51,7 +51,8 @@ where
 
 /// Calibrates activation ranges on [`CALIBRATION_IMAGES`] training images, converts `model` into
 /// an [`Int8Model`], saves it as `<out>/accelerated.safetensors` (int8 tensors, scales, zero
-/// points) and records the `accelerated` row.
+/// points) and, for other runtimes, as `<out>/accelerated.onnx` (standard int8 operators), and
+/// records the `accelerated` row.
 pub fn accelerate<M, X>(story: &mut Story<X>, model: &M) -> Result<Int8Model<M>, StageError>
 where
     M: Compressible + TensorCollection<f32, Cpu> + Send,
@@ -61,7 +62,19 @@ where
     let n = train.len().min(CALIBRATION_IMAGES);
     let calibration: Vec<f32> = (0..n).flat_map(|i| train.image(i).iter().copied()).collect();
     let mut int8 = quantize_static(model, &calibration, n, QuantizeOptions::default()).stage(ACCELERATED)?;
-    int8.save(story.weights_path(ACCELERATED)).stage(ACCELERATED)?;
+    let weights = story.weights_path(ACCELERATED);
+    int8.save(&weights).stage(ACCELERATED)?;
+    let onnx = weights.with_extension("onnx");
+    let onnx_size = int8.export_onnx(&onnx).stage(ACCELERATED)?;
     story.record_plan(ACCELERATED, ACCELERATED_EXPLANATION, &mut int8)?;
+    let files = |path: &std::path::Path| path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let saved = format!(
+        "Saved as {} ({}) and, for ONNX Runtime, tract or another runtime, as {} ({}, standard int8 operators).",
+        files(&weights),
+        size_in_words(int8.size_bytes().stage(ACCELERATED)?),
+        files(&onnx),
+        size_in_words(onnx_size)
+    );
+    println!("{}\n", wrap(&saved, 100));
     Ok(int8)
 }

@@ -95,6 +95,22 @@ pub enum DeployError {
         /// The parser's message.
         message: String,
     },
+    /// A plan that cannot be written as ONNX (a plan built by this crate always can).
+    #[error("cannot export layer `{layer}` to ONNX: {reason}; rebuild the plan from the model")]
+    Export {
+        /// The layer.
+        layer: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A file was to be written into a directory that does not exist.
+    #[error("cannot write {path}: the directory {dir} does not exist; create it first (nothing was written)")]
+    NoDirectory {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// Its missing directory.
+        dir: PathBuf,
+    },
     /// Reading or writing a file failed.
     #[error("could not {action} {path}: {source}")]
     Io {

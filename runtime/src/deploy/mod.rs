@@ -4,6 +4,7 @@
 //!   out for the GEMM once, every buffer allocated at build time, no tape.
 //! - [`quantize_static`]: post-training static int8 quantization ([`Int8Model`]), calibrated on
 //!   images run through the fp32 plan; saved and loaded as safetensors.
+//! - [`onnx`]: either plan written as an ONNX file of standard operators, for other runtimes.
 //! - [`quantize_dynamic`]: the fp32 plan with every linear layer in `i8` and its input quantized per
 //!   call ([`dynamic::DynamicLinear`]); no calibration.
 //!
@@ -16,6 +17,7 @@ pub mod dynamic;
 mod error;
 pub mod graph;
 pub mod int8;
+pub mod onnx;
 mod plan;
 mod residual;
 
