@@ -336,20 +336,8 @@ impl<M> Accelerated<M> {
     /// `image`, named by their first layer: for profiling the plan.
     #[doc(hidden)]
     pub fn node_times(&mut self, image: &[f32], runs: usize) -> Result<Vec<(String, f64)>, DeployError> {
-        let mut marks = Vec::new();
-        let mut times: Vec<Vec<f64>> = Vec::new();
-        let mut names = Vec::new();
-        for _ in 0..runs.max(1) {
-            marks.clear();
-            marks.push((0, std::time::Instant::now()));
-            self.run_traced(image, Some(&mut marks))?;
-            names = marks.windows(2).map(|w| self.layers[w[0].0].node.layer.to_string()).collect();
-            times.resize(marks.len() - 1, Vec::new());
-            for (t, w) in times.iter_mut().zip(marks.windows(2)) {
-                t.push((w[1].1 - w[0].1).as_secs_f64() * 1e3);
-            }
-        }
-        Ok(names.into_iter().zip(times).map(|(n, t)| (n, super::median_ms(t))).collect())
+        let medians = super::segment_medians(runs, |marks| self.run_traced(image, Some(marks)).map(|_| ()))?;
+        Ok(medians.into_iter().map(|(start, ms)| (self.layers[start].node.layer.to_string(), ms)).collect())
     }
 
     /// [`Self::run`], pushing `(next node, now)` after every node or band segment into `trace`.

@@ -197,20 +197,10 @@ impl<M> Int8Model<M> {
     #[doc(hidden)]
     pub fn node_times(&mut self, image: &[f32], runs: usize) -> Result<Vec<(String, f64)>, DeployError> {
         self.run(image)?;
-        let mut marks = Vec::new();
-        let mut times: Vec<Vec<f64>> = Vec::new();
-        let mut names = Vec::new();
-        for _ in 0..runs.max(1) {
-            marks.clear();
-            marks.push((0, std::time::Instant::now()));
-            self.buffers.run(&self.kernels, self.input, &self.layers, &self.compiled, image, Some(&mut marks))?;
-            names = marks.windows(2).map(|w| self.layers[w[0].0].node.layer.to_string()).collect();
-            times.resize(marks.len() - 1, Vec::new());
-            for (t, w) in times.iter_mut().zip(marks.windows(2)) {
-                t.push((w[1].1 - w[0].1).as_secs_f64() * 1e3);
-            }
-        }
-        Ok(names.into_iter().zip(times).map(|(n, t)| (n, super::median_ms(t))).collect())
+        let (kernels, input, layers, compiled) = (&self.kernels, self.input, &self.layers, &self.compiled);
+        let buffers = &mut self.buffers;
+        let medians = super::segment_medians(runs, |marks| buffers.run(kernels, input, layers, compiled, image, Some(marks)).map(|_| ()))?;
+        Ok(medians.into_iter().map(|(start, ms)| (self.layers[start].node.layer.to_string(), ms)).collect())
     }
 
     /// Turns the band schedule on (the default) or off: see [`crate::deploy::Accelerated::set_bands`].
