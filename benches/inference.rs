@@ -18,7 +18,9 @@
 //! both models with dfdx's uniform weights and with normal ones, alternating in one process;
 //! `-- --plan-cpu <model> <law> <blocks>` does the same for one of them in CPU time (for a shared,
 //! loaded machine; with `RAYON_NUM_THREADS=1`). `-- --nodes <smallvgg|resnet18|digits> [runs]` prints the median
-//! time of every node of both plans.
+//! time of every node of both plans. `-- --eager <smallvgg|vgg16|resnet18> [runs]` prints the median
+//! of the derived model's eager forward (no tape), the figure `benches/pytorch_reference.py
+//! alternate` puts beside PyTorch's.
 
 use std::time::Duration;
 
@@ -409,9 +411,62 @@ fn node_times(args: &[String]) {
     }
 }
 
+/// The median of `runs` calls of `f` (after a tenth as many untimed), in ms.
+fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..(runs / 10).max(2) {
+        f();
+    }
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
+/// `-- --eager <smallvgg|vgg16|resnet18> [runs]`: the derived model's eager forward at batch 1 (no
+/// tape: the fused batch norm + ReLU, the direct convolutions), as a median in ms.
+fn eager_forward(args: &[String]) {
+    let name = args.first().map(String::as_str).unwrap_or("smallvgg");
+    let dev = Cpu::default();
+    let (ms, runs) = match name {
+        "smallvgg" => {
+            let model = model(&dev);
+            let x: Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu> = dev.tensor_from_vec(images(1, 2), (1, Const, Const, Const));
+            let runs = args.get(1).map_or(300, |r| r.parse().expect("a count of runs"));
+            (median_ms(runs, || drop(model.forward(x.clone()))), runs)
+        }
+        "vgg16" => {
+            let model = dev.build_module::<Vgg16Bn, f32>();
+            let x: Tensor<(usize, Const<3>, Const<128>, Const<128>), f32, Cpu> =
+                dev.tensor_from_vec(random_images(3 * 128 * 128, 4), (1, Const, Const, Const));
+            let runs = args.get(1).map_or(30, |r| r.parse().expect("a count of runs"));
+            (median_ms(runs, || drop(model.forward(x.clone()))), runs)
+        }
+        "resnet18" => {
+            let model = dev.build_module::<ResNet18, f32>();
+            let x: Tensor<(usize, Const<3>, Const<224>, Const<224>), f32, Cpu> =
+                dev.tensor_from_vec(random_images(3 * 224 * 224, 6), (1, Const, Const, Const));
+            let runs = args.get(1).map_or(40, |r| r.parse().expect("a count of runs"));
+            (median_ms(runs, || drop(model.forward(x.clone()))), runs)
+        }
+        other => panic!("--eager takes smallvgg, vgg16 or resnet18, not {other:?}"),
+    };
+    if std::env::var_os("EAGER_CPU").is_some() {
+        eprintln!("cpu per run: {:.3} ms", cpu_ms() / (runs + (runs / 10).max(2)) as f64);
+    }
+    println!("{name} eager forward b1 ({} threads, median of {runs}): {ms:.3} ms", rayon::current_num_threads());
+}
+
 fn main() {
     keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--eager") {
+        return eager_forward(&args[at + 1..]);
+    }
     if let Some(at) = args.iter().position(|a| a == "--nodes") {
         return node_times(&args[at + 1..]);
     }

@@ -284,16 +284,22 @@ fn forward_body(checked: &Checked, mode: Mode, taps_type: Option<&syn::Ident>) -
                 ));
             }
             _ if std::mem::take(&mut fused_relu) => {
-                // Nothing to run; the tap (if any) sees the fused output, which is this ReLU's.
+                // Nothing to run; the tap (if any) sees the fused output, which is this ReLU's. The
+                // field is still read, so a model whose every ReLU is fused gets no dead-code warning.
+                statements.push(quote!(let _ = &self.#access;));
             }
-            _ if mode == Mode::Train && fuses_with_relu(layer, layers.get(i + 1)) => {
-                // Batch norm + ReLU in one pass (one read of the input, one output, one backward).
+            _ if fuses_with_relu(layer, layers.get(i + 1)) => {
+                // Batch norm + ReLU in one pass (one read of the input, one output; in training one
+                // backward, with the batch statistics; in inference the running ones).
                 let (Shape::Chw { c, .. }, dims) = (*input, input.dims()) else { unreachable!("a batch norm 2D input is C×H×W") };
                 let target = static_shape(*output);
+                let run = match mode {
+                    Mode::Train => quote!(#p::batch_norm2d_train(__x, &mut self.#access, #p::BnActivation::Relu)),
+                    Mode::Infer => quote!(#p::batch_norm2d_infer(__x, &self.#access, #p::BnActivation::Relu)),
+                };
                 statements.push(quote!(
                     let __x = #p::realize::<_, (usize, #p::Const<#c>, usize, usize), _>(__x, #name, &[#(#dims),*])?;
-                    let __x = #p::batch_norm2d_train(__x, &mut self.#access, #p::BnActivation::Relu)
-                        .map_err(|__e| #p::IntoLayerError::into_layer_error(__e, #name))?;
+                    let __x = #run.map_err(|__e| #p::IntoLayerError::into_layer_error(__e, #name))?;
                     let __x = #p::realize::<_, #target, _>(__x, #name, &[#(#dims),*])?;
                 ));
                 fused_relu = true;
@@ -319,7 +325,8 @@ fn forward_body(checked: &Checked, mode: Mode, taps_type: Option<&syn::Ident>) -
     }
 }
 
-/// A training batch norm whose output only feeds a ReLU (not tapped itself) runs fused with it.
+/// A batch norm whose output only feeds a ReLU (not tapped itself) runs fused with it, in
+/// training and in inference.
 fn fuses_with_relu(layer: &Layer, next: Option<&Layer>) -> bool {
     matches!(layer.kind, LayerKind::BatchNorm2D { .. })
         && !layer.tapped

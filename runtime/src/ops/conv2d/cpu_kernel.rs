@@ -3,7 +3,9 @@
 //! With at least as many images as threads, stride-1 convs with a real window (nearly all) run the
 //! direct kernel of the inference plans ([`ConvF32`]: the padded image read in place, no patch
 //! matrix) for the forward and for the input gradient (a transposed conv, below, added into `dx`
-//! with [`ConvF32::forward_accumulate`]). Everything else, and the weight gradient, is im2col + GEMM:
+//! with [`ConvF32::forward_accumulate`]). With fewer images (batch-1 inference) the forward of most
+//! stride-1 convs runs as the fp32 plan would run it, split over the cores by output channels
+//! (`split_conv.rs`). Everything else, and the weight gradient, is im2col + GEMM:
 //!
 //! Layout choices (NCHW, `L = OH·OW` output positions, `R = C·K·K` receptive-field length):
 //! every product puts `L`, the largest dimension, as the contiguous row dimension `m` of the
@@ -20,13 +22,15 @@
 //!
 //! Threading: with at least as many images as threads, each rayon task runs whole images with a
 //! single-threaded GEMM and its own scratch (column buffer, weight-gradient accumulator, reduced
-//! at the end); with fewer images (batch 1) the GEMMs themselves run on every core.
+//! at the end); with fewer images (batch 1) the split convs or the GEMMs themselves run on every
+//! core.
 
 use std::cell::Cell;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
+use super::split_conv::SplitConv;
 use crate::kernels::{
     col2im_rows, gemm, im2col_rows, Accumulate, ConvF32, ConvGeometry, ConvScratchF32, KernelError,
     MatMut, MatRef, Parallelism,
@@ -262,6 +266,11 @@ pub fn forward(
         out.par_chunks_mut(out_len)
             .zip(x.par_chunks(in_len))
             .try_for_each(|(out_n, x_n)| direct_image(&conv, x_n, out_n, Accumulate::Overwrite))
+    } else if let Some(convs) = SplitConv::new(p.image_parallel(), &p.geometry, w, p.out_channels, bias) {
+        for (out_n, x_n) in out.chunks_exact_mut(out_len).zip(x.chunks(in_len)) {
+            convs.forward(x_n, out_n)?;
+        }
+        Ok(())
     } else if p.image_parallel() {
         out.par_chunks_mut(out_len)
             .zip(x.par_chunks(in_len))

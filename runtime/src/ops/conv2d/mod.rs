@@ -3,9 +3,12 @@
 //!
 //! - [`conv2d`]: the op (any batch, stride, padding, non-square images, with or without bias).
 //! - `cpu_kernel.rs`: im2col + GEMM loops, parallel over the batch (see its header for the layout).
+//! - `split_conv.rs`: the batch-1 forward on the plans' direct kernel, split over the cores by
+//!   output channels.
 //! - `reference.rs`: a direct seven-loop convolution in `f64` the tests compare with.
 
 mod cpu_kernel;
+mod split_conv;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
@@ -18,6 +21,7 @@ use dfdx::prelude::{
 use dfdx::tensor::{CpuError, Gradients};
 
 use crate::kernels::{ConvGeometry, KernelError};
+use crate::ops::tensor_io::read_vec;
 use crate::ops::NnError;
 pub use cpu_kernel::ConvProblem;
 /// The slice-level kernels behind [`conv2d`], for callers that manage their own buffers
@@ -96,8 +100,8 @@ pub fn conv2d<const I: usize, const O: usize, const K: usize, T: Tape<f32, Cpu>>
     let (x, mut tape) = x.split_tape();
     let mut x_buf = vec![0.0f32; x.shape().num_elements()];
     x.copy_into(&mut x_buf);
-    let w_buf = weight.as_vec();
-    let b_buf = bias.map(|b| b.as_vec());
+    let w_buf = read_vec(weight)?;
+    let b_buf = bias.map(read_vec).transpose()?;
 
     let mut out_buf = vec![0.0f32; batch * problem.out_image_len()];
     cpu_kernel::forward(&problem, &x_buf, &w_buf, b_buf.as_deref(), &mut out_buf)?;
