@@ -78,7 +78,7 @@ pub mod __private {
     pub use fasterai_runtime::learn::Output;
     pub use fasterai_runtime::model::generated::{assert_layer, assert_model};
     pub use fasterai_runtime::model::generated::{realize, residual_add, same_type, visits_f32_cpu, IntoLayerError};
-    pub use fasterai_runtime::model::{ChannelGroup, Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
+    pub use fasterai_runtime::model::{ChannelGroup, Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo, TorchName};
     pub use fasterai_runtime::model::{InferTapped, Tap, TapInfo, TappedForward, TrainTapped};
     pub use fasterai_runtime::nn::batch_norm2d_train;
     pub use fasterai_runtime::nn::NnError;

@@ -97,7 +97,7 @@ enum Callback {
 /// `crate::compress_block`) or, for a residual block, to the derive of a model that uses it (see
 /// [`block`]). It is re-exported as `<Name>` in the macro namespace, so that wherever the type can
 /// be named, by path or through a `use`, so can its macro. Only what the IR needs is carried:
-/// `#[compressible]`, field names, `#[tap]`, `#[layer]`, `#[shortcut]`, `#[block]`, types. When the
+/// `#[compressible]`, field names, `#[tap]`, `#[layer]`, `#[shortcut]`, `#[block]`, `#[torch]`, types. When the
 /// struct has mistakes the macro carries no struct, and its users emit only stubs.
 fn model_macro(item: &DeriveInput, callback: Callback, blocks: &TokenStream) -> TokenStream {
     let name = crate::compress_block::model_macro(&item.ident);
@@ -117,7 +117,7 @@ fn model_macro(item: &DeriveInput, callback: Callback, blocks: &TokenStream) -> 
     };
     let fields = fields.into_iter().map(|field| {
         let carried = field.attrs.iter().filter(|attr| {
-            [attr::TAP, attr::LAYER, attr::SHORTCUT, attr::BLOCK].iter().any(|name| attr.path().is_ident(name))
+            [attr::TAP, attr::LAYER, attr::SHORTCUT, attr::BLOCK, attr::TORCH].iter().any(|name| attr.path().is_ident(name))
         });
         let (field, ty) = (&field.ident, &field.ty);
         quote::quote!(#(#carried)* #field: #ty)
