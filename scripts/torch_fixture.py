@@ -13,8 +13,9 @@ writes into tests/data/torch/:
   layout ([2, 2, 2, 2] blocks) at 1/16 of the width (4, 8, 16, 32 channels), 10 classes, 3x32x32;
 - *.expected.safetensors: `input` (2 samples) and `logits` PyTorch computes in eval mode (for the
   f16 file, with the f16-rounded weights in float32);
-- resnet18_keys.txt: every key of torchvision's `resnet18(num_classes=10)` state_dict with its
-  shape (`name d0,d1,..`), so a test checks the name map of our ResNet-18 without a 45 MB file.
+- resnet18_keys.txt, vgg16_bn_keys.txt: every key of torchvision's `resnet18(num_classes=10)` and
+  `vgg16_bn(num_classes=10)` state_dicts with its shape (`name d0,d1,..`), so a test checks the
+  name maps of our ResNet-18 and VGG16-BN without a 45 MB or 537 MB file.
 
 Every file is far under 1 MB. The Rust models they load into are in tests/support/torch.rs.
 """
@@ -115,11 +116,12 @@ def main():
 
     save(tiny_resnet18(), "tiny_resnet18", (2, 3, 32, 32), seed=2)
 
-    full = torchvision.models.resnet18(num_classes=10)
-    with open(os.path.join(OUT, "resnet18_keys.txt"), "w") as f:
-        f.write(f"# torchvision {torchvision.__version__} resnet18(num_classes=10).state_dict(): key shape\n")
-        for key, value in full.state_dict().items():
-            f.write(f"{key} {','.join(str(d) for d in value.shape)}\n")
+    for name in ["resnet18", "vgg16_bn"]:
+        full = getattr(torchvision.models, name)(num_classes=10)
+        with open(os.path.join(OUT, f"{name}_keys.txt"), "w") as f:
+            f.write(f"# torchvision {torchvision.__version__} {name}(num_classes=10).state_dict(): key shape\n")
+            for key, value in full.state_dict().items():
+                f.write(f"{key} {','.join(str(d) for d in value.shape)}\n")
 
     for name in sorted(os.listdir(OUT)):
         print(f"{name}: {os.path.getsize(os.path.join(OUT, name))} bytes")

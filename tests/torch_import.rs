@@ -1,8 +1,8 @@
 //! PyTorch `state_dict`s saved as safetensors load into derived models under torchvision's names,
 //! and the loaded models compute PyTorch's logits. The fixtures in `tests/data/torch/` come from
 //! `scripts/torch_fixture.py` (run by hand): a VGG-style net laid out as torchvision's VGG, the same
-//! in float16, torchvision's ResNet class in ResNet-18's layout at 1/16 width, and the key list of
-//! torchvision's full ResNet-18.
+//! in float16, torchvision's ResNet class in ResNet-18's layout at 1/16 width, and the key lists of
+//! torchvision's full ResNet-18 and VGG16-BN.
 
 #[macro_use]
 mod support;
@@ -15,6 +15,10 @@ use ::safetensors::tensor::{Dtype, TensorView};
 use ::safetensors::SafeTensors;
 use support::resnet::{ResNet18, TinyResNet18};
 use support::torch::TinyVgg;
+
+#[path = "support/vgg16_bn.rs"]
+mod vgg16_bn;
+use vgg16_bn::Vgg16Bn;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch").join(name)
@@ -77,13 +81,11 @@ fn torchvisions_resnet_computes_the_same_logits() {
     assert_matches_pytorch(&model.try_forward(x).unwrap().as_vec(), &logits);
 }
 
-/// Every tensor of torchvision's `resnet18(num_classes=10)` (the key list the script wrote) is one
-/// of our ResNet-18's, with the same shape, and the other way round; only the 20
-/// `num_batches_tracked` counters are left out.
-#[test]
-fn the_name_map_covers_torchvisions_resnet18() {
-    let text = std::fs::read_to_string(fixture("resnet18_keys.txt")).unwrap();
-    let mut theirs: Vec<(String, Vec<usize>)> = text
+/// The key list the script wrote for a torchvision model: every `(key, shape)` but the
+/// `num_batches_tracked` counters, sorted, and how many keys there are in all.
+fn torchvision_keys(name: &str) -> (Vec<(String, Vec<usize>)>, usize) {
+    let text = std::fs::read_to_string(fixture(&format!("{name}_keys.txt"))).unwrap();
+    let mut keys: Vec<(String, Vec<usize>)> = text
         .lines()
         .filter(|line| !line.starts_with('#'))
         .map(|line| {
@@ -92,13 +94,36 @@ fn the_name_map_covers_torchvisions_resnet18() {
             (key.to_string(), shape)
         })
         .collect();
-    assert_eq!(theirs.len(), 122);
-    theirs.retain(|(key, _)| !key.ends_with("num_batches_tracked"));
-    let model = Cpu::default().build_module::<ResNet18, f32>();
-    let mut ours: Vec<(String, Vec<usize>)> = torch_tensors(&model).into_iter().map(|t| (t.torch, t.shape)).collect();
-    theirs.sort();
-    ours.sort();
-    assert_eq!(ours, theirs);
+    let all = keys.len();
+    keys.retain(|(key, _)| !key.ends_with("num_batches_tracked"));
+    keys.sort();
+    (keys, all)
+}
+
+/// Our model's tensors under their PyTorch keys, with shapes, sorted.
+fn our_torch_keys<M: Compressible + TensorCollection<f32, Cpu>>(model: &M) -> Vec<(String, Vec<usize>)> {
+    let mut keys: Vec<(String, Vec<usize>)> = torch_tensors(model).into_iter().map(|t| (t.torch, t.shape)).collect();
+    keys.sort();
+    keys
+}
+
+/// Every tensor of torchvision's `resnet18(num_classes=10)` (the key list the script wrote) is one
+/// of our ResNet-18's, with the same shape, and the other way round; only the 20
+/// `num_batches_tracked` counters are left out.
+#[test]
+fn the_name_map_covers_torchvisions_resnet18() {
+    let (theirs, all) = torchvision_keys("resnet18");
+    assert_eq!((all, theirs.len()), (122, 102));
+    assert_eq!(our_torch_keys(&Cpu::default().build_module::<ResNet18, f32>()), theirs);
+}
+
+/// The same for torchvision's `vgg16_bn(num_classes=10)`: 13 conv-BN pairs at `features.N` and
+/// three linear layers at `classifier.0/3/6`.
+#[test]
+fn the_name_map_covers_torchvisions_vgg16_bn() {
+    let (theirs, all) = torchvision_keys("vgg16_bn");
+    assert_eq!((all, theirs.len()), (97, 84));
+    assert_eq!(our_torch_keys(&Cpu::default().build_module::<Vgg16Bn, f32>()), theirs);
 }
 
 /// The PyTorch names live only in the map: our tensors, files and layer names stay the fields'.

@@ -214,6 +214,20 @@ mod tests {
     }
 
     #[test]
+    fn torch_names_reach_the_description_and_tensor_prefixes_stay_ours() {
+        let code = expand(
+            r#"#[compressible(input = [1, 8, 8])]
+             struct Net { #[torch = "features.0"] conv: Conv2D<1, 4, 3, 1, 1>, relu: ReLU, gap: GlobalAvgPool, fc: Linear<4, 2> }"#,
+        );
+        assert!(!code.contains("compile_error"), "{code}");
+        let torch = code.split("TORCH_NAMES").nth(1).expect("the description lists PyTorch names");
+        assert!(torch.contains(r#"layer : "conv" , torch : "features.0""#), "{torch}");
+        assert!(torch.contains(r#"layer : "fc" , torch : "fc""#), "{torch}");
+        assert!(!torch.contains(r#""relu""#), "a layer without tensors has no PyTorch name: {torch}");
+        assert!(code.contains(r#"module ("conv""#) || code.contains(r#"module ("conv""#), "the tensor prefix is still the field's");
+    }
+
+    #[test]
     fn many_tensor_fields_nest_into_tuples_of_six() {
         let fields: Vec<String> = (0..40).map(|i| format!("fc{i}: Linear<3, 3>")).collect();
         let code = expand(&format!("#[compressible(input = [3])] struct Deep {{ {} }}", fields.join(", ")));

@@ -245,7 +245,13 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
 }
 
 /// Loads a PyTorch `state_dict` saved with `safetensors.torch.save_file` into `model`, mapping
-/// PyTorch's names to the model's through [`Compressible::TORCH_NAMES`] (see [the module](self)).
+/// PyTorch's names to the model's through [`Compressible::TORCH_NAMES`] (the derive writes them
+/// from the field names and `#[torch = ".."]`; see `docs/pytorch.md`).
+///
+/// Every tensor of the model must be in the file with its shape, and the file may hold nothing
+/// else but PyTorch's `num_batches_tracked` counters, which are skipped. f16, bf16 and f64 tensors
+/// are converted to f32. Nothing is transposed: convolution weights are `[out, in, kh, kw]` and
+/// linear weights `[out, in]` in both; dfdx's `BatchNorm1D` weight `scale` is PyTorch's `weight`.
 ///
 /// Errors, all naming the file: [`TorchError::Io`]; [`TorchError::File`] for a file that is not
 /// safetensors, truncated or corrupt (said in words); [`TorchError::Missing`], [`TorchError::Extra`] or
