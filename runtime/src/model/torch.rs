@@ -216,7 +216,7 @@ fn torch_key<M: Compressible>(ours: &str) -> String {
 ///     const COUPLINGS: &'static [Coupling] = &[];
 ///     const TORCH_NAMES: &'static [TorchName] = &[TorchName { layer: "fc", torch: "classifier.0" }];
 /// }
-/// # impl<E: Dtype, D: Device<E>> TensorCollection<E, D> for Head<E, D> {
+/// # impl<E: Dtype + num_traits::Float + rand_distr::uniform::SampleUniform, D: Device<E>> TensorCollection<E, D> for Head<E, D> {
 /// #     type To<E2: Dtype, D2: Device<E2>> = Head<E2, D2>;
 /// #     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(v: &mut V) -> Result<Option<Head<V::E2, V::D2>>, V::Err> {
 /// #         v.visit_fields(Self::module("fc", |s| &s.fc, |s| &mut s.fc), |fc| Head { fc })
@@ -264,7 +264,7 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
 /// # use fasterai_runtime::dfdx::nn::{ModuleVisitor, TensorCollection};
 /// # use fasterai_runtime::model::{Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo, TorchName};
 /// use fasterai_runtime::model::{load_torch, TorchError};
-/// use safetensors::tensor::{Dtype, TensorView};
+/// use ::safetensors::tensor::{Dtype as FileDtype, TensorView};
 /// // A derived model with `#[torch = "classifier.0"] fc: Linear<3, 2>`, written out by hand here.
 /// struct Head<E: Dtype = f32, D: Device<E> = Cpu> { fc: Linear<3, 2, E, D> }
 /// # impl Compressible for Head {
@@ -274,7 +274,7 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
 /// #     const COUPLINGS: &'static [Coupling] = &[];
 /// #     const TORCH_NAMES: &'static [TorchName] = &[TorchName { layer: "fc", torch: "classifier.0" }];
 /// # }
-/// # impl<E: Dtype, D: Device<E>> TensorCollection<E, D> for Head<E, D> {
+/// # impl<E: Dtype + num_traits::Float + rand_distr::uniform::SampleUniform, D: Device<E>> TensorCollection<E, D> for Head<E, D> {
 /// #     type To<E2: Dtype, D2: Device<E2>> = Head<E2, D2>;
 /// #     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(v: &mut V) -> Result<Option<Head<V::E2, V::D2>>, V::Err> {
 /// #         v.visit_fields(Self::module("fc", |s| &s.fc, |s| &mut s.fc), |fc| Head { fc })
@@ -286,10 +286,10 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
 /// let weight: Vec<u8> = (0..6).flat_map(|i| half::f16::from_f32(i as f32).to_le_bytes()).collect();
 /// let bias: Vec<u8> = [0.5f32, -0.5].iter().flat_map(|v| v.to_le_bytes()).collect();
 /// let views = [
-///     ("classifier.0.weight", TensorView::new(Dtype::F16, vec![2, 3], &weight).unwrap()),
-///     ("classifier.0.bias", TensorView::new(Dtype::F32, vec![2], &bias).unwrap()),
+///     ("classifier.0.weight", TensorView::new(FileDtype::F16, vec![2, 3], &weight).unwrap()),
+///     ("classifier.0.bias", TensorView::new(FileDtype::F32, vec![2], &bias).unwrap()),
 /// ];
-/// safetensors::serialize_to_file(views, &None, &path).unwrap();
+/// ::safetensors::serialize_to_file(views, &None, &path).unwrap();
 ///
 /// let mut head = Head { fc: Linear::<3, 2>::build(&Cpu::default()) };
 /// let import = load_torch(&mut head, &path)?;
@@ -299,10 +299,10 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
 /// // A PyTorch module of another width: the error names the tensor and both shapes.
 /// let wide = vec![0u8; 4 * 3 * 4];
 /// let views = [
-///     ("classifier.0.weight", TensorView::new(Dtype::F32, vec![4, 3], &wide).unwrap()),
-///     ("classifier.0.bias", TensorView::new(Dtype::F32, vec![2], &bias).unwrap()),
+///     ("classifier.0.weight", TensorView::new(FileDtype::F32, vec![4, 3], &wide).unwrap()),
+///     ("classifier.0.bias", TensorView::new(FileDtype::F32, vec![2], &bias).unwrap()),
 /// ];
-/// safetensors::serialize_to_file(views, &None, &path).unwrap();
+/// ::safetensors::serialize_to_file(views, &None, &path).unwrap();
 /// let error = load_torch(&mut head, &path).unwrap_err();
 /// assert!(matches!(error, TorchError::Shape { .. }));
 /// assert!(error.to_string().contains("`classifier.0.weight` has shape [4, 3] in the file but our `fc.weight` has shape [2, 3]"));
