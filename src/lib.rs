@@ -8,6 +8,7 @@
 //! | to … | look in |
 //! |---|---|
 //! | build a model | [`nn`] (layers), [`model`] (the `Compressible` trait the derive implements), [`Compressible`](macro@Compressible) and [`compress!`](macro@compress) |
+//! | load its PyTorch weights | [`model::load_torch`] (a `state_dict` saved as safetensors, under torchvision's names) |
 //! | train it | [`data`], [`learn`] |
 //! | compress it | [`compress`](mod@compress) (distill, sparsify, prune, fold, factorize, quantize-aware training) |
 //! | deploy it | [`deploy`] (frozen fp32 and int8 plans), [`quant`] (the int8 arithmetic they follow) |
