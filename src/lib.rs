@@ -8,6 +8,7 @@
 //! | to … | look in |
 //! |---|---|
 //! | build a model | [`nn`] (layers), [`model`] (the `Compressible` trait the derive implements), [`Compressible`](macro@Compressible) and [`compress!`](macro@compress) |
+//! | load its PyTorch weights | [`model::load_torch`] (a `state_dict` saved as safetensors, under torchvision's names) |
 //! | train it | [`data`], [`learn`] |
 //! | compress it | [`compress`](mod@compress) (distill, sparsify, prune, fold, factorize, quantize-aware training) |
 //! | deploy it | [`deploy`] (frozen fp32 and int8 plans), [`quant`] (the int8 arithmetic they follow) |
@@ -78,7 +79,7 @@ pub mod __private {
     pub use fasterai_runtime::learn::Output;
     pub use fasterai_runtime::model::generated::{assert_layer, assert_model};
     pub use fasterai_runtime::model::generated::{realize, residual_add, same_type, visits_f32_cpu, IntoLayerError};
-    pub use fasterai_runtime::model::{ChannelGroup, Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo};
+    pub use fasterai_runtime::model::{ChannelGroup, Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo, TorchName};
     pub use fasterai_runtime::model::{InferTapped, Tap, TapInfo, TappedForward, TrainTapped};
     pub use fasterai_runtime::nn::{batch_norm2d_infer, batch_norm2d_train};
     pub use fasterai_runtime::nn::NnError;

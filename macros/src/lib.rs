@@ -44,11 +44,16 @@ mod compress_block;
 /// - with `#[tap]` on fields: a `<Name>Taps<T>` struct and `forward_with_taps` /
 ///   `forward_mut_with_taps`, returning the output and the tapped activations, and
 ///   `TappedForward` (the taps as named `(batch, C, H, W)` feature maps, for feature distillation);
+/// - the PyTorch name of every layer with tensors (`Compressible::TORCH_NAMES`), for loading a
+///   PyTorch `state_dict` saved as safetensors: a field's own name unless it carries
+///   `#[torch = "features.0"]`, joined with dots through `#[block]` fields (`layer1.0.conv1`, the
+///   tuple index giving `.0`); an empty or malformed name, `#[torch]` on a layer without tensors,
+///   and two fields loading the same PyTorch tensors are errors;
 /// - a hidden `macro_rules!` that hands the layers to `compress!`, re-exported under the struct's
 ///   name in the macro namespace, so `compress!` finds it wherever the struct can be named.
 ///
 /// The derive works inside a `macro_rules!` expansion too (its locals are its own).
-#[proc_macro_derive(Compressible, attributes(compressible, tap, layer, shortcut, block))]
+#[proc_macro_derive(Compressible, attributes(compressible, tap, layer, shortcut, block, torch))]
 pub fn derive_compressible(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let item = syn::parse_macro_input!(input as syn::DeriveInput);
     derive::derive(&item).into()

@@ -32,6 +32,9 @@ pub enum Error {
     /// A named tensor was missing or given the wrong number of values (see [`crate::model::TensorAccessError`]).
     #[error(transparent)]
     TensorAccess(#[from] crate::model::TensorAccessError),
+    /// A PyTorch `state_dict` could not be loaded (see [`crate::model::TorchError`]).
+    #[error(transparent)]
+    Torch(#[from] crate::model::TorchError),
     /// A stage's model could not be measured (see [`crate::runner::StageMeasureError`]).
     #[error(transparent)]
     StageMeasure(#[from] crate::runner::StageMeasureError),

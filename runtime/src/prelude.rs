@@ -28,6 +28,7 @@ pub use dfdx::nn::{
 
 // Build: layers, the derive's trait and what it describes.
 pub use crate::model::{ChannelGroup, Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo, Tap, TapInfo, TappedForward};
+pub use crate::model::{load_torch, TorchError};
 pub use crate::nn::{load_weights, save_weights, NnError};
 pub use crate::nn::{AdaptiveAvgPool2D, AvgPool2D, Flatten, FlattenTo, GlobalAvgPool, MaxPool2D};
 pub use crate::nn::{BatchNorm1D, BatchNorm2D, Dropout, Linear, ReLU, UnbiasedLinear};

@@ -11,6 +11,8 @@ pub mod models;
 #[macro_use]
 pub mod resnet;
 pub mod safetensors;
+#[macro_use]
+pub mod torch;
 
 /// `after` equals `before` to within 1e-5 of `before`'s largest magnitude, which is not zero: what
 /// removing silent channels must leave of a model's outputs.

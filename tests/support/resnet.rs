@@ -4,7 +4,8 @@
 use fasterai::prelude::*;
 
 /// torchvision's `BasicBlock`: two 3×3 convs (the first at `stride`), the input added back, or, when
-/// shortcut field names are given, its strided 1×1 conv and batch norm.
+/// shortcut field names are given, its strided 1×1 conv and batch norm, which torchvision names
+/// `downsample.0` and `downsample.1` (so a PyTorch `state_dict` loads: `layer2.0.downsample.1.running_var`).
 macro_rules! basic_block {
     ($name:ident, $i:literal -> $o:literal, stride $s:literal $(, $down:ident, $down_bn:ident)?) => {
         #[doc = concat!("A basic block from ", stringify!($i), " to ", stringify!($o), " channels at stride ", stringify!($s), ".")]
@@ -14,7 +15,10 @@ macro_rules! basic_block {
         pub struct $name {
             pub conv1: UnbiasedConv2D<$i, $o, 3, $s, 1>, pub bn1: BatchNorm2D<$o>, pub relu: ReLU,
             pub conv2: UnbiasedConv2D<$o, $o, 3, 1, 1>, pub bn2: BatchNorm2D<$o>,
-            $(#[shortcut] pub $down: UnbiasedConv2D<$i, $o, 1, $s>, #[shortcut] pub $down_bn: BatchNorm2D<$o>,)?
+            $(
+                #[shortcut] #[torch = "downsample.0"] pub $down: UnbiasedConv2D<$i, $o, 1, $s>,
+                #[shortcut] #[torch = "downsample.1"] pub $down_bn: BatchNorm2D<$o>,
+            )?
         }
     };
 }
@@ -84,4 +88,25 @@ pub struct ResNet8 {
     #[block] pub layer3: Down64,
     pub avgpool: GlobalAvgPool,
     pub fc: Linear<64, 10>,
+}
+
+basic_block!(Basic4, 4 -> 4, stride 1);
+basic_block!(Down8, 4 -> 8, stride 2, downsample, downsample_bn);
+basic_block!(Basic32, 32 -> 32, stride 1);
+
+/// torchvision's ResNet-18 layout (its `ResNet` class with `BasicBlock`s `[2, 2, 2, 2]`) at 1/16 of
+/// the width (4, 8, 16, 32 channels), 10 classes, on 3×32×32: the model of the PyTorch fixture
+/// `tests/data/torch/tiny_resnet18.safetensors` (`scripts/torch_fixture.py`).
+#[rustfmt::skip]
+#[derive(Compressible, Clone)]
+#[compressible(input = [3, 32, 32])]
+pub struct TinyResNet18 {
+    pub conv1: UnbiasedConv2D<3, 4, 7, 2, 3>, pub bn1: BatchNorm2D<4>, pub relu: ReLU,
+    pub maxpool: MaxPool2D<3, 2, 1>,
+    #[block] pub layer1: (Basic4, Basic4),
+    #[block] pub layer2: (Down8, Basic8),
+    #[block] pub layer3: (Down16, Basic16),
+    #[block] pub layer4: (Down32, Basic32),
+    pub avgpool: GlobalAvgPool,
+    pub fc: Linear<32, 10>,
 }

@@ -4,7 +4,7 @@
 use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Fields, Ident, Type, Visibility};
 
-use super::attr::{self, Input, InputAttr};
+use super::attr::{self, Input, InputAttr, TorchAttr};
 use super::layer_type::{self, ParsedLayer};
 use crate::ctxt::Ctxt;
 
@@ -31,6 +31,15 @@ pub struct Field<'a> {
     pub layer: Option<ParsedLayer>,
     /// `#[block]`: the residual blocks the field holds, in order (one type, or a tuple's elements).
     pub blocks: Option<Vec<&'a Type>>,
+    /// `#[torch = ".."]`: the prefix of the field's tensors in a PyTorch `state_dict`.
+    pub torch: Option<TorchAttr>,
+}
+
+impl Field<'_> {
+    /// The prefix of the field's tensors in a PyTorch `state_dict`: its `#[torch]` name, else its own.
+    pub fn torch_name(&self) -> &str {
+        self.torch.as_ref().map_or(&self.name, |torch| &torch.name)
+    }
 }
 
 const SUPPORTED: &str = "#[derive(Compressible)] supports a struct with named fields, one layer per field, \
@@ -132,6 +141,7 @@ impl<'a> Container<'a> {
                         None => layer_type::parse_layer(cx, declared.as_ref().unwrap_or(&field.ty)),
                     },
                     blocks: blocks.flatten(),
+                    torch: attr::field_torch(cx, &field.attrs),
                 }
             })
             .collect();

@@ -1,4 +1,5 @@
-//! `#[compressible(input = [C, H, W])]` on the struct and `#[tap]` on a field.
+//! `#[compressible(input = [C, H, W])]` on the struct; `#[tap]`, `#[layer(..)]`, `#[shortcut]`,
+//! `#[block]` and `#[torch = ".."]` on a field.
 
 use syn::{Attribute, Expr, ExprArray, Lit};
 
@@ -12,6 +13,7 @@ pub const LAYER: &str = "layer";
 pub const RESIDUAL: &str = "residual";
 pub const SHORTCUT: &str = "shortcut";
 pub const BLOCK: &str = "block";
+pub const TORCH: &str = "torch";
 
 const INPUT_FORM: &str = "`input = [C, H, W]` for images (e.g. `input = [1, 28, 28]`) or `input = [N]` for flat features";
 
@@ -168,6 +170,67 @@ pub fn field_layer(cx: &Ctxt, attrs: &[Attribute]) -> Option<syn::Type> {
     found
 }
 
+/// `#[torch = "features.0"]`: the prefix PyTorch's `state_dict` gives the field's tensors.
+pub struct TorchAttr {
+    pub name: String,
+    /// The string literal, for errors.
+    pub span: proc_macro2::Span,
+}
+
+const TORCH_FORM: &str = "#[torch = \"features.0\"] names the prefix of the field's tensors in a PyTorch \
+                          `state_dict` (`features.0.weight`, `features.0.bias`)";
+
+/// The field's `#[torch = ".."]`, if any. A malformed or repeated attribute, and a name that is
+/// empty or not dot-separated identifiers and indices, are reported.
+pub fn field_torch(cx: &Ctxt, attrs: &[Attribute]) -> Option<TorchAttr> {
+    let mut found: Option<TorchAttr> = None;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(TORCH)) {
+        let literal = match &attr.meta {
+            syn::Meta::NameValue(syn::MetaNameValue {
+                value: Expr::Lit(syn::ExprLit { lit: Lit::Str(literal), .. }), ..
+            }) => literal,
+            meta => {
+                cx.error_spanned_by(meta, format!("malformed #[torch]: {TORCH_FORM}"));
+                continue;
+            }
+        };
+        if found.is_some() {
+            cx.error_spanned_by(attr, "duplicate #[torch]: give the field's PyTorch name once");
+            continue;
+        }
+        let name = literal.value();
+        if let Some(problem) = torch_name_problem(&name) {
+            cx.error_spanned_by(literal, format!("{problem}; {TORCH_FORM}"));
+            continue;
+        }
+        found = Some(TorchAttr { name, span: literal.span() });
+    }
+    found
+}
+
+/// What is wrong with a PyTorch module path, if anything: it must be dot-separated parts of
+/// ASCII letters, digits and `_` (`features.0`, `layer1.0.downsample.1`).
+fn torch_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("the PyTorch name is empty".to_string());
+    }
+    if name.split('.').any(str::is_empty) {
+        return Some(format!("`{name}` has an empty part between dots"));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.')) {
+        return Some(format!("`{name}` holds `{bad}`; a PyTorch module path has letters, digits, `_` and dots"));
+    }
+    for suffix in [".weight", ".bias", ".running_mean", ".running_var"] {
+        if name.ends_with(suffix) {
+            return Some(format!(
+                "`{name}` ends with the tensor's own name: give the module's prefix, `{}`",
+                &name[..name.len() - suffix.len()]
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +278,35 @@ mod tests {
         let errors = cx.check().unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].to_string(), "duplicate #[tap]");
+    }
+
+    #[test]
+    fn torch_names() {
+        let read = |source: &str| {
+            let field: syn::Field = syn::parse_str::<syn::DeriveInput>(&format!("struct S {{ {source} fc: Linear<2, 2> }}"))
+                .map(|item| match item.data {
+                    syn::Data::Struct(data) => data.fields.into_iter().next().unwrap(),
+                    _ => unreachable!(),
+                })
+                .unwrap();
+            let cx = Ctxt::new();
+            let name = field_torch(&cx, &field.attrs).map(|attr| attr.name);
+            (name, cx.check().err().unwrap_or_default().iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(read(r#"#[torch = "layer1.0.downsample.0"]"#), (Some("layer1.0.downsample.0".into()), vec![]));
+        assert_eq!(read(""), (None, vec![]));
+        for (source, message) in [
+            (r#"#[torch = ""]"#, "the PyTorch name is empty"),
+            (r#"#[torch = "features..0"]"#, "`features..0` has an empty part"),
+            (r#"#[torch = "features 0"]"#, "`features 0` holds ` `"),
+            (r#"#[torch = "fc.weight"]"#, "`fc.weight` ends with the tensor's own name: give the module's prefix, `fc`"),
+            (r#"#[torch(name = "fc")]"#, "malformed #[torch]"),
+            (r#"#[torch = 3]"#, "malformed #[torch]"),
+            (r#"#[torch = "a"] #[torch = "b"]"#, "duplicate #[torch]"),
+        ] {
+            let (_, errors) = read(source);
+            assert_eq!(errors.len(), 1, "{source}: {errors:?}");
+            assert!(errors[0].starts_with(message), "{source}: {errors:?}");
+        }
     }
 }

@@ -52,6 +52,7 @@ pub fn block_types<'a>(container: &Container<'a>) -> Vec<&'a Type> {
 
 /// The checks a block makes of itself: a main path, and shortcut fields after it.
 pub fn check_block(cx: &Ctxt, container: &Container) {
+    super::check::check_torch_names(cx, container);
     if container.fields.iter().all(|field| field.shortcut) {
         cx.error_spanned_by(
             container.ident,

@@ -37,6 +37,9 @@ pub struct Slot {
     pub arg_spans: Vec<Span>,
     /// The block instance the layer belongs to (`layer2.0`) and its type, for messages.
     pub block: Option<(String, String)>,
+    /// The prefix of the layer's tensors in a PyTorch `state_dict` (`features.0`,
+    /// `layer1.0.downsample.0`): the `#[torch]` names, or the field names, along the path.
+    pub torch: String,
 }
 
 impl Slot {
@@ -46,9 +49,10 @@ impl Slot {
     }
 }
 
-fn field_slot(field: &Field, prefix: &TokenStream, block: Option<(String, String)>) -> Slot {
+fn field_slot(field: &Field, prefix: &TokenStream, block: Option<(String, String)>, torch: String) -> Slot {
     let member = field.ident;
     Slot {
+        torch,
         access: quote!(#prefix #member),
         span: field.ty.span(),
         ty: field.ty.to_token_stream(),
@@ -68,7 +72,7 @@ fn flatten(cx: &Ctxt, container: &Container, blocks: &Blocks) -> Option<(Vec<Lay
             match &field.layer {
                 Some(parsed) => {
                     layers.push(Layer { name: field.name.clone(), kind: parsed.kind, tapped: field.tapped });
-                    slots.push(field_slot(field, &TokenStream::new(), None));
+                    slots.push(field_slot(field, &TokenStream::new(), None, field.torch_name().to_string()));
                 }
                 None => complete = false,
             }
@@ -83,11 +87,11 @@ fn flatten(cx: &Ctxt, container: &Container, blocks: &Blocks) -> Option<(Vec<Lay
         let tuple = types.len() > 1 || matches!(field.ty, syn::Type::Tuple(_));
         for (index, ty) in types.iter().enumerate() {
             let member = field.ident;
-            let (instance, access) = if tuple {
+            let (instance, access, torch) = if tuple {
                 let index_token = syn::Index::from(index);
-                (format!("{}.{index}", field.name), quote!(#member.#index_token))
+                (format!("{}.{index}", field.name), quote!(#member.#index_token), format!("{}.{index}", field.torch_name()))
             } else {
-                (field.name.clone(), quote!(#member))
+                (field.name.clone(), quote!(#member), field.torch_name().to_string())
             };
             let Some(block) = blocks.get(ty) else {
                 complete = false;
@@ -96,7 +100,14 @@ fn flatten(cx: &Ctxt, container: &Container, blocks: &Blocks) -> Option<(Vec<Lay
             let type_name = block.ident.to_string();
             let marker = |layers: &mut Vec<Layer>, slots: &mut Vec<Slot>, name: String, kind| {
                 layers.push(Layer { name, kind, tapped: false });
-                slots.push(Slot { access: access.clone(), span: ty.span(), ty: ty.to_token_stream(), arg_spans: Vec::new(), block: Some((instance.clone(), type_name.clone())) });
+                slots.push(Slot {
+                    access: access.clone(),
+                    span: ty.span(),
+                    ty: ty.to_token_stream(),
+                    arg_spans: Vec::new(),
+                    block: Some((instance.clone(), type_name.clone())),
+                    torch: torch.clone(),
+                });
             };
             marker(&mut layers, &mut slots, instance.clone(), LayerKind::Fork);
             let prefix = quote!(#access .);
@@ -111,7 +122,8 @@ fn flatten(cx: &Ctxt, container: &Container, blocks: &Blocks) -> Option<(Vec<Lay
                     continue;
                 };
                 layers.push(Layer { name: format!("{instance}.{}", inner.name), kind: parsed.kind, tapped: inner.tapped });
-                slots.push(field_slot(inner, &prefix, Some((instance.clone(), type_name.clone()))));
+                let inner_torch = format!("{torch}.{}", inner.torch_name());
+                slots.push(field_slot(inner, &prefix, Some((instance.clone(), type_name.clone())), inner_torch));
             }
             marker(&mut layers, &mut slots, format!("{instance}:add"), LayerKind::Add { relu: true });
         }
@@ -122,6 +134,7 @@ fn flatten(cx: &Ctxt, container: &Container, blocks: &Blocks) -> Option<(Vec<Lay
 /// Builds the IR and checks it. Returns `None` (with every mistake reported) unless the input
 /// shape and all field types were read and every layer checks.
 pub fn check(cx: &Ctxt, container: &Container, blocks: &Blocks) -> Option<Checked> {
+    check_torch_names(cx, container);
     let (layers, slots) = flatten(cx, container, blocks)?;
     let input = container.input.as_ref()?.shape;
     let model = Model { input, layers };
@@ -152,5 +165,49 @@ fn report(cx: &Ctxt, slot: &Slot, error: &ShapeError) {
     match error.blame() {
         Blame::Arg(index) if index < slot.arg_spans.len() => cx.error_at(slot.arg_spans[index], message),
         _ => cx.error_spanned_by(&slot.ty, message),
+    }
+}
+
+/// `#[torch]` names: only on fields with tensors (or holding blocks), and no two fields of the
+/// struct loading the same PyTorch tensors (a `#[torch]` name may not repeat another field's
+/// name either, given or its own).
+pub fn check_torch_names(cx: &Ctxt, container: &Container) {
+    let mut seen: Vec<(String, &Field)> = Vec::new();
+    for field in &container.fields {
+        if let (Some(torch), Some(layer)) = (&field.torch, &field.layer) {
+            if !layer.kind.has_tensors() {
+                cx.error_at(
+                    torch.span,
+                    format!(
+                        "`{}` has no tensors, so it has no PyTorch name; remove #[torch] (only Conv2D, Linear and \
+                         BatchNorm fields, and #[block] fields, load tensors)",
+                        field.name
+                    ),
+                );
+                continue;
+            }
+        }
+        let prefixes: Vec<String> = match (&field.blocks, &field.layer) {
+            (Some(types), _) if types.len() > 1 || matches!(field.ty, syn::Type::Tuple(_)) => {
+                (0..types.len()).map(|index| format!("{}.{index}", field.torch_name())).collect()
+            }
+            (Some(_), _) => vec![field.torch_name().to_string()],
+            (None, Some(layer)) if layer.kind.has_tensors() => vec![field.torch_name().to_string()],
+            (None, _) => Vec::new(),
+        };
+        for prefix in prefixes {
+            if let Some((_, other)) = seen.iter().find(|(name, _)| *name == prefix) {
+                let message = format!(
+                    "`{}` and `{}` would both load the PyTorch tensors `{prefix}.*`; give each field its own #[torch] name",
+                    other.name, field.name
+                );
+                match &field.torch {
+                    Some(torch) => cx.error_at(torch.span, message),
+                    None => cx.error_spanned_by(field.ident, message),
+                }
+            } else {
+                seen.push((prefix, field));
+            }
+        }
     }
 }

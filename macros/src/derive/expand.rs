@@ -91,7 +91,7 @@ fn kind_info(kind: &LayerKind) -> TokenStream {
     }
 }
 
-/// `impl Compressible`: input, layers and couplings as constants.
+/// `impl Compressible`: input, layers, couplings and PyTorch names as constants.
 fn description(container: &Container, checked: &Checked) -> TokenStream {
     let p = private();
     let ident = container.ident;
@@ -134,6 +134,10 @@ fn description(container: &Container, checked: &Checked) -> TokenStream {
             channels: #channels, prunable: #prunable,
         })
     });
+    let torch = checked.model.layers.iter().zip(&checked.slots).filter(|(layer, _)| layer.kind.has_tensors()).map(|(layer, slot)| {
+        let (name, torch) = (&layer.name, &slot.torch);
+        quote!(#p::TorchName { layer: #name, torch: #torch })
+    });
     quote! {
         #[automatically_derived]
         impl #p::Compressible for #ident {
@@ -141,6 +145,7 @@ fn description(container: &Container, checked: &Checked) -> TokenStream {
             const LAYERS: &'static [#p::LayerInfo] = &[#(#layers),*];
             const COUPLINGS: &'static [#p::Coupling] = &[#(#couplings),*];
             const CHANNEL_GROUPS: &'static [#p::ChannelGroup] = &[#(#groups),*];
+            const TORCH_NAMES: &'static [#p::TorchName] = &[#(#torch),*];
         }
     }
 }

@@ -97,7 +97,7 @@ enum Callback {
 /// `crate::compress_block`) or, for a residual block, to the derive of a model that uses it (see
 /// [`block`]). It is re-exported as `<Name>` in the macro namespace, so that wherever the type can
 /// be named, by path or through a `use`, so can its macro. Only what the IR needs is carried:
-/// `#[compressible]`, field names, `#[tap]`, `#[layer]`, `#[shortcut]`, `#[block]`, types. When the
+/// `#[compressible]`, field names, `#[tap]`, `#[layer]`, `#[shortcut]`, `#[block]`, `#[torch]`, types. When the
 /// struct has mistakes the macro carries no struct, and its users emit only stubs.
 fn model_macro(item: &DeriveInput, callback: Callback, blocks: &TokenStream) -> TokenStream {
     let name = crate::compress_block::model_macro(&item.ident);
@@ -117,7 +117,7 @@ fn model_macro(item: &DeriveInput, callback: Callback, blocks: &TokenStream) -> 
     };
     let fields = fields.into_iter().map(|field| {
         let carried = field.attrs.iter().filter(|attr| {
-            [attr::TAP, attr::LAYER, attr::SHORTCUT, attr::BLOCK].iter().any(|name| attr.path().is_ident(name))
+            [attr::TAP, attr::LAYER, attr::SHORTCUT, attr::BLOCK, attr::TORCH].iter().any(|name| attr.path().is_ident(name))
         });
         let (field, ty) = (&field.ident, &field.ty);
         quote::quote!(#(#carried)* #field: #ty)
@@ -211,6 +211,20 @@ mod tests {
         assert_eq!(code.matches("compile_error").count(), 1, "{code}");
         assert!(code.contains("unreachable"), "stub bodies: {code}");
         absolute_paths_are_hygienic(&code);
+    }
+
+    #[test]
+    fn torch_names_reach_the_description_and_tensor_prefixes_stay_ours() {
+        let code = expand(
+            r#"#[compressible(input = [1, 8, 8])]
+             struct Net { #[torch = "features.0"] conv: Conv2D<1, 4, 3, 1, 1>, relu: ReLU, gap: GlobalAvgPool, fc: Linear<4, 2> }"#,
+        );
+        assert!(!code.contains("compile_error"), "{code}");
+        let torch = code.split("TORCH_NAMES").nth(1).and_then(|rest| rest.split("] ;").next()).expect("the description lists PyTorch names");
+        assert!(torch.contains(r#"layer : "conv" , torch : "features.0""#), "{torch}");
+        assert!(torch.contains(r#"layer : "fc" , torch : "fc""#), "{torch}");
+        assert!(!torch.contains(r#""relu""#), "a layer without tensors has no PyTorch name: {torch}");
+        assert!(code.contains(r#"module ("conv""#), "the tensor prefix is still the field's");
     }
 
     #[test]

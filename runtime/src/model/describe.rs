@@ -232,6 +232,32 @@ pub struct ChannelGroup {
     pub prunable: bool,
 }
 
+/// Where a layer's tensors live in a PyTorch `state_dict`: `conv1` of a model written as
+/// torchvision's VGG is `features.0`, so its weight loads from `features.0.weight`.
+///
+/// ```
+/// use fasterai_runtime::model::TorchName;
+/// let name = TorchName { layer: "layer1.0.downsample", torch: "layer1.0.downsample.0" };
+/// assert_eq!(name.torch_key("layer1.0.downsample.weight").as_deref(), Some("layer1.0.downsample.0.weight"));
+/// assert_eq!(name.torch_key("layer1.0.downsample_bn.weight"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct TorchName {
+    /// The layer's name in [`Compressible::LAYERS`] (also its tensors' prefix in our own files).
+    pub layer: &'static str,
+    /// The prefix of its tensors in the PyTorch `state_dict`.
+    pub torch: &'static str,
+}
+
+impl TorchName {
+    /// The PyTorch key of our tensor `ours` (`conv1.weight` → `features.0.weight`), or `None` when
+    /// `ours` is not a tensor of this layer.
+    pub fn torch_key(&self, ours: &str) -> Option<String> {
+        let tensor = ours.strip_prefix(self.layer)?.strip_prefix('.')?;
+        Some(format!("{}.{tensor}", self.torch))
+    }
+}
+
 /// A model whose structure is known at compile time. Implemented by `#[derive(Compressible)]`.
 ///
 /// ```
@@ -273,6 +299,10 @@ pub trait Compressible {
     /// The channel groups, in the order of their first producer ([`ChannelGroup`]). Empty by default
     /// for descriptions written by hand; the derive lists every group.
     const CHANNEL_GROUPS: &'static [ChannelGroup] = &[];
+    /// The prefix PyTorch's `state_dict` gives each layer's tensors, for every layer with tensors
+    /// (see [`crate::model::load_torch`]). The derive lists them all, from the field names and
+    /// `#[torch = ".."]`; a layer left out (and every layer, by default) keeps its own name.
+    const TORCH_NAMES: &'static [TorchName] = &[];
 
     /// Total trainable parameters, the sum over [`Self::LAYERS`].
     fn num_params() -> usize {

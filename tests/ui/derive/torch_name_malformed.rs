@@ -1,0 +1,11 @@
+use fasterai::prelude::*;
+
+#[derive(Compressible)]
+#[compressible(input = [4])]
+struct Mlp {
+    #[torch(name = "classifier.0")]
+    fc1: Linear<4, 8>,
+    fc2: Linear<8, 2>,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use fasterai::prelude::*;
+
+#[derive(Compressible)]
+#[compressible(input = [4])]
+struct Mlp {
+    #[torch = "classifier.0"]
+    fc1: Linear<4, 8>,
+    relu: ReLU,
+    #[torch = "classifier.0"]
+    fc2: Linear<8, 2>,
+}
+
+fn main() {}
