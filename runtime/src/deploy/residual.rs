@@ -6,25 +6,45 @@ use super::DeployError;
 
 /// The open blocks of one run (innermost last), each with the input it kept and, once its
 /// shortcut began, the main path's output; `T` is `f32` in the fp32 plan, `u8` in the int8 one.
+/// Buffers are at least `width` long (the plan's widest map), so that one can trade places with
+/// the plan's own ([`Self::close_into`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Skips<T> {
     kept: Vec<Vec<T>>,
     main: Vec<Vec<T>>,
+    /// Values held in `kept` and `main` at each depth.
+    lens: Vec<(usize, usize)>,
     /// Whether the block at each depth has begun its shortcut.
     shortcut: Vec<bool>,
     depth: usize,
+    width: usize,
 }
 
 impl<T> Default for Skips<T> {
     fn default() -> Self {
-        Self { kept: Vec::new(), main: Vec::new(), shortcut: Vec::new(), depth: 0 }
+        Self::new(0)
     }
 }
 
-impl<T: Copy> Skips<T> {
+impl<T> Skips<T> {
+    /// Skips whose buffers are at least `width` long.
+    pub(crate) fn new(width: usize) -> Self {
+        Self { kept: Vec::new(), main: Vec::new(), lens: Vec::new(), shortcut: Vec::new(), depth: 0, width }
+    }
+}
+
+impl<T: Copy + Default> Skips<T> {
     /// Forgets the blocks of an earlier run that stopped on an error.
     pub(crate) fn reset(&mut self) {
         self.depth = 0;
+    }
+
+    /// Copies `x` into `buffer`, grown to at least the width first.
+    fn keep(buffer: &mut Vec<T>, x: &[T], width: usize) {
+        if buffer.len() < x.len().max(width) {
+            buffer.resize(x.len().max(width), T::default());
+        }
+        buffer[..x.len()].copy_from_slice(x);
     }
 
     /// A block begins: keeps its input `x`.
@@ -32,11 +52,11 @@ impl<T: Copy> Skips<T> {
         if self.kept.len() == self.depth {
             self.kept.push(Vec::new());
             self.main.push(Vec::new());
+            self.lens.push((0, 0));
             self.shortcut.push(false);
         }
-        let kept = &mut self.kept[self.depth];
-        kept.clear();
-        kept.extend_from_slice(x);
+        Self::keep(&mut self.kept[self.depth], x, self.width);
+        self.lens[self.depth] = (x.len(), 0);
         self.shortcut[self.depth] = false;
         self.depth += 1;
     }
@@ -45,19 +65,28 @@ impl<T: Copy> Skips<T> {
     /// input, which the shortcut layers then take.
     pub(crate) fn shortcut(&mut self, x: &[T], layer: &'static str) -> Result<&[T], DeployError> {
         let top = self.top(layer)?;
-        self.main[top].clear();
-        self.main[top].extend_from_slice(x);
+        Self::keep(&mut self.main[top], x, self.width);
+        self.lens[top].1 = x.len();
         self.shortcut[top] = true;
-        Ok(&self.kept[top])
+        Ok(&self.kept[top][..self.lens[top].0])
     }
 
     /// The block ends: closes it and returns the side to add to the current map of `len` values
     /// (the main path's output after a shortcut, else the kept input).
     pub(crate) fn close(&mut self, len: usize, layer: &'static str) -> Result<&[T], DeployError> {
+        let side = self.close_into(len, layer)?;
+        Ok(&side[..len])
+    }
+
+    /// [`Self::close`] for a conv that adds into the other side in place: that side's whole
+    /// buffer (its first `len` values the side, at least the width long), which the caller may
+    /// swap with its own.
+    pub(crate) fn close_into(&mut self, len: usize, layer: &'static str) -> Result<&mut Vec<T>, DeployError> {
         let top = self.top(layer)?;
         self.depth = top;
-        let other = if self.shortcut[top] { &self.main[top] } else { &self.kept[top] };
-        if other.len() != len {
+        let (kept, main) = self.lens[top];
+        let (other, other_len) = if self.shortcut[top] { (&mut self.main[top], main) } else { (&mut self.kept[top], kept) };
+        if other_len != len {
             return Err(DeployError::Residual { layer, reason: "the two sides of the add differ in length" });
         }
         Ok(other)
@@ -104,6 +133,15 @@ mod tests {
         let mut shortcut_out = [-12.0];
         add(&mut skips, &mut shortcut_out, false).unwrap();
         assert_eq!(shortcut_out, [-2.0]);
+    }
+
+    #[test]
+    fn a_closed_side_is_a_whole_buffer_to_trade() {
+        let mut skips = Skips::new(4);
+        skips.fork(&[1.0, 2.0]);
+        let side = skips.close_into(2, "b:add").unwrap();
+        assert_eq!(side, &[1.0, 2.0, 0.0, 0.0]);
+        assert!(matches!(skips.close_into(2, "b:add"), Err(DeployError::Residual { .. })));
     }
 
     #[test]
