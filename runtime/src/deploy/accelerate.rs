@@ -476,9 +476,7 @@ impl<M> Accelerated<M> {
                 return Ok(len);
             }
             Op::Shortcut => {
-                let kept = self.skips.shortcut(&self.front[..len], layer.node.layer)?;
-                self.front[..kept.len()].copy_from_slice(kept);
-                return Ok(kept.len());
+                return self.skips.shortcut(&mut self.front, len, layer.node.layer);
             }
             Op::Add { relu } => {
                 let other = self.skips.close(len, layer.node.layer)?;

@@ -51,7 +51,7 @@ impl<T: Copy + Default> Skips<T> {
     pub(crate) fn fork(&mut self, x: &[T]) {
         if self.kept.len() == self.depth {
             self.kept.push(Vec::new());
-            self.main.push(Vec::new());
+            self.main.push(vec![T::default(); self.width]);
             self.lens.push((0, 0));
             self.shortcut.push(false);
         }
@@ -61,14 +61,16 @@ impl<T: Copy + Default> Skips<T> {
         self.depth += 1;
     }
 
-    /// The block's shortcut begins: puts the main path's output `x` aside and returns the block's
-    /// input, which the shortcut layers then take.
-    pub(crate) fn shortcut(&mut self, x: &[T], layer: &'static str) -> Result<&[T], DeployError> {
+    /// The block's shortcut begins: the main path's output, the first `len` values of `front`,
+    /// trades places with the block's input, which the shortcut layers then take from `front`;
+    /// returns the input's length. Nothing is copied (`front` must be at least the width long).
+    pub(crate) fn shortcut(&mut self, front: &mut Vec<T>, len: usize, layer: &'static str) -> Result<usize, DeployError> {
         let top = self.top(layer)?;
-        Self::keep(&mut self.main[top], x, self.width);
-        self.lens[top].1 = x.len();
+        std::mem::swap(&mut self.main[top], front);
+        std::mem::swap(front, &mut self.kept[top]);
+        self.lens[top].1 = len;
         self.shortcut[top] = true;
-        Ok(&self.kept[top][..self.lens[top].0])
+        Ok(self.lens[top].0)
     }
 
     /// The block ends: closes it and returns the side to add to the current map of `len` values
@@ -128,8 +130,9 @@ mod tests {
     fn a_shortcut_runs_on_the_kept_input_and_meets_the_main_path() {
         let mut skips = Skips::default();
         skips.fork(&[1.0, 2.0, 3.0]);
-        let kept = skips.shortcut(&[10.0], "b:shortcut").unwrap().to_vec();
-        assert_eq!(kept, [1.0, 2.0, 3.0]);
+        let mut front = vec![10.0, 0.0, 0.0];
+        assert_eq!(skips.shortcut(&mut front, 1, "b:shortcut").unwrap(), 3);
+        assert_eq!(front, [1.0, 2.0, 3.0]);
         let mut shortcut_out = [-12.0];
         add(&mut skips, &mut shortcut_out, false).unwrap();
         assert_eq!(shortcut_out, [-2.0]);

@@ -82,7 +82,7 @@ impl Buffers {
             phases: vec![0; phases_len],
             logits: vec![0.0; output.numel()],
             bands: BandSchedule::new(&row_local, Team::global().threads()),
-            skips: Skips::default(),
+            skips: Skips::new(widest),
         }
     }
 
@@ -141,8 +141,7 @@ impl Buffers {
                     true
                 }
                 (_, Op::Shortcut) => {
-                    let kept = self.skips.shortcut(&self.front[..len], layer.node.layer)?;
-                    self.front[..kept.len()].copy_from_slice(kept);
+                    self.skips.shortcut(&mut self.front, len, layer.node.layer)?;
                     true
                 }
                 (Compiled::Add(add), Op::Add { .. }) => {
