@@ -180,7 +180,7 @@ impl ConvF32 {
     }
 
     /// [`Self::run`] with `(accumulate, relu)` given.
-    fn run_with(&self, tile: ConvTile, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism, epilogue: (bool, bool)) -> Result<(), KernelError> {
+    pub(crate) fn run_with(&self, tile: ConvTile, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism, epilogue: (bool, bool)) -> Result<(), KernelError> {
         let g = &self.geometry;
         let plane = g.out_len();
         self.check_buffers(x.len(), out.len())?;
