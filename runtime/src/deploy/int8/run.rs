@@ -82,7 +82,7 @@ impl Buffers {
             phases: vec![0; phases_len],
             logits: vec![0.0; output.numel()],
             bands: BandSchedule::new(&row_local, Team::global().threads()),
-            skips: Skips::new(widest),
+            skips: Skips::default(),
         }
     }
 
@@ -141,7 +141,8 @@ impl Buffers {
                     true
                 }
                 (_, Op::Shortcut) => {
-                    self.skips.shortcut(&mut self.front, len, layer.node.layer)?;
+                    let kept = self.skips.shortcut_copied(&self.front[..len], layer.node.layer)?;
+                    self.front[..kept.len()].copy_from_slice(kept);
                     true
                 }
                 (Compiled::Add(add), Op::Add { .. }) => {
