@@ -174,6 +174,9 @@ fn the_fp32_plan_equals_the_derived_forward() {
     let derived = model.forward(x.clone()).as_vec();
     let planned = plan.predict(&x.as_vec(), 4).unwrap();
     assert!(relative_gap(&planned, &derived) <= 1e-4, "plan {planned:?}\nmodel {derived:?}");
+    plan.set_fused_adds(false);
+    let unfused = plan.predict(&x.as_vec(), 4).unwrap();
+    assert!(relative_gap(&planned, &unfused) <= 1e-5, "the adds fused into the convs: {planned:?}\nseparate: {unfused:?}");
     let params: usize = DigitsResNet::LAYERS.iter().map(|l| l.params).sum();
     let bn_channels: usize = DigitsResNet::LAYERS
         .iter()
@@ -194,6 +197,15 @@ fn the_fp32_plan_runs_resnet18_as_its_forward_does() {
     let derived = model.forward(x.clone()).as_vec();
     let planned = plan.run(&x.as_vec()).unwrap().to_vec();
     assert!(relative_gap(&planned, &derived) <= 1e-4, "plan {planned:?}\nmodel {derived:?}");
+    // Direct, Winograd and GEMM convs end its blocks, with and without bands.
+    for bands in [true, false] {
+        plan.set_bands(bands);
+        plan.set_fused_adds(false);
+        let unfused = plan.run(&x.as_vec()).unwrap().to_vec();
+        plan.set_fused_adds(true);
+        let fused = plan.run(&x.as_vec()).unwrap().to_vec();
+        assert!(relative_gap(&fused, &unfused) <= 1e-5, "bands {bands}: fused {fused:?}\nseparate {unfused:?}");
+    }
 }
 
 #[test]

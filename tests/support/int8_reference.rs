@@ -20,16 +20,16 @@ fn requantize(acc: i64, folded: i64, s_in: f32, s_w: f32, out: ActivationQParams
     (out.zero_point as i32 + m.apply((acc + folded) as i32)).clamp(lo, 255) as u8
 }
 
-/// TFLite's integer add, written out: both sides lifted by 2²⁰ onto the step `2·max(s_a, s_b)`,
-/// summed, then onto the output grid.
+/// The int8 add with one rounding, written out: `round(s_a/s_o·(q_a − z_a) + s_b/s_o·(q_b − z_b))`
+/// with each ratio as `round(ratio·2³²)`, the exact `i64` sum rounded half to even by `2³²`.
 fn add(qa: u8, a: ActivationQParams, qb: u8, b: ActivationQParams, out: ActivationQParams, relu: bool) -> u8 {
-    let (sa, sb) = (a.scale.get() as f64, b.scale.get() as f64);
-    let common = 2.0 * sa.max(sb);
-    let lift = |q: u8, p: ActivationQParams, s: f64| FixedPointMultiplier::from_real(s / common).unwrap().apply((q as i32 - p.zero_point as i32) << 20);
-    let sum = lift(qa, a, sa) + lift(qb, b, sb);
-    let m = FixedPointMultiplier::from_real(common / ((1u64 << 20) as f64 * out.scale.get() as f64)).unwrap();
-    let lo = if relu { out.zero_point as i32 } else { 0 };
-    (out.zero_point as i32 + m.apply(sum)).clamp(lo, 255) as u8
+    let so = out.scale.get() as f64;
+    let term = |q: u8, p: ActivationQParams| (p.scale.get() as f64 / so * 4_294_967_296.0).round() as i64 * (q as i64 - p.zero_point as i64);
+    let sum = term(qa, a) + term(qb, b);
+    let (floor, rest) = (sum.div_euclid(1 << 32), sum.rem_euclid(1 << 32));
+    let rounded = floor + i64::from(rest > 1 << 31 || (rest == 1 << 31 && floor % 2 != 0));
+    let lo = if relu { out.zero_point as i64 } else { 0 };
+    (out.zero_point as i64 + rounded).clamp(lo, 255) as u8
 }
 
 /// The whole int8 forward in plain loops from the numbers the model exposes.

@@ -18,19 +18,21 @@ use dfdx::nn::TensorCollection;
 use dfdx::prelude::Cpu;
 
 use super::bands::{BandLayer, BandSchedule, RowMap};
-use crate::kernels::pool::{max_pool_on_team, max_pool_rows};
+use crate::kernels::pool::max_pool_rows;
 use super::dynamic::{DynamicLinear, DynamicScratch};
 use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
 use crate::kernels::{
-    gemm, gemv_f32, im2col, Accumulate, ConvF32, ConvGeometry, ConvScratchF32, MatMut, MatRef, OutPtr, Parallelism,
+    ConvF32, ConvGeometry, ConvScratchF32, OutPtr, Parallelism,
     SpaceToDepth, WinogradConv, WinogradScratch,
 };
 use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
 use crate::kernels::team::Team;
-use crate::kernels::pool::slices;
 use super::residual::{add_f32, Skips};
+
+mod run_layer;
+use run_layer::{gemm_conv, hw, relu_in_place, run_layer, Scratch};
 
 /// Layers with at least this many multiply-accumulates run their GEMM on every core; smaller ones
 /// finish before threads would have started.
@@ -53,6 +55,9 @@ struct Layer {
     /// Stride-1 convolutions: their kernel with its weights laid out for it (the im2col + GEMM
     /// path runs the others).
     direct: Option<ConvKernel>,
+    /// `Some(relu)` for a conv that ends a residual block (an `Add` follows it): its kernel can add
+    /// the other side in its output stage, then the add's ReLU.
+    ends_block: Option<bool>,
 }
 
 /// The kernel of a stride-1 convolution.
@@ -110,12 +115,12 @@ impl Layer {
     ///
     /// # Safety
     /// No other thread may reach rows `rows` of `out` while this runs.
-    unsafe fn run_rows(&self, x: &[f32], out: &OutPtr<'_>, rows: std::ops::Range<usize>, padded: &mut Vec<f32>) -> Result<(), DeployError> {
+    unsafe fn run_rows(&self, x: &[f32], out: &OutPtr<'_>, rows: std::ops::Range<usize>, padded: &mut Vec<f32>, add: Option<bool>) -> Result<(), DeployError> {
         let (c, h, w) = hw(self.node.input);
         // SAFETY: passed on from the caller.
         unsafe {
             match (&self.direct, self.node.op) {
-                (Some(ConvKernel::Direct(conv)), _) => conv.forward_rows(x, out, rows, padded)?,
+                (Some(ConvKernel::Direct(conv)), _) => conv.forward_rows(x, out, rows, padded, add)?,
                 (None, Op::MaxPool(window)) => max_pool_rows(x, c, (h, w), window, out, rows)?,
                 _ => unreachable!("the band schedule holds only row-local layers"),
             }
@@ -152,6 +157,8 @@ pub struct Accelerated<M> {
     skips: Skips<f32>,
     /// Runs of row-local layers each thread runs over its own band of rows ([`BandSchedule`]).
     bands: BandSchedule<f32>,
+    /// Whether the convs that end residual blocks add the skip themselves ([`Self::set_fused_adds`]).
+    fuse_adds: bool,
     model: PhantomData<fn() -> M>,
 }
 
@@ -170,6 +177,7 @@ impl<M> Clone for Accelerated<M> {
             winograd: self.winograd.clone(),
             skips: self.skips.clone(),
             bands: self.bands.clone(),
+            fuse_adds: self.fuse_adds,
             model: PhantomData,
         }
     }
@@ -266,7 +274,12 @@ where
         let weight_count = weight.len();
         // A direct kernel keeps its own copy of the weights: the row-major one would only take memory.
         let weight = if direct.is_some() { Vec::new() } else { weight };
-        layers.push(Layer { node, weight, weight_count, bias, geometry, dynamic: None, direct });
+        layers.push(Layer { node, weight, weight_count, bias, geometry, dynamic: None, direct, ends_block: None });
+    }
+    for i in 1..layers.len() {
+        if let (Op::Conv { relu: false, .. }, Op::Add { relu }) = (layers[i - 1].node.op, layers[i].node.op) {
+            layers[i - 1].ends_block = Some(relu);
+        }
     }
     let row_local: Vec<Option<BandLayer>> = layers.iter().map(Layer::band).collect();
     Ok(Accelerated {
@@ -280,7 +293,8 @@ where
         scratch: DynamicScratch::default(),
         padded: ConvScratchF32::default(),
         winograd: WinogradScratch::default(),
-        skips: Skips::default(),
+        skips: Skips::new(widest),
+        fuse_adds: true,
         model: PhantomData,
     })
 }
@@ -350,23 +364,47 @@ impl<M> Accelerated<M> {
         while index < self.layers.len() {
             (index, len) = match self.bands.starting_at(index) {
                 Some(segment) => {
-                    let out_len = self.layers[segment.layers.end - 1].node.output.numel();
+                    let last = segment.layers.end - 1;
+                    let out_len = self.layers[last].node.output.numel();
                     let layers = &self.layers;
-                    self.bands.run(segment, &self.front[..len], &mut self.back[..out_len], |i, x, out, rows, padded| {
+                    // A segment ending a residual block writes onto the block's other side.
+                    let add = self.layers[last].ends_block.filter(|_| self.fuse_adds);
+                    let out = match add {
+                        Some(_) => self.skips.close_into(out_len, self.layers[last + 1].node.layer)?,
+                        None => &mut self.back,
+                    };
+                    self.bands.run(segment, &self.front[..len], &mut out[..out_len], |i, x, out, rows, padded| {
                         // SAFETY: the schedule hands each thread its own rows of the segment's
                         // output, and its own buffers for the layers inside.
-                        unsafe { layers[i].run_rows(x, out, rows, padded) }
+                        unsafe { layers[i].run_rows(x, out, rows, padded, add.filter(|_| i == last)) }
                     })?;
-                    std::mem::swap(&mut self.front, &mut self.back);
-                    (segment.layers.end, out_len)
+                    std::mem::swap(&mut self.front, out);
+                    (segment.layers.end + usize::from(add.is_some()), out_len)
                 }
-                None => (index + 1, self.step_layer(index, len)?),
+                None => match self.step_fused(index, len)? {
+                    Some(out_len) => (index + 2, out_len),
+                    None => (index + 1, self.step_layer(index, len)?),
+                },
             };
             if let Some(trace) = trace.as_deref_mut() {
                 trace.push((index, std::time::Instant::now()));
             }
         }
         Ok(&self.front[..len])
+    }
+
+    /// Turns the fused adds on (the default) or off. On, the conv that ends a residual block adds
+    /// the other side in its output stage (then the add's ReLU), reading it from where the block
+    /// kept it; off, the conv writes its output and a separate pass adds. The outputs agree within
+    /// float rounding (the direct kernel starts its sums from the skip; the others add it last).
+    ///
+    /// ```
+    /// # fn demo<M>(plan: &mut fasterai_runtime::deploy::Accelerated<M>) {
+    /// plan.set_fused_adds(false);
+    /// # }
+    /// ```
+    pub fn set_fused_adds(&mut self, on: bool) {
+        self.fuse_adds = on;
     }
 
     /// Turns the band schedule on (the default) or off. On, each run of direct convs ending in an
@@ -398,6 +436,35 @@ impl<M> Accelerated<M> {
         Err(DeployError::InputLength { expected: self.input_len(), shape: self.input.to_string(), found: image.len() })
     }
 
+    /// Runs the conv at `index` and the `Add` after it as one step, if it ends a residual block and
+    /// adds are fused: its output, with the other side added, is then in `front`, and its length is
+    /// returned; `None` (nothing run) otherwise.
+    fn step_fused(&mut self, index: usize, len: usize) -> Result<Option<usize>, DeployError> {
+        let layer = &self.layers[index];
+        let Some(relu) = layer.ends_block.filter(|_| self.fuse_adds) else { return Ok(None) };
+        let out_len = layer.node.output.numel();
+        let side = self.skips.close_into(out_len, self.layers[index + 1].node.layer)?;
+        let (x, y) = (&self.front[..len], &mut side[..out_len]);
+        let all = Parallelism::AllCores;
+        match &layer.direct {
+            Some(ConvKernel::Direct(conv)) => conv.forward_add(x, y, &mut self.padded, all, relu)?,
+            Some(ConvKernel::Winograd(conv)) => conv.forward_add(x, y, &mut self.winograd, all, relu)?,
+            Some(ConvKernel::Phases(s2d, conv)) => {
+                let phases = &mut self.col[..s2d.len()];
+                s2d.rearrange(x, 0.0, phases, true)?;
+                conv.forward_add(phases, y, &mut self.padded, all, relu)?
+            }
+            None => {
+                gemm_conv(layer, x, y, &mut self.col, true)?;
+                if relu {
+                    relu_in_place(y);
+                }
+            }
+        }
+        std::mem::swap(&mut self.front, side);
+        Ok(Some(out_len))
+    }
+
     /// Runs layer `index` on the `len` values in `front`; its output is then in `front`, and its
     /// length is returned.
     fn step_layer(&mut self, index: usize, len: usize) -> Result<usize, DeployError> {
@@ -409,9 +476,7 @@ impl<M> Accelerated<M> {
                 return Ok(len);
             }
             Op::Shortcut => {
-                let kept = self.skips.shortcut(&self.front[..len], layer.node.layer)?;
-                self.front[..kept.len()].copy_from_slice(kept);
-                return Ok(kept.len());
+                return self.skips.shortcut(&mut self.front, len, layer.node.layer);
             }
             Op::Add { relu } => {
                 let other = self.skips.close(len, layer.node.layer)?;
@@ -479,96 +544,5 @@ impl<M> Accelerated<M> {
     /// The nodes of the plan, in order.
     pub(crate) fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.layers.iter().map(|l| &l.node)
-    }
-}
-
-/// ReLU keeping NaN, as the model's forward does (PyTorch's semantics).
-fn relu_in_place(x: &mut [f32]) {
-    for v in x {
-        *v = crate::ops::relu::relu_value(*v);
-    }
-}
-
-fn hw(shape: ShapeInfo) -> (usize, usize, usize) {
-    match shape {
-        ShapeInfo::Chw { c, h, w } => (c, h, w),
-        ShapeInfo::Flat { n } => (n, 1, 1),
-    }
-}
-
-/// Runs one layer from `x` into `y`; returns false when it ran in place on `x` instead (a lone ReLU).
-/// The buffers the layers of a plan share.
-struct Scratch<'a> {
-    col: &'a mut [f32],
-    dynamic: &'a mut DynamicScratch,
-    direct: &'a mut ConvScratchF32,
-    winograd: &'a mut WinogradScratch,
-}
-
-fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], scratch: Scratch<'_>) -> Result<bool, DeployError> {
-    let Scratch { col, dynamic, direct, winograd } = scratch;
-    let (c, h, w) = hw(layer.node.input);
-    match layer.node.op {
-        Op::Conv { .. } if layer.direct.is_some() => match layer.direct.as_ref().expect("checked by the guard") {
-            ConvKernel::Direct(conv) => conv.forward(x, y, direct, Parallelism::AllCores)?,
-            ConvKernel::Winograd(conv) => conv.forward(x, y, winograd, Parallelism::AllCores)?,
-            ConvKernel::Phases(s2d, conv) => {
-                let phases = &mut col[..s2d.len()];
-                s2d.rearrange(x, 0.0, phases, true)?;
-                conv.forward(phases, y, direct, Parallelism::AllCores)?
-            }
-        },
-        Op::Conv { out_channels, relu, .. } => {
-            let g = layer.geometry.expect("conv layers carry their geometry");
-            let (l, r) = (g.out_len(), g.col_rows());
-            let accumulate = fill_bias(y, layer.bias.as_deref(), l);
-            // out (L × O, col-major = NCHW) = colᵀ (L × R) · Wᵀ (R × O): positions, the large
-            // dimension, are the GEMM's contiguous rows.
-            let w_t = MatRef::row_major(&layer.weight, out_channels, r)?.t();
-            let cols = if g.is_pointwise() {
-                x
-            } else {
-                im2col(x, &g, &mut col[..g.col_len()])?;
-                &col[..g.col_len()]
-            };
-            let dst = MatMut::col_major(y, l, out_channels)?;
-            gemm(dst, MatRef::row_major(cols, r, l)?.t(), w_t, accumulate, layer.parallelism())?;
-            if relu {
-                relu_in_place(y);
-            }
-        }
-        Op::Linear { relu, .. } if layer.dynamic.is_some() => {
-            layer.dynamic.as_ref().expect("checked by the guard").forward(x, y, relu, dynamic)?;
-        }
-        Op::Linear { out_features, relu, .. } => {
-            let accumulate = fill_bias(y, layer.bias.as_deref(), 1);
-            let inputs = x.len();
-            gemv_f32(&layer.weight, out_features, inputs, x, y, accumulate, Parallelism::AllCores)?;
-            if relu {
-                relu_in_place(y);
-            }
-        }
-        Op::Relu => return Ok(false),
-        Op::MaxPool(window) => max_pool_on_team(x, c, (h, w), window, y)?,
-        Op::AvgPool(window) => {
-            slices::avg_pool2d(x, c, (h, w), window, y)?;
-        }
-        Op::AdaptiveAvgPool { out_h, out_w } => slices::adaptive_avg_pool2d(x, c, (h, w), (out_h, out_w), y)?,
-        Op::GlobalAvgPool => slices::global_avg_pool2d(x, c, (h, w), y)?,
-        Op::Fork | Op::Shortcut | Op::Add { .. } => unreachable!("residual nodes run in `step_layer`, which holds the skips"),
-    }
-    Ok(true)
-}
-
-/// Fills each output plane of `len` values with its bias; tells the GEMM whether to add to it.
-fn fill_bias(y: &mut [f32], bias: Option<&[f32]>, len: usize) -> Accumulate {
-    match bias {
-        Some(b) => {
-            for (plane, &bo) in y.chunks_exact_mut(len).zip(b) {
-                plane.fill(bo);
-            }
-            Accumulate::Add
-        }
-        None => Accumulate::Overwrite,
     }
 }

@@ -364,8 +364,8 @@ mod tests {
             // on this thread alone.
             unsafe {
                 match layer {
-                    0 => c1.forward_rows(input, out, rows, padded)?,
-                    1 => c2.forward_rows(input, out, rows, padded)?,
+                    0 => c1.forward_rows(input, out, rows, padded, None)?,
+                    1 => c2.forward_rows(input, out, rows, padded, None)?,
                     _ => max_pool_rows(input, 16, (19, 19), POOL, out, rows)?,
                 }
             }

@@ -6,58 +6,99 @@ use super::DeployError;
 
 /// The open blocks of one run (innermost last), each with the input it kept and, once its
 /// shortcut began, the main path's output; `T` is `f32` in the fp32 plan, `u8` in the int8 one.
+/// Buffers are at least `width` long (the plan's widest map), so that one can trade places with
+/// the plan's own ([`Self::close_into`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Skips<T> {
     kept: Vec<Vec<T>>,
     main: Vec<Vec<T>>,
+    /// Values held in `kept` and `main` at each depth.
+    lens: Vec<(usize, usize)>,
     /// Whether the block at each depth has begun its shortcut.
     shortcut: Vec<bool>,
     depth: usize,
+    width: usize,
 }
 
 impl<T> Default for Skips<T> {
     fn default() -> Self {
-        Self { kept: Vec::new(), main: Vec::new(), shortcut: Vec::new(), depth: 0 }
+        Self::new(0)
     }
 }
 
-impl<T: Copy> Skips<T> {
+impl<T> Skips<T> {
+    /// Skips whose buffers are at least `width` long.
+    pub(crate) fn new(width: usize) -> Self {
+        Self { kept: Vec::new(), main: Vec::new(), lens: Vec::new(), shortcut: Vec::new(), depth: 0, width }
+    }
+}
+
+impl<T: Copy + Default> Skips<T> {
     /// Forgets the blocks of an earlier run that stopped on an error.
     pub(crate) fn reset(&mut self) {
         self.depth = 0;
+    }
+
+    /// Copies `x` into `buffer`, grown to at least the width first.
+    fn keep(buffer: &mut Vec<T>, x: &[T], width: usize) {
+        if buffer.len() < x.len().max(width) {
+            buffer.resize(x.len().max(width), T::default());
+        }
+        buffer[..x.len()].copy_from_slice(x);
     }
 
     /// A block begins: keeps its input `x`.
     pub(crate) fn fork(&mut self, x: &[T]) {
         if self.kept.len() == self.depth {
             self.kept.push(Vec::new());
-            self.main.push(Vec::new());
+            self.main.push(vec![T::default(); self.width]);
+            self.lens.push((0, 0));
             self.shortcut.push(false);
         }
-        let kept = &mut self.kept[self.depth];
-        kept.clear();
-        kept.extend_from_slice(x);
+        Self::keep(&mut self.kept[self.depth], x, self.width);
+        self.lens[self.depth] = (x.len(), 0);
         self.shortcut[self.depth] = false;
         self.depth += 1;
     }
 
-    /// The block's shortcut begins: puts the main path's output `x` aside and returns the block's
-    /// input, which the shortcut layers then take.
-    pub(crate) fn shortcut(&mut self, x: &[T], layer: &'static str) -> Result<&[T], DeployError> {
+    /// The block's shortcut begins: the main path's output, the first `len` values of `front`,
+    /// trades places with the block's input, which the shortcut layers then take from `front`;
+    /// returns the input's length. Nothing is copied (`front` must be at least the width long).
+    pub(crate) fn shortcut(&mut self, front: &mut Vec<T>, len: usize, layer: &'static str) -> Result<usize, DeployError> {
         let top = self.top(layer)?;
-        self.main[top].clear();
-        self.main[top].extend_from_slice(x);
+        std::mem::swap(&mut self.main[top], front);
+        std::mem::swap(front, &mut self.kept[top]);
+        self.lens[top].1 = len;
         self.shortcut[top] = true;
-        Ok(&self.kept[top])
+        Ok(self.lens[top].0)
+    }
+
+    /// [`Self::shortcut`] by copies: puts the main path's output `x` aside and returns the block's
+    /// input, which the caller copies where the shortcut layers read it.
+    pub(crate) fn shortcut_copied(&mut self, x: &[T], layer: &'static str) -> Result<&[T], DeployError> {
+        let top = self.top(layer)?;
+        Self::keep(&mut self.main[top], x, self.width);
+        self.lens[top].1 = x.len();
+        self.shortcut[top] = true;
+        Ok(&self.kept[top][..self.lens[top].0])
     }
 
     /// The block ends: closes it and returns the side to add to the current map of `len` values
     /// (the main path's output after a shortcut, else the kept input).
     pub(crate) fn close(&mut self, len: usize, layer: &'static str) -> Result<&[T], DeployError> {
+        let side = self.close_into(len, layer)?;
+        Ok(&side[..len])
+    }
+
+    /// [`Self::close`] for a conv that adds into the other side in place: that side's whole
+    /// buffer (its first `len` values the side, at least the width long), which the caller may
+    /// swap with its own.
+    pub(crate) fn close_into(&mut self, len: usize, layer: &'static str) -> Result<&mut Vec<T>, DeployError> {
         let top = self.top(layer)?;
         self.depth = top;
-        let other = if self.shortcut[top] { &self.main[top] } else { &self.kept[top] };
-        if other.len() != len {
+        let (kept, main) = self.lens[top];
+        let (other, other_len) = if self.shortcut[top] { (&mut self.main[top], main) } else { (&mut self.kept[top], kept) };
+        if other_len != len {
             return Err(DeployError::Residual { layer, reason: "the two sides of the add differ in length" });
         }
         Ok(other)
@@ -99,11 +140,21 @@ mod tests {
     fn a_shortcut_runs_on_the_kept_input_and_meets_the_main_path() {
         let mut skips = Skips::default();
         skips.fork(&[1.0, 2.0, 3.0]);
-        let kept = skips.shortcut(&[10.0], "b:shortcut").unwrap().to_vec();
-        assert_eq!(kept, [1.0, 2.0, 3.0]);
+        let mut front = vec![10.0, 0.0, 0.0];
+        assert_eq!(skips.shortcut(&mut front, 1, "b:shortcut").unwrap(), 3);
+        assert_eq!(front, [1.0, 2.0, 3.0]);
         let mut shortcut_out = [-12.0];
         add(&mut skips, &mut shortcut_out, false).unwrap();
         assert_eq!(shortcut_out, [-2.0]);
+    }
+
+    #[test]
+    fn a_closed_side_is_a_whole_buffer_to_trade() {
+        let mut skips = Skips::new(4);
+        skips.fork(&[1.0, 2.0]);
+        let side = skips.close_into(2, "b:add").unwrap();
+        assert_eq!(side, &[1.0, 2.0, 0.0, 0.0]);
+        assert!(matches!(skips.close_into(2, "b:add"), Err(DeployError::Residual { .. })));
     }
 
     #[test]

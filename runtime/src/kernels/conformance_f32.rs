@@ -86,6 +86,19 @@ fn conv_tiles_equal_the_generic_tile_bit_for_bit_and_the_reference() {
                 assert_eq!(bits(&got), bits(&want), "{} ({}) {c}×{h}×{w} k{k} p{p} → {o}", table.name, table.conv_tile.name);
             }
         }
+        // The fused add of a residual block: the sums start from the skip, and the add's ReLU
+        // (none here) replaces the conv's.
+        let skip = random(want.len(), &mut rng);
+        let mut want = skip.clone();
+        conv.run_with(generic, &x, &mut want, &mut scratch, Parallelism::Sequential, (true, false)).unwrap();
+        for table in tables() {
+            for parallelism in [Parallelism::Sequential, Parallelism::AllCores] {
+                let mut got = skip.clone();
+                conv.run_with(table.conv_tile, &x, &mut got, &mut scratch, parallelism, (true, false)).unwrap();
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "fused add: {} ({}) {c}×{h}×{w} k{k} p{p} → {o}", table.name, table.conv_tile.name);
+            }
+        }
     }
 }
 

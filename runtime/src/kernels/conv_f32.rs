@@ -163,6 +163,12 @@ impl ConvF32 {
         self.run(self.tile, x, out, scratch, parallelism, true)
     }
 
+    /// `out = relu?(out + conv(x) + bias)` with the ReLU given here instead of the conv's own: the
+    /// add that ends a residual block fused into the conv that ends it (`out` holds the skip).
+    pub fn forward_add(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism, relu: bool) -> Result<(), KernelError> {
+        self.run_with(self.tile, x, out, scratch, parallelism, (true, relu))
+    }
+
     /// [`Self::forward`] on the portable tile kernel `generic_conv_f32_8x16` (same tiling and order of
     /// additions per output).
     pub fn forward_generic(&self, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32) -> Result<(), KernelError> {
@@ -170,6 +176,11 @@ impl ConvF32 {
     }
 
     pub(crate) fn run(&self, tile: ConvTile, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism, accumulate: bool) -> Result<(), KernelError> {
+        self.run_with(tile, x, out, scratch, parallelism, (accumulate, self.relu))
+    }
+
+    /// [`Self::run`] with `(accumulate, relu)` given.
+    pub(crate) fn run_with(&self, tile: ConvTile, x: &[f32], out: &mut [f32], scratch: &mut ConvScratchF32, parallelism: Parallelism, epilogue: (bool, bool)) -> Result<(), KernelError> {
         let g = &self.geometry;
         let plane = g.out_len();
         self.check_buffers(x.len(), out.len())?;
@@ -188,7 +199,7 @@ impl ConvF32 {
         let least = if by_rows { PARALLEL_BAND_MACS } else { PARALLEL_MACS };
         if parallelism == Parallelism::Sequential || threads < 2 || macs < least {
             let task = Task { panels: 0..panels, rows: 0..oh };
-            self.task(tile, x, task, &mut scratch.padded, &out, accumulate);
+            self.task(tile, x, task, &mut scratch.padded, &out, epilogue);
             return Ok(());
         }
         let parts = if by_rows { threads } else { threads.min(panels) };
@@ -197,7 +208,7 @@ impl ConvF32 {
             for i in range {
                 let share = |n: usize| i * n / parts..(i + 1) * n / parts;
                 let task = if by_rows { Task { panels: 0..panels, rows: share(oh) } } else { Task { panels: share(panels), rows: 0..oh } };
-                self.task(tile, x, task, &mut padded, &out, accumulate);
+                self.task(tile, x, task, &mut padded, &out, epilogue);
             }
             TASK_PADDED.with(|cell| cell.set(padded));
         });
@@ -225,23 +236,24 @@ impl ConvF32 {
     /// `[O, OH, OW]` output; its other rows are not touched). Only the image rows the band reads
     /// need to hold data (`rows` widened by the kernel, less the padding). The fp32 plan's band
     /// schedule runs several layers this way on each thread; every output equals [`Self::forward`]'s
-    /// bit for bit.
+    /// bit for bit. With `add = Some(relu)`, [`Self::forward_add`]'s on those rows.
     ///
     /// # Safety
     /// No other thread may reach rows `rows` of `out` while this runs.
-    pub(crate) unsafe fn forward_rows(&self, x: &[f32], out: &OutPtr<'_>, rows: Range<usize>, padded: &mut Vec<f32>) -> Result<(), KernelError> {
+    pub(crate) unsafe fn forward_rows(&self, x: &[f32], out: &OutPtr<'_>, rows: Range<usize>, padded: &mut Vec<f32>, add: Option<bool>) -> Result<(), KernelError> {
         self.check_buffers(x.len(), out.len())?;
         assert!(rows.start <= rows.end && rows.end <= self.geometry.out_height(), "the band {rows:?} lies inside the output");
         if self.out_channels == 0 || rows.is_empty() || self.geometry.out_width() == 0 {
             return Ok(());
         }
-        self.task(self.tile, x, Task { panels: 0..self.out_channels.div_ceil(MR), rows }, padded, out, false);
+        let epilogue = add.map_or((false, self.relu), |relu| (true, relu));
+        self.task(self.tile, x, Task { panels: 0..self.out_channels.div_ceil(MR), rows }, padded, out, epilogue);
         Ok(())
     }
 
     /// Runs one task: pads the image rows it reads into `padded`, then runs its panels (in blocks
     /// whose weights fit [`PANEL_BLOCK_BYTES`]) over its rows.
-    fn task(&self, tile: ConvTile, x: &[f32], task: Task, padded: &mut Vec<f32>, out: &OutPtr<'_>, accumulate: bool) {
+    fn task(&self, tile: ConvTile, x: &[f32], task: Task, padded: &mut Vec<f32>, out: &OutPtr<'_>, epilogue: (bool, bool)) {
         let g = &self.geometry;
         let (ow, kk) = (g.out_width(), g.kernel());
         let image = if g.padding() == 0 {
@@ -257,13 +269,13 @@ impl ConvF32 {
         let per_block = (PANEL_BLOCK_BYTES / (4 * panel_len).max(1)).max(1);
         for first in task.panels.clone().step_by(per_block) {
             let panels = first..(first + per_block).min(task.panels.end);
-            self.panels_times_image(tile, panels, task.rows.clone(), image, &mut view, accumulate);
+            self.panels_times_image(tile, panels, task.rows.clone(), image, &mut view, epilogue);
         }
     }
 
     /// Panels `panels` over the output rows `rows`, every column tile, into `out` (adding to what
-    /// it holds if `accumulate`).
-    fn panels_times_image(&self, kernel: ConvTile, panels: Range<usize>, rows: Range<usize>, padded: &[f32], out: &mut OutView<'_>, accumulate: bool) {
+    /// it holds if `accumulate`, then the ReLU if `relu`).
+    fn panels_times_image(&self, kernel: ConvTile, panels: Range<usize>, rows: Range<usize>, padded: &[f32], out: &mut OutView<'_>, (accumulate, relu): (bool, bool)) {
         let g = &self.geometry;
         let (ow, wp) = (g.out_width(), g.width() + 2 * g.padding());
         let depth = g.col_rows();
@@ -288,7 +300,7 @@ impl ConvF32 {
                         offsets: &self.offsets[k0..k1],
                         cols,
                         segments: &segments[..used],
-                        relu: self.relu,
+                        relu,
                         first: k0 == 0 && !accumulate,
                         last: k1 == depth,
                         channel: p * MR,
@@ -386,6 +398,11 @@ pub(crate) mod tests {
                         let want: Vec<f32> = start.iter().zip(&plain).map(|(s, v)| if relu { (s + v).max(0.0) } else { s + v }).collect();
                         let mut out = start.clone();
                         conv.run(isa, &x, &mut out, &mut scratch, parallelism, true).unwrap();
+                        close(&out, &want, g.col_rows());
+                        // The fused add of a residual block: the add's ReLU replaces the conv's.
+                        let want: Vec<f32> = start.iter().zip(&plain).map(|(s, v)| if relu { s + v } else { (s + v).max(0.0) }).collect();
+                        let mut out = start.clone();
+                        conv.run_with(isa, &x, &mut out, &mut scratch, parallelism, (true, !relu)).unwrap();
                         close(&out, &want, g.col_rows());
                     }
                 }

@@ -91,6 +91,17 @@ impl WinogradConv {
     /// `out = relu?(conv(x) + bias)`: one `[C, H, W]` image in, `[O, OH, OW]` out.
     /// [`Parallelism::AllCores`] spreads channels over [`Team::global`](super::team::Team).
     pub fn forward(&self, x: &[f32], out: &mut [f32], scratch: &mut WinogradScratch, parallelism: Parallelism) -> Result<(), KernelError> {
+        self.run(x, out, scratch, parallelism, (false, self.relu))
+    }
+
+    /// `out = relu?(conv(x) + bias + out)` with the ReLU given here instead of the conv's own: the
+    /// add that ends a residual block, read in the output transform (`out` holds the skip). The
+    /// sum is `(conv + bias) + skip`, as the separate add computes it: the same bits.
+    pub fn forward_add(&self, x: &[f32], out: &mut [f32], scratch: &mut WinogradScratch, parallelism: Parallelism, relu: bool) -> Result<(), KernelError> {
+        self.run(x, out, scratch, parallelism, (true, relu))
+    }
+
+    fn run(&self, x: &[f32], out: &mut [f32], scratch: &mut WinogradScratch, parallelism: Parallelism, epilogue: (bool, bool)) -> Result<(), KernelError> {
         let g = &self.geometry;
         let (c, o) = (g.channels(), self.out_channels);
         let (oh, ow) = (g.out_height(), g.out_width());
@@ -146,7 +157,7 @@ impl WinogradConv {
                 return;
             }
             for (r, (m, y)) in products.chunks_exact(XI * t).zip(out.chunks_exact_mut(plane)).enumerate() {
-                transform_output(m, (th, tw), (oh, ow), self.bias[o0 + r], self.relu, y);
+                transform_output(m, (th, tw), (oh, ow), self.bias[o0 + r], epilogue, y);
             }
         });
         first_error.into_inner().expect("no task panicked")
@@ -198,12 +209,20 @@ fn transform_input(plane: &[f32], (th, tw): (usize, usize), pw: usize, rows: &mu
 }
 
 /// One output channel: `Aᵀ m A` (`Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]`) of each tile of `m`
-/// (`[16, T]`), plus `bias`, through the ReLU, into the `oh × ow` plane `y` (edge tiles clipped).
-fn transform_output(m: &[f32], (th, tw): (usize, usize), (oh, ow): (usize, usize), bias: f32, relu: bool, y: &mut [f32]) {
+/// (`[16, T]`), plus `bias` (plus what `y` holds if `accumulate`), through the ReLU if `relu`, into
+/// the `oh × ow` plane `y` (edge tiles clipped).
+fn transform_output(m: &[f32], (th, tw): (usize, usize), (oh, ow): (usize, usize), bias: f32, (accumulate, relu): (bool, bool), y: &mut [f32]) {
     let t = th * tw;
     let at = |xi: usize, tile: usize| m[xi * t + tile];
     // ReLU keeping NaN, as the model's forward does.
-    let finish = |v: f32| if relu && v + bias <= 0.0 { 0.0 } else { v + bias };
+    let finish = |v: f32, old: f32| {
+        let v = if accumulate { (v + bias) + old } else { v + bias };
+        if relu && v <= 0.0 {
+            0.0
+        } else {
+            v
+        }
+    };
     for i in 0..th {
         for j in 0..tw {
             let tile = i * tw + j;
@@ -219,7 +238,7 @@ fn transform_output(m: &[f32], (th, tw): (usize, usize), (oh, ow): (usize, usize
                 for (dx, &v) in row.iter().enumerate() {
                     let xx = 2 * j + dx;
                     if xx < ow {
-                        y[yy * ow + xx] = finish(v);
+                        y[yy * ow + xx] = finish(v, y[yy * ow + xx]);
                     }
                 }
             }
@@ -255,6 +274,32 @@ mod tests {
                         assert!((a - e).abs() <= tol * (1.0 + e.abs()), "{c}x{h}x{w} p{p} o{o}: output {i}: {a} vs {e}");
                     }
                 }
+            }
+        }
+    }
+
+    /// The add fused into the output transform gives the separate add's bits.
+    #[test]
+    fn the_fused_add_is_the_separate_add() {
+        let mut rng = StdRng::seed_from_u64(10);
+        let g = ConvGeometry::new(6, 7, 9, 3, 1, 1).unwrap();
+        let o = 5;
+        let x: Vec<f32> = (0..g.image_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let wt: Vec<f32> = (0..o * 6 * 9).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let b: Vec<f32> = (0..o).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let skip: Vec<f32> = (0..o * g.out_len()).map(|_| rng.gen_range(-2.0..2.0)).collect();
+        let conv = WinogradConv::new(g, &wt, o, Some(&b), false).unwrap();
+        let mut scratch = WinogradScratch::default();
+        for relu in [false, true] {
+            let mut want = vec![0.0; skip.len()];
+            conv.forward(&x, &mut want, &mut scratch, Parallelism::Sequential).unwrap();
+            for (y, s) in want.iter_mut().zip(&skip) {
+                *y = if relu { (*y + s).max(0.0) } else { *y + s };
+            }
+            for parallelism in [Parallelism::Sequential, Parallelism::AllCores] {
+                let mut got = skip.clone();
+                conv.forward_add(&x, &mut got, &mut scratch, parallelism, relu).unwrap();
+                assert_eq!(got, want, "relu {relu}");
             }
         }
     }

@@ -1,26 +1,50 @@
-//! The int8 add that ends a residual block: two `u8` maps on their own grids, summed onto a third.
+//! The int8 add that ends a residual block: two `u8` maps on their own grids, summed onto a third,
+//! with **one rounding**.
 //!
-//! With inputs `(s_a, z_a)`, `(s_b, z_b)` and output `(s_o, z_o)`, TFLite's integer recipe: both
-//! sides are lifted by `2^20` and scaled to a common step `2·max(s_a, s_b)`, summed exactly, then
-//! scaled to the output grid:
+//! With inputs `(s_a, z_a)`, `(s_b, z_b)` and output `(s_o, z_o)`, the real result is
+//! `clamp(round(s_a/s_o·(q_a − z_a) + s_b/s_o·(q_b − z_b)) + z_o, lo, 255)`; `lo = z_o` when a ReLU
+//! follows, else 0. In integers, each ratio is a multiplier with [`ADD_SHIFT`] fractional bits,
+//! `m = round(s/s_o · 2^32)`, and
 //!
 //! ```text
-//! a' = M_a · ((q_a − z_a) · 2^20)      M_a = s_a / (2·max(s_a, s_b))      (≤ 1/2)
-//! b' = M_b · ((q_b − z_b) · 2^20)      M_b = s_b / (2·max(s_a, s_b))
-//! y  = clamp(z_o + M_o · (a' + b'), lo, 255)      M_o = 2·max(s_a, s_b) / (2^20 · s_o)
+//! y = clamp(z_o + round_half_even((m_a·(q_a − z_a) + m_b·(q_b − z_b)) / 2^32), lo, 255)
 //! ```
 //!
-//! each `M` a [`FixedPointMultiplier`]; `lo = z_o` when a ReLU follows, else 0. `|q − z| ≤ 255`, so
-//! the lifted values stay below `2^28` and their sum below `2^29`: nothing overflows.
+//! in `i64`: the products are exact, the sum is exact, and the only rounding is the last one, half
+//! to even as ONNX `QuantizeLinear` rounds (the multipliers' own error is below `2^-24` of a step for
+//! any `u8` input). This is the file's `DequantizeLinear → Add → QuantizeLinear` to the bit but for
+//! values within that error of a tie.
 //!
 //! The result depends on the two input bytes only, so [`AddRequant::new`] evaluates the formula once
 //! for all 65,536 pairs; [`AddRequant::add_in_place`] then costs one table read per value (64 KiB,
 //! cache-resident), with the same integers as [`AddRequant::apply`].
 
-use super::{ActivationQParams, FixedPointMultiplier, QuantError};
+use super::{ActivationQParams, QuantError};
 
-/// The lift that keeps the scaled inputs' fractions (TFLite's `left_shift`).
-const LIFT: u32 = 20;
+/// Fractional bits of the add's multipliers.
+pub const ADD_SHIFT: u32 = 32;
+
+/// Largest ratio `s/s_o` an add takes: the products stay far inside `i64`.
+const MAX_RATIO: f64 = (1u64 << 24) as f64;
+
+/// `round(ratio · 2^ADD_SHIFT)`: the multiplier of one side; errors outside `(0, 2^24)` or when it
+/// rounds to 0.
+pub fn add_multiplier(ratio: f64) -> Result<i64, QuantError> {
+    let m = (ratio * (1u64 << ADD_SHIFT) as f64).round();
+    if !(ratio.is_finite() && ratio > 0.0 && ratio < MAX_RATIO && m >= 1.0) {
+        return Err(QuantError::MultiplierOutOfRange(ratio));
+    }
+    Ok(m as i64)
+}
+
+/// `x / 2^ADD_SHIFT` rounded half to even (`x` an exact `i64` sum of the add's products).
+#[inline]
+pub fn round_add_shift(x: i64) -> i64 {
+    let floor = x >> ADD_SHIFT;
+    let rest = x - (floor << ADD_SHIFT);
+    let half = 1i64 << (ADD_SHIFT - 1);
+    floor + i64::from(rest > half || (rest == half && floor & 1 == 1))
+}
 
 /// The integer add of two quantized maps onto an output grid, with an optional ReLU.
 ///
@@ -36,9 +60,10 @@ const LIFT: u32 = 20;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct AddRequant {
-    a: FixedPointMultiplier,
-    b: FixedPointMultiplier,
-    out: FixedPointMultiplier,
+    /// `round(s_a/s_o · 2^32)`.
+    a: i64,
+    /// `round(s_b/s_o · 2^32)`.
+    b: i64,
     zero_a: i32,
     zero_b: i32,
     zero_out: i32,
@@ -52,7 +77,6 @@ impl std::fmt::Debug for AddRequant {
         f.debug_struct("AddRequant")
             .field("a", &self.a)
             .field("b", &self.b)
-            .field("out", &self.out)
             .field("zero_points", &(self.zero_a, self.zero_b, self.zero_out))
             .field("clamp_min", &self.clamp_min)
             .finish_non_exhaustive()
@@ -60,15 +84,13 @@ impl std::fmt::Debug for AddRequant {
 }
 
 impl AddRequant {
-    /// The add of `a` and `b` onto `out`, then ReLU if `relu`. Errors when a scale ratio leaves
-    /// the fixed-point range (scales some 2^30 apart).
+    /// The add of `a` and `b` onto `out`, then ReLU if `relu`. Errors when a scale ratio `s/s_o`
+    /// leaves `[2^-32, 2^24)`.
     pub fn new(a: ActivationQParams, b: ActivationQParams, out: ActivationQParams, relu: bool) -> Result<Self, QuantError> {
-        let (s_a, s_b, s_o) = (a.scale.get() as f64, b.scale.get() as f64, out.scale.get() as f64);
-        let common = 2.0 * s_a.max(s_b);
+        let s_o = out.scale.get() as f64;
         let mut add = Self {
-            a: FixedPointMultiplier::from_real(s_a / common)?,
-            b: FixedPointMultiplier::from_real(s_b / common)?,
-            out: FixedPointMultiplier::from_real(common / ((1u64 << LIFT) as f64 * s_o))?,
+            a: add_multiplier(a.scale.get() as f64 / s_o)?,
+            b: add_multiplier(b.scale.get() as f64 / s_o)?,
             zero_a: a.zero_point as i32,
             zero_b: b.zero_point as i32,
             zero_out: out.zero_point as i32,
@@ -90,9 +112,8 @@ impl AddRequant {
     /// `q_a + q_b` on the output grid, as the module docs define it.
     #[inline]
     pub fn apply(&self, q_a: u8, q_b: u8) -> u8 {
-        let a = self.a.apply((q_a as i32 - self.zero_a) << LIFT);
-        let b = self.b.apply((q_b as i32 - self.zero_b) << LIFT);
-        (self.zero_out + self.out.apply(a + b)).clamp(self.clamp_min, 255) as u8
+        let sum = self.a * (q_a as i32 - self.zero_a) as i64 + self.b * (q_b as i32 - self.zero_b) as i64;
+        (self.zero_out as i64 + round_add_shift(sum)).clamp(self.clamp_min as i64, 255) as u8
     }
 }
 
@@ -101,24 +122,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_integer_add_is_within_one_step_of_the_real_sum() {
+    fn the_integer_add_rounds_the_real_sum_once() {
         let a = ActivationQParams::from_range(-2.0, 3.0).unwrap();
         let b = ActivationQParams::from_range(0.0, 7.0).unwrap();
         let out = ActivationQParams::from_range(-2.0, 9.0).unwrap();
+        let (ra, rb) = (a.scale.get() as f64 / out.scale.get() as f64, b.scale.get() as f64 / out.scale.get() as f64);
+        let mut exact = 0;
         for relu in [false, true] {
             let add = AddRequant::new(a, b, out, relu).unwrap();
-            for qa in (0..=255u8).step_by(7) {
-                for qb in (0..=255u8).step_by(5) {
-                    let mut real = a.dequantize(qa) + b.dequantize(qb);
-                    if relu {
-                        real = real.max(0.0);
-                    }
-                    let got = out.dequantize(add.apply(qa, qb));
-                    let limit = out.dequantize(255).min(real.max(out.dequantize(0)));
-                    assert!((got - limit).abs() <= out.scale.get() * 0.5 + 1e-4, "{qa} + {qb}: {got} vs {real}");
+            for qa in 0..=255u8 {
+                for qb in 0..=255u8 {
+                    let real = ra * (qa as f64 - a.zero_point as f64) + rb * (qb as f64 - b.zero_point as f64);
+                    let lo = if relu { out.zero_point as f64 } else { 0.0 };
+                    let want = (real.round_ties_even() + out.zero_point as f64).clamp(lo, 255.0);
+                    let got = add.apply(qa, qb) as f64;
+                    let tie = (real - real.floor() - 0.5).abs() < 1e-6;
+                    assert!(got == want || (tie && (got - want).abs() == 1.0), "{qa} + {qb}: {got} vs {want} ({real})");
+                    exact += usize::from(got == want);
                 }
             }
         }
+        assert!(exact > 2 * 65_536 - 100, "{exact}");
+    }
+
+    #[test]
+    fn ties_round_to_even() {
+        assert_eq!(round_add_shift(5 << (ADD_SHIFT - 1)), 2); // 2.5
+        assert_eq!(round_add_shift(7 << (ADD_SHIFT - 1)), 4); // 3.5
+        assert_eq!(round_add_shift(-(5 << (ADD_SHIFT - 1))), -2); // −2.5
+        assert_eq!(round_add_shift(-(3 << (ADD_SHIFT - 1)) - 1), -2); // just below −1.5
+        assert_eq!(round_add_shift((3 << (ADD_SHIFT - 1)) - 1), 1); // just below 1.5
+        assert!(add_multiplier(0.0).is_err() && add_multiplier(1e30).is_err() && add_multiplier(1e-12).is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@ mod scale;
 mod weight;
 
 pub use activation::ActivationQParams;
-pub use add::AddRequant;
+pub use add::{add_multiplier, round_add_shift, AddRequant, ADD_SHIFT};
 pub use error::QuantError;
 pub use fixed_point::{rounding_divide_by_pot, saturating_rounding_doubling_high_mul, saturating_shl, FixedPointMultiplier};
 pub use observer::{Histogram, MinMaxObserver, MseObserver, Observer, PercentileObserver};

@@ -13,7 +13,7 @@
 //!   the GEMV kernels;
 //!   max pooling directly on `u8`; Flatten free; the last linear layer's logits dequantized straight
 //!   from its `i32` accumulators; residual blocks keep their input as `u8` and end in an integer
-//!   add onto the add's own observed grid ([`crate::quant::AddRequant`]).
+//!   add onto the add's own observed grid, rounded once ([`crate::quant::AddRequant`]).
 //! - Saved as safetensors (`I8` weights, `I32` biases, `F32` scales, `U8` zero points) and loaded
 //!   back against the model type's structure ([`Int8Model::save`], [`Int8Model::load`]).
 //!

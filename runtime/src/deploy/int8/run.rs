@@ -141,7 +141,7 @@ impl Buffers {
                     true
                 }
                 (_, Op::Shortcut) => {
-                    let kept = self.skips.shortcut(&self.front[..len], layer.node.layer)?;
+                    let kept = self.skips.shortcut_copied(&self.front[..len], layer.node.layer)?;
                     self.front[..kept.len()].copy_from_slice(kept);
                     true
                 }
