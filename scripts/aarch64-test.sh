@@ -11,6 +11,9 @@
 # FASTERAI_ARM_TOOLCHAIN=rustup the rustup one.
 #
 # Usage: scripts/aarch64-test.sh            install what is missing, build, run both CPUs
+#        scripts/aarch64-test.sh --plans    also the facade's plan tests (deploy_accelerate,
+#                                           deploy_int8; their dev-dependencies, tract among them,
+#                                           double the build: not in CI's ten minutes)
 #        scripts/aarch64-test.sh --no-run   install and build only
 # The build goes to $CARGO_TARGET_DIR (default target/); the apt toolchain's to
 # <that>/aarch64-debian, so that the two toolchains do not rebuild each other's artifacts.
@@ -20,12 +23,20 @@ cd "$(dirname "$0")/.."
 TARGET=aarch64-unknown-linux-gnu
 SYSROOT=/usr/aarch64-linux-gnu
 RUN=1
-[[ "${1:-}" == "--no-run" ]] && RUN=0
+PLANS=0
+for arg in "$@"; do
+    case "$arg" in
+        --no-run) RUN=0 ;;
+        --plans) PLANS=1 ;;
+        *) echo "aarch64-test: unknown argument '$arg' (--plans, --no-run)" >&2; exit 2 ;;
+    esac
+done
 
 # The subset run under emulation (a few minutes, not the whole suite): the runtime's kernel
-# conformance suites (fp32, int8, pooling, the ISA table), the plans' own unit tests (bands,
-# dynamic int8, int8 layers, graph), and the plan equivalence tests of the facade: the fp32 plan
-# against the dfdx forward, the int8 plan against the integer reference (every table).
+# conformance suites (fp32, int8, output stage, pooling, packing, the ISA table) and the plans'
+# unit tests (graph, bands, residual adds, int8 layers, dynamic int8); with --plans, the plan
+# equivalence tests of the facade: the fp32 plan against the dfdx forward, the int8 plan against
+# the integer reference with every table.
 LIB_FILTERS=(kernels:: deploy::)
 PLAN_TESTS=(--test deploy_accelerate --test deploy_int8)
 
@@ -85,7 +96,9 @@ export CARGO_PROFILE_RELEASE_DEBUG=false
 
 build() {
     "$CARGO" test --release --target "$TARGET" --no-run -p fasterai-runtime --lib
-    "$CARGO" test --release --target "$TARGET" --no-run -p fasterai "${PLAN_TESTS[@]}"
+    if [[ $PLANS -eq 1 ]]; then
+        "$CARGO" test --release --target "$TARGET" --no-run -p fasterai "${PLAN_TESTS[@]}"
+    fi
 }
 
 # Runs the subset on qemu's CPU `$1`, whose top tier must be detected as `$2` (a test of
@@ -100,7 +113,9 @@ run_on() {
     echo "aarch64-test: ---- qemu -cpu $cpu ----"
     local start=$SECONDS
     "$CARGO" test --release --target "$TARGET" -p fasterai-runtime --lib -- "${LIB_FILTERS[@]}"
-    "$CARGO" test --release --target "$TARGET" -p fasterai "${PLAN_TESTS[@]}"
+    if [[ $PLANS -eq 1 ]]; then
+        "$CARGO" test --release --target "$TARGET" -p fasterai "${PLAN_TESTS[@]}"
+    fi
     echo "aarch64-test: qemu -cpu $cpu took $((SECONDS - start)) s"
 }
 

@@ -222,6 +222,7 @@ impl Int8Kernels {
                     name: "dotprod_mmm_u8i8q4_6x16",
                     tile_i32: gemm_i8::dotprod_tile_i32_q4_6x16,
                     tile_u8: gemm_i8::dotprod_tile_u8_q4_6x16,
+                    gemv: super::aarch64::gemv_i8::dotprod_gemv_u8i8,
                     ..quads
                 });
             }

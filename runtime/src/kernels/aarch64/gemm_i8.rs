@@ -22,12 +22,15 @@
 //! `sadalp` adds adjacent `i16` pairs into `i32` accumulators: 4 multiply-adds per instruction. The
 //! half sums of a column sit in two lanes, so the tile runs in two halves of eight columns (24
 //! accumulators each) and adds the lanes pairwise at the end (`addp`).
+//!
+//! The tiles to `u8` requantize their registers with the NEON output stage
+//! ([`super::requantize`]), bit for bit the scalar one.
 
 use std::arch::aarch64::*;
 
+use super::requantize::store_u8;
 use crate::kernels::isa::Isa;
 use crate::kernels::types::{TileStage, MR, NR};
-use crate::quant::requantize_one;
 
 /// The tile's sums: row × four registers of four columns.
 type Acc = [[int32x4_t; 4]; MR];
@@ -57,9 +60,9 @@ pub fn neon_tile_i32_q4_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) {
 /// # Panics
 /// When the CPU lacks [`Isa::Neon`].
 pub fn neon_tile_u8_q4_6x16(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
-    let mut acc = [0; MR * NR];
-    neon_tile_i32_q4_6x16(a, b, &mut acc);
-    store_u8(&acc, stage, out);
+    assert!(Isa::Neon.on_cpu(), "neon_tile_u8_q4_6x16 needs NEON");
+    // SAFETY: the CPU has NEON (checked just above).
+    unsafe { store_u8(&neon_accumulate(a, b), stage, out) }
 }
 
 /// One `MR × NR` tile of `i32` sums on the dot product (`sdot`).
@@ -77,9 +80,9 @@ pub fn dotprod_tile_i32_q4_6x16(a: &[i32], b: &[i32], out: &mut [i32; MR * NR]) 
 /// # Panics
 /// When the CPU lacks [`Isa::Dotprod`].
 pub fn dotprod_tile_u8_q4_6x16(a: &[i32], b: &[i32], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
-    let mut acc = [0; MR * NR];
-    dotprod_tile_i32_q4_6x16(a, b, &mut acc);
-    store_u8(&acc, stage, out);
+    assert!(Isa::Dotprod.on_cpu(), "dotprod_tile_u8_q4_6x16 needs NEON and the dot product");
+    // SAFETY: the CPU has NEON and the dot product (checked just above).
+    unsafe { store_u8(&dotprod_accumulate(a, b), stage, out) }
 }
 
 /// Depth quads of a tile, checking that the weight panel covers them.
@@ -231,15 +234,6 @@ fn store_i32(acc: &Acc, out: &mut [i32; MR * NR]) {
         for (j, &v) in row.iter().enumerate() {
             // SAFETY: r·NR + 4j + 4 <= MR·NR.
             unsafe { vst1q_s32(out.as_mut_ptr().add(r * NR + 4 * j), v) };
-        }
-    }
-}
-
-/// The output stage of the portable tiles, on the tile's `i32` sums.
-fn store_u8(acc: &[i32; MR * NR], stage: TileStage<'_>, out: &mut [u8; MR * NR]) {
-    for (r, channel) in stage.channels.iter().enumerate().take(MR) {
-        for c in 0..NR {
-            out[r * NR + c] = requantize_one(channel, stage.zero_point, stage.clamp_min, acc[r * NR + c]);
         }
     }
 }
