@@ -14,7 +14,7 @@ fn tables() -> Vec<F32Kernels> {
     let all = F32Kernels::available();
     static NOTE: std::sync::Once = std::sync::Once::new();
     NOTE.call_once(|| {
-        for tier in [Isa::Avx2, Isa::Avx512] {
+        for &tier in &super::table_f32::TIERS[1..] {
             if !all.iter().any(|k| k.isa == tier) {
                 eprintln!("skipped the {tier} fp32 kernels: not on this CPU or above FASTERAI_MAX_ISA");
             }

@@ -14,7 +14,8 @@ fn tables() -> Vec<Int8Kernels> {
     let all = Int8Kernels::available();
     static NOTE: std::sync::Once = std::sync::Once::new();
     NOTE.call_once(|| {
-        for isa in ["avx2", "avxvnni", "avx512vnni", "amx"] {
+        let simd: &[&str] = if cfg!(target_arch = "aarch64") { &["neon", "dotprod"] } else { &["avx2", "avxvnni", "avx512vnni", "amx"] };
+        for isa in simd {
             if !all.iter().any(|k| k.name.starts_with(isa)) {
                 eprintln!("skipped the {isa} kernels: not on this CPU or above FASTERAI_MAX_ISA");
             }

@@ -194,7 +194,7 @@ pub enum KernelError {
         found: usize,
     },
     /// `FASTERAI_MAX_ISA` (or a parsed tier name) is not one of the tiers.
-    #[error("`{value}` is not an instruction-set tier; use one of portable, avx2, avxvnni, avx512, avx512vnni, amx")]
+    #[error("`{value}` is not an instruction-set tier; use one of portable, neon, avx2, dotprod, avxvnni, avx512, avx512vnni, amx")]
     UnknownIsa {
         /// The value given.
         value: String,

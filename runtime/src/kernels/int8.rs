@@ -14,6 +14,8 @@
 //! | `avxvnni_mmm_u8i8q4_6x16` | byte quads | `6 × 16` | 256-bit `vpdpbusd` (exact, accumulating) |
 //! | `avx512vnni_mmm_u8i8q4_6x32` | byte quads | `6 × 32` + `6 × 16` | 512-bit `vpdpbusd` (see [`super::x86_64::gemm_i8_avx512`]) |
 //! | `amx_mmm_u8i8q4_32x32` | byte quads + tile-order weights | `32 × 32` | AMX `tdpbsud` for products to `u8` (see [`super::x86_64::gemm_i8_amx`]); the rest as the AVX-512 table |
+//! | `neon_mmm_u8i8q4_6x16` (aarch64) | byte quads | `6 × 16` | `smull` + `sadalp` on `x − 128` (exact; see `kernels::aarch64::gemm_i8`) |
+//! | `dotprod_mmm_u8i8q4_6x16` (aarch64) | byte quads | `6 × 16` | `sdot` by element on `x − 128` (exact, accumulating) |
 //!
 //! A `6 × 32` tile is two adjacent activation panels against one weight panel ([`PairTiles`]): the
 //! driver runs it on pairs of column panels and the `6 × 16` tile on an odd last one.
@@ -203,11 +205,33 @@ impl Int8Kernels {
                 all.push(Self { name: "amx_mmm_u8i8q4_32x32", amx: true, ..vnni });
             }
         }
+        #[cfg(target_arch = "aarch64")]
+        {
+            use super::aarch64::gemm_i8;
+            let quads = Self::generic_quads();
+            if gemm_i8::neon_available() {
+                all.push(Self {
+                    name: "neon_mmm_u8i8q4_6x16",
+                    tile_i32: gemm_i8::neon_tile_i32_q4_6x16,
+                    tile_u8: gemm_i8::neon_tile_u8_q4_6x16,
+                    ..quads
+                });
+            }
+            if gemm_i8::dotprod_available() {
+                all.push(Self {
+                    name: "dotprod_mmm_u8i8q4_6x16",
+                    tile_i32: gemm_i8::dotprod_tile_i32_q4_6x16,
+                    tile_u8: gemm_i8::dotprod_tile_u8_q4_6x16,
+                    gemv: super::aarch64::gemv_i8::dotprod_gemv_u8i8,
+                    ..quads
+                });
+            }
+        }
         all
     }
 
     /// The fastest kernels this CPU runs: AVX-512 VNNI, else AVX-VNNI, else AVX2 (`vpmaddubsw`),
-    /// else portable.
+    /// else portable (on aarch64: the dot product, else NEON, else portable).
     pub fn best() -> Self {
         *Self::available().last().expect("the generic kernels are always available")
     }

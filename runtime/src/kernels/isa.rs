@@ -1,26 +1,35 @@
 //! The instruction sets the kernels may use: detected once per process, capped by the user.
 //!
 //! Every kernel of this floor that picks SIMD code asks here ([`Isa::enabled`]), never the CPU
-//! directly, so that one setting bounds them all. The tiers are ordered
-//! `Portable < Avx2 < AvxVnni < Avx512 < Avx512Vnni < Amx`:
+//! directly, so that one setting bounds them all. Each tier has a *level* ([`Isa::level`]); the
+//! x86-64 and aarch64 tiers of one level play the same part (SIMD fused multiply-adds at level 1,
+//! an int8 dot-product instruction at level 2):
 //!
-//! | tier | CPU features it needs | used by |
-//! |---|---|---|
-//! | `portable` | none (the baseline x86-64, or any CPU) | the `generic_*` twins |
-//! | `avx2` | AVX2 + FMA | fp32 conv tile, GEMV, `widest_fn!`; int8 `avx2_*` tables (`vpmaddwd` pairs, `vpmaddubsw` quads) and output stage |
-//! | `avxvnni` | the above + AVX-VNNI (256-bit `vpdpbusd`) | int8 `avxvnni_*` table and GEMV |
-//! | `avx512` | AVX2 + FMA + AVX-512 F/BW/VL | fp32 conv tile, GEMV, 2×2 pool, `widest_fn!`; int8 packing |
-//! | `avx512vnni` | the above + AVX-512 VNNI | int8 `avx512vnni_*` table, shallow conv |
-//! | `amx` | the above + AMX-TILE + AMX-INT8, and the OS grants the tile state | int8 `amx_*` table |
+//! | level | x86-64 tier | aarch64 tier | CPU features it needs | used by |
+//! |---|---|---|---|---|
+//! | 0 | `portable` | `portable` | none (the baseline target, or any CPU) | the `generic_*` twins |
+//! | 1 | `avx2` | | AVX2 + FMA | fp32 conv tile, GEMV, `widest_fn!`; int8 `avx2_*` tables (`vpmaddwd` pairs, `vpmaddubsw` quads) and output stage |
+//! | 1 | | `neon` | Advanced SIMD (every aarch64 CPU) | fp32 conv tile and GEMV (`fmla`); int8 `neon_*` table (`smull` + `sadalp`) |
+//! | 2 | `avxvnni` | | the above + AVX-VNNI (256-bit `vpdpbusd`) | int8 `avxvnni_*` table and GEMV |
+//! | 2 | | `dotprod` | NEON + the ARMv8.2 dot product (`sdot`, `udot`) | int8 `dotprod_*` table |
+//! | 3 | `avx512` | | AVX2 + FMA + AVX-512 F/BW/VL | fp32 conv tile, GEMV, 2×2 pool, `widest_fn!`; int8 packing |
+//! | 4 | `avx512vnni` | | the above + AVX-512 VNNI | int8 `avx512vnni_*` table, shallow conv |
+//! | 5 | `amx` | | the above + AMX-TILE + AMX-INT8, and the OS grants the tile state | int8 `amx_*` table |
+//!
+//! Tiers are ordered by level, the aarch64 tier first at equal levels:
+//! `Portable < Neon < Avx2 < Dotprod < AvxVnni < Avx512 < Avx512Vnni < Amx`. Only the tiers of the
+//! architecture the crate is built for are ever on the CPU (`docs/arm.md` tells how to build and test for aarch64).
 //!
 //! A tier is *enabled* when the CPU has it and it is not above the cap. The tiers are not nested
 //! on every CPU (an AVX-512 CPU may lack AVX-VNNI), so a kernel asks for its own tier with
 //! [`Isa::enabled`], not by comparing with [`isa`].
 //!
 //! # The cap
-//! The environment variable `FASTERAI_MAX_ISA` (`portable`, `avx2`, `avxvnni`, `avx512`,
-//! `avx512vnni` or `amx`, any case; empty means unset) is read once, at the first question asked
-//! here. An unknown value is not ignored: a warning naming the valid values goes to stderr once, and the cap becomes
+//! The environment variable `FASTERAI_MAX_ISA` (`portable`, `neon`, `avx2`, `dotprod`, `avxvnni`,
+//! `avx512`, `avx512vnni` or `amx`, any case; empty means unset) is read once, at the first question
+//! asked here. The cap bounds the *level*: a tier is within it when its level is not above the
+//! cap's, so one setting serves a fleet of both architectures (`avx2` allows `neon` but not
+//! `dotprod`; `neon` allows `avx2` but not `avx512`). An unknown value is not ignored: a warning naming the valid values goes to stderr once, and the cap becomes
 //! `portable`, the strictest (the user asked for a limit; running less is safe, running more is not).
 //! [`env_cap`] returns the error itself for tools that would rather stop.
 //!
@@ -46,37 +55,66 @@ use super::KernelError;
 /// The name of the environment variable holding the cap.
 pub const MAX_ISA_VAR: &str = "FASTERAI_MAX_ISA";
 
-/// An instruction-set tier, lowest first (see the [module docs](self)).
+/// An instruction-set tier, lowest first (by [level](Isa::level); see the [module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum Isa {
     /// Plain Rust for the baseline target: runs on any CPU.
     Portable = 0,
-    /// AVX2 and FMA.
-    Avx2 = 1,
-    /// AVX-VNNI (256-bit `vpdpbusd`) on top of AVX2 and FMA.
-    AvxVnni = 2,
+    /// aarch64 Advanced SIMD (NEON), level 1.
+    Neon = 1,
+    /// AVX2 and FMA, level 1.
+    Avx2 = 2,
+    /// The ARMv8.2 dot product (`sdot`, `udot`) on top of NEON, level 2.
+    Dotprod = 3,
+    /// AVX-VNNI (256-bit `vpdpbusd`) on top of AVX2 and FMA, level 2.
+    AvxVnni = 4,
     /// AVX-512 F, BW and VL (with AVX2 and FMA).
-    Avx512 = 3,
+    Avx512 = 5,
     /// AVX-512 VNNI on top of [`Isa::Avx512`].
-    Avx512Vnni = 4,
+    Avx512Vnni = 6,
     /// AMX-TILE and AMX-INT8 on top of [`Isa::Avx512`] (the tile state granted by the OS).
-    Amx = 5,
+    Amx = 7,
 }
+
+/// How many tiers there are.
+const TIERS: usize = 8;
 
 impl Isa {
     /// Every tier, lowest first.
-    pub const ALL: [Isa; 6] = [Isa::Portable, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Amx];
+    pub const ALL: [Isa; TIERS] =
+        [Isa::Portable, Isa::Neon, Isa::Avx2, Isa::Dotprod, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Amx];
 
     /// The name `FASTERAI_MAX_ISA` takes for this tier, e.g. `avx512vnni`.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Portable => "portable",
+            Isa::Neon => "neon",
             Isa::Avx2 => "avx2",
+            Isa::Dotprod => "dotprod",
             Isa::AvxVnni => "avxvnni",
             Isa::Avx512 => "avx512",
             Isa::Avx512Vnni => "avx512vnni",
             Isa::Amx => "amx",
+        }
+    }
+
+    /// The tier's level, which the cap bounds: 0 portable; 1 `neon`, `avx2`; 2 `dotprod`,
+    /// `avxvnni`; 3 `avx512`; 4 `avx512vnni`; 5 `amx`.
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::Isa;
+    /// assert_eq!(Isa::Neon.level(), Isa::Avx2.level());
+    /// assert!(Isa::Dotprod.level() < Isa::Avx512.level());
+    /// ```
+    pub fn level(self) -> u8 {
+        match self {
+            Isa::Portable => 0,
+            Isa::Neon | Isa::Avx2 => 1,
+            Isa::Dotprod | Isa::AvxVnni => 2,
+            Isa::Avx512 => 3,
+            Isa::Avx512Vnni => 4,
+            Isa::Amx => 5,
         }
     }
 
@@ -90,9 +128,9 @@ impl Isa {
         cpu()[self as usize]
     }
 
-    /// Whether kernels may use this tier: the CPU has it and it is not above the cap.
+    /// Whether kernels may use this tier: the CPU has it and its level is not above the cap's.
     pub fn enabled(self) -> bool {
-        self <= cap() && self.on_cpu()
+        self.level() <= cap().level() && self.on_cpu()
     }
 }
 
@@ -113,13 +151,23 @@ impl std::str::FromStr for Isa {
 }
 
 /// Which tiers the CPU runs, indexed by `Isa as usize`; detected once.
-fn cpu() -> &'static [bool; 6] {
-    static CPU: OnceLock<[bool; 6]> = OnceLock::new();
+fn cpu() -> &'static [bool; TIERS] {
+    static CPU: OnceLock<[bool; TIERS]> = OnceLock::new();
     CPU.get_or_init(detect)
 }
 
+/// Which tiers the CPU runs, as [`cpu`] indexes them: portable and those of `found` marked true.
+fn tiers(found: &[(Isa, bool)]) -> [bool; TIERS] {
+    let mut cpu = [false; TIERS];
+    cpu[Isa::Portable as usize] = true;
+    for &(tier, on) in found {
+        cpu[tier as usize] = on;
+    }
+    cpu
+}
+
 #[cfg(target_arch = "x86_64")]
-fn detect() -> [bool; 6] {
+fn detect() -> [bool; TIERS] {
     let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
     let avxvnni = avx2 && is_x86_feature_detected!("avxvnni");
     let avx512 = avx2
@@ -129,7 +177,7 @@ fn detect() -> [bool; 6] {
     let avx512vnni = avx512 && is_x86_feature_detected!("avx512vnni");
     // The OS is asked for the tile state only on a CPU with AMX.
     let amx = avx512vnni && amx_on_cpu_and_os();
-    [true, avx2, avxvnni, avx512, avx512vnni, amx]
+    tiers(&[(Isa::Avx2, avx2), (Isa::AvxVnni, avxvnni), (Isa::Avx512, avx512), (Isa::Avx512Vnni, avx512vnni), (Isa::Amx, amx)])
 }
 
 /// True when the CPU has AMX-TILE and AMX-INT8 and the OS lets this process use the tile state
@@ -166,9 +214,16 @@ unsafe fn request_tile_state() -> bool {
     false
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-fn detect() -> [bool; 6] {
-    [true, false, false, false, false, false]
+#[cfg(target_arch = "aarch64")]
+fn detect() -> [bool; TIERS] {
+    let neon = std::arch::is_aarch64_feature_detected!("neon");
+    let dotprod = neon && std::arch::is_aarch64_feature_detected!("dotprod");
+    tiers(&[(Isa::Neon, neon), (Isa::Dotprod, dotprod)])
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn detect() -> [bool; TIERS] {
+    tiers(&[Isa::Portable])
 }
 
 /// Not read yet.
@@ -212,7 +267,8 @@ fn cap() -> Isa {
     Isa::from_u8(CAP.load(Ordering::Relaxed))
 }
 
-/// Lowers the cap to `max` (never raises it) and returns the cap now in force. Call it before
+/// Lowers the cap to `max` (never raises it: the lower [level](Isa::level) stays) and returns the
+/// cap now in force. Call it before
 /// building plans or kernel tables: those built earlier keep the kernels they chose.
 ///
 /// ```
@@ -257,18 +313,26 @@ mod tests {
 
     #[test]
     fn tiers_are_ordered_and_the_cpu_tiers_nest_where_they_must() {
-        assert!(Isa::Portable < Isa::Avx2 && Isa::Avx2 < Isa::Avx512 && Isa::Avx512 < Isa::Avx512Vnni && Isa::Avx512Vnni < Isa::Amx);
+        assert!(Isa::ALL.windows(2).all(|w| w[0] < w[1] && w[0].level() <= w[1].level()));
         assert!(Isa::Portable.on_cpu() && Isa::Portable.enabled());
-        for (higher, lower) in [(Isa::AvxVnni, Isa::Avx2), (Isa::Avx512, Isa::Avx2), (Isa::Avx512Vnni, Isa::Avx512), (Isa::Amx, Isa::Avx512Vnni)] {
+        let nested = [(Isa::AvxVnni, Isa::Avx2), (Isa::Avx512, Isa::Avx2), (Isa::Avx512Vnni, Isa::Avx512), (Isa::Amx, Isa::Avx512Vnni), (Isa::Dotprod, Isa::Neon)];
+        for (higher, lower) in nested {
             assert!(!higher.on_cpu() || lower.on_cpu(), "{higher} without {lower}");
         }
-        assert!(isa() <= detected() && isa() <= cap() && isa().enabled());
+        // One architecture's tiers only.
+        assert!(!(Isa::Neon.on_cpu() && Isa::Avx2.on_cpu()));
+        assert!(isa() <= detected() && isa().level() <= cap().level() && isa().enabled());
+        // Under emulation the script names the CPU's top tier (`dotprod` on qemu's `max`, `neon`
+        // on a Cortex-A57): detection must find exactly it.
+        if let Ok(want) = std::env::var("FASTERAI_EXPECT_ISA") {
+            assert_eq!(detected(), want.parse::<Isa>().unwrap(), "FASTERAI_EXPECT_ISA={want}");
+        }
     }
 
     #[test]
     fn enabled_means_on_the_cpu_and_within_the_cap() {
         for t in Isa::ALL {
-            assert_eq!(t.enabled(), t.on_cpu() && t <= cap(), "{t}");
+            assert_eq!(t.enabled(), t.on_cpu() && t.level() <= cap().level(), "{t}");
         }
     }
 }

@@ -10,7 +10,7 @@
 //!   the slots of one tier overwritten.
 //! - **Twins**: portable kernels live in [`generic`] (`generic_<family>_<dtype>_<tile>`, same tiling
 //!   as their SIMD twins; `reference_<family>_<dtype>` for the plain definitions the tests hold
-//!   everything against), SIMD ones in `x86_64` (`<isa>_<family>_<dtype>_<tile>`).
+//!   everything against), SIMD ones in `x86_64` and `aarch64` (`<isa>_<family>_<dtype>_<tile>`).
 //! - **Conformance**: one suite per dtype (`conformance_i8.rs`, `conformance_f32.rs`) runs every
 //!   table enabled against the portable twins and references on odd sizes and tails.
 //! - **Shared types at the bottom**: [`types`] (int8 tile stage, kernel signatures, [`int8::Split`]),
@@ -74,6 +74,8 @@ mod pack_wide;
 pub mod team;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 #[cfg(test)]
 mod conformance_f32;
 #[cfg(test)]

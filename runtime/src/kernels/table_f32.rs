@@ -3,7 +3,7 @@
 //!
 //! [`F32Kernels::generic`] fills every slot with a portable twin (in [`super::generic`]);
 //! the tables of the higher tiers overwrite the slots they have a faster kernel for (in
-//! `super::x86_64`). [`F32Kernels::best`] is the table of the highest tier enabled
+//! `super::x86_64` and `super::aarch64`). [`F32Kernels::best`] is the table of the highest tier enabled
 //! ([`Isa::enabled`]: on the CPU and not above the `FASTERAI_MAX_ISA` cap).
 //!
 //! | table | tier | GEMV rows | conv tile | 2×2 max pool (`f32`, `u8`) |
@@ -11,6 +11,7 @@
 //! | `generic_f32` | `portable` | `generic_gemv_f32_4x16` | `generic_conv_f32_8x16` | `generic_pool_2x2` |
 //! | `avx2_f32` | `avx2` | `avx2_gemv_f32_4x16` | `avx2_conv_f32_8x8` | `generic_pool_2x2` |
 //! | `avx512_f32` | `avx512` | `avx512_gemv_f32_4x16` | `avx512_conv_f32_8x32` | `avx512_pool_2x2_{f32,u8}` |
+//! | `neon_f32` (aarch64) | `neon` | `neon_gemv_f32_4x16` | `neon_conv_f32_8x12` | `generic_pool_2x2` |
 //!
 //! The plans and ops reach these slots through [`gemv_f32`](super::gemv_f32),
 //! [`ConvF32`](super::ConvF32) (which keeps the tile of the table in force when it is built) and
@@ -56,8 +57,15 @@ pub struct F32Kernels {
     pub pool_2x2_u8: PoolFn<u8>,
 }
 
-/// The tiers that have an fp32 table of their own, lowest first.
-const TIERS: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
+/// The tiers that have an fp32 table of their own on this architecture, lowest first.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const TIERS: &[Isa] = &[Isa::Portable, Isa::Avx2, Isa::Avx512];
+/// The tiers that have an fp32 table of their own on this architecture, lowest first.
+#[cfg(target_arch = "aarch64")]
+pub(crate) const TIERS: &[Isa] = &[Isa::Portable, Isa::Neon];
+/// The tiers that have an fp32 table of their own on this architecture, lowest first.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(crate) const TIERS: &[Isa] = &[Isa::Portable];
 
 impl F32Kernels {
     /// The portable kernels (any CPU).
@@ -72,7 +80,7 @@ impl F32Kernels {
         }
     }
 
-    /// The table of tier `isa` (one of `Portable`, `Avx2`, `Avx512`), without asking the CPU.
+    /// The table of tier `isa` (one of [`TIERS`]), without asking the CPU.
     fn of_tier(isa: Isa) -> Self {
         #[cfg(target_arch = "x86_64")]
         {
@@ -100,18 +108,29 @@ impl F32Kernels {
                 _ => {}
             }
         }
+        #[cfg(target_arch = "aarch64")]
+        if isa == Isa::Neon {
+            use super::aarch64::{conv_f32, gemv_f32};
+            return Self {
+                name: "neon_f32",
+                isa,
+                gemv_4x16: gemv_f32::neon_gemv_f32_4x16,
+                conv_tile: ConvTile { name: "neon_conv_f32_8x12", columns: 12, run: conv_f32::neon_conv_f32_8x12 },
+                ..Self::generic()
+            };
+        }
         let _ = isa;
         Self::generic()
     }
 
     /// Every table enabled (on this CPU, within the cap), portable first, fastest last.
     pub fn available() -> Vec<Self> {
-        TIERS.into_iter().filter(|t| t.enabled()).map(Self::of_tier).collect()
+        TIERS.iter().copied().filter(|t| t.enabled()).map(Self::of_tier).collect()
     }
 
-    /// The fastest table enabled: AVX-512, else AVX2 + FMA, else portable.
+    /// The fastest table enabled: AVX-512, else AVX2 + FMA, else portable (NEON, else portable, on aarch64).
     pub fn best() -> Self {
-        let tier = TIERS.into_iter().rev().find(|t| t.enabled()).unwrap_or(Isa::Portable);
+        let tier = TIERS.iter().copied().rev().find(|t| t.enabled()).unwrap_or(Isa::Portable);
         Self::of_tier(tier)
     }
 }

@@ -76,3 +76,21 @@ fn dot4(rows: [&[f32]; ROWS], x: &[f32]) -> [f32; ROWS] {
     }
     sums
 }
+
+/// Runs `group(rows, body)` on each group of four rows (`rows` holds them one after the other;
+/// it returns their dot products with `x` over the first `body` columns, a multiple of 16), adds
+/// the remaining columns, and finishes the last `rows % 4` rows in plain Rust. Inlined into each
+/// SIMD kernel (`x86_64`, `aarch64`), so `group` is compiled with that kernel's features.
+#[inline(always)]
+pub(crate) fn by_groups(w: &[f32], cols: usize, x: &[f32], y: &mut [f32], group: impl Fn(&[f32], usize) -> [f32; ROWS]) {
+    let body = cols / LANES * LANES;
+    let full = y.len() / ROWS * ROWS;
+    for (rows, out) in w.chunks_exact(ROWS * cols).zip(y[..full].chunks_exact_mut(ROWS)) {
+        let sums = group(rows, body);
+        for ((o, s), row) in out.iter_mut().zip(sums).zip(rows.chunks_exact(cols)) {
+            let tail: f32 = row[body..].iter().zip(&x[body..]).map(|(w, x)| w * x).sum();
+            *o += s + tail;
+        }
+    }
+    generic_gemv_f32_4x16(&w[full * cols..], cols, x, &mut y[full..]);
+}

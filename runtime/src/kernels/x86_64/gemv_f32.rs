@@ -1,11 +1,11 @@
 //! The fp32 matrix-vector row kernels on AVX-512 and AVX2+FMA (explicit fused multiply-adds): four
 //! rows at a time, sixteen columns per step, the fast twins of
-//! [`generic_gemv_f32_4x16`].
+//! [`generic_gemv_f32_4x16`](crate::kernels::generic::gemv_f32::generic_gemv_f32_4x16).
 
-use crate::kernels::generic::gemv_f32::{generic_gemv_f32_4x16, LANES, ROWS};
+use crate::kernels::generic::gemv_f32::{by_groups, LANES, ROWS};
 use crate::kernels::isa::Isa;
 
-/// `y += W·x` (as [`generic_gemv_f32_4x16`]) on AVX-512.
+/// `y += W·x` (as [`generic_gemv_f32_4x16`](crate::kernels::generic::gemv_f32::generic_gemv_f32_4x16)) on AVX-512.
 ///
 /// # Panics
 /// When the CPU lacks [`Isa::Avx512`].
@@ -15,7 +15,7 @@ pub fn avx512_gemv_f32_4x16(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
     unsafe { avx512(w, cols, x, y) }
 }
 
-/// `y += W·x` (as [`generic_gemv_f32_4x16`]) on AVX2 and FMA.
+/// `y += W·x` (as [`generic_gemv_f32_4x16`](crate::kernels::generic::gemv_f32::generic_gemv_f32_4x16)) on AVX2 and FMA.
 ///
 /// # Panics
 /// When the CPU lacks [`Isa::Avx2`].
@@ -69,22 +69,4 @@ fn avx2(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
             lanes.iter().sum()
         })
     })
-}
-
-/// Runs `group(rows, body)` on each group of four rows (`rows` holds them one after the other;
-/// it returns their dot products with `x` over the first `body` columns, a multiple of 16), adds
-/// the remaining columns, and finishes the last `rows % 4` rows in plain Rust. Inlined into each
-/// SIMD kernel, so `group` is compiled with that kernel's features.
-#[inline(always)]
-fn by_groups(w: &[f32], cols: usize, x: &[f32], y: &mut [f32], group: impl Fn(&[f32], usize) -> [f32; ROWS]) {
-    let body = cols / LANES * LANES;
-    let full = y.len() / ROWS * ROWS;
-    for (rows, out) in w.chunks_exact(ROWS * cols).zip(y[..full].chunks_exact_mut(ROWS)) {
-        let sums = group(rows, body);
-        for ((o, s), row) in out.iter_mut().zip(sums).zip(rows.chunks_exact(cols)) {
-            let tail: f32 = row[body..].iter().zip(&x[body..]).map(|(w, x)| w * x).sum();
-            *o += s + tail;
-        }
-    }
-    generic_gemv_f32_4x16(&w[full * cols..], cols, x, &mut y[full..]);
 }
