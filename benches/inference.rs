@@ -429,30 +429,23 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
 
 /// `-- --eager <smallvgg|vgg16|resnet18> [runs]`: the derived model's eager forward at batch 1 (no
 /// tape: the fused batch norm + ReLU, the direct convolutions), as a median in ms.
+/// The median of `runs` eager forwards of `model` on one `[C, H, W]` image, and `runs`.
+fn eager_median<M, const C: usize, const H: usize, const W: usize>(model: &M, image: Vec<f32>, runs: usize) -> (f64, usize)
+where
+    M: Module<Tensor<(usize, Const<C>, Const<H>, Const<W>), f32, Cpu>>,
+{
+    let x: Tensor<(usize, Const<C>, Const<H>, Const<W>), f32, Cpu> = Cpu::default().tensor_from_vec(image, (1, Const, Const, Const));
+    (median_ms(runs, || drop(model.forward(x.clone()))), runs)
+}
+
 fn eager_forward(args: &[String]) {
     let name = args.first().map(String::as_str).unwrap_or("smallvgg");
     let dev = Cpu::default();
+    let runs_or = |default: usize| args.get(1).map_or(default, |r| r.parse().expect("a count of runs"));
     let (ms, runs) = match name {
-        "smallvgg" => {
-            let model = model(&dev);
-            let x: Tensor<(usize, Const<1>, Const<28>, Const<28>), f32, Cpu> = dev.tensor_from_vec(images(1, 2), (1, Const, Const, Const));
-            let runs = args.get(1).map_or(300, |r| r.parse().expect("a count of runs"));
-            (median_ms(runs, || drop(model.forward(x.clone()))), runs)
-        }
-        "vgg16" => {
-            let model = dev.build_module::<Vgg16Bn, f32>();
-            let x: Tensor<(usize, Const<3>, Const<128>, Const<128>), f32, Cpu> =
-                dev.tensor_from_vec(random_images(3 * 128 * 128, 4), (1, Const, Const, Const));
-            let runs = args.get(1).map_or(30, |r| r.parse().expect("a count of runs"));
-            (median_ms(runs, || drop(model.forward(x.clone()))), runs)
-        }
-        "resnet18" => {
-            let model = dev.build_module::<ResNet18, f32>();
-            let x: Tensor<(usize, Const<3>, Const<224>, Const<224>), f32, Cpu> =
-                dev.tensor_from_vec(random_images(3 * 224 * 224, 6), (1, Const, Const, Const));
-            let runs = args.get(1).map_or(40, |r| r.parse().expect("a count of runs"));
-            (median_ms(runs, || drop(model.forward(x.clone()))), runs)
-        }
+        "smallvgg" => eager_median::<_, 1, 28, 28>(&model(&dev), images(1, 2), runs_or(300)),
+        "vgg16" => eager_median::<_, 3, 128, 128>(&dev.build_module::<Vgg16Bn, f32>(), random_images(3 * 128 * 128, 4), runs_or(30)),
+        "resnet18" => eager_median::<_, 3, 224, 224>(&dev.build_module::<ResNet18, f32>(), random_images(3 * 224 * 224, 6), runs_or(40)),
         other => panic!("--eager takes smallvgg, vgg16 or resnet18, not {other:?}"),
     };
     if std::env::var_os("EAGER_CPU").is_some() {

@@ -49,7 +49,7 @@ thread_local! {
 }
 
 /// Runs `conv` on one image with this thread's padded-image scratch, overwriting or adding into `out`.
-fn direct_image(conv: &ConvF32, x: &[f32], out: &mut [f32], accumulate: Accumulate) -> Result<(), KernelError> {
+pub(super) fn direct_image(conv: &ConvF32, x: &[f32], out: &mut [f32], accumulate: Accumulate) -> Result<(), KernelError> {
     let mut scratch = PADDED.with(Cell::take).unwrap_or_default();
     let result = match accumulate {
         Accumulate::Overwrite => conv.forward(x, out, &mut scratch, Parallelism::Sequential),

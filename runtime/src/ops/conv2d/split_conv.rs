@@ -12,11 +12,10 @@
 //! Other convs (strided, pointwise, wider) stay on im2col + GEMM: Winograd's weight transform,
 //! redone at every call, took as long as it saved on VGG16-BN.
 
-use std::cell::Cell;
-
 use rayon::prelude::*;
 
-use crate::kernels::{ConvF32, ConvGeometry, ConvScratchF32, KernelError, Parallelism};
+use super::cpu_kernel::direct_image;
+use crate::kernels::{Accumulate, ConvF32, ConvGeometry, KernelError};
 
 /// Below this many multiply-adds per image a conv runs on one core: waking the rayon workers
 /// would cost more than the work saved.
@@ -27,19 +26,6 @@ const SPLIT_MACS: usize = 1 << 18;
 /// ResNet-18's eager forwards, one thread: the direct kernel up to 128 channels took 0.93–0.94×
 /// the time of im2col + GEMM for all convs, up to 256 channels 0.94–1.0×.
 const DIRECT_MAX_CHANNELS: usize = 128;
-
-thread_local! {
-    /// Per-thread padded image of the direct kernel, taken and put back around each share.
-    static DIRECT: Cell<Option<ConvScratchF32>> = const { Cell::new(None) };
-}
-
-/// `conv` on one image with this thread's padded-image scratch.
-fn forward_share(conv: &ConvF32, x: &[f32], out: &mut [f32]) -> Result<(), KernelError> {
-    let mut scratch = DIRECT.with(Cell::take).unwrap_or_default();
-    let result = conv.forward(x, out, &mut scratch, Parallelism::Sequential);
-    DIRECT.with(|cell| cell.set(Some(scratch)));
-    result
-}
 
 /// A batch-1 conv as shares of its output channels (see the module docs).
 pub(super) struct SplitConv {
@@ -84,15 +70,16 @@ impl SplitConv {
             rest = tail;
         }
         if let [(conv, _)] = self.shares.as_slice() {
-            return forward_share(conv, x, outs.pop().expect("one share, one slice"));
+            return direct_image(conv, x, outs.pop().expect("one share, one slice"), Accumulate::Overwrite);
         }
-        self.shares.par_iter().zip(outs).try_for_each(|((conv, _), out)| forward_share(conv, x, out))
+        self.shares.par_iter().zip(outs).try_for_each(|((conv, _), out)| direct_image(conv, x, out, Accumulate::Overwrite))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::ConvScratchF32;
     use crate::test_support::random_vec;
     use rand::{rngs::SmallRng, SeedableRng};
 
