@@ -7,7 +7,11 @@
 //! share on the calling thread, and waits (spinning) for the others. Helpers poll for
 //! [`SPIN`] after their last job, then park until the next one.
 //!
-//! Shares are contiguous and static (no stealing): the jobs of a plan are even by construction.
+//! Shares are contiguous and static: the jobs of a plan are even by construction. A share its
+//! helper has not started by the time the caller is done with its own, the caller runs itself: on a
+//! machine whose cores are busy with other work a descheduled helper then costs the job at most
+//! that share, instead of the caller spinning until the OS runs the helper again (a time slice,
+//! several milliseconds, on every layer).
 //! The global team ([`Team::global`]) has one helper fewer than the current rayon pool's threads;
 //! a thread that finds it busy (another thread running a plan) runs its job alone.
 //!
@@ -32,9 +36,12 @@ use std::time::{Duration, Instant};
 pub const SPIN: Duration = Duration::from_millis(2);
 
 const IDLE: u8 = 0;
+/// A share is waiting for its helper (or for the caller to take it back).
 const READY: u8 = 1;
 const DONE: u8 = 2;
 const STOP: u8 = 3;
+/// The share is being run, by its helper or by the caller that took it back.
+const RUNNING: u8 = 4;
 
 /// A job borrowed for the duration of one [`Team::run`]; the lifetime is erased while a helper
 /// holds it, and `run` does not return before every helper has reported `DONE`.
@@ -49,7 +56,8 @@ struct Mailbox {
 }
 
 // SAFETY: `job` is written by the owner only while `state` is IDLE or DONE (the helper does not read
-// it then) and read by the helper only between READY and its own store of DONE; the Release/Acquire
+// it then) and read by the helper only between its own READY → RUNNING exchange and its store of
+// DONE (when the caller wins that exchange, the helper does not read it at all); the Release/Acquire
 // pairs on `state` order those accesses. The job it points to is `Sync`.
 unsafe impl Sync for Mailbox {}
 unsafe impl Send for Mailbox {}
@@ -128,6 +136,13 @@ impl Team {
             }
         }
         job(share(0));
+        // Shares no helper has started yet run here; then wait for those being run.
+        for (t, mailbox) in used.iter().enumerate() {
+            if mailbox.state.compare_exchange(READY, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                job(share(t + 1));
+                mailbox.state.store(DONE, Ordering::Release);
+            }
+        }
         for mailbox in used {
             while mailbox.state.load(Ordering::Acquire) != DONE {
                 std::hint::spin_loop();
@@ -157,6 +172,9 @@ fn helper_loop(mailbox: &Mailbox) {
             return;
         }
         if state == READY {
+            if mailbox.state.compare_exchange(READY, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                continue; // the caller took the share back
+            }
             // SAFETY: the owner wrote `job` before storing READY (Release, read above with Acquire)
             // and waits for DONE before touching it again or letting the job go.
             let (job, tasks) = unsafe { (*mailbox.job.get()).clone() }.expect("a READY mailbox holds a job");
@@ -281,6 +299,35 @@ mod tests {
             }
         });
         assert_eq!(data, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn shares_run_once_whether_their_helper_or_the_caller_takes_them() {
+        // Helpers polling, parking and waking race the caller for their shares; whoever wins,
+        // every task runs exactly once and the run returns only when all have.
+        let team = Team::new(2);
+        let caller = thread::current().id();
+        let (mut by_caller, mut by_helpers) = (0, 0);
+        for round in 0..300 {
+            if round % 50 == 0 {
+                thread::sleep(SPIN * 3); // the helpers park
+            }
+            let hits: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
+            let here = AtomicUsize::new(0);
+            team.run(3, &|range| {
+                for i in range {
+                    hits[i].fetch_add(1, Ordering::Relaxed);
+                    if i > 0 && thread::current().id() == caller {
+                        here.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "round {round}");
+            let here = here.into_inner();
+            by_caller += here;
+            by_helpers += 2 - here;
+        }
+        assert_eq!(by_caller + by_helpers, 600);
     }
 
     #[test]
