@@ -5,8 +5,8 @@
 //! Stride-1 convolutions run on [`ConvF32`] (patch rows read in place from the padded image, bias and
 //! ReLU fused, split over the spinning threads of [`crate::kernels::team::Team`] when large enough),
 //! or, for 3×3 kernels over many channels on maps of 8×8 or more, on [`WinogradConv`]; stride-2
-//! convs with 5×5 or 7×7 kernels (a stem) as stride-1 convs over the input's phases
-//! ([`SpaceToDepth`]) on [`ConvF32`]; other strides as im2col + the packed GEMM of
+//! convs as stride-1 convs over the input's phases ([`SpaceToDepth`]) on [`ConvF32`], their zero
+//! taps left out; other strides as im2col + the packed GEMM of
 //! [`crate::kernels::gemm`] (on the rayon pool). Linear layers
 //! run as a matrix-vector product, pooling on the slice kernels of [`crate::kernels::pool::slices`].
 //! Runs of direct convs ending in an unpadded max pool run as *bands* ([`super::bands`]): each
@@ -67,16 +67,13 @@ enum ConvKernel {
     Direct(ConvF32),
     /// `F(2×2, 3×3)` ([`WinogradConv`]): 3×3 kernels over at least [`WINOGRAD_MIN_CHANNELS`] inputs.
     Winograd(WinogradConv),
-    /// A stride-2 conv as a stride-1 one over the input's phases ([`SpaceToDepth`]), on [`ConvF32`]:
-    /// when that adds at most [`SPACE_TO_DEPTH_COST`] to its multiply-adds (a 7×7 or 5×5 stem).
+    /// A stride-2 conv as a stride-1 one over the input's phases ([`SpaceToDepth`]), on [`ConvF32`]
+    /// with the zero taps left out ([`ConvF32::with_taps`]): the original multiply-adds, read in
+    /// place instead of gathered into a patch matrix, and on the team's threads like every other
+    /// conv (the `gemm` crate's rayon threads would share the cores with the team's spinning ones).
+    /// Every stride-2 conv: the stem, ResNet's 3×3/2 convs and 1×1/2 shortcuts.
     Phases(SpaceToDepth, ConvF32),
 }
-
-/// Stride-2 convs whose stride-1 form ([`SpaceToDepth`]) costs at most this many times their
-/// multiply-adds run in that form: 7×7 (1.31×) and 5×5 (1.44×) kernels, not 3×3 (1.78×) nor 1×1 (4×).
-/// ResNet-18's 7×7 stem over 3 channels, one thread: im2col + GEMM 5.0 ms, the phases on the
-/// direct kernel about 3 ms (AVX-512 tile); with the AVX2 tile the plan measured 0.97× its time.
-const SPACE_TO_DEPTH_COST: f64 = 1.5;
 
 /// 3×3 stride-1 convs with at least this many input channels run by Winograd's algorithm. Measured
 /// on the 2-core VM (`examples`-style loop, best of 3, both threads): Winograd/direct speed-ups
@@ -248,11 +245,11 @@ where
             }
             _ => None,
         };
-        let phases = geometry.and_then(SpaceToDepth::new).filter(|s2d| s2d.cost() <= SPACE_TO_DEPTH_COST);
+        let phases = geometry.and_then(SpaceToDepth::new);
         let direct = match (node.op, geometry) {
             (Op::Conv { out_channels, relu, .. }, Some(_)) if phases.is_some() => {
                 let s2d = phases.expect("checked by the guard");
-                let conv = ConvF32::new(s2d.geometry(), &s2d.weights(&weight, out_channels)?, out_channels, bias.as_deref(), relu)?;
+                let conv = ConvF32::with_taps(s2d.geometry(), &s2d.weights(&weight, out_channels)?, out_channels, bias.as_deref(), relu, &s2d.taps())?;
                 widest_col = widest_col.max(s2d.len());
                 Some(ConvKernel::Phases(s2d, conv))
             }

@@ -52,6 +52,10 @@ const PARALLEL_MACS: usize = 1 << 20;
 /// that its band of the next layer reads. SmallVgg's first conv (0.2 M) is split.
 const PARALLEL_BAND_MACS: usize = 1 << 17;
 
+/// Bands of output rows are given to threads only when each band spans at least this many column
+/// tiles; smaller maps split the output channels.
+const MIN_BAND_TILES: usize = 4;
+
 /// Weight panels whose bytes fit this budget are run together over every column tile, so they stay
 /// in a core's L2 cache while the image streams past.
 const PANEL_BLOCK_BYTES: usize = 1 << 20;
@@ -67,7 +71,8 @@ pub struct ConvF32 {
     panels: Vec<f32>,
     /// One per output channel, padded with zeros to whole panels.
     bias: Vec<f32>,
-    /// Offset of depth step `k = (c, ky, kx)`'s run in the padded image.
+    /// Offset of depth step `k = (c, ky, kx)`'s run in the padded image (the kept steps only, in
+    /// that order: see [`ConvF32::with_taps`]).
     offsets: Vec<usize>,
     relu: bool,
     /// The tile kernel, chosen when the conv is built ([`F32Kernels::best`]).
@@ -84,6 +89,33 @@ impl ConvF32 {
     /// A conv of geometry `g` (stride 1) with row-major weights `[O, C·K·K]`, an optional bias per
     /// output channel and an optional fused ReLU.
     pub fn new(g: ConvGeometry, weight: &[f32], out_channels: usize, bias: Option<&[f32]>, relu: bool) -> Result<Self, KernelError> {
+        Self::build(g, weight, out_channels, bias, relu, None)
+    }
+
+    /// [`Self::new`] keeping only the depth steps `(c, ky, kx)` (in `im2col` row order) whose entry
+    /// of `taps` is true: the others are structural zeros the conv never multiplies, such as the
+    /// taps past the kernel of a [`SpaceToDepth`](super::SpaceToDepth) form
+    /// ([`SpaceToDepth::taps`](super::SpaceToDepth::taps)), which then runs with the original
+    /// conv's multiply-adds. `weight` is still the whole `[O, C·K·K]`.
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::{ConvF32, ConvGeometry, ConvScratchF32, Parallelism};
+    /// // A 1×2 kernel whose second tap is dropped: a 1×1 conv reading each pixel's left neighbour.
+    /// let g = ConvGeometry::new(1, 1, 3, 2, 1, 0)?;
+    /// let conv = ConvF32::with_taps(g, &[2.0, 100.0], 1, None, false, &[true, false])?;
+    /// let mut out = [0.0; 2];
+    /// conv.forward(&[1.0, 2.0, 3.0], &mut out, &mut ConvScratchF32::default(), Parallelism::Sequential)?;
+    /// assert_eq!(out, [2.0, 4.0]);
+    /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
+    /// ```
+    pub fn with_taps(g: ConvGeometry, weight: &[f32], out_channels: usize, bias: Option<&[f32]>, relu: bool, taps: &[bool]) -> Result<Self, KernelError> {
+        if taps.len() != g.col_rows() {
+            return Err(KernelError::OperandLength { operand: "taps", expected: g.col_rows(), found: taps.len() });
+        }
+        Self::build(g, weight, out_channels, bias, relu, Some(taps))
+    }
+
+    fn build(g: ConvGeometry, weight: &[f32], out_channels: usize, bias: Option<&[f32]>, relu: bool, taps: Option<&[bool]>) -> Result<Self, KernelError> {
         if g.stride() != 1 {
             return Err(KernelError::StrideNotOne { stride: g.stride() });
         }
@@ -97,18 +129,7 @@ impl ConvF32 {
                 return Err(KernelError::OperandLength { operand: "bias", expected: out_channels, found: b.len() });
             }
         }
-        let panels_count = out_channels.div_ceil(MR);
-        let mut panels = vec![0.0; panels_count * depth * MR];
-        for (o, row) in weight.chunks_exact(depth.max(1)).enumerate().take(out_channels) {
-            let panel = &mut panels[(o / MR) * depth * MR..][..depth * MR];
-            for (k, &v) in row.iter().enumerate() {
-                panel[k * MR + o % MR] = v;
-            }
-        }
-        let mut padded_bias = vec![0.0; panels_count * MR];
-        if let Some(b) = bias {
-            padded_bias[..out_channels].copy_from_slice(b);
-        }
+        let kept = |k: usize| taps.is_none_or(|t| t[k]);
         let (kk, p) = (g.kernel(), g.padding());
         let (hp, wp) = (g.height() + 2 * p, g.width() + 2 * p);
         let mut offsets = Vec::with_capacity(depth);
@@ -118,6 +139,21 @@ impl ConvF32 {
                     offsets.push(c * hp * wp + ky * wp + kx);
                 }
             }
+        }
+        let offsets: Vec<usize> = offsets.into_iter().enumerate().filter(|&(k, _)| kept(k)).map(|(_, off)| off).collect();
+        let steps = offsets.len();
+        let panels_count = out_channels.div_ceil(MR);
+        let mut panels = vec![0.0; panels_count * steps * MR];
+        for (o, row) in weight.chunks_exact(depth.max(1)).enumerate().take(out_channels) {
+            let panel = &mut panels[(o / MR) * steps * MR..][..steps * MR];
+            let values = row.iter().enumerate().filter(|&(k, _)| kept(k)).map(|(_, &v)| v);
+            for (step, v) in values.enumerate() {
+                panel[step * MR + o % MR] = v;
+            }
+        }
+        let mut padded_bias = vec![0.0; panels_count * MR];
+        if let Some(b) = bias {
+            padded_bias[..out_channels].copy_from_slice(b);
         }
         Ok(Self { geometry: g, out_channels, panels, bias: padded_bias, offsets, relu, tile: F32Kernels::best().conv_tile })
     }
@@ -191,11 +227,15 @@ impl ConvF32 {
         let out = OutPtr::new(out);
         let team = Team::global();
         let threads = team.threads();
-        let macs = self.out_channels * g.col_rows() * plane;
+        let macs = self.out_channels * self.offsets.len() * plane;
         // Bands of output rows: each thread pads and reads only its rows of the image (plus the
         // kernel's overlap) and writes only its rows of every output plane, so little crosses
-        // between cores. Maps with fewer rows than threads split the output channels instead.
-        let by_rows = oh >= threads;
+        // between cores. Small maps split the output channels instead: bands of a few rows hold
+        // fewer wide positions than a column tile, so every thread would stream all the weights
+        // for a tile it fills only in part (ResNet-18's 7×7 maps: no faster on two threads than
+        // on one).
+        let band_positions = (oh / threads.max(1)) * (g.width() + 2 * g.padding());
+        let by_rows = oh >= threads && band_positions >= MIN_BAND_TILES * tile.columns;
         let least = if by_rows { PARALLEL_BAND_MACS } else { PARALLEL_MACS };
         if parallelism == Parallelism::Sequential || threads < 2 || macs < least {
             let task = Task { panels: 0..panels, rows: 0..oh };
@@ -265,7 +305,7 @@ impl ConvF32 {
         // SAFETY: the tasks of one run cover disjoint rows or disjoint output channels, and this
         // task touches only its own rows of its own panels' channels.
         let mut view = unsafe { out.view(g.out_len(), task.rows.start * ow..task.rows.end * ow) };
-        let panel_len = g.col_rows() * MR;
+        let panel_len = self.offsets.len() * MR;
         let per_block = (PANEL_BLOCK_BYTES / (4 * panel_len).max(1)).max(1);
         for first in task.panels.clone().step_by(per_block) {
             let panels = first..(first + per_block).min(task.panels.end);
@@ -278,7 +318,7 @@ impl ConvF32 {
     fn panels_times_image(&self, kernel: ConvTile, panels: Range<usize>, rows: Range<usize>, padded: &[f32], out: &mut OutView<'_>, (accumulate, relu): (bool, bool)) {
         let g = &self.geometry;
         let (ow, wp) = (g.out_width(), g.width() + 2 * g.padding());
-        let depth = g.col_rows();
+        let depth = self.offsets.len();
         let nr = kernel.columns;
         // Wide positions of the rows: from the first row's start to the last row's last output.
         let (q_start, q_end) = (rows.start * wp, (rows.end - 1) * wp + ow);

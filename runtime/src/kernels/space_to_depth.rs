@@ -78,6 +78,32 @@ impl SpaceToDepth {
         Ok(out)
     }
 
+    /// Which depth steps `(c', ky', kx')` of the stride-1 form (in `im2col` row order) hold a tap of
+    /// the original kernel: the others are the zeros past it, which
+    /// [`ConvF32::with_taps`](super::ConvF32::with_taps) leaves out so the stride-1 form costs no
+    /// more multiply-adds than the original (9 of 16 steps per channel for a 3×3 kernel).
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::{ConvGeometry, SpaceToDepth};
+    /// let s2d = SpaceToDepth::new(ConvGeometry::new(1, 8, 8, 3, 2, 1)?).unwrap();
+    /// let taps = s2d.taps();
+    /// assert_eq!((taps.len(), taps.iter().filter(|&&t| t).count()), (16, 9));
+    /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
+    /// ```
+    pub fn taps(&self) -> Vec<bool> {
+        let (k, k2) = (self.from.kernel(), self.to.kernel());
+        let mut taps = Vec::with_capacity(self.to.col_rows());
+        for channel in 0..self.to.channels() {
+            let (py, px) = (channel % PHASES / 2, channel % 2);
+            for ky in 0..k2 {
+                for kx in 0..k2 {
+                    taps.push(2 * ky + py < k && 2 * kx + px < k);
+                }
+            }
+        }
+        taps
+    }
+
     /// Values of the rearranged input.
     pub fn len(&self) -> usize {
         self.to.image_len()
@@ -162,6 +188,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_taps_are_the_kernel_s_and_the_sparse_direct_conv_computes_the_stride_2_conv() {
+        use crate::kernels::{ConvF32, ConvScratchF32, Parallelism};
+        let mut rng = SmallRng::seed_from_u64(6);
+        for (c, h, w) in [(1, 5, 5), (3, 9, 7), (5, 14, 13), (2, 32, 30)] {
+            for k in 1..=7 {
+                let Ok(g) = ConvGeometry::new(c, h, w, k, 2, k / 2) else { continue };
+                let s2d = SpaceToDepth::new(g).unwrap();
+                let o = 11;
+                let ones = s2d.weights(&vec![1.0f32; o * g.col_rows()], o).unwrap();
+                let taps = s2d.taps();
+                // A step is a tap exactly where the stride-1 weights can be non-zero.
+                assert_eq!(taps, ones[..s2d.geometry().col_rows()].iter().map(|&v| v != 0.0).collect::<Vec<_>>());
+                assert_eq!(taps.iter().filter(|&&t| t).count(), g.col_rows());
+                let x: Vec<f32> = (0..g.image_len()).map(|_| rng.gen_range(-8..8) as f32).collect();
+                let wt: Vec<f32> = (0..o * g.col_rows()).map(|_| rng.gen_range(-8..8) as f32).collect();
+                let want = conv(&g, &x, &wt, o);
+                let mut phases = vec![f32::NAN; s2d.len()];
+                s2d.rearrange(&x, 0.0, &mut phases, false).unwrap();
+                let direct = ConvF32::with_taps(s2d.geometry(), &s2d.weights(&wt, o).unwrap(), o, None, false, &taps).unwrap();
+                let mut got = vec![f32::NAN; want.len()];
+                for parallelism in [Parallelism::Sequential, Parallelism::AllCores] {
+                    direct.forward(&phases, &mut got, &mut ConvScratchF32::default(), parallelism).unwrap();
+                    // Small integers: every sum is exact in any order.
+                    assert_eq!(got, want, "{c}×{h}×{w} k{k} {parallelism:?}");
+                }
+            }
+        }
+        let g = ConvGeometry::new(2, 8, 8, 3, 2, 1).unwrap();
+        let s2d = SpaceToDepth::new(g).unwrap();
+        let bad = ConvF32::with_taps(s2d.geometry(), &s2d.weights(&[0.0; 18], 1).unwrap(), 1, None, false, &[true; 3]);
+        assert!(bad.is_err(), "a taps list of the wrong length is an error");
     }
 
     #[test]
