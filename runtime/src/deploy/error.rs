@@ -140,3 +140,10 @@ pub enum DeployError {
     #[error(transparent)]
     Measure(#[from] crate::measure::MeasureError),
 }
+
+impl DeployError {
+    /// A shortcut or add node at `layer` with no residual block open before it.
+    pub(crate) fn no_open_block(layer: &'static str) -> Self {
+        Self::Residual { layer, reason: "no residual block is open" }
+    }
+}

@@ -105,7 +105,7 @@ impl<T: Copy + Default> Skips<T> {
     }
 
     fn top(&self, layer: &'static str) -> Result<usize, DeployError> {
-        self.depth.checked_sub(1).ok_or(DeployError::Residual { layer, reason: "no residual block is open" })
+        self.depth.checked_sub(1).ok_or(DeployError::no_open_block(layer))
     }
 }
 

@@ -39,7 +39,7 @@ impl QuantChain {
         add_output: impl FnOnce() -> Result<ActivationQParams, DeployError>,
     ) -> Result<Int8Layer, DeployError> {
         let input = self.current;
-        let unbalanced = || DeployError::Residual { layer: node.layer, reason: "no residual block is open" };
+        let unbalanced = || DeployError::no_open_block(node.layer);
         let output = match node.op {
             Op::Fork => {
                 self.kept.push(input);
@@ -64,7 +64,7 @@ pub(crate) fn add_stages(layers: &[Int8Layer]) -> Result<Vec<Option<AddRequant>>
     layers
         .iter()
         .map(|layer| {
-            let unbalanced = || DeployError::Residual { layer: layer.node.layer, reason: "no residual block is open" };
+            let unbalanced = || DeployError::no_open_block(layer.node.layer);
             match layer.node.op {
                 Op::Fork => other.push(layer.input),
                 Op::Shortcut => *other.last_mut().ok_or_else(unbalanced)? = layer.input,

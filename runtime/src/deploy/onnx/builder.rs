@@ -176,14 +176,14 @@ impl<T: Clone> Blocks<T> {
 
     /// Its shortcut begins: `main` is put aside, the kept input returned.
     pub(crate) fn shortcut(&mut self, main: &Flow, extra: T, layer: &'static str) -> Result<(Flow, T), DeployError> {
-        let top = self.open.last_mut().ok_or(DeployError::Residual { layer, reason: "no residual block is open" })?;
+        let top = self.open.last_mut().ok_or(DeployError::no_open_block(layer))?;
         top.2 = Some((main.clone(), extra));
         Ok((top.0.clone(), top.1.clone()))
     }
 
     /// The block ends: the side to add to the current tensor.
     pub(crate) fn close(&mut self, layer: &'static str) -> Result<(Flow, T), DeployError> {
-        let (kept, extra, main) = self.open.pop().ok_or(DeployError::Residual { layer, reason: "no residual block is open" })?;
+        let (kept, extra, main) = self.open.pop().ok_or(DeployError::no_open_block(layer))?;
         Ok(main.unwrap_or((kept, extra)))
     }
 }
