@@ -7,7 +7,7 @@ use dfdx::prelude::{Const, Cpu, Tensor};
 
 use super::spec::{Stage, StageSpec, Training};
 use crate::compress::distill::{FeaturePairs, KnowledgeDistillation};
-use crate::compress::prune::{coupled_groups, group_plans, in_model_order, LayerPlan, PrunePlan};
+use crate::compress::prune::{coupled_groups, group_plans, in_model_order, largest_scores, LayerPlan, PrunePlan};
 use crate::compress::sparsify::{
     Context, Criteria, GlobalOptions, Granularity, SparsityReport, Sparsifier, SparsifyCallback,
 };
@@ -282,10 +282,6 @@ fn largest_filters<M: TensorCollection<f32, Cpu>>(model: &M, layer: &str, width:
     let weight = read_tensor(model, &format!("{layer}.weight"))?;
     let outputs = weight.shape[0];
     let per_output = weight.numel() / outputs.max(1);
-    let l1: Vec<f32> = weight.data.chunks(per_output).map(|f| f.iter().map(|v| v.abs()).sum()).collect();
-    let mut order: Vec<usize> = (0..outputs).collect();
-    order.sort_by(|&a, &b| l1[b].total_cmp(&l1[a]).then(a.cmp(&b)));
-    let mut kept: Vec<usize> = order.into_iter().take(width).collect();
-    kept.sort_unstable();
-    Ok(LayerPlan { name: layer.to_string(), width: outputs, kept })
+    let l1: Vec<f64> = weight.data.chunks(per_output).map(|f| f.iter().map(|&v| f64::from(v.abs())).sum()).collect();
+    Ok(LayerPlan { name: layer.to_string(), width: outputs, kept: largest_scores(&l1, width) })
 }

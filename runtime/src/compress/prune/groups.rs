@@ -71,11 +71,17 @@ where
             l1[c] += sum;
         }
     }
-    let mut order: Vec<usize> = (0..channels).collect();
-    order.sort_by(|&a, &b| l1[b].total_cmp(&l1[a]).then(a.cmp(&b)));
-    let mut kept: Vec<usize> = order.into_iter().take(width.clamp(1, channels)).collect();
-    kept.sort_unstable();
+    let kept = largest_scores(&l1, width.clamp(1, channels));
     Ok(group.producers.iter().map(|p| LayerPlan { name: p.to_string(), width: channels, kept: kept.clone() }).collect())
+}
+
+/// The indices of the `width` largest `scores`, in increasing order (ties keep the lower index).
+pub(crate) fn largest_scores(scores: &[f64], width: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let mut kept: Vec<usize> = order.into_iter().take(width).collect();
+    kept.sort_unstable();
+    kept
 }
 
 /// Sorts plan entries in the order of `M`'s layers (plans list layers in model order).

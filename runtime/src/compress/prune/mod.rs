@@ -86,6 +86,7 @@ pub use check::ConversionLayer;
 pub use convert::FromPrunePlan;
 pub use filters::{BnAffine, FilterData, LayerFilters};
 pub use groups::{coupled_groups, group_plans, in_model_order};
+pub(crate) use groups::largest_scores;
 pub use plan::{LayerPlan, PrunePlan, PLAN_FORMAT, PLAN_VERSION};
 pub use score::{kept_width, Ranking};
 pub use select::{
