@@ -41,6 +41,7 @@ use super::generic::gemm_i8::{
     generic_tile_u8_6x16, generic_tile_u8_q4_6x16, generic_tile_u8_q4s_6x16,
 };
 use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLayout, GEMV_ALIGN, MR, NR};
+#[cfg(target_arch = "x86_64")]
 use super::pack_tiles::TILE_ROWS;
 use super::conv_quads::QuadConv;
 use super::generic::im2col_u8::ConvShape;
