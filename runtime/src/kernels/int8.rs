@@ -215,6 +215,7 @@ impl Int8Kernels {
                     name: "neon_mmm_u8i8q4_6x16",
                     tile_i32: gemm_i8::neon_tile_i32_q4_6x16,
                     tile_u8: gemm_i8::neon_tile_u8_q4_6x16,
+                    gemv: super::aarch64::gemv_i8::neon_gemv_u8i8,
                     ..quads
                 });
             }
