@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-builds the runtime's kernel and plan tests and the facade's plan equivalence tests for
-# aarch64-unknown-linux-gnu and runs them under qemu, twice: on a CPU with the ARMv8.2 dot product (`-cpu max`: the `dotprod` tables) and
-# on one without it (`-cpu cortex-a57`: the `neon` fallback, never an illegal instruction).
+# aarch64-unknown-linux-gnu and runs them under qemu, twice: on a CPU with the ARMv8.2 dot
+# product (`-cpu max`: the `dotprod` tables) and on one without it (`-cpu cortex-a57`: the `neon`
+# fallback, never an illegal instruction).
 #
 # What it needs comes from Debian's registry through apt (nothing downloaded by hand): the
 # aarch64 linker and C library (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross), qemu-user, and a
@@ -40,8 +41,8 @@ done
 # The subset run under emulation (a few minutes, not the whole suite): the runtime's kernel
 # conformance suites (fp32, int8, output stage, pooling, packing, the ISA table) and the plans'
 # unit tests (graph, bands, residual adds, int8 layers, dynamic int8); then the plan equivalence
-# tests of the facade: the fp32 plan against the dfdx forward, the int8 plan against the integer
-# reference with every table.
+# tests of the facade, whole: the fp32 plan against the dfdx forward, the int8 plan against the
+# integer reference with every table (about 75 s per CPU under qemu: no subset needed).
 LIB_FILTERS=(kernels:: deploy::)
 PLAN_TESTS=(--test deploy_accelerate --test deploy_int8)
 PACKAGES=(-p fasterai-runtime)
@@ -96,7 +97,7 @@ export CARGO_TARGET_DIR=$TARGET_DIR
 echo "aarch64-test: toolchain $choice ($("${RUSTC:-rustc}" --version)), target dir $CARGO_TARGET_DIR"
 
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-# C parts of dependencies (mimalloc, tract's assembly) build with the cross compiler.
+# C parts of dependencies (mimalloc) build with the cross compiler.
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 # Nothing here reads debug info; the release profile otherwise keeps line tables.
 export CARGO_PROFILE_RELEASE_DEBUG=false
