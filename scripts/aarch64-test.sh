@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Cross-builds the runtime's kernel and plan tests for aarch64-unknown-linux-gnu and runs them
-# under qemu, twice: on a CPU with the ARMv8.2 dot product (`-cpu max`: the `dotprod` tables) and
-# on one without it (`-cpu cortex-a57`: the `neon` fallback, never an illegal instruction).
+# Cross-builds the runtime's kernel and plan tests and the facade's plan equivalence tests for
+# aarch64-unknown-linux-gnu and runs them under qemu, twice: on a CPU with the ARMv8.2 dot
+# product (`-cpu max`: the `dotprod` tables) and on one without it (`-cpu cortex-a57`: the `neon`
+# fallback, never an illegal instruction).
 #
 # What it needs comes from Debian's registry through apt (nothing downloaded by hand): the
 # aarch64 linker and C library (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross), qemu-user, and a
@@ -10,35 +11,42 @@
 # rustup dist server there). FASTERAI_ARM_TOOLCHAIN=debian forces the apt toolchain,
 # FASTERAI_ARM_TOOLCHAIN=rustup the rustup one.
 #
-# Usage: scripts/aarch64-test.sh            install what is missing, build, run both CPUs
-#        scripts/aarch64-test.sh --plans    also the facade's plan tests (deploy_accelerate,
-#                                           deploy_int8; their dev-dependencies, tract among them,
-#                                           double the build: not in CI's ten minutes)
-#        scripts/aarch64-test.sh --no-run   install and build only
+# Usage: scripts/aarch64-test.sh             install what is missing, build, run both CPUs (CI)
+#        scripts/aarch64-test.sh --no-plans  the runtime's tests only (no facade: a shorter build)
+#        scripts/aarch64-test.sh --no-run    install and build only
 # The build goes to $CARGO_TARGET_DIR (default target/); the apt toolchain's to
 # <that>/aarch64-debian, so that the two toolchains do not rebuild each other's artifacts.
+#
+# The facade's dev-dependencies are built for aarch64 too (one cargo invocation for both packages,
+# so the runtime's dependencies are built once, with the features both need), but not the heavy
+# ones no test run here needs: the build passes `--cfg fasterai_lean_tests`, which leaves out
+# tract-onnx, tract-linalg, trybuild and criterion (Cargo.toml), and with them
+# tests/onnx_export.rs and tests/compiletest.rs; the benches do not build that way (none is built
+# here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGET=aarch64-unknown-linux-gnu
 SYSROOT=/usr/aarch64-linux-gnu
 RUN=1
-PLANS=0
+PLANS=1
 for arg in "$@"; do
     case "$arg" in
         --no-run) RUN=0 ;;
-        --plans) PLANS=1 ;;
-        *) echo "aarch64-test: unknown argument '$arg' (--plans, --no-run)" >&2; exit 2 ;;
+        --no-plans) PLANS=0 ;;
+        *) echo "aarch64-test: unknown argument '$arg' (--no-plans, --no-run)" >&2; exit 2 ;;
     esac
 done
 
 # The subset run under emulation (a few minutes, not the whole suite): the runtime's kernel
 # conformance suites (fp32, int8, output stage, pooling, packing, the ISA table) and the plans'
-# unit tests (graph, bands, residual adds, int8 layers, dynamic int8); with --plans, the plan
-# equivalence tests of the facade: the fp32 plan against the dfdx forward, the int8 plan against
-# the integer reference with every table.
+# unit tests (graph, bands, residual adds, int8 layers, dynamic int8); then the plan equivalence
+# tests of the facade, whole: the fp32 plan against the dfdx forward, the int8 plan against the
+# integer reference with every table (about 75 s per CPU under qemu: no subset needed).
 LIB_FILTERS=(kernels:: deploy::)
 PLAN_TESTS=(--test deploy_accelerate --test deploy_int8)
+PACKAGES=(-p fasterai-runtime)
+[[ $PLANS -eq 0 ]] || PACKAGES+=(-p fasterai)
 
 as_root() {
     if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
@@ -89,16 +97,20 @@ export CARGO_TARGET_DIR=$TARGET_DIR
 echo "aarch64-test: toolchain $choice ($("${RUSTC:-rustc}" --version)), target dir $CARGO_TARGET_DIR"
 
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-# C parts of dependencies (mimalloc, tract's assembly) build with the cross compiler.
+# C parts of dependencies (mimalloc) build with the cross compiler.
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 # Nothing here reads debug info; the release profile otherwise keeps line tables.
 export CARGO_PROFILE_RELEASE_DEBUG=false
+# No tract, trybuild or criterion for aarch64 (see above). With --target, RUSTFLAGS reach only the
+# aarch64 artifacts (not the build scripts and proc macros built for the host).
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg fasterai_lean_tests"
 
+# One invocation builds both packages' tests; every later one names the same packages, so that
+# cargo resolves the same features and rebuilds nothing.
 build() {
-    "$CARGO" test --release --target "$TARGET" --no-run -p fasterai-runtime --lib
-    if [[ $PLANS -eq 1 ]]; then
-        "$CARGO" test --release --target "$TARGET" --no-run -p fasterai "${PLAN_TESTS[@]}"
-    fi
+    local plans=()
+    [[ $PLANS -eq 0 ]] || plans=("${PLAN_TESTS[@]}")
+    "$CARGO" test --release --target "$TARGET" --no-run "${PACKAGES[@]}" --lib "${plans[@]}"
 }
 
 # Runs the subset on qemu's CPU `$1`, whose top tier must be detected as `$2` (a test of
@@ -112,9 +124,9 @@ run_on() {
     export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -cpu $cpu -L $SYSROOT -E LD_LIBRARY_PATH=$SYSROOT/lib"
     echo "aarch64-test: ---- qemu -cpu $cpu ----"
     local start=$SECONDS
-    "$CARGO" test --release --target "$TARGET" -p fasterai-runtime --lib -- "${LIB_FILTERS[@]}"
+    "$CARGO" test --release --target "$TARGET" "${PACKAGES[@]}" --lib -- "${LIB_FILTERS[@]}"
     if [[ $PLANS -eq 1 ]]; then
-        "$CARGO" test --release --target "$TARGET" -p fasterai "${PLAN_TESTS[@]}"
+        "$CARGO" test --release --target "$TARGET" "${PACKAGES[@]}" "${PLAN_TESTS[@]}"
     fi
     echo "aarch64-test: qemu -cpu $cpu took $((SECONDS - start)) s"
 }

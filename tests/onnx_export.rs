@@ -2,6 +2,8 @@
 //! with our plans: fp32 within 1e-4 of the largest logit, int8 within one quantization step per
 //! logit and with the same argmax. Bad paths are typed errors that leave no file behind.
 
+#![cfg(not(fasterai_lean_tests))] // tract runs the exported files (a dev-dependency left out then)
+
 #[macro_use]
 mod support;
 #[path = "support/tract.rs"]

@@ -132,7 +132,7 @@ pub(super) fn check_pool_2x2(
 fn pools_equal_the_generic_pool_on_odd_widths_nans_and_signed_zeros() {
     let mut rng = SmallRng::seed_from_u64(5);
     for table in tables() {
-        for width in [1, 2, 3, 7, 15, 31, 32, 33, 63, 64, 65, 129] {
+        for width in [1, 2, 3, 7, 15, 31, 32, 33, 63, 64, 65, 99, 127, 129] {
             for pairs in [1, 2, 5] {
                 check_pool_2x2(&mut rng, (width, pairs), table.pool_2x2_f32, table.pool_2x2_u8, table.name);
             }

@@ -12,11 +12,14 @@
 //! Used when the quads of a step fill at least half a tile and fit whole tiles: 29 to 64 channels,
 //! or a multiple of 64.
 
+#[cfg(any(target_arch = "x86_64", test))]
 use std::ops::Range;
 
 use super::generic::im2col_u8::ConvShape;
+#[cfg(any(target_arch = "x86_64", test))]
 use super::pack_i8::{interleave_quads, NR};
 use super::pack_tiles::{TiledWeightsI8, TILE_DEPTH, TILE_ROWS};
+#[cfg(any(target_arch = "x86_64", test))]
 use super::team::for_each_chunk;
 
 /// Fewer quads than this leave most of each tile empty (a conv over 1 channel would run 9 tiles of
@@ -24,9 +27,11 @@ use super::team::for_each_chunk;
 const MIN_QUADS: usize = 8;
 
 /// Quad buffers of at least this many bytes are filled by every thread of the team.
+#[cfg(any(target_arch = "x86_64", test))]
 const PARALLEL_FILL_BYTES: usize = 16 * 1024;
 
 /// Bytes read past the last plane by the last tiles of a row of columns (their junk lanes).
+#[cfg(any(target_arch = "x86_64", test))]
 const SLACK: usize = 4 * (2 * NR + 2 * TILE_ROWS) + TILE_DEPTH;
 
 /// Where a conv's activation tiles are: the geometry of its channel-quad input.
@@ -49,6 +54,7 @@ impl QuadGeometry {
     }
 
     /// The conv's input shape.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn shape(&self) -> ConvShape {
         self.shape
     }
@@ -70,6 +76,7 @@ impl QuadGeometry {
     }
 
     /// Bytes of the buffer: the planes, plus slack.
+    #[cfg(any(target_arch = "x86_64", test))]
     fn len(&self) -> usize {
         self.quads * self.plane() + SLACK
     }
@@ -111,6 +118,7 @@ impl QuadGeometry {
 
     /// Lays out `x` (`[C, H, W]`) as padded channel quads in `dst`; borders and missing channels
     /// hold `zero_point`.
+    #[cfg(any(target_arch = "x86_64", test))]
     pub(crate) fn fill(&self, x: &[u8], zero_point: u8, dst: &mut Vec<u8>) {
         let hp = self.padded().0;
         dst.resize(self.len(), 0);
@@ -124,6 +132,7 @@ impl QuadGeometry {
 
     /// [`Self::fill`] of the padded rows `rows` only, on the calling thread: what a band of output
     /// rows `rows.start .. rows.end − K + 1` reads. The other rows of `dst` keep what they held.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn fill_rows(&self, x: &[u8], zero_point: u8, rows: Range<usize>, dst: &mut Vec<u8>) {
         assert!(rows.end <= self.padded().0, "the rows {rows:?} lie inside the padded image");
         if dst.len() < self.len() {
@@ -137,6 +146,7 @@ impl QuadGeometry {
 
     /// Padded rows `rows` of quad `g`'s plane; `missing` is a row of `W` zero points, read for
     /// channels past the last.
+    #[cfg(any(target_arch = "x86_64", test))]
     fn fill_plane(&self, x: &[u8], (zero_point, missing): (u8, &[u8]), g: usize, rows: Range<usize>, plane: &mut [u8]) {
         let s = &self.shape;
         let (h, w, p) = (s.height, s.width, s.padding);
@@ -193,16 +203,19 @@ impl QuadConv {
     }
 
     /// The input geometry.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn geometry(&self) -> &QuadGeometry {
         &self.geometry
     }
 
     /// The weights in tile order.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn weights(&self) -> &TiledWeightsI8 {
         &self.weights
     }
 
     /// Byte offsets of the depth steps (see [`QuadGeometry::steps`]).
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn steps(&self) -> &[usize] {
         &self.steps
     }

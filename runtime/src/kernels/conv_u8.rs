@@ -26,6 +26,7 @@ use super::conv_geometry::pad_planes;
 use super::int8::{Columns, Int8Kernels, Split};
 #[cfg(target_arch = "x86_64")]
 use super::int8_sink::Sink;
+#[cfg(target_arch = "x86_64")]
 use super::types::TileStage;
 #[cfg(target_arch = "x86_64")]
 use super::int8_amx::{conv_quads, conv_wide};
@@ -53,7 +54,8 @@ pub struct ConvScratch {
     packed: Vec<PackedActivationsU8>,
     padded: Vec<u8>,
     starts: Vec<usize>,
-    /// The input as channel quads ([`QuadConv`]).
+    /// The input as channel quads ([`QuadConv`]), for the AMX kernels.
+    #[cfg(target_arch = "x86_64")]
     quads: Vec<u8>,
 }
 

@@ -41,6 +41,7 @@ use super::generic::gemm_i8::{
     generic_tile_u8_6x16, generic_tile_u8_q4_6x16, generic_tile_u8_q4s_6x16,
 };
 use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLayout, GEMV_ALIGN, MR, NR};
+#[cfg(target_arch = "x86_64")]
 use super::pack_tiles::TILE_ROWS;
 use super::conv_quads::QuadConv;
 use super::generic::im2col_u8::ConvShape;
@@ -214,6 +215,7 @@ impl Int8Kernels {
                     name: "neon_mmm_u8i8q4_6x16",
                     tile_i32: gemm_i8::neon_tile_i32_q4_6x16,
                     tile_u8: gemm_i8::neon_tile_u8_q4_6x16,
+                    gemv: super::aarch64::gemv_i8::neon_gemv_u8i8,
                     ..quads
                 });
             }

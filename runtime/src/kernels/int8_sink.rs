@@ -66,6 +66,7 @@ impl<T: Copy> Sink<T> {
     ///
     /// # Safety
     /// While the sink is in use, no other thread may reach rows `rows` of `out`.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) unsafe fn band(out: &super::OutPtr<'_, T>, m: usize, rows: std::ops::Range<usize>, (wp, ow, plane): (usize, usize, usize)) -> Self {
         assert!(!rows.is_empty() && ow > 0 && ow <= wp && rows.end * ow <= plane && out.len() == m * plane, "the band lies inside the conv's output");
         let n = (rows.len() - 1) * wp + ow;
@@ -119,6 +120,7 @@ impl<T> Sink<T> {
 
     /// The output buffer, for kernels that store their runs themselves: its first element and
     /// length. Each element may be written by one thread only (see the type's doc).
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn raw(&self) -> (*mut T, usize) {
         (self.ptr, self.len)
     }

@@ -9,7 +9,7 @@
 //! |---|---|---|---|---|
 //! | 0 | `portable` | `portable` | none (the baseline target, or any CPU) | the `generic_*` twins |
 //! | 1 | `avx2` | | AVX2 + FMA | fp32 conv tile, GEMV, `widest_fn!`; int8 `avx2_*` tables (`vpmaddwd` pairs, `vpmaddubsw` quads) and output stage |
-//! | 1 | | `neon` | Advanced SIMD (every aarch64 CPU) | fp32 conv tile and GEMV (`fmla`); int8 `neon_*` table (`smull` + `sadalp`) |
+//! | 1 | | `neon` | Advanced SIMD (every aarch64 CPU) | fp32 conv tile and GEMV (`fmla`), 2×2 pool; int8 `neon_*` table (`smull` + `sadalp`) and GEMV (`umull` + `uadalp`) |
 //! | 2 | `avxvnni` | | the above + AVX-VNNI (256-bit `vpdpbusd`) | int8 `avxvnni_*` table and GEMV |
 //! | 2 | | `dotprod` | NEON + the ARMv8.2 dot product (`sdot`, `udot`) | int8 `dotprod_*` table |
 //! | 3 | `avx512` | | AVX2 + FMA + AVX-512 F/BW/VL | fp32 conv tile, GEMV, 2×2 pool, `widest_fn!`; int8 packing |

@@ -26,6 +26,7 @@ impl<'a, T> OutPtr<'a, T> {
     }
 
     /// The first value, for sinks that write through it under the same contract as [`Self::view`].
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn ptr(&self) -> *mut T {
         self.ptr
     }

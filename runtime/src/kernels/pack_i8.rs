@@ -398,6 +398,7 @@ pub(crate) fn wide_interleave(layout: PanelLayout) -> Option<WideInterleave> {
 }
 
 /// Four consecutive panels of `len` words.
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn split4(group: &mut [i32], len: usize) -> [&mut [i32]; 4] {
     let (p0, rest) = group.split_at_mut(len);
     let (p1, rest) = rest.split_at_mut(len);

@@ -5,7 +5,9 @@
 //! of the core that reads them.
 
 use super::generic::im2col_u8::ConvShape;
-use super::pack_i8::{pack_unit, padded_row_start, split4, wide_interleave, PackedActivationsU8, PanelLayout, WideInterleave, NR, PARALLEL_PACK};
+#[cfg(target_arch = "x86_64")]
+use super::pack_i8::split4;
+use super::pack_i8::{pack_unit, padded_row_start, wide_interleave, PackedActivationsU8, PanelLayout, WideInterleave, NR, PARALLEL_PACK};
 use super::team::for_each_chunk;
 
 impl PackedActivationsU8 {
@@ -52,6 +54,7 @@ impl<'a> WidePack<'a> {
     }
 
     /// Words per panel.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn panel_len(&self) -> usize {
         self.panel_len
     }
@@ -62,6 +65,7 @@ impl<'a> WidePack<'a> {
     }
 
     /// Groups of four panels (the last may have fewer).
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn groups(&self) -> usize {
         self.cols.div_ceil(4 * NR)
     }
@@ -76,18 +80,20 @@ impl<'a> WidePack<'a> {
         };
         let c0 = 4 * g * NR;
         let width = (4 * NR).min(self.cols - c0);
-        let mut first = 0;
         // With AVX-512, each whole unit of four full panels is one 64-column interleave; the rest
         // goes through `pack_unit`.
         #[cfg(target_arch = "x86_64")]
-        if let Some(pack_units) = self.wide.filter(|_| width == 4 * NR) {
-            let [p0, p1, p2, p3] = split4(group, panel_len);
-            // SAFETY: `wide_interleave` returned the kernel only after checking the CPU.
-            unsafe { pack_units(padded, starts, c0, [p0, p1, p2, p3]) };
-            first = depth / unit;
-        }
+        let first = match self.wide.filter(|_| width == 4 * NR) {
+            Some(pack_units) => {
+                let [p0, p1, p2, p3] = split4(group, panel_len);
+                // SAFETY: `wide_interleave` returned the kernel only after checking the CPU.
+                unsafe { pack_units(padded, starts, c0, [p0, p1, p2, p3]) };
+                depth / unit
+            }
+            None => 0,
+        };
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = self.wide;
+        let (first, _) = (0, self.wide);
         for j in first..panel_len / NR {
             pack_unit(layout, rows(j, c0, width), &mut group[j * NR..], panel_len);
         }

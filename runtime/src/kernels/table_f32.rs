@@ -11,7 +11,7 @@
 //! | `generic_f32` | `portable` | `generic_gemv_f32_4x16` | `generic_conv_f32_8x16` | `generic_pool_2x2` |
 //! | `avx2_f32` | `avx2` | `avx2_gemv_f32_4x16` | `avx2_conv_f32_8x8` | `generic_pool_2x2` |
 //! | `avx512_f32` | `avx512` | `avx512_gemv_f32_4x16` | `avx512_conv_f32_8x32` | `avx512_pool_2x2_{f32,u8}` |
-//! | `neon_f32` (aarch64) | `neon` | `neon_gemv_f32_4x16` | `neon_conv_f32_8x12` | `generic_pool_2x2` |
+//! | `neon_f32` (aarch64) | `neon` | `neon_gemv_f32_4x16` | `neon_conv_f32_8x12` | `neon_pool_2x2_{f32,u8}` |
 //!
 //! The plans and ops reach these slots through [`gemv_f32`](super::gemv_f32),
 //! [`ConvF32`](super::ConvF32) (which keeps the tile of the table in force when it is built) and
@@ -110,13 +110,14 @@ impl F32Kernels {
         }
         #[cfg(target_arch = "aarch64")]
         if isa == Isa::Neon {
-            use super::aarch64::{conv_f32, gemv_f32};
+            use super::aarch64::{conv_f32, gemv_f32, pool_2x2};
             return Self {
                 name: "neon_f32",
                 isa,
                 gemv_4x16: gemv_f32::neon_gemv_f32_4x16,
                 conv_tile: ConvTile { name: "neon_conv_f32_8x12", columns: 12, run: conv_f32::neon_conv_f32_8x12 },
-                ..Self::generic()
+                pool_2x2_f32: pool_2x2::neon_pool_2x2_f32,
+                pool_2x2_u8: pool_2x2::neon_pool_2x2_u8,
             };
         }
         let _ = isa;

@@ -6,7 +6,9 @@
 
 use super::pack_i8::PanelLayout;
 use super::team::Team;
-use crate::quant::{ChannelRequant, OutputStage};
+use crate::quant::ChannelRequant;
+#[cfg(target_arch = "x86_64")]
+use crate::quant::OutputStage;
 
 /// Rows of a weight panel (and of a tile).
 pub const MR: usize = 6;
@@ -26,6 +28,7 @@ pub struct TileStage<'a> {
 
 impl<'a> TileStage<'a> {
     /// The stage of every channel of `stage` (for kernels that index channels themselves).
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn whole(stage: &'a OutputStage) -> Self {
         Self { channels: &stage.channels, zero_point: stage.output_zero_point, clamp_min: stage.clamp_min }
     }

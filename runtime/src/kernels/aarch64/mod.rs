@@ -7,4 +7,5 @@ pub(crate) mod conv_f32;
 pub mod gemm_i8;
 pub mod gemv_f32;
 pub mod gemv_i8;
+pub mod pool_2x2;
 mod requantize;

@@ -1,5 +1,5 @@
-//! The 2×2 stride-2 max pool as a plain loop: the portable twin of the AVX-512 kernels of
-//! [`crate::kernels::x86_64::pool_2x2`] and the fallback of every CPU.
+//! The 2×2 stride-2 max pool as a plain loop: the portable twin of the AVX-512 kernels
+//! (`x86_64::pool_2x2`) and the NEON ones (`aarch64::pool_2x2`), and the fallback of every CPU.
 
 use crate::kernels::pool::value::{check_2x2, PoolValue};
 

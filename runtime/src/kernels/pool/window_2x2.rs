@@ -1,6 +1,6 @@
 //! 2×2 stride-2 max pooling of whole row pairs, on `f32` and `u8` maps: the inference plans' pool,
 //! run by the kernel of [`F32Kernels::best`]: the AVX-512 one (sixteen `f32` or thirty-two `u8`
-//! outputs per step) or [`generic_pool_2x2`](crate::kernels::generic::pool_2x2::generic_pool_2x2),
+//! outputs per step), the NEON one (eight `f32` or thirty-two `u8`) or [`generic_pool_2x2`](crate::kernels::generic::pool_2x2::generic_pool_2x2),
 //! the plain twin the tests compare it with.
 //!
 //! Each output is `(t₀ ⊔ t₁) ⊔ (b₀ ⊔ b₁)` over its window's top and bottom pairs, where `a ⊔ b` is
