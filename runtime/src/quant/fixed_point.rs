@@ -9,15 +9,17 @@
 //!
 //! computed exactly in `i64` (`|x · mantissa| < 2⁶²`, the shift between 1 and 62), saturated to
 //! `i32`. This is ONNX `QuantizeLinear` (`round(x / y_scale)`, ties to even) applied to the exact
-//! product, and tract's integer `Scaler` (`RoundingPolicy::Even`), which also multiplies by the
-//! significand of a float multiplier and shifts, rounding once.
+//! product; tract's integer `Scaler` with `RoundingPolicy::Even` (its requantization by one
+//! per-tensor multiplier) computes the same: the float multiplier's significand times `x`, one
+//! rounding shift.
 //!
 //! The requantization multiplier of a layer comes from its `f32` scales with
 //! [`FixedPointMultiplier::from_scales`]: `(s_in · s_w) / s_out` in `f32`, the same operations in
 //! the same order as ONNX Runtime's and tract's `QLinearConv`, so the real number multiplied is the
-//! one they multiply by (a 24-bit significand, exact in the 31-bit mantissa). Those runtimes then
-//! round `f32(acc) · M` to `f32` before rounding it to an integer; the result here differs from
-//! theirs only when that product lands within half an `f32` ulp (`2^-24` relative) of a tie.
+//! one they multiply by (a 24-bit significand, exact in the 31-bit mantissa). With per-channel
+//! multipliers both runtimes round `f32(acc) · M` to `f32` before rounding it to an integer; the
+//! result here differs from theirs only when that product lands within half an `f32` ulp (`2^-24`
+//! relative) of a tie, or when `|acc| ≥ 2²⁴` and `f32(acc)` itself rounds.
 //!
 //! ## The kernels' form
 //!
