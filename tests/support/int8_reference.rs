@@ -4,7 +4,7 @@
 use fasterai::deploy::graph::Op;
 use fasterai::deploy::Int8Model;
 use fasterai::model::ShapeInfo;
-use fasterai::quant::{ActivationQParams, FixedPointMultiplier};
+use fasterai::quant::ActivationQParams;
 
 fn chw(s: ShapeInfo) -> (usize, usize, usize) {
     match s {
@@ -13,11 +13,22 @@ fn chw(s: ShapeInfo) -> (usize, usize, usize) {
     }
 }
 
-/// `clamp(z_out + M·(acc + b_q − z_in·Σw), lo, 255)` with `M = s_in·s_w/s_out`, written out.
+/// `clamp(z_out + round_half_even(M·(acc + b_q − z_in·Σw)), lo, 255)` with `M = (s_in·s_w)/s_out`
+/// in `f32` (as ONNX runtimes compute it from a QLinearConv's scales), written out: `M` is
+/// `sig·2^e` exactly (its `f32` bits), the product `(acc + …)·sig` exact in `i128`, rounded once.
 fn requantize(acc: i64, folded: i64, s_in: f32, s_w: f32, out: ActivationQParams, relu: bool) -> u8 {
-    let m = FixedPointMultiplier::from_real(s_in as f64 * s_w as f64 / out.scale.get() as f64).unwrap();
-    let lo = if relu { out.zero_point as i32 } else { 0 };
-    (out.zero_point as i32 + m.apply((acc + folded) as i32)).clamp(lo, 255) as u8
+    let m = (s_in * s_w) / out.scale.get();
+    assert!(m.is_normal() && m > 0.0);
+    let bits = m.to_bits();
+    let sig = (bits & 0x7f_ffff | 0x80_0000) as i128;
+    let e = ((bits >> 23) & 0xff) as i32 - 127 - 23; // m = sig · 2^e
+    assert!(e < 0, "multiplier {m} too large for this reference");
+    let x = (acc + folded) as i32 as i128; // the bias added in i32 (wrapping), as the plan does
+    let d = 1i128 << -e;
+    let (q, r) = ((x * sig).div_euclid(d), (x * sig).rem_euclid(d));
+    let rounded = q + i128::from(2 * r > d || (2 * r == d && q % 2 != 0));
+    let lo = if relu { out.zero_point as i128 } else { 0 };
+    (out.zero_point as i128 + rounded).clamp(lo, 255) as u8
 }
 
 /// The int8 add with one rounding, written out: `round(s_a/s_o·(q_a − z_a) + s_b/s_o·(q_b − z_b))`

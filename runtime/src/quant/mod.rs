@@ -5,8 +5,8 @@
 //! - Activations: per tensor, asymmetric `u8` with a zero point; the range always contains 0 ([`ActivationQParams`]).
 //! - Rounding float → integer: half to even ([`round_half_even`]).
 //! - Calibration: [`MinMaxObserver`], [`PercentileObserver`], [`MseObserver`] behind the [`Observer`] trait.
-//! - Accumulate in `i32`; bias in `i32`; requantize with a [`FixedPointMultiplier`]; fused ReLU by
-//!   clamping at the output zero point ([`OutputStage`]).
+//! - Accumulate in `i32`; bias in `i32`; requantize with a [`FixedPointMultiplier`] (one rounding,
+//!   half to even, of the exact product); fused ReLU by clamping at the output zero point ([`OutputStage`]).
 //!
 //! Quantization-aware training builds on this: the fake-quantization op is
 //! [`crate::ops::fake_quant`], the training callback `compress::quantize::QuantizeCallback`.
@@ -33,7 +33,7 @@ mod weight;
 pub use activation::ActivationQParams;
 pub use add::{add_multiplier, round_add_shift, AddRequant, ADD_SHIFT};
 pub use error::QuantError;
-pub use fixed_point::{rounding_divide_by_pot, saturating_rounding_doubling_high_mul, saturating_shl, FixedPointMultiplier};
+pub use fixed_point::{round_shift_half_even, FixedPointMultiplier};
 pub use observer::{Histogram, MinMaxObserver, MseObserver, Observer, PercentileObserver};
 pub use requantize::{requantize_one, ChannelRequant, OutputStage};
 pub use rounding::round_half_even;

@@ -4,7 +4,9 @@
 //! `(s_out, z_out)`, the real output is
 //! `s_in·s_w[c] · Σ_k w[c,k]·(x[k] − z_in) + bias[c]`. In integers:
 //! `q_out = clamp(z_out + M_c · (acc + bias_q[c] − z_in·Σ_k w[c,k]), lo, 255)` with
-//! `M_c = s_in·s_w[c]/s_out` as a [`FixedPointMultiplier`], `bias_q = round(bias / (s_in·s_w[c]))` and
+//! `M_c = s_in·s_w[c]/s_out` as a [`FixedPointMultiplier`] (computed in `f32`, as ONNX runtimes do:
+//! [`FixedPointMultiplier::from_scales`]), the product `M_c · (…)` rounded once, half to even,
+//! `bias_q = round(bias / (s_in·s_w[c]))` and
 //! `acc = Σ_k w[c,k]·x[k]` the raw GEMM result. The zero-point correction is folded into the bias
 //! once, so the GEMM stays a plain `u8 × i8 → i32` product. A fused ReLU is `lo = z_out`
 //! (real 0); without it `lo = 0`.
@@ -14,7 +16,7 @@ use super::{ActivationQParams, FixedPointMultiplier, QuantError, QuantizedWeight
 /// What one output channel needs: its multiplier and its bias in accumulator steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChannelRequant {
-    /// `s_in · s_w[c] / s_out`.
+    /// `(s_in · s_w[c]) / s_out` (in `f32`: [`FixedPointMultiplier::from_scales`]).
     pub multiplier: FixedPointMultiplier,
     /// `round(bias / (s_in·s_w[c])) − z_in · Σ_k w[c,k]`.
     pub bias: i32,
@@ -60,7 +62,6 @@ impl OutputStage {
             }
         }
         let s_in = input.scale.get() as f64;
-        let s_out = output.scale.get() as f64;
         let rows = weights.values.chunks_exact(weights.fan_in.max(1));
         let channels = rows
             .zip(&weights.scales)
@@ -74,7 +75,8 @@ impl OutputStage {
                 if folded.abs() >= i32::MAX as f64 / 2.0 {
                     return Err(QuantError::BiasOutOfRange { channel, bias: b, steps });
                 }
-                Ok(ChannelRequant { multiplier: FixedPointMultiplier::from_real(step / s_out)?, bias: folded as i32 })
+                let multiplier = FixedPointMultiplier::from_scales(input.scale.get(), s_w.get(), output.scale.get())?;
+                Ok(ChannelRequant { multiplier, bias: folded as i32 })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {

@@ -5,9 +5,8 @@
 //! Half to even is unbiased: ties do not drift a sum upwards. The error of one value is at most
 //! half a step either way.
 //!
-//! Integer requantization (see [`super::fixed_point`]) rounds its own way (gemmlowp's
-//! round-half-away-from-zero on the doubling high multiply, then round-half-up-in-magnitude on the
-//! shift); it works on integers only and is documented there.
+//! Integer requantization (see [`super::fixed_point`]) follows the same rule on integers: the exact
+//! product of the accumulator and the multiplier, rounded once, half to even.
 
 /// Rounds `x` to the nearest integer, ties to even.
 ///

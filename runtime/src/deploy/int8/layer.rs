@@ -4,8 +4,9 @@
 //! The arithmetic of a conv/linear layer with input `(s_in, z_in)`, weights `q_w` with scales
 //! `s_w[o]`, `i32` bias `b_q[o] = round(b[o] / (s_in·s_w[o]))` and output `(s_out, z_out)`:
 //! `acc[o] = Σ_k q_w[o,k]·x[k]` (raw `u8 × i8 → i32`), then
-//! `y[o] = clamp(z_out + M_o·(acc[o] + b_q[o] − z_in·Σ_k q_w[o,k]), lo, 255)` with
-//! `M_o = s_in·s_w[o]/s_out` as a [`FixedPointMultiplier`] and `lo = z_out` under a fused ReLU, else 0.
+//! `y[o] = clamp(z_out + round_half_even(M_o·(acc[o] + b_q[o] − z_in·Σ_k q_w[o,k])), lo, 255)` with
+//! `M_o = (s_in·s_w[o])/s_out` in `f32` as a [`FixedPointMultiplier`] (the product exact, rounded
+//! once) and `lo = z_out` under a fused ReLU, else 0.
 //! A final linear layer without output parameters gives `f32` logits instead:
 //! `y[o] = s_in·s_w[o]·(acc[o] + b_q[o] − z_in·Σ_k q_w[o,k])` (then `max(0, ·)` under a fused ReLU).
 
@@ -84,7 +85,6 @@ pub(crate) fn quantize_bias(
 pub(crate) fn output_stage(layer: &Int8Layer, output: ActivationQParams, relu: bool) -> Result<OutputStage, QuantError> {
     let weights = layer.weights.as_ref().expect("only conv/linear layers have an output stage");
     let s_in = layer.input.scale.get() as f64;
-    let s_out = output.scale.get() as f64;
     let channels = layer
         .folded_bias()
         .into_iter()
@@ -95,8 +95,8 @@ pub(crate) fn output_stage(layer: &Int8Layer, output: ActivationQParams, relu: b
                 let bias = layer.bias[channel] as f32 * (s_in * s_w.get() as f64) as f32;
                 return Err(QuantError::BiasOutOfRange { channel, bias, steps: folded as f64 });
             }
-            let step = s_in * s_w.get() as f64;
-            Ok(ChannelRequant { multiplier: FixedPointMultiplier::from_real(step / s_out)?, bias: folded as i32 })
+            let multiplier = FixedPointMultiplier::from_scales(layer.input.scale.get(), s_w.get(), output.scale.get())?;
+            Ok(ChannelRequant { multiplier, bias: folded as i32 })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(OutputStage { channels, output_zero_point: output.zero_point, clamp_min: if relu { output.zero_point } else { 0 } })

@@ -102,9 +102,11 @@ fn linear(g: &mut Graph, x: Flow, layer: &Int8Layer) -> Result<Flow, DeployError
     let bias = g.i32s(&format!("{name}.bias"), &[outputs], &layer.bias);
     let acc = g.node("Add", &format!("{name}.acc_bias"), &[&acc, &bias], vec![]);
     let real = g.node("Cast", &format!("{name}.acc_f32"), &[&acc], vec![int("to", data_type::FLOAT as i64)]);
-    let s_in = layer.input.scale.get() as f64;
-    let out_scale = layer.output.map_or(1.0, |q| q.scale.get() as f64);
-    let multipliers: Vec<f32> = w.scales.iter().map(|s| (s_in * s.get() as f64 / out_scale) as f32).collect();
+    // `(s_in · s_w) / s_out` in f32: the plan's multiplier (`FixedPointMultiplier::from_scales`)
+    // to the bit, and what a runtime computes from a QLinearConv's scales.
+    let s_in = layer.input.scale.get();
+    let out_scale = layer.output.map_or(1.0, |q| q.scale.get());
+    let multipliers: Vec<f32> = w.scales.iter().map(|s| (s_in * s.get()) / out_scale).collect();
     let multipliers = g.f32s(&format!("{name}.multiplier"), &[outputs], &multipliers);
     let scaled = Flow { name: g.node("Mul", &format!("{name}.scaled"), &[&real, &multipliers], vec![]), map: false, elem: data_type::FLOAT };
     Ok(match layer.output {

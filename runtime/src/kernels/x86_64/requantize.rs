@@ -1,18 +1,24 @@
 //! The output stage on eight `i32` lanes: the AVX2 twin of [`crate::quant::requantize_one`],
 //! bit for bit.
+//!
+//! The product `x · M` is rounded once, half to even, in the kernels' form of
+//! [`crate::quant::FixedPointMultiplier`]: `x` shifted left (saturating) by `l`, the exact 64-bit
+//! products `x · mantissa` of the even and the odd lanes (`vpmuldq`), `2^(31+r) − 1` plus the parity
+//! bit of the quotient added, and the quotient by `2^(32+r)` taken as the high half of each product
+//! then a 32-bit arithmetic shift by `r` (AVX2 has no 64-bit arithmetic shift; the 64-bit logical
+//! shift only extracts the parity bit).
 
 use std::arch::x86_64::*;
 
 use crate::quant::ChannelRequant;
 
-/// `clamp(z + M·(acc + bias), lo, 255)` on eight lanes of one channel, as `i32`.
+/// `clamp(z + round_half_even(M·(acc + bias)), lo, 255)` on eight lanes of one channel, as `i32`.
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn requantize8(acc: __m256i, channel: &ChannelRequant, zero_point: u8, clamp_min: u8) -> __m256i {
     let x = _mm256_add_epi32(acc, _mm256_set1_epi32(channel.bias));
     let left = channel.multiplier.left_shift();
     let x = if left > 0 { saturating_shl8(x, left) } else { x };
-    let y = rounding_doubling_high_mul8(x, channel.multiplier.mantissa);
-    let y = rounding_divide_by_pot8(y, channel.multiplier.right_shift());
+    let y = mul_round_half_even8(x, channel.multiplier.mantissa, channel.multiplier.right_shift());
     let z = zero_point as i32;
     let y = _mm256_min_epi32(y, _mm256_set1_epi32(u8::MAX as i32 - z));
     let y = _mm256_max_epi32(y, _mm256_set1_epi32(clamp_min as i32 - z));
@@ -30,41 +36,29 @@ fn saturating_shl8(x: __m256i, shift: u32) -> __m256i {
     _mm256_blendv_epi8(saturated, shifted, fits)
 }
 
-/// High 32 bits of `2·x·m`, rounded half away from zero. `m ∈ [2³⁰, 2³¹)`, as every
-/// [`crate::quant::FixedPointMultiplier`] mantissa is, so the `MIN·MIN` saturation cannot occur.
+/// `round_half_even(x · m / 2^(32 + r))` per lane, `m ∈ [2³⁰, 2³¹)` and `r ≤ 30`: the products are
+/// below `2⁶²` in magnitude, the quotients fit `i32`.
 #[target_feature(enable = "avx2,fma")]
-fn rounding_doubling_high_mul8(x: __m256i, m: i32) -> __m256i {
+fn mul_round_half_even8(x: __m256i, m: i32, r: u32) -> __m256i {
     let mv = _mm256_set1_epi32(m);
-    let even = _mm256_mul_epi32(x, mv); // 64-bit products of lanes 0, 2, 4, 6
-    let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), mv); // lanes 1, 3, 5, 7
-    let even = high_half_rounded(even);
-    let odd = high_half_rounded(odd);
-    // Even results sit in bits 31..62, i.e. after a 31-bit shift in the low dword; odd ones are
-    // moved up by one bit into the high dword.
-    _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<31>(even), _mm256_slli_epi64::<1>(odd))
+    let shift = 32 + r;
+    let count = _mm_cvtsi32_si128(shift as i32);
+    let half = _mm256_set1_epi64x((1i64 << (shift - 1)) - 1);
+    let even = nudge8(_mm256_mul_epi32(x, mv), half, count); // 64-bit products of lanes 0, 2, 4, 6
+    let odd = nudge8(_mm256_mul_epi32(_mm256_srli_epi64::<32>(x), mv), half, count); // lanes 1, 3, 5, 7
+    // The high halves: ⌊q / 2³²⌋; the odd ones are in place, the even ones move down.
+    let high = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+    _mm256_sra_epi32(high, _mm_cvtsi32_si128(r as i32))
 }
 
-/// `(p + nudge)` then the truncating division by 2³¹ prepared so that bits 31..62 hold the result.
+/// `p + (2^(shift−1) − 1) + (⌊p / 2^shift⌋ mod 2)` on four `i64` lanes (`half` the constant, `count`
+/// the shift): its floor quotient by `2^shift` is `p`'s rounded half to even. The parity bit is the
+/// same in a logical shift.
 #[target_feature(enable = "avx2,fma")]
-fn high_half_rounded(p: __m256i) -> __m256i {
-    let zero = _mm256_setzero_si256();
-    let negative = _mm256_cmpgt_epi64(zero, p);
-    let nudge = _mm256_blendv_epi8(_mm256_set1_epi64x(1 << 30), _mm256_set1_epi64x(1 - (1 << 30)), negative);
-    let q = _mm256_add_epi64(p, nudge);
-    // Truncation toward zero: a negative dividend gets 2³¹ − 1 added before the shift.
-    let q_negative = _mm256_cmpgt_epi64(zero, q);
-    _mm256_add_epi64(q, _mm256_and_si256(q_negative, _mm256_set1_epi64x((1 << 31) - 1)))
-}
-
-/// `x / 2^exponent` rounded half away from zero.
-#[target_feature(enable = "avx2,fma")]
-fn rounding_divide_by_pot8(x: __m256i, exponent: u32) -> __m256i {
-    let mask = ((1i64 << exponent) - 1) as i32;
-    let remainder = _mm256_and_si256(x, _mm256_set1_epi32(mask));
-    // cmpgt yields −1 where true: subtracting it adds 1.
-    let threshold = _mm256_sub_epi32(_mm256_set1_epi32(mask >> 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), x));
-    let shifted = _mm256_sra_epi32(x, _mm_cvtsi32_si128(exponent as i32));
-    _mm256_sub_epi32(shifted, _mm256_cmpgt_epi32(remainder, threshold))
+#[inline]
+fn nudge8(p: __m256i, half: __m256i, count: __m128i) -> __m256i {
+    let odd = _mm256_and_si256(_mm256_srl_epi64(p, count), _mm256_set1_epi64x(1));
+    _mm256_add_epi64(_mm256_add_epi64(p, half), odd)
 }
 
 #[cfg(test)]
@@ -74,19 +68,28 @@ pub(super) mod tests {
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
     /// Random output stages (multipliers from 2⁻³¹ to 2²⁰, zero points, ReLU floors) with `N`
-    /// accumulators each, a third of them at the `i32` extremes; shared by every SIMD stage's test.
+    /// accumulators each, a quarter of them at the `i32` extremes, and a third of the stages with
+    /// multipliers of few significant bits, a small bias and small accumulators: exact ties that
+    /// reach the output. Shared by every SIMD stage's test.
     pub(in crate::kernels::x86_64) fn stage_cases<const N: usize>(seed: u64) -> Vec<(ChannelRequant, u8, u8, [i32; N])> {
         let mut rng = SmallRng::seed_from_u64(seed);
         let extremes = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
         let mut cases = Vec::new();
         for case in 0..5_000 {
-            let real = 2f64.powf(rng.gen_range(-31.0..20.0));
+            let ties = case % 3 == 0;
+            let real = if ties { rng.gen_range(1..16) as f64 * 2f64.powi(rng.gen_range(-9..0)) } else { 2f64.powf(rng.gen_range(-31.0..20.0)) };
             let Ok(multiplier) = FixedPointMultiplier::from_real(real) else { continue };
-            let channel = ChannelRequant { multiplier, bias: if case % 7 == 0 { 0 } else { rng.gen() } };
+            let bias = match (case % 7, ties) {
+                (0, _) => 0,
+                (_, true) => rng.gen_range(-300..300),
+                _ => rng.gen(),
+            };
+            let channel = ChannelRequant { multiplier, bias };
             let (zp, lo): (u8, u8) = (rng.gen(), if rng.gen() { 0 } else { rng.gen() });
             let acc: [i32; N] = std::array::from_fn(|i| match rng.gen_range(0..4) {
                 0 => extremes[i % extremes.len()],
                 1 => rng.gen(),
+                _ if ties => rng.gen_range(-2_000..2_000),
                 _ => rng.gen_range(-100_000..100_000),
             });
             cases.push((channel, zp, lo.min(zp), acc));
@@ -111,12 +114,20 @@ pub(super) mod tests {
             eprintln!("skipped: AVX2/FMA not on this CPU or above FASTERAI_MAX_ISA");
             return;
         }
+        let mut inner_ties = 0;
         for (channel, zp, lo, acc) in stage_cases::<8>(8) {
             // SAFETY: AVX2 and FMA were detected above.
             let got = unsafe { lanes(acc, &channel, zp, lo) };
             for (i, &a) in acc.iter().enumerate() {
-                assert_eq!(got[i], requantize_one(&channel, zp, lo, a) as i32, "acc {a} {channel:?} zp {zp} lo {lo}");
+                let want = requantize_one(&channel, zp, lo, a);
+                assert_eq!(got[i], want as i32, "acc {a} {channel:?} zp {zp} lo {lo}");
+                let m = channel.multiplier;
+                let product = a.wrapping_add(channel.bias) as i64 * m.mantissa as i64;
+                let tie = product.rem_euclid(1 << (31 - m.exponent)) == 1 << (30 - m.exponent);
+                inner_ties += usize::from(tie && want > lo && want < u8::MAX);
             }
         }
+        // Ties that reach the output, not clamped away.
+        assert!(inner_ties > 100, "{inner_ties}");
     }
 }
