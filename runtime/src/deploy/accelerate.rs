@@ -71,9 +71,17 @@ enum ConvKernel {
     /// with the zero taps left out ([`ConvF32::with_taps`]): the original multiply-adds, read in
     /// place instead of gathered into a patch matrix, and on the team's threads like every other
     /// conv (the `gemm` crate's rayon threads would share the cores with the team's spinning ones).
-    /// Every stride-2 conv: the stem, ResNet's 3×3/2 convs and 1×1/2 shortcuts.
+    /// Every stride-2 conv: the stem, ResNet's 3×3/2 convs and 1×1/2 shortcuts (with the AVX2 tile,
+    /// the stem only: [`NARROW_TILE_PHASES_COST`]).
     Phases(SpaceToDepth, ConvF32),
 }
+
+/// Where the direct kernel has only its AVX2 tile, stride-2 convs run on the phases only when
+/// their dense stride-1 form costs at most this many times their multiply-adds (the 7×7 stem:
+/// 1.31×); the others stay on im2col + GEMM. Under `FASTERAI_MAX_ISA=avx2` ResNet-18 measured
+/// 1.04× the time with every stride-2 conv on the AVX2 tile, but the `gemm` crate ignores the cap
+/// and runs its AVX-512 code there: to measure again on an AVX2 machine.
+const NARROW_TILE_PHASES_COST: f64 = 1.5;
 
 /// 3×3 stride-1 convs with at least this many input channels run by Winograd's algorithm. Measured
 /// on the 2-core VM (`examples`-style loop, best of 3, both threads): Winograd/direct speed-ups
@@ -245,7 +253,7 @@ where
             }
             _ => None,
         };
-        let phases = geometry.and_then(SpaceToDepth::new);
+        let phases = geometry.and_then(SpaceToDepth::new).filter(|s2d| wide_tile || s2d.cost() <= NARROW_TILE_PHASES_COST);
         let direct = match (node.op, geometry) {
             (Op::Conv { out_channels, relu, .. }, Some(_)) if phases.is_some() => {
                 let s2d = phases.expect("checked by the guard");

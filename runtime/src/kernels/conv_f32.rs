@@ -136,11 +136,12 @@ impl ConvF32 {
         for c in 0..g.channels() {
             for ky in 0..kk {
                 for kx in 0..kk {
-                    offsets.push(c * hp * wp + ky * wp + kx);
+                    if kept((c * kk + ky) * kk + kx) {
+                        offsets.push(c * hp * wp + ky * wp + kx);
+                    }
                 }
             }
         }
-        let offsets: Vec<usize> = offsets.into_iter().enumerate().filter(|&(k, _)| kept(k)).map(|(_, off)| off).collect();
         let steps = offsets.len();
         let panels_count = out_channels.div_ceil(MR);
         let mut panels = vec![0.0; panels_count * steps * MR];

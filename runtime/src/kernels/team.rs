@@ -8,7 +8,7 @@
 //! [`SPIN`] after their last job, then park until the next one.
 //!
 //! Shares are contiguous and static: the jobs of a plan are even by construction. A share its
-//! helper has not started by the time the caller is done with its own, the caller runs itself: on a
+//! helper has not started soon after the caller is done with its own, the caller runs itself: on a
 //! machine whose cores are busy with other work a descheduled helper then costs the job at most
 //! that share, instead of the caller spinning until the OS runs the helper again (a time slice,
 //! several milliseconds, on every layer).
@@ -34,6 +34,11 @@ use std::time::{Duration, Instant};
 
 /// How long a helper keeps polling after its last job before it parks.
 pub const SPIN: Duration = Duration::from_millis(2);
+
+/// How long the caller, done with its own share, waits for a helper to start its share before it
+/// runs that share itself. A polling helper starts within a microsecond; a parked one within tens;
+/// one the OS has descheduled not before its next time slice (milliseconds).
+const GRACE: Duration = Duration::from_micros(50);
 
 const IDLE: u8 = 0;
 /// A share is waiting for its helper (or for the caller to take it back).
@@ -136,11 +141,20 @@ impl Team {
             }
         }
         job(share(0));
-        // Shares no helper has started yet run here; then wait for those being run.
+        // A share its helper has not started within [`GRACE`] runs here; then wait for the others.
+        let done_at = Instant::now();
         for (t, mailbox) in used.iter().enumerate() {
-            if mailbox.state.compare_exchange(READY, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                job(share(t + 1));
-                mailbox.state.store(DONE, Ordering::Release);
+            let mut polls = 0u32;
+            while mailbox.state.load(Ordering::Acquire) == READY {
+                polls = polls.wrapping_add(1);
+                if polls.is_multiple_of(64) && done_at.elapsed() >= GRACE {
+                    if mailbox.state.compare_exchange(READY, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                        job(share(t + 1));
+                        mailbox.state.store(DONE, Ordering::Release);
+                    }
+                    break;
+                }
+                std::hint::spin_loop();
             }
         }
         for mailbox in used {
