@@ -7,6 +7,7 @@
 //! ```sh
 //! cargo run --release --example factorize_timing            # Gram route only
 //! cargo run --release --example factorize_timing -- --exact # both, with the differences
+//! FASTERAI_SVD_PHASES=1 cargo run --release --example factorize_timing  # and each phase's wall and CPU time
 //! ```
 
 use std::time::Instant;

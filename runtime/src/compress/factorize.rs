@@ -56,6 +56,7 @@ use super::FactorizeError;
 
 mod exact;
 mod gram;
+mod phases;
 use crate::nn::{Linear, UnbiasedLinear};
 use crate::units::{Energy, Ratio};
 

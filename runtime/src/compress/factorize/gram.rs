@@ -34,6 +34,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Conj, Mat, MatMut, MatRef, Par, Side};
 use rayon::prelude::*;
 
+use super::phases::Phases;
 use super::{check_fits, check_weight, factors, rank_for_removed, report, svd_failed};
 use super::{Factorization, FactorizeError, Job, RankRule};
 
@@ -48,7 +49,8 @@ pub(super) fn factorize_gram(job: Job<'_>) -> Result<Factorization, FactorizeErr
         RankRule::Fixed(rank) => rank,
     };
     check_fits(layer, wanted, capacity, inputs, outputs)?;
-    let svd = truncated_svd(weight, outputs, inputs, wanted).map_err(|reason| svd_failed(layer, reason))?;
+    let mut phases = Phases::start(|| format!("{layer} {outputs}×{inputs} m={wanted}"));
+    let svd = truncated_svd_timed(weight, outputs, inputs, wanted, &mut phases).map_err(|reason| svd_failed(layer, reason))?;
     let (rank, capped) = match rule {
         RankRule::Energy(energy) => {
             // The smallest rank whose energy reaches the target, if the capacity holds it.
@@ -73,6 +75,7 @@ pub(super) fn factorize_gram(job: Job<'_>) -> Result<Factorization, FactorizeErr
     // Full rank discards nothing; otherwise the difference, exact up to cancellation.
     let discarded = if rank == inputs.min(outputs) { 0.0 } else { (svd.total - kept).max(0.0) };
     let report = report(layer, inputs, outputs, rank, capacity, capped, svd.total, discarded);
+    phases.mark("factors to f32");
     Ok(Factorization { first, second, report })
 }
 
@@ -96,7 +99,19 @@ fn pad(n: usize, m: usize) -> usize {
 /// The leading `m` singular triplets of the row-major `outputs × inputs` matrix `weight`
 /// (finite, `1 ≤ m ≤ min(outputs, inputs)`, `min(outputs, inputs) ≥ 2`). The error is faer's
 /// message if an eigen-decomposition did not converge.
+#[cfg(test)]
 pub(super) fn truncated_svd(weight: &[f32], outputs: usize, inputs: usize, m: usize) -> Result<Truncated, String> {
+    truncated_svd_timed(weight, outputs, inputs, m, &mut Phases::start(String::new))
+}
+
+/// [`truncated_svd`], marking its phases on `phases`.
+fn truncated_svd_timed(
+    weight: &[f32],
+    outputs: usize,
+    inputs: usize,
+    m: usize,
+    phases: &mut Phases,
+) -> Result<Truncated, String> {
     let par = Par::rayon(0);
     let wide = outputs <= inputs;
     let (n, l) = if wide { (outputs, inputs) } else { (inputs, outputs) };
@@ -107,10 +122,11 @@ pub(super) fn truncated_svd(weight: &[f32], outputs: usize, inputs: usize, m: us
     let weight64: Vec<f64> = weight.par_iter().map(|&w| f64::from(w)).collect();
     let m64 = wide_view(&weight64, wide, n, l);
     let total: f64 = weight64.par_iter().map(|w| w * w).sum();
+    phases.mark("weights to f64");
 
     // 1-2. Approximate top eigenvectors of G = M·Mᵀ, in f32.
     let width = m + pad(n, m);
-    let approx = top_eigenvectors_f32(m32, width, par)?;
+    let approx = top_eigenvectors_f32(m32, width, par, phases)?;
 
     // 3. Orthonormalize in f64 (one Newton–Schulz step), then Rayleigh–Ritz.
     let q0 = Mat::<f64>::from_fn(n, width, |r, c| f64::from(approx[(r, c)]));
@@ -124,15 +140,19 @@ pub(super) fn truncated_svd(weight: &[f32], outputs: usize, inputs: usize, m: us
     let mut q = Mat::<f64>::zeros(n, width);
     matmul(q.as_mut(), Accum::Replace, q0.as_ref(), correction.as_ref(), 1.0, par);
     drop(q0);
+    phases.mark("orthonormalize f64");
     let mut b = Mat::<f64>::zeros(width, l);
     matmul(b.as_mut(), Accum::Replace, q.transpose(), m64, 1.0, par);
+    phases.mark("B = QᵀM f64");
     let mut h = Mat::<f64>::zeros(width, width);
     lower_gram(h.as_mut(), b.as_ref(), 1.0, par); // the eigensolver reads the lower half only
+    phases.mark("H = BBᵀ f64");
     let eigen = h.self_adjoint_eigen(Side::Lower).map_err(|e| format!("{e:?}"))?;
     // Eigenvalues ascend: the kept ones are the last m, taken largest first.
     let (values, vectors) = (eigen.S().column_vector(), eigen.U());
     let sigma: Vec<f64> = (0..m).map(|k| values[width - 1 - k].max(0.0).sqrt()).collect();
     let z = Mat::<f64>::from_fn(width, m, |r, k| vectors[(r, width - 1 - k)]);
+    phases.mark("eigen of H f64");
 
     // 4. The factors.
     let mut y = Mat::<f64>::zeros(n, m); // left vectors of M
@@ -149,6 +169,7 @@ pub(super) fn truncated_svd(weight: &[f32], outputs: usize, inputs: usize, m: us
         let right_scaled = Mat::<f64>::from_fn(m, inputs, |k, i| sigma[k] * y[(i, k)]);
         (left, right_scaled)
     };
+    phases.mark("QZ, ZᵀB f64");
     Ok(Truncated { sigma, total, left, right_scaled })
 }
 
@@ -178,10 +199,11 @@ fn wide_view<T>(data: &[T], wide: bool, n: usize, l: usize) -> MatRef<'_, T> {
 
 /// The eigenvectors of `M·Mᵀ` (computed in `f32`) for its `width` largest eigenvalues, as the
 /// columns of an `n × width` matrix, largest last.
-fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<Mat<f32>, String> {
+fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par, phases: &mut Phases) -> Result<Mat<f32>, String> {
     let n = m32.nrows();
     let mut g = Mat::<f32>::zeros(n, n);
     lower_gram(g.as_mut(), m32, 1.0, par); // the tridiagonalization reads the lower half only
+    phases.mark("gram f32");
 
     let block = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f32>(n, n);
     let mut reflectors = Mat::<f32>::zeros(block, n - 1);
@@ -192,6 +214,7 @@ fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<
     ]));
     // G = Q·T·Qᵀ: T tridiagonal, Q's reflectors stored below G's subdiagonal.
     tridiag::tridiag_in_place(g.as_mut(), reflectors.as_mut(), par, MemStack::new(&mut buffer), Default::default());
+    phases.mark("tridiagonalize f32");
     let diag = Col::<f32>::from_fn(n, |i| g[(i, i)]);
     let offdiag = Col::<f32>::from_fn(n, |i| if i + 1 < n { g[(i + 1, i)] } else { 0.0 });
     let mut values = Col::<f32>::zeros(n);
@@ -206,6 +229,7 @@ fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<
         Default::default(),
     )
     .map_err(|e| format!("{e:?}"))?;
+    phases.mark("tridiagonal evd f32");
     // Back to G's basis, for the kept columns only.
     let mut top = vectors.subcols(n - width, width).to_owned();
     drop(vectors);
@@ -217,6 +241,7 @@ fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<
         par,
         MemStack::new(&mut buffer),
     );
+    phases.mark("back-transform f32");
     Ok(top)
 }
 
