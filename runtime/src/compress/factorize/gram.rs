@@ -191,7 +191,7 @@ fn truncated_svd_timed(
     let q = orthonormalize(&approx, par)?;
     drop(approx);
     phases.mark("orthonormalize f64");
-    let b = project(&q, weight, wide, n, l, par);
+    let b = project(&q, weight, wide, n, l, BLOCK, par);
     phases.mark("B = QᵀM f64");
     let mut h = Mat::<f64>::zeros(width, width);
     lower_gram(h.as_mut(), b.as_ref(), 1.0, par); // the eigensolver reads the lower half only
@@ -252,17 +252,18 @@ fn orthonormalize(approx: &Mat<f32>, par: Par) -> Result<Mat<f64>, String> {
 }
 
 /// `B = Qᵀ·M` in `f64` (`w × L`), `M` the wide view of the row-major `weight`, converted to
-/// `f64` [`BLOCK`] columns at a time (exactly: every `f32` is an `f64`).
+/// `f64` `block` columns at a time ([`BLOCK`]; exactly: every `f32` is an `f64`).
 ///
 /// The block's rows (wide) or columns (tall) are [`PAD`] elements longer than they need be: at
 /// a power-of-two pitch (16 KiB for 2048 `f64`) the product's packing, which walks across them,
 /// maps every element to the same cache sets (fc1's product took half again as long).
-fn project(q: &Mat<f64>, weight: &[f32], wide: bool, n: usize, l: usize, par: Par) -> Mat<f64> {
+fn project(q: &Mat<f64>, weight: &[f32], wide: bool, n: usize, l: usize, block: usize, par: Par) -> Mat<f64> {
+    let (width, step) = (block.min(l), block);
     let mut b = Mat::<f64>::zeros(q.ncols(), l);
-    let pitch = if wide { BLOCK.min(l) + PAD } else { n + PAD };
-    let mut block = vec![0.0f64; if wide { n * pitch } else { BLOCK.min(l) * pitch }];
-    for start in (0..l).step_by(BLOCK) {
-        let cols = BLOCK.min(l - start);
+    let pitch = if wide { width + PAD } else { n + PAD };
+    let mut block = vec![0.0f64; if wide { n * pitch } else { width * pitch }];
+    for start in (0..l).step_by(step) {
+        let cols = step.min(l - start);
         let view = if wide {
             // Rows of W from column `start` on: the block row-major (n × cols).
             block.par_chunks_mut(pitch).enumerate().for_each(|(r, row)| {
@@ -483,6 +484,26 @@ mod tests {
         for c in 0..w {
             for r in c + 1..w {
                 assert!(q[(r, c)].abs() < 1e-5, "Q[{r}, {c}] = {}", q[(r, c)]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_blocked_projection_is_the_product() {
+        // Blocks of 7 columns: several, and a ragged last one, on both views of the weight.
+        let mut rng = SmallRng::seed_from_u64(15);
+        let (n, l, w) = (9, 40, 5);
+        let weight = random_vec(&mut rng, n * l, 1.0);
+        let q_values = random_vec(&mut rng, n * w, 1.0);
+        let q = faer::Mat::<f64>::from_fn(n, w, |r, c| f64::from(q_values[c * n + r]));
+        for wide in [true, false] {
+            let b = super::project(&q, &weight, wide, n, l, 7, faer::Par::Seq);
+            for r in 0..w {
+                for c in 0..l {
+                    let at = |k: usize| if wide { weight[k * l + c] } else { weight[c * n + k] };
+                    let expected: f64 = (0..n).map(|k| q[(k, r)] * f64::from(at(k))).sum();
+                    assert!((b[(r, c)] - expected).abs() < 1e-12, "wide {wide}: B[{r}, {c}]");
+                }
             }
         }
     }
