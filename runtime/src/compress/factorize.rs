@@ -276,8 +276,8 @@ pub struct FactorizeRequest<'a> {
 
 /// Factorizes several weights at once, one result per request in order, each the same as
 /// [`factorize_using`] on its own: the largest (by `min(I, O)²·max(I, O)`, the Gram route's
-/// cost) on every core, the others one after another beside it, each on one thread
-/// ([`side_by_side`]).
+/// cost) on every core, the others one after another beside it on a helper thread with a
+/// one-thread rayon pool of its own.
 ///
 /// Each SVD is multi-threaded, but some of its phases leave cores idle (faer's tridiagonalization
 /// synchronizes at every column, its divide and conquer solves secular equations on one thread
