@@ -56,6 +56,7 @@ use super::FactorizeError;
 
 mod exact;
 mod gram;
+mod phases;
 use crate::nn::{Linear, UnbiasedLinear};
 use crate::units::{Energy, Ratio};
 
@@ -252,6 +253,87 @@ pub fn factorize_using(
     } else {
         exact::factorize_exact(job)
     }
+}
+
+/// One weight for [`factorize_all`]: [`factorize_using`]'s arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct FactorizeRequest<'a> {
+    /// The layer's name, for the report and errors.
+    pub layer: &'a str,
+    /// Row-major, `outputs × inputs`.
+    pub weight: &'a [f32],
+    /// Rows of the weight.
+    pub outputs: usize,
+    /// Columns of the weight.
+    pub inputs: usize,
+    /// How the kept rank is chosen.
+    pub rule: RankRule,
+    /// The compile-time maximum rank (the factors' middle width).
+    pub capacity: usize,
+    /// The SVD route.
+    pub method: SvdMethod,
+}
+
+/// Factorizes several weights at once, one result per request in order, each the same as
+/// [`factorize_using`] on its own: the largest (by `min(I, O)²·max(I, O)`, the Gram route's
+/// cost) on every core, the others one after another beside it on a helper thread with a
+/// one-thread rayon pool of its own.
+///
+/// Each SVD is multi-threaded, but some of its phases leave cores idle (faer's tridiagonalization
+/// synchronizes at every column, its divide and conquer solves secular equations on one thread
+/// at each merge): run together, the serial SVD fills them, at the price of sharing caches and
+/// memory bandwidth. Memory is the sum of two working sets (about 0.9 GB for VGG16's
+/// `4096 × 12544` fc1 at rank 2048 by the Gram route). `compress!` still factorizes its layers
+/// one after another: on a loaded machine this costs more CPU time than it saves (see
+/// `docs/performance.md`); `cargo run --release --example factorize_timing -- --side-by-side`
+/// compares the two.
+///
+/// ```
+/// use fasterai_runtime::compress::factorize::{factorize_all, FactorizeRequest, RankRule, SvdMethod};
+/// let (a, b): (Vec<f32>, Vec<f32>) = ((0..24).map(|k| (k % 7) as f32).collect(), (0..12).map(|k| (k % 5) as f32).collect());
+/// let request = |layer, weight, outputs, inputs| FactorizeRequest {
+///     layer, weight, outputs, inputs, rule: RankRule::Fixed(2), capacity: 2, method: SvdMethod::Auto,
+/// };
+/// let results = factorize_all(&[request("fc1", &a[..], 4, 6), request("fc2", &b[..], 3, 4)]);
+/// assert_eq!(results[1].as_ref().unwrap().report.layer, "fc2");
+/// ```
+pub fn factorize_all(requests: &[FactorizeRequest<'_>]) -> Vec<Result<Factorization, FactorizeError>> {
+    let run = |r: &FactorizeRequest<'_>| factorize_using(r.layer, r.weight, r.outputs, r.inputs, r.rule, r.capacity, r.method);
+    let cost = |r: &FactorizeRequest<'_>| {
+        let (n, l) = (r.inputs.min(r.outputs) as f64, r.inputs.max(r.outputs) as f64);
+        n * n * l
+    };
+    let Some(largest) = (0..requests.len()).max_by(|&i, &j| cost(&requests[i]).total_cmp(&cost(&requests[j]))) else {
+        return Vec::new();
+    };
+    let (first, others) = side_by_side(
+        || run(&requests[largest]),
+        || requests.iter().enumerate().filter(|&(k, _)| k != largest).map(|(_, r)| run(r)).collect::<Vec<_>>(),
+    );
+    let mut others = others.into_iter();
+    let mut first = Some(first);
+    (0..requests.len()).filter_map(|k| if k == largest { first.take() } else { others.next() }).collect()
+}
+
+/// Runs `a` on the calling thread (with rayon's pool: every core) and meanwhile `b` on a helper
+/// thread inside a one-thread rayon pool of its own, so that `b`'s faer and rayon work runs
+/// serially beside `a`'s; returns both results. With one rayon thread, or if the helper pool
+/// cannot be made, `a` then `b` on the calling thread.
+///
+/// This is how [`factorize_all`] runs several SVDs at once. Not `rayon::join`: faer's
+/// tridiagonalization forks and joins at each of its `n` columns, and a rayon thread waiting at
+/// such a join may pick up a long task of the other SVD, stalling its own.
+fn side_by_side<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    let lane = (rayon::current_num_threads() > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(1).build().ok());
+    let Some(Some(lane)) = lane else { return (a(), b()) };
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(|| lane.install(b));
+        let first = a();
+        match helper.join() {
+            Ok(second) => (first, second),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// One factorization for a route to make: [`factorize_using`]'s arguments but the method.

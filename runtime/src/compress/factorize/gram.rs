@@ -11,9 +11,10 @@
 //!    and the back-transformation of only the columns kept). `f32` halves the memory traffic of
 //!    the tridiagonalization, the step that dominates; its eigenvalues alone would be off by
 //!    about `ε₃₂·σ₁²/σᵢ²` relative, which is why they are not used.
-//! 3. **Rayleigh–Ritz in `f64`**: the eigenvectors, orthonormalized by one Newton–Schulz step
-//!    (`Q ← Q·(3I − QᵀQ)/2`, their `f32` error of ~1e-6 drops to ~1e-12), span a subspace `Q`;
-//!    `B = Qᵀ·M` and the small `H = B·Bᵀ` are computed in `f64` from the `f64` weights, and `H`'s
+//! 3. **Rayleigh–Ritz in `f64`**: the eigenvectors, orthonormalized by one Cholesky QR pass
+//!    (`Q₀ᵀQ₀ = L·Lᵀ`, `Q = Q₀·L⁻ᵀ`: their `f32` error of ~1e-6 drops to `f64` rounding), span a
+//!    subspace `Q`; `B = Qᵀ·M` (the weights widened to `f64` a block of columns at a time, no
+//!    whole `f64` copy) and the small `H = B·Bᵀ` (its lower half) are computed in `f64`, and `H`'s
 //!    eigen-decomposition (faer, `f64`) gives the singular values and vectors. The Ritz values'
 //!    error is quadratic in the subspace's angle to the exact one, so the kept singular values
 //!    match the exact SVD to ~1e-9 relative (tested at 1e-6), whatever `f32` did to the Gram
@@ -23,18 +24,24 @@
 //!    (a column whose singular value is zero, or below `σ₁·1e-12`, is left zero: it contributes
 //!    nothing to the product).
 //!
+//! Every phase but the `f32` → `f64` widenings is a faer call on rayon's pool; the copies are
+//! rayon loops. `FASTERAI_SVD_PHASES=1` times each phase (the `phases` module).
+//!
 //! Trade-offs: only the kept singular values are computed; the discarded energy is
 //! `‖W‖²_F − Σ kept σ²`, exact up to `f64` cancellation (`~1e-16·‖W‖²_F` absolute).
 
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::evd::{self, tridiag, ComputeEigenvectors};
+use faer::linalg::cholesky::llt::factor as llt;
 use faer::linalg::householder;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::matmul::matmul;
+use faer::linalg::triangular_solve;
 use faer::{Accum, Col, Conj, Mat, MatMut, MatRef, Par, Side};
 use rayon::prelude::*;
 
-use super::{check_fits, check_weight, factors, rank_for_removed, report, svd_failed};
+use super::phases::Phases;
+use super::{check_fits, check_weight, rank_for_removed, report, svd_failed};
 use super::{Factorization, FactorizeError, Job, RankRule};
 
 /// The fast path: only the singular triplets the rule may keep (see [`SvdMethod::Gram`](super::SvdMethod::Gram)).
@@ -48,7 +55,8 @@ pub(super) fn factorize_gram(job: Job<'_>) -> Result<Factorization, FactorizeErr
         RankRule::Fixed(rank) => rank,
     };
     check_fits(layer, wanted, capacity, inputs, outputs)?;
-    let svd = truncated_svd(weight, outputs, inputs, wanted).map_err(|reason| svd_failed(layer, reason))?;
+    let mut phases = Phases::start(|| format!("{layer} {outputs}×{inputs} m={wanted}"));
+    let svd = truncated_svd_timed(weight, outputs, inputs, wanted, &mut phases).map_err(|reason| svd_failed(layer, reason))?;
     let (rank, capped) = match rule {
         RankRule::Energy(energy) => {
             // The smallest rank whose energy reaches the target, if the capacity holds it.
@@ -68,13 +76,52 @@ pub(super) fn factorize_gram(job: Job<'_>) -> Result<Factorization, FactorizeErr
         _ => (wanted, false),
     };
 
-    let (first, second) = factors(inputs, outputs, rank, capacity, |k, i| svd.right_scaled[(k, i)], |o, k| svd.left[(o, k)]);
+    let (first, second) = factors_f32(&svd, inputs, outputs, rank, capacity);
     let kept: f64 = svd.sigma[..rank].iter().map(|s| s * s).sum();
     // Full rank discards nothing; otherwise the difference, exact up to cancellation.
     let discarded = if rank == inputs.min(outputs) { 0.0 } else { (svd.total - kept).max(0.0) };
     let report = report(layer, inputs, outputs, rank, capacity, capped, svd.total, discarded);
+    phases.mark("factors to f32");
     Ok(Factorization { first, second, report })
 }
+
+/// The `capacity × inputs` first factor and `outputs × capacity` second factor in `f32` (rows and
+/// columns from `rank` on zero), in parallel.
+fn factors_f32(svd: &Truncated, inputs: usize, outputs: usize, rank: usize, capacity: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut first = vec![0.0f32; capacity * inputs];
+    write_rows(svd.right_scaled().subrows(0, rank), &mut first, inputs);
+    let mut second = vec![0.0f32; outputs * capacity];
+    write_rows(svd.left().subcols(0, rank), &mut second, capacity);
+    (first, second)
+}
+
+/// Rows of `src` rounded to `f32` into the row-major `dst` (row `r` starts at `r·stride`), in
+/// parallel by bands of [`BAND`] rows. A column-major `src` is read a band's column at a time
+/// (`BAND` consecutive `f64`), not one strided element per row.
+fn write_rows(src: MatRef<'_, f64>, dst: &mut [f32], stride: usize) {
+    let (rows, cols) = (src.nrows(), src.ncols());
+    let column_major = src.row_stride() == 1;
+    dst[..rows * stride].par_chunks_mut(BAND * stride).enumerate().for_each(|(band, out)| {
+        let first_row = band * BAND;
+        let height = BAND.min(rows - first_row);
+        if column_major {
+            for c in 0..cols {
+                for r in 0..height {
+                    out[r * stride + c] = src[(first_row + r, c)] as f32;
+                }
+            }
+        } else {
+            for r in 0..height {
+                let row = &mut out[r * stride..r * stride + cols];
+                row.iter_mut().enumerate().for_each(|(c, x)| *x = src[(first_row + r, c)] as f32);
+            }
+        }
+    });
+}
+
+/// Rows per task of [`write_rows`]: a column-major source is read 512 contiguous bytes (8 cache
+/// lines) per column, so the prefetcher keeps up with a stride that jumps a page per column.
+const BAND: usize = 64;
 
 /// The leading `m` singular triplets of a weight.
 pub(super) struct Truncated {
@@ -82,10 +129,24 @@ pub(super) struct Truncated {
     pub sigma: Vec<f64>,
     /// `Σ σ²` over all singular values, i.e. `‖W‖²_F`.
     pub total: f64,
+    /// [`Truncated::left`] (`O × m`), stored transposed when `transposed`.
+    left: Mat<f64>,
+    /// [`Truncated::right_scaled`] (`m × I`), stored transposed when `transposed`.
+    right_scaled: Mat<f64>,
+    /// The products came out transposed (a tall weight): read through views, not copied.
+    transposed: bool,
+}
+
+impl Truncated {
     /// `O × m`: the left singular vectors `u_k` as columns.
-    pub left: Mat<f64>,
+    pub fn left(&self) -> MatRef<'_, f64> {
+        if self.transposed { self.left.transpose() } else { self.left.as_ref() }
+    }
+
     /// `m × I`: the rows `σ_k·v_kᵀ`.
-    pub right_scaled: Mat<f64>,
+    pub fn right_scaled(&self) -> MatRef<'_, f64> {
+        if self.transposed { self.right_scaled.transpose() } else { self.right_scaled.as_ref() }
+    }
 }
 
 /// Extra eigenvectors carried into the Rayleigh–Ritz step beyond the `m` wanted.
@@ -93,10 +154,26 @@ fn pad(n: usize, m: usize) -> usize {
     (n - m).min((m / 32).clamp(8, 64))
 }
 
+/// Columns of `M` converted to `f64` at a time for `B = Qᵀ·M` (a `n × 2048` block is 64 MiB at
+/// `n = 4096`, instead of a whole `f64` copy of the weight).
+const BLOCK: usize = 2048;
+
 /// The leading `m` singular triplets of the row-major `outputs × inputs` matrix `weight`
 /// (finite, `1 ≤ m ≤ min(outputs, inputs)`, `min(outputs, inputs) ≥ 2`). The error is faer's
-/// message if an eigen-decomposition did not converge.
+/// message if a decomposition did not converge.
+#[cfg(test)]
 pub(super) fn truncated_svd(weight: &[f32], outputs: usize, inputs: usize, m: usize) -> Result<Truncated, String> {
+    truncated_svd_timed(weight, outputs, inputs, m, &mut Phases::start(String::new))
+}
+
+/// [`truncated_svd`], marking its phases on `phases`.
+fn truncated_svd_timed(
+    weight: &[f32],
+    outputs: usize,
+    inputs: usize,
+    m: usize,
+    phases: &mut Phases,
+) -> Result<Truncated, String> {
     let par = Par::rayon(0);
     let wide = outputs <= inputs;
     let (n, l) = if wide { (outputs, inputs) } else { (inputs, outputs) };
@@ -104,53 +181,111 @@ pub(super) fn truncated_svd(weight: &[f32], outputs: usize, inputs: usize, m: us
     // The wide view M (n × L) of the row-major weight: W itself, or Wᵀ (the same slice read
     // column-major).
     let m32 = wide_view(weight, wide, n, l);
-    let weight64: Vec<f64> = weight.par_iter().map(|&w| f64::from(w)).collect();
-    let m64 = wide_view(&weight64, wide, n, l);
-    let total: f64 = weight64.par_iter().map(|w| w * w).sum();
+    let total: f64 = weight.par_iter().map(|&w| f64::from(w) * f64::from(w)).sum();
 
     // 1-2. Approximate top eigenvectors of G = M·Mᵀ, in f32.
     let width = m + pad(n, m);
-    let approx = top_eigenvectors_f32(m32, width, par)?;
+    let approx = top_eigenvectors_f32(m32, width, par, phases)?;
 
-    // 3. Orthonormalize in f64 (one Newton–Schulz step), then Rayleigh–Ritz.
-    let q0 = Mat::<f64>::from_fn(n, width, |r, c| f64::from(approx[(r, c)]));
+    // 3. Orthonormalize in f64, then Rayleigh–Ritz.
+    let q = orthonormalize(&approx, par)?;
     drop(approx);
-    let mut gram = Mat::<f64>::zeros(width, width);
-    matmul(gram.as_mut(), Accum::Replace, q0.transpose(), q0.as_ref(), 1.0, par);
-    let correction = Mat::<f64>::from_fn(width, width, |r, c| {
-        let identity = if r == c { 1.0 } else { 0.0 };
-        1.5 * identity - 0.5 * gram[(r, c)]
-    });
-    let mut q = Mat::<f64>::zeros(n, width);
-    matmul(q.as_mut(), Accum::Replace, q0.as_ref(), correction.as_ref(), 1.0, par);
-    drop(q0);
-    let mut b = Mat::<f64>::zeros(width, l);
-    matmul(b.as_mut(), Accum::Replace, q.transpose(), m64, 1.0, par);
+    phases.mark("orthonormalize f64");
+    let b = project(&q, weight, wide, n, l, BLOCK, par);
+    phases.mark("B = QᵀM f64");
     let mut h = Mat::<f64>::zeros(width, width);
     lower_gram(h.as_mut(), b.as_ref(), 1.0, par); // the eigensolver reads the lower half only
+    phases.mark("H = BBᵀ f64");
     let eigen = h.self_adjoint_eigen(Side::Lower).map_err(|e| format!("{e:?}"))?;
+    drop(h);
     // Eigenvalues ascend: the kept ones are the last m, taken largest first.
     let (values, vectors) = (eigen.S().column_vector(), eigen.U());
     let sigma: Vec<f64> = (0..m).map(|k| values[width - 1 - k].max(0.0).sqrt()).collect();
     let z = Mat::<f64>::from_fn(width, m, |r, k| vectors[(r, width - 1 - k)]);
+    drop(eigen);
+    phases.mark("eigen of H f64");
 
     // 4. The factors.
     let mut y = Mat::<f64>::zeros(n, m); // left vectors of M
     matmul(y.as_mut(), Accum::Replace, q.as_ref(), z.as_ref(), 1.0, par);
+    drop(q);
     let mut c = Mat::<f64>::zeros(m, l); // rows σ_k·(right vector of M)ᵀ
     matmul(c.as_mut(), Accum::Replace, z.transpose(), b.as_ref(), 1.0, par);
+    drop(b);
     let (left, right_scaled) = if wide {
         (y, c)
     } else {
-        // M = Wᵀ: its left vectors are W's right ones, and C's rows are σ_k·u_kᵀ.
+        // M = Wᵀ: its left vectors are W's right ones, and C's rows are σ_k·u_kᵀ; both are
+        // rescaled in place and handed over transposed (`left = Cᵀ`, `right_scaled = Yᵀ`).
         let floor = sigma[0] * 1e-12;
         let inverse: Vec<f64> = sigma.iter().map(|&s| if s > floor && s > 0.0 { 1.0 / s } else { 0.0 }).collect();
-        let left = Mat::<f64>::from_fn(outputs, m, |o, k| c[(k, o)] * inverse[k]);
-        let right_scaled = Mat::<f64>::from_fn(m, inputs, |k, i| sigma[k] * y[(i, k)]);
-        (left, right_scaled)
+        c.par_col_iter_mut().for_each(|col| col.iter_mut().zip(&inverse).for_each(|(x, s)| *x *= s));
+        y.par_col_iter_mut().enumerate().for_each(|(k, col)| col.iter_mut().for_each(|x| *x *= sigma[k]));
+        (c, y)
     };
-    Ok(Truncated { sigma, total, left, right_scaled })
+    phases.mark("QZ, ZᵀB f64");
+    Ok(Truncated { sigma, total, left, right_scaled, transposed: !wide })
 }
+
+/// `Q` with orthonormal columns spanning the columns of `approx` (`n × w`, `w ≤ n`, orthonormal
+/// to about `f32` rounding), in `f64`, by Cholesky QR: `S = Q₀ᵀQ₀ = L·Lᵀ`, `Q = Q₀·L⁻ᵀ`.
+///
+/// `Q₀` is `approx` widened to `f64`, so `S` is `I` up to ~1e-6 and its condition number is
+/// `1 + O(1e-6)`: one Cholesky QR pass leaves `QᵀQ = I` to `f64` rounding (its error grows with
+/// `κ(Q₀)²·ε₆₄`), and, unlike a Newton–Schulz step, it never needs the full product `Q₀ᵀQ₀`
+/// (only its lower half, at half the cost) nor a second `n × w × w` product (the triangular
+/// solve costs half of one). The span, all Rayleigh–Ritz depends on, is unchanged.
+fn orthonormalize(approx: &Mat<f32>, par: Par) -> Result<Mat<f64>, String> {
+    let (n, w) = (approx.nrows(), approx.ncols());
+    let mut q = Mat::<f64>::zeros(n, w);
+    q.par_col_iter_mut().enumerate().for_each(|(c, col)| {
+        col.iter_mut().zip(approx.col(c).iter()).for_each(|(x, &a)| *x = f64::from(a));
+    });
+    let mut s = Mat::<f64>::zeros(w, w);
+    lower_gram(s.as_mut(), q.transpose(), 1.0, par);
+    let mut buffer = MemBuffer::new(llt::cholesky_in_place_scratch::<f64>(w, par, Default::default()));
+    llt::cholesky_in_place(s.as_mut(), Default::default(), par, MemStack::new(&mut buffer), Default::default())
+        .map_err(|e| format!("orthonormalization: {e:?}"))?;
+    // Q·Lᵀ = Q₀, i.e. L·Qᵀ = Q₀ᵀ.
+    triangular_solve::solve_lower_triangular_in_place(s.as_ref(), q.as_mut().transpose_mut(), par);
+    Ok(q)
+}
+
+/// `B = Qᵀ·M` in `f64` (`w × L`), `M` the wide view of the row-major `weight`, converted to
+/// `f64` `block` columns at a time ([`BLOCK`]; exactly: every `f32` is an `f64`).
+///
+/// The block's rows (wide) or columns (tall) are [`PAD`] elements longer than they need be: at
+/// a power-of-two pitch (16 KiB for 2048 `f64`) the product's packing, which walks across them,
+/// maps every element to the same cache sets (fc1's product took half again as long).
+fn project(q: &Mat<f64>, weight: &[f32], wide: bool, n: usize, l: usize, block: usize, par: Par) -> Mat<f64> {
+    let (width, step) = (block.min(l), block);
+    let mut b = Mat::<f64>::zeros(q.ncols(), l);
+    let pitch = if wide { width + PAD } else { n + PAD };
+    let mut block = vec![0.0f64; if wide { n * pitch } else { width * pitch }];
+    for start in (0..l).step_by(step) {
+        let cols = step.min(l - start);
+        let view = if wide {
+            // Rows of W from column `start` on: the block row-major (n × cols).
+            block.par_chunks_mut(pitch).enumerate().for_each(|(r, row)| {
+                let source = &weight[r * l + start..r * l + start + cols];
+                row.iter_mut().zip(source).for_each(|(x, &w)| *x = f64::from(w));
+            });
+            MatRef::from_row_major_slice_with_stride(&block[..(n - 1) * pitch + cols], n, cols, pitch)
+        } else {
+            // Columns of M are rows of W, contiguous: the block column-major (n × cols).
+            let source = &weight[start * n..(start + cols) * n];
+            block.par_chunks_mut(pitch).zip(source.par_chunks(n)).for_each(|(column, source)| {
+                column.iter_mut().zip(source).for_each(|(x, &w)| *x = f64::from(w));
+            });
+            MatRef::from_column_major_slice_with_stride(&block[..(cols - 1) * pitch + n], n, cols, pitch)
+        };
+        matmul(b.as_mut().subcols_mut(start, cols), Accum::Replace, q.transpose(), view, 1.0, par);
+    }
+    b
+}
+
+/// Padding of [`project`]'s block rows or columns, in `f64`: one cache line.
+const PAD: usize = 8;
 
 /// The lower half (diagonal included) of `a·aᵀ` into `dst`, at half the cost of the product.
 fn lower_gram<T: faer::traits::ComplexField>(dst: MatMut<'_, T>, a: MatRef<'_, T>, one: T, par: Par) {
@@ -178,10 +313,11 @@ fn wide_view<T>(data: &[T], wide: bool, n: usize, l: usize) -> MatRef<'_, T> {
 
 /// The eigenvectors of `M·Mᵀ` (computed in `f32`) for its `width` largest eigenvalues, as the
 /// columns of an `n × width` matrix, largest last.
-fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<Mat<f32>, String> {
+fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par, phases: &mut Phases) -> Result<Mat<f32>, String> {
     let n = m32.nrows();
     let mut g = Mat::<f32>::zeros(n, n);
     lower_gram(g.as_mut(), m32, 1.0, par); // the tridiagonalization reads the lower half only
+    phases.mark("gram f32");
 
     let block = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f32>(n, n);
     let mut reflectors = Mat::<f32>::zeros(block, n - 1);
@@ -192,6 +328,7 @@ fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<
     ]));
     // G = Q·T·Qᵀ: T tridiagonal, Q's reflectors stored below G's subdiagonal.
     tridiag::tridiag_in_place(g.as_mut(), reflectors.as_mut(), par, MemStack::new(&mut buffer), Default::default());
+    phases.mark("tridiagonalize f32");
     let diag = Col::<f32>::from_fn(n, |i| g[(i, i)]);
     let offdiag = Col::<f32>::from_fn(n, |i| if i + 1 < n { g[(i + 1, i)] } else { 0.0 });
     let mut values = Col::<f32>::zeros(n);
@@ -206,6 +343,7 @@ fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<
         Default::default(),
     )
     .map_err(|e| format!("{e:?}"))?;
+    phases.mark("tridiagonal evd f32");
     // Back to G's basis, for the kept columns only.
     let mut top = vectors.subcols(n - width, width).to_owned();
     drop(vectors);
@@ -217,6 +355,7 @@ fn top_eigenvectors_f32(m32: MatRef<'_, f32>, width: usize, par: Par) -> Result<
         par,
         MemStack::new(&mut buffer),
     );
+    phases.mark("back-transform f32");
     Ok(top)
 }
 
@@ -323,6 +462,66 @@ mod tests {
             let gram = factorize_using("fc", &w, outputs, inputs, rule, capacity, SvdMethod::Gram).unwrap();
             assert_eq!((gram.report.rank, gram.report.capped), (exact.report.rank, exact.report.capped), "{percent}%");
             assert!((gram.report.energy_kept - exact.report.energy_kept).abs() < 1e-9, "{percent}%");
+        }
+    }
+
+    #[test]
+    fn cholesky_qr_orthonormalizes_and_keeps_the_span() {
+        // Orthonormal columns perturbed at f32's scale, as the f32 eigenvectors come.
+        let (n, w) = (70, 30);
+        let mut rng = SmallRng::seed_from_u64(14);
+        let noise = random_vec(&mut rng, n * w, 1e-6);
+        let approx = faer::Mat::<f32>::from_fn(n, w, |r, c| if r == c { 1.0 } else { 0.0 } + noise[c * n + r]);
+        let q = super::orthonormalize(&approx, faer::Par::Seq).unwrap();
+        for a in 0..w {
+            for b in 0..w {
+                let dot: f64 = (0..n).map(|r| q[(r, a)] * q[(r, b)]).sum();
+                let expected = if a == b { 1.0 } else { 0.0 };
+                assert!((dot - expected).abs() < 1e-13, "q{a}·q{b} = {dot}");
+            }
+        }
+        // Q = Q₀·L⁻ᵀ with L lower triangular: column c of Q is a combination of Q₀'s first c + 1.
+        for c in 0..w {
+            for r in c + 1..w {
+                assert!(q[(r, c)].abs() < 1e-5, "Q[{r}, {c}] = {}", q[(r, c)]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_blocked_projection_is_the_product() {
+        // Blocks of 7 columns: several, and a ragged last one, on both views of the weight.
+        let mut rng = SmallRng::seed_from_u64(15);
+        let (n, l, w) = (9, 40, 5);
+        let weight = random_vec(&mut rng, n * l, 1.0);
+        let q_values = random_vec(&mut rng, n * w, 1.0);
+        let q = faer::Mat::<f64>::from_fn(n, w, |r, c| f64::from(q_values[c * n + r]));
+        for wide in [true, false] {
+            let b = super::project(&q, &weight, wide, n, l, 7, faer::Par::Seq);
+            for r in 0..w {
+                for c in 0..l {
+                    let at = |k: usize| if wide { weight[k * l + c] } else { weight[c * n + k] };
+                    let expected: f64 = (0..n).map(|k| q[(k, r)] * f64::from(at(k))).sum();
+                    assert!((b[(r, c)] - expected).abs() < 1e-12, "wide {wide}: B[{r}, {c}]");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_are_written_alike_from_either_layout() {
+        let (rows, cols, stride) = (70, 9, 11); // more rows than a band, a stride past the columns
+        let column_major = faer::Mat::<f64>::from_fn(rows, cols, |r, c| (r * 100 + c) as f64);
+        let row_major_storage = faer::Mat::<f64>::from_fn(cols, rows, |c, r| (r * 100 + c) as f64);
+        for src in [column_major.as_ref(), row_major_storage.transpose()] {
+            let mut dst = vec![-1.0f32; rows * stride];
+            super::write_rows(src, &mut dst, stride);
+            for r in 0..rows {
+                for c in 0..stride {
+                    let expected = if c < cols { (r * 100 + c) as f32 } else { -1.0 };
+                    assert_eq!(dst[r * stride + c], expected, "({r}, {c})");
+                }
+            }
         }
     }
 

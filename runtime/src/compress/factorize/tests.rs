@@ -135,3 +135,43 @@ fn every_error_names_the_layer_and_the_values() {
         assert!(message.contains("`fc9`") && message.contains(needle), "{message} (wanted {needle})");
     }
 }
+
+#[test]
+fn factorize_all_matches_each_factorization_in_order() {
+    // The largest request in the middle: it runs first, on the caller, the others beside it.
+    let mut rng = SmallRng::seed_from_u64(21);
+    let shapes = [(20, 30, 5), (40, 64, 12), (16, 10, 4)];
+    let weights: Vec<Vec<f32>> = shapes.iter().map(|&(o, i, _)| random_vec(&mut rng, o * i, 1.0)).collect();
+    let names = ["a", "b", "c"];
+    let requests: Vec<FactorizeRequest<'_>> = shapes
+        .iter()
+        .zip(&weights)
+        .zip(names)
+        .map(|((&(outputs, inputs, rank), weight), layer)| FactorizeRequest {
+            layer,
+            weight,
+            outputs,
+            inputs,
+            rule: RankRule::Fixed(rank),
+            capacity: rank,
+            method: SvdMethod::Gram,
+        })
+        .collect();
+    let all = factorize_all(&requests);
+    assert_eq!(all.len(), 3);
+    for (request, result) in requests.iter().zip(all) {
+        let got = result.unwrap();
+        let alone = factorize_using(request.layer, request.weight, request.outputs, request.inputs, request.rule, request.capacity, request.method)
+            .unwrap();
+        assert_eq!(got.report.layer, request.layer);
+        assert_eq!((got.report.rank, got.report.capacity), (alone.report.rank, alone.report.capacity));
+        let (a, b) = (got.report.frobenius_error, alone.report.frobenius_error);
+        assert!((a - b).abs() <= 1e-9 * a.max(1.0), "{}: {a} vs {b}", request.layer);
+    }
+    assert!(factorize_all(&[]).is_empty());
+    // An error stays with its request.
+    let bad = FactorizeRequest { capacity: 99, ..requests[0] };
+    let results = factorize_all(&[requests[2], bad]);
+    assert!(results[0].is_ok());
+    assert!(matches!(results[1], Err(FactorizeError::RankTooLarge { .. })));
+}
