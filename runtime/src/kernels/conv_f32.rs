@@ -100,11 +100,13 @@ impl ConvF32 {
     ///
     /// ```
     /// use fasterai_runtime::kernels::{ConvF32, ConvGeometry, ConvScratchF32, Parallelism};
-    /// // A 1×2 kernel whose second tap is dropped: a 1×1 conv reading each pixel's left neighbour.
-    /// let g = ConvGeometry::new(1, 1, 3, 2, 1, 0)?;
-    /// let conv = ConvF32::with_taps(g, &[2.0, 100.0], 1, None, false, &[true, false])?;
+    /// // A 2×2 kernel over a 2×3 image keeping only its top-left tap: twice each output's pixel.
+    /// let g = ConvGeometry::new(1, 2, 3, 2, 1, 0)?;
+    /// let taps = [true, false, false, false];
+    /// let conv = ConvF32::with_taps(g, &[2.0, 100.0, 100.0, 100.0], 1, None, false, &taps)?;
     /// let mut out = [0.0; 2];
-    /// conv.forward(&[1.0, 2.0, 3.0], &mut out, &mut ConvScratchF32::default(), Parallelism::Sequential)?;
+    /// let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// conv.forward(&image, &mut out, &mut ConvScratchF32::default(), Parallelism::Sequential)?;
     /// assert_eq!(out, [2.0, 4.0]);
     /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
     /// ```
