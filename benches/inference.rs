@@ -17,7 +17,7 @@
 //! plan and the int8 plan on every SIMD int8 kernel table of the CPU (under `FASTERAI_MAX_ISA`), on
 //! both models with dfdx's uniform weights and with normal ones, alternating in one process;
 //! `-- --plan-cpu <model> <law> <blocks>` does the same for one of them in CPU time (for a shared,
-//! loaded machine; with `RAYON_NUM_THREADS=1`). `-- --nodes <smallvgg|resnet18|digits> [runs]` prints the median
+//! loaded machine; with `RAYON_NUM_THREADS=1`). `-- --nodes <smallvgg|resnet18|vgg16|digits> [runs]` prints the median
 //! time of every node of both plans. `-- --eager <smallvgg|vgg16|resnet18> [runs]` prints the median
 //! of the derived model's eager forward (no tape), the figure `benches/pytorch_reference.py
 //! alternate` puts beside PyTorch's.
@@ -384,7 +384,7 @@ fn plans_in_cpu_time(args: &[String]) {
     }
 }
 
-/// `-- --nodes <smallvgg|resnet18|digits> [runs]`: the median time of every node (or band segment) of the
+/// `-- --nodes <smallvgg|resnet18|vgg16|digits> [runs]`: the median time of every node (or band segment) of the
 /// fp32 and int8 plans, in ms, with each plan's total.
 fn node_times(args: &[String]) {
     let runs: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(50);
@@ -396,6 +396,14 @@ fn node_times(args: &[String]) {
         (fp32.node_times(&image, runs), int8.node_times(&image, runs), int8.kernels_name())
     } else if args.first().is_some_and(|a| a == "resnet18") {
         let (mut fp32, mut int8, image) = resnet18_plans();
+        (fp32.node_times(&image, runs), int8.node_times(&image, runs), int8.kernels_name())
+    } else if args.first().is_some_and(|a| a == "vgg16") {
+        let mut model = Cpu::default().build_module::<Vgg16Bn, f32>();
+        normal_weights(&mut model, 8);
+        let mut fp32 = accelerate(&model).expect("VGG16-BN runs on the fp32 plan");
+        let calibration = random_images(4 * 3 * 128 * 128, 5);
+        let mut int8 = quantize_static(&model, &calibration, 4, QuantizeOptions::default()).expect("VGG16-BN quantizes");
+        let image = random_images(3 * 128 * 128, 4);
         (fp32.node_times(&image, runs), int8.node_times(&image, runs), int8.kernels_name())
     } else {
         let (mut fp32, mut int8, image) = small_vgg_plans();

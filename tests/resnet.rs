@@ -217,9 +217,16 @@ fn the_int8_plan_equals_its_integer_reference_through_the_skips() {
     let adds = int8.layers().iter().filter(|l| matches!(l.node.op, fasterai::deploy::graph::Op::Add { .. })).count();
     assert_eq!(adds, 4, "one integer add per block");
     let mut fp32 = fasterai::deploy::accelerate(&model).unwrap();
+    // The AVX2 tables too: their wide 3×3 convs run by the integer Winograd kernel.
+    let mut avx2: Vec<_> = avx2_tables().into_iter().map(|k| int8.with_kernels(k).unwrap()).collect();
     for image in calibration.chunks(64).take(4) {
         let ours = int8.run(image).unwrap().to_vec();
-        assert_eq!(ours, integer_reference(&int8, image), "the plan's integers are the reference's");
+        let want = integer_reference(&int8, image);
+        assert_eq!(ours, want, "the plan's integers are the reference's");
+        for plan in &mut avx2 {
+            let name = plan.kernels_name();
+            assert_eq!(plan.run(image).unwrap(), want.as_slice(), "{name}");
+        }
         let float = fp32.run(image).unwrap().to_vec();
         assert!(relative_gap(&ours, &float) < 0.1, "int8 {ours:?}\nfp32 {float:?}");
     }
@@ -238,7 +245,16 @@ fn resnet18_int8_plan_equals_its_integer_reference() {
     let calibration = random_images(2, len, 9, false);
     let mut int8 = fasterai::deploy::quantize_static(&model, &calibration, 2, Default::default()).unwrap();
     let image = &calibration[..len];
-    assert_eq!(int8.run(image).unwrap().to_vec(), integer_reference(&int8, image));
+    let want = integer_reference(&int8, image);
+    assert_eq!(int8.run(image).unwrap().to_vec(), want);
+    for kernels in avx2_tables() {
+        assert_eq!(int8.with_kernels(kernels).unwrap().run(image).unwrap(), want.as_slice(), "{}", kernels.name);
+    }
+}
+
+/// The int8 kernel tables of AVX2 without VNNI this CPU runs (none elsewhere).
+fn avx2_tables() -> Vec<fasterai::internals::kernels::int8::Int8Kernels> {
+    fasterai::internals::kernels::int8::Int8Kernels::available().into_iter().filter(|k| k.name.starts_with("avx2_")).collect()
 }
 
 #[test]

@@ -53,6 +53,10 @@ pub use super::types::{
 /// Matrix-vector products with at least this many weight bytes split their rows over the team.
 const PARALLEL_GEMV_BYTES: usize = 1 << 18;
 
+/// Narrowest conv (input and output channels) the AVX2 tables run by Winograd
+/// ([`Int8Kernels::winograd_conv`]).
+const WINOGRAD_MIN_CHANNELS: usize = 16;
+
 /// Longest reduction the kernels accept: `|Σ u8·i8| ≤ 2³⁰` for any data, so adding an `i32` bias of
 /// at most `2³⁰` (as [`OutputStage`] guarantees) cannot overflow either.
 pub const MAX_DEPTH: usize = (1 << 30) / (255 * 127);
@@ -273,6 +277,18 @@ impl Int8Kernels {
     pub fn shallow_conv(&self, shape: ConvShape, values: &[i8], rows: usize) -> Option<ShallowConvU8> {
         if self.amx || self.name.starts_with("avx512vnni") {
             ShallowConvU8::new(shape, values, rows)
+        } else {
+            None
+        }
+    }
+
+    /// A 3×3 stride-1 conv's weights (`[rows, C·3·3]`) in the exact integer Winograd form
+    /// ([`super::WinogradU8`]) for the AVX2 tables, whose bytes multiply at only twice the rate
+    /// of floats, when the conv is wide enough for the transforms to pay; `None` otherwise.
+    pub fn winograd_conv(&self, shape: ConvShape, values: &[i8], rows: usize, stage: &OutputStage, zero_point: u8) -> Option<super::WinogradU8> {
+        let wide = shape.channels >= WINOGRAD_MIN_CHANNELS && rows >= WINOGRAD_MIN_CHANNELS;
+        if self.name.starts_with("avx2_") && super::WinogradU8::available() && shape.kernel == 3 && shape.stride == 1 && wide {
+            super::WinogradU8::new(shape, values, rows, stage, zero_point).ok()
         } else {
             None
         }

@@ -41,6 +41,7 @@ mod space_to_depth;
 pub mod types;
 mod widest;
 mod winograd;
+mod winograd_u8;
 
 pub use conv_f32::{ConvF32, ConvScratchF32};
 pub use conv_geometry::ConvGeometry;
@@ -59,6 +60,7 @@ pub use pool::{max_pool_2x2, PoolValue};
 pub use space_to_depth::SpaceToDepth;
 pub(crate) use widest::widest_fn;
 pub use winograd::{WinogradConv, WinogradScratch};
+pub use winograd_u8::WinogradU8;
 pub mod conv_quads;
 pub mod conv_u8;
 pub mod conv_u8_shallow;

@@ -89,6 +89,12 @@ pub enum QuantError {
         /// The bias in accumulator steps.
         steps: f64,
     },
+    /// A specialised kernel asked to run a shape, or on a CPU, it does not serve.
+    #[error("{what}; run the layer on the int8 GEMM kernels instead")]
+    UnsupportedKernel {
+        /// What the kernel needs.
+        what: &'static str,
+    },
     /// A bit width the weight fake quantizer does not offer.
     #[error("cannot quantize weights to {0} bits; give 2 to 8 bits")]
     UnsupportedBits(u8),

@@ -15,7 +15,7 @@ use crate::kernels::generic::im2col_u8::ConvShape;
 use crate::kernels::conv_quads::QuadConv;
 use crate::kernels::conv_u8_shallow::ShallowConvU8;
 use crate::kernels::int8::Int8Kernels;
-use crate::kernels::{ConvGeometry, SpaceToDepth};
+use crate::kernels::{ConvGeometry, SpaceToDepth, WinogradU8};
 use crate::kernels::pack_i8::{PackedRowsI8, PackedWeightsI8};
 use crate::quant::{ActivationQParams, AddRequant, ChannelRequant, FixedPointMultiplier, OutputStage, QuantError, QuantizedWeights};
 
@@ -116,6 +116,8 @@ pub(crate) enum Compiled {
         shallow: Option<Box<ShallowConvU8>>,
         stage: OutputStage,
         phases: Option<SpaceToDepth>,
+        /// The exact integer Winograd form of a wide 3×3 conv, on the AVX2 tables.
+        winograd: Option<Box<WinogradU8>>,
     },
     /// GEMV, then the output stage (`Some`) or the `f32` dequantization (`None`: `scale[o]`, folded bias).
     Linear { packed: PackedRowsI8, stage: Option<OutputStage>, scales: Vec<f64>, folded: Vec<i64> },
@@ -145,12 +147,14 @@ impl Compiled {
                     values = rearranged.map_err(|_| QuantError::LengthMismatch { what: "conv weights", expected: weights.out_channels * c * kernel * kernel, found })?.into();
                 }
                 let (rows, depth) = (weights.out_channels, shape.depth());
+                let stage = output_stage(layer, output, relu)?;
                 Ok(Compiled::Conv {
                     shape,
                     packed: kernels.pack_weights(&values, rows, depth)?,
                     quads: kernels.quad_conv(shape, &values, rows),
                     shallow: kernels.shallow_conv(shape, &values, rows).map(Box::new),
-                    stage: output_stage(layer, output, relu)?,
+                    winograd: kernels.winograd_conv(shape, &values, rows, &stage, layer.input.zero_point).map(Box::new),
+                    stage,
                     phases,
                 })
             }

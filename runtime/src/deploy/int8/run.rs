@@ -164,7 +164,8 @@ impl Buffers {
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
             let mut swap = true;
             match (compiled, layer.node.op) {
-                (Compiled::Conv { shape, packed, quads, shallow, stage, phases }, _) => {
+                (Compiled::Conv { winograd: Some(conv), .. }, _) => conv.forward(x, y, true)?,
+                (Compiled::Conv { shape, packed, quads, shallow, stage, phases, .. }, _) => {
                     let zero_point = layer.input.zero_point;
                     let x = match phases {
                         Some(s2d) => {

@@ -15,3 +15,4 @@ pub mod pack512;
 pub mod pool_2x2;
 mod requantize;
 pub(crate) mod requantize512;
+pub(crate) mod winograd_u8;

@@ -61,6 +61,73 @@ fn nudge8(p: __m256i, half: __m256i, count: __m128i) -> __m256i {
     _mm256_add_epi64(_mm256_add_epi64(p, half), odd)
 }
 
+/// Eight output channels' stages, one per lane, in the form [`requantize8_lanes`] loads: for
+/// kernels whose vectors run over output channels instead of positions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LaneStages {
+    bias: [i32; 8],
+    mantissa: [i32; 8],
+    left: [i32; 8],
+    right: [i32; 8],
+    /// `2^(31 + r) − 1` and `32 + r` of the even lanes (0, 2, 4, 6), then of the odd ones.
+    half: [[i64; 4]; 2],
+    count: [[i64; 4]; 2],
+}
+
+impl LaneStages {
+    /// The stages of `channels` (at most 8; missing lanes get a harmless stage whose results are
+    /// not used).
+    pub(crate) fn new(channels: &[ChannelRequant]) -> Self {
+        let unused = ChannelRequant { multiplier: crate::quant::FixedPointMultiplier { mantissa: 1 << 30, exponent: 0 }, bias: 0 };
+        let lane = |i: usize| channels.get(i).copied().unwrap_or(unused);
+        let right = |i: usize| lane(i).multiplier.right_shift() as i64;
+        Self {
+            bias: std::array::from_fn(|i| lane(i).bias),
+            mantissa: std::array::from_fn(|i| lane(i).multiplier.mantissa),
+            left: std::array::from_fn(|i| lane(i).multiplier.left_shift() as i32),
+            right: std::array::from_fn(|i| right(i) as i32),
+            half: std::array::from_fn(|odd| std::array::from_fn(|k| (1i64 << (31 + right(2 * k + odd))) - 1)),
+            count: std::array::from_fn(|odd| std::array::from_fn(|k| 32 + right(2 * k + odd))),
+        }
+    }
+}
+
+/// [`requantize8`] with each lane its own channel's stage: `clamp(z + round_half_even(M_l·(acc_l +
+/// bias_l)), lo, 255)` as `i32`, bit for bit [`crate::quant::requantize_one`].
+#[target_feature(enable = "avx2,fma")]
+pub(crate) fn requantize8_lanes(acc: __m256i, s: &LaneStages, zero_point: u8, clamp_min: u8) -> __m256i {
+    let load = |v: &[i32; 8]| {
+        // SAFETY: eight i32 are one unaligned 256-bit load.
+        unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
+    };
+    let load64 = |v: &[i64; 4]| {
+        // SAFETY: four i64 are one unaligned 256-bit load.
+        unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
+    };
+    let x = _mm256_add_epi32(acc, load(&s.bias));
+    // Saturating left shift, lane by lane.
+    let left = load(&s.left);
+    let shifted = _mm256_sllv_epi32(x, left);
+    let fits = _mm256_cmpeq_epi32(_mm256_srav_epi32(shifted, left), x);
+    let saturated = _mm256_xor_si256(_mm256_srai_epi32::<31>(x), _mm256_set1_epi32(i32::MAX));
+    let x = _mm256_blendv_epi8(saturated, shifted, fits);
+    // round_half_even(x · m / 2^(32 + r)), as in `mul_round_half_even8` with per-lane shifts.
+    let m = load(&s.mantissa);
+    let nudge = |p: __m256i, odd: usize| {
+        let count = load64(&s.count[odd]);
+        let parity = _mm256_and_si256(_mm256_srlv_epi64(p, count), _mm256_set1_epi64x(1));
+        _mm256_add_epi64(_mm256_add_epi64(p, load64(&s.half[odd])), parity)
+    };
+    let even = nudge(_mm256_mul_epi32(x, m), 0);
+    let odd = nudge(_mm256_mul_epi32(_mm256_srli_epi64::<32>(x), _mm256_srli_epi64::<32>(m)), 1);
+    let high = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+    let y = _mm256_srav_epi32(high, load(&s.right));
+    let z = zero_point as i32;
+    let y = _mm256_min_epi32(y, _mm256_set1_epi32(u8::MAX as i32 - z));
+    let y = _mm256_max_epi32(y, _mm256_set1_epi32(clamp_min as i32 - z));
+    _mm256_add_epi32(y, _mm256_set1_epi32(z))
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -129,5 +196,33 @@ pub(super) mod tests {
         }
         // Ties that reach the output, not clamped away.
         assert!(inner_ties > 100, "{inner_ties}");
+    }
+
+    /// Eight different channels in the eight lanes give each channel's scalar stage.
+    #[test]
+    fn lanes_of_different_channels_equal_the_scalar_stage() {
+        if !crate::kernels::isa::Isa::Avx2.enabled() {
+            eprintln!("skipped: AVX2/FMA not on this CPU or above FASTERAI_MAX_ISA");
+            return;
+        }
+        let cases = stage_cases::<8>(18);
+        for group in cases.chunks(8) {
+            let channels: Vec<ChannelRequant> = group.iter().map(|c| c.0).collect();
+            let (zp, lo) = (group[0].1, group[0].2);
+            let stages = LaneStages::new(&channels);
+            for k in 0..8 {
+                let acc: [i32; 8] = std::array::from_fn(|l| group.get(l).map_or(0, |c| c.3[k]));
+                // SAFETY: AVX2 and FMA were detected above; [i32; 8] and __m256i have the same size.
+                let got: [i32; 8] = unsafe {
+                    let v = requantize8_lanes(_mm256_loadu_si256(acc.as_ptr().cast()), &stages, zp, lo);
+                    let mut out = [0i32; 8];
+                    _mm256_storeu_si256(out.as_mut_ptr().cast(), v);
+                    out
+                };
+                for (l, c) in group.iter().enumerate() {
+                    assert_eq!(got[l], requantize_one(&c.0, zp, lo, acc[l]) as i32, "lane {l}: acc {} {:?} zp {zp} lo {lo}", acc[l], c.0);
+                }
+            }
+        }
     }
 }
