@@ -17,7 +17,9 @@ use crate::kernels::winograd_u8::{WinogradU8, OC_BLOCK, TILE_ROWS, XI};
 use crate::kernels::OutPtr;
 
 /// Bytes of transformed input tiles a task keeps: about half an L2.
-const TILE_BYTES: usize = 512 << 10;
+const TILE_BYTES: usize = 1 << 20;
+/// Groups of [`TILE_ROWS`] tiles that read each weight panel in turn (from L1 after the first).
+const GROUPS: usize = 4;
 
 thread_local! {
     /// The padded input of the conv this thread calls.
@@ -96,15 +98,20 @@ unsafe fn run_task(conv: &WinogradU8, padded: &[i16], tile_range: std::ops::Rang
                 }
             }
         }
-        let mut m = [[[0i32; OC_BLOCK]; TILE_ROWS]; XI];
+        let mut m = [[[[0i32; OC_BLOCK]; TILE_ROWS]; XI]; GROUPS];
         for b in blocks {
             let stages = [LaneStages::new(&conv.channels()[(b * OC_BLOCK).min(o)..(b * OC_BLOCK + 8).min(o)]), LaneStages::new(&conv.channels()[(b * OC_BLOCK + 8).min(o)..(b * OC_BLOCK + OC_BLOCK).min(o)])];
             let panels = conv.weights().as_ptr().add(b * XI * pairs * OC_BLOCK * 2);
-            for first in (0..rows).step_by(TILE_ROWS) {
-                for (xi, m) in m.iter_mut().enumerate() {
-                    tile_6x16(u.as_ptr().add((xi * rows + first) * pc), pc, panels.add(xi * pairs * OC_BLOCK * 2), pairs, m);
+            for first in (0..rows).step_by(TILE_ROWS * GROUPS) {
+                let groups = ((rows - first) / TILE_ROWS).min(GROUPS);
+                // Each weight panel once from L2 for up to GROUPS groups of tiles.
+                for xi in 0..XI {
+                    let panel = panels.add(xi * pairs * OC_BLOCK * 2);
+                    for (k, m) in m.iter_mut().enumerate().take(groups) {
+                        tile_6x16(u.as_ptr().add((xi * rows + first + k * TILE_ROWS) * pc), pc, panel, pairs, &mut m[xi]);
+                    }
                 }
-                for r in 0..TILE_ROWS.min(n.saturating_sub(first)) {
+                for r in 0..(TILE_ROWS * groups).min(n.saturating_sub(first)) {
                     let t = tile_range.start + first + r;
                     let (ty, tx) = (t / g.tiles.1, t % g.tiles.1);
                     for (half, stage) in stages.iter().enumerate() {
@@ -112,7 +119,7 @@ unsafe fn run_task(conv: &WinogradU8, padded: &[i16], tile_range: std::ops::Rang
                         if o0 >= o {
                             break;
                         }
-                        let y = output_transform(&m, r, half * 8, stage, zp, lo);
+                        let y = output_transform(&m[r / TILE_ROWS], r % TILE_ROWS, half * 8, stage, zp, lo);
                         for (i, row) in y.iter().enumerate() {
                             let oy = 2 * ty + i;
                             if oy >= g.out.0 {
