@@ -7,7 +7,7 @@ use super::conv_u8::{ConvScratch, QuantizedConv2d};
 use super::generic::gemm_i8::reference_gemm_u8i8;
 use super::generic::im2col_u8::ConvShape;
 use super::int8::{Int8Kernels, Split};
-use crate::quant::{ActivationQParams, OutputStage, QuantError, QuantizedWeights};
+use crate::quant::{requantize_one, ActivationQParams, ChannelRequant, FixedPointMultiplier, OutputStage, QuantError, QuantizedWeights};
 
 /// The tables under test: every one this CPU runs; the SIMD ones it cannot run are named and skipped.
 fn tables() -> Vec<Int8Kernels> {
@@ -247,6 +247,47 @@ fn gemm_u8_equals_the_triple_loop_then_the_scalar_stage() {
             }
         }
     }
+}
+
+/// Holds a SIMD output stage against [`requantize_one`] bit for bit, `lanes` running `N` accumulators
+/// of one channel through it. `cases` random stages (multipliers from 2⁻³¹ to 2²⁰, zero points, ReLU
+/// floors), a quarter of the accumulators at the `i32` extremes, and a third of the stages with
+/// multipliers of few significant bits, a small bias and small accumulators: exact ties, enough of
+/// which must reach the output (not clamped away). Shared by every SIMD stage's test.
+pub(super) fn check_stage_lanes<const N: usize>(seed: u64, cases: usize, lanes: impl Fn([i32; N], &ChannelRequant, u8, u8) -> [i32; N]) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let extremes = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
+    let (mut checked, mut inner_ties) = (0, 0);
+    for case in 0..cases {
+        let ties = case % 3 == 0;
+        let real = if ties { rng.gen_range(1..16) as f64 * 2f64.powi(rng.gen_range(-9..0)) } else { 2f64.powf(rng.gen_range(-31.0..20.0)) };
+        let Ok(multiplier) = FixedPointMultiplier::from_real(real) else { continue };
+        let bias = match (case % 7, ties) {
+            (0, _) => 0,
+            (_, true) => rng.gen_range(-300..300),
+            _ => rng.gen(),
+        };
+        let channel = ChannelRequant { multiplier, bias };
+        let (zp, lo): (u8, u8) = (rng.gen(), if rng.gen() { 0 } else { rng.gen() });
+        let lo = lo.min(zp);
+        // Offset by the case so that four lanes too reach every extreme.
+        let acc: [i32; N] = std::array::from_fn(|i| match rng.gen_range(0..4) {
+            0 => extremes[(case + i) % extremes.len()],
+            1 => rng.gen(),
+            _ if ties => rng.gen_range(-2_000..2_000),
+            _ => rng.gen_range(-100_000..100_000),
+        });
+        for (got, &a) in lanes(acc, &channel, zp, lo).iter().zip(&acc) {
+            let want = requantize_one(&channel, zp, lo, a);
+            assert_eq!(*got, want as i32, "acc {a} {channel:?} zp {zp} lo {lo}");
+            checked += 1;
+            let product = a.wrapping_add(bias) as i64 * multiplier.mantissa as i64;
+            let tie = product.rem_euclid(1 << (31 - multiplier.exponent)) == 1 << (30 - multiplier.exponent);
+            inner_ties += usize::from(tie && want > lo && want < u8::MAX);
+        }
+    }
+    assert!(checked > cases * N / 2, "{checked}");
+    assert!(inner_ties > 100, "{inner_ties}");
 }
 
 #[test]

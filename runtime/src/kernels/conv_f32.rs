@@ -132,8 +132,8 @@ impl ConvF32 {
             }
         }
         let kept = |k: usize| taps.is_none_or(|t| t[k]);
-        let (kk, p) = (g.kernel(), g.padding());
-        let (hp, wp) = (g.height() + 2 * p, g.width() + 2 * p);
+        let kk = g.kernel();
+        let (hp, wp) = (g.padded_height(), g.padded_width());
         let mut offsets = Vec::with_capacity(depth);
         for c in 0..g.channels() {
             for ky in 0..kk {
@@ -237,7 +237,7 @@ impl ConvF32 {
         // fewer wide positions than a column tile, so every thread would stream all the weights
         // for a tile it fills only in part (ResNet-18's 7×7 maps: no faster on two threads than
         // on one).
-        let band_positions = (oh / threads.max(1)) * (g.width() + 2 * g.padding());
+        let band_positions = (oh / threads.max(1)) * g.padded_width();
         let by_rows = oh >= threads && band_positions >= MIN_BAND_TILES * tile.columns;
         let least = if by_rows { PARALLEL_BAND_MACS } else { PARALLEL_MACS };
         if parallelism == Parallelism::Sequential || threads < 2 || macs < least {
@@ -320,7 +320,7 @@ impl ConvF32 {
     /// it holds if `accumulate`, then the ReLU if `relu`).
     fn panels_times_image(&self, kernel: ConvTile, panels: Range<usize>, rows: Range<usize>, padded: &[f32], out: &mut OutView<'_>, (accumulate, relu): (bool, bool)) {
         let g = &self.geometry;
-        let (ow, wp) = (g.out_width(), g.width() + 2 * g.padding());
+        let (ow, wp) = (g.out_width(), g.padded_width());
         let depth = self.offsets.len();
         let nr = kernel.columns;
         // Wide positions of the rows: from the first row's start to the last row's last output.

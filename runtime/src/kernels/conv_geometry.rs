@@ -37,22 +37,22 @@ impl ConvGeometry {
         if kernel == 0 || stride == 0 {
             return Err(KernelError::ZeroKernelOrStride { kernel, stride });
         }
-        let padded = (height + 2 * padding, width + 2 * padding);
-        if kernel > padded.0 || kernel > padded.1 {
-            return Err(KernelError::KernelLargerThanImage {
-                kernel,
-                padded_height: padded.0,
-                padded_width: padded.1,
-            });
-        }
-        Ok(Self {
+        let g = Self {
             channels,
             height,
             width,
             kernel,
             stride,
             padding,
-        })
+        };
+        if kernel > g.padded_height() || kernel > g.padded_width() {
+            return Err(KernelError::KernelLargerThanImage {
+                kernel,
+                padded_height: g.padded_height(),
+                padded_width: g.padded_width(),
+            });
+        }
+        Ok(g)
     }
 
     /// Input channels `C`.
@@ -79,13 +79,29 @@ impl ConvGeometry {
     pub fn padding(&self) -> usize {
         self.padding
     }
+    /// Height of the padded input, `H + 2P`.
+    pub fn padded_height(&self) -> usize {
+        self.height + 2 * self.padding
+    }
+    /// Width of the padded input, `W + 2P`: the row pitch of the convolutions that read a padded
+    /// image in place.
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::ConvGeometry;
+    /// let g = ConvGeometry::new(3, 28, 20, 3, 2, 1)?;
+    /// assert_eq!((g.padded_height(), g.padded_width()), (30, 22));
+    /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
+    /// ```
+    pub fn padded_width(&self) -> usize {
+        self.width + 2 * self.padding
+    }
     /// Output height `(H + 2P − K) / S + 1`.
     pub fn out_height(&self) -> usize {
-        (self.height + 2 * self.padding - self.kernel) / self.stride + 1
+        (self.padded_height() - self.kernel) / self.stride + 1
     }
     /// Output width `(W + 2P − K) / S + 1`.
     pub fn out_width(&self) -> usize {
-        (self.width + 2 * self.padding - self.kernel) / self.stride + 1
+        (self.padded_width() - self.kernel) / self.stride + 1
     }
     /// Output positions per channel, `OH·OW` (the column buffer's row length).
     pub fn out_len(&self) -> usize {

@@ -62,16 +62,15 @@ impl SpaceToDepth {
     /// The stride-1 conv's weights `[O, 4C·K'·K']` from the original `[O, C·K·K]` ones (row-major
     /// both), the taps past the kernel zero.
     pub fn weights<T: Copy + Default>(&self, weight: &[T], out_channels: usize) -> Result<Vec<T>, KernelError> {
-        let (depth, k, k2) = (self.from.col_rows(), self.from.kernel(), self.to.kernel());
+        let depth = self.from.col_rows();
         if weight.len() != out_channels * depth {
             return Err(KernelError::OperandLength { operand: "weight", expected: out_channels * depth, found: weight.len() });
         }
         let mut out = vec![T::default(); out_channels * self.to.col_rows()];
         for (row, new) in weight.chunks_exact(depth.max(1)).zip(out.chunks_exact_mut(self.to.col_rows().max(1))) {
-            for c in 0..self.from.channels() {
-                for (ky, kx) in (0..k).flat_map(|ky| (0..k).map(move |kx| (ky, kx))) {
-                    let phase = PHASES * c + 2 * (ky % 2) + kx % 2;
-                    new[(phase * k2 + ky / 2) * k2 + kx / 2] = row[(c * k + ky) * k + kx];
+            for (value, source) in new.iter_mut().zip(self.sources()) {
+                if let Some(source) = source {
+                    *value = row[source];
                 }
             }
         }
@@ -91,17 +90,21 @@ impl SpaceToDepth {
     /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
     /// ```
     pub fn taps(&self) -> Vec<bool> {
+        self.sources().map(|source| source.is_some()).collect()
+    }
+
+    /// For each depth step `(c', ky', kx')` of the stride-1 form, in `im2col` row order, the step
+    /// `(c, ky, kx)` of the original kernel it holds (as an index into a `[C·K·K]` weight row), or
+    /// `None` past the kernel. Step `(ky', kx')` of phase `(py, px)` is tap `(2ky' + py, 2kx' + px)`.
+    fn sources(&self) -> impl Iterator<Item = Option<usize>> {
         let (k, k2) = (self.from.kernel(), self.to.kernel());
-        let mut taps = Vec::with_capacity(self.to.col_rows());
-        for channel in 0..self.to.channels() {
-            let (py, px) = (channel % PHASES / 2, channel % 2);
-            for ky in 0..k2 {
-                for kx in 0..k2 {
-                    taps.push(2 * ky + py < k && 2 * kx + px < k);
-                }
-            }
-        }
-        taps
+        (0..self.to.channels()).flat_map(move |phase| {
+            let (c, py, px) = (phase / PHASES, phase % PHASES / 2, phase % 2);
+            (0..k2 * k2).map(move |step| {
+                let (ky, kx) = (2 * (step / k2) + py, 2 * (step % k2) + px);
+                (ky < k && kx < k).then_some((c * k + ky) * k + kx)
+            })
+        })
     }
 
     /// Values of the rearranged input.

@@ -318,30 +318,21 @@ mod tests {
     #[test]
     fn shares_run_once_whether_their_helper_or_the_caller_takes_them() {
         // Helpers polling, parking and waking race the caller for their shares; whoever wins,
-        // every task runs exactly once and the run returns only when all have.
+        // every task runs exactly once and the run returns only when all have. Which side wins
+        // depends on the scheduler, so the test does not assert that both did.
         let team = Team::new(2);
-        let caller = thread::current().id();
-        let (mut by_caller, mut by_helpers) = (0, 0);
         for round in 0..300 {
             if round % 50 == 0 {
                 thread::sleep(SPIN * 3); // the helpers park
             }
             let hits: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
-            let here = AtomicUsize::new(0);
             team.run(3, &|range| {
                 for i in range {
                     hits[i].fetch_add(1, Ordering::Relaxed);
-                    if i > 0 && thread::current().id() == caller {
-                        here.fetch_add(1, Ordering::Relaxed);
-                    }
                 }
             });
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "round {round}");
-            let here = here.into_inner();
-            by_caller += here;
-            by_helpers += 2 - here;
         }
-        assert_eq!(by_caller + by_helpers, 600);
     }
 
     #[test]

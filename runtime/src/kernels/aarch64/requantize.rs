@@ -55,8 +55,7 @@ pub(super) fn store_u8(acc: &[[int32x4_t; 4]; MR], stage: TileStage<'_>, out: &m
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::{requantize_one, FixedPointMultiplier};
-    use rand::{rngs::SmallRng, Rng, SeedableRng};
+    use crate::kernels::conformance_i8::check_stage_lanes;
 
     #[target_feature(enable = "neon")]
     fn lanes(acc: [i32; 4], channel: &ChannelRequant, zp: u8, lo: u8) -> [i32; 4] {
@@ -68,41 +67,7 @@ mod tests {
 
     #[test]
     fn equals_the_scalar_stage_bit_for_bit() {
-        let mut rng = SmallRng::seed_from_u64(4);
-        let extremes = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
-        let (mut checked, mut inner_ties) = (0, 0);
-        for case in 0..20_000 {
-            // Multipliers from 2⁻³¹ to 2²⁰; a third with few significant bits, a small bias and
-            // small accumulators: exact ties that reach the output.
-            let ties = case % 3 == 0;
-            let real = if ties { rng.gen_range(1..16) as f64 * 2f64.powi(rng.gen_range(-9..0)) } else { 2f64.powf(rng.gen_range(-31.0..20.0)) };
-            let Ok(multiplier) = FixedPointMultiplier::from_real(real) else { continue };
-            let bias = match (case % 7, ties) {
-                (0, _) => 0,
-                (_, true) => rng.gen_range(-300..300),
-                _ => rng.gen(),
-            };
-            let channel = ChannelRequant { multiplier, bias };
-            let (zp, lo): (u8, u8) = (rng.gen(), if rng.gen() { 0 } else { rng.gen() });
-            let lo = lo.min(zp);
-            let acc: [i32; 4] = std::array::from_fn(|i| match rng.gen_range(0..4) {
-                0 => extremes[(case + i) % extremes.len()],
-                1 => rng.gen(),
-                _ if ties => rng.gen_range(-2_000..2_000),
-                _ => rng.gen_range(-100_000..100_000),
-            });
-            // SAFETY: NEON is the aarch64 baseline.
-            let got = unsafe { lanes(acc, &channel, zp, lo) };
-            for (g, &a) in got.iter().zip(&acc) {
-                let want = requantize_one(&channel, zp, lo, a);
-                assert_eq!(*g, want as i32, "acc {a} {channel:?} zp {zp} lo {lo}");
-                checked += 1;
-                let product = a.wrapping_add(channel.bias) as i64 * multiplier.mantissa as i64;
-                let tie = product.rem_euclid(1 << (31 - multiplier.exponent)) == 1 << (30 - multiplier.exponent);
-                inner_ties += usize::from(tie && want > lo && want < u8::MAX);
-            }
-        }
-        assert!(checked > 40_000);
-        assert!(inner_ties > 100, "{inner_ties}");
+        // SAFETY: NEON is the aarch64 baseline.
+        check_stage_lanes::<4>(4, 20_000, |acc, channel, zp, lo| unsafe { lanes(acc, channel, zp, lo) });
     }
 }

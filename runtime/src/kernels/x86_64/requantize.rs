@@ -129,40 +129,9 @@ pub(crate) fn requantize8_lanes(acc: __m256i, s: &LaneStages, zero_point: u8, cl
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
-    use crate::quant::{requantize_one, FixedPointMultiplier};
-    use rand::{rngs::SmallRng, Rng, SeedableRng};
-
-    /// Random output stages (multipliers from 2⁻³¹ to 2²⁰, zero points, ReLU floors) with `N`
-    /// accumulators each, a quarter of them at the `i32` extremes, and a third of the stages with
-    /// multipliers of few significant bits, a small bias and small accumulators: exact ties that
-    /// reach the output. Shared by every SIMD stage's test.
-    pub(in crate::kernels::x86_64) fn stage_cases<const N: usize>(seed: u64) -> Vec<(ChannelRequant, u8, u8, [i32; N])> {
-        let mut rng = SmallRng::seed_from_u64(seed);
-        let extremes = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
-        let mut cases = Vec::new();
-        for case in 0..5_000 {
-            let ties = case % 3 == 0;
-            let real = if ties { rng.gen_range(1..16) as f64 * 2f64.powi(rng.gen_range(-9..0)) } else { 2f64.powf(rng.gen_range(-31.0..20.0)) };
-            let Ok(multiplier) = FixedPointMultiplier::from_real(real) else { continue };
-            let bias = match (case % 7, ties) {
-                (0, _) => 0,
-                (_, true) => rng.gen_range(-300..300),
-                _ => rng.gen(),
-            };
-            let channel = ChannelRequant { multiplier, bias };
-            let (zp, lo): (u8, u8) = (rng.gen(), if rng.gen() { 0 } else { rng.gen() });
-            let acc: [i32; N] = std::array::from_fn(|i| match rng.gen_range(0..4) {
-                0 => extremes[i % extremes.len()],
-                1 => rng.gen(),
-                _ if ties => rng.gen_range(-2_000..2_000),
-                _ => rng.gen_range(-100_000..100_000),
-            });
-            cases.push((channel, zp, lo.min(zp), acc));
-        }
-        cases
-    }
+    use crate::kernels::conformance_i8::check_stage_lanes;
 
     #[target_feature(enable = "avx2,fma")]
     fn lanes(acc: [i32; 8], channel: &ChannelRequant, zp: u8, lo: u8) -> [i32; 8] {
@@ -181,21 +150,8 @@ pub(super) mod tests {
             eprintln!("skipped: AVX2/FMA not on this CPU or above FASTERAI_MAX_ISA");
             return;
         }
-        let mut inner_ties = 0;
-        for (channel, zp, lo, acc) in stage_cases::<8>(8) {
-            // SAFETY: AVX2 and FMA were detected above.
-            let got = unsafe { lanes(acc, &channel, zp, lo) };
-            for (i, &a) in acc.iter().enumerate() {
-                let want = requantize_one(&channel, zp, lo, a);
-                assert_eq!(got[i], want as i32, "acc {a} {channel:?} zp {zp} lo {lo}");
-                let m = channel.multiplier;
-                let product = a.wrapping_add(channel.bias) as i64 * m.mantissa as i64;
-                let tie = product.rem_euclid(1 << (31 - m.exponent)) == 1 << (30 - m.exponent);
-                inner_ties += usize::from(tie && want > lo && want < u8::MAX);
-            }
-        }
-        // Ties that reach the output, not clamped away.
-        assert!(inner_ties > 100, "{inner_ties}");
+        // SAFETY: AVX2 and FMA were detected above.
+        check_stage_lanes::<8>(8, 5_000, |acc, channel, zp, lo| unsafe { lanes(acc, channel, zp, lo) });
     }
 
     /// Eight different channels in the eight lanes give each channel's scalar stage.
