@@ -132,6 +132,7 @@ pub(crate) fn requantize8_lanes(acc: __m256i, s: &LaneStages, zero_point: u8, cl
 mod tests {
     use super::*;
     use crate::kernels::conformance_i8::check_stage_lanes;
+    use crate::quant::requantize_one;
 
     #[target_feature(enable = "avx2,fma")]
     fn lanes(acc: [i32; 8], channel: &ChannelRequant, zp: u8, lo: u8) -> [i32; 8] {
@@ -154,30 +155,56 @@ mod tests {
         check_stage_lanes::<8>(8, 5_000, |acc, channel, zp, lo| unsafe { lanes(acc, channel, zp, lo) });
     }
 
-    /// Eight different channels in the eight lanes give each channel's scalar stage.
+    /// With one channel in every lane: the shared conformance check (ties, extremes, shifts).
+    #[test]
+    fn lanes_of_one_channel_equal_the_scalar_stage() {
+        if !crate::kernels::isa::Isa::Avx2.enabled() {
+            eprintln!("skipped: AVX2/FMA not on this CPU or above FASTERAI_MAX_ISA");
+            return;
+        }
+        check_stage_lanes::<8>(18, 5_000, |acc, channel, zp, lo| {
+            let stages = LaneStages::new(&[*channel; 8]);
+            // SAFETY: AVX2 and FMA were detected above; [i32; 8] and __m256i have the same size.
+            unsafe {
+                let v = requantize8_lanes(_mm256_loadu_si256(acc.as_ptr().cast()), &stages, zp, lo);
+                let mut out = [0i32; 8];
+                _mm256_storeu_si256(out.as_mut_ptr().cast(), v);
+                out
+            }
+        });
+    }
+
+    /// Eight different channels (left and right shifts, biases) in the eight lanes give each
+    /// channel's scalar stage.
     #[test]
     fn lanes_of_different_channels_equal_the_scalar_stage() {
         if !crate::kernels::isa::Isa::Avx2.enabled() {
             eprintln!("skipped: AVX2/FMA not on this CPU or above FASTERAI_MAX_ISA");
             return;
         }
-        let cases = stage_cases::<8>(18);
-        for group in cases.chunks(8) {
-            let channels: Vec<ChannelRequant> = group.iter().map(|c| c.0).collect();
-            let (zp, lo) = (group[0].1, group[0].2);
-            let stages = LaneStages::new(&channels);
-            for k in 0..8 {
-                let acc: [i32; 8] = std::array::from_fn(|l| group.get(l).map_or(0, |c| c.3[k]));
-                // SAFETY: AVX2 and FMA were detected above; [i32; 8] and __m256i have the same size.
-                let got: [i32; 8] = unsafe {
-                    let v = requantize8_lanes(_mm256_loadu_si256(acc.as_ptr().cast()), &stages, zp, lo);
-                    let mut out = [0i32; 8];
-                    _mm256_storeu_si256(out.as_mut_ptr().cast(), v);
-                    out
-                };
-                for (l, c) in group.iter().enumerate() {
-                    assert_eq!(got[l], requantize_one(&c.0, zp, lo, acc[l]) as i32, "lane {l}: acc {} {:?} zp {zp} lo {lo}", acc[l], c.0);
-                }
+        let reals = [3e-9, 1.5e-4, 0.0123, 0.5, 0.75, 3.0, 1000.0, 2e5];
+        let channels: Vec<ChannelRequant> = reals
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| ChannelRequant { multiplier: crate::quant::FixedPointMultiplier::from_real(r).unwrap(), bias: (i as i32 - 4) * 37 })
+            .collect();
+        let stages = LaneStages::new(&channels);
+        let mut state = 1u64;
+        for _ in 0..20_000 {
+            let acc: [i32; 8] = std::array::from_fn(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (state >> 32) as i32 >> (state % 24)
+            });
+            let (zp, lo) = ((state >> 8) as u8, (state >> 16) as u8 & 0x3f);
+            // SAFETY: AVX2 and FMA were detected above; [i32; 8] and __m256i have the same size.
+            let got: [i32; 8] = unsafe {
+                let v = requantize8_lanes(_mm256_loadu_si256(acc.as_ptr().cast()), &stages, zp, lo.min(zp));
+                let mut out = [0i32; 8];
+                _mm256_storeu_si256(out.as_mut_ptr().cast(), v);
+                out
+            };
+            for (l, c) in channels.iter().enumerate() {
+                assert_eq!(got[l], requantize_one(c, zp, lo.min(zp), acc[l]) as i32, "lane {l}: acc {} {c:?} zp {zp}", acc[l]);
             }
         }
     }
