@@ -301,13 +301,13 @@ mod avx512 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::quant::{ActivationQParams, QuantizedWeights};
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
     /// `Σ w·x` straight from the definition, the zero point outside the image.
-    fn reference(x: &[u8], w: &[i8], s: ConvShape, o: usize, zp: u8) -> Vec<i32> {
+    pub(crate) fn reference(x: &[u8], w: &[i8], s: ConvShape, o: usize, zp: u8) -> Vec<i32> {
         let (oh, ow, k) = (s.out_height(), s.out_width(), s.kernel);
         let mut out = vec![0i32; o * oh * ow];
         for (oc, plane) in out.chunks_exact_mut(oh * ow).enumerate() {

@@ -277,25 +277,8 @@ mod tests {
 
     /// `Σ w·x` from the definition (the zero point outside the image) through the layer's stage.
     fn reference(x: &[u8], w: &[i8], s: ConvShape, o: usize, zp: u8, stage: &OutputStage) -> Vec<u8> {
-        let (oh, ow) = (s.out_height(), s.out_width());
-        let mut out = vec![0u8; o * oh * ow];
-        for (oc, plane) in out.chunks_exact_mut(oh * ow).enumerate() {
-            for (p, y) in plane.iter_mut().enumerate() {
-                let mut acc = 0i32;
-                for c in 0..s.channels {
-                    for i in 0..3 {
-                        for j in 0..3 {
-                            let (iy, ix) = ((p / ow + i) as isize - s.padding as isize, (p % ow + j) as isize - s.padding as isize);
-                            let inside = (0..s.height as isize).contains(&iy) && (0..s.width as isize).contains(&ix);
-                            let v = if inside { x[(c * s.height + iy as usize) * s.width + ix as usize] } else { zp };
-                            acc += w[((oc * s.channels + c) * 3 + i) * 3 + j] as i32 * v as i32;
-                        }
-                    }
-                }
-                *y = stage.requantize(oc, acc);
-            }
-        }
-        out
+        let acc = crate::kernels::conv_u8_shallow::tests::reference(x, w, s, o, zp);
+        acc.iter().enumerate().map(|(i, &a)| stage.requantize(i / s.positions(), a)).collect()
     }
 
     /// Random weights (the extremes ±127 included), an input with its zero point anywhere, a stage

@@ -155,6 +155,17 @@ mod tests {
         check_stage_lanes::<8>(8, 5_000, |acc, channel, zp, lo| unsafe { lanes(acc, channel, zp, lo) });
     }
 
+    #[target_feature(enable = "avx2,fma")]
+    fn per_lane(acc: [i32; 8], stages: &LaneStages, zp: u8, lo: u8) -> [i32; 8] {
+        // SAFETY: [i32; 8] and __m256i have the same size; loadu/storeu have no alignment needs.
+        unsafe {
+            let v = requantize8_lanes(_mm256_loadu_si256(acc.as_ptr().cast()), stages, zp, lo);
+            let mut out = [0i32; 8];
+            _mm256_storeu_si256(out.as_mut_ptr().cast(), v);
+            out
+        }
+    }
+
     /// With one channel in every lane: the shared conformance check (ties, extremes, shifts).
     #[test]
     fn lanes_of_one_channel_equal_the_scalar_stage() {
@@ -162,16 +173,8 @@ mod tests {
             eprintln!("skipped: AVX2/FMA not on this CPU or above FASTERAI_MAX_ISA");
             return;
         }
-        check_stage_lanes::<8>(18, 5_000, |acc, channel, zp, lo| {
-            let stages = LaneStages::new(&[*channel; 8]);
-            // SAFETY: AVX2 and FMA were detected above; [i32; 8] and __m256i have the same size.
-            unsafe {
-                let v = requantize8_lanes(_mm256_loadu_si256(acc.as_ptr().cast()), &stages, zp, lo);
-                let mut out = [0i32; 8];
-                _mm256_storeu_si256(out.as_mut_ptr().cast(), v);
-                out
-            }
-        });
+        // SAFETY: AVX2 and FMA were detected above.
+        check_stage_lanes::<8>(18, 5_000, |acc, channel, zp, lo| unsafe { per_lane(acc, &LaneStages::new(&[*channel; 8]), zp, lo) });
     }
 
     /// Eight different channels (left and right shifts, biases) in the eight lanes give each
@@ -196,13 +199,8 @@ mod tests {
                 (state >> 32) as i32 >> (state % 24)
             });
             let (zp, lo) = ((state >> 8) as u8, (state >> 16) as u8 & 0x3f);
-            // SAFETY: AVX2 and FMA were detected above; [i32; 8] and __m256i have the same size.
-            let got: [i32; 8] = unsafe {
-                let v = requantize8_lanes(_mm256_loadu_si256(acc.as_ptr().cast()), &stages, zp, lo.min(zp));
-                let mut out = [0i32; 8];
-                _mm256_storeu_si256(out.as_mut_ptr().cast(), v);
-                out
-            };
+            // SAFETY: AVX2 and FMA were detected above.
+            let got = unsafe { per_lane(acc, &stages, zp, lo.min(zp)) };
             for (l, c) in channels.iter().enumerate() {
                 assert_eq!(got[l], requantize_one(c, zp, lo.min(zp), acc[l]) as i32, "lane {l}: acc {} {c:?} zp {zp}", acc[l]);
             }

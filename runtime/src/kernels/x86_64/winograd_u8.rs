@@ -179,34 +179,20 @@ unsafe fn transform_tile(src: *const i16, row: usize, pc: usize, dst: *mut i16, 
 /// channels (`v`: `[pairs][16][2]`), over `pairs` channel pairs.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_6x16(u: *const i16, pc: usize, v: *const i16, pairs: usize, m: &mut [[i32; OC_BLOCK]; TILE_ROWS]) {
-    let z = _mm256_setzero_si256();
-    let [mut a00, mut a01, mut a10, mut a11, mut a20, mut a21, mut a30, mut a31, mut a40, mut a41, mut a50, mut a51] = [z; 12];
+    // Fully unrolled by the compiler: the 12 accumulators stay in registers.
+    let mut acc = [[_mm256_setzero_si256(); 2]; TILE_ROWS];
     for p in 0..pairs {
         let v0 = _mm256_loadu_si256(v.add(p * 32).cast());
         let v1 = _mm256_loadu_si256(v.add(p * 32 + 16).cast());
-        let b = |r: usize| _mm256_set1_epi32(u.add(r * pc + 2 * p).cast::<i32>().read_unaligned());
-        let x = b(0);
-        a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(x, v0));
-        a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(x, v1));
-        let x = b(1);
-        a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(x, v0));
-        a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(x, v1));
-        let x = b(2);
-        a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(x, v0));
-        a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(x, v1));
-        let x = b(3);
-        a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(x, v0));
-        a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(x, v1));
-        let x = b(4);
-        a40 = _mm256_add_epi32(a40, _mm256_madd_epi16(x, v0));
-        a41 = _mm256_add_epi32(a41, _mm256_madd_epi16(x, v1));
-        let x = b(5);
-        a50 = _mm256_add_epi32(a50, _mm256_madd_epi16(x, v0));
-        a51 = _mm256_add_epi32(a51, _mm256_madd_epi16(x, v1));
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let x = _mm256_set1_epi32(u.add(r * pc + 2 * p).cast::<i32>().read_unaligned());
+            acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(x, v0));
+            acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(x, v1));
+        }
     }
-    for (row, (lo, hi)) in m.iter_mut().zip([(a00, a01), (a10, a11), (a20, a21), (a30, a31), (a40, a41), (a50, a51)]) {
-        _mm256_storeu_si256(row.as_mut_ptr().cast(), lo);
-        _mm256_storeu_si256(row.as_mut_ptr().add(8).cast(), hi);
+    for (row, acc) in m.iter_mut().zip(acc) {
+        _mm256_storeu_si256(row.as_mut_ptr().cast(), acc[0]);
+        _mm256_storeu_si256(row.as_mut_ptr().add(8).cast(), acc[1]);
     }
 }
 
