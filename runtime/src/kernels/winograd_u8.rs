@@ -27,7 +27,7 @@ pub(crate) const OC_BLOCK: usize = 16;
 /// Tiles per row block of the tile kernel.
 pub(crate) const TILE_ROWS: usize = 6;
 /// Widest input: `4·|y| ≤ 4·9·C·127·255` must fit `i32` for the wrapping sums to be exact.
-pub const MAX_CHANNELS: usize = 1024;
+pub(crate) const MAX_CHANNELS: usize = 1024;
 
 /// A 3×3 stride-1 int8 conv with its weights transformed for `F(2×2, 3×3)`. See the module docs.
 ///
@@ -63,7 +63,7 @@ pub struct WinogradU8 {
 }
 
 impl WinogradU8 {
-    /// The conv of `shape` (3×3, stride 1, at most [`MAX_CHANNELS`] input channels) with
+    /// The conv of `shape` (3×3, stride 1, at most 1024 input channels) with
     /// row-major `[rows, C·3·3]` weights, the layer's output stage and its input zero point.
     pub fn new(shape: ConvShape, values: &[i8], rows: usize, stage: &OutputStage, zero_point: u8) -> Result<Self, QuantError> {
         if shape.kernel != 3 || shape.stride != 1 {
