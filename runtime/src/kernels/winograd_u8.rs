@@ -24,8 +24,6 @@ use crate::quant::{requantize_one, ChannelRequant, OutputStage, QuantError};
 pub(crate) const XI: usize = 16;
 /// Output channels per weight panel (the tile's width).
 pub(crate) const OC_BLOCK: usize = 16;
-/// Tiles per row block of the tile kernel.
-pub(crate) const TILE_ROWS: usize = 6;
 /// Widest input: `4·|y| ≤ 4·9·C·127·255` must fit `i32` for the wrapping sums to be exact.
 pub(crate) const MAX_CHANNELS: usize = 1024;
 
@@ -222,18 +220,22 @@ impl WinogradU8 {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn padded_channels(&self) -> usize {
         self.padded_channels
     }
 
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn weights(&self) -> &[i16] {
         &self.weights
     }
 
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn channels(&self) -> &[ChannelRequant] {
         &self.channels
     }
 
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn output_clamp(&self) -> (u8, u8) {
         (self.output_zero_point, self.clamp_min)
     }

@@ -13,9 +13,11 @@ use std::cell::RefCell;
 
 use super::requantize::{requantize8_lanes, LaneStages};
 use crate::kernels::team::{for_each_chunk, Team};
-use crate::kernels::winograd_u8::{WinogradU8, OC_BLOCK, TILE_ROWS, XI};
+use crate::kernels::winograd_u8::{WinogradU8, OC_BLOCK, XI};
 use crate::kernels::OutPtr;
 
+/// Tiles per row block of the tile kernel.
+const TILE_ROWS: usize = 6;
 /// Bytes of transformed input tiles a task keeps: about half an L2.
 const TILE_BYTES: usize = 1 << 20;
 /// Groups of [`TILE_ROWS`] tiles that read each weight panel in turn (from L1 after the first).
