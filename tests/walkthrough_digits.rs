@@ -207,6 +207,11 @@ fn every_stage_adds_its_row_and_keeps_its_claim() {
     let smaller = report.compare(ACCELERATED, BASELINE).unwrap().smaller.unwrap().0;
     assert!(recap.contains(&format!("{smaller:.2}× smaller on disk")), "{recap}");
     assert!(!recap.contains("not run yet"), "{recap}");
+    // Every stage's speed against the baseline frozen into an fp32 plan too: in the recap and the file.
+    let reference = report.reference().expect("the baseline's fp32 plan is the speed reference");
+    assert!(reference.name == stages::REFERENCE && reference.latency_p50.0 > 0.0, "{reference:?}");
+    assert!(recap.contains("speed × plan") && recap.contains(&format!("Against {}", stages::REFERENCE)), "{recap}");
+    assert_eq!(Report::load_json(settings.out_dir.join(REPORT_FILE)).unwrap().reference(), Some(reference));
 }
 
 #[test]

@@ -12,15 +12,20 @@ use super::story::Story;
 /// The stage name of the trained, uncompressed model in the report.
 pub const BASELINE: &str = "baseline";
 
+/// What the report's speed reference is: the baseline frozen into an fp32 plan, a fast float
+/// model to judge every stage's speed by besides the trained model's own forward.
+pub const REFERENCE: &str = "the baseline's fp32 plan";
+
 const EXPLANATION: &str = "Baseline: the model we want to deploy, trained as it is. Every later stage \
     is compared with this row: the goal is a model that is much smaller and faster but about as accurate.";
 
 /// Shows `model`'s layers, measures it untrained (printed, not recorded: chance accuracy), trains
-/// it with the one-cycle schedule for the settings' epochs, and records the `baseline` row.
+/// it with the one-cycle schedule for the settings' epochs, records the `baseline` row, and times
+/// the trained model frozen into an fp32 plan as the report's speed reference.
 /// Returns the trained model.
 pub fn baseline<M, X>(story: &mut Story<X>, name: &str, model: M) -> Result<M, StageError>
 where
-    M: Classifier<X, CLASSES> + Compressible + Sync,
+    M: Classifier<X, CLASSES> + Compressible + TensorCollection<f32, Cpu> + Send + Sync,
     X: BatchInput,
 {
     println!("\n{}", describe_model::<M>(name));
@@ -42,5 +47,7 @@ where
     story.add_training(BASELINE, history, time);
 
     story.record(BASELINE, EXPLANATION, &mut learn)?;
+    let mut plan = fasterai::deploy::accelerate(learn.model()).stage(BASELINE)?;
+    story.set_speed_reference(BASELINE, REFERENCE, &mut plan)?;
     Ok(learn.into_model())
 }

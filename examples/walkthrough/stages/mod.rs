@@ -23,7 +23,7 @@ pub mod sparsify;
 pub mod story;
 pub mod teacher;
 
-pub use baseline::{baseline, BASELINE};
+pub use baseline::{baseline, BASELINE, REFERENCE};
 pub use distill::{distill, DISTILLED};
 pub use error::{InStage, StageError};
 pub use factorize::{factorize, FACTORIZED};

@@ -7,22 +7,27 @@ use super::baseline::BASELINE;
 use super::measuring::{size_in_words, thousands};
 use super::STORY;
 
-/// The table of every stage (params, size, latency, accuracy, and each against the baseline),
-/// then one sentence comparing the last stage with the baseline, then the stages of the full
-/// story this run did not reach. Errors when the report has no baseline row.
+/// The table of every stage (params, size, latency, accuracy, and each against the baseline, and
+/// its speed against the report's speed reference when set), then one sentence comparing the last
+/// stage with the baseline (and one with the reference), then the stages of the full story this
+/// run did not reach. Errors when the report has no baseline row.
 pub fn recap_text(report: &Report) -> Result<String, MeasureError> {
     let last = report.rows().last().map_or(BASELINE, |r| r.stage.as_str());
     let overall = report.compare(last, BASELINE)?;
     let baseline = report.row(BASELINE).expect("compare found the baseline");
 
-    let headers = ["stage", "params", "size", "latency p50", "accuracy", "size ×", "speed ×", "Δ acc (pts)"];
+    let mut headers = vec!["stage", "params", "size", "latency p50", "accuracy", "size ×", "speed ×"];
+    if report.reference().is_some() {
+        headers.push("speed × plan");
+    }
+    headers.push("Δ acc (pts)");
     let times = |t: Option<Times>| t.map_or_else(|| "n/a".to_string(), |t| format!("{:.2}×", t.0));
-    let cells: Vec<[String; 8]> = report
+    let cells: Vec<Vec<String>> = report
         .rows()
         .iter()
         .map(|row| {
             let c = row.compare(baseline);
-            [
+            let mut cells = vec![
                 row.stage.clone(),
                 thousands(row.params as u64),
                 size_in_words(row.size),
@@ -30,11 +35,15 @@ pub fn recap_text(report: &Report) -> Result<String, MeasureError> {
                 format!("{:.2}%", row.accuracy.as_percent()),
                 times(c.smaller),
                 times(c.faster),
-                format!("{:+.2}", c.accuracy_change.0),
-            ]
+            ];
+            if let Some(reference) = report.reference() {
+                cells.push(times(reference.faster(row)));
+            }
+            cells.push(format!("{:+.2}", c.accuracy_change.0));
+            cells
         })
         .collect();
-    let mut widths = headers.map(|h| h.chars().count());
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &cells {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -52,12 +61,16 @@ pub fn recap_text(report: &Report) -> Result<String, MeasureError> {
         }
         text.trim_end().to_string() + "\n"
     };
-    let mut text = line(&headers.map(String::from));
-    text.push_str(&line(&widths.map(|w| "-".repeat(w))));
+    let mut text = line(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    text.push_str(&line(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>()));
     for row in &cells {
         text.push_str(&line(row));
     }
     text.push_str(&format!("\n{}\n", in_words(last, &overall)));
+    if let (Some(reference), Some(row)) = (report.reference(), report.row(last)) {
+        let faster = times(reference.faster(row));
+        text.push_str(&format!("Against {} ({:.3} ms per image): {faster} faster.\n", reference.name, reference.latency_p50.0));
+    }
     let missing: Vec<&str> = STORY.iter().copied().filter(|s| report.row(s).is_none()).collect();
     if !missing.is_empty() {
         text.push_str(&format!("Stages of the full story not run yet: {}.\n", missing.join(", ")));

@@ -11,7 +11,7 @@ use fasterai::data::DataLoaders;
 use fasterai::learn::{BatchInput, Classifier};
 use fasterai::measure::chart::{save_svg, sparsity_svg, stages_svg};
 use fasterai::deploy::InferencePlan;
-use fasterai::measure::{measure_plan, MeasureError};
+use fasterai::measure::{measure_plan, MeasureError, SpeedReference};
 use fasterai::prelude::*;
 
 use super::error::{InStage, StageError};
@@ -173,6 +173,16 @@ impl<X: BatchInput> Story<X> {
         self.report.push(row);
         self.save().stage(stage)?;
         Ok(self.report.rows().last().expect("a row was just pushed"))
+    }
+
+    /// Times `plan` as the latency every row's speed is also compared with (the recap's
+    /// `speed × plan` column, `reference` in the report file), so that no ratio rests on the
+    /// trained model's own forward alone; `name` says what it is. Measured as `stage`'s.
+    pub fn set_speed_reference<P: InferencePlan>(&mut self, stage: &'static str, name: &str, plan: &mut P) -> Result<(), StageError> {
+        let row = measure_plan(name, plan, &self.data.valid).stage(stage)?;
+        println!("For scale, {name}: {} per image, {:.2}% accurate.\n", row.latency_p50, row.accuracy.as_percent());
+        self.report.set_reference(SpeedReference { name: name.to_string(), latency_p50: row.latency_p50 });
+        self.save().stage(stage)
     }
 
     /// The images the model trains on (quantization calibrates on some of them).

@@ -44,7 +44,7 @@ impl Comparison {
     }
 }
 
-fn ratio(baseline: f64, this: f64) -> Option<Times> {
+pub(super) fn ratio(baseline: f64, this: f64) -> Option<Times> {
     (this > 0.0 && baseline.is_finite() && this.is_finite()).then(|| Times(baseline / this))
 }
 

@@ -19,6 +19,6 @@ pub use error::MeasureError;
 pub use latency::{cpu_latency, Latency, LatencyOptions};
 pub use macs::{conv2d_macs, linear_macs, Macs};
 pub use params::num_params;
-pub use report::{thousands, Report, ReportRow};
+pub use report::{thousands, Report, ReportRow, SpeedReference};
 pub use size::{model_size, model_size_in_memory};
 pub use figures::{Accuracy, Bytes, Millis, Points, Times};

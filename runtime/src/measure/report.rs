@@ -66,12 +66,50 @@ impl ReportRow {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     rows: Vec<ReportRow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reference: Option<SpeedReference>,
+}
+
+/// A latency every row's speed is also compared with, such as the baseline frozen into an fp32
+/// plan, so that no "× faster" rests on a slow baseline alone.
+///
+/// ```
+/// use fasterai_runtime::measure::{Accuracy, Bytes, Millis, ReportRow, SpeedReference, Times};
+/// let plan = SpeedReference { name: "the baseline's fp32 plan".into(), latency_p50: Millis(0.2) };
+/// let row = ReportRow::new("int8", 0, Bytes(70_000), Millis(0.05), Accuracy::from_percent(99.0)?);
+/// assert_eq!(plan.faster(&row), Some(Times(4.0)));
+/// # Ok::<(), fasterai_runtime::measure::MeasureError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeedReference {
+    /// What was timed.
+    pub name: String,
+    /// Its median single-image latency.
+    pub latency_p50: Millis,
+}
+
+impl SpeedReference {
+    /// This latency ÷ the row's: above 1 when the row is faster; `None` when the row's is zero.
+    pub fn faster(&self, row: &ReportRow) -> Option<super::Times> {
+        super::compare::ratio(self.latency_p50.0, row.latency_p50.0)
+    }
 }
 
 impl Report {
     /// Appends a row.
     pub fn push(&mut self, row: ReportRow) {
         self.rows.push(row);
+    }
+
+    /// Sets the latency every row's speed is also compared with (printed as a `speed × ref`
+    /// column, saved in the JSON file).
+    pub fn set_reference(&mut self, reference: SpeedReference) {
+        self.reference = Some(reference);
+    }
+
+    /// The latency every row's speed is also compared with, if set.
+    pub fn reference(&self) -> Option<&SpeedReference> {
+        self.reference.as_ref()
     }
 
     /// All rows, in order.
@@ -104,7 +142,11 @@ impl Report {
             Some(baseline) => self.rows.iter().map(|row| StageComparison { stage: &row.stage, comparison: row.compare(baseline) }).collect(),
             None => Vec::new(),
         };
-        let file = ReportFile { rows: &self.rows, against_baseline };
+        let against_reference = match &self.reference {
+            Some(reference) => self.rows.iter().map(|row| StageAgainstReference { stage: &row.stage, faster: reference.faster(row) }).collect(),
+            None => Vec::new(),
+        };
+        let file = ReportFile { rows: &self.rows, reference: self.reference.as_ref(), against_baseline, against_reference };
         let json = serde_json::to_vec_pretty(&file).map_err(|source| MeasureError::ReportEncode { source })?;
         write_atomic(path, &json).map_err(|source| MeasureError::Io {
             action: "write",
@@ -130,7 +172,17 @@ impl Report {
 #[derive(Serialize)]
 struct ReportFile<'a> {
     rows: &'a [ReportRow],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<&'a SpeedReference>,
     against_baseline: Vec<StageComparison<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    against_reference: Vec<StageAgainstReference<'a>>,
+}
+
+#[derive(Serialize)]
+struct StageAgainstReference<'a> {
+    stage: &'a str,
+    faster: Option<super::Times>,
 }
 
 /// One row of `against_baseline`: the stage and its comparison with the first row.
@@ -170,29 +222,25 @@ pub fn thousands(n: u64) -> String {
 }
 
 impl fmt::Display for Report {
+    /// One line per row, with ratios against the first; a `speed × ref` column and a line naming
+    /// the reference when one is set.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HEADERS: [&str; 9] = [
-            "stage",
-            "params",
-            "size (MB)",
-            "p50 (ms)",
-            "accuracy",
-            "size ×",
-            "speed ×",
-            "Δ acc (pts)",
-            "notes",
-        ];
-        // Text columns are left-aligned, figures right-aligned.
-        const LEFT: [bool; 9] = [true, false, false, false, false, false, false, false, true];
+        let mut headers = vec!["stage", "params", "size (MB)", "p50 (ms)", "accuracy", "size ×", "speed ×"];
+        if self.reference.is_some() {
+            headers.push("speed × ref");
+        }
+        headers.extend(["Δ acc (pts)", "notes"]);
+        // Text columns (the first and the last) are left-aligned, figures right-aligned.
+        let left = |i: usize| i == 0 || i + 1 == headers.len();
         let baseline = self.rows.first();
         let show_times =
             |t: Option<super::Times>| t.map_or_else(|| "n/a".to_string(), |t| format!("{:.2}×", t.0));
-        let cells: Vec<[String; 9]> = self
+        let cells: Vec<Vec<String>> = self
             .rows
             .iter()
             .map(|r| {
                 let c = baseline.map(|b| r.compare(b));
-                [
+                let mut cells = vec![
                     r.stage.clone(),
                     thousands(r.params as u64),
                     figure(r.size.megabytes()),
@@ -200,12 +248,16 @@ impl fmt::Display for Report {
                     format!("{:.2}%", r.accuracy.as_percent()),
                     c.map_or_else(String::new, |c| show_times(c.smaller)),
                     c.map_or_else(String::new, |c| show_times(c.faster)),
-                    c.map_or_else(String::new, |c| format!("{:+.2}", c.accuracy_change.0)),
-                    r.notes.clone().unwrap_or_default(),
-                ]
+                ];
+                if let Some(reference) = &self.reference {
+                    cells.push(show_times(reference.faster(r)));
+                }
+                cells.push(c.map_or_else(String::new, |c| format!("{:+.2}", c.accuracy_change.0)));
+                cells.push(r.notes.clone().unwrap_or_default());
+                cells
             })
             .collect();
-        let mut widths = HEADERS.map(|h| h.chars().count());
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
         for row in &cells {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
@@ -218,7 +270,7 @@ impl fmt::Display for Report {
                 if i > 0 {
                     text.push_str("  ");
                 }
-                if LEFT[i] {
+                if left(i) {
                     text.push_str(cell);
                     text.push_str(&pad);
                 } else {
@@ -228,10 +280,13 @@ impl fmt::Display for Report {
             }
             writeln!(f, "{}", text.trim_end())
         };
-        line(f, &HEADERS.map(String::from))?;
-        line(f, &widths.map(|w| "-".repeat(w)))?;
+        line(f, &headers.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
+        line(f, &widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>())?;
         for row in &cells {
             line(f, row)?;
+        }
+        if let Some(reference) = &self.reference {
+            writeln!(f, "ref: {}, p50 {} ms", reference.name, figure(reference.latency_p50.0))?;
         }
         Ok(())
     }
@@ -282,6 +337,27 @@ mod tests {
         let (smaller, faster) = (against[1]["smaller"].as_f64().unwrap(), against[1]["faster"].as_f64().unwrap());
         assert!((smaller - 3484216.0 / 902000.0).abs() < 1e-9 && (faster - 1.36 / 0.5).abs() < 1e-9, "{text}");
         assert!((against[1]["accuracy_change"].as_f64().unwrap() + 0.45).abs() < 1e-9, "{text}");
+    }
+
+    /// A reference latency adds a column and a line to the table, and its ratios to the file.
+    #[test]
+    fn a_speed_reference_is_printed_and_saved() {
+        let mut report = sample();
+        let plain = report.to_string();
+        assert!(!plain.contains("speed × ref"), "{plain}");
+        report.set_reference(SpeedReference { name: "the baseline's fp32 plan".into(), latency_p50: Millis(0.25) });
+        let text = report.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("speed × ref"), "{text}");
+        assert!(lines[2].contains("0.18×") && lines[3].contains("0.50×"), "{text}");
+        assert_eq!(lines.last(), Some(&"ref: the baseline's fp32 plan, p50 0.250 ms"), "{text}");
+        let dir = ScratchDir::new("report-ref").unwrap();
+        let path = dir.path().join("report.json");
+        report.save_json(&path).unwrap();
+        assert_eq!(Report::load_json(&path).unwrap(), report);
+        let json: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let faster = json["against_reference"][1]["faster"].as_f64().unwrap();
+        assert!((faster - 0.5).abs() < 1e-9, "{json}");
     }
 
     #[test]
