@@ -81,7 +81,7 @@ pub mod __private {
     pub use fasterai_runtime::model::generated::{realize, residual_add, same_type, visits_f32_cpu, IntoLayerError};
     pub use fasterai_runtime::model::{ChannelGroup, Compressible, Coupling, LayerInfo, LayerKindInfo, ShapeInfo, TorchName};
     pub use fasterai_runtime::model::{InferTapped, Tap, TapInfo, TappedForward, TrainTapped};
-    pub use fasterai_runtime::nn::{batch_norm2d_infer, batch_norm2d_train};
+    pub use fasterai_runtime::nn::{batch_norm2d_infer, batch_norm2d_train, InferLinear};
     pub use fasterai_runtime::nn::NnError;
     pub use fasterai_runtime::ops::batch_norm2d::Activation as BnActivation;
     /// The layer types the derive binds each field to (`assert_layer`).

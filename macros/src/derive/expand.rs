@@ -353,6 +353,10 @@ fn layer_call(layer: &Layer, member: &TokenStream, name: &str, span: Span, input
     let call = if mode == Mode::Train && layer.kind.trains_differently() {
         let method = quote_spanned!(span=> #p::ModuleMut::try_forward_mut);
         quote!(#method(&mut self.#member, __x))
+    } else if mode == Mode::Infer && matches!(layer.kind, LayerKind::Linear { .. }) {
+        // A batch of one image: the GEMV on the weight in place, not dfdx's one-row matmul.
+        let method = quote_spanned!(span=> #p::InferLinear::forward_infer);
+        quote!(#method(&self.#member, __x))
     } else {
         let method = quote_spanned!(span=> #p::Module::try_forward);
         quote!(#method(&self.#member, __x))

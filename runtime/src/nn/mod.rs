@@ -52,6 +52,7 @@ mod batchnorm2d;
 mod adaptive_pool;
 mod flatten;
 mod global_pool;
+mod linear_infer;
 mod pool2d;
 
 pub use activation::ReLU;
@@ -60,6 +61,7 @@ pub use crate::ops::NnError;
 pub use adaptive_pool::AdaptiveAvgPool2D;
 pub use flatten::{FlatRows, Flatten, FlattenTo};
 pub use global_pool::GlobalAvgPool;
+pub use linear_infer::InferLinear;
 pub use pool2d::{AvgPool2D, MaxPool2D};
 
 use dfdx::prelude::Cpu;
