@@ -41,6 +41,7 @@ mod space_to_depth;
 pub mod types;
 mod widest;
 mod winograd;
+mod winograd_transforms;
 mod winograd_u8;
 
 pub use conv_f32::{ConvF32, ConvScratchF32};

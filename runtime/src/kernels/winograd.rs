@@ -9,8 +9,10 @@
 //! [`Team::global`](super::team::Team) take input channels for the input transform, then output
 //! channels for the 16 GEMMs and their output transform.
 //!
-//! The transforms' constants are 0, ±1 and ½: results equal the direct convolution up to float
-//! rounding (the tests compare with im2col + the plain GEMM).
+//! The transforms (in `winograd_transforms.rs`) are loops over a channel's tiles that LLVM
+//! vectorises; the 16 products run on the `gemm` crate. The transforms' constants are 0, ±1 and
+//! ½: results equal the direct convolution up to float rounding (the tests compare with im2col +
+//! the plain GEMM).
 //!
 //! ```
 //! use fasterai_runtime::kernels::{ConvGeometry, Parallelism, WinogradConv, WinogradScratch};
@@ -24,12 +26,10 @@
 //! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 //! ```
 
-use super::conv_geometry::pad_planes;
 use super::team::{for_each_chunk, Team};
+use super::winograd_transforms::{copy_run, place_outputs, split_phases, transform_input, transform_kernel, transform_output, TileGrid, XI};
 use super::{gemm, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism};
 
-/// Values of one transformed tile (4 × 4).
-const XI: usize = 16;
 
 /// A 3×3 stride-1 conv with its weights transformed for `F(2×2, 3×3)`. See the module docs.
 #[derive(Debug, Clone)]
@@ -45,8 +45,6 @@ pub struct WinogradConv {
 /// Buffers a [`WinogradConv`] reuses from call to call.
 #[derive(Debug, Clone, Default)]
 pub struct WinogradScratch {
-    /// The input, zero-padded to whole tiles: `[C, 2·TH + 2, 2·TW + 2]`.
-    padded: Vec<f32>,
     /// `V`: `[C, 16, T]`.
     tiles: Vec<f32>,
     /// `M`: `[O, 16, T]`.
@@ -118,21 +116,28 @@ impl WinogradConv {
         if o == 0 || oh == 0 || ow == 0 {
             return Ok(());
         }
-        let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
+        let grid = TileGrid::new(oh, ow);
+        let (th, tw) = (grid.th, grid.tw);
         let t = th * tw;
-        let (ph, pw) = (2 * th + 2, 2 * tw + 2);
-        pad_planes(x, (g.height(), g.width()), g.padding(), (ph, pw), 0.0, &mut scratch.padded);
+        let (h, w) = (g.height(), g.width());
         scratch.tiles.resize(c * XI * t, 0.0);
         scratch.products.resize(o * XI * t, 0.0);
         let parallel = parallelism == Parallelism::AllCores && Team::global().threads() > 1;
         let threads = if parallel { Team::global().threads() } else { 1 };
-        let padded = &scratch.padded;
         let per_c = c.div_ceil(threads).max(1);
         for_each_chunk(&mut scratch.tiles, per_c * XI * t, parallel, |i, tiles| {
-            let mut rows = [vec![0.0f32; pw], vec![0.0; pw], vec![0.0; pw], vec![0.0; pw]];
+            let mut phases = vec![0.0; 4 * grid.phase_len()];
+            let mut wide = vec![0.0; XI * grid.wide()];
             for (k, v) in tiles.chunks_exact_mut(XI * t).enumerate() {
-                let plane = &padded[(i * per_c + k) * ph * pw..][..ph * pw];
-                transform_input(plane, (th, tw), pw, &mut rows, v);
+                let k = i * per_c + k;
+                split_phases(&x[k * h * w..][..h * w], (h, w), g.padding(), grid, &mut phases);
+                transform_input(&phases, grid, &mut wide);
+                // Without the junk tiles.
+                for (v, wide) in v.chunks_exact_mut(t).zip(wide.chunks_exact(grid.wide())) {
+                    for (v, wide) in v.chunks_exact_mut(tw).zip(wide.chunks_exact(grid.stride())) {
+                        copy_run(v, &wide[..tw]);
+                    }
+                }
             }
         });
         let tiles = &scratch.tiles;
@@ -156,93 +161,13 @@ impl WinogradConv {
                 *first_error.lock().expect("no task panics holding it") = Err(e);
                 return;
             }
-            for (r, (m, y)) in products.chunks_exact(XI * t).zip(out.chunks_exact_mut(plane)).enumerate() {
-                transform_output(m, (th, tw), (oh, ow), self.bias[o0 + r], epilogue, y);
+            let mut y = vec![0.0; 4 * t];
+            for (r, (m, out)) in products.chunks_exact(XI * t).zip(out.chunks_exact_mut(plane)).enumerate() {
+                transform_output(m, &mut y);
+                place_outputs(&mut y, grid, (oh, ow), self.bias[o0 + r], epilogue, out);
             }
         });
         first_error.into_inner().expect("no task panicked")
-    }
-}
-
-/// `G g Gᵀ` for `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`, row-major 4×4.
-fn transform_kernel(g: &[f32; 9]) -> [f32; XI] {
-    let row = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
-    // G g: 4 rows of 3.
-    let gg: [[f32; 3]; 4] = [
-        [g[0], g[1], g[2]],
-        [0.5 * (g[0] + g[3] + g[6]), 0.5 * (g[1] + g[4] + g[7]), 0.5 * (g[2] + g[5] + g[8])],
-        [0.5 * (g[0] - g[3] + g[6]), 0.5 * (g[1] - g[4] + g[7]), 0.5 * (g[2] - g[5] + g[8])],
-        [g[6], g[7], g[8]],
-    ];
-    let mut u = [0.0; XI];
-    for (i, r) in gg.iter().enumerate() {
-        u[4 * i..4 * i + 4].copy_from_slice(&row(r[0], r[1], r[2]));
-    }
-    u
-}
-
-/// One channel's tiles `Bᵀ d B` (`Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]`)
-/// into `v` (`[16, T]`), from its plane padded to `(2·TH + 2) × pw`; `rows` are four `pw` buffers.
-fn transform_input(plane: &[f32], (th, tw): (usize, usize), pw: usize, rows: &mut [Vec<f32>; 4], v: &mut [f32]) {
-    let t = th * tw;
-    for i in 0..th {
-        let d: [&[f32]; 4] = std::array::from_fn(|k| &plane[(2 * i + k) * pw..][..pw]);
-        // Bᵀ d, whole rows at once.
-        for x in 0..pw {
-            rows[0][x] = d[0][x] - d[2][x];
-            rows[1][x] = d[1][x] + d[2][x];
-            rows[2][x] = d[2][x] - d[1][x];
-            rows[3][x] = d[1][x] - d[3][x];
-        }
-        // (·) B, four columns per tile.
-        for (k, r) in rows.iter().enumerate() {
-            for j in 0..tw {
-                let (a, b, c, e) = (r[2 * j], r[2 * j + 1], r[2 * j + 2], r[2 * j + 3]);
-                let at = i * tw + j;
-                v[(4 * k) * t + at] = a - c;
-                v[(4 * k + 1) * t + at] = b + c;
-                v[(4 * k + 2) * t + at] = c - b;
-                v[(4 * k + 3) * t + at] = b - e;
-            }
-        }
-    }
-}
-
-/// One output channel: `Aᵀ m A` (`Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]`) of each tile of `m`
-/// (`[16, T]`), plus `bias` (plus what `y` holds if `accumulate`), through the ReLU if `relu`, into
-/// the `oh × ow` plane `y` (edge tiles clipped).
-fn transform_output(m: &[f32], (th, tw): (usize, usize), (oh, ow): (usize, usize), bias: f32, (accumulate, relu): (bool, bool), y: &mut [f32]) {
-    let t = th * tw;
-    let at = |xi: usize, tile: usize| m[xi * t + tile];
-    // ReLU keeping NaN, as the model's forward does.
-    let finish = |v: f32, old: f32| {
-        let v = if accumulate { (v + bias) + old } else { v + bias };
-        if relu && v <= 0.0 {
-            0.0
-        } else {
-            v
-        }
-    };
-    for i in 0..th {
-        for j in 0..tw {
-            let tile = i * tw + j;
-            // Aᵀ m: two rows of four.
-            let u0: [f32; 4] = std::array::from_fn(|l| at(l, tile) + at(4 + l, tile) + at(8 + l, tile));
-            let u1: [f32; 4] = std::array::from_fn(|l| at(4 + l, tile) - at(8 + l, tile) - at(12 + l, tile));
-            let out = [[u0[0] + u0[1] + u0[2], u0[1] - u0[2] - u0[3]], [u1[0] + u1[1] + u1[2], u1[1] - u1[2] - u1[3]]];
-            for (dy, row) in out.iter().enumerate() {
-                let yy = 2 * i + dy;
-                if yy >= oh {
-                    continue;
-                }
-                for (dx, &v) in row.iter().enumerate() {
-                    let xx = 2 * j + dx;
-                    if xx < ow {
-                        y[yy * ow + xx] = finish(v, y[yy * ow + xx]);
-                    }
-                }
-            }
-        }
     }
 }
 
