@@ -8,6 +8,7 @@ use dfdx::tensor::CpuError;
 
 use super::{Linear, UnbiasedLinear};
 use crate::kernels::{gemv_f32, Accumulate, Parallelism};
+use crate::ops::tensor_io::borrow_values;
 
 /// Inputs of at most this many rows (one image) take the GEMV; more keep dfdx's matmul, which
 /// then has rows to block.
@@ -37,7 +38,7 @@ pub trait InferLinear<const I: usize, const O: usize> {
 
 impl<const I: usize, const O: usize> InferLinear<I, O> for Linear<I, O> {
     fn forward_infer(&self, x: Tensor<(usize, Const<I>), f32, Cpu>) -> Result<Tensor<(usize, Const<O>), f32, Cpu>, CpuError> {
-        match (borrow_matrix(&self.weight), borrow_vector(&self.bias)) {
+        match (borrow_values(&self.weight), borrow_values(&self.bias)) {
             (Some(w), Some(b)) if x.shape().0 <= GEMV_ROWS => gemv_rows(w, Some(b), x).or_else(|x| self.try_forward(x)),
             _ => self.try_forward(x),
         }
@@ -46,7 +47,7 @@ impl<const I: usize, const O: usize> InferLinear<I, O> for Linear<I, O> {
 
 impl<const I: usize, const O: usize> InferLinear<I, O> for UnbiasedLinear<I, O> {
     fn forward_infer(&self, x: Tensor<(usize, Const<I>), f32, Cpu>) -> Result<Tensor<(usize, Const<O>), f32, Cpu>, CpuError> {
-        match borrow_matrix(&self.weight) {
+        match borrow_values(&self.weight) {
             Some(w) if x.shape().0 <= GEMV_ROWS => gemv_rows(w, None, x).or_else(|x| self.try_forward(x)),
             _ => self.try_forward(x),
         }
@@ -78,34 +79,6 @@ fn gemv_rows<const I: usize, const O: usize>(
     Ok(x.device().tensor_from_vec(out, (rows, Const::<O>)))
 }
 
-/// The values of a row-major `R × C` CPU tensor, borrowed in place; `None` for a strided view.
-fn borrow_matrix<const R: usize, const C: usize>(t: &Tensor<Rank2<R, C>, f32, Cpu>) -> Option<&[f32]> {
-    if R == 0 || C == 0 {
-        return Some(&[]);
-    }
-    let first: *const f32 = &t[[0, 0]];
-    // dfdx indexes one buffer at `strides · index` (no offset): strides (C, 1), checked at the
-    // element after the first in each direction, address every element of the `R·C` values from
-    // the first, and the last one is in bounds.
-    let row_major = (C == 1 || std::ptr::eq(&t[[0, 1]], first.wrapping_add(1)))
-        && (R == 1 || std::ptr::eq(&t[[1, 0]], first.wrapping_add(C)))
-        && std::ptr::eq(&t[[R - 1, C - 1]], first.wrapping_add(R * C - 1));
-    // SAFETY: the `R·C` values from `first` lie in the tensor's one buffer (checked above), which
-    // `t` keeps alive and unchanged while the borrow lasts.
-    row_major.then(|| unsafe { std::slice::from_raw_parts(first, R * C) })
-}
-
-/// [`borrow_matrix`] for a vector.
-fn borrow_vector<const N: usize>(t: &Tensor<Rank1<N>, f32, Cpu>) -> Option<&[f32]> {
-    if N == 0 {
-        return Some(&[]);
-    }
-    let first: *const f32 = &t[[0]];
-    let contiguous = (N == 1 || std::ptr::eq(&t[[1]], first.wrapping_add(1))) && std::ptr::eq(&t[[N - 1]], first.wrapping_add(N - 1));
-    // SAFETY: as in `borrow_matrix`.
-    contiguous.then(|| unsafe { std::slice::from_raw_parts(first, N) })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,19 +98,5 @@ mod tests {
             assert!(close(&fc.forward_infer(x.clone()).unwrap().as_vec(), &fc.forward(x.clone()).as_vec()), "{rows} rows");
             assert!(close(&unbiased.forward_infer(x.clone()).unwrap().as_vec(), &unbiased.forward(x).as_vec()), "{rows} rows");
         }
-    }
-
-    /// A weight that is a strided view is not borrowed (dfdx runs it); a plain one is, in place.
-    #[test]
-    fn only_row_major_tensors_are_borrowed() {
-        let dev = Cpu::default();
-        let w: Tensor<Rank2<3, 4>, f32, Cpu> = dev.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0], [9.0, 10.0, 11.0, 12.0]]);
-        assert_eq!(borrow_matrix(&w), Some(&w.as_vec()[..]));
-        let permuted: Tensor<Rank2<4, 3>, f32, Cpu> = w.clone().permute();
-        assert_eq!(borrow_matrix(&permuted), None);
-        let row: Tensor<Rank1<4>, f32, Cpu> = dev.tensor([1.0, 2.0, 3.0, 4.0]);
-        let broadcast: Tensor<Rank2<3, 4>, f32, Cpu> = row.clone().broadcast();
-        assert_eq!(borrow_matrix(&broadcast), None);
-        assert_eq!(borrow_vector(&row), Some(&[1.0, 2.0, 3.0, 4.0][..]));
     }
 }

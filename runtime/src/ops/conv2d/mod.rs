@@ -21,7 +21,7 @@ use dfdx::prelude::{
 use dfdx::tensor::{CpuError, Gradients};
 
 use crate::kernels::{ConvGeometry, KernelError};
-use crate::ops::tensor_io::read_vec;
+use crate::ops::tensor_io::{borrow_values, read_vec};
 use crate::ops::NnError;
 pub use cpu_kernel::ConvProblem;
 /// The slice-level kernels behind [`conv2d`], for callers that manage their own buffers
@@ -98,12 +98,21 @@ pub fn conv2d<const I: usize, const O: usize, const K: usize, T: Tape<f32, Cpu>>
     // A non-contiguous input is first copied (on the tape) so its physical order is logical.
     let x = x.try_contiguous()?;
     let (x, mut tape) = x.split_tape();
+    let mut out_buf = vec![0.0f32; batch * problem.out_image_len()];
+    if !T::OWNS_TAPE {
+        // Inference: nothing is kept for a backward, so the kernels read the tensors in place.
+        // `Some(None)`: no bias; `None`: a bias that cannot be borrowed.
+        let b_buf = bias.map_or(Some(None), |b| borrow_values(b).map(Some));
+        if let (Some(x_buf), Some(w_buf), Some(b_buf)) = (borrow_values(&x), borrow_values(weight), b_buf) {
+            cpu_kernel::forward(&problem, x_buf, w_buf, b_buf, &mut out_buf)?;
+            return Ok(x.device().try_tensor_from_vec(out_buf, shape_out)?.put_tape(tape));
+        }
+    }
     let mut x_buf = vec![0.0f32; x.shape().num_elements()];
     x.copy_into(&mut x_buf);
     let w_buf = read_vec(weight)?;
     let b_buf = bias.map(read_vec).transpose()?;
 
-    let mut out_buf = vec![0.0f32; batch * problem.out_image_len()];
     cpu_kernel::forward(&problem, &x_buf, &w_buf, b_buf.as_deref(), &mut out_buf)?;
     let out = x.device().try_tensor_from_vec(out_buf, shape_out)?;
 

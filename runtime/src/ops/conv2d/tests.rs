@@ -296,3 +296,27 @@ fn empty_batch_gives_empty_output() {
     .unwrap();
     assert_eq!(y.shape().concrete(), [0, 3, 3, 3]);
 }
+
+/// Without a tape the kernels read the tensors in place: the same bits as the taped forward, with
+/// and without bias, for a batch and one image; a weight that is a permuted view is copied first.
+#[test]
+fn the_inference_forward_reads_in_place_and_gives_the_taped_values() {
+    let dev = Cpu::default();
+    let mut rng = SmallRng::seed_from_u64(21);
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let weight: Tensor<Rank4<16, 3, 3, 3>, f32, Cpu> = dev.tensor_from_vec(random(16 * 27, &mut rng), Default::default());
+    let bias: Tensor<Rank1<16>, f32, Cpu> = dev.tensor_from_vec(random(16, &mut rng), Default::default());
+    let stored: Tensor<Rank4<3, 16, 3, 3>, f32, Cpu> = dev.tensor_from_vec(random(16 * 27, &mut rng), Default::default());
+    let permuted: Tensor<Rank4<16, 3, 3, 3>, f32, Cpu> = stored.permute::<_, Axes4<1, 0, 2, 3>>();
+    assert!(crate::ops::tensor_io::borrow_values(&permuted).is_none());
+    for batch in [1, 3] {
+        let x = dev.tensor_from_vec(random(batch * 3 * 9 * 7, &mut rng), (batch, Const::<3>, 9, 7));
+        for w in [&weight, &permuted] {
+            for b in [None, Some(&bias)] {
+                let free = conv2d(x.clone(), w, b, p).unwrap();
+                let taped = conv2d(x.leaky_trace(), w, b, p).unwrap();
+                assert_eq!(free.as_vec(), taped.as_vec(), "batch {batch}, bias {}", b.is_some());
+            }
+        }
+    }
+}
