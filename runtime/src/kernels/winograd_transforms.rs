@@ -75,20 +75,29 @@ pub(crate) fn split_phases(plane: &[f32], (h, w): (usize, usize), padding: usize
     assert!(len >= grid.phase_len() && plane.len() == h * w, "four phase planes of the grid");
     assert!(h + padding <= 2 * grid.th + 2 && w + padding <= 2 * grid.tw + 2, "the plane fits the grid");
     phases.fill(0.0);
+    // Column x lands in phase (x + padding) mod 2, at (x + padding) / 2: the columns of one
+    // parity from `to_even`, of the other from `to_odd`.
+    let (to_even, to_odd) = if padding % 2 == 0 { (0, 1) } else { (1, 0) };
     for (y, row) in plane.chunks_exact(w).enumerate() {
         let py = y + padding;
-        {
-            let (even, odd) = phases[py % 2 * 2 * len..][..2 * len].split_at_mut(len);
-            let at = (py / 2) * stride;
-            // Column x lands in phase (x + padding) mod 2, at (x + padding) / 2.
-            for (x, &v) in row.iter().enumerate() {
-                let px = x + padding;
-                if px % 2 == 0 {
-                    even[at + px / 2] = v;
-                } else {
-                    odd[at + px / 2] = v;
-                }
-            }
+        let (even, odd) = phases[py % 2 * 2 * len..][..2 * len].split_at_mut(len);
+        let at = (py / 2) * stride;
+        every_other(&row[to_even.min(w)..], &mut even[at + (to_even + padding) / 2..]);
+        every_other(&row[to_odd.min(w)..], &mut odd[at + (to_odd + padding) / 2..]);
+    }
+}
+
+widest_fn! {
+    /// `dst[m] = src[2·m]` for every even position of `src`.
+    fn every_other(src: &[f32], dst: &mut [f32]) {
+        let pairs = src.chunks_exact(2);
+        let last = pairs.remainder().first().copied();
+        let n = pairs.len();
+        for (d, pair) in dst.iter_mut().zip(pairs) {
+            *d = pair[0];
+        }
+        if let Some(v) = last {
+            dst[n] = v;
         }
     }
 }
