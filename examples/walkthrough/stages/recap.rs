@@ -1,6 +1,6 @@
 //! The end of the story: every stage in one table, and the final model against the baseline.
 
-use fasterai::measure::{Comparison, MeasureError, Times};
+use fasterai::measure::{text_table, Align, Comparison, MeasureError, Times};
 use fasterai::prelude::*;
 
 use super::baseline::BASELINE;
@@ -43,29 +43,8 @@ pub fn recap_text(report: &Report) -> Result<String, MeasureError> {
             cells
         })
         .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |row: &[String]| -> String {
-        let mut text = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            let pad = " ".repeat(widths[i] - cell.chars().count());
-            if i == 0 {
-                text.push_str(&format!("{cell}{pad}"));
-            } else {
-                text.push_str(&format!("  {pad}{cell}"));
-            }
-        }
-        text.trim_end().to_string() + "\n"
-    };
-    let mut text = line(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
-    text.push_str(&line(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>()));
-    for row in &cells {
-        text.push_str(&line(row));
-    }
+    let align = |i: usize| if i == 0 { Align::Left } else { Align::Right };
+    let mut text = text_table(&headers, &cells, align);
     text.push_str(&format!("\n{}\n", in_words(last, &overall)));
     if let (Some(reference), Some(row)) = (report.reference(), report.row(last)) {
         let faster = times(reference.faster(row));

@@ -7,6 +7,7 @@ use super::conv_u8::{ConvScratch, QuantizedConv2d};
 use super::generic::gemm_i8::reference_gemm_u8i8;
 use super::generic::im2col_u8::ConvShape;
 use super::int8::{Int8Kernels, Split};
+use super::isa::Isa;
 use crate::quant::{requantize_one, ActivationQParams, ChannelRequant, FixedPointMultiplier, OutputStage, QuantError, QuantizedWeights};
 
 /// The tables under test: every one this CPU runs; the SIMD ones it cannot run are named and skipped.
@@ -14,9 +15,10 @@ fn tables() -> Vec<Int8Kernels> {
     let all = Int8Kernels::available();
     static NOTE: std::sync::Once = std::sync::Once::new();
     NOTE.call_once(|| {
-        let simd: &[&str] = if cfg!(target_arch = "aarch64") { &["neon", "dotprod"] } else { &["avx2", "avxvnni", "avx512vnni", "amx"] };
-        for isa in simd {
-            if !all.iter().any(|k| k.name.starts_with(isa)) {
+        let simd: &[Isa] =
+            if cfg!(target_arch = "aarch64") { &[Isa::Neon, Isa::Dotprod] } else { &[Isa::Avx2, Isa::AvxVnni, Isa::Avx512Vnni, Isa::Amx] };
+        for &isa in simd {
+            if !all.iter().any(|k| k.isa == isa) {
                 eprintln!("skipped the {isa} kernels: not on this CPU or above FASTERAI_MAX_ISA");
             }
         }
@@ -72,6 +74,14 @@ fn sizes() -> Vec<(usize, usize, usize)> {
 }
 
 /// Every `m, n, k` in `1..=17`, one thread: all tails of the 6 × 16 tile and of the depth units.
+#[test]
+fn each_table_is_on_the_tier_its_name_begins_with() {
+    for kernels in tables() {
+        let prefix = if kernels.isa == Isa::Portable { "generic" } else { kernels.isa.name() };
+        assert!(kernels.name.starts_with(&format!("{prefix}_")), "{} on {}", kernels.name, kernels.isa);
+    }
+}
+
 #[test]
 fn gemm_i32_equals_the_triple_loop_on_every_small_size() {
     let mut rng = SmallRng::seed_from_u64(65);

@@ -44,6 +44,7 @@ use super::pack_i8::{PackedActivationsU8, PackedRowsI8, PackedWeightsI8, PanelLa
 #[cfg(target_arch = "x86_64")]
 use super::pack_tiles::TILE_ROWS;
 use super::conv_quads::QuadConv;
+use super::isa::Isa;
 use super::generic::im2col_u8::ConvShape;
 use crate::quant::{OutputStage, QuantError};
 pub use super::types::{
@@ -74,6 +75,9 @@ fn check_depth(depth: usize) -> Result<(), QuantError> {
 pub struct Int8Kernels {
     /// Name of the tile kernels (`<isa>_<family>_<dtype>_<tile>`).
     pub name: &'static str,
+    /// The instruction tier the tiles run on; chooses the conv forms the table has
+    /// ([`Self::shallow_conv`], [`Self::winograd_conv`]).
+    pub isa: Isa,
     /// The operand layout the tiles read.
     pub layout: PanelLayout,
     /// Tile to `i32`.
@@ -98,6 +102,7 @@ impl Int8Kernels {
     pub fn generic() -> Self {
         Self {
             name: "generic_mmm_u8i8_6x16",
+            isa: Isa::Portable,
             layout: PanelLayout::Pairs16,
             tile_i32: generic_tile_i32_6x16,
             tile_u8: generic_tile_u8_6x16,
@@ -126,6 +131,7 @@ impl Int8Kernels {
     pub fn generic_quads() -> Self {
         Self {
             name: "generic_mmm_u8i8q4_6x16",
+            isa: Isa::Portable,
             layout: PanelLayout::Quads8,
             tile_i32: generic_tile_i32_q4_6x16,
             tile_u8: generic_tile_u8_q4_6x16,
@@ -155,6 +161,7 @@ impl Int8Kernels {
             if gemm_i8::available() {
                 let pairs = Self {
                     name: "avx2_mmm_u8i8_6x16",
+                    isa: Isa::Avx2,
                     layout: PanelLayout::Pairs16,
                     tile_i32: gemm_i8::avx2_tile_i32_6x16,
                     tile_u8: gemm_i8::avx2_tile_u8_6x16,
@@ -178,6 +185,7 @@ impl Int8Kernels {
             if gemm_i8_vnni::available() {
                 all.push(Self {
                     name: "avxvnni_mmm_u8i8q4_6x16",
+                    isa: Isa::AvxVnni,
                     layout: PanelLayout::Quads8,
                     tile_i32: gemm_i8_vnni::avxvnni_tile_i32_6x16,
                     tile_u8: gemm_i8_vnni::avxvnni_tile_u8_6x16,
@@ -190,6 +198,7 @@ impl Int8Kernels {
             if gemm_i8_avx512::available() {
                 all.push(Self {
                     name: "avx512vnni_mmm_u8i8q4_6x32",
+                    isa: Isa::Avx512Vnni,
                     layout: PanelLayout::Quads8,
                     tile_i32: gemm_i8_avx512::avx512vnni_tile_i32_6x16,
                     tile_u8: gemm_i8_avx512::avx512vnni_tile_u8_6x16,
@@ -207,7 +216,7 @@ impl Int8Kernels {
             if gemm_i8_amx::available() {
                 // The AVX-512 table with products to `u8` on AMX tiles (the rest stays on VNNI).
                 let vnni = *all.last().expect("AMX CPUs have AVX-512 VNNI");
-                all.push(Self { name: "amx_mmm_u8i8q4_32x32", amx: true, ..vnni });
+                all.push(Self { name: "amx_mmm_u8i8q4_32x32", isa: Isa::Amx, amx: true, ..vnni });
             }
         }
         #[cfg(target_arch = "aarch64")]
@@ -217,6 +226,7 @@ impl Int8Kernels {
             if gemm_i8::neon_available() {
                 all.push(Self {
                     name: "neon_mmm_u8i8q4_6x16",
+                    isa: Isa::Neon,
                     tile_i32: gemm_i8::neon_tile_i32_q4_6x16,
                     tile_u8: gemm_i8::neon_tile_u8_q4_6x16,
                     gemv: super::aarch64::gemv_i8::neon_gemv_u8i8,
@@ -226,6 +236,7 @@ impl Int8Kernels {
             if gemm_i8::dotprod_available() {
                 all.push(Self {
                     name: "dotprod_mmm_u8i8q4_6x16",
+                    isa: Isa::Dotprod,
                     tile_i32: gemm_i8::dotprod_tile_i32_q4_6x16,
                     tile_u8: gemm_i8::dotprod_tile_u8_q4_6x16,
                     gemv: super::aarch64::gemv_i8::dotprod_gemv_u8i8,
@@ -275,7 +286,7 @@ impl Int8Kernels {
     /// ([`super::conv_u8_shallow`]), for the AVX-512 VNNI and AMX tables; `None` for other kernels
     /// or convs.
     pub fn shallow_conv(&self, shape: ConvShape, values: &[i8], rows: usize) -> Option<ShallowConvU8> {
-        if self.amx || self.name.starts_with("avx512vnni") {
+        if matches!(self.isa, Isa::Avx512Vnni | Isa::Amx) {
             ShallowConvU8::new(shape, values, rows)
         } else {
             None
@@ -287,7 +298,7 @@ impl Int8Kernels {
     /// of floats, when the conv is wide enough for the transforms to pay; `None` otherwise.
     pub fn winograd_conv(&self, shape: ConvShape, values: &[i8], rows: usize, stage: &OutputStage, zero_point: u8) -> Option<super::WinogradU8> {
         let wide = shape.channels >= WINOGRAD_MIN_CHANNELS && rows >= WINOGRAD_MIN_CHANNELS;
-        if self.name.starts_with("avx2_") && super::WinogradU8::available() && shape.kernel == 3 && shape.stride == 1 && wide {
+        if self.isa == Isa::Avx2 && super::WinogradU8::available() && shape.kernel == 3 && shape.stride == 1 && wide {
             super::WinogradU8::new(shape, values, rows, stage, zero_point).ok()
         } else {
             None

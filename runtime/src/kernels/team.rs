@@ -230,6 +230,29 @@ pub(crate) fn for_each_chunk<T: Send>(data: &mut [T], chunk: usize, parallel: bo
     });
 }
 
+/// [`for_each_chunk`] for a fallible `f`: returns the first error a task reported (in order on the
+/// caller, the sequential run stops there), else `Ok`.
+pub(crate) fn try_for_each_chunk<T: Send, E: Send>(
+    data: &mut [T],
+    chunk: usize,
+    parallel: bool,
+    f: impl Fn(usize, &mut [T]) -> Result<(), E> + Sync,
+) -> Result<(), E> {
+    if !parallel {
+        return data.chunks_mut(chunk.max(1)).enumerate().try_for_each(|(i, c)| f(i, c));
+    }
+    let first_error = Mutex::new(None);
+    for_each_chunk(data, chunk, true, |i, c| {
+        if let Err(e) = f(i, c) {
+            first_error.lock().unwrap_or_else(|poison| poison.into_inner()).get_or_insert(e);
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|poison| poison.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Mutable chunks of one slice handed to the tasks of a [`Team::run`], each chunk to one task.
 pub(crate) struct Chunks<'a, T> {
     ptr: *mut T,
@@ -313,6 +336,24 @@ mod tests {
             }
         });
         assert_eq!(data, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn try_for_each_chunk_returns_a_chunks_error() {
+        for parallel in [false, true] {
+            let mut data = vec![0usize; 10];
+            let fails_on_chunk_one = |i: usize, c: &mut [usize]| {
+                c.fill(i);
+                if i == 1 { Err(format!("chunk {i}")) } else { Ok(()) }
+            };
+            assert_eq!(try_for_each_chunk(&mut data, 4, parallel, fails_on_chunk_one), Err("chunk 1".to_string()));
+            let ok = try_for_each_chunk(&mut data, 4, parallel, |i, c: &mut [usize]| {
+                c.fill(i + 1);
+                Ok::<(), String>(())
+            });
+            assert_eq!(ok, Ok(()));
+            assert_eq!(data, [1, 1, 1, 1, 2, 2, 2, 2, 3, 3], "parallel: {parallel}");
+        }
     }
 
     #[test]

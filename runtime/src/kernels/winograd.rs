@@ -26,7 +26,7 @@
 //! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 //! ```
 
-use super::team::{for_each_chunk, Team};
+use super::team::{for_each_chunk, try_for_each_chunk, Team};
 use super::winograd_transforms::{copy_run, place_outputs, split_phases, transform_input, transform_kernel, transform_output, TileGrid, XI};
 use super::{gemm, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism};
 
@@ -143,31 +143,26 @@ impl WinogradConv {
         let tiles = &scratch.tiles;
         let per_o = o.div_ceil(threads).max(1);
         let plane = oh * ow;
-        let first_error = std::sync::Mutex::new(Ok(()));
         // Output channels per task: their sixteen products, then their output transform.
         let mut outs: Vec<(&mut [f32], &mut [f32])> =
             scratch.products.chunks_mut(per_o * XI * t).zip(out.chunks_mut(per_o * plane)).collect();
-        for_each_chunk(&mut outs, 1, parallel, |i, pair| {
+        try_for_each_chunk(&mut outs, 1, parallel, |i, pair| {
             let (products, out) = &mut pair[0];
             let (o0, rows) = (i * per_o, out.len() / plane);
-            let result = (0..XI).try_for_each(|xi| {
+            for xi in 0..XI {
                 let u = &self.transformed[xi * o * c..][..o * c];
                 let lhs = MatRef::row_major(&u[o0 * c..(o0 + rows) * c], rows, c)?;
                 let rhs = MatRef::new(&tiles[xi * t..], c, t, XI * t, 1)?;
                 let dst = MatMut::new(&mut products[xi * t..], rows, t, XI * t, 1)?;
-                gemm(dst, lhs, rhs, Accumulate::Overwrite, Parallelism::Sequential)
-            });
-            if let Err(e) = result {
-                *first_error.lock().expect("no task panics holding it") = Err(e);
-                return;
+                gemm(dst, lhs, rhs, Accumulate::Overwrite, Parallelism::Sequential)?;
             }
             let mut y = vec![0.0; 4 * t];
             for (r, (m, out)) in products.chunks_exact(XI * t).zip(out.chunks_exact_mut(plane)).enumerate() {
                 transform_output(m, &mut y);
                 place_outputs(&mut y, grid, (oh, ow), self.bias[o0 + r], epilogue, out);
             }
-        });
-        first_error.into_inner().expect("no task panicked")
+            Ok(())
+        })
     }
 }
 

@@ -12,6 +12,7 @@ mod macs;
 mod params;
 mod report;
 mod size;
+mod table;
 mod figures;
 
 pub use compare::Comparison;
@@ -21,4 +22,5 @@ pub use macs::{conv2d_macs, linear_macs, Macs};
 pub use params::num_params;
 pub use report::{thousands, Report, ReportRow, SpeedReference};
 pub use size::{model_size, model_size_in_memory};
+pub use table::{text_table, Align};
 pub use figures::{Accuracy, Bytes, Millis, Points, Times};

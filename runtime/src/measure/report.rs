@@ -4,7 +4,7 @@ use std::{fmt, fs, path::Path};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Accuracy, Bytes, Comparison, MeasureError, Millis};
+use super::{text_table, Accuracy, Align, Bytes, Comparison, MeasureError, Millis};
 use crate::fsutil::write_atomic;
 
 /// The figures of one model at one stage.
@@ -230,8 +230,6 @@ impl fmt::Display for Report {
             headers.push("speed × ref");
         }
         headers.extend(["Δ acc (pts)", "notes"]);
-        // Text columns (the first and the last) are left-aligned, figures right-aligned.
-        let left = |i: usize| i == 0 || i + 1 == headers.len();
         let baseline = self.rows.first();
         let show_times =
             |t: Option<super::Times>| t.map_or_else(|| "n/a".to_string(), |t| format!("{:.2}×", t.0));
@@ -257,34 +255,10 @@ impl fmt::Display for Report {
                 cells
             })
             .collect();
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-        for row in &cells {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let line = |f: &mut fmt::Formatter<'_>, row: &[String]| -> fmt::Result {
-            let mut text = String::new();
-            for (i, cell) in row.iter().enumerate() {
-                let pad = " ".repeat(widths[i] - cell.chars().count());
-                if i > 0 {
-                    text.push_str("  ");
-                }
-                if left(i) {
-                    text.push_str(cell);
-                    text.push_str(&pad);
-                } else {
-                    text.push_str(&pad);
-                    text.push_str(cell);
-                }
-            }
-            writeln!(f, "{}", text.trim_end())
-        };
-        line(f, &headers.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
-        line(f, &widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>())?;
-        for row in &cells {
-            line(f, row)?;
-        }
+        // Text columns (the first and the last) are left-aligned, figures right-aligned.
+        let columns = headers.len();
+        let align = |i: usize| if i == 0 || i + 1 == columns { Align::Left } else { Align::Right };
+        f.write_str(&text_table(&headers, &cells, align))?;
         if let Some(reference) = &self.reference {
             writeln!(f, "ref: {}, p50 {} ms", reference.name, figure(reference.latency_p50.0))?;
         }
@@ -395,6 +369,18 @@ mod tests {
         let col = |l: &str, s: &str| l.find(s).unwrap() + s.len();
         assert_eq!(col(lines[2], "3.48"), col(lines[3], "0.902"), "{table}");
         assert_eq!(col(lines[0], "size (MB)"), col(lines[2], "3.48"), "{table}");
+    }
+
+    /// The whole text, byte for byte.
+    #[test]
+    fn table_text_is_exact() {
+        let want = concat!(
+            "stage        params  size (MB)  p50 (ms)  accuracy  size ×  speed ×  Δ acc (pts)  notes\n",
+            "----------  -------  ---------  --------  --------  ------  -------  -----------  ---------------------\n",
+            "baseline    871,018       3.48      1.36    93.20%   1.00×    1.00×        +0.00\n",
+            "pruned 50%  225,434      0.902     0.500    92.75%   3.86×    2.72×        -0.45  widths 16, 16, 32, 32\n",
+        );
+        assert_eq!(sample().to_string(), want);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::deploy::dynamic::DynamicScratch;
 use crate::deploy::graph::Op;
 use crate::deploy::DeployError;
 use crate::kernels::pool::{max_pool_on_team, slices};
-use crate::kernels::team::{for_each_chunk, Team};
+use crate::kernels::team::{try_for_each_chunk, Team};
 use crate::kernels::{gemm, gemv_f32, im2col, Accumulate, ConvScratchF32, MatMut, MatRef, Parallelism, WinogradScratch};
 use crate::model::ShapeInfo;
 
@@ -108,16 +108,12 @@ pub(super) fn gemm_conv(layer: &Layer, x: &[f32], y: &mut [f32], col: &mut [f32]
     // Output channels split over the team's threads, each a GEMM of its own: on rayon's threads the
     // products would wait for the cores the team's threads spin on.
     let per_o = out_channels.div_ceil(team.threads());
-    let first_error = std::sync::Mutex::new(Ok(()));
-    for_each_chunk(y, per_o * l, true, |i, y| {
+    try_for_each_chunk(y, per_o * l, true, |i, y| {
         let (o0, n) = (i * per_o, y.len() / l);
-        let result = MatRef::row_major(&layer.weight[o0 * r..(o0 + n) * r], n, r)
-            .and_then(|w| gemm(MatMut::col_major(y, l, n)?, cols_t, w.t(), accumulate, Parallelism::Sequential));
-        if let Err(e) = result {
-            *first_error.lock().expect("no task panics holding it") = Err(e);
-        }
-    });
-    Ok(first_error.into_inner().expect("no task panicked")?)
+        let w = MatRef::row_major(&layer.weight[o0 * r..(o0 + n) * r], n, r)?;
+        gemm(MatMut::col_major(y, l, n)?, cols_t, w.t(), accumulate, Parallelism::Sequential)
+    })?;
+    Ok(())
 }
 
 /// Fills each output plane of `len` values with its bias; tells the GEMM whether to add to it.
