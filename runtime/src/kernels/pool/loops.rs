@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use super::geometry::{AdaptiveGeometry, PlaneGeometry};
+use super::plan::pool_plane;
 use super::value::max_keeping_nan;
 
 /// Below this many input elements per task, splitting costs more than it saves.
@@ -91,9 +92,11 @@ pub(crate) fn max_pool_forward(
                     .for_each(|((o, a), p)| work(o, a, p));
             }
         }
+        // Without argmax, the plans' row kernels (separable windows, the 2×2 one): the same values.
         None => for_plane_runs(output, out_len, input, in_len, |out, inp| {
+            let mut buf = Vec::new();
             for (o, p) in out.chunks_exact_mut(out_len).zip(inp.chunks_exact(in_len)) {
-                max_plane::<false>(geo, p, o, &mut []);
+                pool_plane(p, geo, 0..geo.out_h, o, &mut buf);
             }
         }),
     }

@@ -31,7 +31,7 @@ fn geometry<T>(x: &[T], y_len: usize, planes: usize, hw: (usize, usize), window:
 }
 
 /// Output rows `rows` of one plane into `out` (those rows' values); `buf` is a row buffer.
-fn pool_plane<T: SeparableValue>(plane: &[T], geo: &PlaneGeometry, rows: Range<usize>, out: &mut [T], buf: &mut Vec<T>) {
+pub(super) fn pool_plane<T: SeparableValue>(plane: &[T], geo: &PlaneGeometry, rows: Range<usize>, out: &mut [T], buf: &mut Vec<T>) {
     let w = geo.in_w;
     if geo.is_2x2_stride_2() {
         return max_pool_2x2(&plane[2 * rows.start * w..2 * rows.end * w], w, out);
