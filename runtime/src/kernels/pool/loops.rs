@@ -10,7 +10,6 @@ use rayon::prelude::*;
 
 use super::geometry::{AdaptiveGeometry, PlaneGeometry};
 use super::plan::pool_plane;
-use super::value::max_keeping_nan;
 
 /// Below this many input elements per task, splitting costs more than it saves.
 const MIN_ELEMENTS_PER_TASK: usize = 1 << 15;
@@ -79,7 +78,7 @@ pub(crate) fn max_pool_forward(
                     .zip(arg.chunks_exact_mut(out_len))
                     .zip(inp.chunks_exact(in_len))
                 {
-                    max_plane::<true>(geo, p, o, a);
+                    max_plane(geo, p, o, a);
                 }
             };
             if run >= planes {
@@ -102,15 +101,15 @@ pub(crate) fn max_pool_forward(
     }
 }
 
-/// One plane of max pooling; `argmax` is written only when `TRACK`.
-fn max_plane<const TRACK: bool>(
+/// One plane of max pooling, with the plane-relative index of the input each output took.
+fn max_plane(
     geo: &PlaneGeometry,
     plane: &[f32],
     out: &mut [f32],
     argmax: &mut [u32],
 ) {
     if geo.is_2x2_stride_2() {
-        return max_plane_2x2::<TRACK>(geo, plane, out, argmax);
+        return max_plane_2x2(geo, plane, out, argmax);
     }
     let w = geo.in_w;
     for oh in 0..geo.out_h {
@@ -129,9 +128,7 @@ fn max_plane<const TRACK: bool>(
                 }
             }
             out[oh * geo.out_w + ow] = best;
-            if TRACK {
-                argmax[oh * geo.out_w + ow] = best_at as u32;
-            }
+            argmax[oh * geo.out_w + ow] = best_at as u32;
         }
     }
 }
@@ -139,7 +136,7 @@ fn max_plane<const TRACK: bool>(
 /// The 2 × 2, stride 2, unpadded case: each pair of input rows makes one output row. Iterating
 /// row pairs and column pairs with `chunks_exact` keeps the loops free of index arithmetic and
 /// bounds checks (an odd last row or column is dropped, as the output size says).
-fn max_plane_2x2<const TRACK: bool>(
+fn max_plane_2x2(
     geo: &PlaneGeometry,
     plane: &[f32],
     out: &mut [f32],
@@ -147,40 +144,30 @@ fn max_plane_2x2<const TRACK: bool>(
 ) {
     let (w, out_w) = (geo.in_w, geo.out_w);
     let row_pairs = plane[..2 * geo.out_h * w].chunks_exact(2 * w);
-    if TRACK {
-        let out_rows = out
-            .chunks_exact_mut(out_w)
-            .zip(argmax.chunks_exact_mut(out_w));
-        for (oh, (pair, (out_row, arg_row))) in row_pairs.zip(out_rows).enumerate() {
-            let (top, bottom) = pair.split_at(w);
-            let top_at = (2 * oh * w) as u32;
-            let bottom_at = top_at + w as u32;
-            let windows = top[..2 * out_w].chunks_exact(2).zip(bottom.chunks_exact(2));
-            for (ow, ((o, a), (t, b))) in out_row.iter_mut().zip(arg_row).zip(windows).enumerate() {
-                let c = 2 * ow as u32;
-                // Row-major window order, so the first maximum keeps the gradient on ties.
-                let (mut best, mut at) = (t[0], top_at + c);
-                for (v, i) in [
-                    (t[1], top_at + c + 1),
-                    (b[0], bottom_at + c),
-                    (b[1], bottom_at + c + 1),
-                ] {
-                    if beats(v, best) {
-                        best = v;
-                        at = i;
-                    }
+    let out_rows = out
+        .chunks_exact_mut(out_w)
+        .zip(argmax.chunks_exact_mut(out_w));
+    for (oh, (pair, (out_row, arg_row))) in row_pairs.zip(out_rows).enumerate() {
+        let (top, bottom) = pair.split_at(w);
+        let top_at = (2 * oh * w) as u32;
+        let bottom_at = top_at + w as u32;
+        let windows = top[..2 * out_w].chunks_exact(2).zip(bottom.chunks_exact(2));
+        for (ow, ((o, a), (t, b))) in out_row.iter_mut().zip(arg_row).zip(windows).enumerate() {
+            let c = 2 * ow as u32;
+            // Row-major window order, so the first maximum keeps the gradient on ties.
+            let (mut best, mut at) = (t[0], top_at + c);
+            for (v, i) in [
+                (t[1], top_at + c + 1),
+                (b[0], bottom_at + c),
+                (b[1], bottom_at + c + 1),
+            ] {
+                if beats(v, best) {
+                    best = v;
+                    at = i;
                 }
-                *o = best;
-                *a = at;
             }
-        }
-    } else {
-        for (pair, out_row) in row_pairs.zip(out.chunks_exact_mut(out_w)) {
-            let (top, bottom) = pair.split_at(w);
-            let windows = top[..2 * out_w].chunks_exact(2).zip(bottom.chunks_exact(2));
-            for (o, (t, b)) in out_row.iter_mut().zip(windows) {
-                *o = max_keeping_nan(max_keeping_nan(t[0], t[1]), max_keeping_nan(b[0], b[1]));
-            }
+            *o = best;
+            *a = at;
         }
     }
 }
