@@ -127,7 +127,7 @@ impl ConvScratch {
             return Err(QuantError::LengthMismatch { what: "conv output", expected: weights.rows() * plane, found: out.len() });
         }
         #[cfg(target_arch = "x86_64")]
-        if let (true, Some(quads)) = (kernels.amx && patches == Patches::Wide, quads) {
+        if let (true, Some(quads)) = (kernels.amx() && patches == Patches::Wide, quads) {
             // The quad form is built from the conv's own shape (`Int8Kernels::quad_conv`).
             assert_eq!(quads.geometry().shape(), shape, "the channel-quad weights belong to this conv");
             if stage.channels.len() != weights.rows() {
@@ -137,7 +137,7 @@ impl ConvScratch {
             let sink = Sink::new(out, weights.rows(), cols, Columns::Wide { wp, ow, plane })?;
             let tile_stage = TileStage::whole(stage);
             quads.geometry().fill(x, zero_point, &mut self.quads);
-            // SAFETY: `amx` is set only in the table built after checking AMX.
+            // SAFETY: `amx()` holds only for the table built after checking AMX.
             unsafe { conv_quads(quads.weights(), weights.rows(), (quads.geometry(), &self.quads, quads.steps()), cols, tile_stage, &sink, split) };
             return Ok(());
         }
@@ -152,13 +152,13 @@ impl ConvScratch {
         };
         let cols = wide_columns(shape);
         #[cfg(target_arch = "x86_64")]
-        if let (true, Some(tiles), true) = (kernels.amx, weights.tiles(), packed.unit_multiple() == TILE_ROWS) {
+        if let (true, Some(tiles), true) = (kernels.amx(), weights.tiles(), packed.unit_multiple() == TILE_ROWS) {
             if stage.channels.len() != weights.rows() {
                 return Err(QuantError::LengthMismatch { what: "output stage", expected: weights.rows(), found: stage.channels.len() });
             }
             let sink = Sink::new(out, weights.rows(), cols, Columns::Wide { wp, ow, plane })?;
             let tile_stage = TileStage::whole(stage);
-            // SAFETY: `amx` is set only in the table built after checking AMX; `packed` was made
+            // SAFETY: `amx()` holds only for the table built after checking AMX; `packed` was made
             // for tiles (checked).
             unsafe { conv_wide(tiles, weights.rows(), packed, (padded, shape, cols), &mut self.starts, tile_stage, &sink, split) };
             return Ok(());

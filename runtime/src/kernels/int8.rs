@@ -88,9 +88,6 @@ pub struct Int8Kernels {
     pub pair: Option<PairTiles>,
     /// Matrix-vector product (batch-1 Linear layers).
     pub gemv: GemvFn,
-    /// Products to `u8` run on AMX tiles (`16 × 64` weights × `16 × 16` sums per instruction)
-    /// when the weights carry a tile-order copy, which [`Self::pack_weights`] then builds.
-    pub amx: bool,
     /// Set for tiles whose byte pairs saturate (`vpmaddubsw`): [`Self::pack_weights`] splits
     /// unsafe pairs off ([`super::pack_split`]), or, when there are too many, packs the weights
     /// for these exact tiles instead.
@@ -108,7 +105,6 @@ impl Int8Kernels {
             tile_u8: generic_tile_u8_6x16,
             pair: None,
             gemv: generic_gemv_u8i8,
-            amx: false,
             saturating: None,
         }
     }
@@ -137,7 +133,6 @@ impl Int8Kernels {
             tile_u8: generic_tile_u8_q4_6x16,
             pair: None,
             gemv: generic_gemv_u8i8,
-            amx: false,
             saturating: None,
         }
     }
@@ -167,8 +162,7 @@ impl Int8Kernels {
                     tile_u8: gemm_i8::avx2_tile_u8_6x16,
                     pair: None,
                     gemv: gemv_i8::avx2_gemv_u8i8,
-                    amx: false,
-                    saturating: None,
+                            saturating: None,
                 };
                 all.push(pairs);
                 if gemm_i8_maddubs::available() {
@@ -191,8 +185,7 @@ impl Int8Kernels {
                     tile_u8: gemm_i8_vnni::avxvnni_tile_u8_6x16,
                     pair: None,
                     gemv: gemv_i8::avxvnni_gemv_u8i8,
-                    amx: false,
-                    saturating: None,
+                            saturating: None,
                 });
             }
             if gemm_i8_avx512::available() {
@@ -209,14 +202,13 @@ impl Int8Kernels {
                     // The 512-bit GEMV is memory-bound and measured no faster than the AVX-VNNI one
                     // (0.95–1.01×): it serves the AVX-512 CPUs without AVX-VNNI.
                     gemv: if gemm_i8_vnni::available() { gemv_i8::avxvnni_gemv_u8i8 } else { gemv_i8::avx512vnni_gemv_u8i8 },
-                    amx: false,
-                    saturating: None,
+                            saturating: None,
                 });
             }
             if gemm_i8_amx::available() {
                 // The AVX-512 table with products to `u8` on AMX tiles (the rest stays on VNNI).
                 let vnni = *all.last().expect("AMX CPUs have AVX-512 VNNI");
-                all.push(Self { name: "amx_mmm_u8i8q4_32x32", isa: Isa::Amx, amx: true, ..vnni });
+                all.push(Self { name: "amx_mmm_u8i8q4_32x32", isa: Isa::Amx, ..vnni });
             }
         }
         #[cfg(target_arch = "aarch64")]
@@ -263,7 +255,7 @@ impl Int8Kernels {
                 None => PackedWeightsI8::new(values, rows, depth, fallback.layout),
             };
         }
-        if self.amx {
+        if self.amx() {
             PackedWeightsI8::new_with_tiles(values, rows, depth, self.layout)
         } else {
             PackedWeightsI8::new(values, rows, depth, self.layout)
@@ -274,11 +266,18 @@ impl Int8Kernels {
     /// kernels, read straight from the input without a patch matrix
     /// ([`super::conv_quads`]); `None` for other kernels or channel counts.
     pub fn quad_conv(&self, shape: ConvShape, values: &[i8], rows: usize) -> Option<QuadConv> {
-        if self.amx {
+        if self.amx() {
             QuadConv::new(shape, values, rows)
         } else {
             None
         }
+    }
+
+    /// Products to `u8` run on AMX tiles (`16 × 64` weights × `16 × 16` sums per instruction)
+    /// when the weights carry a tile-order copy, which [`Self::pack_weights`] then builds: the
+    /// [`Isa::Amx`] table.
+    pub fn amx(&self) -> bool {
+        self.isa == Isa::Amx
     }
 
     /// A shallow stride-1 conv's weights (`[rows, C·K·K]`, depth at most
@@ -317,7 +316,7 @@ impl Int8Kernels {
     /// An empty activation buffer on these kernels' own layout (panels of whole tiles for
     /// [`Self::amx`]); [`Self::activations_for`] gives the one a packed weight matrix needs.
     pub fn activations(&self) -> PackedActivationsU8 {
-        if self.amx {
+        if self.amx() {
             PackedActivationsU8::new_for_tiles(self.layout)
         } else {
             PackedActivationsU8::new(self.layout)
@@ -364,10 +363,10 @@ impl Int8Kernels {
             return Err(QuantError::LengthMismatch { what: "output stage", expected: a.rows(), found: stage.channels.len() });
         }
         #[cfg(target_arch = "x86_64")]
-        if let (true, Some(tiles), true) = (self.amx, a.tiles(), b.unit_multiple() == TILE_ROWS) {
+        if let (true, Some(tiles), true) = (self.amx(), a.tiles(), b.unit_multiple() == TILE_ROWS) {
             let sink = Sink::new(out, a.rows(), b.cols(), columns)?;
             let stage = TileStage::whole(stage);
-            // SAFETY: `amx` is set only in the table `available` builds after checking AMX.
+            // SAFETY: `isa` is `Amx` only in the table `available` builds after checking AMX.
             unsafe { super::int8_amx::gemm_u8(tiles, a.rows(), b, stage, &sink, split) };
             return Ok(());
         }

@@ -182,7 +182,7 @@ const SPACE_TO_DEPTH_COST: f64 = 2.0;
 
 /// The stride-1 form of a stride-2 conv of `shape`, when it runs faster on `kernels`.
 fn phases(shape: ConvShape, kernels: &Int8Kernels) -> Option<SpaceToDepth> {
-    if !kernels.amx {
+    if !kernels.amx() {
         return None;
     }
     let g = ConvGeometry::new(shape.channels, shape.height, shape.width, shape.kernel, shape.stride, shape.padding).ok()?;

@@ -264,7 +264,7 @@ fn band_layer(layer: &Int8Layer, compiled: &Compiled, kernels: &Int8Kernels) -> 
         (Compiled::Conv { phases: Some(_), .. }, _) => return None,
         (Compiled::Conv { shape, shallow: Some(conv), .. }, _) => (RowMap::Conv { kernel: shape.kernel, padding: shape.padding }, conv.macs()),
         // The condition under which `ConvScratch::conv` takes the quad path.
-        (Compiled::Conv { shape, quads: Some(_), stage, .. }, _) if kernels.amx && Patches::for_shape(*shape) == Patches::Wide => {
+        (Compiled::Conv { shape, quads: Some(_), stage, .. }, _) if kernels.amx() && Patches::for_shape(*shape) == Patches::Wide => {
             (RowMap::Conv { kernel: shape.kernel, padding: shape.padding }, stage.channels.len() * shape.depth() * shape.positions())
         }
         (Compiled::Plain, Op::MaxPool(window)) if window.padding == 0 => (RowMap::Pool { kernel: window.kernel, stride: window.stride }, 0),
