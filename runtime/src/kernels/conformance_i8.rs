@@ -73,7 +73,6 @@ fn sizes() -> Vec<(usize, usize, usize)> {
     v
 }
 
-/// Every `m, n, k` in `1..=17`, one thread: all tails of the 6 × 16 tile and of the depth units.
 #[test]
 fn each_table_is_on_the_tier_its_name_begins_with() {
     for kernels in tables() {
@@ -82,6 +81,7 @@ fn each_table_is_on_the_tier_its_name_begins_with() {
     }
 }
 
+/// Every `m, n, k` in `1..=17`, one thread: all tails of the 6 × 16 tile and of the depth units.
 #[test]
 fn gemm_i32_equals_the_triple_loop_on_every_small_size() {
     let mut rng = SmallRng::seed_from_u64(65);
