@@ -30,7 +30,6 @@ use super::team::{for_each_chunk, try_for_each_chunk, Team};
 use super::winograd_transforms::{copy_run, place_outputs, split_phases, transform_input, transform_kernel, transform_output, TileGrid, XI};
 use super::{gemm, Accumulate, ConvGeometry, KernelError, MatMut, MatRef, Parallelism};
 
-
 /// A 3×3 stride-1 conv with its weights transformed for `F(2×2, 3×3)`. See the module docs.
 #[derive(Debug, Clone)]
 pub struct WinogradConv {

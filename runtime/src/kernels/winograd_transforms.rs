@@ -77,7 +77,7 @@ pub(crate) fn split_phases(plane: &[f32], (h, w): (usize, usize), padding: usize
     phases.fill(0.0);
     // Column x lands in phase (x + padding) mod 2, at (x + padding) / 2: the columns of one
     // parity from `to_even`, of the other from `to_odd`.
-    let (to_even, to_odd) = if padding % 2 == 0 { (0, 1) } else { (1, 0) };
+    let (to_even, to_odd) = if padding.is_multiple_of(2) { (0, 1) } else { (1, 0) };
     for (y, row) in plane.chunks_exact(w).enumerate() {
         let py = y + padding;
         let (even, odd) = phases[py % 2 * 2 * len..][..2 * len].split_at_mut(len);

@@ -10,6 +10,9 @@ use super::{Linear, UnbiasedLinear};
 use crate::kernels::{gemv_f32, Accumulate, Parallelism};
 use crate::ops::tensor_io::borrow_values;
 
+/// A batch of rows of `N` values.
+type Rows<const N: usize> = Tensor<(usize, Const<N>), f32, Cpu>;
+
 /// Inputs of at most this many rows (one image) take the GEMV; more keep dfdx's matmul, which
 /// then has rows to block.
 const GEMV_ROWS: usize = 1;
@@ -58,8 +61,8 @@ impl<const I: usize, const O: usize> InferLinear<I, O> for UnbiasedLinear<I, O> 
 fn gemv_rows<const I: usize, const O: usize>(
     w: &[f32],
     b: Option<&[f32]>,
-    x: Tensor<(usize, Const<I>), f32, Cpu>,
-) -> Result<Tensor<(usize, Const<O>), f32, Cpu>, Tensor<(usize, Const<I>), f32, Cpu>> {
+    x: Rows<I>,
+) -> Result<Rows<O>, Rows<I>> {
     let rows = x.shape().0;
     let inputs = x.as_vec();
     let mut out = vec![0.0; rows * O];
