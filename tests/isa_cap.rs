@@ -59,7 +59,7 @@ fn lowering_the_cap_bounds_every_table_and_never_raises_it() {
     assert!(!Isa::Dotprod.enabled() && Isa::Neon.enabled() == Isa::Neon.on_cpu());
     let int8 = Int8Kernels::best();
     assert!(["avx2", "neon", "generic"].iter().any(|p| int8.name.starts_with(p)), "{}", int8.name);
-    assert!(!int8.amx && Int8Kernels::available().iter().all(|k| !k.name.starts_with("avx512") && !k.name.starts_with("amx")));
+    assert!(!int8.amx() && Int8Kernels::available().iter().all(|k| !k.name.starts_with("avx512") && !k.name.starts_with("amx")));
     assert!(F32Kernels::best().isa <= Isa::Avx2 && F32Kernels::available().iter().all(|k| k.isa <= Isa::Avx2));
     same(&run_kernels(&int8), &want, "the avx2 tables");
     // A table chosen before the cap keeps its kernels, and they still run (the CPU has them).
