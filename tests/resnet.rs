@@ -7,6 +7,8 @@ mod support;
 
 use fasterai::data::DataLoaders;
 use fasterai::dfdx::prelude::{Backward, Trace};
+use fasterai::internals::kernels::int8::Int8Kernels;
+use fasterai::internals::kernels::Isa;
 use fasterai::model::{read_tensor, write_tensor};
 use fasterai::prelude::*;
 use support::digits::{images, Images as Digits};
@@ -217,13 +219,14 @@ fn the_int8_plan_equals_its_integer_reference_through_the_skips() {
     let adds = int8.layers().iter().filter(|l| matches!(l.node.op, fasterai::deploy::graph::Op::Add { .. })).count();
     assert_eq!(adds, 4, "one integer add per block");
     let mut fp32 = fasterai::deploy::accelerate(&model).unwrap();
-    // The AVX2 tables too: their wide 3×3 convs run by the integer Winograd kernel.
-    let mut avx2: Vec<_> = avx2_tables().into_iter().map(|k| int8.with_kernels(k).unwrap()).collect();
+    // Every table: the AVX2 ones run their wide 3×3 convs by the integer Winograd kernel, all but
+    // AMX the stride-2 conv over its input's phases on the tap rows only.
+    let mut tables: Vec<_> = Int8Kernels::available().into_iter().map(|k| int8.with_kernels(k).unwrap()).collect();
     for image in calibration.chunks(64).take(4) {
         let ours = int8.run(image).unwrap().to_vec();
         let want = integer_reference(&int8, image);
         assert_eq!(ours, want, "the plan's integers are the reference's");
-        for plan in &mut avx2 {
+        for plan in &mut tables {
             let name = plan.kernels_name();
             assert_eq!(plan.run(image).unwrap(), want.as_slice(), "{name}");
         }
@@ -247,14 +250,10 @@ fn resnet18_int8_plan_equals_its_integer_reference() {
     let image = &calibration[..len];
     let want = integer_reference(&int8, image);
     assert_eq!(int8.run(image).unwrap().to_vec(), want);
-    for kernels in avx2_tables() {
+    // Every SIMD table of this CPU (the portable ones would take seconds at 224×224).
+    for kernels in Int8Kernels::available().into_iter().filter(|k| k.isa != Isa::Portable) {
         assert_eq!(int8.with_kernels(kernels).unwrap().run(image).unwrap(), want.as_slice(), "{}", kernels.name);
     }
-}
-
-/// The int8 kernel tables of AVX2 without VNNI this CPU runs (none elsewhere).
-fn avx2_tables() -> Vec<fasterai::internals::kernels::int8::Int8Kernels> {
-    fasterai::internals::kernels::int8::Int8Kernels::available().into_iter().filter(|k| k.name.starts_with("avx2_")).collect()
 }
 
 #[test]

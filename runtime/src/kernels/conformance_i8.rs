@@ -457,11 +457,55 @@ fn wide_and_gathered_patches_agree_with_the_reference() {
                     let mut scratch = ConvScratch::default();
                     for _ in 0..2 {
                         // Twice through one scratch: buffers left by a call do not leak into the next.
-                        scratch.conv(&kernels, s, patches, (&weights, quads.as_ref()), &stage, input.zero_point, x, &mut got, split).unwrap();
+                        scratch.conv(&kernels, s, patches, (&weights, quads.as_ref(), None), &stage, input.zero_point, x, &mut got, split).unwrap();
                         assert_eq!(got, want, "{} {patches:?} {split:?} {s:?}", kernels.name);
                     }
                 }
             }
+        }
+    }
+}
+
+/// A stride-2 conv over its input's phases with only the tap rows of the patch matrix
+/// ([`SpaceToDepth::tap_steps`](super::SpaceToDepth::tap_steps) against its `tap_weights`) gives
+/// the stride-2 conv's integer reference exactly, on every table and split: kernels 2–7, with and
+/// without padding, odd and even sides, channel counts that leave partial depth units. Steps that
+/// do not match the weights are an error.
+#[test]
+fn stride_2_convs_over_the_phases_tap_rows_agree_with_the_reference() {
+    use super::conv_u8::Patches;
+    use super::{ConvGeometry, SpaceToDepth};
+    let mut rng = SmallRng::seed_from_u64(70);
+    let cases = [(3, 15, 15, 8, 7, 3), (5, 9, 8, 7, 3, 1), (8, 12, 12, 13, 3, 1), (2, 10, 7, 5, 2, 0), (16, 8, 8, 20, 3, 1), (3, 11, 13, 6, 5, 2)];
+    for (c, h, w, o, k, pad) in cases {
+        let s = ConvShape::new(c, h, w, k, 2, pad).unwrap();
+        let s2d = SpaceToDepth::new(ConvGeometry::new(c, h, w, k, 2, pad).unwrap()).unwrap();
+        let g = s2d.geometry();
+        let form = ConvShape::new(g.channels(), g.height(), g.width(), g.kernel(), 1, 0).unwrap();
+        let x: Vec<u8> = (0..c * h * w).map(|_| if rng.gen_range(0..4) == 0 { 255 } else { rng.gen() }).collect();
+        let wf: Vec<f32> = (0..o * s.depth()).map(|_| rng.gen_range(-0.3..0.3)).collect();
+        let qw = QuantizedWeights::quantize(&wf, o).unwrap();
+        let input = ActivationQParams::from_range(-1.0, 2.0).unwrap();
+        let output = ActivationQParams::from_range(-40.0, 40.0).unwrap();
+        let stage = OutputStage::new(input, &qw, None, output, true).unwrap();
+        let acc = reference_conv_acc(&x, &qw.values, s, o, input.zero_point);
+        let want: Vec<u8> = acc.iter().enumerate().map(|(i, &v)| stage.requantize(i / s.positions(), v)).collect();
+        let mut phases = vec![0; s2d.len()];
+        s2d.rearrange(&x, input.zero_point, &mut phases, false).unwrap();
+        let (steps, values) = (s2d.tap_steps(), s2d.tap_weights(&qw.values, o).unwrap());
+        assert_eq!(steps.len(), s.depth(), "one row per tap of the kernel");
+        for kernels in tables() {
+            let weights = kernels.pack_weights(&values, o, steps.len()).unwrap();
+            for split in [Split::Auto, Split::Rows, Split::Columns] {
+                let mut got = vec![0; o * s.positions()];
+                let mut scratch = ConvScratch::default();
+                scratch.conv(&kernels, form, Patches::Wide, (&weights, None, Some(&steps)), &stage, input.zero_point, &phases, &mut got, split).unwrap();
+                assert_eq!(got, want, "{} {split:?} {s:?}", kernels.name);
+            }
+            let mut got = vec![0; o * s.positions()];
+            let short = &steps[..steps.len() - 1];
+            let err = ConvScratch::default().conv(&kernels, form, Patches::Wide, (&weights, None, Some(short)), &stage, input.zero_point, &phases, &mut got, Split::Auto);
+            assert!(matches!(err, Err(QuantError::LengthMismatch { .. })), "{}: steps one short", kernels.name);
         }
     }
 }

@@ -23,9 +23,7 @@
 use super::conv_quads::QuadConv;
 use super::generic::im2col_u8::ConvShape;
 use super::conv_geometry::pad_planes;
-use super::int8::{Columns, Int8Kernels, Split};
-#[cfg(target_arch = "x86_64")]
-use super::int8_sink::Sink;
+use super::int8::{Columns, Int8Kernels, Sink, Split};
 #[cfg(target_arch = "x86_64")]
 use super::types::TileStage;
 #[cfg(target_arch = "x86_64")]
@@ -90,14 +88,17 @@ impl Patches {
 
 impl ConvScratch {
     /// `out = conv(x)`: one `[C, H, W]` image in, `[O, OH, OW]` out, through `kernels` with packed
-    /// `weights` and the fused `stage`; `zero_point` is the input's (the padding value).
+    /// `weights` and the fused `stage`; `zero_point` is the input's (the padding value). With
+    /// `steps`, a stride-1 conv whose weights hold only those rows of its patch matrix (a stride-2
+    /// conv over its input's phases, the zero taps left out: [`super::SpaceToDepth::tap_steps`]);
+    /// it runs on the wide patches and the tile kernels, never on the AMX conv paths.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn conv(
         &mut self,
         kernels: &Int8Kernels,
         shape: ConvShape,
         patches: Patches,
-        (weights, quads): (&PackedWeightsI8, Option<&QuadConv>),
+        (weights, quads, steps): (&PackedWeightsI8, Option<&QuadConv>, Option<&[usize]>),
         stage: &OutputStage,
         zero_point: u8,
         x: &[u8],
@@ -113,6 +114,11 @@ impl ConvScratch {
             self.packed.len() - 1
         });
         let packed = &mut self.packed[at];
+        if let Some(steps) = steps {
+            if patches != Patches::Wide || shape.stride != 1 || weights.depth() != steps.len() || steps.iter().any(|&r| r >= shape.depth()) {
+                return Err(QuantError::LengthMismatch { what: "patch-matrix rows of a conv's weights", expected: weights.depth(), found: steps.len() });
+            }
+        }
         if patches == Patches::Gathered || shape.stride != 1 {
             packed.pack_im2col(x, shape, zero_point)?;
             return kernels.gemm_u8(weights, packed, stage, out, split);
@@ -127,7 +133,7 @@ impl ConvScratch {
             return Err(QuantError::LengthMismatch { what: "conv output", expected: weights.rows() * plane, found: out.len() });
         }
         #[cfg(target_arch = "x86_64")]
-        if let (true, Some(quads)) = (kernels.amx() && patches == Patches::Wide, quads) {
+        if let (true, Some(quads)) = (kernels.amx() && patches == Patches::Wide && steps.is_none(), quads) {
             // The quad form is built from the conv's own shape (`Int8Kernels::quad_conv`).
             assert_eq!(quads.geometry().shape(), shape, "the channel-quad weights belong to this conv");
             if stage.channels.len() != weights.rows() {
@@ -152,7 +158,7 @@ impl ConvScratch {
         };
         let cols = wide_columns(shape);
         #[cfg(target_arch = "x86_64")]
-        if let (true, Some(tiles), true) = (kernels.amx(), weights.tiles(), packed.unit_multiple() == TILE_ROWS) {
+        if let (true, Some(tiles), true) = (kernels.amx() && steps.is_none(), weights.tiles(), packed.unit_multiple() == TILE_ROWS) {
             if stage.channels.len() != weights.rows() {
                 return Err(QuantError::LengthMismatch { what: "output stage", expected: weights.rows(), found: stage.channels.len() });
             }
@@ -163,9 +169,19 @@ impl ConvScratch {
             unsafe { conv_wide(tiles, weights.rows(), packed, (padded, shape, cols), &mut self.starts, tile_stage, &sink, split) };
             return Ok(());
         }
-        packed.pack_padded_im2col(padded, shape, cols, &mut self.starts);
         // The GEMM's output stage drops the junk columns as it stores each tile.
-        kernels.gemm_u8_into(weights, packed, stage, out, Columns::Wide { wp, ow, plane }, split)
+        let columns = Columns::Wide { wp, ow, plane };
+        let m = weights.rows();
+        match split.for_work(m * cols * weights.depth()).resolve(m, cols) {
+            Split::Rows => {
+                packed.pack_padded_im2col(padded, shape, cols, steps, &mut self.starts);
+                kernels.gemm_u8_into(weights, packed, stage, out, columns, Split::Rows)
+            }
+            split => {
+                let sink = Sink::new(out, m, cols, columns)?;
+                kernels.conv_wide_u8(weights, packed, (padded, shape, cols, steps), &mut self.starts, stage, &sink, split)
+            }
+        }
     }
 }
 
@@ -256,6 +272,6 @@ impl QuantizedConv2d {
     /// Runs the conv on one image `x` (`[C, H, W]`) into `out` (`[O, OH, OW]`).
     pub fn forward(&self, x: &[u8], out: &mut [u8], scratch: &mut ConvScratch, split: Split) -> Result<(), QuantError> {
         let patches = Patches::for_shape(self.shape);
-        scratch.conv(&self.kernels, self.shape, patches, (&self.weights, self.quads.as_ref()), &self.stage, self.input.zero_point, x, out, split)
+        scratch.conv(&self.kernels, self.shape, patches, (&self.weights, self.quads.as_ref(), None), &self.stage, self.input.zero_point, x, out, split)
     }
 }

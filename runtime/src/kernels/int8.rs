@@ -443,7 +443,7 @@ impl Int8Kernels {
 impl Int8Kernels {
     /// The tiles that run `a`: the fallback ones for weights [`Self::saturating`] kernels packed on
     /// its layout, else the table's own.
-    fn tiles_for(&self, a: &PackedWeightsI8) -> Fallback {
+    pub(crate) fn tiles_for(&self, a: &PackedWeightsI8) -> Fallback {
         match self.saturating {
             Some(fallback) if a.layout() == fallback.layout => fallback,
             _ => Fallback { layout: self.layout, tile_i32: self.tile_i32, tile_u8: self.tile_u8 },
@@ -451,8 +451,18 @@ impl Int8Kernels {
     }
 
     fn check(&self, a: &PackedWeightsI8, b: &PackedActivationsU8, out_len: usize) -> Result<(), QuantError> {
+        self.check_operands(a, b.layout(), b.depth())?;
+        if out_len != a.rows() * b.cols() {
+            return Err(QuantError::LengthMismatch { what: "GEMM output", expected: a.rows() * b.cols(), found: out_len });
+        }
+        Ok(())
+    }
+
+    /// The weights `a` against activations of `layout_b` and `depth`: the layouts these kernels
+    /// read, split weights only for the tiles that read them, depths equal.
+    pub(crate) fn check_operands(&self, a: &PackedWeightsI8, layout_b: PanelLayout, depth: usize) -> Result<(), QuantError> {
         let layout = self.tiles_for(a).layout;
-        for (found, operand) in [(a.layout(), "weights"), (b.layout(), "activations")] {
+        for (found, operand) in [(a.layout(), "weights"), (layout_b, "activations")] {
             if found != layout {
                 return Err(QuantError::LayoutMismatch { kernels: self.name, operand });
             }
@@ -463,11 +473,8 @@ impl Int8Kernels {
             return Err(QuantError::LayoutMismatch { kernels: self.name, operand: "weights" });
         }
         check_depth(a.depth())?;
-        if a.depth() != b.depth() {
-            return Err(QuantError::LengthMismatch { what: "activation rows (k)", expected: a.depth(), found: b.depth() });
-        }
-        if out_len != a.rows() * b.cols() {
-            return Err(QuantError::LengthMismatch { what: "GEMM output", expected: a.rows() * b.cols(), found: out_len });
+        if a.depth() != depth {
+            return Err(QuantError::LengthMismatch { what: "activation rows (k)", expected: a.depth(), found: depth });
         }
         Ok(())
     }
@@ -476,9 +483,9 @@ impl Int8Kernels {
 /// The tile kernels of one product, as closures over its operands: `one(row_panel, col_panel, tile)`
 /// and, when the kernels have them, `two(row_panel, col_panel, tiles)` for column panels
 /// `col_panel` and `col_panel + 1`.
-struct Tiles<F, G> {
-    one: F,
-    two: Option<G>,
+pub(crate) struct Tiles<F, G> {
+    pub(crate) one: F,
+    pub(crate) two: Option<G>,
 }
 
 /// Runs the tiles over the whole `m × n` product and hands each tile's valid part to `sink`.
@@ -519,18 +526,18 @@ where
 
 /// A range of row panels × a range of column panels of an `m × n` product.
 #[derive(Clone)]
-struct Block {
-    rows: std::ops::Range<usize>,
-    cols: std::ops::Range<usize>,
-    m: usize,
-    n: usize,
+pub(crate) struct Block {
+    pub(crate) rows: std::ops::Range<usize>,
+    pub(crate) cols: std::ops::Range<usize>,
+    pub(crate) m: usize,
+    pub(crate) n: usize,
 }
 
 impl Block {
     /// Computes the block's tiles and hands their valid parts to `sink`. Column panels (or pairs of
     /// them) are the outer loop, so activation panels are reused by every weight panel while they
     /// are in cache.
-    fn run<T, F, G>(&self, sink: &Sink<T>, tiles: &Tiles<F, G>)
+    pub(crate) fn run<T, F, G>(&self, sink: &Sink<T>, tiles: &Tiles<F, G>)
     where
         T: Copy + Default,
         F: Fn(usize, usize, &mut [T; MR * NR]),

@@ -163,13 +163,13 @@ pub(crate) unsafe fn conv_wide(
 ) {
     let product = Product { w, m, n: cols, stage, sink };
     if product.split(split) != Some(Split::Columns) || m == 0 || cols == 0 {
-        packed.pack_padded_im2col(padded, shape, cols, starts);
+        packed.pack_padded_im2col(padded, shape, cols, None, starts);
         // SAFETY: as for this function.
         return unsafe { gemm_u8(w, m, packed, stage, sink, split) };
     }
     let row_pairs = w.row_tiles() / 2;
     let col_pairs = cols.div_ceil(NR).div_ceil(2);
-    let (pack, data) = packed.wide_pack(padded, shape, cols, starts);
+    let (pack, data) = packed.wide_pack(padded, shape, cols, None, starts);
     let (panel_len, groups) = (pack.panel_len(), pack.groups());
     // Whole groups of four panels (two column pairs) per share, one share per thread.
     let per = groups.div_ceil(Team::global().threads()).max(1);

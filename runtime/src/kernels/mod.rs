@@ -62,6 +62,7 @@ pub use space_to_depth::SpaceToDepth;
 pub(crate) use widest::widest_fn;
 pub use winograd::{WinogradConv, WinogradScratch};
 pub use winograd_u8::WinogradU8;
+pub mod add_u8;
 pub mod conv_quads;
 pub mod conv_u8;
 pub mod conv_u8_shallow;
@@ -74,6 +75,7 @@ pub mod pack_i8;
 pub mod pack_split;
 pub mod pack_tiles;
 mod pack_wide;
+mod wide_gemm;
 pub mod team;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;

@@ -16,22 +16,28 @@ impl PackedActivationsU8 {
     /// is output position `(y, x)` for `x < OW`, and the `W + 2p − OW` columns after each output row
     /// are junk whose results the caller drops. Each patch row is then one contiguous run of
     /// `padded`, so packing is a plain interleave. `cols` is [`wide_columns`](super::pack_i8::wide_columns)`(shape)`.
-    pub(crate) fn pack_padded_im2col(&mut self, padded: &[u8], shape: ConvShape, cols: usize, starts: &mut Vec<usize>) {
-        let parallel = shape.depth() * cols >= PARALLEL_PACK;
-        let (pack, data) = self.wide_pack(padded, shape, cols, starts);
+    ///
+    /// With `steps`, the matrix holds only those rows of the patch matrix, in that order (a stride-2
+    /// conv over its input's phases without the zero taps, [`SpaceToDepth::tap_steps`](super::SpaceToDepth::tap_steps)).
+    pub(crate) fn pack_padded_im2col(&mut self, padded: &[u8], shape: ConvShape, cols: usize, steps: Option<&[usize]>, starts: &mut Vec<usize>) {
+        let parallel = steps.map_or(shape.depth(), <[usize]>::len) * cols >= PARALLEL_PACK;
+        let (pack, data) = self.wide_pack(padded, shape, cols, steps, starts);
         for_each_chunk(data, pack.group_len().max(1), parallel, |g, group| pack.pack_group(g, group));
     }
 
     /// Sizes the buffer for the wide patch matrix of [`Self::pack_padded_im2col`] and returns its
     /// packer with the buffer's panels, for callers that pack groups of panels themselves (each
     /// thread the panels it multiplies).
-    pub(crate) fn wide_pack<'a>(&'a mut self, padded: &'a [u8], shape: ConvShape, cols: usize, starts: &'a mut Vec<usize>) -> (WidePack<'a>, &'a mut [i32]) {
+    pub(crate) fn wide_pack<'a>(&'a mut self, padded: &'a [u8], shape: ConvShape, cols: usize, steps: Option<&[usize]>, starts: &'a mut Vec<usize>) -> (WidePack<'a>, &'a mut [i32]) {
         debug_assert_eq!(shape.stride, 1);
         debug_assert_eq!(padded.len(), shape.channels * (shape.height + 2 * shape.padding) * (shape.width + 2 * shape.padding));
-        let (layout, depth) = (self.layout, shape.depth());
-        let panel_len = self.reset(depth, cols);
         starts.clear();
-        starts.extend((0..depth).map(|r| padded_row_start(shape, r)));
+        match steps {
+            Some(steps) => starts.extend(steps.iter().map(|&r| padded_row_start(shape, r))),
+            None => starts.extend((0..shape.depth()).map(|r| padded_row_start(shape, r))),
+        }
+        let panel_len = self.reset(starts.len(), cols);
+        let layout = self.layout;
         let len = self.panels() * panel_len;
         (WidePack::new(padded, starts, layout, cols, panel_len), &mut self.data[..len])
     }

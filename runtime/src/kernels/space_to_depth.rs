@@ -93,6 +93,32 @@ impl SpaceToDepth {
         self.sources().map(|source| source.is_some()).collect()
     }
 
+    /// The depth steps of the stride-1 form that hold a tap (the `true`s of [`Self::taps`]), in
+    /// order: a patch matrix of only these rows, against [`Self::tap_weights`], computes the
+    /// stride-2 conv with exactly its own multiply-adds.
+    ///
+    /// ```
+    /// use fasterai_runtime::kernels::{ConvGeometry, SpaceToDepth};
+    /// let s2d = SpaceToDepth::new(ConvGeometry::new(1, 8, 8, 3, 2, 1)?).unwrap();
+    /// // Phase (0, 0) holds taps (0, 0), (0, 2), (2, 0), (2, 2): steps 0–3 of its 2×2 kernel.
+    /// assert_eq!(s2d.tap_steps(), [0, 1, 2, 3, 4, 6, 8, 9, 12]);
+    /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
+    /// ```
+    pub fn tap_steps(&self) -> Vec<usize> {
+        self.sources().enumerate().filter_map(|(step, source)| source.map(|_| step)).collect()
+    }
+
+    /// The original `[O, C·K·K]` weights (row-major) reordered as the rows of [`Self::tap_steps`]:
+    /// `[O, C·K·K]` again, column `j` the tap of step `tap_steps()[j]`.
+    pub fn tap_weights<T: Copy>(&self, weight: &[T], out_channels: usize) -> Result<Vec<T>, KernelError> {
+        let depth = self.from.col_rows();
+        if weight.len() != out_channels * depth {
+            return Err(KernelError::OperandLength { operand: "weight", expected: out_channels * depth, found: weight.len() });
+        }
+        let sources: Vec<usize> = self.sources().flatten().collect();
+        Ok(weight.chunks_exact(depth.max(1)).flat_map(|row| sources.iter().map(move |&s| row[s])).collect())
+    }
+
     /// For each depth step `(c', ky', kx')` of the stride-1 form, in `im2col` row order, the step
     /// `(c, ky, kx)` of the original kernel it holds (as an index into a `[C·K·K]` weight row), or
     /// `None` past the kernel. Step `(ky', kx')` of phase `(py, px)` is tap `(2ky' + py, 2kx' + px)`.

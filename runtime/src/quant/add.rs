@@ -109,6 +109,21 @@ impl AddRequant {
         }
     }
 
+    /// The multipliers `(m_a, m_b)`: `round(s/s_o · 2^32)` of each input.
+    pub fn multipliers(&self) -> (i64, i64) {
+        (self.a, self.b)
+    }
+
+    /// The zero points `(z_a, z_b, z_o)` of the inputs and the output.
+    pub fn zero_points(&self) -> (u8, u8, u8) {
+        (self.zero_a as u8, self.zero_b as u8, self.zero_out as u8)
+    }
+
+    /// The lowest output: the output's zero point when a ReLU follows, else 0.
+    pub fn clamp_min(&self) -> u8 {
+        self.clamp_min as u8
+    }
+
     /// `q_a + q_b` on the output grid, as the module docs define it.
     #[inline]
     pub fn apply(&self, q_a: u8, q_b: u8) -> u8 {

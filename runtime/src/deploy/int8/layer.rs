@@ -116,6 +116,11 @@ pub(crate) enum Compiled {
         shallow: Option<Box<ShallowConvU8>>,
         stage: OutputStage,
         phases: Option<SpaceToDepth>,
+        /// With `phases` on tables other than AMX, the rows of the stride-1 form's patch matrix
+        /// that hold a tap of the original kernel ([`SpaceToDepth::tap_steps`]): `packed` holds
+        /// only those columns, so the conv costs its own multiply-adds, not the 1.78× (3×3) or
+        /// 1.31× (7×7) of the whole form, which AMX's conv paths (and its shallow kernel) run.
+        steps: Option<Vec<usize>>,
         /// The exact integer Winograd form of a wide 3×3 conv, on the AVX2 tables.
         winograd: Option<Box<WinogradU8>>,
     },
@@ -137,25 +142,34 @@ impl Compiled {
             (Op::Conv { kernel, stride, padding, relu, .. }, ShapeInfo::Chw { c, h, w }) => {
                 let mut shape = ConvShape::new(c, h, w, kernel, stride, padding)?;
                 let output = layer.output.ok_or(QuantError::LengthMismatch { what: "conv output parameters", expected: 1, found: 0 })?;
-                let phases = phases(shape, kernels);
+                let phases = phases(shape);
+                let rows = weights.out_channels;
                 let mut values = std::borrow::Cow::Borrowed(&weights.values[..]);
+                let mut steps = None;
                 if let Some(s2d) = phases {
                     let g = s2d.geometry();
                     shape = ConvShape::new(g.channels(), g.height(), g.width(), g.kernel(), 1, 0)?;
                     let found = weights.values.len();
-                    let rearranged = s2d.weights(&weights.values, weights.out_channels);
-                    values = rearranged.map_err(|_| QuantError::LengthMismatch { what: "conv weights", expected: weights.out_channels * c * kernel * kernel, found })?.into();
+                    let mismatch = |_| QuantError::LengthMismatch { what: "conv weights", expected: rows * c * kernel * kernel, found };
+                    if kernels.amx() {
+                        values = s2d.weights(&weights.values, rows).map_err(mismatch)?.into();
+                    } else {
+                        values = s2d.tap_weights(&weights.values, rows).map_err(mismatch)?.into();
+                        steps = Some(s2d.tap_steps());
+                    }
                 }
-                let (rows, depth) = (weights.out_channels, shape.depth());
+                let whole_form = steps.is_none();
+                let depth = steps.as_ref().map_or(shape.depth(), Vec::len);
                 let stage = output_stage(layer, output, relu)?;
                 Ok(Compiled::Conv {
                     shape,
                     packed: kernels.pack_weights(&values, rows, depth)?,
-                    quads: kernels.quad_conv(shape, &values, rows),
-                    shallow: kernels.shallow_conv(shape, &values, rows).map(Box::new),
-                    winograd: kernels.winograd_conv(shape, &values, rows, &stage, layer.input.zero_point).map(Box::new),
+                    quads: kernels.quad_conv(shape, &values, rows).filter(|_| whole_form),
+                    shallow: kernels.shallow_conv(shape, &values, rows).filter(|_| whole_form).map(Box::new),
+                    winograd: kernels.winograd_conv(shape, &values, rows, &stage, layer.input.zero_point).filter(|_| whole_form).map(Box::new),
                     stage,
                     phases,
+                    steps,
                 })
             }
             (Op::Linear { relu, .. }, _) => {
@@ -174,17 +188,16 @@ impl Compiled {
 }
 
 /// Stride-2 convs whose stride-1 form ([`SpaceToDepth`]) costs at most this many times their
-/// multiply-adds run in that form on AMX: every kernel but 1×1 (3×3 costs 1.78×, 7×7 1.31×), as the
-/// gather of a stride-2 patch matrix costs more than the extra products there. ResNet-18, one
-/// thread: the 7×7 stem 2.9 → 1.5 ms, its 3×3 stride-2 convs 0.70 → 0.39 ms. On the AVX2 table
-/// the phases measured 1.06× the plan's time (under `FASTERAI_MAX_ISA=avx2`): other tables gather.
+/// multiply-adds run in that form: every kernel but 1×1 (3×3 costs 1.78×, 7×7 1.31×), as the
+/// gather of a stride-2 patch matrix costs more than the extra products there. On AMX, ResNet-18,
+/// one thread: the 7×7 stem 2.9 → 1.5 ms, its 3×3 stride-2 convs 0.70 → 0.39 ms. The other tables
+/// leave the zero taps out (`steps` of [`Compiled::Conv`]), so there the form costs the conv's own
+/// multiply-adds and spares only the gather: ResNet-18 on an AMD EPYC (Zen 4), 2 threads, AVX-512
+/// VNNI table: the stem 3.4 → 1.3 ms, the 3×3/2 convs 0.46–0.69 → 0.29–0.34 ms (from gathered).
 const SPACE_TO_DEPTH_COST: f64 = 2.0;
 
-/// The stride-1 form of a stride-2 conv of `shape`, when it runs faster on `kernels`.
-fn phases(shape: ConvShape, kernels: &Int8Kernels) -> Option<SpaceToDepth> {
-    if !kernels.amx() {
-        return None;
-    }
+/// The stride-1 form of a stride-2 conv of `shape`, when it runs faster than the gather.
+fn phases(shape: ConvShape) -> Option<SpaceToDepth> {
     let g = ConvGeometry::new(shape.channels, shape.height, shape.width, shape.kernel, shape.stride, shape.padding).ok()?;
     SpaceToDepth::new(g).filter(|s2d| s2d.cost() <= SPACE_TO_DEPTH_COST)
 }

@@ -147,7 +147,7 @@ impl Buffers {
                 }
                 (Compiled::Add(add), Op::Add { .. }) => {
                     let other = self.skips.close(len, layer.node.layer)?;
-                    add.add_in_place(&mut self.front[..len], other);
+                    crate::kernels::add_u8::add_maps(add, &mut self.front[..len], other);
                     true
                 }
                 (_, Op::Add { .. }) => return Err(DeployError::Residual { layer: layer.node.layer, reason: "the add has no stage" }),
@@ -165,7 +165,7 @@ impl Buffers {
             let mut swap = true;
             match (compiled, layer.node.op) {
                 (Compiled::Conv { winograd: Some(conv), .. }, _) => conv.forward(x, y, true)?,
-                (Compiled::Conv { shape, packed, quads, shallow, stage, phases, .. }, _) => {
+                (Compiled::Conv { shape, packed, quads, shallow, stage, phases, steps, .. }, _) => {
                     let zero_point = layer.input.zero_point;
                     let x = match phases {
                         Some(s2d) => {
@@ -178,8 +178,9 @@ impl Buffers {
                     match shallow {
                         Some(conv) => conv.forward(x, zero_point, stage, y, conv.macs() >= shallow::PARALLEL_MACS)?,
                         None => {
-                            let patches = Patches::for_shape(*shape);
-                            let weights = (packed, quads.as_ref());
+                            // The tap rows exist only in the wide patch matrix.
+                            let patches = if steps.is_some() { Patches::Wide } else { Patches::for_shape(*shape) };
+                            let weights = (packed, quads.as_ref(), steps.as_deref());
                             self.conv.conv(kernels, *shape, patches, weights, stage, zero_point, x, y, Split::Auto)?;
                         }
                     }
