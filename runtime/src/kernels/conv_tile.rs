@@ -1,7 +1,7 @@
 //! The operands of the direct fp32 conv's tile kernels, at the bottom of the floor: a block of depth
 //! steps of one weight panel ([`MR`] output channels) against up to 32 wide positions read in place
 //! from the padded image, stored through the rows' segments. The kernels themselves are
-//! `generic_conv_f32_8x16` (in `generic/`), `avx2_conv_f32_8x8` and `avx512_conv_f32_8x32` (in
+//! `generic_conv_f32_8x16` (in `generic/`), `avx2_conv_f32_8x16` and `avx512_conv_f32_8x32` (in
 //! `x86_64/`), with the same order of additions per output; the driver is `conv_f32.rs`.
 
 use crate::kernels::out_ptr::OutView;

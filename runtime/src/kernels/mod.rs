@@ -74,6 +74,7 @@ mod int8_sink;
 pub mod pack_i8;
 pub mod pack_split;
 pub mod pack_tiles;
+pub mod quantize_u8;
 mod pack_wide;
 mod wide_gemm;
 pub mod team;

@@ -9,7 +9,7 @@
 //! | table | tier | GEMV rows | conv tile | 2×2 max pool (`f32`, `u8`) |
 //! |---|---|---|---|---|
 //! | `generic_f32` | `portable` | `generic_gemv_f32_4x16` | `generic_conv_f32_8x16` | `generic_pool_2x2` |
-//! | `avx2_f32` | `avx2` | `avx2_gemv_f32_4x16` | `avx2_conv_f32_8x8` | `generic_pool_2x2` |
+//! | `avx2_f32` | `avx2` | `avx2_gemv_f32_4x16` | `avx2_conv_f32_8x16` | `generic_pool_2x2` |
 //! | `avx512_f32` | `avx512` | `avx512_gemv_f32_4x16` | `avx512_conv_f32_8x32` | `avx512_pool_2x2_{f32,u8}` |
 //! | `neon_f32` (aarch64) | `neon` | `neon_gemv_f32_4x16` | `neon_conv_f32_8x12` | `neon_pool_2x2_{f32,u8}` |
 //!
@@ -91,7 +91,7 @@ impl F32Kernels {
                         name: "avx2_f32",
                         isa,
                         gemv_4x16: gemv_f32::avx2_gemv_f32_4x16,
-                        conv_tile: ConvTile { name: "avx2_conv_f32_8x8", columns: 8, run: conv_f32::avx2_conv_f32_8x8 },
+                        conv_tile: ConvTile { name: "avx2_conv_f32_8x16", columns: 16, run: conv_f32::avx2_conv_f32_8x16 },
                         ..Self::generic()
                     }
                 }

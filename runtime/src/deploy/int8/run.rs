@@ -107,9 +107,7 @@ impl Buffers {
         mut trace: Option<&mut Vec<(usize, std::time::Instant)>>,
     ) -> Result<&[f32], DeployError> {
         let mut len = image.len();
-        for (q, &x) in self.front.iter_mut().zip(image) {
-            *q = input.quantize(x);
-        }
+        crate::kernels::quantize_u8::quantize_map(input, image, &mut self.front);
         let mut current = input;
         let mut logits_written = false;
         self.skips.reset();
