@@ -78,14 +78,20 @@ impl<'a> WidePack<'a> {
 
     /// Packs group `g` (columns `64·g ..`) into `group`, its panels one after the other.
     pub(crate) fn pack_group(&self, g: usize, group: &mut [i32]) {
+        self.pack_panels(4 * g, group);
+    }
+
+    /// Packs up to four panels from panel `first` on (columns `16·first ..`) into `group`, one
+    /// after the other: as many as `group` holds, at most to the last column.
+    pub(crate) fn pack_panels(&self, first: usize, group: &mut [i32]) {
         let (layout, unit, depth, panel_len) = (self.layout, self.layout.unit(), self.starts.len(), self.panel_len);
         let (padded, starts) = (self.padded, self.starts);
         // Unit `j` of columns `c0 .. c0 + width`: `unit` runs of the padded image (`None` past `depth`).
         let rows = |j: usize, c0: usize, width: usize| -> [Option<&[u8]>; 4] {
             std::array::from_fn(|u| (u < unit && unit * j + u < depth).then(|| &padded[starts[unit * j + u] + c0..][..width]))
         };
-        let c0 = 4 * g * NR;
-        let width = (4 * NR).min(self.cols - c0);
+        let c0 = first * NR;
+        let width = (4 * NR).min(self.cols - c0).min(group.len() / panel_len.max(1) * NR);
         // With AVX-512, each whole unit of four full panels is one 64-column interleave; the rest
         // goes through `pack_unit`.
         #[cfg(target_arch = "x86_64")]

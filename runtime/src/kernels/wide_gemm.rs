@@ -1,6 +1,6 @@
-//! A stride-1 conv's wide patch matrix packed and multiplied one group of four activation panels
-//! (64 columns) at a time, on the tile kernels: the thread that multiplies a group packs it just
-//! before, so the tiles read it from the core's own cache. Packed whole first, ResNet-18's 56×56
+//! A stride-1 conv's wide patch matrix packed and multiplied four activation panels (64 columns)
+//! at a time, on the tile kernels: each thread takes an even share of the panels and packs each
+//! four just before it multiplies them, so the tiles read them from the core's own cache. Packed whole first, ResNet-18's 56×56
 //! patch matrices (576 rows × 3,248 columns, 1.9 MB) outgrow a core's L2 and every block of output
 //! channels streams them back from L3.
 //!
@@ -20,8 +20,8 @@ const GROUP_PANELS: usize = 4;
 impl Int8Kernels {
     /// `sink ← stage(a · P)` where `P` is the wide patch matrix of the stride-1 conv of `shape`
     /// over `padded` (`cols` columns; with `steps`, only those rows of it: see
-    /// [`PackedActivationsU8::pack_padded_im2col`]), packed into `packed` group by group. Groups of
-    /// panels are split over the team when `split` is [`Split::Columns`], run on the caller when
+    /// [`PackedActivationsU8::pack_padded_im2col`]), packed into `packed` four panels at a time.
+    /// The panels are split over the team when `split` is [`Split::Columns`], run on the caller when
     /// [`Split::Sequential`]; a split by rows is an error (the caller packs whole for that one).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn conv_wide_u8(
@@ -50,8 +50,10 @@ impl Int8Kernels {
         }
         let (pack, data) = packed.wide_pack(padded, shape, cols, steps, starts);
         let (panel_len, col_panels) = (pack.group_len() / GROUP_PANELS, cols.div_ceil(NR));
-        let groups = Chunks::new(data, pack.group_len());
-        let per = groups.count().div_ceil(threads).max(1);
+        // Even shares of panels, as `gemm_u8_into` splits columns: pairs never straddle two threads.
+        let per = col_panels.div_ceil(threads).max(1);
+        let per = if self.pair.is_some() { per.next_multiple_of(2) } else { per };
+        let shares = Chunks::new(data, per * panel_len);
         let tile_stage = |p: usize| TileStage {
             channels: &stage.channels[p * MR..(p * MR + MR).min(m)],
             zero_point: stage.output_zero_point,
@@ -59,12 +61,12 @@ impl Int8Kernels {
         };
         let pair = self.pair.filter(|_| tiles.layout == self.layout);
         let share = |t: usize| {
-            for g in t * per..((t + 1) * per).min(groups.count()) {
-                // SAFETY: share `t` takes groups `t·per ..` only, and each share runs once.
-                let group = unsafe { groups.get(g) };
-                pack.pack_group(g, group);
+            // SAFETY: share `t` is taken by this call only, and each share runs once.
+            let share = unsafe { shares.get(t) };
+            for (i, group) in share.chunks_mut(GROUP_PANELS * panel_len).enumerate() {
+                let first = t * per + GROUP_PANELS * i;
+                pack.pack_panels(first, group);
                 let group: &[i32] = group;
-                let first = GROUP_PANELS * g;
                 let panel = |q: usize| &group[(q - first) * panel_len..][..panel_len];
                 let one = |p: usize, q: usize, dst: &mut [u8; MR * NR]| (tiles.tile_u8)(a.panel(p), panel(q), tile_stage(p), dst);
                 let two = pair.map(|pair| {
@@ -72,14 +74,14 @@ impl Int8Kernels {
                         (pair.tile_u8)(a.panel(p), panel(q), panel(q + 1), tile_stage(p), dst)
                     }
                 });
-                let block = Block { rows: 0..m.div_ceil(MR), cols: first..(first + GROUP_PANELS).min(col_panels), m, n: cols };
+                let block = Block { rows: 0..m.div_ceil(MR), cols: first..first + group.len() / panel_len, m, n: cols };
                 block.run(sink, &Tiles { one, two });
             }
         };
         if threads == 1 {
             share(0);
         } else {
-            Team::global().run(groups.count().div_ceil(per), &|tasks| tasks.for_each(share));
+            Team::global().run(shares.count(), &|tasks| tasks.for_each(share));
         }
         Ok(())
     }
