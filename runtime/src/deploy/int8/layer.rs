@@ -193,7 +193,8 @@ impl Compiled {
 /// one thread: the 7×7 stem 2.9 → 1.5 ms, its 3×3 stride-2 convs 0.70 → 0.39 ms. The other tables
 /// leave the zero taps out (`steps` of [`Compiled::Conv`]), so there the form costs the conv's own
 /// multiply-adds and spares only the gather: ResNet-18 on an AMD EPYC (Zen 4), 2 threads, AVX-512
-/// VNNI table: the stem 3.4 → 1.3 ms, the 3×3/2 convs 0.46–0.69 → 0.29–0.34 ms (from gathered).
+/// VNNI table: the stem 2.7–3.4 → 0.9–1.4 ms, the 3×3/2 convs 0.44–0.71 → 0.25–0.34 ms (from
+/// gathered).
 const SPACE_TO_DEPTH_COST: f64 = 2.0;
 
 /// The stride-1 form of a stride-2 conv of `shape`, when it runs faster than the gather.
