@@ -162,7 +162,7 @@ impl Int8Kernels {
                     tile_u8: gemm_i8::avx2_tile_u8_6x16,
                     pair: None,
                     gemv: gemv_i8::avx2_gemv_u8i8,
-                            saturating: None,
+                    saturating: None,
                 };
                 all.push(pairs);
                 if gemm_i8_maddubs::available() {
@@ -185,7 +185,7 @@ impl Int8Kernels {
                     tile_u8: gemm_i8_vnni::avxvnni_tile_u8_6x16,
                     pair: None,
                     gemv: gemv_i8::avxvnni_gemv_u8i8,
-                            saturating: None,
+                    saturating: None,
                 });
             }
             if gemm_i8_avx512::available() {
@@ -202,7 +202,7 @@ impl Int8Kernels {
                     // The 512-bit GEMV is memory-bound and measured no faster than the AVX-VNNI one
                     // (0.95–1.01×): it serves the AVX-512 CPUs without AVX-VNNI.
                     gemv: if gemm_i8_vnni::available() { gemv_i8::avxvnni_gemv_u8i8 } else { gemv_i8::avx512vnni_gemv_u8i8 },
-                            saturating: None,
+                    saturating: None,
                 });
             }
             if gemm_i8_amx::available() {
@@ -370,11 +370,7 @@ impl Int8Kernels {
             unsafe { super::int8_amx::gemm_u8(tiles, a.rows(), b, stage, &sink, split) };
             return Ok(());
         }
-        let tile_stage = |p: usize| TileStage {
-            channels: &stage.channels[p * MR..(p * MR + MR).min(a.rows())],
-            zero_point: stage.output_zero_point,
-            clamp_min: stage.clamp_min,
-        };
+        let tile_stage = |p: usize| TileStage::panel(stage, p);
         let tiles = self.tiles_for(a);
         let one = |p: usize, q: usize, dst: &mut [u8; MR * NR]| (tiles.tile_u8)(a.panel(p), b.panel(q), tile_stage(p), dst);
         let two = self.pair.filter(|_| tiles.layout == self.layout).map(|pair| {
@@ -512,15 +508,24 @@ where
             });
         }
         Split::Columns => {
-            let per = col_panels.div_ceil(team.threads()).max(1);
-            // An even number of panels per thread, so that pairs never straddle two threads.
-            let per = if tiles.two.is_some() { per.next_multiple_of(2) } else { per };
+            let per = column_share(col_panels, team.threads(), tiles.two.is_some());
             team.run(col_panels.div_ceil(per), &|shares| {
                 for t in shares {
                     Block { cols: t * per..((t + 1) * per).min(col_panels), ..whole.clone() }.run(sink, &tiles);
                 }
             });
         }
+    }
+}
+
+/// Column panels per thread when `col_panels` are split over `threads`: an even number when the
+/// tiles run in pairs, so that pairs never straddle two threads.
+pub(crate) fn column_share(col_panels: usize, threads: usize, paired: bool) -> usize {
+    let per = col_panels.div_ceil(threads).max(1);
+    if paired {
+        per.next_multiple_of(2)
+    } else {
+        per
     }
 }
 

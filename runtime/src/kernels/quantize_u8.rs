@@ -32,7 +32,8 @@ widest_fn! {
     /// The quantization in `f32` lanes (see the module docs).
     fn quantize_lanes(scale: f32, zero_point: f32, x: &[f32], out: &mut [u8]) {
         for (q, &v) in out.iter_mut().zip(x) {
-            // `max` then `min` clamp as `clamp` does, and take NaN to 0.
+            // `max` then `min` clamp as `clamp` does, and take NaN to 0 (`clamp` keeps it).
+            #[allow(clippy::manual_clamp)]
             let y = ((v / scale).round_ties_even() + zero_point).max(0.0).min(255.0);
             // `y` is an integer in [0, 255]: `2^23 + y` holds it in its low mantissa bits.
             *q = (y + TWO_23).to_bits() as u8;

@@ -7,7 +7,6 @@
 use super::pack_i8::PanelLayout;
 use super::team::Team;
 use crate::quant::ChannelRequant;
-#[cfg(target_arch = "x86_64")]
 use crate::quant::OutputStage;
 
 /// Rows of a weight panel (and of a tile).
@@ -27,6 +26,12 @@ pub struct TileStage<'a> {
 }
 
 impl<'a> TileStage<'a> {
+    /// The stage of weight panel `p`'s channels: rows `p·MR ..` of `stage` (fewer in the last panel).
+    pub(crate) fn panel(stage: &'a OutputStage, p: usize) -> Self {
+        let end = (p * MR + MR).min(stage.channels.len());
+        Self { channels: &stage.channels[p * MR..end], zero_point: stage.output_zero_point, clamp_min: stage.clamp_min }
+    }
+
     /// The stage of every channel of `stage` (for kernels that index channels themselves).
     #[cfg(target_arch = "x86_64")]
     pub(crate) fn whole(stage: &'a OutputStage) -> Self {

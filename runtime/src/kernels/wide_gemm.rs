@@ -1,14 +1,14 @@
 //! A stride-1 conv's wide patch matrix packed and multiplied four activation panels (64 columns)
 //! at a time, on the tile kernels: each thread takes an even share of the panels and packs each
-//! four just before it multiplies them, so the tiles read them from the core's own cache. Packed whole first, ResNet-18's 56×56
-//! patch matrices (576 rows × 3,248 columns, 1.9 MB) outgrow a core's L2 and every block of output
-//! channels streams them back from L3.
+//! four just before it multiplies them, so the tiles read them from the core's own cache. Packed
+//! whole first, ResNet-18's 56×56 patch matrices (576 rows × 3,248 columns, 1.9 MB) outgrow a
+//! core's L2 and every block of output channels streams them back from L3.
 //!
 //! The integers are those of [`Int8Kernels::gemm_u8_into`] on the same matrix: the same tiles, in
 //! the same order of depth.
 
 use super::generic::im2col_u8::ConvShape;
-use super::int8::{Block, Int8Kernels, Sink, Split, Tiles};
+use super::int8::{column_share, Block, Int8Kernels, Sink, Split, Tiles};
 use super::pack_i8::{PackedActivationsU8, PackedWeightsI8, MR, NR};
 use super::team::{Chunks, Team};
 use super::types::TileStage;
@@ -42,7 +42,7 @@ impl Int8Kernels {
         let threads = match split {
             Split::Columns => Team::global().threads(),
             Split::Sequential => 1,
-            _ => return Err(QuantError::UnsupportedKernel { what: "the group-by-group wide conv splits by columns or not at all" }),
+            _ => return Err(QuantError::UnsupportedKernel { what: "the four-panel wide conv splits by columns or not at all" }),
         };
         let (m, tiles) = (a.rows(), self.tiles_for(a));
         if m == 0 || cols == 0 {
@@ -50,16 +50,11 @@ impl Int8Kernels {
         }
         let (pack, data) = packed.wide_pack(padded, shape, cols, steps, starts);
         let (panel_len, col_panels) = (pack.group_len() / GROUP_PANELS, cols.div_ceil(NR));
-        // Even shares of panels, as `gemm_u8_into` splits columns: pairs never straddle two threads.
-        let per = col_panels.div_ceil(threads).max(1);
-        let per = if self.pair.is_some() { per.next_multiple_of(2) } else { per };
-        let shares = Chunks::new(data, per * panel_len);
-        let tile_stage = |p: usize| TileStage {
-            channels: &stage.channels[p * MR..(p * MR + MR).min(m)],
-            zero_point: stage.output_zero_point,
-            clamp_min: stage.clamp_min,
-        };
         let pair = self.pair.filter(|_| tiles.layout == self.layout);
+        // Even shares of panels, as `gemm_u8_into` splits columns.
+        let per = column_share(col_panels, threads, pair.is_some());
+        let shares = Chunks::new(data, per * panel_len);
+        let tile_stage = |p: usize| TileStage::panel(stage, p);
         let share = |t: usize| {
             // SAFETY: share `t` is taken by this call only, and each share runs once.
             let share = unsafe { shares.get(t) };

@@ -1,4 +1,4 @@
-//! The direct fp32 conv's tiles on AVX-512F (`8 × 32`) and AVX2+FMA (`8 × 24`), the fast twins of
+//! The direct fp32 conv's tiles on AVX-512F (`8 × 32`) and AVX2+FMA (`8 × 16`), the fast twins of
 //! [`generic_conv_f32_8x16`](crate::kernels::generic::conv_f32::generic_conv_f32_8x16).
 
 use crate::kernels::conv_tile::{Tile, MR};
@@ -15,7 +15,7 @@ pub(crate) fn avx512_conv_f32_8x32(t: &Tile<'_>, out: &mut OutView<'_>) {
     unsafe { avx512(t, out) }
 }
 
-/// The `8 × 24` tile on AVX2 and FMA.
+/// The `8 × 16` tile on AVX2 and FMA.
 ///
 /// # Panics
 /// When the CPU lacks [`Isa::Avx2`].
@@ -115,10 +115,11 @@ const AVX2_COLUMNS: usize = 8 * AVX2_VECS;
 /// Rows per pass of the AVX2 tile.
 const AVX2_ROWS: usize = 4;
 
-/// AVX2+FMA: `8 × 24` in two passes of four rows, each `4 × 24` accumulators in 12 registers (3
-/// loads of the run and 4 broadcasts per 12 FMAs; the `8 × 8` tile this replaces issued 9 loads
-/// per 8 FMAs and, with 8 chains, ran at about half the FMA rate of an AMD Zen 4). Runs are loaded
-/// and partial sums loaded and stored with lane masks, so no lane outside the tile is touched.
+/// AVX2+FMA: `8 × 16` in two passes of four rows, each `4 × 16` accumulators in 8 registers (2
+/// loads of the run and 4 broadcasts per 8 FMAs; the `8 × 8` tile this replaces issued 9 loads per
+/// 8 FMAs and stored lane by lane, and ran at about two thirds of this one's rate on an AMD Zen 4; a
+/// `4 × 24` pass spilled an accumulator). Partial runs are loaded and partial sums loaded and
+/// stored with lane masks, so no lane outside the tile is touched.
 #[target_feature(enable = "avx2,fma")]
 fn avx2(t: &Tile<'_>, out: &mut OutView<'_>) {
     use std::arch::x86_64::*;
@@ -126,7 +127,7 @@ fn avx2(t: &Tile<'_>, out: &mut OutView<'_>) {
     assert!(t.panel.len() >= t.offsets.len() * MR && t.image.len() >= last + t.cols, "tile operands cover the tile");
     assert!(t.cols <= AVX2_COLUMNS, "an AVX2 tile holds at most {AVX2_COLUMNS} columns");
     let lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    // The lanes of `bits` (one per bit, lane `l` of `ymm` `j` bit `8j + l`) as three `ymm` masks.
+    // The lanes of `bits` (one per bit, lane `l` of `ymm` `j` bit `8j + l`) as `ymm` masks.
     let masks = |bits: u64| -> [__m256i; AVX2_VECS] {
         std::array::from_fn(|j| {
             let chunk = _mm256_set1_epi32((bits >> (8 * j)) as i32 & 0xff);
@@ -157,7 +158,7 @@ fn avx2(t: &Tile<'_>, out: &mut OutView<'_>) {
                 }
             }
         }
-        // SAFETY: off + cols <= image.len() for every offset (checked above): a full tile reads 24
+        // SAFETY: off + cols <= image.len() for every offset (checked above): a full tile reads 16
         // values, a partial one only its valid lanes. The panel holds MR weights per depth step.
         acc = unsafe {
             if full {
@@ -195,9 +196,9 @@ fn avx2(t: &Tile<'_>, out: &mut OutView<'_>) {
 }
 
 /// One pass of the AVX2 tile: `acc[r] += w[r] · run` over the depth steps, for the four rows whose
-/// weights start at `panel` (`MR` apart per step); the runs start at `image + offsets[k]`, all 24
-/// lanes when `FULL`, else only the lanes of `valid`. Kept apart so that the 12 accumulators, the 3
-/// runs and the broadcast hold the 16 registers without a spill.
+/// weights start at `panel` (`MR` apart per step); the runs start at `image + offsets[k]`, all 16
+/// lanes when `FULL`, else only the lanes of `valid`. Kept apart so that the accumulators, the runs
+/// and the broadcast are all the registers the loop holds.
 ///
 /// # Safety
 /// Every run's lanes read must be inside the image, and `panel` must hold `MR` weights per step.
