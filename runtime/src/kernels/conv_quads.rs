@@ -12,14 +12,11 @@
 //! Used when the quads of a step fill at least half a tile and fit whole tiles: 29 to 64 channels,
 //! or a multiple of 64.
 
-#[cfg(any(target_arch = "x86_64", test))]
 use std::ops::Range;
 
 use super::generic::im2col_u8::ConvShape;
-#[cfg(any(target_arch = "x86_64", test))]
 use super::pack_i8::{interleave_quads, NR};
 use super::pack_tiles::{TiledWeightsI8, TILE_DEPTH, TILE_ROWS};
-#[cfg(any(target_arch = "x86_64", test))]
 use super::team::for_each_chunk;
 
 /// Fewer quads than this leave most of each tile empty (a conv over 1 channel would run 9 tiles of
@@ -27,11 +24,9 @@ use super::team::for_each_chunk;
 const MIN_QUADS: usize = 8;
 
 /// Quad buffers of at least this many bytes are filled by every thread of the team.
-#[cfg(any(target_arch = "x86_64", test))]
 const PARALLEL_FILL_BYTES: usize = 16 * 1024;
 
 /// Bytes read past the last plane by the last tiles of a row of columns (their junk lanes).
-#[cfg(any(target_arch = "x86_64", test))]
 const SLACK: usize = 4 * (2 * NR + 2 * TILE_ROWS) + TILE_DEPTH;
 
 /// Where a conv's activation tiles are: the geometry of its channel-quad input.
@@ -51,6 +46,23 @@ impl QuadGeometry {
         let quads = shape.channels.div_ceil(4);
         (shape.stride == 1 && quads >= MIN_QUADS && (quads <= TILE_ROWS || quads.is_multiple_of(TILE_ROWS)))
             .then(|| Self { shape, quads, groups: quads.div_ceil(TILE_ROWS) })
+    }
+
+    /// The layout of `shape`'s input for kernels that read single quads rather than tiles
+    /// ([`super::conv_u8_direct`]): any stride and channel count.
+    pub(crate) fn planes(shape: ConvShape) -> Self {
+        let quads = shape.channels.div_ceil(4);
+        Self { shape, quads, groups: quads.div_ceil(TILE_ROWS) }
+    }
+
+    /// Quads of channels, `⌈C / 4⌉`.
+    pub(crate) fn quads(&self) -> usize {
+        self.quads
+    }
+
+    /// The padded input's width, `W + 2p`.
+    pub(crate) fn padded_width(&self) -> usize {
+        self.padded().1
     }
 
     /// The conv's input shape.
@@ -76,7 +88,6 @@ impl QuadGeometry {
     }
 
     /// Bytes of the buffer: the planes, plus slack.
-    #[cfg(any(target_arch = "x86_64", test))]
     fn len(&self) -> usize {
         self.quads * self.plane() + SLACK
     }
@@ -118,7 +129,6 @@ impl QuadGeometry {
 
     /// Lays out `x` (`[C, H, W]`) as padded channel quads in `dst`; borders and missing channels
     /// hold `zero_point`.
-    #[cfg(any(target_arch = "x86_64", test))]
     pub(crate) fn fill(&self, x: &[u8], zero_point: u8, dst: &mut Vec<u8>) {
         let hp = self.padded().0;
         dst.resize(self.len(), 0);
@@ -146,7 +156,6 @@ impl QuadGeometry {
 
     /// Padded rows `rows` of quad `g`'s plane; `missing` is a row of `W` zero points, read for
     /// channels past the last.
-    #[cfg(any(target_arch = "x86_64", test))]
     fn fill_plane(&self, x: &[u8], (zero_point, missing): (u8, &[u8]), g: usize, rows: Range<usize>, plane: &mut [u8]) {
         let s = &self.shape;
         let (h, w, p) = (s.height, s.width, s.padding);

@@ -306,7 +306,7 @@ pub(crate) mod tests {
     use crate::quant::{ActivationQParams, QuantizedWeights};
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
-    /// `Σ w·x` straight from the definition, the zero point outside the image.
+    /// `Σ w·x` straight from the definition (any stride), the zero point outside the image.
     pub(crate) fn reference(x: &[u8], w: &[i8], s: ConvShape, o: usize, zp: u8) -> Vec<i32> {
         let (oh, ow, k) = (s.out_height(), s.out_width(), s.kernel);
         let mut out = vec![0i32; o * oh * ow];
@@ -316,7 +316,7 @@ pub(crate) mod tests {
                 for c in 0..s.channels {
                     for i in 0..k {
                         for j in 0..k {
-                            let (iy, ix) = ((y + i) as isize - s.padding as isize, (xo + j) as isize - s.padding as isize);
+                            let (iy, ix) = ((y * s.stride + i) as isize - s.padding as isize, (xo * s.stride + j) as isize - s.padding as isize);
                             let inside = (0..s.height as isize).contains(&iy) && (0..s.width as isize).contains(&ix);
                             let v = if inside { x[(c * s.height + iy as usize) * s.width + ix as usize] } else { zp };
                             *acc += w[((oc * s.channels + c) * k + i) * k + j] as i32 * v as i32;

@@ -20,6 +20,11 @@
 //! A `6 × 32` tile is two adjacent activation panels against one weight panel ([`PairTiles`]): the
 //! driver runs it on pairs of column panels and the `6 × 16` tile on an odd last one.
 //!
+//! Convolutions have forms of their own beside im2col + these tiles: the direct kernel on the
+//! AVX-512 VNNI table ([`Int8Kernels::direct_conv`]), channel-quad tiles on AMX
+//! ([`Int8Kernels::quad_conv`]), Winograd on the AVX2 tables ([`Int8Kernels::winograd_conv`]), and
+//! the shallow kernel for a network's first conv ([`Int8Kernels::shallow_conv`]).
+//!
 //! ```
 //! use fasterai_runtime::kernels::int8::{Int8Kernels, Split};
 //! let kernels = Int8Kernels::best();
@@ -287,6 +292,17 @@ impl Int8Kernels {
     pub fn shallow_conv(&self, shape: ConvShape, values: &[i8], rows: usize) -> Option<ShallowConvU8> {
         if matches!(self.isa, Isa::Avx512Vnni | Isa::Amx) {
             ShallowConvU8::new(shape, values, rows)
+        } else {
+            None
+        }
+    }
+
+    /// A conv's weights (`[rows, C·K·K]`, any stride) and output stage for the direct AVX-512 VNNI
+    /// kernel ([`super::conv_u8_direct`]), on the AVX-512 VNNI table (AMX has its own conv paths),
+    /// for convs over at least 16 channels; `None` otherwise.
+    pub fn direct_conv(&self, shape: ConvShape, values: &[i8], rows: usize, stage: &OutputStage) -> Option<super::conv_u8_direct::DirectConvU8> {
+        if self.isa == Isa::Avx512Vnni {
+            super::conv_u8_direct::DirectConvU8::new(shape, values, rows, stage)
         } else {
             None
         }

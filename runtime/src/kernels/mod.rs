@@ -65,6 +65,7 @@ pub use winograd_u8::WinogradU8;
 pub mod add_u8;
 pub mod conv_quads;
 pub mod conv_u8;
+pub mod conv_u8_direct;
 pub mod conv_u8_shallow;
 pub mod generic;
 pub mod int8;

@@ -39,6 +39,53 @@ impl<'a> TileStage<'a> {
     }
 }
 
+/// The output stage of sixteen channels laid out as vector lanes, for kernels that hold channels
+/// in lanes ([`super::conv_u8_direct`]): lane `i` is channel `i`'s [`ChannelRequant`] in the form
+/// the kernels apply it (saturating left shift, then the product's high part shifted right and
+/// rounded half to even), so that every lane reproduces [`crate::quant::requantize_one`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct StageLanes {
+    /// `bias` of each channel.
+    pub bias: [i32; 16],
+    /// Q31 mantissa of each channel's multiplier.
+    pub mantissa: [i32; 16],
+    /// Left shift before the product.
+    pub left: [i32; 16],
+    /// `32 + right shift` of the even channels, as 64-bit lanes.
+    pub shift_even: [i64; 8],
+    /// `32 + right shift` of the odd channels, as 64-bit lanes.
+    pub shift_odd: [i64; 8],
+    /// `2^(shift − 1) − 1` of the even channels' shifts (the rounding's nudge below one half).
+    pub half_even: [i64; 8],
+    /// The same for the odd channels.
+    pub half_odd: [i64; 8],
+    /// Whether any lane shifts left (a multiplier of at least ½); most layers' multipliers are
+    /// far below, and their kernels skip the saturating shift.
+    pub shifts_left: bool,
+}
+
+impl StageLanes {
+    /// The lanes of `channels` (at most 16); lanes past them hold a neutral channel whose results
+    /// are never stored.
+    pub fn new(channels: &[ChannelRequant]) -> Self {
+        assert!(channels.len() <= 16, "at most sixteen channels per vector");
+        let neutral = ChannelRequant { multiplier: crate::quant::FixedPointMultiplier { mantissa: 1 << 30, exponent: 0 }, bias: 0 };
+        let at = |i: usize| channels.get(i).unwrap_or(&neutral);
+        let shift = |i: usize| 32 + at(i).multiplier.right_shift() as i64;
+        Self {
+            bias: std::array::from_fn(|i| at(i).bias),
+            mantissa: std::array::from_fn(|i| at(i).multiplier.mantissa),
+            left: std::array::from_fn(|i| at(i).multiplier.left_shift() as i32),
+            shift_even: std::array::from_fn(|i| shift(2 * i)),
+            shift_odd: std::array::from_fn(|i| shift(2 * i + 1)),
+            half_even: std::array::from_fn(|i| (1i64 << (shift(2 * i) - 1)) - 1),
+            half_odd: std::array::from_fn(|i| (1i64 << (shift(2 * i + 1) - 1)) - 1),
+            shifts_left: (0..16).any(|i| at(i).multiplier.left_shift() > 0),
+        }
+    }
+}
+
 /// A tile kernel producing `i32` accumulators: weight panel, activation panel, tile.
 pub type TileI32Fn = fn(&[i32], &[i32], &mut [i32; MR * NR]);
 /// A tile kernel producing requantized `u8`.

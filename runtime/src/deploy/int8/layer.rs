@@ -13,6 +13,7 @@
 use crate::deploy::graph::Node;
 use crate::kernels::generic::im2col_u8::ConvShape;
 use crate::kernels::conv_quads::QuadConv;
+use crate::kernels::conv_u8_direct::DirectConvU8;
 use crate::kernels::conv_u8_shallow::ShallowConvU8;
 use crate::kernels::int8::Int8Kernels;
 use crate::kernels::{ConvGeometry, SpaceToDepth, WinogradU8};
@@ -124,6 +125,9 @@ pub(crate) enum Compiled {
         /// The exact integer Winograd form of a wide 3×3 conv, on the AVX2 tables.
         winograd: Option<Box<WinogradU8>>,
     },
+    /// A conv (any stride) read straight from its input's channel quads, weights and output stage
+    /// in its own form: the AVX-512 VNNI table's convs over at least 16 channels.
+    Direct(Box<DirectConvU8>),
     /// GEMV, then the output stage (`Some`) or the `f32` dequantization (`None`: `scale[o]`, folded bias).
     Linear { packed: PackedRowsI8, stage: Option<OutputStage>, scales: Vec<f64>, folded: Vec<i64> },
     /// The add that ends a residual block, onto its own grid.
@@ -142,8 +146,12 @@ impl Compiled {
             (Op::Conv { kernel, stride, padding, relu, .. }, ShapeInfo::Chw { c, h, w }) => {
                 let mut shape = ConvShape::new(c, h, w, kernel, stride, padding)?;
                 let output = layer.output.ok_or(QuantError::LengthMismatch { what: "conv output parameters", expected: 1, found: 0 })?;
-                let phases = phases(shape);
+                let stage = output_stage(layer, output, relu)?;
                 let rows = weights.out_channels;
+                if let Some(direct) = kernels.direct_conv(shape, &weights.values, rows, &stage) {
+                    return Ok(Compiled::Direct(Box::new(direct)));
+                }
+                let phases = phases(shape);
                 let mut values = std::borrow::Cow::Borrowed(&weights.values[..]);
                 let mut steps = None;
                 if let Some(s2d) = phases {
@@ -160,7 +168,6 @@ impl Compiled {
                 }
                 let whole_form = steps.is_none();
                 let depth = steps.as_ref().map_or(shape.depth(), Vec::len);
-                let stage = output_stage(layer, output, relu)?;
                 Ok(Compiled::Conv {
                     shape,
                     packed: kernels.pack_weights(&values, rows, depth)?,
@@ -194,7 +201,8 @@ impl Compiled {
 /// leave the zero taps out (`steps` of [`Compiled::Conv`]), so there the form costs the conv's own
 /// multiply-adds and spares only the gather: ResNet-18 on an AMD EPYC (Zen 4), 2 threads, AVX-512
 /// VNNI table: the stem 2.7–3.4 → 0.9–1.4 ms, the 3×3/2 convs 0.44–0.71 → 0.25–0.34 ms (from
-/// gathered).
+/// gathered). That table now runs every conv over at least 16 channels on the direct kernel, which
+/// takes any stride ([`Compiled::Direct`]); its stem (3 channels) still goes by the phases.
 const SPACE_TO_DEPTH_COST: f64 = 2.0;
 
 /// The stride-1 form of a stride-2 conv of `shape`, when it runs faster than the gather.

@@ -13,7 +13,7 @@ use crate::deploy::graph::Op;
 use crate::deploy::DeployError;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::conv_u8::conv_quad_rows;
-use crate::kernels::int8::{GemvScratch, Int8Kernels, Split};
+use crate::kernels::int8::{GemvScratch, Int8Kernels, Split, SEQUENTIAL_BELOW_MACS};
 use crate::kernels::team::Team;
 use crate::kernels::OutPtr;
 use crate::kernels::conv_u8::{ConvScratch, Patches};
@@ -35,6 +35,8 @@ pub(crate) struct Buffers {
     acc: Vec<i32>,
     /// The input of a stride-2 conv as its phases ([`crate::kernels::SpaceToDepth`]).
     phases: Vec<u8>,
+    /// The input of a direct conv as channel quads ([`crate::kernels::conv_u8_direct`]).
+    quads: Vec<u8>,
     logits: Vec<f32>,
     /// Runs of AMX quad convs ending in a max pool, each thread over its own rows ([`BandSchedule`]).
     bands: BandSchedule<u8>,
@@ -80,6 +82,7 @@ impl Buffers {
             gemv: GemvScratch::default(),
             acc: vec![0; acc_len],
             phases: vec![0; phases_len],
+            quads: Vec::new(),
             logits: vec![0.0; output.numel()],
             bands: BandSchedule::new(&row_local, Team::global().threads()),
             skips: Skips::default(),
@@ -162,6 +165,9 @@ impl Buffers {
             let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
             let mut swap = true;
             match (compiled, layer.node.op) {
+                (Compiled::Direct(conv), _) => {
+                    conv.forward(x, layer.input.zero_point, y, &mut self.quads, conv.macs() >= SEQUENTIAL_BELOW_MACS)?
+                }
                 (Compiled::Conv { winograd: Some(conv), .. }, _) => conv.forward(x, y, true)?,
                 (Compiled::Conv { shape, packed, quads, shallow, stage, phases, steps, .. }, _) => {
                     let zero_point = layer.input.zero_point;
