@@ -1,14 +1,14 @@
 //! A quantized conv of any stride read straight from its input's channel quads, without a patch
 //! matrix: output positions in rows, output channels in vector lanes (the AVX-512 VNNI table).
 //!
-//! The input is laid out as padded channel quads ([`QuadGeometry::planes`]: quad `q` holds channels
-//! `4q .. 4q + 4` of a pixel in one 4-byte word, plane by plane). A tile is six output positions
-//! (consecutive in the flat `OH × OW` order, so a tile may span two rows) by up to 64 output channels
-//! (four vectors of sixteen `i32`). For kernel tap `(ky, kx)` and quad `q`, each position's word is
-//! broadcast and one `vpdpbusd` per vector multiplies it by those four input channels' weights of
-//! sixteen outputs: 24 multiply-add instructions per four weight loads and six broadcasts. A stride
-//! only changes where each position's word is. The sums go through the output stage with a channel
-//! per lane ([`StageLanes`]) and land as six bytes of each channel's plane.
+//! The input is laid out as padded channel quads (the [`super::conv_quads`] layout: quad `q` holds
+//! channels `4q .. 4q + 4` of a pixel in one 4-byte word, plane by plane). A tile is six output
+//! positions (consecutive in the flat `OH × OW` order, so a tile may span two rows) by up to 64
+//! output channels (four vectors of sixteen `i32`). For kernel tap `(ky, kx)` and quad `q`, each
+//! position's word is broadcast and one `vpdpbusd` per vector multiplies it by those four input
+//! channels' weights of sixteen outputs: 24 multiply-add instructions per four weight loads and six
+//! broadcasts. A stride only changes where each position's word is. The sums go through the output
+//! stage with a channel per lane ([`StageLanes`]) and land as six bytes of each channel's plane.
 //!
 //! Against im2col + GEMM this spares writing the patch matrix (each input byte `K²` times) and the
 //! junk columns of the wide patches (a 7×7 map, padded to 9 wide, computes 61 columns for 49
