@@ -73,16 +73,6 @@ impl<T: Copy + Default> Skips<T> {
         Ok(self.lens[top].0)
     }
 
-    /// [`Self::shortcut`] by copies: puts the main path's output `x` aside and returns the block's
-    /// input, which the caller copies where the shortcut layers read it.
-    pub(crate) fn shortcut_copied(&mut self, x: &[T], layer: &'static str) -> Result<&[T], DeployError> {
-        let top = self.top(layer)?;
-        Self::keep(&mut self.main[top], x, self.width);
-        self.lens[top].1 = x.len();
-        self.shortcut[top] = true;
-        Ok(&self.kept[top][..self.lens[top].0])
-    }
-
     /// The block ends: closes it and returns the side to add to the current map of `len` values
     /// (the main path's output after a shortcut, else the kept input).
     pub(crate) fn close(&mut self, len: usize, layer: &'static str) -> Result<&[T], DeployError> {

@@ -85,7 +85,7 @@ impl Buffers {
             quads: Vec::new(),
             logits: vec![0.0; output.numel()],
             bands: BandSchedule::new(&row_local, Team::global().threads()),
-            skips: Skips::default(),
+            skips: Skips::new(widest),
         }
     }
 
@@ -142,8 +142,8 @@ impl Buffers {
                     true
                 }
                 (_, Op::Shortcut) => {
-                    let kept = self.skips.shortcut_copied(&self.front[..len], layer.node.layer)?;
-                    self.front[..kept.len()].copy_from_slice(kept);
+                    // The main path's output and the kept input trade buffers (no copy).
+                    self.skips.shortcut(&mut self.front, len, layer.node.layer)?;
                     true
                 }
                 (Compiled::Add(add), Op::Add { .. }) => {
