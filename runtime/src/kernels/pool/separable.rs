@@ -15,7 +15,7 @@ use crate::kernels::widest::widest_fn;
 
 /// Output rows `rows` of one `plane` into `out` (those rows' values); `buf` is a row buffer.
 #[inline(always)]
-fn pool_rows<T: PoolValue>(plane: &[T], geo: &PlaneGeometry, rows: Range<usize>, out: &mut [T], buf: &mut Vec<T>) {
+fn pool_rows<T: SeparableValue>(plane: &[T], geo: &PlaneGeometry, rows: Range<usize>, out: &mut [T], buf: &mut Vec<T>) {
     let (w, ow) = (geo.in_w, geo.out_w);
     let (k, s, p) = (geo.window.kernel, geo.window.stride, geo.window.padding);
     // Output columns whose window lies inside the row: `ow·s ≥ p` and `ow·s − p + k ≤ w`.
@@ -41,7 +41,8 @@ fn pool_rows<T: PoolValue>(plane: &[T], geo: &PlaneGeometry, rows: Range<usize>,
         let inner = &mut out_row[first..last];
         match (k, s) {
             (3, 2) => {
-                for (j, o) in inner.iter_mut().enumerate() {
+                let done = T::max3_stride2(row, 2 * first - p, inner);
+                for (j, o) in inner.iter_mut().enumerate().skip(done) {
                     let at = 2 * (first + j) - p;
                     *o = row[at].larger(row[at + 1]).larger(row[at + 2]);
                 }
@@ -80,6 +81,14 @@ widest_fn! {
 pub(crate) trait SeparableValue: PoolValue {
     /// Output rows `rows` of `plane` into `out`, `buf` a row buffer the call may grow.
     fn max_pool_rows(plane: &[Self], geo: &PlaneGeometry, rows: Range<usize>, out: &mut [Self], buf: &mut Vec<Self>);
+
+    /// The leading outputs of a 3-wide stride-2 row pass on a SIMD kernel, `out[j]` the maximum of
+    /// `row[start + 2j ..][..3]`; returns how many it wrote (none by default).
+    #[inline(always)]
+    fn max3_stride2(row: &[Self], start: usize, out: &mut [Self]) -> usize {
+        let _ = (row, start, out);
+        0
+    }
 }
 
 impl SeparableValue for f32 {
@@ -91,6 +100,12 @@ impl SeparableValue for f32 {
 impl SeparableValue for u8 {
     fn max_pool_rows(plane: &[u8], geo: &PlaneGeometry, rows: Range<usize>, out: &mut [u8], buf: &mut Vec<u8>) {
         pool_rows_u8(plane, geo, rows, out, buf)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn max3_stride2(row: &[u8], start: usize, out: &mut [u8]) -> usize {
+        crate::kernels::x86_64::pool_max3::max3_stride2_u8(row, start, out)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod gemv_i8;
 pub mod interleave;
 pub mod pack512;
 pub mod pool_2x2;
+pub(crate) mod pool_max3;
 mod requantize;
 pub(crate) mod requantize512;
 pub(crate) mod winograd_u8;
