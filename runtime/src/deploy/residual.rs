@@ -49,14 +49,43 @@ impl<T: Copy + Default> Skips<T> {
 
     /// A block begins: keeps its input `x`.
     pub(crate) fn fork(&mut self, x: &[T]) {
+        self.open();
+        Self::keep(&mut self.kept[self.depth], x, self.width);
+        self.begin(x.len());
+    }
+
+    /// A block begins whose first layer reads its input where it is kept ([`Self::kept`]): the
+    /// first `len` values of `front` trade places with the kept buffer, nothing is copied, and
+    /// `front` comes back at least the width long (its values are not the input's).
+    pub(crate) fn fork_in_place(&mut self, front: &mut Vec<T>, len: usize) {
+        self.open();
+        let kept = &mut self.kept[self.depth];
+        if kept.len() < front.len().max(self.width) {
+            kept.resize(front.len().max(self.width), T::default());
+        }
+        std::mem::swap(kept, front);
+        self.begin(len);
+    }
+
+    /// The input the innermost open block kept.
+    pub(crate) fn kept(&self, layer: &'static str) -> Result<&[T], DeployError> {
+        let top = self.top(layer)?;
+        Ok(&self.kept[top][..self.lens[top].0])
+    }
+
+    /// Makes room for one more open block.
+    fn open(&mut self) {
         if self.kept.len() == self.depth {
             self.kept.push(Vec::new());
             self.main.push(vec![T::default(); self.width]);
             self.lens.push((0, 0));
             self.shortcut.push(false);
         }
-        Self::keep(&mut self.kept[self.depth], x, self.width);
-        self.lens[self.depth] = (x.len(), 0);
+    }
+
+    /// Opens the block whose input of `len` values was just kept.
+    fn begin(&mut self, len: usize) {
+        self.lens[self.depth] = (len, 0);
         self.shortcut[self.depth] = false;
         self.depth += 1;
     }
@@ -136,6 +165,19 @@ mod tests {
         let mut shortcut_out = [-12.0];
         add(&mut skips, &mut shortcut_out, false).unwrap();
         assert_eq!(shortcut_out, [-2.0]);
+    }
+
+    #[test]
+    fn a_block_kept_in_place_reads_back_and_adds_its_input() {
+        let mut skips = Skips::new(4);
+        let mut front = vec![1.0, -2.0, 3.0, 9.0];
+        skips.fork_in_place(&mut front, 3);
+        assert!(front.len() >= 4, "front stays the width long");
+        assert_eq!(skips.kept("b").unwrap(), &[1.0, -2.0, 3.0]);
+        let mut x = vec![0.5, 0.5, 0.5];
+        add(&mut skips, &mut x, true).unwrap();
+        assert_eq!(x, vec![1.5, 0.0, 3.5]);
+        assert!(matches!(skips.kept("c"), Err(DeployError::Residual { .. })), "no block is open");
     }
 
     #[test]

@@ -114,6 +114,9 @@ impl Buffers {
         let mut current = input;
         let mut logits_written = false;
         self.skips.reset();
+        let all = compiled;
+        // Set by a `Fork` whose block's first layer reads the input from the skips.
+        let mut input_kept = false;
         let mut index = 0;
         while index < layers.len() {
             if let Some(segment) = self.bands.starting_at(index) {
@@ -138,7 +141,14 @@ impl Buffers {
             // Residual nodes work in place on `front`, beside the skips they keep.
             let residual = match (compiled, layer.node.op) {
                 (_, Op::Fork) => {
-                    self.skips.fork(&self.front[..len]);
+                    // A conv that starts the block reads the input where it is kept: no copy.
+                    let conv_next = matches!(all.get(index), Some(Compiled::Direct(_) | Compiled::Conv { .. }));
+                    if conv_next && self.bands.starting_at(index).is_none() {
+                        self.skips.fork_in_place(&mut self.front, len);
+                        input_kept = true;
+                    } else {
+                        self.skips.fork(&self.front[..len]);
+                    }
                     true
                 }
                 (_, Op::Shortcut) => {
@@ -162,7 +172,8 @@ impl Buffers {
                 }
                 continue;
             }
-            let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
+            let x = if std::mem::take(&mut input_kept) { self.skips.kept(layer.node.layer)? } else { &self.front[..len] };
+            let y = &mut self.back[..out_len];
             let mut swap = true;
             match (compiled, layer.node.op) {
                 (Compiled::Direct(conv), _) => {
