@@ -39,6 +39,7 @@
 
 use super::conv_quads::QuadGeometry;
 use super::generic::im2col_u8::ConvShape;
+use super::int8::MAX_DEPTH;
 use super::isa::Isa;
 #[cfg(target_arch = "x86_64")]
 use super::team::Team;
@@ -94,7 +95,9 @@ impl DirectConvU8 {
 
     /// [`Self::new`] without the CPU check, for the portable twin ([`Self::forward_generic`]).
     pub fn for_any_cpu(shape: ConvShape, weights: &[i8], out_channels: usize, stage: &OutputStage) -> Option<Self> {
-        let fits = shape.channels >= MIN_CHANNELS && out_channels > 0 && weights.len() == out_channels * shape.depth();
+        // Deeper products could overflow `i32`: the GEMM path reports them as errors.
+        let deep = 4 * shape.channels.div_ceil(4) * shape.kernel * shape.kernel > MAX_DEPTH;
+        let fits = shape.channels >= MIN_CHANNELS && !deep && out_channels > 0 && weights.len() == out_channels * shape.depth();
         if !fits || stage.channels.len() != out_channels {
             return None;
         }
@@ -452,6 +455,9 @@ mod tests {
         let narrow = ConvShape::new(15, 6, 6, 3, 1, 1).unwrap();
         let (_, qw, stage, _) = case(&mut rng, narrow, 4);
         assert!(DirectConvU8::for_any_cpu(narrow, &qw.values, 4, &stage).is_none(), "15 channels are too few");
+        let deep = ConvShape::new(MAX_DEPTH / 9 + 4, 3, 3, 3, 1, 1).unwrap();
+        let (_, qw, stage, _) = case(&mut rng, deep, 1);
+        assert!(DirectConvU8::for_any_cpu(deep, &qw.values, 1, &stage).is_none(), "a product deeper than MAX_DEPTH");
         let s = ConvShape::new(16, 4, 4, 3, 1, 1).unwrap();
         let (x, qw, stage, zp) = case(&mut rng, s, 4);
         assert!(DirectConvU8::for_any_cpu(s, &qw.values[1..], 4, &stage).is_none(), "weights one short");
