@@ -122,16 +122,6 @@ impl DirectConvU8 {
         Some(conv)
     }
 
-    /// The conv's input shape.
-    pub fn shape(&self) -> ConvShape {
-        self.shape
-    }
-
-    /// Output channels.
-    pub fn out_channels(&self) -> usize {
-        self.out_channels
-    }
-
     /// Multiply-adds per image.
     pub fn macs(&self) -> usize {
         self.out_channels * self.shape.depth() * self.shape.positions()

@@ -14,10 +14,7 @@ pub(crate) fn requantize16(acc: __m512i, channel: &ChannelRequant, zero_point: u
     let left = channel.multiplier.left_shift();
     let x = if left > 0 { saturating_shl16(x, left) } else { x };
     let y = mul_round_half_even16(x, channel.multiplier.mantissa, channel.multiplier.right_shift());
-    let z = zero_point as i32;
-    let y = _mm512_min_epi32(y, _mm512_set1_epi32(u8::MAX as i32 - z));
-    let y = _mm512_max_epi32(y, _mm512_set1_epi32(clamp_min as i32 - z));
-    _mm512_add_epi32(y, _mm512_set1_epi32(z))
+    onto_grid16(y, zero_point, clamp_min)
 }
 
 /// [`requantize16`] with a channel per lane ([`StageLanes`]): the same steps with per-lane shift
@@ -50,6 +47,13 @@ pub(crate) fn requantize16_lanes(acc: __m512i, lanes: &StageLanes, zero_point: u
     let even = round_lanes(_mm512_mul_epi32(x, mantissa), shift_even, half_even);
     let odd = round_lanes(_mm512_mul_epi32(_mm512_srli_epi64::<32>(x), _mm512_srli_epi64::<32>(mantissa)), shift_odd, half_odd);
     let y = _mm512_mask_blend_epi32(0b1010_1010_1010_1010, even, _mm512_slli_epi64::<32>(odd));
+    onto_grid16(y, zero_point, clamp_min)
+}
+
+/// `clamp(z + y, lo, 255)`, as `clamp(y, lo − z, 255 − z) + z` (no overflow for any `y`).
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn onto_grid16(y: __m512i, zero_point: u8, clamp_min: u8) -> __m512i {
     let z = zero_point as i32;
     let y = _mm512_min_epi32(y, _mm512_set1_epi32(u8::MAX as i32 - z));
     let y = _mm512_max_epi32(y, _mm512_set1_epi32(clamp_min as i32 - z));
