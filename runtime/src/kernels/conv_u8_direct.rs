@@ -371,20 +371,8 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::conv_u8_shallow::tests::reference;
-    use crate::quant::{ActivationQParams, QuantizedWeights};
-    use rand::{rngs::SmallRng, Rng, SeedableRng};
-
-    fn case(rng: &mut SmallRng, s: ConvShape, o: usize) -> (Vec<u8>, QuantizedWeights, OutputStage, u8) {
-        let w: Vec<f32> = (0..o * s.depth()).map(|_| rng.gen_range(-1.0..1.0)).collect();
-        let qw = QuantizedWeights::quantize(&w, o).unwrap();
-        let bias: Vec<f32> = (0..o).map(|_| rng.gen_range(-0.5..0.5)).collect();
-        let input = ActivationQParams::from_range(-0.3, 1.0).unwrap();
-        let output = ActivationQParams::from_range(-2.0, 3.0).unwrap();
-        let stage = OutputStage::new(input, &qw, Some(&bias), output, rng.gen_bool(0.5)).unwrap();
-        let x: Vec<u8> = (0..s.channels * s.height * s.width).map(|_| rng.gen()).collect();
-        (x, qw, stage, input.zero_point)
-    }
+    use crate::kernels::conv_u8_shallow::tests::{case, reference};
+    use rand::{rngs::SmallRng, SeedableRng};
 
     /// `(C, H, W, K, stride, padding, O)`: strides 1 and 2, kernels 1 to 7, channels not a multiple
     /// of four, partial vectors and panels, maps smaller than a tile, tiles across rows.

@@ -328,7 +328,8 @@ pub(crate) mod tests {
         out
     }
 
-    fn case(rng: &mut SmallRng, s: ConvShape, o: usize) -> (Vec<u8>, QuantizedWeights, OutputStage, u8) {
+    /// A random image, weights, bias and stage for a conv of `s` with `o` outputs, and the input's zero point.
+    pub(crate) fn case(rng: &mut SmallRng, s: ConvShape, o: usize) -> (Vec<u8>, QuantizedWeights, OutputStage, u8) {
         let depth = s.channels * s.kernel * s.kernel;
         let w: Vec<f32> = (0..o * depth).map(|_| rng.gen_range(-1.0..1.0)).collect();
         let qw = QuantizedWeights::quantize(&w, o).unwrap();
