@@ -50,6 +50,7 @@ use super::OutPtr;
 use crate::quant::{requantize_one, OutputStage, QuantError};
 
 /// Output positions per tile.
+#[cfg(target_arch = "x86_64")]
 const POSITIONS: usize = 6;
 /// Output channels per full panel: four vectors of sixteen.
 const PANEL: usize = 64;
@@ -70,6 +71,7 @@ pub struct DirectConvU8 {
     taps: Vec<usize>,
     /// Byte offset of each depth step `(tap, quad)` from a position's word in the first plane,
     /// in the weights' order: one flat loop per tile.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     steps: Vec<usize>,
     /// Panel after panel; in each, tap after tap, quad after quad, the panel's channels' four
     /// weights (one per input channel of the quad, zero past the last) side by side.
