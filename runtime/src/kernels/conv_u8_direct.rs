@@ -8,7 +8,7 @@
 //! position's word is broadcast and one `vpdpbusd` per vector multiplies it by those four input
 //! channels' weights of sixteen outputs: 24 multiply-add instructions per four weight loads and six
 //! broadcasts. A stride only changes where each position's word is. The sums go through the output
-//! stage with a channel per lane ([`StageLanes`]) and land as six bytes of each channel's plane.
+//! stage with a channel per lane ([`LaneStages16`]) and land as six bytes of each channel's plane.
 //!
 //! Against im2col + GEMM this spares writing the patch matrix (each input byte `K²` times) and the
 //! junk columns of the wide patches (a 7×7 map, padded to 9 wide, computes 61 columns for 49
@@ -44,7 +44,7 @@ use super::isa::Isa;
 #[cfg(target_arch = "x86_64")]
 use super::team::Team;
 
-use super::types::StageLanes;
+use super::types::LaneStages16;
 #[cfg(target_arch = "x86_64")]
 use super::OutPtr;
 use crate::quant::{requantize_one, OutputStage, QuantError};
@@ -67,18 +67,15 @@ pub struct DirectConvU8 {
     shape: ConvShape,
     out_channels: usize,
     geometry: QuadGeometry,
-    /// Byte offset of tap `(ky, kx)` from a position's word in a quad plane: `4·(ky·(W + 2p) + kx)`.
-    taps: Vec<usize>,
-    /// Byte offset of each depth step `(tap, quad)` from a position's word in the first plane,
-    /// in the weights' order: one flat loop per tile.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// Byte offset of each depth step, tap `(ky, kx)` then quad `q`, from a position's word in the
+    /// first plane (`4·(ky·(W + 2p) + kx) + q·plane`), in the weights' order: one flat loop per tile.
     steps: Vec<usize>,
     /// Panel after panel; in each, tap after tap, quad after quad, the panel's channels' four
     /// weights (one per input channel of the quad, zero past the last) side by side.
     weights: Vec<i8>,
     stage: OutputStage,
     /// The stage of output channels `16g .. 16g + 16` in lanes.
-    lanes: Vec<StageLanes>,
+    lanes: Vec<LaneStages16>,
 }
 
 impl DirectConvU8 {
@@ -105,9 +102,8 @@ impl DirectConvU8 {
         }
         let geometry = QuadGeometry::planes(shape);
         let (c, k, wp) = (shape.channels, shape.kernel, geometry.padded_width());
-        let taps: Vec<usize> = (0..k * k).map(|t| 4 * ((t / k) * wp + t % k)).collect();
-        let steps = taps.iter().flat_map(|&tap| (0..geometry.quads()).map(move |q| tap + q * geometry.plane())).collect();
-        let mut conv = Self { shape, out_channels, geometry, taps, steps, weights: Vec::new(), stage: stage.clone(), lanes: Vec::new() };
+        let steps = (0..k * k).flat_map(|t| (0..geometry.quads()).map(move |q| 4 * ((t / k) * wp + t % k) + q * geometry.plane())).collect();
+        let mut conv = Self { shape, out_channels, geometry, steps, weights: Vec::new(), stage: stage.clone(), lanes: Vec::new() };
         let panels = out_channels.div_ceil(PANEL);
         conv.weights = vec![0; conv.panel_offset(panels - 1) + conv.panel_len(panels - 1)];
         let quads = geometry.quads();
@@ -120,7 +116,7 @@ impl DirectConvU8 {
                 }
             }
         }
-        conv.lanes = stage.channels.chunks(LANES).map(StageLanes::new).collect();
+        conv.lanes = stage.channels.chunks(LANES).map(LaneStages16::new).collect();
         Some(conv)
     }
 
@@ -131,7 +127,7 @@ impl DirectConvU8 {
 
     /// Bytes held by the weights and the stage lanes.
     pub fn bytes(&self) -> usize {
-        self.weights.len() + self.lanes.len() * std::mem::size_of::<StageLanes>()
+        self.weights.len() + self.lanes.len() * std::mem::size_of::<LaneStages16>()
     }
 
     /// Vectors of sixteen channels in panel `panel` (four but in the last).
@@ -141,12 +137,12 @@ impl DirectConvU8 {
 
     /// Bytes of panel `panel`'s weights.
     fn panel_len(&self, panel: usize) -> usize {
-        self.taps.len() * self.geometry.quads() * 4 * LANES * self.vectors(panel)
+        self.steps.len() * 4 * LANES * self.vectors(panel)
     }
 
     /// Where panel `panel`'s weights start (every panel before it is full).
     fn panel_offset(&self, panel: usize) -> usize {
-        panel * self.taps.len() * self.geometry.quads() * 4 * PANEL
+        panel * self.steps.len() * 4 * PANEL
     }
 
     /// Byte offset of output position `i`'s word (at tap `(0, 0)`, quad 0) in the quad planes.
@@ -212,18 +208,16 @@ impl DirectConvU8 {
         self.check(x, out.len())?;
         let mut quads = Vec::new();
         self.geometry.fill(x, zero_point, &mut quads);
-        let (plane, positions, nq) = (self.geometry.plane(), self.shape.positions(), self.geometry.quads());
+        let positions = self.shape.positions();
         for o in 0..self.out_channels {
             let (panel, local) = (o / PANEL, o % PANEL);
             let (base, stride) = (self.panel_offset(panel), 4 * LANES * self.vectors(panel));
             for i in 0..positions {
                 let mut acc = 0i32;
-                for (t, &tap) in self.taps.iter().enumerate() {
-                    for q in 0..nq {
-                        let word = &quads[q * plane + self.position(i) + tap..][..4];
-                        let w = &self.weights[base + (t * nq + q) * stride + 4 * local..][..4];
-                        acc += word.iter().zip(w).map(|(&a, &b)| a as i32 * b as i32).sum::<i32>();
-                    }
+                for (d, &step) in self.steps.iter().enumerate() {
+                    let word = &quads[self.position(i) + step..][..4];
+                    let w = &self.weights[base + d * stride + 4 * local..][..4];
+                    acc += word.iter().zip(w).map(|(&a, &b)| a as i32 * b as i32).sum::<i32>();
                 }
                 out[o * positions + i] = requantize_one(&self.stage.channels[o], self.stage.output_zero_point, self.stage.clamp_min, acc);
             }

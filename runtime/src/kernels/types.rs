@@ -39,49 +39,54 @@ impl<'a> TileStage<'a> {
     }
 }
 
-/// The output stage of sixteen channels laid out as vector lanes, for kernels that hold channels
-/// in lanes ([`super::conv_u8_direct`]): lane `i` is channel `i`'s [`ChannelRequant`] in the form
-/// the kernels apply it (saturating left shift, then the product's high part shifted right and
-/// rounded half to even), so that every lane reproduces [`crate::quant::requantize_one`].
+/// The output stages of `N` channels laid out as vector lanes, for kernels that hold output
+/// channels in lanes (`N = 8`: the AVX2 Winograd conv; `N = 16`: [`super::conv_u8_direct`]): lane
+/// `i` is channel `i`'s [`ChannelRequant`] in the form the kernels apply it (saturating left shift,
+/// then the product's high part shifted right and rounded half to even), so that every lane
+/// reproduces [`crate::quant::requantize_one`]. `H = N / 2`, the lanes of 64 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C, align(64))]
-pub struct StageLanes {
+pub struct LaneStages<const N: usize, const H: usize> {
     /// `bias` of each channel.
-    pub bias: [i32; 16],
+    pub bias: [i32; N],
     /// Q31 mantissa of each channel's multiplier.
-    pub mantissa: [i32; 16],
+    pub mantissa: [i32; N],
     /// Left shift before the product.
-    pub left: [i32; 16],
-    /// `32 + right shift` of the even channels, as 64-bit lanes.
-    pub shift_even: [i64; 8],
-    /// `32 + right shift` of the odd channels, as 64-bit lanes.
-    pub shift_odd: [i64; 8],
-    /// `2^(shift − 1) − 1` of the even channels' shifts (the rounding's nudge below one half).
-    pub half_even: [i64; 8],
-    /// The same for the odd channels.
-    pub half_odd: [i64; 8],
+    pub left: [i32; N],
+    /// Right shift `r` after taking the product's high half.
+    pub right: [i32; N],
+    /// `2^(31 + r) − 1` (the rounding's nudge below one half) of the even channels, then of the
+    /// odd ones, as 64-bit lanes.
+    pub half: [[i64; H]; 2],
+    /// `32 + r` of the even channels, then of the odd ones, as 64-bit lanes.
+    pub count: [[i64; H]; 2],
     /// Whether any lane shifts left (a multiplier of at least ½); most layers' multipliers are
-    /// far below, and their kernels skip the saturating shift.
+    /// far below, and a kernel may skip the saturating shift.
     pub shifts_left: bool,
 }
 
-impl StageLanes {
-    /// The lanes of `channels` (at most 16); lanes past them hold a neutral channel whose results
+/// Eight channels' stages (one AVX2 vector of `i32`).
+pub type LaneStages8 = LaneStages<8, 4>;
+/// Sixteen channels' stages (one AVX-512 vector of `i32`).
+pub type LaneStages16 = LaneStages<16, 8>;
+
+impl<const N: usize, const H: usize> LaneStages<N, H> {
+    /// The stages of `channels` (at most `N`); lanes past them hold a neutral channel whose results
     /// are never stored.
     pub fn new(channels: &[ChannelRequant]) -> Self {
-        assert!(channels.len() <= 16, "at most sixteen channels per vector");
+        const { assert!(2 * H == N, "H is half of N") };
+        assert!(channels.len() <= N, "at most {N} channels per vector");
         let neutral = ChannelRequant { multiplier: crate::quant::FixedPointMultiplier { mantissa: 1 << 30, exponent: 0 }, bias: 0 };
         let at = |i: usize| channels.get(i).unwrap_or(&neutral);
-        let shift = |i: usize| 32 + at(i).multiplier.right_shift() as i64;
+        let right = |i: usize| at(i).multiplier.right_shift() as i64;
         Self {
             bias: std::array::from_fn(|i| at(i).bias),
             mantissa: std::array::from_fn(|i| at(i).multiplier.mantissa),
             left: std::array::from_fn(|i| at(i).multiplier.left_shift() as i32),
-            shift_even: std::array::from_fn(|i| shift(2 * i)),
-            shift_odd: std::array::from_fn(|i| shift(2 * i + 1)),
-            half_even: std::array::from_fn(|i| (1i64 << (shift(2 * i) - 1)) - 1),
-            half_odd: std::array::from_fn(|i| (1i64 << (shift(2 * i + 1) - 1)) - 1),
-            shifts_left: (0..16).any(|i| at(i).multiplier.left_shift() > 0),
+            right: std::array::from_fn(|i| right(i) as i32),
+            half: std::array::from_fn(|odd| std::array::from_fn(|k| (1i64 << (31 + right(2 * k + odd))) - 1)),
+            count: std::array::from_fn(|odd| std::array::from_fn(|k| 32 + right(2 * k + odd))),
+            shifts_left: (0..N).any(|i| at(i).multiplier.left_shift() > 0),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 use std::arch::x86_64::*;
 
+use crate::kernels::types::LaneStages8;
 use crate::quant::ChannelRequant;
 
 /// `clamp(z + round_half_even(M·(acc + bias)), lo, 255)` on eight lanes of one channel, as `i32`.
@@ -61,41 +62,10 @@ fn nudge8(p: __m256i, half: __m256i, count: __m128i) -> __m256i {
     _mm256_add_epi64(_mm256_add_epi64(p, half), odd)
 }
 
-/// Eight output channels' stages, one per lane, in the form [`requantize8_lanes`] loads: for
-/// kernels whose vectors run over output channels instead of positions.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct LaneStages {
-    bias: [i32; 8],
-    mantissa: [i32; 8],
-    left: [i32; 8],
-    right: [i32; 8],
-    /// `2^(31 + r) − 1` and `32 + r` of the even lanes (0, 2, 4, 6), then of the odd ones.
-    half: [[i64; 4]; 2],
-    count: [[i64; 4]; 2],
-}
-
-impl LaneStages {
-    /// The stages of `channels` (at most 8; missing lanes get a harmless stage whose results are
-    /// not used).
-    pub(crate) fn new(channels: &[ChannelRequant]) -> Self {
-        let unused = ChannelRequant { multiplier: crate::quant::FixedPointMultiplier { mantissa: 1 << 30, exponent: 0 }, bias: 0 };
-        let lane = |i: usize| channels.get(i).copied().unwrap_or(unused);
-        let right = |i: usize| lane(i).multiplier.right_shift() as i64;
-        Self {
-            bias: std::array::from_fn(|i| lane(i).bias),
-            mantissa: std::array::from_fn(|i| lane(i).multiplier.mantissa),
-            left: std::array::from_fn(|i| lane(i).multiplier.left_shift() as i32),
-            right: std::array::from_fn(|i| right(i) as i32),
-            half: std::array::from_fn(|odd| std::array::from_fn(|k| (1i64 << (31 + right(2 * k + odd))) - 1)),
-            count: std::array::from_fn(|odd| std::array::from_fn(|k| 32 + right(2 * k + odd))),
-        }
-    }
-}
-
 /// [`requantize8`] with each lane its own channel's stage: `clamp(z + round_half_even(M_l·(acc_l +
 /// bias_l)), lo, 255)` as `i32`, bit for bit [`crate::quant::requantize_one`].
 #[target_feature(enable = "avx2,fma")]
-pub(crate) fn requantize8_lanes(acc: __m256i, s: &LaneStages, zero_point: u8, clamp_min: u8) -> __m256i {
+pub(crate) fn requantize8_lanes(acc: __m256i, s: &LaneStages8, zero_point: u8, clamp_min: u8) -> __m256i {
     let load = |v: &[i32; 8]| {
         // SAFETY: eight i32 are one unaligned 256-bit load.
         unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
@@ -156,7 +126,7 @@ mod tests {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    fn per_lane(acc: [i32; 8], stages: &LaneStages, zp: u8, lo: u8) -> [i32; 8] {
+    fn per_lane(acc: [i32; 8], stages: &LaneStages8, zp: u8, lo: u8) -> [i32; 8] {
         // SAFETY: [i32; 8] and __m256i have the same size; loadu/storeu have no alignment needs.
         unsafe {
             let v = requantize8_lanes(_mm256_loadu_si256(acc.as_ptr().cast()), stages, zp, lo);
@@ -174,7 +144,7 @@ mod tests {
             return;
         }
         // SAFETY: AVX2 and FMA were detected above.
-        check_stage_lanes::<8>(18, 5_000, |acc, channel, zp, lo| unsafe { per_lane(acc, &LaneStages::new(&[*channel; 8]), zp, lo) });
+        check_stage_lanes::<8>(18, 5_000, |acc, channel, zp, lo| unsafe { per_lane(acc, &LaneStages8::new(&[*channel; 8]), zp, lo) });
     }
 
     /// Eight different channels (left and right shifts, biases) in the eight lanes give each
@@ -191,7 +161,7 @@ mod tests {
             .enumerate()
             .map(|(i, &r)| ChannelRequant { multiplier: crate::quant::FixedPointMultiplier::from_real(r).unwrap(), bias: (i as i32 - 4) * 37 })
             .collect();
-        let stages = LaneStages::new(&channels);
+        let stages = LaneStages8::new(&channels);
         let mut state = 1u64;
         for _ in 0..20_000 {
             let acc: [i32; 8] = std::array::from_fn(|_| {

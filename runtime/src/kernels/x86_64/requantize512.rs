@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::kernels::types::StageLanes;
+use crate::kernels::types::LaneStages16;
 use crate::quant::ChannelRequant;
 
 /// `clamp(z + round_half_even(M·(acc + bias)), lo, 255)` on sixteen lanes of one channel, as `i32`.
@@ -17,20 +17,20 @@ pub(crate) fn requantize16(acc: __m512i, channel: &ChannelRequant, zero_point: u
     onto_grid16(y, zero_point, clamp_min)
 }
 
-/// [`requantize16`] with a channel per lane ([`StageLanes`]): the same steps with per-lane shift
+/// [`requantize16`] with a channel per lane ([`LaneStages16`]): the same steps with per-lane shift
 /// counts, so each lane equals [`crate::quant::requantize_one`] of its channel.
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
-pub(crate) fn requantize16_lanes(acc: __m512i, lanes: &StageLanes, zero_point: u8, clamp_min: u8) -> __m512i {
-    // SAFETY: `StageLanes` is 64-byte aligned and each of its arrays is 64 bytes at a multiple of 64.
+pub(crate) fn requantize16_lanes(acc: __m512i, lanes: &LaneStages16, zero_point: u8, clamp_min: u8) -> __m512i {
+    // SAFETY: `LaneStages16` is 64-byte aligned and each of its arrays is 64 bytes at a multiple of 64.
     let (bias, mantissa, shift_even, shift_odd, half_even, half_odd) = unsafe {
         (
             _mm512_load_si512(lanes.bias.as_ptr().cast()),
             _mm512_load_si512(lanes.mantissa.as_ptr().cast()),
-            _mm512_load_si512(lanes.shift_even.as_ptr().cast()),
-            _mm512_load_si512(lanes.shift_odd.as_ptr().cast()),
-            _mm512_load_si512(lanes.half_even.as_ptr().cast()),
-            _mm512_load_si512(lanes.half_odd.as_ptr().cast()),
+            _mm512_load_si512(lanes.count[0].as_ptr().cast()),
+            _mm512_load_si512(lanes.count[1].as_ptr().cast()),
+            _mm512_load_si512(lanes.half[0].as_ptr().cast()),
+            _mm512_load_si512(lanes.half[1].as_ptr().cast()),
         )
     };
     let mut x = _mm512_add_epi32(acc, bias);
@@ -119,7 +119,7 @@ mod tests {
     }
 
     #[target_feature(enable = "avx512f,avx512bw")]
-    fn lanes_of(acc: [i32; 16], stage: &StageLanes, zp: u8, lo: u8) -> [i32; 16] {
+    fn lanes_of(acc: [i32; 16], stage: &LaneStages16, zp: u8, lo: u8) -> [i32; 16] {
         // SAFETY: as in `lanes`.
         unsafe {
             let v = requantize16_lanes(_mm512_loadu_si512(acc.as_ptr().cast()), stage, zp, lo);
@@ -137,7 +137,7 @@ mod tests {
             return;
         }
         // SAFETY: AVX-512 F and BW were detected above.
-        check_stage_lanes::<16>(17, 5_000, |acc, channel, zp, lo| unsafe { lanes_of(acc, &StageLanes::new(&[*channel; 16]), zp, lo) });
+        check_stage_lanes::<16>(17, 5_000, |acc, channel, zp, lo| unsafe { lanes_of(acc, &LaneStages16::new(&[*channel; 16]), zp, lo) });
     }
 
     /// Sixteen different channels: every lane follows its own multiplier, shift and bias.
@@ -163,7 +163,7 @@ mod tests {
             let acc: [i32; 16] = std::array::from_fn(|_| if case % 3 == 0 { rng.gen() } else { rng.gen_range(-200_000..200_000) });
             let n = if case % 4 == 0 { rng.gen_range(1..16) } else { 16 };
             // SAFETY: AVX-512 F and BW were detected above.
-            let got = unsafe { lanes_of(acc, &StageLanes::new(&channels[..n]), zp, lo) };
+            let got = unsafe { lanes_of(acc, &LaneStages16::new(&channels[..n]), zp, lo) };
             for (i, (&g, &a)) in got.iter().zip(&acc).enumerate().take(n) {
                 assert_eq!(g, requantize_one(&channels[i], zp, lo, a) as i32, "lane {i}, acc {a}, {:?}", channels[i]);
             }

@@ -11,7 +11,8 @@
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
-use super::requantize::{requantize8_lanes, LaneStages};
+use super::requantize::requantize8_lanes;
+use crate::kernels::types::LaneStages8;
 use crate::kernels::team::{for_each_chunk, Team};
 use crate::kernels::winograd_u8::{WinogradU8, OC_BLOCK, XI};
 use crate::kernels::OutPtr;
@@ -102,7 +103,7 @@ unsafe fn run_task(conv: &WinogradU8, padded: &[i16], tile_range: std::ops::Rang
         }
         let mut m = [[[[0i32; OC_BLOCK]; TILE_ROWS]; XI]; GROUPS];
         for b in blocks {
-            let stages = [LaneStages::new(&conv.channels()[(b * OC_BLOCK).min(o)..(b * OC_BLOCK + 8).min(o)]), LaneStages::new(&conv.channels()[(b * OC_BLOCK + 8).min(o)..(b * OC_BLOCK + OC_BLOCK).min(o)])];
+            let stages = [LaneStages8::new(&conv.channels()[(b * OC_BLOCK).min(o)..(b * OC_BLOCK + 8).min(o)]), LaneStages8::new(&conv.channels()[(b * OC_BLOCK + 8).min(o)..(b * OC_BLOCK + OC_BLOCK).min(o)])];
             let panels = conv.weights().as_ptr().add(b * XI * pairs * OC_BLOCK * 2);
             for first in (0..rows).step_by(TILE_ROWS * GROUPS) {
                 let groups = ((rows - first) / TILE_ROWS).min(GROUPS);
@@ -201,7 +202,7 @@ unsafe fn tile_6x16(u: *const i16, pc: usize, v: *const i16, pairs: usize, m: &m
 /// `Aᵀ m A / 4` of tile `r` on the 8 channels from `o0` of the block, through each lane's stage:
 /// `[i][j][lane]` outputs as `i32` in `0..=255`.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn output_transform(m: &[[[i32; OC_BLOCK]; TILE_ROWS]; XI], r: usize, o0: usize, stage: &LaneStages, zp: u8, lo: u8) -> [[[i32; 8]; 2]; 2] {
+unsafe fn output_transform(m: &[[[i32; OC_BLOCK]; TILE_ROWS]; XI], r: usize, o0: usize, stage: &LaneStages8, zp: u8, lo: u8) -> [[[i32; 8]; 2]; 2] {
     let mv: [__m256i; XI] = std::array::from_fn(|xi| _mm256_loadu_si256(m[xi][r].as_ptr().add(o0).cast()));
     let (add, sub) = (|a, b| _mm256_add_epi32(a, b), |a, b| _mm256_sub_epi32(a, b));
     let s0: [__m256i; 4] = std::array::from_fn(|k| add(add(mv[k], mv[4 + k]), mv[8 + k]));
