@@ -2,12 +2,15 @@
 //! fused, weights laid out once for the GEMM, and every activation buffer allocated at build time;
 //! a run touches no tape and allocates nothing.
 //!
-//! Stride-1 convolutions run on [`ConvF32`] (patch rows read in place from the padded image, bias and
-//! ReLU fused, split over the spinning threads of [`crate::kernels::team::Team`] when large enough),
-//! or, for 3×3 kernels over many channels on maps of 8×8 or more, on [`WinogradConv`]; stride-2
-//! convs as stride-1 convs over the input's phases ([`SpaceToDepth`]) on [`ConvF32`], their zero
-//! taps left out; other strides as im2col + the packed GEMM of
-//! [`crate::kernels::gemm`] (on the rayon pool). Linear layers
+//! Each conv's kernel is chosen when the plan is built (`conv_kernel.rs`). Stride-1 convolutions
+//! run on [`ConvF32`](crate::kernels::ConvF32) (patch rows read in place from the padded image,
+//! bias and ReLU fused, split over the spinning threads of [`crate::kernels::team::Team`] when
+//! large enough), or, for 3×3 kernels over many channels on maps of 8×8 or more, on
+//! [`WinogradConv`](crate::kernels::WinogradConv). Where the table has AVX-512, strided convs and
+//! maps under 8×8 of many channels run on [`LanesConvF32`](crate::kernels::LanesConvF32) (output
+//! channels in lanes); elsewhere stride-2 convs run as stride-1 convs over the input's phases
+//! ([`SpaceToDepth`](crate::kernels::SpaceToDepth)) on `ConvF32`, their zero taps left out. Other
+//! convs run as im2col + the packed GEMM of [`crate::kernels::gemm`] (on the rayon pool). Linear layers
 //! run as a matrix-vector product, pooling on the slice kernels of [`crate::kernels::pool::slices`].
 //! Runs of direct convs ending in an unpadded max pool run as *bands* ([`super::bands`]): each
 //! thread takes the whole run over its own rows, so activations stay in its core's cache.
@@ -23,15 +26,16 @@ use super::dynamic::{DynamicLinear, DynamicScratch};
 use super::graph::{folded_weights, plan_nodes, FoldedWeights, Node, Op};
 use super::DeployError;
 use crate::kernels::{
-    ConvF32, ConvGeometry, ConvScratchF32, OutPtr, Parallelism,
-    SpaceToDepth, WinogradConv, WinogradScratch,
+    ConvGeometry, ConvScratchF32, OutPtr, Parallelism, WinogradScratch,
 };
 use crate::measure::Bytes;
 use crate::model::{Compressible, ShapeInfo};
 use crate::kernels::team::Team;
 use super::residual::{add_f32, Skips};
 
+mod conv_kernel;
 mod run_layer;
+use conv_kernel::ConvKernel;
 use run_layer::{gemm_conv, hw, relu_in_place, run_layer, Scratch};
 
 /// Layers with at least this many multiply-accumulates run their GEMM on every core; smaller ones
@@ -58,53 +62,6 @@ struct Layer {
     /// `Some(relu)` for a conv that ends a residual block (an `Add` follows it): its kernel can add
     /// the other side in its output stage, then the add's ReLU.
     ends_block: Option<bool>,
-}
-
-/// The kernel of a stride-1 convolution.
-#[derive(Debug, Clone)]
-enum ConvKernel {
-    /// Patch rows read in place ([`ConvF32`]).
-    Direct(ConvF32),
-    /// `F(2×2, 3×3)` ([`WinogradConv`]): 3×3 kernels over at least [`WINOGRAD_MIN_CHANNELS`] inputs.
-    Winograd(WinogradConv),
-    /// A stride-2 conv as a stride-1 one over the input's phases ([`SpaceToDepth`]), on [`ConvF32`]
-    /// with the zero taps left out ([`ConvF32::with_taps`]): the original multiply-adds, read in
-    /// place instead of gathered into a patch matrix, and on the team's threads like every other
-    /// conv (the `gemm` crate's rayon threads would share the cores with the team's spinning ones).
-    /// Every stride-2 conv: the stem, ResNet's 3×3/2 convs and 1×1/2 shortcuts (with the AVX2 tile,
-    /// the stem only: [`NARROW_TILE_PHASES_COST`]).
-    Phases(SpaceToDepth, ConvF32),
-}
-
-/// Where the direct kernel has only its AVX2 tile, stride-2 convs run on the phases only when
-/// their dense stride-1 form costs at most this many times their multiply-adds (the 7×7 stem:
-/// 1.31×); the others stay on im2col + GEMM. Under `FASTERAI_MAX_ISA=avx2` ResNet-18 measured
-/// 1.04× the time with every stride-2 conv on the AVX2 tile, but the `gemm` crate ignores the cap
-/// and runs its AVX-512 code there: to measure again on an AVX2 machine.
-const NARROW_TILE_PHASES_COST: f64 = 1.5;
-
-/// 3×3 stride-1 convs with at least this many input channels run by Winograd's algorithm. Measured
-/// on the 2-core VM (`examples`-style loop, best of 3, both threads): Winograd/direct speed-ups
-/// 0.59–0.84× at 32–64 input channels (its transforms dominate), 1.27× at 128 (64×64 maps),
-/// 1.88× at 256, 1.62–2.13× at 512.
-const WINOGRAD_MIN_CHANNELS: usize = 128;
-
-/// ... and, where the direct kernel has its AVX-512 tile, output maps of at least this many rows
-/// and columns. On ResNet-18's 7×7 maps (512 channels) the tiles pad 49 positions to 64 and each of
-/// the sixteen products is a 16-column GEMM: the direct kernel measured 0.95× the plan's time (one
-/// thread, alternating); VGG16's 8×8 maps at 128² inputs keep Winograd. With the AVX2 tile the
-/// direct kernel measured 1.22× (under `FASTERAI_MAX_ISA=avx2`, where Winograd's GEMMs still run
-/// the `gemm` crate's AVX-512 code: to measure again on an AVX2 machine).
-const WINOGRAD_MIN_SIDE: usize = 8;
-
-/// A stride-1 conv of this many input channels or more, on maps with fewer rows or columns than
-/// [`WINOGRAD_MIN_SIDE`], runs as im2col + GEMM where the direct kernel has its AVX-512 tile:
-/// ResNet-18's 7×7 maps of 512 channels (49 positions in 64 tile columns), one thread, measured
-/// 2.75 → 1.9–2.0 ms per conv.
-const SMALL_MAP_GEMM_CHANNELS: usize = 256;
-
-fn small_wide_map(g: ConvGeometry) -> bool {
-    !g.is_pointwise() && g.channels() >= SMALL_MAP_GEMM_CHANNELS && g.out_height().min(g.out_width()) < WINOGRAD_MIN_SIDE
 }
 
 impl Layer {
@@ -167,6 +124,8 @@ pub struct Accelerated<M> {
     col: Vec<f32>,
     scratch: DynamicScratch,
     padded: ConvScratchF32,
+    /// The padded image of the [`LanesConvF32`](crate::kernels::LanesConvF32) convs.
+    lanes_padded: Vec<f32>,
     winograd: WinogradScratch,
     /// The inputs and main paths of the residual blocks open during a run.
     skips: Skips<f32>,
@@ -189,6 +148,7 @@ impl<M> Clone for Accelerated<M> {
             col: self.col.clone(),
             scratch: self.scratch.clone(),
             padded: self.padded.clone(),
+            lanes_padded: self.lanes_padded.clone(),
             winograd: self.winograd.clone(),
             skips: self.skips.clone(),
             bands: self.bands.clone(),
@@ -254,7 +214,7 @@ where
 {
     let mut layers = Vec::new();
     let (mut widest, mut widest_col) = (M::INPUT.numel(), 0);
-    let wide_tile = crate::kernels::F32Kernels::best().isa == crate::kernels::Isa::Avx512;
+    let mut widest_padded = 0;
     for node in plan_nodes::<M>()? {
         let FoldedWeights { weight, bias } = folded_weights(model, &node)?.unwrap_or_default();
         let geometry = match (node.op, node.input) {
@@ -263,31 +223,14 @@ where
             }
             _ => None,
         };
-        let phases = geometry.and_then(SpaceToDepth::new).filter(|s2d| wide_tile || s2d.cost() <= NARROW_TILE_PHASES_COST);
         let direct = match (node.op, geometry) {
-            (Op::Conv { out_channels, relu, .. }, Some(_)) if phases.is_some() => {
-                let s2d = phases.expect("checked by the guard");
-                let conv = ConvF32::with_taps(s2d.geometry(), &s2d.weights(&weight, out_channels)?, out_channels, bias.as_deref(), relu, &s2d.taps())?;
-                widest_col = widest_col.max(s2d.len());
-                Some(ConvKernel::Phases(s2d, conv))
+            (Op::Conv { out_channels, relu, .. }, Some(g)) => {
+                let chosen = ConvKernel::choose(g, &weight, out_channels, bias.as_deref(), relu)?;
+                (widest_col, widest_padded) = (widest_col.max(chosen.col), widest_padded.max(chosen.padded));
+                chosen.kernel
             }
-            // Small maps of many channels: one GEMM over every position beats the direct
-            // kernel's half-empty 16-column tiles.
-            (Op::Conv { .. }, Some(g)) if g.stride() == 1 && wide_tile && small_wide_map(g) => None,
-            (Op::Conv { out_channels, relu, .. }, Some(g)) if g.stride() == 1 => Some(
-                if g.kernel() == 3 && g.channels() >= WINOGRAD_MIN_CHANNELS && (!wide_tile || g.out_height().min(g.out_width()) >= WINOGRAD_MIN_SIDE) {
-                    ConvKernel::Winograd(WinogradConv::new(g, &weight, out_channels, bias.as_deref(), relu)?)
-                } else {
-                    ConvKernel::Direct(ConvF32::new(g, &weight, out_channels, bias.as_deref(), relu)?)
-                },
-            ),
             _ => None,
         };
-        if let (Some(g), None) = (geometry, &direct) {
-            if !g.is_pointwise() {
-                widest_col = widest_col.max(g.col_len());
-            }
-        }
         widest = widest.max(node.output.numel());
         let weight_count = weight.len();
         // A direct kernel keeps its own copy of the weights: the row-major one would only take memory.
@@ -310,6 +253,7 @@ where
         col: vec![0.0; widest_col],
         scratch: DynamicScratch::default(),
         padded: ConvScratchF32::default(),
+        lanes_padded: Vec::with_capacity(widest_padded),
         winograd: WinogradScratch::default(),
         skips: Skips::new(widest),
         fuse_adds: true,
@@ -379,8 +323,15 @@ impl<M> Accelerated<M> {
         let mut len = image.len();
         self.front[..len].copy_from_slice(image);
         let mut index = 0;
+        // Whether the layer at `index` reads its input from the block just opened in place.
+        let mut input_kept = false;
         while index < self.layers.len() {
             (index, len) = match self.bands.starting_at(index) {
+                _ if self.forks_in_place(index) => {
+                    self.skips.fork_in_place(&mut self.front, len);
+                    input_kept = true;
+                    (index + 1, len)
+                }
                 Some(segment) => {
                     let last = segment.layers.end - 1;
                     let out_len = self.layers[last].node.output.numel();
@@ -401,7 +352,7 @@ impl<M> Accelerated<M> {
                 }
                 None => match self.step_fused(index, len)? {
                     Some(out_len) => (index + 2, out_len),
-                    None => (index + 1, self.step_layer(index, len)?),
+                    None => (index + 1, self.step_layer(index, len, std::mem::take(&mut input_kept))?),
                 },
             };
             if let Some(trace) = trace.as_deref_mut() {
@@ -467,6 +418,7 @@ impl<M> Accelerated<M> {
         match &layer.direct {
             Some(ConvKernel::Direct(conv)) => conv.forward_add(x, y, &mut self.padded, all, relu)?,
             Some(ConvKernel::Winograd(conv)) => conv.forward_add(x, y, &mut self.winograd, all, relu)?,
+            Some(ConvKernel::Lanes(conv)) => conv.forward_add(x, y, &mut self.lanes_padded, all, relu)?,
             Some(ConvKernel::Phases(s2d, conv)) => {
                 let phases = &mut self.col[..s2d.len()];
                 s2d.rearrange(x, 0.0, phases, true)?;
@@ -483,9 +435,20 @@ impl<M> Accelerated<M> {
         Ok(Some(out_len))
     }
 
-    /// Runs layer `index` on the `len` values in `front`; its output is then in `front`, and its
-    /// length is returned.
-    fn step_layer(&mut self, index: usize, len: usize) -> Result<usize, DeployError> {
+    /// Whether the block that layer `index` opens keeps its input by trading buffers instead of
+    /// copying it: when the next layer is a conv run on its own that does not end the block (it
+    /// then reads the input where the block keeps it). A band segment or a conv ending the block
+    /// writes onto the kept input while it still reads it.
+    fn forks_in_place(&self, index: usize) -> bool {
+        let next = index + 1;
+        matches!(self.layers[index].node.op, Op::Fork)
+            && self.layers.get(next).is_some_and(|l| matches!(l.node.op, Op::Conv { .. }) && l.ends_block.is_none())
+            && self.bands.starting_at(next).is_none()
+    }
+
+    /// Runs layer `index` on the `len` values in `front` (or, if `input_kept`, where the open block
+    /// keeps them); its output is then in `front`, and its length is returned.
+    fn step_layer(&mut self, index: usize, len: usize, input_kept: bool) -> Result<usize, DeployError> {
         let layer = &self.layers[index];
         let out_len = layer.node.output.numel();
         match layer.node.op {
@@ -503,8 +466,9 @@ impl<M> Accelerated<M> {
             }
             _ => {}
         }
-        let (x, y) = (&self.front[..len], &mut self.back[..out_len]);
-        let scratch = Scratch { col: &mut self.col, dynamic: &mut self.scratch, direct: &mut self.padded, winograd: &mut self.winograd };
+        let x = if input_kept { self.skips.kept(layer.node.layer)? } else { &self.front[..len] };
+        let y = &mut self.back[..out_len];
+        let scratch = Scratch { col: &mut self.col, dynamic: &mut self.scratch, direct: &mut self.padded, lanes: &mut self.lanes_padded, winograd: &mut self.winograd };
         if run_layer(layer, x, y, scratch)? {
             std::mem::swap(&mut self.front, &mut self.back);
         } else {
@@ -538,7 +502,7 @@ impl<M> Accelerated<M> {
         let mut len = image.len();
         self.front[..len].copy_from_slice(image);
         for index in 0..self.layers.len() {
-            len = self.step_layer(index, len)?;
+            len = self.step_layer(index, len, false)?;
             observe(index, &self.front[..len])?;
         }
         Ok(&self.front[..len])

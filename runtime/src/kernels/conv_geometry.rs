@@ -189,15 +189,45 @@ pub(crate) fn pad_rows<T: Copy>(x: &[T], (h, w): (usize, usize), padding: usize,
         dst.resize(channels * hp * wp + slack, fill);
     }
     for (plane, src) in dst.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
-        for py in rows.clone() {
-            let row = &mut plane[py * wp..][..wp];
-            if py < padding || py >= h + padding {
-                row.fill(fill);
-            } else {
-                row[..padding].fill(fill);
-                row[padding..padding + w].copy_from_slice(&src[(py - padding) * w..][..w]);
-                row[padding + w..].fill(fill);
-            }
+        pad_plane_rows(src, (h, w), padding, rows.clone(), fill, plane);
+    }
+}
+
+/// Rows `rows` (in padded coordinates) of one plane `src` of `h × w`, padded by `padding` rows and
+/// columns of `fill`, into `plane` (its `(h + 2·padding) × (w + 2·padding)` padded form).
+pub(crate) fn pad_plane_rows<T: Copy>(src: &[T], (h, w): (usize, usize), padding: usize, rows: Range<usize>, fill: T, plane: &mut [T]) {
+    let wp = w + 2 * padding;
+    for py in rows {
+        let row = &mut plane[py * wp..][..wp];
+        if py < padding || py >= h + padding {
+            row.fill(fill);
+        } else {
+            row[..padding].fill(fill);
+            row[padding..padding + w].copy_from_slice(&src[(py - padding) * w..][..w]);
+            row[padding + w..].fill(fill);
         }
     }
+}
+
+/// Offsets of `N` consecutive output positions from `first` (of which `n ≥ 1` are real) in a padded
+/// input, stepping along the output rows of `out_width` positions: `at` is position `first`'s
+/// offset, `column_step` the offset from one output column to the next, `row_step` from one row to
+/// the next. One division per tile of positions instead of one per position; the slots past `n`
+/// repeat the last. The direct convs' tiles (fp32 and int8) find their positions with it.
+pub(crate) fn step_positions<const N: usize>(first: usize, n: usize, out_width: usize, at: usize, (row_step, column_step): (usize, usize)) -> [usize; N] {
+    let (mut column, mut at) = (first % out_width, at);
+    let mut positions = [at; N];
+    for slot in positions.iter_mut().take(n).skip(1) {
+        column += 1;
+        if column == out_width {
+            column = 0;
+            at += row_step - (out_width - 1) * column_step;
+        } else {
+            at += column_step;
+        }
+        *slot = at;
+    }
+    let last = positions[n - 1];
+    positions[n..].fill(last);
+    positions
 }

@@ -37,6 +37,8 @@
 //! # Ok::<(), fasterai_runtime::quant::QuantError>(())
 //! ```
 
+#[cfg(target_arch = "x86_64")]
+use super::conv_geometry::step_positions;
 use super::conv_quads::QuadGeometry;
 use super::generic::im2col_u8::ConvShape;
 use super::int8::MAX_DEPTH;
@@ -156,23 +158,8 @@ impl DirectConvU8 {
     /// slots past `n` repeat the last, whose sums are not stored.
     #[cfg(target_arch = "x86_64")]
     fn tile_positions(&self, first: usize, n: usize) -> [usize; POSITIONS] {
-        let (ow, s) = (self.shape.out_width(), self.shape.stride);
-        let (row_step, column_step) = (4 * s * self.geometry.padded_width(), 4 * s);
-        let (mut column, mut at) = (first % ow, self.position(first));
-        let mut positions = [at; POSITIONS];
-        for slot in positions.iter_mut().take(n).skip(1) {
-            column += 1;
-            if column == ow {
-                column = 0;
-                at += row_step - (ow - 1) * column_step;
-            } else {
-                at += column_step;
-            }
-            *slot = at;
-        }
-        let last = positions[n - 1];
-        positions[n..].fill(last);
-        positions
+        let (s, wp) = (self.shape.stride, self.geometry.padded_width());
+        step_positions(first, n, self.shape.out_width(), self.position(first), (4 * s * wp, 4 * s))
     }
 
     /// `out = stage(conv(x))`: one `[C, H, W]` image (`zero_point` is its quantization's, the

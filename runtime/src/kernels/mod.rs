@@ -26,6 +26,7 @@
 //! ```
 
 mod conv_f32;
+mod conv_f32_lanes;
 mod conv_geometry;
 mod conv_tile;
 mod error;
@@ -45,6 +46,7 @@ mod winograd_transforms;
 mod winograd_u8;
 
 pub use conv_f32::{ConvF32, ConvScratchF32};
+pub use conv_f32_lanes::LanesConvF32;
 pub use conv_geometry::ConvGeometry;
 pub use error::KernelError;
 pub use table_f32::{F32Kernels, GemvRowsFn};

@@ -29,16 +29,18 @@ pub(super) struct Scratch<'a> {
     pub(super) col: &'a mut [f32],
     pub(super) dynamic: &'a mut DynamicScratch,
     pub(super) direct: &'a mut ConvScratchF32,
+    pub(super) lanes: &'a mut Vec<f32>,
     pub(super) winograd: &'a mut WinogradScratch,
 }
 
 pub(super) fn run_layer(layer: &Layer, x: &[f32], y: &mut [f32], scratch: Scratch<'_>) -> Result<bool, DeployError> {
-    let Scratch { col, dynamic, direct, winograd } = scratch;
+    let Scratch { col, dynamic, direct, lanes, winograd } = scratch;
     let (c, h, w) = hw(layer.node.input);
     match layer.node.op {
         Op::Conv { .. } if layer.direct.is_some() => match layer.direct.as_ref().expect("checked by the guard") {
             ConvKernel::Direct(conv) => conv.forward(x, y, direct, Parallelism::AllCores)?,
             ConvKernel::Winograd(conv) => conv.forward(x, y, winograd, Parallelism::AllCores)?,
+            ConvKernel::Lanes(conv) => conv.forward(x, y, lanes, Parallelism::AllCores)?,
             ConvKernel::Phases(s2d, conv) => {
                 let phases = &mut col[..s2d.len()];
                 s2d.rearrange(x, 0.0, phases, true)?;

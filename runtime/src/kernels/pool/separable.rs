@@ -95,6 +95,12 @@ impl SeparableValue for f32 {
     fn max_pool_rows(plane: &[f32], geo: &PlaneGeometry, rows: Range<usize>, out: &mut [f32], buf: &mut Vec<f32>) {
         pool_rows_f32(plane, geo, rows, out, buf)
     }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn max3_stride2(row: &[f32], start: usize, out: &mut [f32]) -> usize {
+        crate::kernels::x86_64::pool_max3::max3_stride2_f32(row, start, out)
+    }
 }
 
 impl SeparableValue for u8 {
