@@ -39,6 +39,7 @@ use super::OutPtr;
 use super::{ConvGeometry, KernelError, Parallelism};
 
 /// Output positions per tile.
+#[cfg(target_arch = "x86_64")]
 const POSITIONS: usize = 6;
 /// Output channels per full panel: four vectors of sixteen.
 const PANEL: usize = 64;
@@ -293,6 +294,7 @@ mod avx512 {
     use std::ops::Range;
 
     use super::{Epilogue, LanesConvF32, LANES, PANEL, POSITIONS};
+    use crate::kernels::conv_geometry::panel_runs;
     use crate::kernels::OutPtr;
 
     /// Tiles `tiles` (panel after panel, six positions after six) of `conv` over the padded image
@@ -304,11 +306,7 @@ mod avx512 {
     #[target_feature(enable = "avx512f,avx512vl")]
     pub(super) unsafe fn tiles(conv: &LanesConvF32, image: &[f32], out: &OutPtr<'_>, tiles: Range<usize>, epilogue: Epilogue) {
         let per_panel = conv.geometry.out_len().div_ceil(POSITIONS);
-        let mut t = tiles.start;
-        while t < tiles.end {
-            let panel = t / per_panel;
-            let end = tiles.end.min((panel + 1) * per_panel);
-            let share = t - panel * per_panel..end - panel * per_panel;
+        for (panel, share) in panel_runs(tiles, per_panel) {
             // SAFETY: passed on from the caller.
             unsafe {
                 match conv.vectors(panel) {
@@ -318,7 +316,6 @@ mod avx512 {
                     _ => panel_tiles::<1>(conv, image, out, panel, share, epilogue),
                 }
             }
-            t = end;
         }
     }
 

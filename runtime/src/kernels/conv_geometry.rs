@@ -214,6 +214,7 @@ pub(crate) fn pad_plane_rows<T: Copy>(src: &[T], (h, w): (usize, usize), padding
 /// offset, `column_step` the offset from one output column to the next, `row_step` from one row to
 /// the next. One division per tile of positions instead of one per position; the slots past `n`
 /// repeat the last. The direct convs' tiles (fp32 and int8) find their positions with it.
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn step_positions<const N: usize>(first: usize, n: usize, out_width: usize, at: usize, (row_step, column_step): (usize, usize)) -> [usize; N] {
     let (mut column, mut at) = (first % out_width, at);
     let mut positions = [at; N];
@@ -230,4 +231,21 @@ pub(crate) fn step_positions<const N: usize>(first: usize, n: usize, out_width: 
     let last = positions[n - 1];
     positions[n..].fill(last);
     positions
+}
+
+/// The runs of `tiles` (numbered panel after panel, `per_panel` tiles each) that lie in one panel,
+/// as `(panel, tiles of that panel)`: how the direct convs (fp32 and int8) walk a thread's share.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn panel_runs(tiles: Range<usize>, per_panel: usize) -> impl Iterator<Item = (usize, Range<usize>)> {
+    let mut t = tiles.start;
+    std::iter::from_fn(move || {
+        if t >= tiles.end || per_panel == 0 {
+            return None;
+        }
+        let panel = t / per_panel;
+        let end = tiles.end.min((panel + 1) * per_panel);
+        let run = (panel, t - panel * per_panel..end - panel * per_panel);
+        t = end;
+        Some(run)
+    })
 }

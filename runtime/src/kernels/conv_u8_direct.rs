@@ -233,6 +233,7 @@ mod avx512 {
 
     use super::{DirectConvU8, LANES, PANEL, POSITIONS};
     use crate::kernels::x86_64::requantize512::requantize16_lanes;
+    use crate::kernels::conv_geometry::panel_runs;
     use crate::kernels::OutPtr;
 
     /// Tiles `tiles` (panel after panel, six positions after six) of `conv` over the channel
@@ -244,11 +245,7 @@ mod avx512 {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     pub(super) unsafe fn tiles(conv: &DirectConvU8, quads: &[u8], out: &OutPtr<'_, u8>, tiles: Range<usize>) {
         let per_panel = conv.shape.positions().div_ceil(POSITIONS);
-        let mut t = tiles.start;
-        while t < tiles.end {
-            let panel = t / per_panel;
-            let end = tiles.end.min((panel + 1) * per_panel);
-            let share = t - panel * per_panel..end - panel * per_panel;
+        for (panel, share) in panel_runs(tiles, per_panel) {
             // SAFETY: passed on from the caller.
             unsafe {
                 match conv.vectors(panel) {
@@ -258,7 +255,6 @@ mod avx512 {
                     _ => panel_tiles::<1>(conv, quads, out, panel, share),
                 }
             }
-            t = end;
         }
     }
 
