@@ -200,6 +200,7 @@ impl LanesConvF32 {
             });
             return Ok(());
         }
+        let _ = parallelism;
         self.run_generic(x, out, padded, epilogue)
     }
 
