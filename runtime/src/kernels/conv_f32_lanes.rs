@@ -28,13 +28,11 @@
 //! # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 //! ```
 
-use super::conv_geometry::pad_planes;
+use super::conv_geometry::pad_plane_rows;
 #[cfg(target_arch = "x86_64")]
-use super::conv_geometry::{pad_plane_rows, step_positions};
+use super::conv_geometry::step_positions;
 use super::isa::Isa;
-#[cfg(target_arch = "x86_64")]
 use super::team::Team;
-#[cfg(target_arch = "x86_64")]
 use super::OutPtr;
 use super::{ConvGeometry, KernelError, Parallelism};
 
@@ -184,7 +182,7 @@ impl LanesConvF32 {
             let g = &self.geometry;
             let team = Team::global();
             let threads = if parallelism == Parallelism::AllCores { team.threads() } else { 1 };
-            let image = self.padded_on_team(x, padded, threads);
+            let image = self.padded(x, padded, threads);
             let tiles = self.out_channels.div_ceil(PANEL) * g.out_len().div_ceil(POSITIONS);
             let parts = threads.min(tiles);
             // Contiguous shares, as the int8 direct conv: each thread keeps to its own panels.
@@ -219,7 +217,7 @@ impl LanesConvF32 {
     }
 
     fn run_generic(&self, x: &[f32], out: &mut [f32], padded: &mut Vec<f32>, epilogue: Epilogue) -> Result<(), KernelError> {
-        let image = self.padded(x, padded);
+        let image = self.padded(x, padded, 1);
         let positions = self.geometry.out_len();
         for o in 0..self.out_channels {
             let (base, width) = (self.panel_offset(o / PANEL), LANES * self.vectors(o / PANEL));
@@ -241,29 +239,18 @@ impl LanesConvF32 {
     }
 
     /// The image as the kernel reads it: `x` itself when the conv has no padding (a 1×1 shortcut),
-    /// else padded into `padded`.
-    fn padded<'a>(&self, x: &'a [f32], padded: &'a mut Vec<f32>) -> &'a [f32] {
-        let g = &self.geometry;
-        if g.padding() == 0 {
-            return x;
-        }
-        pad_planes(x, (g.height(), g.width()), g.padding(), (g.padded_height(), g.padded_width()), 0.0, padded);
-        padded
-    }
-
-    /// [`Self::padded`] with the planes shared out over `threads` of the team (a 56×56 map of 64
-    /// channels is 0.8 MB to copy).
-    #[cfg(target_arch = "x86_64")]
-    fn padded_on_team<'a>(&self, x: &'a [f32], padded: &'a mut Vec<f32>, threads: usize) -> &'a [f32] {
+    /// else padded into `padded`, its planes shared out over `threads` of the team (a 56×56 map of
+    /// 64 channels is 0.8 MB to copy).
+    fn padded<'a>(&self, x: &'a [f32], padded: &'a mut Vec<f32>, threads: usize) -> &'a [f32] {
         let g = &self.geometry;
         let (c, h, w, p) = (g.channels(), g.height(), g.width(), g.padding());
-        if p == 0 || threads == 1 {
-            return self.padded(x, padded);
+        if p == 0 {
+            return x;
         }
         let (plane, hp) = (g.padded_height() * g.padded_width(), g.padded_height());
         padded.resize(c * plane, 0.0);
         let dst = OutPtr::new(&mut padded[..]);
-        let parts = threads.min(c);
+        let parts = threads.min(c).max(1);
         Team::global().run(parts, &|range| {
             for i in range {
                 // SAFETY: share i pads its own planes.

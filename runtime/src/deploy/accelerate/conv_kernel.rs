@@ -93,11 +93,12 @@ impl ConvKernel {
         let wide_tile = F32Kernels::best().isa == Isa::Avx512;
         let none = Chosen { kernel: None, col: if g.is_pointwise() { 0 } else { g.col_len() }, padded: 0 };
         if LanesConvF32::available() && (g.stride() != 1 || small_wide_map(g)) {
-            let padded = g.image_len().max(g.channels() * g.padded_height() * g.padded_width());
+            let padded = g.channels() * g.padded_height() * g.padded_width();
             let kernel = Self::Lanes(LanesConvF32::new(g, weight, out_channels, bias, relu)?);
             return Ok(Chosen { kernel: Some(kernel), col: 0, padded });
         }
-        if let Some(s2d) = SpaceToDepth::new(g).filter(|s2d| wide_tile || s2d.cost() <= NARROW_TILE_PHASES_COST) {
+        // Reached only without AVX-512 (where the lanes conv took every strided conv above).
+        if let Some(s2d) = SpaceToDepth::new(g).filter(|s2d| s2d.cost() <= NARROW_TILE_PHASES_COST) {
             let conv = ConvF32::with_taps(s2d.geometry(), &s2d.weights(weight, out_channels)?, out_channels, bias, relu, &s2d.taps())?;
             let col = s2d.len();
             return Ok(Chosen { kernel: Some(Self::Phases(s2d, conv)), col, padded: 0 });
