@@ -2,11 +2,137 @@
 //! beside [`reference_gemm_f32`](super::generic::gemm_f32::reference_gemm_f32), the plain triple
 //! loop the tests compare it with. The views and modes are in [`super::mat`].
 //!
-//! The `gemm` crate picks its own SIMD at run time (up to AVX-512): the cap of [`super::isa`](mod@super::isa) does
-//! not bound it.
+//! The `gemm` crate picks its own SIMD at run time (up to AVX-512); below an AVX-512 cap of
+//! [`super::isa`](mod@super::isa) its AVX2/FMA kernels (or, on the portable tier, its scalar ones)
+//! are called directly, so a capped plan multiplies as a CPU of that tier would.
 
 use super::mat::{check_product, Accumulate, MatMut, MatRef, Parallelism};
-use super::KernelError;
+use super::{Isa, KernelError};
+
+/// The `gemm` crate's `f32` product: sizes, `dst` (column and row strides), whether to read it,
+/// `lhs`, `rhs`, `alpha`, `beta`, three conjugation flags, threading.
+type ProductFn = unsafe fn(
+    usize,
+    usize,
+    usize,
+    *mut f32,
+    isize,
+    isize,
+    bool,
+    *const f32,
+    isize,
+    isize,
+    *const f32,
+    isize,
+    isize,
+    f32,
+    f32,
+    bool,
+    bool,
+    bool,
+    gemm::Parallelism,
+);
+
+/// The crate's kernels for the table in force: its own choice where the table reaches AVX-512
+/// (x86-64) or NEON (aarch64), its AVX2/FMA ones under an AVX2-class cap, its scalar ones on the
+/// portable tier.
+fn product() -> ProductFn {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if Isa::Avx512.enabled() {
+            return gemm::gemm::<f32>;
+        }
+        if Isa::Avx2.enabled() {
+            return capped::fma;
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    if Isa::Neon.enabled() {
+        return gemm::gemm::<f32>;
+    }
+    capped::scalar
+}
+
+/// The `gemm` crate's kernels of one tier, through its generic driver (what its own dispatch
+/// calls once it has chosen the tier).
+mod capped {
+    use gemm_common::gemm::gemm_basic_generic;
+    use gemm_common::simd::MixedSimd;
+
+    /// Declares a [`super::ProductFn`] on the kernels of `$kernels`, `$lanes` floats per vector.
+    macro_rules! tier {
+        ($(#[$meta:meta])* $name:ident, $simd:ty, $kernels:path, $lanes:expr) => {
+            $(#[$meta])*
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn $name(
+                m: usize,
+                n: usize,
+                k: usize,
+                dst: *mut f32,
+                dst_cs: isize,
+                dst_rs: isize,
+                read_dst: bool,
+                lhs: *const f32,
+                lhs_cs: isize,
+                lhs_rs: isize,
+                rhs: *const f32,
+                rhs_cs: isize,
+                rhs_rs: isize,
+                alpha: f32,
+                beta: f32,
+                conj_dst: bool,
+                conj_lhs: bool,
+                conj_rhs: bool,
+                parallelism: gemm::Parallelism,
+            ) {
+                use $kernels as ukr;
+                let Some(simd) = <$simd as MixedSimd<f32, f32, f32, f32>>::try_new() else {
+                    // SAFETY: the caller's contract, passed on unchanged.
+                    return unsafe {
+                        scalar(
+                            m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs,
+                            alpha, beta, conj_dst, conj_lhs, conj_rhs, parallelism,
+                        )
+                    };
+                };
+                // SAFETY: the caller's contract (views inside their slices, `dst` not aliased),
+                // and `simd` proves the CPU has the kernels' instructions.
+                unsafe {
+                    gemm_basic_generic::<
+                        _,
+                        f32,
+                        { $lanes },
+                        { ukr::MR_DIV_N * $lanes },
+                        { ukr::NR },
+                        { ukr::MR_DIV_N },
+                        { ukr::H_M },
+                        { ukr::H_N },
+                    >(
+                        simd, m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs,
+                        alpha, beta, conj_dst, conj_lhs, conj_rhs, |a, b, c| a * b + c, &ukr::UKR,
+                        &ukr::H_UKR, false, parallelism,
+                    )
+                }
+            }
+        };
+    }
+
+    tier!(
+        /// The AVX2/FMA kernels (8 lanes).
+        #[cfg(target_arch = "x86_64")]
+        fma,
+        gemm_common::simd::V3,
+        gemm_f32::microkernel::fma::f32,
+        8
+    );
+    tier!(
+        /// The scalar kernels.
+        scalar,
+        gemm_common::simd::Scalar,
+        gemm_f32::microkernel::scalar::f32,
+        1
+    );
+}
 
 /// The `gemm` crate's threading for `parallelism`.
 fn to_gemm(parallelism: Parallelism) -> gemm::Parallelism {
@@ -19,7 +145,8 @@ fn to_gemm(parallelism: Parallelism) -> gemm::Parallelism {
     }
 }
 
-/// `dst = lhs · rhs` or `dst += lhs · rhs` on the `gemm` crate's packed AVX2/FMA kernels.
+/// `dst = lhs · rhs` or `dst += lhs · rhs` on the `gemm` crate's packed kernels (AVX-512, AVX2/FMA
+/// or NEON, within the cap).
 ///
 /// ```
 /// use fasterai_runtime::kernels::{gemm, Accumulate, MatMut, MatRef, Parallelism};
@@ -37,6 +164,18 @@ fn to_gemm(parallelism: Parallelism) -> gemm::Parallelism {
 /// # Ok::<(), fasterai_runtime::kernels::KernelError>(())
 /// ```
 pub fn gemm(
+    dst: MatMut<'_>,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: Accumulate,
+    parallelism: Parallelism,
+) -> Result<(), KernelError> {
+    product_on(product(), dst, lhs, rhs, accumulate, parallelism)
+}
+
+/// [`gemm`] on the kernels of `product`.
+fn product_on(
+    product: ProductFn,
     dst: MatMut<'_>,
     lhs: MatRef<'_>,
     rhs: MatRef<'_>,
@@ -64,7 +203,7 @@ pub fn gemm(
     // is injective (no two threads write one location) and is borrowed mutably, so it
     // cannot alias `lhs` or `rhs`. Strides fit in isize because they index a live slice.
     unsafe {
-        gemm::gemm(
+        product(
             m,
             n,
             k,
@@ -99,64 +238,80 @@ mod tests {
         (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
     }
 
-    fn assert_close(a: &[f32], b: &[f32], tol: f32) {
+    fn assert_close(a: &[f32], b: &[f32], tol: f32, tier: &str) {
         assert_eq!(a.len(), b.len());
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
             assert!(
                 (x - y).abs() <= tol * (1.0 + y.abs()),
-                "element {i}: {x} vs {y}"
+                "{tier}: element {i}: {x} vs {y}"
             );
         }
     }
 
-    /// Every combination of layouts, odd sizes (microkernel tails), both threadings, both modes.
+    /// The kernels of every tier this CPU runs: the table in force, the AVX2/FMA ones a capped
+    /// table takes, the scalar ones.
+    fn tiers() -> Vec<(&'static str, ProductFn)> {
+        let mut tiers: Vec<(&'static str, ProductFn)> =
+            vec![("in force", product()), ("scalar", capped::scalar)];
+        #[cfg(target_arch = "x86_64")]
+        if Isa::Avx2.on_cpu() {
+            tiers.push(("avx2", capped::fma));
+        }
+        tiers
+    }
+
+    /// Every tier, every combination of layouts, odd sizes (microkernel tails), both threadings,
+    /// both modes.
     #[test]
     fn gemm_matches_reference_on_all_layouts() {
         let mut rng = SmallRng::seed_from_u64(7);
-        for &(m, n, k) in &[
-            (1, 1, 1),
-            (5, 3, 7),
-            (33, 17, 65),
-            (100, 9, 31),
-            (8, 130, 3),
-        ] {
-            for lhs_t in [false, true] {
-                for rhs_t in [false, true] {
-                    for dst_t in [false, true] {
-                        for par in [Parallelism::Sequential, Parallelism::AllCores] {
-                            for acc in [Accumulate::Overwrite, Accumulate::Add] {
-                                let a = random(m * k, &mut rng);
-                                let b = random(k * n, &mut rng);
-                                let init = random(m * n, &mut rng);
-                                let lhs = if lhs_t {
-                                    MatRef::col_major(&a, m, k).unwrap()
-                                } else {
-                                    MatRef::row_major(&a, m, k).unwrap()
-                                };
-                                let rhs = if rhs_t {
-                                    MatRef::col_major(&b, k, n).unwrap()
-                                } else {
-                                    MatRef::row_major(&b, k, n).unwrap()
-                                };
-                                let (rs, cs) = if dst_t { (1, m) } else { (n, 1) };
-                                let mut fast = init.clone();
-                                let mut slow = init.clone();
-                                gemm(
-                                    MatMut::new(&mut fast, m, n, rs, cs).unwrap(),
-                                    lhs,
-                                    rhs,
-                                    acc,
-                                    par,
-                                )
-                                .unwrap();
-                                reference_gemm_f32(
-                                    MatMut::new(&mut slow, m, n, rs, cs).unwrap(),
-                                    lhs,
-                                    rhs,
-                                    acc,
-                                )
-                                .unwrap();
-                                assert_close(&fast, &slow, 1e-5);
+        for (tier, product) in tiers() {
+            for &(m, n, k) in &[
+                (1, 1, 1),
+                (5, 3, 7),
+                (33, 17, 65),
+                (100, 9, 31),
+                (8, 130, 3),
+            ] {
+                for lhs_t in [false, true] {
+                    for rhs_t in [false, true] {
+                        for dst_t in [false, true] {
+                            for par in [Parallelism::Sequential, Parallelism::AllCores] {
+                                for acc in [Accumulate::Overwrite, Accumulate::Add] {
+                                    let a = random(m * k, &mut rng);
+                                    let b = random(k * n, &mut rng);
+                                    let init = random(m * n, &mut rng);
+                                    let lhs = if lhs_t {
+                                        MatRef::col_major(&a, m, k).unwrap()
+                                    } else {
+                                        MatRef::row_major(&a, m, k).unwrap()
+                                    };
+                                    let rhs = if rhs_t {
+                                        MatRef::col_major(&b, k, n).unwrap()
+                                    } else {
+                                        MatRef::row_major(&b, k, n).unwrap()
+                                    };
+                                    let (rs, cs) = if dst_t { (1, m) } else { (n, 1) };
+                                    let mut fast = init.clone();
+                                    let mut slow = init.clone();
+                                    product_on(
+                                        product,
+                                        MatMut::new(&mut fast, m, n, rs, cs).unwrap(),
+                                        lhs,
+                                        rhs,
+                                        acc,
+                                        par,
+                                    )
+                                    .unwrap();
+                                    reference_gemm_f32(
+                                        MatMut::new(&mut slow, m, n, rs, cs).unwrap(),
+                                        lhs,
+                                        rhs,
+                                        acc,
+                                    )
+                                    .unwrap();
+                                    assert_close(&fast, &slow, 1e-5, tier);
+                                }
                             }
                         }
                     }

@@ -37,8 +37,9 @@
 //! keep their kernels (they are still correct on this CPU), so call it **before** building plans or
 //! tables: a plan built under a higher cap may still run its higher-tier kernels.
 //!
-//! The cap covers this crate's kernels. The `gemm` crate (behind [`super::gemm`], Winograd's
-//! products and dfdx's matmuls) and `faer` pick their own SIMD and are not bounded by it.
+//! The cap covers this crate's kernels and the `gemm` crate's products behind [`super::gemm`]
+//! (Winograd's, im2col + GEMM's). dfdx's matmuls and `faer` pick their own SIMD and are not
+//! bounded by it.
 //!
 //! ```
 //! use fasterai_runtime::kernels::{cap_isa, isa, Isa};

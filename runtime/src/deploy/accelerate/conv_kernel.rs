@@ -15,23 +15,25 @@ pub(super) enum ConvKernel {
     /// with the zero taps left out ([`ConvF32::with_taps`]): the original multiply-adds, read in
     /// place instead of gathered into a patch matrix, and on the team's threads like every other
     /// conv (the `gemm` crate's rayon threads would share the cores with the team's spinning ones).
-    /// Where the table has no AVX-512 (there [`Self::Lanes`] takes every strided conv), and with
-    /// the AVX2 tile only the stem ([`NARROW_TILE_PHASES_COST`]).
+    /// Where the table has neither AVX-512 nor AVX2 (there [`Self::Lanes`] takes every strided
+    /// conv): aarch64's NEON tile, and only for the stem ([`NARROW_TILE_PHASES_COST`]).
     Phases(SpaceToDepth, ConvF32),
     /// Output channels in lanes, positions broadcast ([`LanesConvF32`]), where the table has
-    /// AVX-512: every stride-2 conv (the stem, ResNet's 3×3/2 convs and 1×1/2 shortcuts) and the
-    /// maps too small for [`ConvF32`]'s tiles. ResNet-18's convs alone, two threads: the stem
-    /// 1.54 → 1.25–1.49 ms, the 3×3/2 convs 0.69–0.85 → 0.57–0.63 ms (on the phases), the 1×1/2
-    /// ones 0.14–0.17 → 0.07–0.11 ms, the 7×7 maps of 512 channels 1.57 → 1.13–1.20 ms (im2col +
-    /// GEMM).
+    /// AVX-512 or AVX2: every stride-2 conv (the stem, ResNet's 3×3/2 convs and 1×1/2 shortcuts)
+    /// and the maps too small for [`ConvF32`]'s tiles. ResNet-18's convs alone, two threads: the
+    /// stem 1.54 → 1.25–1.49 ms, the 3×3/2 convs 0.69–0.85 → 0.57–0.63 ms (on the phases), the
+    /// 1×1/2 ones 0.14–0.17 → 0.07–0.11 ms, the 7×7 maps of 512 channels 1.57 → 1.13–1.20 ms
+    /// (im2col + GEMM). Under `FASTERAI_MAX_ISA=avx2`, in the plan: the stem 1.98–2.00 ms (on the
+    /// phases) → 1.58 ms, the 3×3/2 convs 0.80–0.95 → 0.63–0.78 ms, the 7×7 maps 1.84–1.87 →
+    /// 1.48–1.53 ms (both before on the `gemm` crate's AVX2 kernels), the 1×1/2 ones 0.11–0.13 ms
+    /// either way.
     Lanes(LanesConvF32),
 }
 
-/// Where the direct kernel has only its AVX2 tile, stride-2 convs run on the phases only when
-/// their dense stride-1 form costs at most this many times their multiply-adds (the 7×7 stem:
-/// 1.31×); the others stay on im2col + GEMM. Under `FASTERAI_MAX_ISA=avx2` ResNet-18 measured
-/// 1.04× the time with every stride-2 conv on the AVX2 tile, but the `gemm` crate ignores the cap
-/// and runs its AVX-512 code there: to measure again on an AVX2 machine.
+/// Without [`LanesConvF32`]'s tiles, stride-2 convs run on the phases only when their dense
+/// stride-1 form costs at most this many times their multiply-adds (the 7×7 stem: 1.31×); the
+/// others stay on im2col + GEMM. (With the AVX2 tile and every stride-2 conv on the phases,
+/// ResNet-18 had measured 1.04× the time.)
 const NARROW_TILE_PHASES_COST: f64 = 1.5;
 
 /// 3×3 stride-1 convs with at least this many input channels run by Winograd's algorithm. Measured
@@ -51,25 +53,36 @@ const WINOGRAD_NARROW_POSITIONS: std::ops::RangeInclusive<usize> = 32 * 32..=64 
 /// See [`WINOGRAD_NARROW_POSITIONS`].
 const WINOGRAD_NARROW_CHANNELS: usize = 64;
 
+/// [`WINOGRAD_NARROW_POSITIONS`] where the direct kernel has only its AVX2 tile. Under
+/// `FASTERAI_MAX_ISA=avx2` on the Zen 4 VM (Winograd's products on the `gemm` crate's AVX2
+/// kernels), in the plan: ResNet-18's four 56×56 convs of 64 channels 2.82–2.98 → 2.25–2.51 ms per
+/// pair of convs, VGG16-BN's 64 → 128 conv on its 64×64 map 3.66–3.69 → 5.87 ms.
+const NARROW_TILE_WINOGRAD_POSITIONS: std::ops::RangeInclusive<usize> = 32 * 32..=56 * 56;
+
 /// Whether a 3×3 stride-1 conv runs by Winograd's algorithm.
 fn winograd(g: ConvGeometry, wide_tile: bool) -> bool {
-    let channels = g.channels() >= WINOGRAD_MIN_CHANNELS || (wide_tile && g.channels() >= WINOGRAD_NARROW_CHANNELS && WINOGRAD_NARROW_POSITIONS.contains(&g.out_len()));
+    let narrow_positions = if wide_tile { WINOGRAD_NARROW_POSITIONS } else { NARROW_TILE_WINOGRAD_POSITIONS };
+    let channels = g.channels() >= WINOGRAD_MIN_CHANNELS
+        || (g.channels() >= WINOGRAD_NARROW_CHANNELS && narrow_positions.contains(&g.out_len()));
     g.kernel() == 3 && channels && (!wide_tile || g.out_height().min(g.out_width()) >= WINOGRAD_MIN_SIDE)
 }
 
 /// ... and, where the direct kernel has its AVX-512 tile, output maps of at least this many rows
 /// and columns. On ResNet-18's 7×7 maps (512 channels) the tiles pad 49 positions to 64 and each of
 /// the sixteen products is a 16-column GEMM: the direct kernel measured 0.95× the plan's time (one
-/// thread, alternating); VGG16's 8×8 maps at 128² inputs keep Winograd. With the AVX2 tile the
-/// direct kernel measured 1.22× (under `FASTERAI_MAX_ISA=avx2`, where Winograd's GEMMs still run
-/// the `gemm` crate's AVX-512 code: to measure again on an AVX2 machine).
+/// thread, alternating); VGG16's 8×8 maps at 128² inputs keep Winograd. With the AVX2 tile, small
+/// maps of 128 channels keep Winograd too (the direct kernel measured 1.22× its time, though then
+/// Winograd's products still ran the `gemm` crate's AVX-512 code under the cap); from 256 channels
+/// [`LanesConvF32`] takes them first ([`SMALL_MAP_CHANNELS`]).
 const WINOGRAD_MIN_SIDE: usize = 8;
 
 /// A stride-1 conv of this many input channels or more, on maps with fewer rows or columns than
-/// [`WINOGRAD_MIN_SIDE`], runs on [`LanesConvF32`] where the table has AVX-512: ResNet-18's 7×7
-/// maps of 512 channels (49 positions in 64 of [`ConvF32`]'s tile columns). One such conv on two
-/// threads: [`ConvF32`] 1.38–1.47 ms, im2col + GEMM (the choice before) 1.57, [`LanesConvF32`]
-/// 1.13–1.20 in a loop, 1.33–1.43 in the plan, where its 9.4 MB of weights come from memory.
+/// [`WINOGRAD_MIN_SIDE`], runs on [`LanesConvF32`] where the table has AVX-512 or AVX2:
+/// ResNet-18's 7×7 maps of 512 channels (49 positions in 64 of [`ConvF32`]'s tile columns). One
+/// such conv on two threads: [`ConvF32`] 1.38–1.47 ms, im2col + GEMM (the choice before) 1.57,
+/// [`LanesConvF32`] 1.13–1.20 in a loop, 1.33–1.43 in the plan, where its 9.4 MB of weights come
+/// from memory. Under `FASTERAI_MAX_ISA=avx2`, in the plan: Winograd 1.84–1.87 ms,
+/// [`LanesConvF32`] 1.48–1.53.
 const SMALL_MAP_CHANNELS: usize = 256;
 
 fn small_wide_map(g: ConvGeometry) -> bool {
