@@ -8,7 +8,10 @@
 //! output stage and stores sixteen bytes of its plane per step. Exact integers: the results equal the portable twin
 //! ([`ShallowConvU8::forward_rows_generic`]) and the im2col + GEMM path.
 //!
-//! Runs where the CPU has AVX-512 VNNI, BW and VL ([`ShallowConvU8::new`] returns `None` elsewhere).
+//! Where the CPU has AVX2 but not AVX-512 VNNI (AMD Zen 1–3, Intel before Ice Lake), eight positions
+//! go in the lanes: two depth steps' bytes, widened to `i16` and interleaved, are the pairs one
+//! `vpmaddwd` multiplies by a broadcast pair of the channel's weights (exact: a pair's sum is at most
+//! `2 · 255 · 128`). [`ShallowConvU8::new`] returns `None` on CPUs with neither.
 //!
 //! ```
 //! use fasterai_runtime::kernels::conv_u8_shallow::ShallowConvU8;
@@ -70,6 +73,10 @@ pub struct ShallowConvU8 {
     /// Offset of depth step `d`'s run in the padded image, for `4·quads` steps (steps past the depth
     /// read step 0's run, against zero weights).
     offsets: Vec<usize>,
+    /// `[O, 2·quads]`: the weights of steps `2j` and `2j + 1` of channel `o` as two `i16` in one
+    /// word, for the AVX2 kernel's `vpmaddwd`.
+    #[cfg(target_arch = "x86_64")]
+    pairs: Vec<i32>,
 }
 
 impl ShallowConvU8 {
@@ -80,10 +87,10 @@ impl ShallowConvU8 {
         Self::for_cpu_or_not(shape, weights, out_channels)
     }
 
-    /// Whether the kernel may run: [`Isa::Avx512Vnni`] enabled (AVX-512 F, BW, VL and VNNI on the
-    /// CPU, and not above the `FASTERAI_MAX_ISA` cap).
+    /// Whether the kernel may run: [`Isa::Avx512Vnni`] or [`Isa::Avx2`] enabled (on the CPU, and not
+    /// above the `FASTERAI_MAX_ISA` cap).
     pub fn available() -> bool {
-        cfg!(target_arch = "x86_64") && Isa::Avx512Vnni.enabled()
+        cfg!(target_arch = "x86_64") && (Isa::Avx512Vnni.enabled() || Isa::Avx2.enabled())
     }
 
     /// [`Self::new`] without the CPU check (the portable twin runs anywhere).
@@ -109,7 +116,23 @@ impl ShallowConvU8 {
             .flat_map(|c| (0..k).flat_map(move |ky| (0..k).map(move |kx| c * hp * wp + ky * wp + kx)))
             .collect();
         offsets.resize(4 * quads, 0);
-        Some(Self { shape, out_channels, quads, weights: packed, offsets })
+        #[cfg(target_arch = "x86_64")]
+        let pairs = packed
+            .iter()
+            .flat_map(|word| {
+                let [a, b, c, d] = word.to_le_bytes().map(|w| w as i8 as i16 as u16 as u32);
+                [(a | b << 16) as i32, (c | d << 16) as i32]
+            })
+            .collect();
+        Some(Self {
+            shape,
+            out_channels,
+            quads,
+            weights: packed,
+            offsets,
+            #[cfg(target_arch = "x86_64")]
+            pairs,
+        })
     }
 
     /// The conv's input shape.
@@ -209,9 +232,13 @@ impl ShallowConvU8 {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: passed on from the caller.
+        // SAFETY: passed on from the caller (`new` checked that one of the two tiers is enabled).
         unsafe {
-            avx512::rows(self, x, zero_point, stage, out, rows, buffer)
+            if Isa::Avx512Vnni.enabled() {
+                avx512::rows(self, x, zero_point, stage, out, rows, buffer)
+            } else {
+                avx2::rows(self, x, zero_point, stage, out, rows, buffer)
+            }
         };
         #[cfg(not(target_arch = "x86_64"))]
         let _ = (x, zero_point, stage, out, buffer);
@@ -300,6 +327,87 @@ mod avx512 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+    use std::ops::Range;
+
+    use super::{pad_rows, ShallowConvU8, SLACK};
+    use crate::kernels::x86_64::requantize::requantize8;
+    use crate::kernels::OutPtr;
+    use crate::quant::OutputStage;
+
+    /// Positions per group (the `i32` lanes of one vector).
+    const LANES: usize = 8;
+
+    /// See [`ShallowConvU8::forward_rows`]: pads the band's input rows, builds its pairs (`groups ×
+    /// 2·quads` vectors of sixteen `i16`), then runs each channel over them.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available, the operands checked, and no other thread may reach rows
+    /// `rows` of `out`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn rows(conv: &ShallowConvU8, x: &[u8], zero_point: u8, stage: &OutputStage, out: &OutPtr<'_, u8>, rows: Range<usize>, buffer: &mut Vec<u8>) {
+        let s = &conv.shape;
+        let (ow, wp) = (s.out_width(), s.width + 2 * s.padding);
+        let plane = s.out_height() * ow;
+        let pairs = 2 * conv.quads;
+        let groups = rows.len() * ow.div_ceil(LANES);
+        let padded_len = s.channels * (s.height + 2 * s.padding) * wp + SLACK;
+        let pairs_len = groups * pairs * 32;
+        pad_rows(x, (s.height, s.width), s.padding, rows.start..rows.end + s.kernel - 1, zero_point, SLACK, buffer);
+        if buffer.len() < padded_len + pairs_len + 32 {
+            buffer.resize(padded_len + pairs_len + 32, 0);
+        }
+        let (padded, rest) = buffer.split_at_mut(padded_len);
+        let skip = rest.as_ptr().align_offset(32);
+        let vectors = &mut rest[skip..skip + pairs_len];
+        // The band's pairs: group g = (row, column group), vector j = steps 2j and 2j + 1.
+        let mut g = 0;
+        for y in rows.clone() {
+            for x0 in (0..ow).step_by(LANES) {
+                let base = y * wp + x0;
+                for j in 0..pairs {
+                    let run = |i: usize| {
+                        // SAFETY: a run of 8 bytes lies inside the padded image and its slack.
+                        unsafe { _mm_loadl_epi64(padded.as_ptr().add(base + conv.offsets[2 * j + i]).cast()) }
+                    };
+                    let v = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(run(0), run(1)));
+                    // SAFETY: vector (g, j) is inside the pairs buffer, aligned above.
+                    unsafe { _mm256_store_si256(vectors.as_mut_ptr().add((g * pairs + j) * 32).cast(), v) };
+                }
+                g += 1;
+            }
+        }
+        // Byte 0 of each `i32` lane to the front of its 128-bit half, then the halves together.
+        let gather = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+        let halves = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);
+        let base = out.ptr();
+        for (o, words) in conv.pairs.chunks_exact(pairs).enumerate() {
+            let channel = &stage.channels[o];
+            let mut g = 0;
+            for y in rows.clone() {
+                for x0 in (0..ow).step_by(LANES) {
+                    let mut acc = _mm256_setzero_si256();
+                    for (j, &w) in words.iter().enumerate() {
+                        // SAFETY: vector (g, j) is inside the pairs buffer.
+                        let v = unsafe { _mm256_load_si256(vectors.as_ptr().add((g * pairs + j) * 32).cast()) };
+                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, _mm256_set1_epi32(w)));
+                    }
+                    let q = requantize8(acc, channel, stage.output_zero_point, stage.clamp_min);
+                    let packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q, gather), halves);
+                    let bytes = (_mm_cvtsi128_si64(_mm256_castsi256_si128(packed)) as u64).to_le_bytes();
+                    let n = (ow - x0).min(LANES);
+                    // SAFETY: bytes o·plane + y·ow + x0 .. + n are row y of channel o, inside the
+                    // output; the caller keeps other threads off row y.
+                    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(o * plane + y * ow + x0), n) };
+                    g += 1;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -365,7 +473,7 @@ pub(crate) mod tests {
     #[test]
     fn the_simd_kernel_equals_the_portable_twin() {
         if !ShallowConvU8::available() {
-            eprintln!("skipped: this CPU has no AVX-512 VNNI");
+            eprintln!("skipped: this CPU has neither AVX-512 VNNI nor AVX2");
             return;
         }
         let mut rng = SmallRng::seed_from_u64(12);
@@ -388,6 +496,19 @@ pub(crate) mod tests {
                 unsafe { conv.forward_rows(&x, zp, &stage, &OutPtr::new(&mut got), rows, &mut buffer).unwrap() };
             }
             assert_eq!(got, want, "{s:?} → {o} by bands");
+            #[cfg(target_arch = "x86_64")]
+            if Isa::Avx2.on_cpu() {
+                // The AVX2 tier whatever the table in force: whole, then by bands.
+                let oh = s.out_height();
+                for bands in [vec![0..oh], vec![split..oh, 0..split]] {
+                    let mut got = vec![1u8; want.len()];
+                    for rows in bands {
+                        // SAFETY: AVX2 is on the CPU; one thread.
+                        unsafe { avx2::rows(&conv, &x, zp, &stage, &OutPtr::new(&mut got), rows, &mut buffer) };
+                    }
+                    assert_eq!(got, want, "{s:?} → {o} on the AVX2 tier");
+                }
+            }
         }
     }
 

@@ -286,11 +286,11 @@ impl Int8Kernels {
     }
 
     /// A shallow stride-1 conv's weights (`[rows, C·K·K]`, depth at most
-    /// [`MAX_DEPTH`](super::conv_u8_shallow::MAX_DEPTH)) for the direct AVX-512 VNNI kernel
-    /// ([`super::conv_u8_shallow`]), for the AVX-512 VNNI and AMX tables; `None` for other kernels
-    /// or convs.
+    /// [`MAX_DEPTH`](super::conv_u8_shallow::MAX_DEPTH)) for the direct kernel of
+    /// [`super::conv_u8_shallow`]: its AVX-512 VNNI form on the AVX-512 VNNI and AMX tables, its
+    /// AVX2 one on the AVX2, AVX-VNNI and AVX-512 tables; `None` for other kernels or convs.
     pub fn shallow_conv(&self, shape: ConvShape, values: &[i8], rows: usize) -> Option<ShallowConvU8> {
-        if matches!(self.isa, Isa::Avx512Vnni | Isa::Amx) {
+        if matches!(self.isa, Isa::Avx512Vnni | Isa::Amx | Isa::Avx2 | Isa::AvxVnni | Isa::Avx512) {
             ShallowConvU8::new(shape, values, rows)
         } else {
             None

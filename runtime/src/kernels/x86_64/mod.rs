@@ -14,6 +14,6 @@ pub mod interleave;
 pub mod pack512;
 pub mod pool_2x2;
 pub(crate) mod pool_max3;
-mod requantize;
+pub(crate) mod requantize;
 pub(crate) mod requantize512;
 pub(crate) mod winograd_u8;

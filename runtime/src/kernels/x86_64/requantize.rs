@@ -15,7 +15,7 @@ use crate::quant::ChannelRequant;
 
 /// `clamp(z + round_half_even(M·(acc + bias)), lo, 255)` on eight lanes of one channel, as `i32`.
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn requantize8(acc: __m256i, channel: &ChannelRequant, zero_point: u8, clamp_min: u8) -> __m256i {
+pub(crate) fn requantize8(acc: __m256i, channel: &ChannelRequant, zero_point: u8, clamp_min: u8) -> __m256i {
     let x = _mm256_add_epi32(acc, _mm256_set1_epi32(channel.bias));
     let left = channel.multiplier.left_shift();
     let x = if left > 0 { saturating_shl8(x, left) } else { x };
