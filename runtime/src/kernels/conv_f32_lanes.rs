@@ -193,6 +193,14 @@ impl LanesConvF32 {
         self.out_channels * self.steps.len() * self.geometry.out_len()
     }
 
+    /// The output stage of [`Self::forward`]: the bias and the conv's own ReLU, no skip.
+    fn own_epilogue(&self) -> Epilogue {
+        Epilogue {
+            add: false,
+            relu: self.relu,
+        }
+    }
+
     /// Vectors of sixteen channels in panel `panel` (four but in the last).
     fn vectors(&self, panel: usize) -> usize {
         (self.out_channels - panel * self.panel)
@@ -242,16 +250,7 @@ impl LanesConvF32 {
         padded: &mut Vec<f32>,
         parallelism: Parallelism,
     ) -> Result<(), KernelError> {
-        self.run(
-            x,
-            out,
-            padded,
-            parallelism,
-            Epilogue {
-                add: false,
-                relu: self.relu,
-            },
-        )
+        self.run(x, out, padded, parallelism, self.own_epilogue())
     }
 
     /// `out = relu?(out + conv(x) + bias)` with the ReLU given here instead of the conv's own: the
@@ -358,15 +357,7 @@ impl LanesConvF32 {
         padded: &mut Vec<f32>,
     ) -> Result<(), KernelError> {
         self.check(x.len(), out.len())?;
-        self.run_generic(
-            x,
-            out,
-            padded,
-            Epilogue {
-                add: false,
-                relu: self.relu,
-            },
-        )
+        self.run_generic(x, out, padded, self.own_epilogue())
     }
 
     /// [`Self::forward_add`] as [`Self::forward_generic`] runs [`Self::forward`].
@@ -598,10 +589,7 @@ mod tests {
                 )
                 .unwrap();
                 for &tier in &tiers {
-                    let plain = Epilogue {
-                        add: false,
-                        relu: conv.relu,
-                    };
+                    let plain = conv.own_epilogue();
                     let mut got = vec![f32::NAN; len];
                     conv.run_simd(&x, &mut got, &mut padded, parallelism, plain, tier);
                     assert_eq!(
