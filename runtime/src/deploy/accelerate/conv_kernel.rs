@@ -53,17 +53,23 @@ const WINOGRAD_NARROW_POSITIONS: std::ops::RangeInclusive<usize> = 32 * 32..=64 
 /// See [`WINOGRAD_NARROW_POSITIONS`].
 const WINOGRAD_NARROW_CHANNELS: usize = 64;
 
-/// [`WINOGRAD_NARROW_POSITIONS`] where the direct kernel has only its AVX2 tile. Under
+/// [`WINOGRAD_NARROW_POSITIONS`] where the direct kernel has its AVX2 tile (not measured on NEON,
+/// which keeps the direct kernel for 64 channels). Under
 /// `FASTERAI_MAX_ISA=avx2` on the Zen 4 VM (Winograd's products on the `gemm` crate's AVX2
 /// kernels), in the plan: ResNet-18's four 56×56 convs of 64 channels 2.82–2.98 → 2.25–2.51 ms per
 /// pair of convs, VGG16-BN's 64 → 128 conv on its 64×64 map 3.66–3.69 → 5.87 ms.
 const NARROW_TILE_WINOGRAD_POSITIONS: std::ops::RangeInclusive<usize> = 32 * 32..=56 * 56;
 
 /// Whether a 3×3 stride-1 conv runs by Winograd's algorithm.
-fn winograd(g: ConvGeometry, wide_tile: bool) -> bool {
-    let narrow_positions = if wide_tile { WINOGRAD_NARROW_POSITIONS } else { NARROW_TILE_WINOGRAD_POSITIONS };
+fn winograd(g: ConvGeometry, tile: Isa) -> bool {
+    let narrow_positions = match tile {
+        Isa::Avx512 => Some(WINOGRAD_NARROW_POSITIONS),
+        Isa::Avx2 => Some(NARROW_TILE_WINOGRAD_POSITIONS),
+        _ => None,
+    };
     let channels = g.channels() >= WINOGRAD_MIN_CHANNELS
-        || (g.channels() >= WINOGRAD_NARROW_CHANNELS && narrow_positions.contains(&g.out_len()));
+        || (g.channels() >= WINOGRAD_NARROW_CHANNELS && narrow_positions.is_some_and(|p| p.contains(&g.out_len())));
+    let wide_tile = tile == Isa::Avx512;
     g.kernel() == 3 && channels && (!wide_tile || g.out_height().min(g.out_width()) >= WINOGRAD_MIN_SIDE)
 }
 
@@ -103,7 +109,7 @@ impl ConvKernel {
     /// The kernel for a conv of geometry `g` with row-major weights `[O, C·K·K]` on this CPU's
     /// table (within `FASTERAI_MAX_ISA`), its weights laid out for it.
     pub(super) fn choose(g: ConvGeometry, weight: &[f32], out_channels: usize, bias: Option<&[f32]>, relu: bool) -> Result<Chosen, DeployError> {
-        let wide_tile = F32Kernels::best().isa == Isa::Avx512;
+        let tile = F32Kernels::best().isa;
         let none = Chosen { kernel: None, col: if g.is_pointwise() { 0 } else { g.col_len() }, padded: 0 };
         if LanesConvF32::available() && (g.stride() != 1 || small_wide_map(g)) {
             let padded = g.channels() * g.padded_height() * g.padded_width();
@@ -119,7 +125,7 @@ impl ConvKernel {
         if g.stride() != 1 {
             return Ok(none);
         }
-        let kernel = if winograd(g, wide_tile) {
+        let kernel = if winograd(g, tile) {
             Self::Winograd(WinogradConv::new(g, weight, out_channels, bias, relu)?)
         } else {
             Self::Direct(ConvF32::new(g, weight, out_channels, bias, relu)?)
