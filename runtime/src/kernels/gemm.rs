@@ -251,12 +251,14 @@ mod tests {
     /// The kernels of every tier this CPU runs: the table in force, the AVX2/FMA ones a capped
     /// table takes, the scalar ones.
     fn tiers() -> Vec<(&'static str, ProductFn)> {
-        let mut tiers: Vec<(&'static str, ProductFn)> =
+        let tiers: Vec<(&'static str, ProductFn)> =
             vec![("in force", product()), ("scalar", capped::scalar)];
         #[cfg(target_arch = "x86_64")]
-        if Isa::Avx2.on_cpu() {
-            tiers.push(("avx2", capped::fma));
-        }
+        let tiers = if Isa::Avx2.on_cpu() {
+            [tiers, vec![("avx2", capped::fma as ProductFn)]].concat()
+        } else {
+            tiers
+        };
         tiers
     }
 
